@@ -1,0 +1,143 @@
+package wire
+
+import (
+	"testing"
+)
+
+func benchHeartbeat(b *testing.B) (*Signer, []byte) {
+	s := NewSigner(testKey)
+	d, err := AppendHeartbeat(nil, s, testEnv, Heartbeat{IntervalMS: 5000, ConnSeq: 42, RTTMicros: 1250})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, d
+}
+
+func BenchmarkParse(b *testing.B) {
+	_, d := benchHeartbeat(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		if _, err := Parse(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	s, d := benchHeartbeat(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		if !s.Verify(d) {
+			b.Fatal("Verify failed")
+		}
+	}
+}
+
+func BenchmarkDecodeHeartbeat(b *testing.B) {
+	_, d := benchHeartbeat(b)
+	h, err := Parse(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(h.Payload)))
+	for b.Loop() {
+		if _, err := DecodeHeartbeat(&h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendHeartbeat(b *testing.B) {
+	s, d := benchHeartbeat(b)
+	buf := make([]byte, 0, MaxSmall)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		var err error
+		buf, err = AppendHeartbeat(buf[:0], s, testEnv, Heartbeat{IntervalMS: 5000, ConnSeq: 42, RTTMicros: 1250})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReceiveHeartbeat is the daemon's whole per-heartbeat wire cost:
+// parse, verify, replay check, decode.
+func BenchmarkReceiveHeartbeat(b *testing.B) {
+	s, d := benchHeartbeat(b)
+	var w ReplayWindow
+	seq := uint64(0)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		h, err := Parse(d)
+		if err != nil || !s.Verify(d) {
+			b.Fatal(err)
+		}
+		seq++
+		w.Check(seq) // the datagram's own seq would be a replay after the first loop
+		if _, err := DecodeHeartbeat(&h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeSample(b *testing.B) {
+	s := NewSigner(testKey)
+	for _, bc := range []struct {
+		name       string
+		data       []byte
+		compressed bool
+	}{
+		{"json120B", []byte(smallJSON), false},
+		{"json4KiB-s2", bigJSON(4096), true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			d, err := AppendSample(nil, s, testEnv, "cpu", bc.data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h, err := Parse(d)
+			if err != nil || h.Compressed() != bc.compressed {
+				b.Fatalf("setup: %v, compressed %v", err, h.Compressed())
+			}
+			var scratch []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.data)))
+			for b.Loop() {
+				var smp Sample
+				smp, scratch, err = DecodeSample(&h, scratch)
+				if err != nil || len(smp.Data) != len(bc.data) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAppendSample(b *testing.B) {
+	s := NewSigner(testKey)
+	for _, bc := range []struct {
+		name string
+		data []byte
+	}{
+		{"json120B", []byte(smallJSON)},
+		{"json4KiB-s2", bigJSON(4096)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			buf := make([]byte, 0, 3*len(bc.data)+512)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.data)))
+			for b.Loop() {
+				var err error
+				buf, err = AppendSample(buf[:0], s, testEnv, "cpu", bc.data)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

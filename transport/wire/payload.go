@@ -1,0 +1,367 @@
+package wire
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Fixed payload sizes in bytes.
+const (
+	heartbeatSize = 12 // interval_ms, conn_seq, rtt_us: 3 × uint32
+	ackSize       = 20 // acked_seq uint64, echoed time int64, hold_ns uint32
+	maxStringLen  = 255
+)
+
+// Heartbeat is the payload of a KindHeartbeat datagram.
+type Heartbeat struct {
+	IntervalMS uint32 // the agent's heartbeat interval in milliseconds; never 0
+	ConnSeq    uint32 // per-destination-address heartbeat counter, for loss
+	RTTMicros  uint32 // agent's last round trip to this address in µs; 0 = none yet
+}
+
+// Boot is the payload of a KindBoot datagram, sent once when an agent starts.
+type Boot struct {
+	IntervalMS   uint32 // heartbeat interval in milliseconds; never 0
+	AgentVersion []byte // printable ASCII, at most 255 bytes, may be empty
+}
+
+// Shutdown is the payload of a KindShutdown datagram: a clean stop, which
+// must not raise a "host down" alert.
+type Shutdown struct {
+	Reason []byte // printable ASCII, at most 255 bytes, may be empty
+}
+
+// Sample is the payload of a KindSample datagram.
+type Sample struct {
+	Plugin []byte // plugin name, ValidPluginName
+	Data   []byte // a JSON object
+}
+
+// Ack is the payload of a KindAck datagram, sent by the daemon to the
+// address a heartbeat came from.
+type Ack struct {
+	Seq       uint64 // the acked datagram's sequence number
+	Time      int64  // the acked datagram's timestamp, echoed, unix ns
+	HoldNanos uint32 // ns the daemon held the datagram before acking it
+}
+
+// expect checks that h is of kind k; decoders of one kind must not be fed
+// another, as the payload layouts differ.
+func expect(h *Header, k Kind) error {
+	if h.Kind != k {
+		return errorf(ReasonKind, "%s datagram passed to the %s decoder", h.Kind, k)
+	}
+	if k != KindSample && h.Flags != 0 {
+		return errorf(ReasonBadPayload, "%s datagram with flags 0x%02x", k, h.Flags)
+	}
+	return nil
+}
+
+// DecodeHeartbeat returns the payload of a heartbeat datagram. It does not
+// allocate on success.
+func DecodeHeartbeat(h *Header) (Heartbeat, error) {
+	if err := expect(h, KindHeartbeat); err != nil {
+		return Heartbeat{}, err
+	}
+	p := h.Payload
+	if len(p) != heartbeatSize {
+		return Heartbeat{}, errorf(ReasonBadPayload, "heartbeat payload is %d bytes, want %d", len(p), heartbeatSize)
+	}
+	hb := Heartbeat{
+		IntervalMS: binary.BigEndian.Uint32(p[0:]),
+		ConnSeq:    binary.BigEndian.Uint32(p[4:]),
+		RTTMicros:  binary.BigEndian.Uint32(p[8:]),
+	}
+	if hb.IntervalMS == 0 {
+		return Heartbeat{}, errorf(ReasonBadPayload, "heartbeat interval is 0")
+	}
+	return hb, nil
+}
+
+// DecodeBoot returns the payload of a boot datagram.
+func DecodeBoot(h *Header) (Boot, error) {
+	if err := expect(h, KindBoot); err != nil {
+		return Boot{}, err
+	}
+	p := h.Payload
+	if len(p) < 4 {
+		return Boot{}, errorf(ReasonBadPayload, "boot payload is %d bytes, want at least 5", len(p))
+	}
+	b := Boot{IntervalMS: binary.BigEndian.Uint32(p)}
+	if b.IntervalMS == 0 {
+		return Boot{}, errorf(ReasonBadPayload, "boot interval is 0")
+	}
+	v, rest, err := readString(p[4:], "agent version")
+	if err != nil {
+		return Boot{}, err
+	}
+	if len(rest) != 0 {
+		return Boot{}, errorf(ReasonBadPayload, "%d trailing bytes after the boot payload", len(rest))
+	}
+	b.AgentVersion = v
+	return b, nil
+}
+
+// DecodeShutdown returns the payload of a shutdown datagram.
+func DecodeShutdown(h *Header) (Shutdown, error) {
+	if err := expect(h, KindShutdown); err != nil {
+		return Shutdown{}, err
+	}
+	r, rest, err := readString(h.Payload, "shutdown reason")
+	if err != nil {
+		return Shutdown{}, err
+	}
+	if len(rest) != 0 {
+		return Shutdown{}, errorf(ReasonBadPayload, "%d trailing bytes after the shutdown payload", len(rest))
+	}
+	return Shutdown{Reason: r}, nil
+}
+
+// DecodeAck returns the payload of an ack datagram.
+func DecodeAck(h *Header) (Ack, error) {
+	if err := expect(h, KindAck); err != nil {
+		return Ack{}, err
+	}
+	p := h.Payload
+	if len(p) != ackSize {
+		return Ack{}, errorf(ReasonBadPayload, "ack payload is %d bytes, want %d", len(p), ackSize)
+	}
+	return Ack{
+		Seq:       binary.BigEndian.Uint64(p[0:]),
+		Time:      int64(binary.BigEndian.Uint64(p[8:])),
+		HoldNanos: binary.BigEndian.Uint32(p[16:]),
+	}, nil
+}
+
+// DecodeSample returns the payload of a sample datagram. A compressed payload
+// is decompressed into scratch, which is grown if needed (never beyond
+// MaxPayload bytes) and returned for reuse; the returned Sample then aliases
+// it. scratch must not overlap h.Payload. An uncompressed Sample aliases the
+// datagram and scratch is returned untouched.
+func DecodeSample(h *Header, scratch []byte) (Sample, []byte, error) {
+	if err := expect(h, KindSample); err != nil {
+		return Sample{}, scratch, err
+	}
+	p := h.Payload
+	if h.Flags&FlagCompressed != 0 {
+		// Check the declared size before decoding so that a tiny datagram
+		// cannot make us allocate more than MaxPayload.
+		n, err := s2.DecodedLen(p)
+		if err != nil {
+			return Sample{}, scratch, wrapf(ReasonBadPayload, err, "corrupt compressed sample: %v", err)
+		}
+		if n > MaxPayload {
+			return Sample{}, scratch, errorf(ReasonOversize, "compressed sample decodes to %d bytes, limit %d", n, MaxPayload)
+		}
+		if cap(scratch) < n {
+			scratch = make([]byte, 0, n)
+		}
+		d, err := s2.Decode(scratch[:cap(scratch)], p)
+		if err != nil {
+			return Sample{}, scratch, wrapf(ReasonBadPayload, err, "corrupt compressed sample: %v", err)
+		}
+		p = d
+	}
+	s, err := parseSample(p)
+	return s, scratch, err
+}
+
+func parseSample(p []byte) (Sample, error) {
+	if len(p) == 0 {
+		return Sample{}, errorf(ReasonBadPayload, "empty sample payload")
+	}
+	n := int(p[0])
+	if len(p) < 1+n {
+		return Sample{}, errorf(ReasonBadPayload, "sample plugin name needs %d bytes, have %d", n, len(p)-1)
+	}
+	plugin := p[1 : 1+n : 1+n]
+	if !ValidPluginName(plugin) {
+		return Sample{}, errorf(ReasonBadPayload, "invalid plugin name %q", plugin)
+	}
+	data := p[1+n:]
+	if err := checkObject(data); err != nil {
+		return Sample{}, err
+	}
+	return Sample{Plugin: plugin, Data: data}, nil
+}
+
+// checkObject accepts exactly what the daemon can store as a sample: one
+// valid JSON object with no leading whitespace.
+func checkObject(data []byte) error {
+	if len(data) == 0 || data[0] != '{' {
+		return errorf(ReasonBadPayload, "sample data is not a JSON object")
+	}
+	if !json.Valid(data) {
+		return errorf(ReasonBadPayload, "sample data is not valid JSON")
+	}
+	return nil
+}
+
+// readString reads a u8-length-prefixed printable ASCII string.
+func readString(p []byte, what string) (s, rest []byte, err error) {
+	if len(p) == 0 {
+		return nil, nil, errorf(ReasonBadPayload, "%s: missing length byte", what)
+	}
+	n := int(p[0])
+	if len(p) < 1+n {
+		return nil, nil, errorf(ReasonBadPayload, "%s: needs %d bytes, have %d", what, n, len(p)-1)
+	}
+	s = p[1 : 1+n : 1+n]
+	if !printable(s) {
+		return nil, nil, errorf(ReasonBadPayload, "%s is not printable ASCII", what)
+	}
+	return s, p[1+n:], nil
+}
+
+// Envelope holds the header fields an encoder needs besides the payload.
+type Envelope struct {
+	Host string // ValidName
+	Seq  uint64 // sender's sequence number (agents: boot time in unix ns, +1 per datagram)
+	Time int64  // sender's clock, unix nanoseconds
+}
+
+// begin appends the fixed header, the host name and a zero payload length
+// that finish fills in.
+func begin(dst []byte, k Kind, e Envelope) ([]byte, error) {
+	if !validName(e.Host, MaxNameLen) {
+		return dst, errorf(ReasonBadHost, "invalid host name %q", e.Host)
+	}
+	dst = append(dst, magic0, magic1, Version, byte(k), 0, byte(len(e.Host)))
+	dst = binary.BigEndian.AppendUint64(dst, e.Seq)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Time))
+	dst = append(dst, e.Host...)
+	return append(dst, 0, 0), nil
+}
+
+// finish fills in the payload length of the datagram that starts at
+// dst[start], enforces the size limits and appends the MAC. On error it
+// returns dst[:start], as if nothing had been appended.
+func finish(dst []byte, start int, s *Signer) ([]byte, error) {
+	d := dst[start:]
+	offPayLen := offHost + int(d[offHostLen])
+	payLen := len(d) - offPayLen - 2
+	total := len(d) + MACSize
+	if Kind(d[offKind]).small() && total > MaxSmall {
+		return dst[:start], errorf(ReasonOversize, "%s datagram of %d bytes exceeds the %d-byte limit", Kind(d[offKind]), total, MaxSmall)
+	}
+	if total > MaxDatagram || payLen > 0xffff {
+		return dst[:start], errorf(ReasonOversize, "datagram of %d bytes exceeds the %d-byte limit", total, MaxDatagram)
+	}
+	binary.BigEndian.PutUint16(d[offPayLen:], uint16(payLen))
+	return s.appendMAC(dst, start), nil
+}
+
+// AppendHeartbeat appends a signed heartbeat datagram to dst.
+func AppendHeartbeat(dst []byte, s *Signer, e Envelope, hb Heartbeat) ([]byte, error) {
+	if hb.IntervalMS == 0 {
+		return dst, errorf(ReasonBadPayload, "heartbeat interval is 0")
+	}
+	start := len(dst)
+	dst, err := begin(dst, KindHeartbeat, e)
+	if err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint32(dst, hb.IntervalMS)
+	dst = binary.BigEndian.AppendUint32(dst, hb.ConnSeq)
+	dst = binary.BigEndian.AppendUint32(dst, hb.RTTMicros)
+	return finish(dst, start, s)
+}
+
+// AppendBoot appends a signed boot datagram to dst.
+func AppendBoot(dst []byte, s *Signer, e Envelope, b Boot) ([]byte, error) {
+	if b.IntervalMS == 0 {
+		return dst, errorf(ReasonBadPayload, "boot interval is 0")
+	}
+	if err := checkString(b.AgentVersion, "agent version"); err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	dst, err := begin(dst, KindBoot, e)
+	if err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint32(dst, b.IntervalMS)
+	dst = append(dst, byte(len(b.AgentVersion)))
+	dst = append(dst, b.AgentVersion...)
+	return finish(dst, start, s)
+}
+
+// AppendShutdown appends a signed shutdown datagram to dst.
+func AppendShutdown(dst []byte, s *Signer, e Envelope, sd Shutdown) ([]byte, error) {
+	if err := checkString(sd.Reason, "shutdown reason"); err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	dst, err := begin(dst, KindShutdown, e)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, byte(len(sd.Reason)))
+	dst = append(dst, sd.Reason...)
+	return finish(dst, start, s)
+}
+
+// AppendAck appends a signed ack datagram to dst. e.Host is the host name of
+// the agent being answered and s must hold that agent's key.
+func AppendAck(dst []byte, s *Signer, e Envelope, a Ack) ([]byte, error) {
+	start := len(dst)
+	dst, err := begin(dst, KindAck, e)
+	if err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint64(dst, a.Seq)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(a.Time))
+	dst = binary.BigEndian.AppendUint32(dst, a.HoldNanos)
+	return finish(dst, start, s)
+}
+
+// AppendSample appends a signed sample datagram to dst. data must be a JSON
+// object. The payload is s2-compressed when it is larger than
+// CompressThreshold and compression makes it smaller. With enough spare
+// capacity in dst (about twice the payload) it does not allocate: the
+// payload is compressed into the tail of dst and moved into place.
+func AppendSample(dst []byte, s *Signer, e Envelope, plugin string, data []byte) ([]byte, error) {
+	if !validName(plugin, MaxPluginNameLen) {
+		return dst, errorf(ReasonBadPayload, "invalid plugin name %q", plugin)
+	}
+	if err := checkObject(data); err != nil {
+		return dst, err
+	}
+	payLen := 1 + len(plugin) + len(data)
+	if payLen > MaxPayload {
+		return dst, errorf(ReasonOversize, "sample payload of %d bytes exceeds the %d-byte limit", payLen, MaxPayload)
+	}
+	start := len(dst)
+	dst, err := begin(dst, KindSample, e)
+	if err != nil {
+		return dst, err
+	}
+	offPayload := len(dst)
+	dst = append(dst, byte(len(plugin)))
+	dst = append(dst, plugin...)
+	dst = append(dst, data...)
+	if payLen > CompressThreshold {
+		dst = slices.Grow(dst, s2.MaxEncodedLen(payLen)+MACSize)
+		// The tail past len(dst) does not overlap the source, as s2 requires.
+		c := s2.Encode(dst[len(dst):cap(dst)], dst[offPayload:])
+		if len(c) < payLen {
+			n := copy(dst[offPayload:], c)
+			dst = dst[:offPayload+n]
+			dst[start+offFlags] |= FlagCompressed
+		}
+	}
+	return finish(dst, start, s)
+}
+
+func checkString(b []byte, what string) error {
+	if len(b) > maxStringLen {
+		return errorf(ReasonBadPayload, "%s is %d bytes, limit %d", what, len(b), maxStringLen)
+	}
+	if !printable(b) {
+		return errorf(ReasonBadPayload, "%s is not printable ASCII", what)
+	}
+	return nil
+}
