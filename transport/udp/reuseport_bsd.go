@@ -1,0 +1,9 @@
+//go:build aix || darwin || dragonfly || freebsd || netbsd || openbsd || zos
+
+package udp
+
+import "golang.org/x/sys/unix"
+
+func setReusePort(fd uintptr) error {
+	return unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+}
