@@ -1,0 +1,287 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Agent is the configuration of hbd-agent (hbd-agent.toml).
+type Agent struct {
+	File string `toml:"-"` // path it was loaded from; "" for defaults
+
+	// Name is the host name the agent reports; default os.Hostname().
+	Name string `toml:"name"`
+	// Servers are the daemons to report to, each "host", "host:port",
+	// "[v6]:port" or an IPv6 literal; the port defaults to 50003. Split them
+	// with ParseServer. Default ["localhost:50003"].
+	Servers      []string `toml:"servers"`
+	Interval     Duration `toml:"interval"`      // heartbeat period; 1s..1h, default 10s
+	KeyFile      string   `toml:"key_file"`      // "" = hbd.key in DefaultDataDir(), shared with a daemon on the same machine
+	ResolveEvery Duration `toml:"resolve_every"` // how often server names are re-resolved; 1s..24h, default 5m
+
+	// Plugins configures the built-in plugins ([plugins.cpu_monitor] ...);
+	// keys must be in KnownPlugins. DefaultAgent fills in every known plugin,
+	// and a table in the file overrides it key by key.
+	Plugins  map[string]Plugin `toml:"plugins"`
+	Exec     []Exec            `toml:"exec"` // [[exec]] tables: external commands run as plugins
+	LogLevel string            `toml:"log_level"`
+}
+
+// Plugin configures one built-in plugin.
+type Plugin struct {
+	Enabled  *bool    `toml:"enabled"`  // default true; a pointer so that "not set" is visible
+	Interval Duration `toml:"interval"` // sampling period; 1s..24h, default 30s
+}
+
+// Exec is an external command run as a plugin. Its standard output is the
+// sample.
+type Exec struct {
+	Name string `toml:"name"` // required; plugin-name rule; unique; not a built-in plugin's name
+	// Command is the program and its arguments, run without a shell.
+	Command  []string `toml:"command" example:"[\"/usr/bin/foo\", \"-x\"]"`
+	Interval Duration `toml:"interval"` // 1s..24h, default 30s
+	Timeout  Duration `toml:"timeout"`  // default 10s; must be less than Interval
+}
+
+const (
+	defaultPluginInterval = 30 * time.Second
+	defaultExecTimeout    = 10 * time.Second
+	maxPluginInterval     = 24 * time.Hour
+)
+
+func (p *Plugin) setDefaults() {
+	on := true
+	p.Enabled = &on
+	p.Interval = Duration{defaultPluginInterval}
+}
+
+func (e *Exec) setDefaults() {
+	e.Interval = Duration{defaultPluginInterval}
+	e.Timeout = Duration{defaultExecTimeout}
+}
+
+// KnownPlugins returns the names of the built-in plugins, in a new slice.
+func KnownPlugins() []string {
+	return []string{"cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"}
+}
+
+// DefaultAgent returns the agent configuration used when no file is given;
+// a file overrides it key by key. Name is os.Hostname(), or "" if that
+// fails (validation then asks the user to set name).
+func DefaultAgent() Agent {
+	name, err := os.Hostname()
+	if err != nil {
+		name = ""
+	}
+	a := Agent{
+		Name:         name,
+		Servers:      []string{"localhost:" + strconv.Itoa(DefaultUDPPort)},
+		Interval:     Duration{10 * time.Second},
+		ResolveEvery: Duration{5 * time.Minute},
+		Plugins:      map[string]Plugin{},
+		LogLevel:     "info",
+	}
+	for _, n := range KnownPlugins() {
+		var p Plugin
+		p.setDefaults()
+		a.Plugins[n] = p
+	}
+	return a
+}
+
+// LoadAgent reads, decodes and validates the agent config at path. With
+// path "" it returns the validated defaults. Problems in the file are
+// returned as Errors; a file that cannot be read as a wrapped fs error.
+func LoadAgent(path string) (*Agent, error) {
+	if path == "" {
+		return ParseAgent("", nil)
+	}
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAgent(path, data)
+}
+
+// ParseAgent is LoadAgent for a config already in memory; name is used as
+// Agent.File and in error messages. It never panics, whatever data holds.
+func ParseAgent(name string, data []byte) (*Agent, error) {
+	a := DefaultAgent()
+	a.File = name
+	r := newReport(name)
+	if r.decodeFile(data, &a) {
+		a.validate(r)
+	}
+	if err := r.result(); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Validate checks a as LoadAgent does, for configs built in code. The
+// returned Errors have no line numbers.
+func (a *Agent) Validate() error {
+	r := newReport(a.File)
+	a.validate(r)
+	return r.result()
+}
+
+// PluginEnabled reports whether the built-in plugin name should run: true
+// unless its table sets enabled = false; false for names that are not
+// built-in plugins.
+func (a *Agent) PluginEnabled(name string) bool {
+	if !slices.Contains(KnownPlugins(), name) {
+		return false
+	}
+	p, ok := a.Plugins[name]
+	return !ok || p.Enabled == nil || *p.Enabled
+}
+
+// PluginInterval is the sampling period of plugin name: its configured
+// interval, or the 30 s default.
+func (a *Agent) PluginInterval(name string) time.Duration {
+	if p, ok := a.Plugins[name]; ok && p.Interval.Duration > 0 {
+		return p.Interval.Duration
+	}
+	return defaultPluginInterval
+}
+
+// ResolvedKeyFile is KeyFile, or hbd.key in DefaultDataDir() when it is
+// empty, which is where a daemon on the same machine keeps its key.
+func (a *Agent) ResolvedKeyFile() string {
+	if a.KeyFile != "" {
+		return a.KeyFile
+	}
+	return filepath.Join(DefaultDataDir(), "hbd.key")
+}
+
+// ParseServer splits a servers entry into host and port. It accepts "host",
+// "host:port", "[v6]:port", "[v6]" and bare IP literals (IPv6 zones
+// included); the port defaults to 50003. The host is returned without
+// brackets and is not resolved.
+func ParseServer(s string) (host string, port int, err error) {
+	if s == "" {
+		return "", 0, errors.New("empty server address")
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return s, DefaultUDPPort, nil
+	}
+	host, portStr := s, ""
+	switch {
+	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
+		host = s[1 : len(s)-1]
+	case strings.HasPrefix(s, "["):
+		if host, portStr, err = net.SplitHostPort(s); err != nil {
+			return "", 0, fmt.Errorf("invalid address %q: write IPv6 with a port as [addr]:port", s)
+		}
+	case strings.Count(s, ":") == 1:
+		host, portStr, _ = strings.Cut(s, ":")
+	case strings.Contains(s, ":"):
+		return "", 0, fmt.Errorf("invalid address %q: not an IPv6 address, and a port needs [addr]:port", s)
+	}
+	if strings.HasPrefix(s, "[") {
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return "", 0, fmt.Errorf("invalid address %q: only IPv6 addresses go in brackets", s)
+		}
+	} else if !ValidHostName(host) {
+		return "", 0, fmt.Errorf("invalid host name %q: %s", host, hostNameRule)
+	}
+	port = DefaultUDPPort
+	if portStr != "" || strings.HasSuffix(s, ":") {
+		port, err = strconv.Atoi(portStr)
+		if err != nil || port < 1 || port > 65535 {
+			return "", 0, fmt.Errorf("invalid port %q in %q: must be between 1 and 65535", portStr, s)
+		}
+	}
+	return host, port, nil
+}
+
+func (a *Agent) validate(r *report) {
+	switch name := top("name"); {
+	case ValidHostName(a.Name):
+	case r.isSet(name):
+		r.invalid(name, "invalid host name %q: %s", a.Name, hostNameRule)
+	case a.Name == "":
+		r.invalid(name, "required: the machine's host name could not be read; set name in the config file")
+	default:
+		r.invalid(name, "the machine's host name %q is not a valid hbd host name (%s); set name in the config file", a.Name, hostNameRule)
+	}
+
+	if len(a.Servers) == 0 && r.decoded(top("servers")) {
+		r.invalid(top("servers"), "at least one server is required")
+	}
+	seen := map[string]int{}
+	for i, s := range a.Servers {
+		p := top("servers").at(i)
+		host, port, err := ParseServer(s)
+		if err != nil {
+			r.invalid(p, "%s", err.Error())
+			continue
+		}
+		hp := net.JoinHostPort(host, strconv.Itoa(port))
+		if j, dup := seen[hp]; dup {
+			r.invalid(p, "duplicate server %q (also servers[%d])", s, j)
+			continue
+		}
+		seen[hp] = i
+	}
+
+	durationRange(r, top("interval"), a.Interval, time.Second, time.Hour)
+	durationRange(r, top("resolve_every"), a.ResolveEvery, time.Second, maxPluginInterval)
+
+	known := KnownPlugins()
+	for _, name := range sortedKeys(a.Plugins) {
+		p := top("plugins").key(name)
+		if !slices.Contains(known, name) {
+			// The list is short, so show it rather than guess: "gpu_monitor"
+			// is one letter from "cpu_monitor" but is not a typo of it.
+			r.invalid(p, "unknown plugin %q; the built-in plugins are %s (use [[exec]] to run other commands)", name, strings.Join(known, ", "))
+			continue
+		}
+		durationRange(r, p.key("interval"), a.Plugins[name].Interval, time.Second, maxPluginInterval)
+	}
+
+	names := map[string]int{}
+	for i, e := range a.Exec {
+		p := top("exec").at(i)
+		np := p.key("name")
+		switch {
+		case e.Name == "":
+			r.invalidAt(p, np, "required: the plugin name its samples are reported under")
+		case !validPluginName(e.Name):
+			r.invalid(np, "invalid name %q: use 1-64 ASCII letters, digits, '-', '.' and '_', not starting with '.' or '-'", e.Name)
+		case slices.Contains(known, e.Name):
+			r.invalid(np, "%q is the name of a built-in plugin; choose another", e.Name)
+		default:
+			if j, dup := names[e.Name]; dup {
+				r.invalid(np, "duplicate name %q (also exec[%d])", e.Name, j)
+			} else {
+				names[e.Name] = i
+			}
+		}
+		cp := p.key("command")
+		switch {
+		case len(e.Command) == 0:
+			r.invalidAt(p, cp, `required: the program and its arguments as a list of strings, e.g. ["/usr/bin/foo", "-x"]`)
+		case e.Command[0] == "":
+			r.invalid(cp.at(0), "the program must not be empty")
+		}
+		ip, tp := p.key("interval"), p.key("timeout")
+		durationRange(r, ip, e.Interval, time.Second, maxPluginInterval)
+		switch {
+		case e.Timeout.Duration <= 0:
+			r.invalidAt(p, tp, "must be greater than 0, got %s", fmtDuration(e.Timeout.Duration))
+		case e.Timeout.Duration >= e.Interval.Duration && r.decoded(ip):
+			r.invalidAt(p, tp, "must be less than interval (%s), got %s", fmtDuration(e.Interval.Duration), fmtDuration(e.Timeout.Duration))
+		}
+	}
+	logLevel(r, a.LogLevel)
+}

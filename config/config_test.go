@@ -1,0 +1,694 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata/*/bad/*.toml.err files from the current output (review the diff!)")
+
+func boolPtr(b bool) *bool { return &b }
+
+func dur(d time.Duration) Duration { return Duration{d} }
+
+func TestDefaultDaemon(t *testing.T) {
+	t.Parallel()
+	d := DefaultDaemon()
+	tests := []struct {
+		key       string
+		got, want any
+	}{
+		{"hbd_host", d.HBDHost, ""},
+		{"hbd_port", d.HBDPort, 50004},
+		{"ws_port", d.WSPort, 50005},
+		{"wss_port", d.WSSPort, 0},
+		{"cert_path", d.CertPath, ""},
+		{"wss_pem", d.WSSPem, ""},
+		{"wss_key", d.WSSKey, ""},
+		{"udp_host", d.UDPHost, ""},
+		{"udp_port", d.UDPPort, 50003},
+		{"udp_recv_buffer", d.UDPRecvBuffer, 16777216},
+		{"history", d.History, 100},
+		{"watchhosts", len(d.WatchHosts), 0},
+		{"accept_dynamic", d.AcceptDynamic, true},
+		{"down_after", d.DownAfter, 3},
+		{"max_clock_skew", d.MaxClockSkew, dur(5 * time.Minute)},
+		{"key_file", d.KeyFile, ""},
+		{"host_keys", len(d.HostKeys), 0},
+		{"data_dir", d.DataDir, ""},
+		{"log_level", d.LogLevel, "info"},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.key, tt.got, tt.want)
+		}
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+}
+
+func TestDefaultAgent(t *testing.T) {
+	t.Parallel()
+	a := DefaultAgent()
+	host, _ := os.Hostname()
+	tests := []struct {
+		key       string
+		got, want any
+	}{
+		{"name", a.Name, host},
+		{"servers", a.Servers, []string{"localhost:50003"}},
+		{"interval", a.Interval, dur(10 * time.Second)},
+		{"key_file", a.KeyFile, ""},
+		{"resolve_every", a.ResolveEvery, dur(5 * time.Minute)},
+		{"exec", len(a.Exec), 0},
+		{"log_level", a.LogLevel, "info"},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.key, tt.got, tt.want)
+		}
+	}
+	for _, name := range KnownPlugins() {
+		p, ok := a.Plugins[name]
+		if !ok || p.Enabled == nil || !*p.Enabled || p.Interval != dur(30*time.Second) {
+			t.Errorf("plugins.%s = %+v (present %v), want enabled, 30s", name, p, ok)
+		}
+	}
+	if len(a.Plugins) != len(KnownPlugins()) {
+		t.Errorf("default plugins = %v, want exactly %v", a.Plugins, KnownPlugins())
+	}
+
+	// Each call must return fresh values: mutating one config must not leak
+	// into another through a shared pointer, map or slice.
+	*a.Plugins["cpu_monitor"].Enabled = false
+	a.Servers[0] = "changed"
+	b := DefaultAgent()
+	if !*b.Plugins["cpu_monitor"].Enabled || b.Servers[0] != "localhost:50003" {
+		t.Errorf("DefaultAgent shares state between calls: %+v", b)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	d, err := LoadDaemon("")
+	if err != nil {
+		t.Fatalf("LoadDaemon(\"\"): %v", err)
+	}
+	if want := DefaultDaemon(); !reflect.DeepEqual(*d, want) {
+		t.Errorf("LoadDaemon(\"\") = %+v, want %+v", *d, want)
+	}
+
+	a, err := LoadAgent("")
+	if host, _ := os.Hostname(); !ValidHostName(host) {
+		// The default name comes from the machine, which cannot be a
+		// valid name here: the error must say to set name.
+		if err == nil || !strings.Contains(err.Error(), "set name in the config file") {
+			t.Fatalf("LoadAgent(\"\") with host name %q: err = %v, want a hint to set name", host, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("LoadAgent(\"\"): %v", err)
+	}
+	if want := DefaultAgent(); !reflect.DeepEqual(*a, want) {
+		t.Errorf("LoadAgent(\"\") = %+v, want %+v", *a, want)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "nope.toml")
+	if _, err := LoadDaemon(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadDaemon(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := LoadAgent(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadAgent(missing) = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestGoodDaemonConfigs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		want func(d *Daemon)
+	}{
+		{"empty.toml", func(d *Daemon) {}},
+		{"full.toml", func(d *Daemon) {
+			*d = Daemon{
+				HBDHost:       "127.0.0.1",
+				HBDPort:       8080,
+				WSPort:        0,
+				WSSPort:       8443,
+				CertPath:      "testdata/certs",
+				WSSPem:        "server.pem",
+				WSSKey:        "server.key",
+				UDPHost:       "::1",
+				UDPPort:       8080,
+				UDPRecvBuffer: 65536,
+				History:       100000,
+				WatchHosts:    []string{"web1.example.com", "db_1", "10.0.0.7"},
+				AcceptDynamic: false,
+				DownAfter:     1000,
+				MaxClockSkew:  dur(90 * time.Second),
+				KeyFile:       "/etc/hbd/hbd.key",
+				HostKeys:      map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key", "db_1": "keys/db1.key"},
+				DataDir:       "/srv/hbd",
+				LogLevel:      "debug",
+			}
+		}},
+		{"inline.toml", func(d *Daemon) {
+			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}
+			d.WatchHosts = []string{"web1.example.com"}
+			d.UDPHost = "heartbeats.example.com"
+			d.LogLevel = "warn"
+		}},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		path := filepath.Join("testdata", "daemon", "good", tt.file)
+		seen[path] = true
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := LoadDaemon(path)
+			if err != nil {
+				t.Fatalf("LoadDaemon: %v", err)
+			}
+			want := DefaultDaemon()
+			tt.want(&want)
+			want.File = path
+			if !reflect.DeepEqual(*got, want) {
+				t.Errorf("got  %+v\nwant %+v", *got, want)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("loaded config does not validate again: %v", err)
+			}
+		})
+	}
+	checkAllCovered(t, "testdata/daemon/good/*.toml", seen)
+}
+
+func TestGoodAgentConfigs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		want func(a *Agent)
+	}{
+		{"minimal.toml", func(a *Agent) { a.Name = "web1.example.com" }},
+		{"full.toml", func(a *Agent) {
+			a.Name = "web1.example.com"
+			a.Servers = []string{"hbd1.example.com", "hbd2.example.com:6000", "[2001:db8::1]:6001", "2001:db8::2", "192.0.2.10:6002"}
+			a.Interval = dur(5 * time.Second)
+			a.KeyFile = "/etc/hbd/hbd.key"
+			a.ResolveEvery = dur(time.Hour)
+			a.LogLevel = "error"
+			a.Plugins["cpu_monitor"] = Plugin{Enabled: boolPtr(true), Interval: dur(10 * time.Second)}
+			a.Plugins["disk_monitor"] = Plugin{Enabled: boolPtr(false), Interval: dur(30 * time.Second)}
+			a.Exec = []Exec{
+				{Name: "nginx_status", Command: []string{"/usr/local/bin/nginx-status", "--json"}, Interval: dur(time.Minute), Timeout: dur(20 * time.Second)},
+				{Name: "raid", Command: []string{"/usr/sbin/raid-check"}, Interval: dur(30 * time.Second), Timeout: dur(10 * time.Second)},
+			}
+		}},
+		{"inline.toml", func(a *Agent) {
+			a.Name = "db-2"
+			a.Plugins["network_monitor"] = Plugin{Enabled: boolPtr(false), Interval: dur(30 * time.Second)}
+			a.Plugins["memory_monitor"] = Plugin{Enabled: boolPtr(true), Interval: dur(time.Minute)}
+			a.Exec = []Exec{
+				{Name: "a", Command: []string{"/bin/a"}, Interval: dur(30 * time.Second), Timeout: dur(10 * time.Second)},
+				{Name: "b", Command: []string{"/bin/b", "x y"}, Interval: dur(30 * time.Second), Timeout: dur(time.Second)},
+			}
+		}},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		path := filepath.Join("testdata", "agent", "good", tt.file)
+		seen[path] = true
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := LoadAgent(path)
+			if err != nil {
+				t.Fatalf("LoadAgent: %v", err)
+			}
+			want := DefaultAgent()
+			tt.want(&want)
+			want.File = path
+			if !reflect.DeepEqual(*got, want) {
+				t.Errorf("got  %+v\nwant %+v", *got, want)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("loaded config does not validate again: %v", err)
+			}
+		})
+	}
+	checkAllCovered(t, "testdata/agent/good/*.toml", seen)
+}
+
+// checkAllCovered fails when a good config file has no expectations, so a
+// new file cannot be added without saying what it must load as.
+func checkAllCovered(t *testing.T, pattern string, seen map[string]bool) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !seen[f] {
+			t.Errorf("%s has no entry in the test table", f)
+		}
+	}
+}
+
+// TestBadConfigs loads every testdata/*/bad/*.toml and compares the complete
+// error text with the .toml.err file next to it.
+func TestBadConfigs(t *testing.T) {
+	t.Parallel()
+	parsers := map[string]func(string) error{
+		"daemon": func(p string) error { _, err := LoadDaemon(p); return err },
+		"agent":  func(p string) error { _, err := LoadAgent(p); return err },
+	}
+	for kind, load := range parsers {
+		files, err := filepath.Glob(filepath.Join("testdata", kind, "bad", "*.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Fatalf("no bad %s configs found", kind)
+		}
+		for _, path := range files {
+			t.Run(kind+"/"+filepath.Base(path), func(t *testing.T) {
+				err := load(path)
+				if err == nil {
+					t.Fatal("loaded without error")
+				}
+				var es Errors
+				if !errors.As(err, &es) || len(es) == 0 {
+					t.Fatalf("error %T %q is not a non-empty Errors", err, err)
+				}
+				for _, e := range es {
+					if e.File != path {
+						t.Errorf("error %q names file %q, want %q", e, e.File, path)
+					}
+				}
+				got := err.Error() + "\n"
+				if *update {
+					if err := os.WriteFile(path+".err", []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path + ".err")
+				if err != nil {
+					t.Fatalf("missing expected error text: %v", err)
+				}
+				if got != string(want) {
+					t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
+				}
+			})
+		}
+		// An .err file without its config would be a test silently gone.
+		errFiles, _ := filepath.Glob(filepath.Join("testdata", kind, "bad", "*.err"))
+		for _, e := range errFiles {
+			if _, err := os.Stat(strings.TrimSuffix(e, ".err")); err != nil {
+				t.Errorf("%s has no config file", e)
+			}
+		}
+	}
+}
+
+// TestThreeMistakes pins the headline promise on its own: every error at
+// once, in line order, each with file:line and key.
+func TestThreeMistakes(t *testing.T) {
+	t.Parallel()
+	_, err := LoadDaemon("testdata/daemon/bad/three_mistakes.toml")
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Key+"@"+strconv.Itoa(e.Line))
+	}
+	want := []string{"log_level@2", "down_after@4", "histroy@6"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("errors at %v, want %v (full: %v)", got, want, err)
+	}
+}
+
+func TestExamples(t *testing.T) {
+	t.Parallel()
+	d, err := LoadDaemon("example/hbd.toml")
+	if err != nil {
+		t.Fatalf("example/hbd.toml: %v", err)
+	}
+	wantD := DefaultDaemon()
+	wantD.File = "example/hbd.toml"
+	if !reflect.DeepEqual(*d, wantD) {
+		t.Errorf("example/hbd.toml is not at the defaults:\ngot  %+v\nwant %+v", *d, wantD)
+	}
+	if host, _ := os.Hostname(); ValidHostName(host) {
+		a, err := LoadAgent("example/hbd-agent.toml")
+		if err != nil {
+			t.Fatalf("example/hbd-agent.toml: %v", err)
+		}
+		wantA := DefaultAgent()
+		wantA.File = "example/hbd-agent.toml"
+		if !reflect.DeepEqual(*a, wantA) {
+			t.Errorf("example/hbd-agent.toml is not at the defaults:\ngot  %+v\nwant %+v", *a, wantA)
+		}
+	}
+
+	// Every key must be documented in the example, set or commented out, so
+	// a new field cannot be added without updating the example.
+	for file, typ := range map[string]reflect.Type{
+		"example/hbd.toml":       reflect.TypeFor[Daemon](),
+		"example/hbd-agent.toml": reflect.TypeFor[Agent](),
+	} {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range tagNames(typ) {
+			re := regexp.MustCompile(`(?m)^(# ?)?(\[+)?` + regexp.QuoteMeta(key) + `\b`)
+			if !re.Match(text) {
+				t.Errorf("%s does not document key %q", file, key)
+			}
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"10s", 10 * time.Second, false},
+		{"1m30s", 90 * time.Second, false},
+		{"1h", time.Hour, false},
+		{"250ms", 250 * time.Millisecond, false},
+		{"0", 0, false},
+		{"-5m", -5 * time.Minute, false}, // parses; validation rejects it where it matters
+		{"", 0, true},
+		{"10", 0, true},
+		{"ten seconds", 0, true},
+		{"5 m", 0, true},
+		{"1d", 0, true},
+	}
+	for _, tt := range tests {
+		var d Duration
+		err := d.UnmarshalText([]byte(tt.in))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("UnmarshalText(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if err == nil && d.Duration != tt.want {
+			t.Errorf("UnmarshalText(%q) = %v, want %v", tt.in, d.Duration, tt.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), tt.in) {
+			t.Errorf("UnmarshalText(%q) error %q does not quote the input", tt.in, err)
+		}
+	}
+
+	for _, tt := range []struct {
+		in   time.Duration
+		want string
+	}{
+		{5 * time.Minute, "5m"},
+		{time.Hour, "1h"},
+		{90 * time.Second, "1m30s"},
+		{time.Hour + time.Second, "1h0m1s"},
+		{0, "0s"},
+		{1500 * time.Millisecond, "1.5s"},
+	} {
+		text, err := Duration{tt.in}.MarshalText()
+		if err != nil || string(text) != tt.want {
+			t.Errorf("MarshalText(%v) = %q, %v; want %q", tt.in, text, err, tt.want)
+		}
+		var back Duration
+		if err := back.UnmarshalText(text); err != nil || back.Duration != tt.in {
+			t.Errorf("round trip of %v gave %v, %v", tt.in, back.Duration, err)
+		}
+	}
+}
+
+func TestValidHostName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"web1", true},
+		{"web1.example.com", true},
+		{"db_1", true},
+		{"10.0.0.1", true},
+		{"UPPER-case", true},
+		{"a", true},
+		{strings.Repeat("a", 253), true},
+		{strings.Repeat("a", 254), false},
+		{"", false},
+		{".web1", false},
+		{"-web1", false},
+		{"web 1", false},
+		{"web1/x", false},
+		{"wéb1", false},
+		{"web1:80", false},
+		{"::1", false},
+	}
+	for _, tt := range tests {
+		if got := ValidHostName(tt.in); got != tt.want {
+			t.Errorf("ValidHostName(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseServer(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in       string
+		host     string
+		port     int
+		errMatch string // substring of the error; "" = no error
+	}{
+		{"localhost", "localhost", 50003, ""},
+		{"hbd.example.com:6000", "hbd.example.com", 6000, ""},
+		{"192.0.2.1", "192.0.2.1", 50003, ""},
+		{"192.0.2.1:1", "192.0.2.1", 1, ""},
+		{"2001:db8::1", "2001:db8::1", 50003, ""},
+		{"::1", "::1", 50003, ""},
+		{"fe80::1%eth0", "fe80::1%eth0", 50003, ""},
+		{"[2001:db8::1]:65535", "2001:db8::1", 65535, ""},
+		{"[::1]", "::1", 50003, ""},
+		{"[fe80::1%eth0]:7", "fe80::1%eth0", 7, ""},
+		{"", "", 0, "empty"},
+		{"host:0", "", 0, "invalid port"},
+		{"host:65536", "", 0, "invalid port"},
+		{"host:", "", 0, "invalid port"},
+		{"host:http", "", 0, "invalid port"},
+		{"bad host", "", 0, "invalid host name"},
+		{"[::1]:x", "", 0, "invalid port"},
+		{"[::1", "", 0, "[addr]:port"},
+		{"[192.0.2.1]:5", "", 0, "only IPv6"},
+		{"[web1]", "", 0, "only IPv6"},
+		{"2001:db8::1:99999", "", 0, "not an IPv6 address"},
+	}
+	for _, tt := range tests {
+		host, port, err := ParseServer(tt.in)
+		if tt.errMatch != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errMatch) {
+				t.Errorf("ParseServer(%q) = %q, %d, %v; want error containing %q", tt.in, host, port, err, tt.errMatch)
+			}
+			continue
+		}
+		if err != nil || host != tt.host || port != tt.port {
+			t.Errorf("ParseServer(%q) = %q, %d, %v; want %q, %d", tt.in, host, port, err, tt.host, tt.port)
+		}
+	}
+}
+
+// TestDefaultDataDir changes the environment, so it does not run in
+// parallel.
+func TestDefaultDataDir(t *testing.T) {
+	t.Setenv("HBD_DATA_DIR", "/custom/hbd")
+	if got := DefaultDataDir(); got != "/custom/hbd" {
+		t.Errorf("with HBD_DATA_DIR: %q, want /custom/hbd", got)
+	}
+	t.Setenv("HBD_DATA_DIR", "")
+	t.Setenv("XDG_STATE_HOME", "/xdg/state")
+	t.Setenv("HOME", "/home/someone")
+	want := "/xdg/state/hbd"
+	if os.Geteuid() == 0 {
+		want = "/var/lib/hbd"
+	}
+	if got := DefaultDataDir(); got != want {
+		t.Errorf("with XDG_STATE_HOME: %q, want %q", got, want)
+	}
+	t.Setenv("XDG_STATE_HOME", "relative/is/ignored")
+	if os.Geteuid() != 0 {
+		want = "/home/someone/.local/state/hbd"
+	}
+	if got := DefaultDataDir(); got != want {
+		t.Errorf("with relative XDG_STATE_HOME: %q, want %q", got, want)
+	}
+
+	// The agent's default key is the daemon's default key, so one machine
+	// running both needs no key configuration.
+	t.Setenv("HBD_DATA_DIR", "/d")
+	d, a := DefaultDaemon(), DefaultAgent()
+	if d.ResolvedKeyFile() != "/d/hbd.key" || a.ResolvedKeyFile() != "/d/hbd.key" || d.ResolvedDataDir() != "/d" {
+		t.Errorf("resolved: daemon key %q dir %q, agent key %q; want /d/hbd.key, /d", d.ResolvedKeyFile(), d.ResolvedDataDir(), a.ResolvedKeyFile())
+	}
+	d.DataDir = "/srv/hbd"
+	if got := d.ResolvedKeyFile(); got != "/srv/hbd/hbd.key" {
+		t.Errorf("key with data_dir: %q", got)
+	}
+	d.KeyFile, a.KeyFile = "/k", "/k2"
+	if d.ResolvedKeyFile() != "/k" || a.ResolvedKeyFile() != "/k2" {
+		t.Errorf("explicit key_file not used: %q %q", d.ResolvedKeyFile(), a.ResolvedKeyFile())
+	}
+}
+
+func TestWSSPaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"c.pem", "c.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Absolute file names ignore cert_path.
+	cfg := "wss_port = 50006\ncert_path = \"/nonexistent\"\nwss_pem = \"" + filepath.ToSlash(filepath.Join(dir, "c.pem")) +
+		"\"\nwss_key = \"" + filepath.ToSlash(filepath.Join(dir, "c.key")) + "\"\n"
+	d, err := ParseDaemon("abs.toml", []byte(cfg))
+	if err != nil {
+		t.Fatalf("absolute wss paths: %v", err)
+	}
+	if d.WSSPemPath() != filepath.Join(dir, "c.pem") || d.WSSKeyPath() != filepath.Join(dir, "c.key") {
+		t.Errorf("paths %q %q", d.WSSPemPath(), d.WSSKeyPath())
+	}
+	// Relative file names are joined to cert_path.
+	d = &Daemon{CertPath: dir, WSSPem: "c.pem", WSSKey: "c.key"}
+	if d.WSSPemPath() != filepath.Join(dir, "c.pem") || d.WSSKeyPath() != filepath.Join(dir, "c.key") {
+		t.Errorf("relative paths %q %q", d.WSSPemPath(), d.WSSKeyPath())
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{"hbd.toml", 12, "hbd_port", "must be between 1 and 65535, got 70000"}, "hbd.toml:12: hbd_port: must be between 1 and 65535, got 70000"},
+		{Error{"hbd.toml", 0, "name", "required"}, "hbd.toml: name: required"},
+		{Error{"hbd.toml", 3, "", "invalid TOML: x"}, "hbd.toml:3: invalid TOML: x"},
+		{Error{"", 0, "hbd_port", "bad"}, "hbd_port: bad"},
+		{Error{"", 4, "", "bad"}, "line 4: bad"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("%#v.Error() = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+	es := Errors{tests[0].e, tests[1].e}
+	if got, want := es.Error(), tests[0].want+"\n"+tests[1].want; got != want {
+		t.Errorf("Errors.Error() = %q, want %q", got, want)
+	}
+}
+
+// TestValidateInCode covers configs built in code rather than loaded: the
+// same rules apply, and errors have no line.
+func TestValidateInCode(t *testing.T) {
+	t.Parallel()
+	d := DefaultDaemon()
+	d.HBDPort = 0
+	d.WSPort = d.WSSPort
+	d.LogLevel = "loud"
+	err := d.Validate()
+	want := "hbd_port: must be between 1 and 65535, got 0\nlog_level: must be one of debug, info, warn, error, got \"loud\""
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want\n%s", err, want)
+	}
+
+	a := DefaultAgent()
+	a.Name = "web1"
+	a.Plugins = nil // a hand-built config may leave out the plugins
+	a.Exec = []Exec{{Name: "x", Command: []string{"/bin/x"}, Interval: dur(time.Minute), Timeout: dur(time.Minute)}}
+	err = a.Validate()
+	want = "exec[0].timeout: must be less than interval (1m), got 1m"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want %s", err, want)
+	}
+}
+
+func TestPluginAccessors(t *testing.T) {
+	t.Parallel()
+	a, err := ParseAgent("a.toml", []byte(`
+name = "web1"
+[plugins.cpu_monitor]
+enabled = false
+[plugins.disk_monitor]
+interval = "5m"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		enabled  bool
+		interval time.Duration
+	}{
+		{"cpu_monitor", false, 30 * time.Second},
+		{"disk_monitor", true, 5 * time.Minute},
+		{"memory_monitor", true, 30 * time.Second},
+		{"network_monitor", true, 30 * time.Second},
+		{"gpu_monitor", false, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := a.PluginEnabled(tt.name); got != tt.enabled {
+			t.Errorf("PluginEnabled(%q) = %v, want %v", tt.name, got, tt.enabled)
+		}
+		if got := a.PluginInterval(tt.name); got != tt.interval {
+			t.Errorf("PluginInterval(%q) = %v, want %v", tt.name, got, tt.interval)
+		}
+	}
+	var empty Agent // no plugins table at all: built-ins run at the default
+	if !empty.PluginEnabled("cpu_monitor") || empty.PluginInterval("cpu_monitor") != 30*time.Second {
+		t.Errorf("zero Agent: enabled %v interval %v", empty.PluginEnabled("cpu_monitor"), empty.PluginInterval("cpu_monitor"))
+	}
+
+	// KnownPlugins hands out a copy.
+	k := KnownPlugins()
+	k[0] = "changed"
+	if KnownPlugins()[0] != "cpu_monitor" {
+		t.Error("KnownPlugins returned shared state")
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	t.Parallel()
+	keys := tagNames(reflect.TypeFor[Daemon]())
+	tests := []struct{ in, want string }{
+		{"hbd_prot", "hbd_port"},
+		{"HBD_PORT", "hbd_port"},
+		{"histroy", "history"},
+		{"watchhost", "watchhosts"},
+		{"log-level", "log_level"},
+		{"loglevel", "log_level"},
+		{"port", ""},
+		{"completely_different", ""},
+		{"ws", ""},
+	}
+	for _, tt := range tests {
+		if got := suggest(tt.in, keys); got != tt.want {
+			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
