@@ -1,0 +1,28 @@
+// Package actors is hbd's ingest and state pipeline, built on protoactor-go.
+//
+// Data flows one way:
+//
+//	UDP sockets -> reader goroutines -> HostActor (one per host) -> fleet index, journal
+//
+// The readers (one per socket) parse each datagram, verify its HMAC, check
+// its timestamp and decode its payload; a datagram that fails any check is
+// dropped and counted by reason in Stats and changes nothing. Valid messages
+// go to the host's HostActor, found through the Registry (spawned by the
+// registry actor on first contact when the host is declared or dynamic hosts
+// are accepted).
+//
+// A HostActor owns everything about its host: the replay window, liveness
+// and per-address-family connections, and the ring buffers of plugin
+// samples. Nothing else touches that state; the HTTP API asks with messages
+// and gets finished JSON back. Receive never blocks: ACKs are queued to a
+// per-socket writer goroutine, events go to the journal actor, and summaries
+// to the fleet index, which publishes an immutable FleetSnapshot that any
+// goroutine may read without locks.
+//
+// Liveness is driven by time, not traffic: each HostActor arms a timer for
+// its next connection deadline, so a host that falls silent turns DOWN on
+// time. All time comes from a Clock, so tests control it.
+//
+// System (returned by Start) is safe for concurrent use; Stop stops ingest
+// first, then the actors in order, and may be called more than once.
+package actors

@@ -1,0 +1,259 @@
+package actors
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// HostState is a host's liveness as the API reports it.
+type HostState uint8
+
+// Host states. The zero value is UNKNOWN: declared in watchhosts, never heard from.
+const (
+	StateUnknown  HostState = iota
+	StateUp                 // every connection is up
+	StateDegraded           // some connections are down
+	StateDown               // every connection is overdue
+	StateStopped            // the agent announced a clean shutdown
+	numStates
+)
+
+var stateNames = [numStates]string{"UNKNOWN", "UP", "DEGRADED", "DOWN", "STOPPED"}
+
+func (s HostState) String() string {
+	if s < numStates {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("HostState(%d)", uint8(s))
+}
+
+// AllStates lists every host state, for per-state counters.
+func AllStates() []HostState {
+	return []HostState{StateUnknown, StateUp, StateDegraded, StateDown, StateStopped}
+}
+
+// family indexes a host's connections: one per address family.
+type family uint8
+
+const (
+	famIPv4 family = iota
+	famIPv6
+	numFamilies
+)
+
+func (f family) String() string {
+	if f == famIPv4 {
+		return "ipv4"
+	}
+	return "ipv6"
+}
+
+func familyOf(a netip.AddrPort) family {
+	if a.Addr().Unmap().Is4() {
+		return famIPv4
+	}
+	return famIPv6
+}
+
+// conn is what the daemon knows of one address family's path from a host.
+type conn struct {
+	addr     netip.AddrPort
+	up       bool
+	lastSeen time.Time
+	rtt      time.Duration // last round trip the agent reported
+	srtt     time.Duration // smoothed: srtt = 7/8 srtt + 1/8 rtt
+	hasRTT   bool
+	loss     lossWindow
+}
+
+// hostState is the liveness state machine of one host. It does no I/O and
+// reads no clock: every method takes the time, so the rules are tested with
+// plain values. Transitions are described in events, which the HostActor
+// forwards to the journal. Owned by one HostActor; not safe for concurrent use.
+type hostState struct {
+	name      string
+	dyn       bool // registered on first contact rather than declared in watchhosts
+	ver       uint8
+	downAfter int           // missed intervals before a connection is down
+	interval  time.Duration // the agent's heartbeat interval, as it last told us
+	conns     [numFamilies]*conn
+	lastSeen  time.Time
+	stopped   bool
+	state     HostState
+
+	agentVersion string
+	lastBoot     time.Time // when the last boot event was recorded, to report each boot once
+
+	events []string // transitions since the caller last drained them
+}
+
+func newHostState(name string, dyn bool, interval time.Duration, downAfter int) *hostState {
+	return &hostState{name: name, dyn: dyn, interval: interval, downAfter: downAfter}
+}
+
+func (h *hostState) emit(format string, args ...any) {
+	h.events = append(h.events, fmt.Sprintf(format, args...))
+}
+
+// drainEvents returns the pending events and forgets them.
+func (h *hostState) drainEvents() []string {
+	ev := h.events
+	h.events = nil
+	return ev
+}
+
+// deadline is when a connection last seen at t turns down.
+func (h *hostState) deadline(t time.Time) time.Time {
+	return t.Add(time.Duration(h.downAfter) * h.interval)
+}
+
+// contact records that a valid datagram arrived from addr at now.
+func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Duration) *conn {
+	if interval > 0 {
+		h.interval = interval
+	}
+	f := familyOf(addr)
+	c := h.conns[f]
+	switch {
+	case c == nil:
+		c = &conn{addr: addr}
+		h.conns[f] = c
+		if h.lastSeen.IsZero() {
+			kind := "declared"
+			if h.dyn {
+				kind = "dynamic"
+			}
+			h.emit("first contact from %s (%s host)", addr, kind)
+		} else {
+			h.emit("%s connection from %s up", f, addr)
+		}
+	case c.addr != addr:
+		h.emit("%s address changed from %s to %s", f, c.addr, addr)
+		c.addr = addr
+		if !c.up {
+			h.emit("%s connection from %s up", f, addr)
+		}
+	case !c.up:
+		h.emit("%s connection from %s up", f, addr)
+	}
+	c.up = true
+	c.lastSeen = now
+	h.lastSeen = now
+	h.stopped = false
+	h.recompute()
+	return c
+}
+
+// heartbeat applies a heartbeat: liveness, loss and the RTT the agent measured.
+func (h *hostState) heartbeat(now time.Time, addr netip.AddrPort, interval time.Duration, connSeq uint32, rtt time.Duration) {
+	c := h.contact(now, addr, interval)
+	c.loss.observe(connSeq)
+	if rtt > 0 {
+		c.rtt = rtt
+		if !c.hasRTT {
+			c.srtt = rtt
+			c.hasRTT = true
+		} else {
+			c.srtt = (7*c.srtt + rtt) / 8
+		}
+	}
+}
+
+// boot applies an agent's boot announcement. The agent sends one per
+// destination address; the event is recorded once per boot.
+func (h *hostState) boot(now time.Time, addr netip.AddrPort, interval time.Duration, agentVersion string) {
+	c := h.contact(now, addr, interval)
+	c.loss = lossWindow{} // the agent's counters start again
+	if h.lastBoot.IsZero() || now.Sub(h.lastBoot) > h.interval {
+		h.lastBoot = now
+		h.emit("agent started (version %q, interval %s)", agentVersion, h.interval)
+	}
+	h.agentVersion = agentVersion
+}
+
+// shutdown applies a clean-shutdown announcement: the host is STOPPED, not
+// DOWN, and its connections are no longer expected to send.
+func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) {
+	h.lastSeen = now
+	if c := h.conns[familyOf(addr)]; c != nil {
+		c.lastSeen = now
+	}
+	if h.stopped {
+		return
+	}
+	h.stopped = true
+	if reason == "" {
+		reason = "no reason given"
+	}
+	h.emit("agent stopped cleanly (%s)", reason)
+	for _, c := range h.conns {
+		if c != nil {
+			c.up = false
+		}
+	}
+	h.recompute()
+}
+
+// check turns overdue connections down. Call it at nextDeadline().
+func (h *hostState) check(now time.Time) {
+	for f, c := range h.conns {
+		if c == nil || !c.up {
+			continue
+		}
+		if !now.Before(h.deadline(c.lastSeen)) {
+			c.up = false
+			h.emit("%s connection from %s down (no heartbeat for %s)", family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
+		}
+	}
+	h.recompute()
+}
+
+// nextDeadline is when the next up connection turns down if nothing arrives,
+// or the zero time if no connection is up.
+func (h *hostState) nextDeadline() time.Time {
+	var next time.Time
+	for _, c := range h.conns {
+		if c == nil || !c.up {
+			continue
+		}
+		if d := h.deadline(c.lastSeen); next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
+	return next
+}
+
+func (h *hostState) recompute() {
+	s := h.derive()
+	if s != h.state {
+		h.emit("state %s -> %s", h.state, s)
+		h.state = s
+	}
+}
+
+func (h *hostState) derive() HostState {
+	if h.stopped {
+		return StateStopped
+	}
+	var known, up int
+	for _, c := range h.conns {
+		if c == nil {
+			continue
+		}
+		known++
+		if c.up {
+			up++
+		}
+	}
+	switch {
+	case known == 0:
+		return StateUnknown
+	case up == known:
+		return StateUp
+	case up == 0:
+		return StateDown
+	default:
+		return StateDegraded
+	}
+}

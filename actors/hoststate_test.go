@@ -1,0 +1,189 @@
+package actors
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	v4 = netip.MustParseAddrPort("127.0.0.1:40000")
+	v6 = netip.MustParseAddrPort("[::1]:40000")
+	t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+)
+
+func TestHostStateLiveness(t *testing.T) {
+	const interval = 10 * time.Second
+	h := newHostState("web01", false, interval, 3)
+	if h.state != StateUnknown {
+		t.Fatalf("new host: %s, want UNKNOWN", h.state)
+	}
+	if !h.nextDeadline().IsZero() {
+		t.Fatal("a host never heard from must have no deadline")
+	}
+
+	h.heartbeat(t0, v4, interval, 1, 0)
+	h.heartbeat(t0.Add(time.Millisecond), v6, interval, 1, 0)
+	if h.state != StateUp {
+		t.Fatalf("after heartbeats on both families: %s, want UP", h.state)
+	}
+	if got, want := h.nextDeadline(), t0.Add(30*time.Second); !got.Equal(want) {
+		t.Fatalf("deadline %s, want %s (3 intervals after the first heartbeat)", got, want)
+	}
+
+	// Only ipv4 keeps sending: ipv6 turns down exactly 3 intervals after its last heartbeat.
+	for i := 1; i <= 3; i++ {
+		h.heartbeat(t0.Add(time.Duration(i)*interval), v4, interval, uint32(1+i), 0)
+	}
+	h.check(t0.Add(30*time.Second + time.Millisecond - time.Nanosecond))
+	if h.state != StateUp {
+		t.Fatalf("one nanosecond before the ipv6 deadline: %s, want UP", h.state)
+	}
+	h.check(t0.Add(30*time.Second + time.Millisecond))
+	if h.state != StateDegraded {
+		t.Fatalf("at the ipv6 deadline: %s, want DEGRADED", h.state)
+	}
+
+	// Nothing more arrives: DOWN at the ipv4 deadline, with no traffic needed.
+	last4 := t0.Add(3 * interval)
+	h.check(h.nextDeadline())
+	if h.state != StateDown {
+		t.Fatalf("at the ipv4 deadline %s: %s, want DOWN", last4.Add(3*interval), h.state)
+	}
+	if !h.nextDeadline().IsZero() {
+		t.Fatal("a DOWN host must have no deadline")
+	}
+
+	// A heartbeat brings it back.
+	h.heartbeat(t0.Add(time.Hour), v4, interval, 100, 0)
+	if h.state != StateDegraded {
+		t.Fatalf("ipv4 back, ipv6 still down: %s, want DEGRADED", h.state)
+	}
+
+	ev := strings.Join(h.drainEvents(), "\n")
+	for _, want := range []string{
+		"first contact from 127.0.0.1:40000 (declared host)",
+		"ipv6 connection from [::1]:40000 up",
+		"state UNKNOWN -> UP",
+		"ipv6 connection from [::1]:40000 down (no heartbeat for 30s)",
+		"state UP -> DEGRADED",
+		"state DEGRADED -> DOWN",
+		"ipv4 connection from 127.0.0.1:40000 up",
+		"state DOWN -> DEGRADED",
+	} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("events lack %q; got:\n%s", want, ev)
+		}
+	}
+	if h.drainEvents() != nil {
+		t.Fatal("drainEvents must forget what it returned")
+	}
+}
+
+func TestHostStateIntervalFromAgent(t *testing.T) {
+	// The daemon's default interval is 10 s, but this agent says 2 s:
+	// the host is overdue after 3 × 2 s.
+	h := newHostState("fast", true, 10*time.Second, 3)
+	h.heartbeat(t0, v4, 2*time.Second, 1, 0)
+	if got, want := h.nextDeadline(), t0.Add(6*time.Second); !got.Equal(want) {
+		t.Fatalf("deadline %s, want %s", got, want)
+	}
+	h.check(t0.Add(6 * time.Second))
+	if h.state != StateDown {
+		t.Fatalf("%s, want DOWN", h.state)
+	}
+	if ev := h.drainEvents(); !slices.Contains(ev, "first contact from 127.0.0.1:40000 (dynamic host)") {
+		t.Fatalf("events %q lack the dynamic first contact", ev)
+	}
+}
+
+func TestHostStateCleanShutdown(t *testing.T) {
+	h := newHostState("db01", false, 10*time.Second, 3)
+	h.boot(t0, v4, 10*time.Second, "1.0")
+	h.boot(t0.Add(time.Millisecond), v6, 10*time.Second, "1.0")
+	h.heartbeat(t0.Add(time.Second), v4, 10*time.Second, 1, 0)
+	h.shutdown(t0.Add(5*time.Second), v4, "SIGTERM")
+	h.shutdown(t0.Add(5*time.Second), v6, "SIGTERM")
+	if h.state != StateStopped {
+		t.Fatalf("after shutdown: %s, want STOPPED", h.state)
+	}
+	if !h.nextDeadline().IsZero() {
+		t.Fatal("a stopped host must have no deadline, so it never turns DOWN")
+	}
+	h.check(t0.Add(time.Hour))
+	if h.state != StateStopped {
+		t.Fatalf("an hour after a clean shutdown: %s, want STOPPED", h.state)
+	}
+	ev := h.drainEvents()
+	if n := countPrefix(ev, "agent started"); n != 1 {
+		t.Fatalf("boot to two addresses recorded %d times, want once: %q", n, ev)
+	}
+	if n := countPrefix(ev, "agent stopped cleanly (SIGTERM)"); n != 1 {
+		t.Fatalf("shutdown to two addresses recorded %d times, want once: %q", n, ev)
+	}
+	if slices.ContainsFunc(ev, func(e string) bool { return strings.Contains(e, "DOWN") }) {
+		t.Fatalf("a clean shutdown must not report DOWN: %q", ev)
+	}
+
+	// The next boot brings it back up.
+	h.boot(t0.Add(2*time.Hour), v4, 10*time.Second, "1.1")
+	if h.state != StateDegraded && h.state != StateUp {
+		t.Fatalf("after reboot: %s", h.state)
+	}
+	if h.agentVersion != "1.1" {
+		t.Fatalf("agent version %q, want 1.1", h.agentVersion)
+	}
+}
+
+func TestHostStateRTTAndLoss(t *testing.T) {
+	h := newHostState("h", true, time.Second, 3)
+	h.heartbeat(t0, v4, time.Second, 1, 0)
+	c := h.conns[famIPv4]
+	if c.hasRTT {
+		t.Fatal("no RTT reported yet, but hasRTT is set")
+	}
+	h.heartbeat(t0.Add(time.Second), v4, time.Second, 2, 800*time.Microsecond)
+	if c.rtt != 800*time.Microsecond || c.srtt != 800*time.Microsecond {
+		t.Fatalf("first RTT: last %s smoothed %s, want 800µs both", c.rtt, c.srtt)
+	}
+	h.heartbeat(t0.Add(2*time.Second), v4, time.Second, 4, 1600*time.Microsecond)
+	if c.rtt != 1600*time.Microsecond || c.srtt != 900*time.Microsecond {
+		t.Fatalf("second RTT: last %s smoothed %s, want 1.6ms and 900µs", c.rtt, c.srtt)
+	}
+	if got := c.loss.lossPct(); got != 25 {
+		t.Fatalf("loss %.2f%%, want 25%% (seq 3 of 1..4 missing)", got)
+	}
+	h.boot(t0.Add(3*time.Second), v4, time.Second, "x")
+	if got := c.loss.lossPct(); got != 0 {
+		t.Fatalf("loss after boot %.2f%%, want 0 (counters restart)", got)
+	}
+}
+
+func TestHostStateAddressChange(t *testing.T) {
+	h := newHostState("h", true, time.Second, 3)
+	h.heartbeat(t0, v4, time.Second, 1, 0)
+	other := netip.MustParseAddrPort("127.0.0.1:40001")
+	h.heartbeat(t0.Add(time.Second), other, time.Second, 2, 0)
+	if h.conns[famIPv4].addr != other {
+		t.Fatalf("address %s, want %s", h.conns[famIPv4].addr, other)
+	}
+	if ev := h.drainEvents(); !slices.Contains(ev, "ipv4 address changed from 127.0.0.1:40000 to 127.0.0.1:40001") {
+		t.Fatalf("events %q lack the address change", ev)
+	}
+	// An IPv4-mapped IPv6 address is IPv4.
+	if f := familyOf(netip.MustParseAddrPort("[::ffff:10.0.0.1]:1")); f != famIPv4 {
+		t.Fatalf("mapped address family %s, want ipv4", f)
+	}
+}
+
+func countPrefix(ev []string, prefix string) int {
+	n := 0
+	for _, e := range ev {
+		if strings.HasPrefix(e, prefix) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Registry maps host names to their HostActors. Lookup is safe from any
+// goroutine and takes no lock on the hot path: the map only grows (hosts are
+// never removed while the daemon runs), the case sync.Map is built for.
+// Only the registry actor writes to it, so a host is spawned exactly once.
+type Registry struct {
+	hosts sync.Map // string -> *actor.PID
+	count atomic.Int64
+	pid   *actor.PID
+}
+
+// Lookup returns the HostActor of the named host.
+func (r *Registry) Lookup(name string) (*actor.PID, bool) {
+	v, ok := r.hosts.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return v.(*actor.PID), true
+}
+
+// Len returns the number of registered hosts.
+func (r *Registry) Len() int { return int(r.count.Load()) }
+
+// registryActor spawns HostActors: the declared ones at start, dynamic ones
+// on their first valid datagram. It is their parent and supervisor.
+type registryActor struct {
+	reg     *Registry
+	env     *hostEnv
+	watch   map[string]bool
+	dynamic bool
+	log     *slog.Logger
+}
+
+func (a *registryActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		for name := range a.watch {
+			a.publish(name, a.spawn(ctx, name, false))
+		}
+	case *inbound:
+		pid, ok := a.reg.Lookup(m.host)
+		if !ok {
+			if !a.watch[m.host] && !a.dynamic {
+				// The readers check this before routing; this is the backstop.
+				return
+			}
+			// Send before publishing the PID, so a reader that finds it
+			// cannot overtake this first message.
+			pid = a.spawn(ctx, m.host, !a.watch[m.host])
+			ctx.Send(pid, m)
+			a.publish(m.host, pid)
+			return
+		}
+		ctx.Send(pid, m)
+	}
+}
+
+func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {
+	env := a.env
+	props := actor.PropsFromProducer(func() actor.Actor { return newHostActor(env, name, dyn) })
+	pid := ctx.Spawn(props)
+	env.stats.HostsRegistered.Add(1)
+	return pid
+}
+
+func (a *registryActor) publish(name string, pid *actor.PID) {
+	a.reg.hosts.Store(name, pid)
+	a.reg.count.Add(1)
+}
+
+// resumeHosts is the HostActors' supervisor strategy. A panic in one host's
+// message must not erase that host's history, which a Restart would do: the
+// actor is resumed with its state and the failure is logged.
+func resumeHosts(log *slog.Logger) actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(100, time.Minute, func(reason any) actor.Directive {
+		log.Error("host actor failed; resuming with its state", "reason", reason)
+		return actor.ResumeDirective
+	})
+}

@@ -1,0 +1,227 @@
+package actors
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeClock is a Clock whose time moves only when the test says so.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+// Advance moves time forward by d and runs the timers that came due, in order.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// eventually polls cond until it holds: the actors work asynchronously.
+// This waits for messages to be processed, never for time to pass in the
+// logic under test (the fake clock does that).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func startTestSystem(t *testing.T, clock Clock, watch ...string) (*System, []byte) {
+	t.Helper()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	w := map[string]bool{}
+	for _, h := range watch {
+		w[h] = true
+	}
+	s, err := Start(Config{
+		Listener: ListenerConfig{
+			Host: "127.0.0.1", Port: 0, RecvBuffer: 1 << 20,
+			Keys: NewKeys(key, nil), Watch: w, AcceptDynamic: true, MaxClockSkew: time.Hour,
+		},
+		History:      5,
+		DownAfter:    3,
+		PublishEvery: time.Millisecond,
+		Clock:        clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s, key
+}
+
+func sendUDP(t *testing.T, to netip.AddrPort, b []byte) {
+	t.Helper()
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stateOf(s *System, name string) HostState {
+	if h := s.Fleet.Snapshot().Find(name); h != nil {
+		return h.State
+	}
+	return 255
+}
+
+// The HostActor turns its host DOWN when the clock passes the deadline,
+// with no datagram arriving to trigger it.
+func TestHostActorLivenessTimer(t *testing.T) {
+	clock := newFakeClock(time.Now())
+	s, key := startTestSystem(t, clock, "declared")
+	addr := s.UDPAddrs()[0]
+	eventually(t, "declared host listed as UNKNOWN", func() bool { return stateOf(s, "declared") == StateUnknown })
+
+	sg := wire.NewSigner(key)
+	hb, err := wire.AppendHeartbeat(nil, sg, wire.Envelope{Host: "h1", Seq: 1, Time: clock.Now().UnixNano()}, wire.Heartbeat{IntervalMS: 10000, ConnSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendUDP(t, addr, hb)
+	eventually(t, "h1 UP", func() bool { return stateOf(s, "h1") == StateUp })
+
+	clock.Advance(29 * time.Second)
+	// Nothing is due yet; give the actor a chance to (wrongly) act, then check.
+	time.Sleep(20 * time.Millisecond)
+	if st := stateOf(s, "h1"); st != StateUp {
+		t.Fatalf("29 s after the heartbeat: %s, want UP", st)
+	}
+	clock.Advance(time.Second)
+	eventually(t, "h1 DOWN at 3 intervals", func() bool { return stateOf(s, "h1") == StateDown })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := s.Messages(ctx, 100)
+	for _, want := range []string{"first contact from 127.0.0.1:", "state UNKNOWN -> UP", "state UP -> DOWN"} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("messages lack %q: %s", want, r.Body)
+		}
+	}
+	if s.Stats.AcksSent.Load() == 0 {
+		eventually(t, "ACK sent", func() bool { return s.Stats.AcksSent.Load() > 0 })
+	}
+}
+
+// Samples land in the host's ring; the ring keeps only History of them and
+// the API answer lists them newest first.
+func TestHostActorStoresSamples(t *testing.T) {
+	clock := newFakeClock(time.Now())
+	s, key := startTestSystem(t, clock)
+	addr := s.UDPAddrs()[0]
+	sg := wire.NewSigner(key)
+	base := clock.Now().UnixNano()
+	for i := 1; i <= 8; i++ {
+		b, err := wire.AppendSample(nil, sg, wire.Envelope{Host: "h2", Seq: uint64(i), Time: base + int64(i)*1e9}, "cpu_monitor", []byte(`{"v":`+string(rune('0'+i))+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendUDP(t, addr, b)
+	}
+	// The agent sends every sample to each daemon address: a second copy
+	// (same plugin and timestamp) and a late, older sample are not stored.
+	for i, ts := range []int64{base + 8e9, base + 3e9} {
+		b, err := wire.AppendSample(nil, sg, wire.Envelope{Host: "h2", Seq: uint64(9 + i), Time: ts}, "cpu_monitor", []byte(`{"v":0}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendUDP(t, addr, b)
+	}
+	eventually(t, "8 samples stored, 2 copies dropped", func() bool {
+		return s.Stats.SamplesReceived.Load() == 8 && s.Stats.SamplesDuplicate.Load() == 2
+	})
+	if held := s.Stats.SamplesHeld.Load(); held != 5 {
+		t.Fatalf("samples held %d, want 5 (history)", held)
+	}
+	ctx := context.Background()
+	r, found := s.QueryPlugins(ctx, "h2", "cpu_monitor", 3)
+	if !found || r.Status != 200 {
+		t.Fatalf("query: found %v status %d %s", found, r.Status, r.Body)
+	}
+	if !strings.Contains(string(r.Body), `"samples":[{"timestamp":`) || !strings.Contains(string(r.Body), `"data":{"v":8}},{"timestamp"`) || !strings.Contains(string(r.Body), `"sample_count":3,"stored":5`) {
+		t.Fatalf("answer %s", r.Body)
+	}
+	if i8, i6 := strings.Index(string(r.Body), `{"v":8}`), strings.Index(string(r.Body), `{"v":6}`); i8 < 0 || i6 < 0 || i8 > i6 {
+		t.Fatalf("not newest first: %s", r.Body)
+	}
+	r, _ = s.QueryPlugins(ctx, "h2", "nope", 3)
+	if r.Status != 404 {
+		t.Fatalf("unknown plugin: %d %s", r.Status, r.Body)
+	}
+	if _, found := s.QueryPlugins(ctx, "nobody", "", 1); found {
+		t.Fatal("unknown host found")
+	}
+}

@@ -1,0 +1,360 @@
+// Package agent is hbd-agent's send loop: it resolves the configured
+// servers, sends signed heartbeats to every address of every server, runs
+// the plugins on their own intervals and sends their samples, and measures
+// the round trip to each address from the daemon's ACKs.
+//
+// An Agent is started once with Run, which returns after ctx is cancelled
+// and the shutdown announcement has been sent. Failures of the network, the
+// daemon or a plugin are logged and the agent goes on.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hbd-project/hbd/agent/plugins"
+	"github.com/hbd-project/hbd/config"
+	"github.com/hbd-project/hbd/transport/udp"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// Version is the agent's version, reported in its boot message.
+const Version = "0.1.0"
+
+// Plugin is a collector and how often it runs.
+type Plugin struct {
+	Collector plugins.Collector
+	Interval  time.Duration
+}
+
+// Options configure an Agent.
+type Options struct {
+	Name         string
+	Servers      []string // "host", "host:port", "[v6]:port"
+	Interval     time.Duration
+	ResolveEvery time.Duration
+	Key          []byte
+	Plugins      []Plugin
+	Logger       *slog.Logger
+	// Resolve looks up a server name's addresses; nil uses the system resolver.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// dest is one address of one server, and what we measured on it.
+type dest struct {
+	server  string
+	addr    netip.AddrPort
+	connSeq uint32
+	rtt     time.Duration        // last measured round trip
+	pending map[uint64]time.Time // seq -> send time, awaiting ACK
+}
+
+// Agent sends one host's heartbeats and samples.
+type Agent struct {
+	opt  Options
+	log  *slog.Logger
+	seq  atomic.Uint64
+	v4   *udp.Conn
+	v6   *udp.Conn
+	bufs sync.Pool
+
+	mu    sync.Mutex // guards dests and their fields
+	dests []*dest
+	acks  atomic.Uint64 // ACKs matched, for tests and logs
+}
+
+// New opens the agent's sockets (one per address family available).
+func New(opt Options) (*Agent, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Resolve == nil {
+		opt.Resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	if !wire.ValidName([]byte(opt.Name)) {
+		return nil, fmt.Errorf("invalid host name %q: set name in the agent config", opt.Name)
+	}
+	a := &Agent{opt: opt, log: opt.Logger}
+	a.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	// The sequence starts at the boot time in nanoseconds, so it keeps
+	// increasing across restarts and the daemon's replay window accepts us.
+	a.seq.Store(uint64(time.Now().UnixNano()))
+	var err4, err6 error
+	a.v4, err4 = udp.ListenAny("udp4")
+	a.v6, err6 = udp.ListenAny("udp6")
+	if a.v4 == nil && a.v6 == nil {
+		return nil, fmt.Errorf("cannot open a UDP socket: %w", errors.Join(err4, err6))
+	}
+	return a, nil
+}
+
+// AcksReceived returns how many valid ACKs have been matched to heartbeats.
+func (a *Agent) AcksReceived() uint64 { return a.acks.Load() }
+
+// Run sends until ctx is cancelled, then announces the shutdown and returns.
+func (a *Agent) Run(ctx context.Context) error {
+	a.resolve(ctx)
+	var wg sync.WaitGroup
+	readCtx, stopReaders := context.WithCancel(context.Background())
+	for _, c := range []*udp.Conn{a.v4, a.v6} {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); a.readAcks(readCtx, c) }()
+	}
+
+	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+		return wire.AppendBoot(buf, s, e, wire.Boot{IntervalMS: uint32(a.opt.Interval.Milliseconds()), AgentVersion: []byte(Version)})
+	})
+	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins))
+
+	var loops sync.WaitGroup
+	loops.Add(2 + len(a.opt.Plugins))
+	go func() { defer loops.Done(); a.every(ctx, a.opt.Interval, true, a.heartbeat) }()
+	go func() { defer loops.Done(); a.every(ctx, a.opt.ResolveEvery, false, a.resolve) }()
+	for _, p := range a.opt.Plugins {
+		go func() {
+			defer loops.Done()
+			a.every(ctx, p.Interval, true, func(ctx context.Context) { a.runPlugin(ctx, p) })
+		}()
+	}
+	loops.Wait()
+
+	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+		return wire.AppendShutdown(buf, s, e, wire.Shutdown{Reason: []byte("agent stopped")})
+	})
+	a.log.Info("agent stopped; shutdown announced")
+	stopReaders()
+	for _, c := range []*udp.Conn{a.v4, a.v6} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// every runs f now (if now is set) and then every d with ±10% jitter, so a
+// fleet started at once does not send in lockstep, until ctx is done.
+func (a *Agent) every(ctx context.Context, d time.Duration, now bool, f func(context.Context)) {
+	if now {
+		f(ctx)
+	}
+	t := time.NewTimer(jitter(d))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+			t.Reset(jitter(d))
+		}
+	}
+}
+
+// jitter returns d scaled by a random factor in [0.9, 1.1).
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+}
+
+// resolve looks up every server's addresses, keeping what was measured on
+// addresses that are still there.
+func (a *Agent) resolve(ctx context.Context) {
+	var next []*dest
+	a.mu.Lock()
+	old := make(map[netip.AddrPort]*dest, len(a.dests))
+	for _, d := range a.dests {
+		old[d.addr] = d
+	}
+	a.mu.Unlock()
+	for _, s := range a.opt.Servers {
+		host, port, err := config.ParseServer(s)
+		if err != nil {
+			a.log.Warn("bad server address", "server", s, "err", err)
+			continue
+		}
+		var addrs []netip.Addr
+		if ip, err := netip.ParseAddr(host); err == nil {
+			addrs = []netip.Addr{ip}
+		} else if host == "localhost" {
+			// Both loopbacks, whatever /etc/hosts says (many list only 127.0.0.1).
+			addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
+		} else {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			addrs, err = a.opt.Resolve(rctx, host)
+			cancel()
+			if err != nil {
+				a.log.Warn("cannot resolve server; keeping its previous addresses", "server", s, "err", err)
+				for _, d := range old {
+					if d.server == s {
+						next = append(next, d)
+					}
+				}
+				continue
+			}
+		}
+		seen := make(map[netip.AddrPort]bool)
+		for _, ip := range addrs {
+			ap := netip.AddrPortFrom(ip.Unmap(), uint16(port))
+			if seen[ap] || (ap.Addr().Is4() && a.v4 == nil) || (ap.Addr().Is6() && a.v6 == nil) {
+				continue
+			}
+			seen[ap] = true
+			if d, ok := old[ap]; ok {
+				next = append(next, d)
+			} else {
+				next = append(next, &dest{server: s, addr: ap, pending: make(map[uint64]time.Time)})
+			}
+		}
+	}
+	a.mu.Lock()
+	a.dests = next
+	a.mu.Unlock()
+}
+
+type encodeFunc func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error)
+
+// sendAll sends one datagram, built per destination, to every destination.
+func (a *Agent) sendAll(enc encodeFunc) {
+	a.mu.Lock()
+	dests := append([]*dest(nil), a.dests...)
+	a.mu.Unlock()
+	for _, d := range dests {
+		a.sendTo(d, enc)
+	}
+}
+
+// signer returns a signer for one use; HMAC state is not shared between goroutines.
+func (a *Agent) signer() *wire.Signer { return wire.NewSigner(a.opt.Key) }
+
+func (a *Agent) sendTo(d *dest, enc encodeFunc) {
+	bp := a.bufs.Get().(*[]byte)
+	defer a.bufs.Put(bp)
+	seq := a.seq.Add(1)
+	now := time.Now()
+	b, err := enc((*bp)[:0], d, wire.Envelope{Host: a.opt.Name, Seq: seq, Time: now.UnixNano()}, a.signer())
+	if err != nil {
+		a.log.Warn("cannot encode datagram", "err", err)
+		return
+	}
+	*bp = b
+	c := a.v4
+	if d.addr.Addr().Is6() {
+		c = a.v6
+	}
+	if err := c.WriteTo(b, d.addr); err != nil {
+		a.log.Debug("send failed", "to", d.addr, "err", err)
+	}
+}
+
+func (a *Agent) heartbeat(context.Context) {
+	a.mu.Lock()
+	dests := append([]*dest(nil), a.dests...)
+	a.mu.Unlock()
+	for _, d := range dests {
+		a.sendTo(d, func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+			a.mu.Lock()
+			d.connSeq++
+			hb := wire.Heartbeat{IntervalMS: uint32(a.opt.Interval.Milliseconds()), ConnSeq: d.connSeq, RTTMicros: uint32(d.rtt.Microseconds())}
+			d.pending[e.Seq] = time.Now()
+			// Forget heartbeats whose ACK is overdue by more than a few intervals.
+			if len(d.pending) > 16 {
+				cutoff := time.Now().Add(-4 * a.opt.Interval)
+				for s, t := range d.pending {
+					if t.Before(cutoff) {
+						delete(d.pending, s)
+					}
+				}
+			}
+			a.mu.Unlock()
+			return wire.AppendHeartbeat(buf, s, e, hb)
+		})
+	}
+}
+
+// runPlugin collects one sample and sends it to every address of every
+// server, so a sample survives the loss of one path. All copies carry the
+// collection time as their timestamp; the daemon stores a sample once per
+// (plugin, timestamp) and drops the other copies.
+func (a *Agent) runPlugin(ctx context.Context, p Plugin) {
+	cctx, cancel := context.WithTimeout(ctx, max(p.Interval, time.Second))
+	data, err := p.Collector.Collect(cctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("plugin failed", "plugin", p.Collector.Name(), "err", err)
+		}
+		return
+	}
+	name := p.Collector.Name()
+	collected := time.Now().UnixNano()
+	a.sendAll(func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+		e.Time = collected
+		return wire.AppendSample(buf, s, e, name, data)
+	})
+}
+
+// readAcks matches the daemon's ACKs to the heartbeats they answer and
+// records the round trip, less the time the daemon held the heartbeat.
+func (a *Agent) readAcks(ctx context.Context, c *udp.Conn) {
+	batch := udp.NewBatch(16, 2048)
+	sg := a.signer()
+	go func() { <-ctx.Done(); c.Close() }()
+	for {
+		n, err := c.ReadBatch(batch)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			p := batch.Payload(i)
+			h, err := wire.Parse(p)
+			if err != nil || h.Kind != wire.KindAck || string(h.Host) != a.opt.Name || !sg.Verify(p) {
+				continue
+			}
+			ack, err := wire.DecodeAck(&h)
+			if err != nil {
+				continue
+			}
+			a.matchAck(batch.Addr(i), ack, now)
+		}
+	}
+}
+
+func (a *Agent) matchAck(from netip.AddrPort, ack wire.Ack, now time.Time) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, d := range a.dests {
+		if d.addr != from {
+			continue
+		}
+		sent, ok := d.pending[ack.Seq]
+		if !ok {
+			return // unknown or already answered: a duplicate or replayed ACK
+		}
+		delete(d.pending, ack.Seq)
+		rtt := now.Sub(sent) - time.Duration(ack.HoldNanos)
+		if rtt < time.Microsecond {
+			rtt = time.Microsecond
+		}
+		d.rtt = rtt
+		a.acks.Add(1)
+		return
+	}
+}

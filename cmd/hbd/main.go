@@ -1,0 +1,157 @@
+// Command hbd is the fleet heartbeat daemon: it receives signed heartbeats
+// and plugin samples from hbd-agent over UDP and serves the fleet's state
+// over HTTP.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/config"
+	hbdhttp "github.com/hbd-project/hbd/http"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fl := flag.NewFlagSet("hbd", flag.ContinueOnError)
+	cfgPath := fl.String("config", "", "config file (TOML); without one, built-in defaults are used")
+	check := fl.Bool("check-config", false, "validate the config file and exit: 0 if valid, 1 if not")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.LoadDaemon(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if *check {
+		name := cfg.File
+		if name == "" {
+			name = "built-in defaults"
+		}
+		fmt.Printf("%s: configuration is valid\n", name)
+		return 0
+	}
+	log := newLogger(cfg.LogLevel)
+	if err := serve(cfg, log); err != nil {
+		log.Error("hbd stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated by config
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(cfg *config.Daemon, log *slog.Logger) error {
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	watch := make(map[string]bool, len(cfg.WatchHosts))
+	for _, h := range cfg.WatchHosts {
+		watch[h] = true
+	}
+	sys, err := actors.Start(actors.Config{
+		Listener: actors.ListenerConfig{
+			Host:          cfg.UDPHost,
+			Port:          cfg.UDPPort,
+			RecvBuffer:    cfg.UDPRecvBuffer,
+			Keys:          keys,
+			Watch:         watch,
+			AcceptDynamic: cfg.AcceptDynamic,
+			MaxClockSkew:  cfg.MaxClockSkew.Duration,
+		},
+		History:   cfg.History,
+		DownAfter: cfg.DownAfter,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	defer sys.Stop()
+
+	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log})
+	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- api.Serve() }()
+
+	for _, a := range sys.UDPAddrs() {
+		log.Info("listening for agents", "udp", a.String())
+	}
+	log.Info("HTTP API ready", "addr", api.Addr().String(), "hosts", "http://"+displayAddr(api.Addr())+"/api/0/hosts")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-serveErr:
+		return fmt.Errorf("HTTP server failed: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := api.Shutdown(sctx); err != nil {
+		log.Warn("HTTP shutdown incomplete", "err", err)
+	}
+	sys.Stop()
+	log.Info("stopped")
+	return nil
+}
+
+// loadKeys reads the fleet key, creating it on first start when no
+// key_file is configured, and any per-host keys.
+func loadKeys(cfg *config.Daemon, log *slog.Logger) (*actors.Keys, error) {
+	path := cfg.ResolvedKeyFile()
+	key, err := wire.LoadKey(path)
+	if errors.Is(err, fs.ErrNotExist) && cfg.KeyFile == "" {
+		key, err = wire.GenerateKeyFile(path)
+		if err == nil {
+			log.Info("created a new fleet key; give this file to your agents (key_file)", "path", path)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("using fleet key", "path", path)
+	perHost := make(map[string][]byte, len(cfg.HostKeys))
+	for host, p := range cfg.HostKeys {
+		k, err := wire.LoadKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("host_keys.%s: %w", host, err)
+		}
+		perHost[host] = k
+	}
+	return actors.NewKeys(key, perHost), nil
+}
+
+func displayAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if ta.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(ta.Port))
+	}
+	return ta.String()
+}

@@ -1,0 +1,365 @@
+// Package http serves hbd's JSON API over fasthttp.
+//
+// Fleet-wide answers (/api/0/hosts) come from the fleet index's immutable
+// snapshot and never ask the HostActors. Per-host answers are built by the
+// host's actor and returned as finished JSON; the handler only copies what
+// it needs out of the request before asking, because fasthttp reuses a
+// RequestCtx and its byte slices once the handler returns.
+//
+// Every error is a JSON object {"error": "..."} with a 4xx status for bad
+// input; bad input never yields a 500. Server methods are safe for
+// concurrent use; Shutdown may be called more than once.
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// Limits of the API's query parameters.
+const (
+	defaultMessages = 30
+	maxMessages     = 1000
+	defaultSamples  = 10
+	maxSamples      = 100000
+	maxHostsPage    = 1000000
+)
+
+// Options configure the server.
+type Options struct {
+	// QueryTimeout bounds how long a handler waits for a HostActor's answer.
+	QueryTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Server is the API server.
+type Server struct {
+	sys     *actors.System
+	srv     *fasthttp.Server
+	router  *router.Router
+	log     *slog.Logger
+	timeout time.Duration
+
+	mu       sync.Mutex
+	ln       net.Listener
+	shutdown bool
+}
+
+// New builds the server and its routes; call Listen and Serve to run it.
+func New(sys *actors.System, opt Options) *Server {
+	if opt.QueryTimeout <= 0 {
+		opt.QueryTimeout = 2 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	s := &Server{sys: sys, log: opt.Logger, timeout: opt.QueryTimeout}
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.GET("/api/0/hosts", s.hosts)
+	r.GET("/api/0/hosts/{hostname}", s.host)
+	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
+	r.GET("/api/0/hosts/{hostname}/plugins/{plugin_name}", s.plugin)
+	r.GET("/api/0/messages", s.messages)
+	r.GET("/api/0/stats", s.stats)
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such path: %s", ctx.Path()))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", ctx.Method(), ctx.Path()))
+	}
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		s.log.Error("HTTP handler panicked", "path", string(ctx.Path()), "panic", v)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal error")
+	}
+	s.router = r
+	s.srv = &fasthttp.Server{
+		Handler:               r.Handler,
+		Name:                  "hbd",
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: false,
+		NoDefaultDate:         true,
+		Logger:                fasthttpLogger{s.log},
+	}
+	return s
+}
+
+// Router exposes the router so later features (pages, WebSocket, metrics) can add routes.
+func (s *Server) Router() *router.Router { return s.router }
+
+// Listen binds addr ("host:port"; an empty host means every interface).
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen for HTTP on %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr returns the bound address (after Listen).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve serves until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("http: Serve called before Listen")
+	}
+	err := s.srv.Serve(ln)
+	s.mu.Lock()
+	down := s.shutdown
+	s.mu.Unlock()
+	if down {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return nil
+	}
+	s.shutdown = true
+	s.mu.Unlock()
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	limit, err := intArg(args, "limit", maxHostsPage, 1, maxHostsPage)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	offset, err := intArg(args, "offset", 0, 0, maxHostsPage)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	var want actors.HostState
+	filter := false
+	if st := args.Peek("state"); st != nil {
+		var ok bool
+		want, ok = parseState(string(st))
+		if !ok {
+			writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("invalid state '%s': must be one of UP, DEGRADED, DOWN, STOPPED, UNKNOWN", st))
+			return
+		}
+		filter = true
+	}
+	snap := s.sys.Fleet.Snapshot()
+	hosts := snap.Hosts
+	total := len(hosts)
+	if filter {
+		total = snap.CountByState(want)
+	}
+	ctx.Response.Header.Set("X-Total-Count", strconv.Itoa(total))
+	size := 2
+	for _, h := range hosts {
+		size += len(h.JSON) + 1
+	}
+	b := make([]byte, 0, min(size, 64<<20))
+	b = append(b, '[')
+	skipped, n := 0, 0
+	for _, h := range hosts {
+		if filter && h.State != want {
+			continue
+		}
+		if skipped < offset {
+			skipped++
+			continue
+		}
+		if n == limit {
+			break
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, h.JSON...)
+		n++
+	}
+	b = append(b, ']')
+	writeJSON(ctx, fasthttp.StatusOK, b)
+}
+
+func (s *Server) host(ctx *fasthttp.RequestCtx) {
+	name, ok := hostParam(ctx)
+	if !ok {
+		return
+	}
+	h := s.sys.Fleet.Snapshot().Find(name)
+	if h == nil {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, h.JSON)
+}
+
+func (s *Server) plugins(ctx *fasthttp.RequestCtx) {
+	name, ok := hostParam(ctx)
+	if !ok {
+		return
+	}
+	s.askHost(ctx, name, "", 1)
+}
+
+func (s *Server) plugin(ctx *fasthttp.RequestCtx) {
+	name, ok := hostParam(ctx)
+	if !ok {
+		return
+	}
+	plugin, _ := ctx.UserValue("plugin_name").(string)
+	if u, err := url.PathUnescape(plugin); err == nil {
+		plugin = u
+	}
+	if !wire.ValidPluginName([]byte(plugin)) {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Plugin '%s' not found for host '%s'", plugin, name))
+		return
+	}
+	limit, err := intArg(ctx.QueryArgs(), "limit", defaultSamples, 1, maxSamples)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	s.askHost(ctx, name, plugin, limit)
+}
+
+func (s *Server) askHost(ctx *fasthttp.RequestCtx, name, plugin string, limit int) {
+	qctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	r, found := s.sys.QueryPlugins(qctx, name, plugin, limit)
+	if !found {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
+		return
+	}
+	writeJSON(ctx, r.Status, r.Body)
+}
+
+func (s *Server) messages(ctx *fasthttp.RequestCtx) {
+	limit, err := intArg(ctx.QueryArgs(), "limit", defaultMessages, 1, maxMessages)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	r := s.sys.Messages(qctx, limit)
+	writeJSON(ctx, r.Status, r.Body)
+}
+
+// hostParam returns the {hostname} path parameter, answering 404 itself
+// when it cannot be a host name (no host could have registered with it).
+func hostParam(ctx *fasthttp.RequestCtx) (string, bool) {
+	name, _ := ctx.UserValue("hostname").(string)
+	if u, err := url.PathUnescape(name); err == nil {
+		name = u
+	}
+	if !wire.ValidName([]byte(name)) {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
+		return "", false
+	}
+	// The router's value may alias the request buffer: copy before it
+	// travels to an actor.
+	return string([]byte(name)), true
+}
+
+func parseState(s string) (actors.HostState, bool) {
+	for _, st := range actors.AllStates() {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return 0, false
+}
+
+// intArg parses an integer query parameter in [lo, hi], or returns def when absent.
+func intArg(args *fasthttp.Args, name string, def, lo, hi int) (int, error) {
+	v := args.Peek(name)
+	if v == nil {
+		return def, nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("invalid %s '%s': must be an integer from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBody(body)
+}
+
+func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	writeJSON(ctx, status, actors.ErrorBody(msg))
+}
+
+// fasthttpLogger routes fasthttp's own messages to the daemon's log.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// stats answers the ingest counters as JSON: what was received, accepted
+// and dropped (by reason). The Prometheus form is on /metrics.
+func (s *Server) stats(ctx *fasthttp.RequestCtx) {
+	st := s.sys.Stats
+	b := make([]byte, 0, 512)
+	b = append(b, `{"received":`...)
+	b = strconv.AppendUint(b, st.Received.Load(), 10)
+	b = append(b, `,"accepted":`...)
+	b = strconv.AppendUint(b, st.Accepted.Load(), 10)
+	b = append(b, `,"dropped":{`...)
+	for i, r := range wire.AllReasons() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, r.String()...)
+		b = append(b, `":`...)
+		b = strconv.AppendUint(b, st.Dropped(r), 10)
+	}
+	b = append(b, `},"hosts":`...)
+	b = strconv.AppendInt(b, int64(s.sys.Registry.Len()), 10)
+	b = append(b, `,"samples_held":`...)
+	b = strconv.AppendInt(b, st.SamplesHeld.Load(), 10)
+	b = append(b, `,"acks_sent":`...)
+	b = strconv.AppendUint(b, st.AcksSent.Load(), 10)
+	b = append(b, `,"acks_dropped":`...)
+	b = strconv.AppendUint(b, st.AcksDropped.Load(), 10)
+	b = append(b, '}')
+	writeJSON(ctx, fasthttp.StatusOK, b)
+}
