@@ -1,0 +1,64 @@
+# hbd's front door. `make run` starts a daemon and an agent for this
+# machine; `make test` is what CI runs.
+
+GO       ?= go
+BIN      := bin
+RUN_DIR  := $(CURDIR)/.run
+FUZZTIME ?= 10s
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build run test test-short fuzz check lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# run builds, then starts hbd on its defaults (data under .run/) and a local
+# hbd-agent reporting this machine over IPv4 and IPv6 with the same key.
+# Ctrl-C stops both cleanly.
+run: build
+	@mkdir -p $(RUN_DIR)
+	@printf 'servers = ["127.0.0.1:50003", "[::1]:50003"]\nkey_file = "%s/hbd.key"\ninterval = "10s"\n\n[plugins.cpu_monitor]\ninterval = "10s"\n[plugins.memory_monitor]\ninterval = "10s"\n[plugins.disk_monitor]\ninterval = "30s"\n[plugins.network_monitor]\ninterval = "10s"\n' $(RUN_DIR) > $(RUN_DIR)/hbd-agent.toml
+	@set -e; \
+	HBD_DATA_DIR=$(RUN_DIR) $(BIN)/hbd & hbd=$$!; \
+	trap 'kill -TERM $$agent $$hbd 2>/dev/null; wait $$agent 2>/dev/null; wait $$hbd 2>/dev/null' INT TERM EXIT; \
+	for i in $$(seq 50); do [ -s $(RUN_DIR)/hbd.key ] && break; sleep 0.1; done; \
+	$(BIN)/hbd-agent -config $(RUN_DIR)/hbd-agent.toml & agent=$$!; \
+	sleep 1; \
+	echo; \
+	echo "hbd is running (Ctrl-C stops it):"; \
+	echo "  hosts:    curl localhost:50004/api/0/hosts"; \
+	echo "  plugins:  curl localhost:50004/api/0/hosts/$$(hostname)/plugins/cpu_monitor?limit=5"; \
+	echo "  messages: curl localhost:50004/api/0/messages"; \
+	echo; \
+	wait $$hbd
+
+# test is the whole suite: unit, integration (real binaries on loopback)
+# and short fuzz runs. It must stay under 10 minutes on 2 cores.
+test:
+	$(GO) test -race -count=1 -timeout 8m ./...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./transport/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDaemon$$' -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAgent$$' -fuzztime $(FUZZTIME) ./config
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@cp go.mod /tmp/hbd-go.mod.bak; cp go.sum /tmp/hbd-go.sum.bak; $(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum are not tidy"; cp /tmp/hbd-go.mod.bak go.mod; cp /tmp/hbd-go.sum.bak go.sum; exit 1; fi
+
+check: lint test
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./...
+
+clean:
+	rm -rf $(BIN) $(RUN_DIR)
