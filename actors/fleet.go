@@ -67,21 +67,24 @@ type fleetActor struct {
 	pending   map[string]*HostSummary
 	scheduled bool
 	timer     *time.Timer
+	stats     *Stats
 }
 
-func newFleetActor(f *Fleet, clock Clock, every time.Duration, system *actor.ActorSystem) *fleetActor {
+func newFleetActor(f *Fleet, clock Clock, every time.Duration, system *actor.ActorSystem, stats *Stats) *fleetActor {
 	f.snap.Store(&FleetSnapshot{Built: clock.Now()})
 	return &fleetActor{
 		fleet:   f,
 		clock:   clock,
 		every:   every,
 		system:  system,
+		stats:   stats,
 		idx:     make(map[string]int),
 		pending: make(map[string]*HostSummary),
 	}
 }
 
 func (a *fleetActor) Receive(ctx actor.Context) {
+	a.stats.fleetMsgs.Add(1)
 	switch m := ctx.Message().(type) {
 	case *HostSummary:
 		a.pending[m.Name] = m

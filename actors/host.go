@@ -84,6 +84,7 @@ func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 }
 
 func (a *hostActor) Receive(ctx actor.Context) {
+	a.env.stats.hostMsgs.Add(1)
 	switch m := ctx.Message().(type) {
 	case *inbound:
 		a.apply(ctx, m)

@@ -38,13 +38,15 @@ type journalActor struct {
 	events []Event
 	next   int
 	keep   int
+	stats  *Stats
 }
 
-func newJournalActor(keep int) *journalActor {
-	return &journalActor{keep: keep}
+func newJournalActor(keep int, stats *Stats) *journalActor {
+	return &journalActor{keep: keep, stats: stats}
 }
 
 func (j *journalActor) Receive(ctx actor.Context) {
+	j.stats.journalMsgs.Add(1)
 	switch m := ctx.Message().(type) {
 	case *Event:
 		j.add(*m)

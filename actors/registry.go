@@ -42,6 +42,7 @@ type registryActor struct {
 }
 
 func (a *registryActor) Receive(ctx actor.Context) {
+	a.env.stats.registryMsgs.Add(1)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		for name := range a.watch {

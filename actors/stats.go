@@ -24,6 +24,19 @@ type Stats struct {
 	AcksSent         atomic.Uint64
 	AcksDropped      atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
 	EventsDropped    atomic.Uint64 // journal events lost because the journal could not keep up
+
+	// Messages processed per actor kind.
+	hostMsgs, fleetMsgs, journalMsgs, registryMsgs atomic.Uint64
+}
+
+// ActorMessages returns the messages processed so far by each kind of actor.
+func (s *Stats) ActorMessages() map[string]uint64 {
+	return map[string]uint64{
+		"host":     s.hostMsgs.Load(),
+		"fleet":    s.fleetMsgs.Load(),
+		"journal":  s.journalMsgs.Load(),
+		"registry": s.registryMsgs.Load(),
+	}
 }
 
 // NewStats returns zeroed counters.

@@ -82,9 +82,9 @@ func Start(cfg Config) (*System, error) {
 
 	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), actors: as, log: log}
 	root := as.Root
-	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJournalActor(cfg.KeepEvents) }))
+	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJournalActor(cfg.KeepEvents, s.Stats) }))
 	s.fleetPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return newFleetActor(s.Fleet, cfg.Clock, cfg.PublishEvery, as)
+		return newFleetActor(s.Fleet, cfg.Clock, cfg.PublishEvery, as, s.Stats)
 	}))
 	env := &hostEnv{
 		system:    as,

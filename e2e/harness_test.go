@@ -412,3 +412,7 @@ func getQuiet(url string) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// isCI reports whether the suite runs under CI, where every optional tool
+// must be installed and a missing one is a failure, not a skip.
+func isCI() bool { return os.Getenv("CI") != "" }

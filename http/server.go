@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
@@ -43,6 +44,8 @@ type Options struct {
 	// QueryTimeout bounds how long a handler waits for a HostActor's answer.
 	QueryTimeout time.Duration
 	Logger       *slog.Logger
+	// Collectors are added to /metrics (for example the WebSocket broadcaster's).
+	Collectors []prometheus.Collector
 }
 
 // Server is the API server.
@@ -50,6 +53,7 @@ type Server struct {
 	sys     *actors.System
 	srv     *fasthttp.Server
 	router  *router.Router
+	metrics *metrics
 	log     *slog.Logger
 	timeout time.Duration
 
@@ -69,6 +73,9 @@ func New(sys *actors.System, opt Options) *Server {
 	s := &Server{sys: sys, log: opt.Logger, timeout: opt.QueryTimeout}
 	r := router.New()
 	r.RedirectTrailingSlash = false
+	r.SaveMatchedRoutePath = true
+	s.metrics = newMetrics(sys, opt.Collectors...)
+	r.GET("/metrics", s.metrics.handler())
 	r.GET("/api/0/hosts", s.hosts)
 	r.GET("/api/0/hosts/{hostname}", s.host)
 	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
@@ -87,7 +94,7 @@ func New(sys *actors.System, opt Options) *Server {
 	}
 	s.router = r
 	s.srv = &fasthttp.Server{
-		Handler:               r.Handler,
+		Handler:               s.metrics.instrument(r.Handler),
 		Name:                  "hbd",
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,

@@ -1,0 +1,127 @@
+package http
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// metrics is the daemon's Prometheus registry. Ingest counters live as
+// atomics in actors.Stats and are read at scrape time by statsCollector,
+// so the hot path pays nothing for them.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(sys *actors.System, extra ...prometheus.Collector) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hbd_http_requests_total",
+			Help: "HTTP requests by route (the matched pattern) and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hbd_http_request_duration_seconds",
+			Help:    "HTTP request latency by route, in seconds.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.latency,
+		&statsCollector{sys: sys},
+	)
+	for _, c := range extra {
+		m.reg.MustRegister(c)
+	}
+	return m
+}
+
+// handler serves /metrics.
+func (m *metrics) handler() fasthttp.RequestHandler {
+	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+}
+
+// instrument wraps the router's handler with request counting and timing.
+// The route label is the matched pattern ("/api/0/hosts/{hostname}"), so
+// host names never become label values.
+func (m *metrics) instrument(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		next(ctx)
+		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(ctx.Response.StatusCode())).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	}
+}
+
+var (
+	descReceived = prometheus.NewDesc("hbd_datagrams_received_total", "UDP datagrams read from the sockets.", nil, nil)
+	descAccepted = prometheus.NewDesc("hbd_datagrams_accepted_total", "Datagrams that passed every check and were applied, by kind.", []string{"kind"}, nil)
+	descDropped  = prometheus.NewDesc("hbd_datagrams_dropped_total", "Datagrams rejected, by reason. A rejected datagram changes nothing.", []string{"reason"}, nil)
+	descHosts    = prometheus.NewDesc("hbd_hosts", "Hosts by state, as of the fleet index's latest snapshot.", []string{"state"}, nil)
+	descHeld     = prometheus.NewDesc("hbd_samples_held", "Plugin samples currently held in all hosts' ring buffers.", nil, nil)
+	descSamples  = prometheus.NewDesc("hbd_samples_received_total", "Plugin samples stored.", nil, nil)
+	descDup      = prometheus.NewDesc("hbd_samples_duplicate_total", "Sample copies not stored: the same sample via another daemon address, or late.", nil, nil)
+	descRegs     = prometheus.NewDesc("hbd_hosts_registered_total", "HostActors spawned (declared and dynamic hosts).", nil, nil)
+	descAcks     = prometheus.NewDesc("hbd_acks_sent_total", "ACKs sent to agents.", nil, nil)
+	descAckDrop  = prometheus.NewDesc("hbd_acks_dropped_total", "ACKs not sent because the writer's queue was full or the send failed.", nil, nil)
+	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
+	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
+	descFleetAge = prometheus.NewDesc("hbd_fleet_snapshot_age_seconds", "Age of the fleet index's latest snapshot, in seconds.", nil, nil)
+)
+
+// statsCollector exposes actors.Stats.
+type statsCollector struct{ sys *actors.System }
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge} {
+		ch <- d
+	}
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.sys.Stats
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(descReceived, st.Received.Load())
+	for _, k := range []wire.Kind{wire.KindHeartbeat, wire.KindSample, wire.KindBoot, wire.KindShutdown} {
+		counter(descAccepted, st.AcceptedKind(k), k.String())
+	}
+	for _, r := range wire.AllReasons() {
+		counter(descDropped, st.Dropped(r), r.String())
+	}
+	snap := c.sys.Fleet.Snapshot()
+	for _, s := range actors.AllStates() {
+		ch <- prometheus.MustNewConstMetric(descHosts, prometheus.GaugeValue, float64(snap.CountByState(s)), s.String())
+	}
+	ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(st.SamplesHeld.Load()))
+	counter(descSamples, st.SamplesReceived.Load())
+	counter(descDup, st.SamplesDuplicate.Load())
+	counter(descRegs, st.HostsRegistered.Load())
+	counter(descAcks, st.AcksSent.Load())
+	counter(descAckDrop, st.AcksDropped.Load())
+	counter(descEvDrop, st.EventsDropped.Load())
+	for name, v := range st.ActorMessages() {
+		counter(descMsgs, v, name)
+	}
+	if !snap.Built.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descFleetAge, prometheus.GaugeValue, time.Since(snap.Built).Seconds())
+	}
+}
