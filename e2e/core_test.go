@@ -240,9 +240,10 @@ accept_dynamic = false`)
 	good := newSender(t, d, "good", d.key, false)
 	hb := good.heartbeat(time.Second, 1)
 	smp := good.sample("cpu_monitor", `{"cpu_percent": 10}`)
-	waitFor(t, 10*time.Second, "good host's sample stored", func() bool {
+	waitFor(t, 10*time.Second, "good host UP with its sample stored", func() bool {
 		st, _ := get(t, d.http+"/api/0/hosts/good/plugins/cpu_monitor")
-		return st == 200
+		h, _ := d.host(t, "good")
+		return st == 200 && h.State == "UP"
 	})
 	before := d.stats(t)
 	_, plugBefore := get(t, d.http+"/api/0/hosts/good/plugins")
