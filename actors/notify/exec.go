@@ -1,0 +1,129 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ExecConfig configures an Exec channel.
+type ExecConfig struct {
+	Name    string
+	Command []string      // program and arguments; run directly, no shell
+	Timeout time.Duration // per run, default 30 s
+}
+
+// Exec runs a command for each notification, with the notification's JSON
+// on stdin and its fields in HBD_* environment variables:
+//
+//	HBD_KIND HBD_HOST HBD_METRIC HBD_LEVEL HBD_PREV_LEVEL HBD_VALUE
+//	HBD_SINCE HBD_TIME HBD_MESSAGE HBD_NOTIFICATION_COUNT
+//
+// HBD_VALUE is empty when the value is unknown; HBD_SINCE and HBD_TIME are
+// unix seconds with millisecond precision. The command also inherits the
+// daemon's environment. A non-zero exit is an error carrying the command's
+// trimmed stderr; at the timeout the command's whole process group is
+// killed, so helpers it started do not linger.
+type Exec struct {
+	name    string
+	path    string
+	args    []string
+	timeout time.Duration
+}
+
+// maxStderr is how much of a failed command's stderr goes into the error
+// (bytes); the rest is discarded so a chatty command cannot grow memory.
+const maxStderr = 4 << 10
+
+// waitDelay bounds how long Send waits for the command's output pipes to
+// close after it exits or is killed: a descendant that left the process
+// group could otherwise hold them open forever.
+const waitDelay = 2 * time.Second
+
+// NewExec checks c and resolves the program, so a missing program is a
+// configuration error rather than a failure at the first alert.
+func NewExec(c ExecConfig) (*Exec, error) {
+	name := c.Name
+	if name == "" {
+		name = "exec"
+	}
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return nil, fmt.Errorf("exec %s: empty command", name)
+	}
+	path, err := exec.LookPath(c.Command[0])
+	if err != nil {
+		return nil, fmt.Errorf("exec %s: %w", name, err)
+	}
+	e := &Exec{name: name, path: path, args: c.Command[1:], timeout: c.Timeout}
+	if e.timeout <= 0 {
+		e.timeout = 30 * time.Second
+	}
+	return e, nil
+}
+
+// Name returns the channel's configured name.
+func (e *Exec) Name() string { return e.name }
+
+// Send runs the command for n and waits for it, at most the timeout.
+func (e *Exec) Send(ctx context.Context, n Notification) error {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.path, e.args...)
+	cmd.Stdin = bytes.NewReader(n.appendJSON(make([]byte, 0, 256)))
+	cmd.Env = append(os.Environ(),
+		"HBD_KIND="+n.Kind,
+		"HBD_HOST="+n.Host,
+		"HBD_METRIC="+n.MetricPath,
+		"HBD_LEVEL="+n.Level,
+		"HBD_PREV_LEVEL="+n.PrevLevel,
+		"HBD_VALUE="+n.ValueText(),
+		"HBD_SINCE="+unixText(n.Since),
+		"HBD_TIME="+unixText(n.Time),
+		"HBD_MESSAGE="+n.Message,
+		"HBD_NOTIFICATION_COUNT="+strconv.Itoa(n.NotificationCount),
+	)
+	stderr := &limitedBuffer{max: maxStderr}
+	cmd.Stderr = stderr
+	cmd.WaitDelay = waitDelay
+	killProcessGroup(cmd)
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return fmt.Errorf("exec %s: killed after %s timeout: %w", e.name, e.timeout, ctxErr)
+		}
+		return fmt.Errorf("exec %s: killed: %w", e.name, ctxErr)
+	}
+	msg := strings.TrimSpace(strings.ToValidUTF8(stderr.String(), "\uFFFD"))
+	if msg == "" {
+		return fmt.Errorf("exec %s: %w", e.name, err)
+	}
+	return fmt.Errorf("exec %s: %w: %s", e.name, err, msg)
+}
+
+// limitedBuffer keeps the first max bytes written and discards the rest,
+// while telling the writer everything was written (so the command does not
+// see a broken pipe).
+type limitedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string { return b.buf.String() }
+
+var _ Channel = (*Exec)(nil)

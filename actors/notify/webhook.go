@@ -1,0 +1,182 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Channel sends notifications somewhere. Send returns when n is delivered
+// or the attempt has failed; it bounds itself with the channel's timeout and
+// also stops when ctx is done. Implementations are safe for concurrent use.
+type Channel interface {
+	Name() string
+	Send(ctx context.Context, n Notification) error
+}
+
+// WebhookConfig configures a Webhook.
+type WebhookConfig struct {
+	Name string
+	URL  string // http or https
+	// Template is an optional text/template producing the request body from
+	// the Notification (functions: see templateFuncs, e.g. {{json .Message}}).
+	// Empty means the Notification's JSON.
+	Template    string
+	ContentType string            // default "application/json"
+	Headers     map[string]string // applied after Content-Type, so they may override it
+	Timeout     time.Duration     // per attempt, default 10 s
+}
+
+// Webhook POSTs each notification to a URL. Any non-2xx answer is an error.
+type Webhook struct {
+	name        string
+	url         string
+	tmpl        *template.Template // nil: the Notification's JSON
+	contentType string
+	headers     http.Header
+	timeout     time.Duration
+	client      *http.Client
+	transport   *http.Transport
+}
+
+// maxErrorBody is how much of a failed answer's body goes into the error
+// (bytes): enough for a service's error message, not a whole HTML page.
+const maxErrorBody = 512
+
+// maxDrain is how much of an answer's body is read and discarded so the
+// connection can be reused (bytes); a larger body costs a new connection
+// rather than unbounded reading.
+const maxDrain = 64 << 10
+
+// NewWebhook checks c, parses its template once and returns the channel.
+func NewWebhook(c WebhookConfig) (*Webhook, error) {
+	name := c.Name
+	if name == "" {
+		name = "webhook"
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: url: %w", name, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("webhook %s: url %q: want an absolute http or https URL", name, c.URL)
+	}
+	w := &Webhook{
+		name:        name,
+		url:         c.URL,
+		contentType: c.ContentType,
+		headers:     make(http.Header, len(c.Headers)),
+		timeout:     c.Timeout,
+	}
+	if w.contentType == "" {
+		w.contentType = "application/json"
+	}
+	if w.timeout <= 0 {
+		w.timeout = 10 * time.Second
+	}
+	for k, v := range c.Headers {
+		if k == "" || strings.ContainsAny(k, " \t\r\n:") || strings.ContainsAny(v, "\r\n") {
+			return nil, fmt.Errorf("webhook %s: header %q: invalid name or value", name, k)
+		}
+		w.headers.Set(k, v)
+	}
+	if c.Template != "" {
+		w.tmpl, err = template.New(name).Funcs(templateFuncs()).Option("missingkey=error").Parse(c.Template)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s: template: %w", name, err)
+		}
+	}
+	// A transport of its own, so Close can drop this channel's idle
+	// connections without touching anyone else's.
+	w.transport = http.DefaultTransport.(*http.Transport).Clone()
+	w.client = &http.Client{Transport: w.transport}
+	return w, nil
+}
+
+// Name returns the channel's configured name.
+func (w *Webhook) Name() string { return w.name }
+
+// Send POSTs n and waits for a 2xx answer, at most the configured timeout.
+func (w *Webhook) Send(ctx context.Context, n Notification) error {
+	body, err := w.body(n)
+	if err != nil {
+		return fmt.Errorf("webhook %s: cannot render body: %w", w.name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w", w.name, err)
+	}
+	req.Header.Set("Content-Type", w.contentType)
+	req.Header.Set("User-Agent", "hbd-notify")
+	for k, v := range w.headers {
+		req.Header[k] = v
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w", w.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		return nil
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+	return &HTTPStatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: cleanSnippet(snippet), channel: w.name}
+}
+
+// Close closes the channel's idle connections. Send may still be used
+// afterwards; it opens new ones.
+func (w *Webhook) Close() error {
+	w.transport.CloseIdleConnections()
+	return nil
+}
+
+func (w *Webhook) body(n Notification) ([]byte, error) {
+	if w.tmpl == nil {
+		return n.appendJSON(make([]byte, 0, 256)), nil
+	}
+	var buf bytes.Buffer
+	if err := w.tmpl.Execute(&buf, n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// HTTPStatusError is a webhook answer outside 2xx.
+type HTTPStatusError struct {
+	StatusCode int
+	Status     string // e.g. "500 Internal Server Error"
+	Body       string // up to 512 bytes of the answer's body
+	channel    string
+}
+
+func (e *HTTPStatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("webhook %s: status %s", e.channel, e.Status)
+	}
+	return fmt.Sprintf("webhook %s: status %s: %s", e.channel, e.Status, e.Body)
+}
+
+// cleanSnippet makes a body excerpt safe for a one-line log: valid UTF-8,
+// no control characters, trimmed.
+func cleanSnippet(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+	return strings.TrimSpace(s)
+}
+
+var _ Channel = (*Webhook)(nil)
+var _ error = (*HTTPStatusError)(nil)
