@@ -84,6 +84,13 @@ func checkReceive(t *testing.T, s *Signer, b []byte, signed bool) {
 		}
 		out, err = AppendAck(nil, s, e, v)
 		mustEncode(t, err)
+	case KindSilence:
+		v, err := DecodeSilence(&h)
+		if !decoded(t, err) {
+			return
+		}
+		out, err = AppendSilence(nil, s, e, v)
+		mustEncode(t, err)
 	case KindSample:
 		v, _, err := DecodeSample(&h, nil)
 		if !decoded(t, err) {

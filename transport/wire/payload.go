@@ -40,6 +40,18 @@ type Sample struct {
 	Data   []byte // a JSON object
 }
 
+// Silence is the payload of a KindSilence datagram: the sending host asks
+// that its alerts on metrics matching Metric notify nobody for Seconds.
+type Silence struct {
+	Seconds uint32 // 1 .. MaxSilenceSeconds
+	Metric  []byte // metric-path glob, printable ASCII; empty means every metric
+	Comment []byte // printable ASCII, may be empty
+}
+
+// MaxSilenceSeconds bounds an agent-requested silence (7 days), so a
+// forgotten request cannot mute a host for ever.
+const MaxSilenceSeconds = 7 * 24 * 3600
+
 // Ack is the payload of a KindAck datagram, sent by the daemon to the
 // address a heartbeat came from.
 type Ack struct {
@@ -118,6 +130,33 @@ func DecodeShutdown(h *Header) (Shutdown, error) {
 		return Shutdown{}, errorf(ReasonBadPayload, "%d trailing bytes after the shutdown payload", len(rest))
 	}
 	return Shutdown{Reason: r}, nil
+}
+
+// DecodeSilence returns the payload of a silence datagram.
+func DecodeSilence(h *Header) (Silence, error) {
+	if err := expect(h, KindSilence); err != nil {
+		return Silence{}, err
+	}
+	p := h.Payload
+	if len(p) < 4 {
+		return Silence{}, errorf(ReasonBadPayload, "silence payload is %d bytes, want at least 4", len(p))
+	}
+	secs := binary.BigEndian.Uint32(p)
+	if secs == 0 || secs > MaxSilenceSeconds {
+		return Silence{}, errorf(ReasonBadPayload, "silence of %d s is outside 1..%d", secs, MaxSilenceSeconds)
+	}
+	metric, rest, err := readString(p[4:], "silence metric")
+	if err != nil {
+		return Silence{}, err
+	}
+	comment, rest, err := readString(rest, "silence comment")
+	if err != nil {
+		return Silence{}, err
+	}
+	if len(rest) != 0 {
+		return Silence{}, errorf(ReasonBadPayload, "%d trailing bytes after the silence payload", len(rest))
+	}
+	return Silence{Seconds: secs, Metric: metric, Comment: comment}, nil
 }
 
 // DecodeAck returns the payload of an ack datagram.
@@ -301,6 +340,30 @@ func AppendShutdown(dst []byte, s *Signer, e Envelope, sd Shutdown) ([]byte, err
 	}
 	dst = append(dst, byte(len(sd.Reason)))
 	dst = append(dst, sd.Reason...)
+	return finish(dst, start, s)
+}
+
+// AppendSilence appends a signed silence datagram to dst.
+func AppendSilence(dst []byte, s *Signer, e Envelope, si Silence) ([]byte, error) {
+	if si.Seconds == 0 || si.Seconds > MaxSilenceSeconds {
+		return dst, errorf(ReasonBadPayload, "silence of %d s is outside 1..%d", si.Seconds, MaxSilenceSeconds)
+	}
+	if err := checkString(si.Metric, "silence metric"); err != nil {
+		return dst, err
+	}
+	if err := checkString(si.Comment, "silence comment"); err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	dst, err := begin(dst, KindSilence, e)
+	if err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint32(dst, si.Seconds)
+	dst = append(dst, byte(len(si.Metric)))
+	dst = append(dst, si.Metric...)
+	dst = append(dst, byte(len(si.Comment)))
+	dst = append(dst, si.Comment...)
 	return finish(dst, start, s)
 }
 

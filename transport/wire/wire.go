@@ -62,6 +62,9 @@ const (
 	KindBoot      Kind = 3
 	KindShutdown  Kind = 4
 	KindAck       Kind = 5
+	// KindSilence is an agent asking the daemon not to notify about its own
+	// host for a while ("rebooting, expect 10 minutes of silence").
+	KindSilence Kind = 6
 )
 
 // String returns the lower-case kind name, e.g. "heartbeat".
@@ -77,12 +80,14 @@ func (k Kind) String() string {
 		return "shutdown"
 	case KindAck:
 		return "ack"
+	case KindSilence:
+		return "silence"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Valid reports whether k is a kind of this protocol version.
-func (k Kind) Valid() bool { return k >= KindHeartbeat && k <= KindAck }
+func (k Kind) Valid() bool { return k >= KindHeartbeat && k <= KindSilence }
 
 // small reports whether datagrams of kind k must stay within MaxSmall.
 func (k Kind) small() bool { return k != KindSample }

@@ -159,6 +159,21 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}
 	})
+	t.Run("silence", func(t *testing.T) {
+		want := Silence{Seconds: 600, Metric: []byte("heartbeat"), Comment: []byte("rebooting")}
+		b, err := AppendSilence(nil, s, testEnv, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := check(t, b, KindSilence)
+		got, err := DecodeSilence(&h)
+		if err != nil || got.Seconds != 600 || string(got.Metric) != "heartbeat" || string(got.Comment) != "rebooting" {
+			t.Fatalf("DecodeSilence = %+v, %v", got, err)
+		}
+		if _, err := AppendSilence(nil, s, testEnv, Silence{Seconds: 0}); err == nil {
+			t.Fatal("AppendSilence accepted a silence of 0 s")
+		}
+	})
 	t.Run("ack", func(t *testing.T) {
 		want := Ack{Seq: 1<<64 - 1, Time: -5, HoldNanos: 123456}
 		b, err := AppendAck(nil, s, testEnv, want)
@@ -271,7 +286,10 @@ func TestReasons(t *testing.T) {
 		{"version 0", mutate(hb, func(b []byte) { b[offVersion] = 0 }), "parse", ReasonVersion},
 		{"version 2", mutate(hb, func(b []byte) { b[offVersion] = 2 }), "parse", ReasonVersion},
 		{"kind 0", mutate(hb, func(b []byte) { b[offKind] = 0 }), "parse", ReasonKind},
-		{"kind 6", mutate(hb, func(b []byte) { b[offKind] = 6 }), "parse", ReasonKind},
+		{"kind 7", mutate(hb, func(b []byte) { b[offKind] = 7 }), "parse", ReasonKind},
+		{"silence of 0 s", build(testKey, KindSilence, 0, "h1", []byte{0, 0, 0, 0, 0, 0}), "decode", ReasonBadPayload},
+		{"silence over 7 days", build(testKey, KindSilence, 0, "h1", []byte{0, 0x09, 0x3a, 0x81, 0, 0}), "decode", ReasonBadPayload},
+		{"silence trailing byte", build(testKey, KindSilence, 0, "h1", []byte{0, 0, 0, 60, 0, 0, 9}), "decode", ReasonBadPayload},
 		{"kind 255", mutate(hb, func(b []byte) { b[offKind] = 255 }), "parse", ReasonKind},
 		{"reserved flag bit 1", mutate(hb, func(b []byte) { b[offFlags] = 2 }), "parse", ReasonBadPayload},
 		{"reserved flag bit 7", mutate(sample, func(b []byte) { b[offFlags] = 0x81 }), "parse", ReasonBadPayload},
@@ -367,6 +385,8 @@ func decode(h *Header) error {
 		_, err = DecodeShutdown(h)
 	case KindAck:
 		_, err = DecodeAck(h)
+	case KindSilence:
+		_, err = DecodeSilence(h)
 	case KindSample:
 		_, _, err = DecodeSample(h, nil)
 	}
@@ -375,13 +395,14 @@ func decode(h *Header) error {
 
 // TestDecoderKindMismatch: every decoder refuses the other kinds.
 func TestDecoderKindMismatch(t *testing.T) {
-	for k := KindHeartbeat; k <= KindAck; k++ {
+	for k := KindHeartbeat; k <= KindSilence; k++ {
 		h := Header{Version: Version, Kind: k, Host: []byte("h"), Payload: make([]byte, 20)}
 		errs := map[Kind]error{}
 		_, errs[KindHeartbeat] = DecodeHeartbeat(&h)
 		_, errs[KindBoot] = DecodeBoot(&h)
 		_, errs[KindShutdown] = DecodeShutdown(&h)
 		_, errs[KindAck] = DecodeAck(&h)
+		_, errs[KindSilence] = DecodeSilence(&h)
 		_, _, errs[KindSample] = DecodeSample(&h, nil)
 		for dk, err := range errs {
 			if dk != k && ReasonOf(err) != ReasonKind {
