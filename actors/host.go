@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/hbd-project/hbd/actors/alert"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -24,7 +26,9 @@ type inbound struct {
 	interval time.Duration
 	connSeq  uint32
 	rtt      time.Duration
-	text     string // boot: agent version; shutdown: reason
+	text     string // boot: agent version; shutdown: reason; silence: comment
+	metric   string // silence: metric glob
+	silence  time.Duration
 	plugin   []byte
 	data     []byte // sample: a validated JSON object
 	host     string // set only when the message goes through the registry
@@ -60,6 +64,21 @@ type hostEnv struct {
 	fleet     *actor.PID
 	journal   *actor.PID
 	stats     *Stats
+
+	rules        *alert.Rules
+	watch        map[string]bool
+	alertDynamic bool
+	flap         alert.FlapPolicy
+	notifier     *actor.PID // nil: no notification channels
+	silences     *Silences
+	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
+}
+
+// publish hands a frame to the WebSocket broadcaster, if there is one.
+func (e *hostEnv) publish(ctx actor.Context, typ, host, key string, frame []byte) {
+	if e.broadcast != nil {
+		e.broadcast(ctx, typ, host, key, frame)
+	}
 }
 
 // hostActor owns everything the daemon knows of one host: liveness and
@@ -73,6 +92,15 @@ type hostActor struct {
 
 	timer   Timer
 	timerAt time.Time
+
+	// Alerting: the rules that apply to this host (nil: none), one tracker
+	// per metric path, and whether the fleet index needs a new summary.
+	inDefault   bool
+	rules       *alert.HostRules
+	alerts      map[string]*alert.Tracker
+	alertsDirty bool
+	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
+	lastSilence int64         // timestamp of the last agent silence request
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
@@ -80,6 +108,7 @@ func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 		env:     env,
 		st:      newHostState(name, dyn, env.interval, env.downAfter),
 		plugins: make(map[string]*ring),
+		alerts:  make(map[string]*alert.Tracker),
 	}
 }
 
@@ -94,7 +123,21 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		a.afterChange(ctx)
 	case pluginsQuery:
 		m.reply <- a.answer(m)
+	case alertsQuery:
+		m.reply <- a.answerAlerts()
+	case notified:
+		if t := a.alerts[m.path]; t != nil {
+			t.NoteNotified()
+			a.alertsDirty = true
+			a.pushSummary(ctx)
+		}
 	case *actor.Started:
+		// Threshold rules without hosts apply to declared hosts, and to
+		// dynamic ones only with alert_dynamic; so does the heartbeat alert.
+		a.inDefault = a.env.watch[a.st.name] || (a.st.dyn && a.env.alertDynamic)
+		if a.env.rules != nil {
+			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
+		}
 		ctx.Send(a.env.fleet, a.st.summary())
 	case *actor.Stopping:
 		if a.timer != nil {
@@ -123,10 +166,38 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 	case wire.KindShutdown:
 		a.st.shutdown(m.recv, m.from, m.text)
 	case wire.KindSample:
-		a.store(m)
-		return // samples do not change the host's summary
+		if a.store(ctx, m) {
+			a.observeSample(ctx, m.recv, string(m.plugin), m.data)
+		}
+		if a.alertsDirty {
+			a.pushSummary(ctx)
+		}
+		return // otherwise samples do not change the host's summary
+	case wire.KindSilence:
+		a.requestSilence(ctx, m)
+		return
 	}
 	a.afterChange(ctx)
+}
+
+// requestSilence records an agent's request to mute its own host.
+func (a *hostActor) requestSilence(ctx actor.Context, m *inbound) {
+	if a.env.silences == nil || m.sent == a.lastSilence {
+		return // the same request via another daemon address
+	}
+	a.lastSilence = m.sent
+	metric := m.metric
+	if metric == "" {
+		metric = "**"
+	}
+	sil, err := a.env.silences.Add(Silence{Host: a.st.name, Metric: metric, Until: m.recv.Add(m.silence), Comment: m.text, Origin: "agent"})
+	if err != nil {
+		ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
+		return
+	}
+	ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence",
+		Msg:    fmt.Sprintf("agent silenced %s for %s: %s", metric, m.silence, m.text),
+		Fields: map[string]any{"id": sil.ID, "metric": metric, "until": unixSeconds(sil.Until)}})
 }
 
 // ack queues the ACK with the socket's writer; a full queue drops it (and
@@ -140,25 +211,41 @@ func (a *hostActor) ack(m *inbound) {
 	}
 }
 
-func (a *hostActor) store(m *inbound) {
+// store keeps a sample in its plugin's ring; false if it was a duplicate.
+func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 	r := a.plugins[string(m.plugin)]
 	if r == nil {
 		r = newRing(a.env.history)
 		a.plugins[string(m.plugin)] = r
 	}
-	// The agent sends each sample to every daemon address, with the same
-	// timestamp: keep the first copy. An older sample arriving late would
-	// break the ring's time order, so it is dropped too (and counted).
-	if r.len() > 0 && m.sent <= r.newest(0).unixNano {
-		a.env.stats.SamplesDuplicate.Add(1)
-		return
-	}
 	before := r.len()
-	r.push(sample{unixNano: m.sent, data: m.data})
+	if !r.insert(sample{unixNano: m.sent, data: m.data}) {
+		// The same sample via another daemon address (or one too old to keep).
+		a.env.stats.SamplesDuplicate.Add(1)
+		return false
+	}
 	a.env.stats.SamplesReceived.Add(1)
 	if r.len() > before {
 		a.env.stats.SamplesHeld.Add(1)
 	}
+	if a.env.broadcast != nil {
+		a.env.publish(ctx, "plugin", a.st.name, string(m.plugin), a.pluginFrame(m))
+	}
+	return true
+}
+
+// pluginFrame is the WebSocket frame of a new sample.
+func (a *hostActor) pluginFrame(m *inbound) []byte {
+	b := make([]byte, 0, 96+len(a.st.name)+len(m.plugin)+len(m.data))
+	b = append(b, `{"type":"plugin","data":{"host":`...)
+	b = appendJSONString(b, a.st.name)
+	b = append(b, `,"plugin":`...)
+	b = appendJSONString(b, string(m.plugin))
+	b = append(b, `,"data":`...)
+	b = append(b, m.data...)
+	b = append(b, `,"timestamp":`...)
+	b = appendUnixNano(b, m.sent)
+	return append(b, "}}"...)
 }
 
 func (a *hostActor) samplesHeld() int {
@@ -172,11 +259,40 @@ func (a *hostActor) samplesHeld() int {
 // afterChange publishes the new summary and events and re-arms the liveness timer.
 func (a *hostActor) afterChange(ctx actor.Context) {
 	now := a.env.clock.Now()
-	for _, msg := range a.st.drainEvents() {
-		ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Msg: msg})
+	for _, e := range a.st.drainEvents() {
+		ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: e.kind, Msg: e.msg})
+		if a.env.broadcast != nil {
+			a.env.publish(ctx, "message", a.st.name, "", messageFrame(now, a.st.name, e.msg))
+		}
 	}
-	ctx.Send(a.env.fleet, a.st.summary())
+	a.observeLiveness(ctx, now)
+	a.pushSummary(ctx)
 	a.arm(ctx.Self())
+}
+
+// pushSummary sends the fleet index (and the WebSocket stream) the host's
+// current summary, with its active alerts.
+func (a *hostActor) pushSummary(ctx actor.Context) {
+	s := a.st.summary()
+	if a.alertsDirty || a.lastAlerts != nil {
+		if a.alertsDirty {
+			a.lastAlerts = a.activeAlerts()
+			a.alertsDirty = false
+		}
+		s.Alerts = a.lastAlerts
+	}
+	ctx.Send(a.env.fleet, s)
+	if a.env.broadcast != nil {
+		frame := append([]byte(`{"type":"host","data":`), s.JSON...)
+		a.env.publish(ctx, "host", a.st.name, "", append(frame, '}'))
+	}
+}
+
+// messageFrame is the WebSocket frame of a journal event.
+func messageFrame(t time.Time, host, msg string) []byte {
+	e := Event{Time: t, Host: host, Msg: msg}
+	b := append([]byte(`{"type":"message","data":`), e.appendJSON(nil)...)
+	return append(b, '}')
 }
 
 // arm makes sure a timer fires at the next connection deadline. Deadlines

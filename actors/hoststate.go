@@ -85,19 +85,25 @@ type hostState struct {
 	agentVersion string
 	lastBoot     time.Time // when the last boot event was recorded, to report each boot once
 
-	events []string // transitions since the caller last drained them
+	events []stateEvent // transitions since the caller last drained them
+}
+
+// stateEvent is one transition, with its journal kind.
+type stateEvent struct {
+	kind string // "state", "connection", "boot", "shutdown"
+	msg  string
 }
 
 func newHostState(name string, dyn bool, interval time.Duration, downAfter int) *hostState {
 	return &hostState{name: name, dyn: dyn, interval: interval, downAfter: downAfter}
 }
 
-func (h *hostState) emit(format string, args ...any) {
-	h.events = append(h.events, fmt.Sprintf(format, args...))
+func (h *hostState) emit(kind, format string, args ...any) {
+	h.events = append(h.events, stateEvent{kind: kind, msg: fmt.Sprintf(format, args...)})
 }
 
 // drainEvents returns the pending events and forgets them.
-func (h *hostState) drainEvents() []string {
+func (h *hostState) drainEvents() []stateEvent {
 	ev := h.events
 	h.events = nil
 	return ev
@@ -124,18 +130,18 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 			if h.dyn {
 				kind = "dynamic"
 			}
-			h.emit("first contact from %s (%s host)", addr, kind)
+			h.emit("connection", "first contact from %s (%s host)", addr, kind)
 		} else {
-			h.emit("%s connection from %s up", f, addr)
+			h.emit("connection", "%s connection from %s up", f, addr)
 		}
 	case c.addr != addr:
-		h.emit("%s address changed from %s to %s", f, c.addr, addr)
+		h.emit("connection", "%s address changed from %s to %s", f, c.addr, addr)
 		c.addr = addr
 		if !c.up {
-			h.emit("%s connection from %s up", f, addr)
+			h.emit("connection", "%s connection from %s up", f, addr)
 		}
 	case !c.up:
-		h.emit("%s connection from %s up", f, addr)
+		h.emit("connection", "%s connection from %s up", f, addr)
 	}
 	c.up = true
 	c.lastSeen = now
@@ -167,7 +173,7 @@ func (h *hostState) boot(now time.Time, addr netip.AddrPort, interval time.Durat
 	c.loss = lossWindow{} // the agent's counters start again
 	if h.lastBoot.IsZero() || now.Sub(h.lastBoot) > h.interval {
 		h.lastBoot = now
-		h.emit("agent started (version %q, interval %s)", agentVersion, h.interval)
+		h.emit("boot", "agent started (version %q, interval %s)", agentVersion, h.interval)
 	}
 	h.agentVersion = agentVersion
 }
@@ -186,7 +192,7 @@ func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) 
 	if reason == "" {
 		reason = "no reason given"
 	}
-	h.emit("agent stopped cleanly (%s)", reason)
+	h.emit("shutdown", "agent stopped cleanly (%s)", reason)
 	for _, c := range h.conns {
 		if c != nil {
 			c.up = false
@@ -203,7 +209,7 @@ func (h *hostState) check(now time.Time) {
 		}
 		if !now.Before(h.deadline(c.lastSeen)) {
 			c.up = false
-			h.emit("%s connection from %s down (no heartbeat for %s)", family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
+			h.emit("connection", "%s connection from %s down (no heartbeat for %s)", family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
 		}
 	}
 	h.recompute()
@@ -227,7 +233,7 @@ func (h *hostState) nextDeadline() time.Time {
 func (h *hostState) recompute() {
 	s := h.derive()
 	if s != h.state {
-		h.emit("state %s -> %s", h.state, s)
+		h.emit("state", "state %s -> %s", h.state, s)
 		h.state = s
 	}
 }

@@ -62,7 +62,7 @@ func TestHostStateLiveness(t *testing.T) {
 		t.Fatalf("ipv4 back, ipv6 still down: %s, want DEGRADED", h.state)
 	}
 
-	ev := strings.Join(h.drainEvents(), "\n")
+	ev := strings.Join(eventMsgs(h.drainEvents()), "\n")
 	for _, want := range []string{
 		"first contact from 127.0.0.1:40000 (declared host)",
 		"ipv6 connection from [::1]:40000 up",
@@ -94,7 +94,7 @@ func TestHostStateIntervalFromAgent(t *testing.T) {
 	if h.state != StateDown {
 		t.Fatalf("%s, want DOWN", h.state)
 	}
-	if ev := h.drainEvents(); !slices.Contains(ev, "first contact from 127.0.0.1:40000 (dynamic host)") {
+	if ev := eventMsgs(h.drainEvents()); !slices.Contains(ev, "first contact from 127.0.0.1:40000 (dynamic host)") {
 		t.Fatalf("events %q lack the dynamic first contact", ev)
 	}
 }
@@ -116,7 +116,7 @@ func TestHostStateCleanShutdown(t *testing.T) {
 	if h.state != StateStopped {
 		t.Fatalf("an hour after a clean shutdown: %s, want STOPPED", h.state)
 	}
-	ev := h.drainEvents()
+	ev := eventMsgs(h.drainEvents())
 	if n := countPrefix(ev, "agent started"); n != 1 {
 		t.Fatalf("boot to two addresses recorded %d times, want once: %q", n, ev)
 	}
@@ -169,7 +169,7 @@ func TestHostStateAddressChange(t *testing.T) {
 	if h.conns[famIPv4].addr != other {
 		t.Fatalf("address %s, want %s", h.conns[famIPv4].addr, other)
 	}
-	if ev := h.drainEvents(); !slices.Contains(ev, "ipv4 address changed from 127.0.0.1:40000 to 127.0.0.1:40001") {
+	if ev := eventMsgs(h.drainEvents()); !slices.Contains(ev, "ipv4 address changed from 127.0.0.1:40000 to 127.0.0.1:40001") {
 		t.Fatalf("events %q lack the address change", ev)
 	}
 	// An IPv4-mapped IPv6 address is IPv4.
@@ -186,4 +186,12 @@ func countPrefix(ev []string, prefix string) int {
 		}
 	}
 	return n
+}
+
+func eventMsgs(ev []stateEvent) []string {
+	out := make([]string, len(ev))
+	for i, e := range ev {
+		out[i] = e.msg
+	}
+	return out
 }

@@ -1,21 +1,31 @@
 package actors
 
 import (
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/actors/journal"
 )
 
 // Event is one line of the message log: first contact, boot, shutdown,
-// state and connection changes. Heartbeats are not events: at one per host
-// every few seconds they would drown everything else.
+// state and connection changes, alert transitions, notifications,
+// silences. Heartbeats are not events: at one per host every few seconds
+// they would drown everything else.
 type Event struct {
 	Time time.Time
 	Host string
-	Msg  string
+	// Kind classifies the event for the journal file: "state",
+	// "connection", "boot", "shutdown", "alert", "notify", "notify_failed",
+	// "silence", "system", "dropped".
+	Kind   string
+	Msg    string
+	Fields map[string]any // structured details, journaled with the event
 }
 
-// appendJSON appends the seed's message object {time, host, msg}.
+// appendJSON appends the seed's message object {time, host, msg}, plus kind.
 func (e *Event) appendJSON(b []byte) []byte {
 	b = append(b, `{"time":`...)
 	b = appendUnixTime(b, e.Time)
@@ -23,26 +33,93 @@ func (e *Event) appendJSON(b []byte) []byte {
 	b = appendJSONString(b, e.Host)
 	b = append(b, `,"msg":`...)
 	b = appendJSONString(b, e.Msg)
+	if e.Kind != "" {
+		b = append(b, `,"kind":`...)
+		b = appendJSONString(b, e.Kind)
+	}
 	return append(b, '}')
 }
 
-// messagesQuery asks the journal for the newest limit events, newest first.
-type messagesQuery struct {
-	limit int
-	reply chan<- APIReply
+// MessagesQuery selects journal events for /api/0/messages.
+type MessagesQuery struct {
+	Limit int
+	Host  string    // exact host name; "" = all
+	Since time.Time // events at or after; zero = no bound
 }
 
-// journalActor keeps the most recent events in memory. It is the only
-// owner of its ring; the HTTP API asks it with messagesQuery.
+// messagesQuery asks the journal actor for the newest matching events,
+// newest first.
+type messagesQuery struct {
+	q     MessagesQuery
+	reply chan<- messagesReply
+}
+
+type messagesReply struct {
+	body []byte
+	// partial: the in-memory ring may not hold every match (it is full and
+	// fewer than limit matched), so the caller should read the file.
+	partial bool
+}
+
+// journalFlush tells the journal actor to hand its pending batch to the writer.
+type journalFlush struct{}
+
+// journalActor keeps the newest events in memory for the API and, when the
+// journal file is enabled, hands them in batches to a writer goroutine. It
+// never touches the disk itself: a slow disk fills the writer's queue, the
+// batches that do not fit are counted, and a record saying how many were
+// lost is written as soon as the writer catches up. Loss is never silent.
 type journalActor struct {
 	events []Event
 	next   int
 	keep   int
 	stats  *Stats
+	log    *slog.Logger
+
+	writer  chan []journal.Record // nil: journal file disabled
+	pending []journal.Record
+	lost    int // events dropped since the last batch that reached the writer
+	timer   *time.Timer
+	done    chan struct{} // closed when the writer goroutine has finished
 }
 
-func newJournalActor(keep int, stats *Stats) *journalActor {
-	return &journalActor{keep: keep, stats: stats}
+// batchSize is how many events make a batch that is sent at once rather
+// than at the next flush tick.
+const batchSize = 256
+
+// flushEvery is how long an event may wait in the actor before it is handed
+// to the writer, in wall-clock time.
+const flushEvery = 100 * time.Millisecond
+
+func newJournalActor(keep int, stats *Stats, warm []Event) *journalActor {
+	j := &journalActor{keep: keep, stats: stats}
+	for _, e := range warm {
+		j.add(e)
+	}
+	return j
+}
+
+// startWriter starts the goroutine that owns the journal file.
+func (j *journalActor) startWriter(w *journal.Writer, log *slog.Logger) {
+	j.writer = make(chan []journal.Record, 64)
+	j.done = make(chan struct{})
+	j.log = log
+	go func() {
+		defer close(j.done)
+		for batch := range j.writer {
+			if err := w.Write(batch); err != nil {
+				log.Error("cannot write the journal", "file", w.Path(), "err", err)
+			}
+			if len(j.writer) == 0 {
+				if err := w.Sync(); err != nil {
+					log.Error("cannot sync the journal", "file", w.Path(), "err", err)
+				}
+			}
+		}
+		if err := w.Close(); err != nil {
+			log.Error("cannot close the journal", "file", w.Path(), "err", err)
+		}
+	}()
 }
 
 func (j *journalActor) Receive(ctx actor.Context) {
@@ -50,9 +127,53 @@ func (j *journalActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *Event:
 		j.add(*m)
+		if j.writer != nil {
+			j.pending = append(j.pending, journal.Record{Time: m.Time, Host: m.Host, Kind: m.Kind, Msg: m.Msg, Fields: m.Fields})
+			if len(j.pending) >= batchSize {
+				j.flush()
+			} else if j.timer == nil {
+				self, root := ctx.Self(), ctx.ActorSystem().Root
+				j.timer = time.AfterFunc(flushEvery, func() { root.Send(self, journalFlush{}) })
+			}
+		}
+	case journalFlush:
+		j.timer = nil
+		j.flush()
 	case messagesQuery:
-		m.reply <- APIReply{Status: 200, Body: j.appendRecent(nil, m.limit)}
+		m.reply <- j.query(m.q)
+	case *actor.Stopping:
+		if j.timer != nil {
+			j.timer.Stop()
+		}
+		if j.writer != nil {
+			j.flush()
+			close(j.writer)
+			// Stopping is the one place the actor waits: the daemon is
+			// shutting down and nothing may be lost.
+			<-j.done
+			j.writer = nil
+		}
 	}
+}
+
+// flush hands the pending batch to the writer without blocking.
+func (j *journalActor) flush() {
+	if len(j.pending) == 0 {
+		return
+	}
+	batch := j.pending
+	if j.lost > 0 {
+		batch = append([]journal.Record{journal.Dropped(j.lost, time.Now())}, batch...)
+	}
+	select {
+	case j.writer <- batch:
+		j.lost = 0
+	default:
+		n := len(j.pending)
+		j.lost += n
+		j.stats.EventsDropped.Add(uint64(n))
+	}
+	j.pending = nil
 }
 
 func (j *journalActor) add(e Event) {
@@ -64,23 +185,56 @@ func (j *journalActor) add(e Event) {
 	j.next = (j.next + 1) % j.keep
 }
 
-// appendRecent appends a JSON array of the newest limit events, newest first.
-func (j *journalActor) appendRecent(b []byte, limit int) []byte {
-	n := min(limit, len(j.events))
-	b = append(b, '[')
-	for i := 0; i < n; i++ {
+// query appends a JSON array of the newest matching events, newest first.
+func (j *journalActor) query(q MessagesQuery) messagesReply {
+	b := append(make([]byte, 0, 64+q.Limit*128), '[')
+	n, full := 0, len(j.events) == j.keep
+	for i := 0; i < len(j.events) && n < q.Limit; i++ {
 		// The newest is just before next (or at the end while filling up).
 		k := j.next - 1 - i
-		if len(j.events) < j.keep {
+		if !full {
 			k = len(j.events) - 1 - i
 		}
 		for k < 0 {
 			k += len(j.events)
 		}
+		e := &j.events[k]
+		if !q.Since.IsZero() && e.Time.Before(q.Since) {
+			break
+		}
+		if q.Host != "" && e.Host != q.Host {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = e.appendJSON(b)
+		n++
+	}
+	return messagesReply{body: append(b, ']'), partial: full && n < q.Limit}
+}
+
+// appendRecords appends file records as the API's JSON array.
+func appendRecords(b []byte, recs []journal.Record) []byte {
+	b = append(b, '[')
+	for i, r := range recs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = j.events[k].appendJSON(b)
+		e := Event{Time: r.Time, Host: r.Host, Kind: r.Kind, Msg: r.Msg}
+		b = e.appendJSON(b)
 	}
 	return append(b, ']')
+}
+
+// eventsFromRecords converts file records (oldest first) for warming the ring.
+func eventsFromRecords(recs []journal.Record) []Event {
+	out := make([]Event, 0, len(recs))
+	for _, r := range recs {
+		if strings.TrimSpace(r.Msg) == "" && r.Kind == "" {
+			continue
+		}
+		out = append(out, Event{Time: r.Time, Host: r.Host, Kind: r.Kind, Msg: r.Msg, Fields: r.Fields})
+	}
+	return out
 }

@@ -357,6 +357,14 @@ func decodePayload(h *wire.Header, m *inbound, scratch []byte) ([]byte, wire.Rea
 		copy(buf, s.Plugin)
 		copy(buf[len(s.Plugin):], s.Data)
 		m.plugin, m.data = buf[:len(s.Plugin)], buf[len(s.Plugin):]
+	case wire.KindSilence:
+		si, err := wire.DecodeSilence(h)
+		if err != nil {
+			return scratch, reasonOf(err)
+		}
+		m.silence = time.Duration(si.Seconds) * time.Second
+		m.metric = string(si.Metric)
+		m.text = string(si.Comment)
 	default:
 		// ACKs flow from the daemon, never to it.
 		return scratch, wire.ReasonKind

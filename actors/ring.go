@@ -32,6 +32,44 @@ func (r *ring) push(s sample) {
 	}
 }
 
+// insert stores s in time order and reports whether it was stored. The
+// common case (newer than everything) is push. A sample that arrives late
+// (UDP reorders, and a new host's first datagrams may overtake each other)
+// is put in its place; one with a timestamp already stored (the agent sends
+// each sample to every daemon address) is a duplicate and is not stored,
+// nor is one older than everything in a full ring (it would be evicted at
+// once).
+func (r *ring) insert(s sample) bool {
+	n := len(r.buf)
+	if n == 0 || s.unixNano > r.newest(0).unixNano {
+		r.push(s)
+		return true
+	}
+	for i := 0; i < n; i++ {
+		if r.newest(i).unixNano == s.unixNano {
+			return false
+		}
+	}
+	if n == r.limit && s.unixNano < r.newest(n-1).unixNano {
+		return false
+	}
+	ordered := make([]sample, 0, n+1) // oldest first
+	for i := n - 1; i >= 0; i-- {
+		ordered = append(ordered, r.newest(i))
+	}
+	at := len(ordered)
+	for at > 0 && ordered[at-1].unixNano > s.unixNano {
+		at--
+	}
+	ordered = append(ordered[:at], append([]sample{s}, ordered[at:]...)...)
+	if len(ordered) > r.limit {
+		ordered = ordered[1:]
+	}
+	r.buf = append(r.buf[:0], ordered...)
+	r.next = 0
+	return true
+}
+
 // len returns how many samples are stored.
 func (r *ring) len() int { return len(r.buf) }
 

@@ -25,6 +25,10 @@ type Stats struct {
 	AcksDropped      atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
 	EventsDropped    atomic.Uint64 // journal events lost because the journal could not keep up
 
+	NotifySent    atomic.Uint64 // notifications delivered (per channel)
+	NotifyFailed  atomic.Uint64 // notifications given up on after retries
+	NotifyDropped atomic.Uint64 // notifications not queued: a channel's queue was full
+
 	// Messages processed per actor kind.
 	hostMsgs, fleetMsgs, journalMsgs, registryMsgs atomic.Uint64
 }

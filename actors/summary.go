@@ -12,6 +12,8 @@ type HostSummary struct {
 	// JSON is the host's object in /api/0/hosts, encoded once by its
 	// HostActor so that listing 100,000 hosts is a concatenation.
 	JSON []byte
+	// Alerts are the host's non-OK alerts, sorted by metric path.
+	Alerts []*AlertEntry
 }
 
 // summary builds the host's immutable fleet entry.

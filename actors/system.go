@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/journal"
+	"github.com/hbd-project/hbd/actors/notify"
 )
 
 // Config is what Start needs; the daemon's main fills it from config.Daemon.
@@ -21,6 +25,26 @@ type Config struct {
 	PublishEvery    time.Duration // how often the fleet index publishes a snapshot when hosts changed
 	Clock           Clock
 	Logger          *slog.Logger
+
+	// Alerting. Rules nil: no threshold rules (the heartbeat alert still
+	// applies to declared hosts).
+	Rules        *alert.Rules
+	AlertDynamic bool
+	Flap         alert.FlapPolicy
+	// Routes are the notification channels; none: alerts are tracked and
+	// journaled but nobody is notified.
+	Routes        []notify.Route
+	NotifyOptions notify.DispatcherOptions
+	// RepeatCheck is how often firing alerts are checked for repeats.
+	RepeatCheck time.Duration
+	// Journal, when set, is the journal file's configuration; nil keeps
+	// events in memory only.
+	Journal *journal.Config
+	// SilencesFile persists silences across restarts ("" = memory only).
+	SilencesFile string
+	// Broadcast, when set, receives the WebSocket frames of host, plugin,
+	// alert and message events. It is called from actors and must not block.
+	Broadcast func(ctx actor.Context, typ, host, key string, frame []byte)
 }
 
 func (c *Config) setDefaults() {
@@ -45,6 +69,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.RepeatCheck <= 0 {
+		c.RepeatCheck = 10 * time.Second
+	}
 }
 
 // System is the running actor pipeline: UDP listener, registry and
@@ -54,11 +81,16 @@ type System struct {
 	Registry *Registry
 	Fleet    *Fleet
 	Stats    *Stats
+	Silences *Silences
 
 	actors   *actor.ActorSystem
 	listener *listener
 	fleetPID *actor.PID
 	journal  *actor.PID
+	notifier *actor.PID
+	dispatch *notify.Dispatcher
+	jcfg     *journal.Config
+	clock    Clock
 	log      *slog.Logger
 	stopOnce sync.Once
 }
@@ -80,12 +112,68 @@ func Start(cfg Config) (*System, error) {
 	}
 	as := actor.NewActorSystemWithConfig(acfg)
 
-	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), actors: as, log: log}
+	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), actors: as, log: log, jcfg: cfg.Journal, clock: cfg.Clock}
+	fail := func(err error) (*System, error) {
+		for _, c := range conns {
+			c.Close()
+		}
+		as.Shutdown()
+		return nil, err
+	}
+	sil, err := NewSilences(cfg.SilencesFile, cfg.Clock, log)
+	if err != nil {
+		return fail(err)
+	}
+	s.Silences = sil
 	root := as.Root
-	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newJournalActor(cfg.KeepEvents, s.Stats) }))
+
+	// The journal: warmed from the file so /api/0/messages survives a
+	// restart, then fed by every actor.
+	var warm []Event
+	var jw *journal.Writer
+	if cfg.Journal != nil {
+		recs, err := journal.Tail(*cfg.Journal, cfg.KeepEvents)
+		if err != nil {
+			sil.Close()
+			return fail(fmt.Errorf("cannot read the journal: %w", err))
+		}
+		warm = eventsFromRecords(recs)
+		if jw, err = journal.Open(*cfg.Journal); err != nil {
+			sil.Close()
+			return fail(fmt.Errorf("cannot open the journal: %w", err))
+		}
+	}
+	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		j := newJournalActor(cfg.KeepEvents, s.Stats, warm)
+		if jw != nil {
+			j.startWriter(jw, log)
+		}
+		return j
+	}))
+	root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system", Msg: "hbd started"})
 	s.fleetPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newFleetActor(s.Fleet, cfg.Clock, cfg.PublishEvery, as, s.Stats)
 	}))
+	// The notifier: the dispatcher's workers report outcomes back to it.
+	if len(cfg.Routes) > 0 {
+		opt := cfg.NotifyOptions
+		var notifierPID *actor.PID
+		ready := make(chan struct{})
+		opt.Result = func(r notify.Result) {
+			<-ready
+			root.Send(notifierPID, notifyResult{r: r})
+		}
+		s.dispatch = notify.NewDispatcher(cfg.Routes, opt)
+		notifierPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return &notifierActor{
+				d: s.dispatch, routes: cfg.Routes, silences: sil, journal: s.journal, clock: cfg.Clock,
+				system: as, stats: s.Stats, firing: make(map[string]*firing), hostPIDs: make(map[string]*actor.PID),
+				tick: cfg.RepeatCheck,
+			}
+		}))
+		close(ready)
+		s.notifier = notifierPID
+	}
 	env := &hostEnv{
 		system:    as,
 		clock:     cfg.Clock,
@@ -95,6 +183,14 @@ func Start(cfg Config) (*System, error) {
 		fleet:     s.fleetPID,
 		journal:   s.journal,
 		stats:     s.Stats,
+
+		rules:        cfg.Rules,
+		watch:        cfg.Listener.Watch,
+		alertDynamic: cfg.AlertDynamic,
+		flap:         cfg.Flap,
+		notifier:     s.notifier,
+		silences:     sil,
+		broadcast:    cfg.Broadcast,
 	}
 	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log}
@@ -124,11 +220,25 @@ func (s *System) Stop() {
 	s.stopOnce.Do(func() {
 		s.listener.stop()
 		root := s.actors.Root
-		for _, pid := range []*actor.PID{s.Registry.pid, s.fleetPID, s.journal} {
+		poison := func(pid *actor.PID) {
+			if pid == nil {
+				return
+			}
 			if err := root.PoisonFuture(pid).Wait(); err != nil {
 				s.log.Warn("actor did not stop in time", "actor", pid.Id, "err", err)
 			}
 		}
+		poison(s.Registry.pid)
+		if s.dispatch != nil {
+			// Workers finish the send in hand; what is still queued is
+			// reported (and journaled) as not sent.
+			s.dispatch.Close()
+		}
+		poison(s.notifier)
+		poison(s.fleetPID)
+		root.Send(s.journal, &Event{Time: s.clock.Now(), Kind: "system", Msg: "hbd stopped"})
+		poison(s.journal)
+		s.Silences.Close()
 		s.actors.Shutdown()
 	})
 }
@@ -148,12 +258,51 @@ func (s *System) QueryPlugins(ctx context.Context, host, plugin string, limit in
 	return await(ctx, ch), true
 }
 
-// Messages returns the newest limit journal events as a JSON array.
-func (s *System) Messages(ctx context.Context, limit int) APIReply {
-	ch := make(chan APIReply, 1)
-	s.actors.Root.Send(s.journal, messagesQuery{limit: limit, reply: ch})
-	return await(ctx, ch)
+// Messages returns the newest matching journal events as a JSON array,
+// newest first. It answers from memory and reads the journal file (here, in
+// the caller's goroutine, never in an actor) only when memory may not hold
+// every match.
+func (s *System) Messages(ctx context.Context, q MessagesQuery) APIReply {
+	ch := make(chan messagesReply, 1)
+	s.actors.Root.Send(s.journal, messagesQuery{q: q, reply: ch})
+	var r messagesReply
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return errTimeout
+	}
+	if r.partial && s.jcfg != nil {
+		recs, err := journal.Read(*s.jcfg, journal.Query{Limit: q.Limit, Host: q.Host, Since: q.Since})
+		if err != nil {
+			s.log.Warn("cannot read the journal file; answering from memory", "err", err)
+		} else {
+			return APIReply{Status: 200, Body: appendRecords(nil, recs)}
+		}
+	}
+	return APIReply{Status: 200, Body: r.body}
 }
+
+// QueryAlerts asks a host's actor for every alert it tracks.
+func (s *System) QueryAlerts(ctx context.Context, host string) (reply APIReply, found bool) {
+	pid, ok := s.Registry.Lookup(host)
+	if !ok {
+		return APIReply{}, false
+	}
+	ch := make(chan APIReply, 1)
+	s.actors.Root.Send(pid, alertsQuery{reply: ch})
+	return await(ctx, ch), true
+}
+
+// Journal records an event from outside the actors (the API's silences).
+func (s *System) Journal(e Event) {
+	if e.Time.IsZero() {
+		e.Time = s.clock.Now()
+	}
+	s.actors.Root.Send(s.journal, &e)
+}
+
+// Now is the system's clock.
+func (s *System) Now() time.Time { return s.clock.Now() }
 
 // await waits for an actor's answer. Replies go through a buffered channel
 // rather than protoactor futures: the actor's send never blocks, a caller

@@ -165,7 +165,7 @@ func TestHostActorLivenessTimer(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r := s.Messages(ctx, 100)
+	r := s.Messages(ctx, MessagesQuery{Limit: 100})
 	for _, want := range []string{"first contact from 127.0.0.1:", "state UNKNOWN -> UP", "state UP -> DOWN"} {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("messages lack %q: %s", want, r.Body)
@@ -191,8 +191,8 @@ func TestHostActorStoresSamples(t *testing.T) {
 		}
 		sendUDP(t, addr, b)
 	}
-	// The agent sends every sample to each daemon address: a second copy
-	// (same plugin and timestamp) and a late, older sample are not stored.
+	// The agent sends every sample to each daemon address: second copies
+	// (same plugin and timestamp) are not stored.
 	for i, ts := range []int64{base + 8e9, base + 3e9} {
 		b, err := wire.AppendSample(nil, sg, wire.Envelope{Host: "h2", Seq: uint64(9 + i), Time: ts}, "cpu_monitor", []byte(`{"v":0}`))
 		if err != nil {

@@ -145,6 +145,37 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// SendSilence asks every server to silence this host's alerts on metrics
+// matching metric ("" = all) for d, then returns. Like samples, every
+// address gets a copy with the same timestamp, so the request survives the
+// loss of one path and the daemon records it once.
+func (a *Agent) SendSilence(ctx context.Context, d time.Duration, metric, comment string) error {
+	defer func() {
+		for _, c := range []*udp.Conn{a.v4, a.v6} {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	secs := d.Round(time.Second).Seconds()
+	if secs < 1 || secs > wire.MaxSilenceSeconds {
+		return fmt.Errorf("silence of %s is outside 1s..%s", d, time.Duration(wire.MaxSilenceSeconds)*time.Second)
+	}
+	a.resolve(ctx)
+	a.mu.Lock()
+	n := len(a.dests)
+	a.mu.Unlock()
+	if n == 0 {
+		return errors.New("no server address could be resolved")
+	}
+	at := time.Now().UnixNano()
+	a.sendAll(func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+		e.Time = at
+		return wire.AppendSilence(buf, s, e, wire.Silence{Seconds: uint32(secs), Metric: []byte(metric), Comment: []byte(comment)})
+	})
+	return nil
+}
+
 // every runs f now (if now is set) and then every d with ±10% jitter, so a
 // fleet started at once does not send in lockstep, until ctx is done.
 func (a *Agent) every(ctx context.Context, d time.Duration, now bool, f func(context.Context)) {

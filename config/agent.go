@@ -267,13 +267,7 @@ func (a *Agent) validate(r *report) {
 				names[e.Name] = i
 			}
 		}
-		cp := p.key("command")
-		switch {
-		case len(e.Command) == 0:
-			r.invalidAt(p, cp, `required: the program and its arguments as a list of strings, e.g. ["/usr/bin/foo", "-x"]`)
-		case e.Command[0] == "":
-			r.invalid(cp.at(0), "the program must not be empty")
-		}
+		validateCommand(r, p, e.Command)
 		ip, tp := p.key("interval"), p.key("timeout")
 		durationRange(r, ip, e.Interval, time.Second, maxPluginInterval)
 		switch {
@@ -284,4 +278,17 @@ func (a *Agent) validate(r *report) {
 		}
 	}
 	logLevel(r, a.LogLevel)
+}
+
+// validateCommand checks the command key of the table at p: an [[exec]]
+// plugin of the agent, or an exec [[notify]] channel of the daemon. Both run
+// it without a shell, so it must be a list with a program first.
+func validateCommand(r *report, p keyPath, command []string) {
+	cp := p.key("command")
+	switch {
+	case len(command) == 0:
+		r.invalidAt(p, cp, `required: the program and its arguments as a list of strings, e.g. ["/usr/bin/foo", "-x"]`)
+	case command[0] == "":
+		r.invalid(cp.at(0), "the program must not be empty")
+	}
 }

@@ -20,6 +20,8 @@ func boolPtr(b bool) *bool { return &b }
 
 func dur(d time.Duration) Duration { return Duration{d} }
 
+func floatPtr(f float64) *float64 { return &f }
+
 func TestDefaultDaemon(t *testing.T) {
 	t.Parallel()
 	d := DefaultDaemon()
@@ -46,6 +48,21 @@ func TestDefaultDaemon(t *testing.T) {
 		{"host_keys", len(d.HostKeys), 0},
 		{"data_dir", d.DataDir, ""},
 		{"log_level", d.LogLevel, "info"},
+		{"alert_dynamic", d.AlertDynamic, false},
+		{"threshold", len(d.Thresholds), 0},
+		{"notify", len(d.Notify), 0},
+		{"journal.enabled", d.Journal.Enabled, true},
+		{"journal.dir", d.Journal.Dir, ""},
+		{"journal.file", d.Journal.File, "hbd-journal.jsonl"},
+		{"journal.max_size", d.Journal.MaxSize, int64(67108864)},
+		{"journal.max_backups", d.Journal.MaxBackups, 5},
+		{"journal.fsync", d.Journal.Fsync, dur(time.Second)},
+		{"journal.keep", d.Journal.Keep, 10000},
+		{"alerting.flap_window", d.Alerting.FlapWindow, dur(10 * time.Minute)},
+		{"alerting.flap_start", d.Alerting.FlapStart, 6},
+		{"alerting.flap_stop", d.Alerting.FlapStop, 2},
+		{"cors_origins", len(d.CORSOrigins), 0},
+		{"ws_origins", len(d.WSOrigins), 0},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -164,7 +181,66 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				HostKeys:      map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key", "db_1": "keys/db1.key"},
 				DataDir:       "/srv/hbd",
 				LogLevel:      "debug",
+				AlertDynamic:  true,
+				CORSOrigins:   []string{"https://grafana.example.com", "http://[2001:db8::1]:3000", "*"},
+				WSOrigins:     []string{"https://status.example.com:8443"},
+				Journal: Journal{
+					Enabled:    false,
+					Dir:        "/var/log/hbd",
+					File:       "events.jsonl",
+					MaxSize:    4096,
+					MaxBackups: 0,
+					Fsync:      dur(0),
+					Keep:       1000000,
+				},
+				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0},
+				Thresholds: []Threshold{
+					{
+						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
+						Hysteresis: 2.5, For: dur(2 * time.Minute), Hosts: []string{"web*", "db_[0-9]"}, Line: 42,
+					},
+					{Metric: "disk_monitor.*.free_percent", Critical: floatPtr(5), Operator: "<", Line: 51},
+				},
+				Notify: []Notify{
+					{
+						Type: "webhook", Name: "slack", MinLevel: "CRITICAL", Hosts: []string{"web*"},
+						Repeat: dur(time.Hour), Timeout: dur(5 * time.Second),
+						URL:         "https://hooks.example.com/services/T000/B000",
+						Template:    `{"text": {{json .Message}}, "host": "{{upper .Host}}"}`,
+						ContentType: "application/json; charset=utf-8",
+						Headers:     map[string]string{"Authorization": "Bearer token", "X-Source": "hbd"},
+						Line:        56,
+					},
+					{
+						Type: "exec", Name: "exec-2", MinLevel: "WARNING", Timeout: dur(30 * time.Second),
+						Command: []string{"/usr/local/bin/page", "--team", "ops"}, Line: 68,
+					},
+					{
+						Type: "email", Name: "ops-mail", MinLevel: "UNKNOWN", Timeout: dur(30 * time.Second),
+						Server: "smtp.example.com:587", From: "hbd <hbd@example.com>",
+						To:       []string{"ops@example.com", "Oncall <oncall@example.com>"},
+						Username: "hbd", PasswordFile: "testdata/secrets/smtp-password", StartTLS: "opportunistic",
+						Subject: "[hbd] {{.Level}} on {{.Host}}", Line: 72,
+					},
+					{
+						Type: "email", Name: "email-4", MinLevel: "WARNING", Timeout: dur(30 * time.Second),
+						Server: "[2001:db8::25]:25", From: "hbd@example.com", To: []string{"root@example.com"},
+						Username: "hbd", Password: "secret", StartTLS: "never", Line: 84,
+					},
+				},
 			}
+		}},
+		{"alerting_defaults.toml", func(d *Daemon) {
+			d.Thresholds = []Threshold{{Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(90), Operator: ">", Line: 3}}
+			d.Notify = []Notify{
+				{Type: "webhook", Name: "webhook-1", MinLevel: "WARNING", Timeout: dur(10 * time.Second), URL: "http://127.0.0.1:9000/hook", Line: 7},
+				{
+					Type: "email", Name: "email-2", MinLevel: "WARNING", Timeout: dur(30 * time.Second),
+					Server: "localhost:25", From: "hbd@localhost", To: []string{"root@localhost"}, StartTLS: "always", Line: 11,
+				},
+				{Type: "exec", Name: "exec-3", MinLevel: "CRITICAL", Timeout: dur(time.Second), Command: []string{"/bin/logger"}, Line: 17},
+			}
+			d.Journal.Dir = "relative/dir"
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}
@@ -380,7 +456,59 @@ func TestExamples(t *testing.T) {
 				t.Errorf("%s does not document key %q", file, key)
 			}
 		}
+		// Keys of tables ([journal], [[notify]], [plugins.x]) must appear,
+		// set or commented out, under one of that table's headers.
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			et := f.Type
+			for et.Kind() == reflect.Slice || et.Kind() == reflect.Map {
+				et = et.Elem()
+			}
+			if et.Kind() != reflect.Struct || et == reflect.TypeFor[Duration]() {
+				continue
+			}
+			sections := tableSections(string(text), tagName(f))
+			if len(sections) == 0 {
+				t.Errorf("%s has no [%s] table, set or commented out", file, tagName(f))
+				continue
+			}
+			for _, key := range tagNames(et) {
+				re := regexp.MustCompile(`(?m)^(# ?)?` + regexp.QuoteMeta(key) + ` = `)
+				found := false
+				for _, sec := range sections {
+					found = found || re.MatchString(sec)
+				}
+				if !found {
+					t.Errorf("%s does not document key %q under [%s]", file, key, tagName(f))
+				}
+			}
+		}
 	}
+}
+
+// tableSections returns the text under each header of table name in a TOML
+// file, set or commented out: [name], [[name]] or [name.x], up to the next
+// header.
+func tableSections(text, name string) []string {
+	header := regexp.MustCompile(`^(# ?)?\[`)
+	own := regexp.MustCompile(`^(# ?)?\[\[?` + regexp.QuoteMeta(name) + `(\.[^\]]+)?\]\]?`)
+	var sections []string
+	var cur *strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if header.MatchString(line) {
+			cur = nil
+			if own.MatchString(line) {
+				sections = append(sections, "")
+				cur = &strings.Builder{}
+			}
+			continue
+		}
+		if cur != nil {
+			cur.WriteString(line + "\n")
+			sections[len(sections)-1] = cur.String()
+		}
+	}
+	return sections
 }
 
 func TestDuration(t *testing.T) {

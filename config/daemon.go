@@ -45,6 +45,25 @@ type Daemon struct {
 	HostKeys map[string]string `toml:"host_keys"` // optional per-host key files: host name -> key file path
 	DataDir  string            `toml:"data_dir"`  // "" = DefaultDataDir()
 	LogLevel string            `toml:"log_level"` // debug, info, warn or error; default info
+
+	// AlertDynamic extends threshold rules without hosts to dynamic hosts
+	// (those not in watchhosts); default false, so a host that registers
+	// itself cannot page anyone until it is declared.
+	AlertDynamic bool        `toml:"alert_dynamic"`
+	Thresholds   []Threshold `toml:"threshold"` // [[threshold]] rules, in file order
+	Notify       []Notify    `toml:"notify"`    // [[notify]] channels, in file order
+	Journal      Journal     `toml:"journal"`   // [journal]: the message journal file
+	Alerting     Alerting    `toml:"alerting"`  // [alerting]: flap detection
+
+	// CORSOrigins are the origins allowed to read the HTTP API from a
+	// browser: "*" or "scheme://host[:port]". Empty (the default) sends no
+	// CORS headers.
+	CORSOrigins []string `toml:"cors_origins"`
+	// WSOrigins are the Origin headers accepted on WebSocket upgrades, same
+	// syntax. Empty (the default) accepts only pages served by the same
+	// host, which stops other sites from reading the feed through a
+	// visitor's browser.
+	WSOrigins []string `toml:"ws_origins"`
 }
 
 // Default ports and sizes of the daemon.
@@ -71,6 +90,8 @@ func DefaultDaemon() Daemon {
 		DownAfter:     3,
 		MaxClockSkew:  Duration{5 * time.Minute},
 		LogLevel:      "info",
+		Journal:       defaultJournal(),
+		Alerting:      defaultAlerting(),
 	}
 }
 
@@ -95,6 +116,7 @@ func ParseDaemon(name string, data []byte) (*Daemon, error) {
 	d.File = name
 	r := newReport(name)
 	if r.decodeFile(data, &d) {
+		d.complete(r)
 		d.validate(r)
 	}
 	if err := r.result(); err != nil {
@@ -104,7 +126,9 @@ func ParseDaemon(name string, data []byte) (*Daemon, error) {
 }
 
 // Validate checks d as LoadDaemon does, for configs built in code. The
-// returned Errors have no line numbers.
+// returned Errors have no line numbers. It does not fill in the defaults
+// that LoadDaemon derives after decoding (see [Notify]), so a Notify built
+// in code must set Name, MinLevel and Timeout itself.
 func (d *Daemon) Validate() error {
 	r := newReport(d.File)
 	d.validate(r)
@@ -117,6 +141,29 @@ func (d *Daemon) ResolvedDataDir() string {
 		return d.DataDir
 	}
 	return DefaultDataDir()
+}
+
+// JournalDir is the directory of the journal file: Journal.Dir, or the
+// data directory when it is empty.
+func (d *Daemon) JournalDir() string {
+	if d.Journal.Dir != "" {
+		return d.Journal.Dir
+	}
+	return d.ResolvedDataDir()
+}
+
+// complete fills in what decoding cannot: defaults that depend on other
+// keys, normalised spellings, and the header lines of the [[threshold]] and
+// [[notify]] tables. It only touches keys the file does not set, or values
+// that are valid once normalised, so validation still sees what the user
+// wrote.
+func (d *Daemon) complete(r *report) {
+	for i := range d.Thresholds {
+		d.Thresholds[i].Line = r.lineOf(top("threshold").at(i))
+	}
+	for i := range d.Notify {
+		d.Notify[i].complete(r, top("notify").at(i), i)
+	}
 }
 
 // ResolvedKeyFile is KeyFile, or hbd.key in the data directory when it is
@@ -219,6 +266,18 @@ func (d *Daemon) validate(r *report) {
 		}
 	}
 	logLevel(r, d.LogLevel)
+
+	for i := range d.Thresholds {
+		d.Thresholds[i].validate(r, top("threshold").at(i))
+	}
+	names := map[string]int{}
+	for i := range d.Notify {
+		d.Notify[i].validate(r, top("notify").at(i), names, i)
+	}
+	d.Journal.validate(r, top("journal"))
+	d.Alerting.validate(r, top("alerting"))
+	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
+	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 }
 
 // validateTLS checks that wss_port has its certificate and key. It only

@@ -91,6 +91,20 @@ func (r *report) isSet(p keyPath) bool {
 	return r.defined == nil || r.defined[p.canon()]
 }
 
+// written reports whether p holds a value the user gave: for a file,
+// whether the key is in it; for a config built in code, whether v is
+// neither its zero value nor an empty map or slice.
+func (r *report) written(p keyPath, v reflect.Value) bool {
+	if r.defined != nil {
+		return r.defined[p.canon()]
+	}
+	switch v.Kind() {
+	case reflect.Map, reflect.Slice:
+		return v.Len() > 0
+	}
+	return !v.IsZero()
+}
+
 // result returns the problems sorted by line, or nil.
 func (r *report) result() error {
 	if len(r.errs) == 0 {
@@ -221,6 +235,17 @@ func (r *report) decodeValue(raw any, rv reflect.Value, p keyPath, example strin
 			return
 		}
 		rv.SetInt(n)
+	case reflect.Float64:
+		// TOML keeps integers and floats apart, but `warning = 90` means
+		// 90.0: a threshold should not need a decimal point.
+		switch v := raw.(type) {
+		case float64:
+			rv.SetFloat(v)
+		case int64:
+			rv.SetFloat(float64(v))
+		default:
+			mismatch("a number")
+		}
 	case reflect.Struct:
 		m, ok := raw.(map[string]any)
 		if !ok {
@@ -296,6 +321,8 @@ func plural(t reflect.Type) string {
 		return "strings"
 	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
 		return "integers"
+	case t.Kind() == reflect.Float64:
+		return "numbers"
 	}
 	return "values"
 }

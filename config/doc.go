@@ -6,7 +6,11 @@
 //  1. Defaults: start from [DefaultDaemon] or [DefaultAgent].
 //  2. Strict decode: every key in the file must name a field (names are
 //     matched exactly, case included), and every value must have the field's
-//     type. Unknown keys and wrong types are errors.
+//     type. Unknown keys and wrong types are errors. Then the defaults that
+//     depend on other keys are filled in for the keys the file leaves out
+//     (a [[notify]] channel's name and timeout depend on its type and
+//     position), and the header lines of [[threshold]] and [[notify]]
+//     tables are recorded in their Line fields.
 //  3. Validation: ranges, enumerations, host names, port clashes, files that
 //     must exist, cross-field rules.
 //

@@ -18,6 +18,7 @@ func TestMetricsExposition(t *testing.T) {
 	waitFor(t, 10*time.Second, "datagrams counted", func() bool {
 		_, body := get(t, d.http+"/metrics")
 		return strings.Contains(string(body), `hbd_datagrams_accepted_total{kind="sample"} 1`) &&
+			strings.Contains(string(body), `hbd_hosts{state="UP"} 1`) &&
 			strings.Contains(string(body), `hbd_datagrams_dropped_total{reason="bad_magic"} 1`)
 	})
 	get(t, d.http+"/api/0/hosts/m1/plugins")

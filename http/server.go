@@ -80,6 +80,11 @@ func New(sys *actors.System, opt Options) *Server {
 	r.GET("/api/0/hosts/{hostname}", s.host)
 	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
 	r.GET("/api/0/hosts/{hostname}/plugins/{plugin_name}", s.plugin)
+	r.GET("/api/0/hosts/{hostname}/alerts", s.hostAlerts)
+	r.GET("/api/0/alerts", s.alerts)
+	r.GET("/api/0/silences", s.listSilences)
+	r.POST("/api/0/silences", s.addSilence)
+	r.DELETE("/api/0/silences/{id}", s.deleteSilence)
 	r.GET("/api/0/messages", s.messages)
 	r.GET("/api/0/stats", s.stats)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
@@ -273,14 +278,24 @@ func (s *Server) askHost(ctx *fasthttp.RequestCtx, name, plugin string, limit in
 }
 
 func (s *Server) messages(ctx *fasthttp.RequestCtx) {
-	limit, err := intArg(ctx.QueryArgs(), "limit", defaultMessages, 1, maxMessages)
+	args := ctx.QueryArgs()
+	limit, err := intArg(args, "limit", defaultMessages, 1, maxMessages)
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
+	q := actors.MessagesQuery{Limit: limit, Host: string(args.Peek("host"))}
+	if v := args.Peek("since"); v != nil {
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || f < 0 || f > 1e11 {
+			writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("invalid since '%s': must be unix seconds", v))
+			return
+		}
+		q.Since = time.UnixMilli(int64(f * 1e3))
+	}
 	qctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	r := s.sys.Messages(qctx, limit)
+	r := s.sys.Messages(qctx, q)
 	writeJSON(ctx, r.Status, r.Body)
 }
 

@@ -30,6 +30,9 @@ func run(args []string) int {
 	cfgPath := fl.String("config", "", "config file (TOML); without one, built-in defaults are used")
 	check := fl.Bool("check-config", false, "validate the config file and exit: 0 if valid, 1 if not")
 	once := fl.Bool("once", false, "print one sample of every enabled plugin as JSON and exit")
+	silence := fl.Duration("silence", 0, "ask the daemons not to notify about this host for this long (e.g. 10m before a reboot), then exit")
+	silenceMetric := fl.String("silence-metric", "", "with -silence: only metrics matching this glob (e.g. \"heartbeat\"); default all")
+	comment := fl.String("comment", "", "with -silence: why, shown in the daemon's journal and silences list")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -74,6 +77,14 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *silence != 0 {
+		if err := a.SendSilence(ctx, *silence, *silenceMetric, *comment); err != nil {
+			fmt.Fprintln(os.Stderr, "hbd-agent:", err)
+			return 1
+		}
+		fmt.Printf("asked %v to silence %s for %s\n", cfg.Servers, cfg.Name, *silence)
+		return 0
+	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent failed", "err", err)
 		return 1

@@ -35,6 +35,13 @@ func run(args []string) int {
 		return 2
 	}
 	cfg, err := config.LoadDaemon(*cfgPath)
+	if err == nil {
+		// Rules and channels are checked here too, so -check-config
+		// catches what only the engine knows (e.g. a bad template).
+		_, rerr := compileRules(cfg)
+		_, nerr := buildRoutes(cfg)
+		err = errors.Join(rerr, nerr)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -66,6 +73,14 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rules, err := compileRules(cfg)
+	if err != nil {
+		return err
+	}
+	routes, err := buildRoutes(cfg)
+	if err != nil {
+		return err
+	}
 	watch := make(map[string]bool, len(cfg.WatchHosts))
 	for _, h := range cfg.WatchHosts {
 		watch[h] = true
@@ -80,9 +95,16 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 			AcceptDynamic: cfg.AcceptDynamic,
 			MaxClockSkew:  cfg.MaxClockSkew.Duration,
 		},
-		History:   cfg.History,
-		DownAfter: cfg.DownAfter,
-		Logger:    log,
+		History:      cfg.History,
+		DownAfter:    cfg.DownAfter,
+		KeepEvents:   cfg.Journal.Keep,
+		Logger:       log,
+		Rules:        rules,
+		AlertDynamic: cfg.AlertDynamic,
+		Flap:         flapPolicy(cfg),
+		Routes:       routes,
+		Journal:      journalConfig(cfg),
+		SilencesFile: silencesFile(cfg),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,234 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/notify"
+)
+
+// heartbeatMetric is the metric path of the built-in liveness alert.
+const heartbeatMetric = "heartbeat"
+
+// AlertEntry is one non-OK alert in the fleet view. Immutable once published.
+type AlertEntry struct {
+	Host  string
+	Path  string
+	Level alert.Level
+	Since time.Time
+	// JSONOpen is the alert's JSON object without its closing brace: the
+	// API appends "silenced", which depends on silences that can change
+	// without the alert changing.
+	JSONOpen []byte
+}
+
+// alertsQuery asks a HostActor for /api/0/hosts/{h}/alerts.
+type alertsQuery struct {
+	reply chan<- APIReply
+}
+
+// observeSample runs the host's rules over one sample. Samples of plugins
+// no rule mentions are not parsed at all.
+func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin string, data []byte) {
+	if a.rules == nil || !a.rules.HasPlugin(plugin) {
+		return
+	}
+	_ = a.rules.Evaluate(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
+		t := a.alerts[path]
+		if t == nil {
+			t = alert.NewTracker(path, now)
+			a.alerts[path] = t
+		}
+		before := t.Level
+		ch, changed := t.Observe(now, v, rule, a.env.flap)
+		if changed {
+			a.alertChanged(ctx, t, ch)
+		} else if before != alert.LevelOK {
+			// last_value and last_check of an active alert moved.
+			a.alertsDirty = true
+		}
+	})
+}
+
+// observeLiveness sets the built-in heartbeat alert from the host state:
+// CRITICAL when DOWN, WARNING when DEGRADED, OK otherwise (a clean
+// shutdown is OK: the host was stopped on purpose).
+func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
+	if !a.inDefault || a.st.state == StateUnknown {
+		return
+	}
+	level := alert.LevelOK
+	switch a.st.state {
+	case StateDown:
+		level = alert.LevelCritical
+	case StateDegraded:
+		level = alert.LevelWarning
+	}
+	t := a.alerts[heartbeatMetric]
+	if t == nil {
+		if level == alert.LevelOK {
+			// Track from the first contact so the API lists it as OK.
+			a.alerts[heartbeatMetric] = alert.NewTracker(heartbeatMetric, now)
+			a.alertsDirty = true
+			return
+		}
+		t = alert.NewTracker(heartbeatMetric, now)
+		a.alerts[heartbeatMetric] = t
+	}
+	if ch, changed := t.Set(now, level, alert.Value{}, a.env.flap); changed {
+		a.alertChanged(ctx, t, ch)
+	}
+}
+
+// alertChanged journals a transition and, unless the engine says not to
+// (flapping), asks the notifier to deliver it.
+func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.Change) {
+	a.alertsDirty = true
+	now := ch.At
+	msg := alertMessage(a.st.name, ch)
+	fields := map[string]any{"metric_path": ch.Path, "level": ch.To.String(), "prev_level": ch.From.String(), "change": ch.Kind.String()}
+	if ch.Value.OK {
+		fields["value"] = ch.Value.Num
+	}
+	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg, Fields: fields})
+	a.env.publish(ctx, "alert", a.st.name, t.Path, a.alertFrame(t))
+	if !ch.Notify || a.env.notifier == nil {
+		return
+	}
+	kind := notify.KindProblem
+	switch ch.Kind {
+	case alert.ChangeRecovery:
+		kind = notify.KindRecovery
+	case alert.ChangeFlapStart:
+		kind = notify.KindFlappingStart
+	case alert.ChangeFlapStop:
+		kind = notify.KindFlappingStop
+	}
+	n := notify.Notification{
+		Kind:              kind,
+		Host:              a.st.name,
+		MetricPath:        ch.Path,
+		Level:             t.Level.String(),
+		PrevLevel:         ch.From.String(),
+		Since:             t.Since,
+		Time:              now,
+		NotificationCount: t.NotificationCount,
+		Message:           msg,
+	}
+	if ch.Value.OK {
+		v := ch.Value.Num
+		n.Value = &v
+	}
+	ctx.Send(a.env.notifier, &alertNotice{n: n, host: ctx.Self()})
+}
+
+func alertMessage(host string, ch alert.Change) string {
+	val := ""
+	if ch.Value.OK {
+		val = " (value " + strconv.FormatFloat(ch.Value.Num, 'g', -1, 64) + ")"
+	}
+	switch ch.Kind {
+	case alert.ChangeFlapStart:
+		return fmt.Sprintf("%s is flapping (now %s)%s", ch.Path, ch.To, val)
+	case alert.ChangeFlapStop:
+		return fmt.Sprintf("%s stopped flapping (now %s)%s", ch.Path, ch.To, val)
+	case alert.ChangeRecovery:
+		return fmt.Sprintf("%s recovered: %s -> OK%s", ch.Path, ch.From, val)
+	}
+	return fmt.Sprintf("%s %s -> %s%s", ch.Path, ch.From, ch.To, val)
+}
+
+// appendAlertJSON appends one alert object of the seed's shape, without
+// the closing brace and without "silenced" (see AlertEntry.JSONOpen).
+func appendAlertJSON(b []byte, host string, t *alert.Tracker, withHost bool) []byte {
+	b = append(b, '{')
+	if withHost {
+		b = append(b, `"hostname":`...)
+		b = appendJSONString(b, host)
+		b = append(b, ',')
+	}
+	b = append(b, `"metric_path":`...)
+	b = appendJSONString(b, t.Path)
+	b = append(b, `,"level":"`...)
+	b = append(b, t.Level.String()...)
+	b = append(b, `","since":`...)
+	b = appendUnixTime(b, t.Since)
+	b = append(b, `,"last_value":`...)
+	if t.LastValue.OK {
+		b = appendFloat(b, t.LastValue.Num)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"last_check":`...)
+	b = appendUnixTime(b, t.LastCheck)
+	b = append(b, `,"notification_count":`...)
+	b = strconv.AppendInt(b, int64(t.NotificationCount), 10)
+	b = append(b, `,"flapping":`...)
+	b = appendBool(b, t.Flapping)
+	return b
+}
+
+// activeAlerts returns the host's non-OK alerts for the fleet index.
+func (a *hostActor) activeAlerts() []*AlertEntry {
+	var out []*AlertEntry
+	for _, t := range a.alerts {
+		if t.Level == alert.LevelOK {
+			continue
+		}
+		out = append(out, &AlertEntry{
+			Host: a.st.name, Path: t.Path, Level: t.Level, Since: t.Since,
+			JSONOpen: appendAlertJSON(make([]byte, 0, 256), a.st.name, t, true),
+		})
+	}
+	slices.SortFunc(out, func(x, y *AlertEntry) int { return strings.Compare(x.Path, y.Path) })
+	return out
+}
+
+// answerAlerts builds /api/0/hosts/{h}/alerts: every tracked metric's state
+// and the summary.
+func (a *hostActor) answerAlerts() APIReply {
+	paths := make([]string, 0, len(a.alerts))
+	for p := range a.alerts {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	var sum alert.Summary
+	b := make([]byte, 0, 128+len(paths)*200)
+	b = append(b, `{"hostname":`...)
+	b = appendJSONString(b, a.st.name)
+	b = append(b, `,"alerts":[`...)
+	for i, p := range paths {
+		t := a.alerts[p]
+		sum.Add(t.Level)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendAlertJSON(b, a.st.name, t, false)
+		b = append(b, `,"silenced":`...)
+		b = appendBool(b, a.env.silences != nil && a.env.silences.Match(a.st.name, p) != nil)
+		b = append(b, '}')
+	}
+	b = append(b, `],"summary":{"ok":`...)
+	b = strconv.AppendInt(b, int64(sum.OK), 10)
+	b = append(b, `,"warning":`...)
+	b = strconv.AppendInt(b, int64(sum.Warning), 10)
+	b = append(b, `,"critical":`...)
+	b = strconv.AppendInt(b, int64(sum.Critical), 10)
+	b = append(b, `,"unknown":`...)
+	b = strconv.AppendInt(b, int64(sum.Unknown), 10)
+	return APIReply{Status: 200, Body: append(b, "}}"...)}
+}
+
+// alertFrame is the WebSocket frame for an alert's new state.
+func (a *hostActor) alertFrame(t *alert.Tracker) []byte {
+	b := append([]byte(`{"type":"alert","data":`), appendAlertJSON(nil, a.st.name, t, true)...)
+	b = append(b, `,"silenced":`...)
+	b = appendBool(b, a.env.silences != nil && a.env.silences.Match(a.st.name, t.Path) != nil)
+	return append(b, "}}"...)
+}

@@ -1,0 +1,167 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/actors/notify"
+)
+
+// alertNotice asks the notifier to deliver one alert transition.
+type alertNotice struct {
+	n    notify.Notification
+	host *actor.PID // the HostActor, told of each successful send
+}
+
+// notified tells a HostActor that a notification about path was sent.
+type notified struct{ path string }
+
+// notifyResult carries a dispatcher outcome back into the notifier actor.
+type notifyResult struct{ r notify.Result }
+
+// repeatTick makes the notifier re-send still-firing alerts whose route asks for repeats.
+type repeatTick struct{}
+
+// firing is an alert that has been notified and not yet recovered.
+type firing struct {
+	n        notify.Notification
+	host     *actor.PID
+	lastSent []time.Time // per route
+}
+
+// notifierActor decides what is sent: it drops silenced alerts, tracks
+// firing ones for repeats, and hands sends to the dispatcher's workers, so
+// neither it nor any HostActor waits on a network. Outcomes come back as
+// messages and are journaled.
+type notifierActor struct {
+	d        *notify.Dispatcher
+	routes   []notify.Route
+	silences *Silences
+	journal  *actor.PID
+	clock    Clock
+	system   *actor.ActorSystem
+	stats    *Stats
+	firing   map[string]*firing // host + "\x00" + metric path
+	hostPIDs map[string]*actor.PID
+	tick     time.Duration
+	timer    Timer
+}
+
+func (a *notifierActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.armRepeat(ctx.Self())
+	case *alertNotice:
+		a.notice(ctx, m)
+	case notifyResult:
+		a.result(ctx, m.r)
+	case repeatTick:
+		a.repeat(ctx)
+		a.armRepeat(ctx.Self())
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+}
+
+func (a *notifierActor) armRepeat(self *actor.PID) {
+	hasRepeat := false
+	for _, r := range a.routes {
+		hasRepeat = hasRepeat || r.Repeat > 0
+	}
+	if !hasRepeat {
+		return
+	}
+	root := a.system.Root
+	a.timer = a.clock.AfterFunc(a.tick, func() { root.Send(self, repeatTick{}) })
+}
+
+func key(host, path string) string { return host + "\x00" + path }
+
+func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
+	n := m.n
+	k := key(n.Host, n.MetricPath)
+	a.hostPIDs[n.Host] = m.host
+	switch n.Kind {
+	case notify.KindRecovery:
+		delete(a.firing, k)
+	case notify.KindProblem, notify.KindFlappingStart:
+		f := a.firing[k]
+		if f == nil {
+			f = &firing{lastSent: make([]time.Time, len(a.routes))}
+			a.firing[k] = f
+		}
+		f.n, f.host = n, m.host
+		now := a.clock.Now()
+		for i := range f.lastSent {
+			f.lastSent[i] = now
+		}
+	case notify.KindFlappingStop:
+		if n.Level == "OK" {
+			delete(a.firing, k)
+		}
+	}
+	if sil := a.silences.Match(n.Host, n.MetricPath); sil != nil {
+		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent: silenced (%s)", n.MetricPath, n.Kind, silenceLabel(sil)))
+		return
+	}
+	queued, dropped := a.d.Submit(n)
+	if dropped > 0 {
+		a.stats.NotifyDropped.Add(uint64(dropped))
+		a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s %s: %d channel queue(s) full, notification dropped", n.MetricPath, n.Kind, dropped))
+	}
+	_ = queued
+}
+
+func silenceLabel(s *Silence) string {
+	if s.Comment != "" {
+		return s.Comment
+	}
+	return "silence " + s.ID
+}
+
+func (a *notifierActor) repeat(ctx actor.Context) {
+	now := a.clock.Now()
+	for _, f := range a.firing {
+		if a.silences.Match(f.n.Host, f.n.MetricPath) != nil {
+			continue
+		}
+		for i, r := range a.routes {
+			if r.Repeat <= 0 || now.Sub(f.lastSent[i]) < r.Repeat || !r.Accepts(f.n) {
+				continue
+			}
+			n := f.n
+			n.Kind = notify.KindRepeat
+			n.Time = now
+			f.lastSent[i] = now
+			if _, dropped := a.d.SubmitRoute(i, n); dropped {
+				a.stats.NotifyDropped.Add(1)
+				a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s repeat via %s: queue full, dropped", n.MetricPath, r.Channel.Name()))
+			}
+		}
+	}
+}
+
+func (a *notifierActor) result(ctx actor.Context, r notify.Result) {
+	n := r.Notification
+	if r.Err != nil {
+		a.stats.NotifyFailed.Add(1)
+		a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s %s via %s failed after %d attempt(s): %v", n.MetricPath, n.Kind, r.Route, r.Attempts, r.Err))
+		return
+	}
+	a.stats.NotifySent.Add(1)
+	a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s %s sent via %s", n.MetricPath, n.Level, n.Kind, r.Route))
+	if f := a.firing[key(n.Host, n.MetricPath)]; f != nil {
+		f.n.NotificationCount++
+	}
+	if pid := a.hostPIDs[n.Host]; pid != nil {
+		ctx.Send(pid, notified{path: n.MetricPath})
+	}
+}
+
+func (a *notifierActor) record(ctx actor.Context, host, kind, msg string) {
+	ctx.Send(a.journal, &Event{Time: a.clock.Now(), Host: host, Kind: kind, Msg: msg})
+}

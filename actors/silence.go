@@ -1,0 +1,300 @@
+package actors
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Silence mutes notifications for the alerts of matching hosts and
+// metrics until it expires. Silenced alerts still change level and show
+// "silenced": true; they only send nothing.
+type Silence struct {
+	ID      string    `json:"id"`
+	Host    string    `json:"host"`   // host-name glob (path.Match)
+	Metric  string    `json:"metric"` // metric-path glob; "*" matches one segment, "" or "**" every metric
+	Until   time.Time `json:"-"`
+	Comment string    `json:"comment"`
+	Created time.Time `json:"-"`
+	Origin  string    `json:"origin"` // "api" or "agent"
+}
+
+// silenceJSON is the API and file form, with times as unix seconds.
+type silenceJSON struct {
+	Silence
+	Until   float64 `json:"until"`
+	Created float64 `json:"created"`
+}
+
+// MarshalJSON encodes times as unix seconds, like the rest of the API.
+func (s Silence) MarshalJSON() ([]byte, error) {
+	type plain Silence
+	return json.Marshal(struct {
+		plain
+		Until   float64 `json:"until"`
+		Created float64 `json:"created"`
+	}{plain(s), unixSeconds(s.Until), unixSeconds(s.Created)})
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
+
+// matches reports whether the silence covers host's metric at now.
+func (s *Silence) matches(host, metric string, now time.Time) bool {
+	if !now.Before(s.Until) {
+		return false
+	}
+	if ok, _ := path.Match(s.Host, host); !ok {
+		return false
+	}
+	return metricMatch(s.Metric, metric)
+}
+
+// metricMatch matches a metric path against a glob: segments are separated
+// by dots and "*" stands for one segment ("disk_monitor.*.percent"). Unlike
+// path.Match, a segment may contain "/" (mount points), and "*" or "?"
+// inside a segment match any characters. "" and "**" match every path.
+func metricMatch(pattern, metric string) bool {
+	if pattern == "" || pattern == "**" {
+		return true
+	}
+	ps, ms := strings.Split(pattern, "."), strings.Split(metric, ".")
+	if len(ps) != len(ms) {
+		return false
+	}
+	for i := range ps {
+		if !wildcard(ps[i], ms[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// wildcard matches s against p, where '*' is any run of characters and '?'
+// any one character.
+func wildcard(p, s string) bool {
+	star, mark := -1, 0
+	i, j := 0, 0
+	for j < len(s) {
+		switch {
+		case i < len(p) && (p[i] == '?' || p[i] == s[j]):
+			i++
+			j++
+		case i < len(p) && p[i] == '*':
+			star, mark = i, j
+			i++
+		case star >= 0:
+			i = star + 1
+			mark++
+			j = mark
+		default:
+			return false
+		}
+	}
+	for i < len(p) && p[i] == '*' {
+		i++
+	}
+	return i == len(p)
+}
+
+// Silences is the set of silences. Match is lock-free (it reads an
+// immutable snapshot), so HostActors and the notifier may call it on every
+// alert change; Add and Delete, which are rare, take a mutex, publish a new
+// snapshot and ask a background goroutine to save it to disk.
+type Silences struct {
+	mu    sync.Mutex
+	cur   atomic.Pointer[[]Silence]
+	file  string // "" = not persisted
+	clock Clock
+	log   *slog.Logger
+	save  chan struct{}
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// NewSilences loads file (if it exists) and starts the saver. file "" keeps
+// silences in memory only.
+func NewSilences(file string, clock Clock, log *slog.Logger) (*Silences, error) {
+	s := &Silences{file: file, clock: clock, log: log, save: make(chan struct{}, 1), done: make(chan struct{})}
+	list := []Silence{}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("cannot read silences: %w", err)
+		default:
+			var stored []silenceJSON
+			if err := json.Unmarshal(b, &stored); err != nil {
+				return nil, fmt.Errorf("cannot read silences from %s: %w", file, err)
+			}
+			now := clock.Now()
+			for _, sj := range stored {
+				sil := sj.Silence
+				sil.Until = time.UnixMilli(int64(sj.Until * 1e3))
+				sil.Created = time.UnixMilli(int64(sj.Created * 1e3))
+				if now.Before(sil.Until) {
+					list = append(list, sil)
+				}
+			}
+		}
+	}
+	s.cur.Store(&list)
+	s.wg.Add(1)
+	go s.saver()
+	return s, nil
+}
+
+// Close saves pending changes and stops the saver. Safe to call twice.
+func (s *Silences) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// ValidateSilence checks a silence's globs and expiry.
+func ValidateSilence(sil *Silence, now time.Time) error {
+	if sil.Host == "" {
+		return errors.New("host is required (a host name or glob, e.g. \"web*\")")
+	}
+	if _, err := path.Match(sil.Host, ""); err != nil {
+		return fmt.Errorf("invalid host glob %q", sil.Host)
+	}
+	if strings.Contains(sil.Metric, "..") || strings.HasPrefix(sil.Metric, ".") || strings.HasSuffix(sil.Metric, ".") {
+		return fmt.Errorf("invalid metric glob %q: empty segment", sil.Metric)
+	}
+	if !sil.Until.After(now) {
+		return errors.New("until must be in the future")
+	}
+	if len(sil.Comment) > 1024 {
+		return errors.New("comment is longer than 1024 bytes")
+	}
+	return nil
+}
+
+// Add validates and stores a silence, returning it with its ID.
+func (s *Silences) Add(sil Silence) (Silence, error) {
+	now := s.clock.Now()
+	if err := ValidateSilence(&sil, now); err != nil {
+		return Silence{}, err
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	sil.ID = hex.EncodeToString(id[:])
+	sil.Created = now
+	s.mu.Lock()
+	next := s.active(now)
+	next = append(next, sil)
+	s.cur.Store(&next)
+	s.mu.Unlock()
+	s.requestSave()
+	return sil, nil
+}
+
+// Delete removes a silence; false if there was none with that ID.
+func (s *Silences) Delete(id string) bool {
+	s.mu.Lock()
+	cur := *s.cur.Load()
+	i := slices.IndexFunc(cur, func(x Silence) bool { return x.ID == id })
+	if i < 0 {
+		s.mu.Unlock()
+		return false
+	}
+	next := slices.Delete(slices.Clone(cur), i, i+1)
+	s.cur.Store(&next)
+	s.mu.Unlock()
+	s.requestSave()
+	return true
+}
+
+// List returns the silences that have not expired, soonest expiry first.
+func (s *Silences) List() []Silence {
+	out := s.active(s.clock.Now())
+	slices.SortFunc(out, func(a, b Silence) int { return a.Until.Compare(b.Until) })
+	return out
+}
+
+// Match returns the first silence covering host's metric now, or nil.
+func (s *Silences) Match(host, metric string) *Silence {
+	cur := *s.cur.Load()
+	if len(cur) == 0 {
+		return nil
+	}
+	now := s.clock.Now()
+	for i := range cur {
+		if cur[i].matches(host, metric, now) {
+			return &cur[i]
+		}
+	}
+	return nil
+}
+
+func (s *Silences) active(now time.Time) []Silence {
+	cur := *s.cur.Load()
+	out := make([]Silence, 0, len(cur)+1)
+	for _, x := range cur {
+		if now.Before(x.Until) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (s *Silences) requestSave() {
+	select {
+	case s.save <- struct{}{}:
+	default: // a save is already pending; it will write the latest set
+	}
+}
+
+// saver writes the set to disk off every caller's path.
+func (s *Silences) saver() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.save:
+			s.write()
+		case <-s.done:
+			select {
+			case <-s.save:
+				s.write()
+			default:
+			}
+			return
+		}
+	}
+}
+
+func (s *Silences) write() {
+	if s.file == "" {
+		return
+	}
+	cur := *s.cur.Load()
+	b, err := json.MarshalIndent(cur, "", "  ")
+	if err == nil {
+		tmp := s.file + ".tmp"
+		if err = os.MkdirAll(filepath.Dir(s.file), 0o750); err == nil {
+			if err = os.WriteFile(tmp, append(b, '\n'), 0o640); err == nil {
+				err = os.Rename(tmp, s.file)
+			}
+		}
+	}
+	if err != nil {
+		s.log.Error("cannot save silences", "file", s.file, "err", err)
+	}
+}
