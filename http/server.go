@@ -27,6 +27,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/assets"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -46,6 +47,9 @@ type Options struct {
 	Logger       *slog.Logger
 	// Collectors are added to /metrics (for example the WebSocket broadcaster's).
 	Collectors []prometheus.Collector
+	// CORSOrigins lists the origins allowed to call the API from a browser
+	// ("*" for any); empty adds no CORS headers.
+	CORSOrigins []string
 }
 
 // Server is the API server.
@@ -73,6 +77,7 @@ func New(sys *actors.System, opt Options) *Server {
 	s := &Server{sys: sys, log: opt.Logger, timeout: opt.QueryTimeout}
 	r := router.New()
 	r.RedirectTrailingSlash = false
+	assets.Register(r)
 	r.SaveMatchedRoutePath = true
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
@@ -99,7 +104,7 @@ func New(sys *actors.System, opt Options) *Server {
 	}
 	s.router = r
 	s.srv = &fasthttp.Server{
-		Handler:               s.metrics.instrument(r.Handler),
+		Handler:               s.metrics.instrument(newCORS(opt.CORSOrigins).wrap(r.Handler)),
 		Name:                  "hbd",
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,

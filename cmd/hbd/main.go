@@ -111,7 +111,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	}
 	defer sys.Stop()
 
-	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log})
+	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins})
 	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 		return err
 	}
