@@ -261,9 +261,6 @@ func (a *hostActor) afterChange(ctx actor.Context) {
 	now := a.env.clock.Now()
 	for _, e := range a.st.drainEvents() {
 		ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: e.kind, Msg: e.msg})
-		if a.env.broadcast != nil {
-			a.env.publish(ctx, "message", a.st.name, "", messageFrame(now, a.st.name, e.msg))
-		}
 	}
 	a.observeLiveness(ctx, now)
 	a.pushSummary(ctx)
@@ -289,8 +286,7 @@ func (a *hostActor) pushSummary(ctx actor.Context) {
 }
 
 // messageFrame is the WebSocket frame of a journal event.
-func messageFrame(t time.Time, host, msg string) []byte {
-	e := Event{Time: t, Host: host, Msg: msg}
+func messageFrame(e *Event) []byte {
 	b := append([]byte(`{"type":"message","data":`), e.appendJSON(nil)...)
 	return append(b, '}')
 }

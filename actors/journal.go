@@ -80,7 +80,9 @@ type journalActor struct {
 	pending []journal.Record
 	lost    int // events dropped since the last batch that reached the writer
 	timer   *time.Timer
-	done    chan struct{} // closed when the writer goroutine has finished
+	done    chan struct{}
+	// publish sends "message" frames to the WebSocket stream; nil without one.
+	publish func(ctx actor.Context, typ, host, key string, frame []byte) // closed when the writer goroutine has finished
 }
 
 // batchSize is how many events make a batch that is sent at once rather
@@ -127,6 +129,9 @@ func (j *journalActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *Event:
 		j.add(*m)
+		if j.publish != nil {
+			j.publish(ctx, "message", m.Host, "", messageFrame(m))
+		}
 		if j.writer != nil {
 			j.pending = append(j.pending, journal.Record{Time: m.Time, Host: m.Host, Kind: m.Kind, Msg: m.Msg, Fields: m.Fields})
 			if len(j.pending) >= batchSize {

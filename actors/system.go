@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/actors/journal"
 	"github.com/hbd-project/hbd/actors/notify"
 )
@@ -42,9 +43,9 @@ type Config struct {
 	Journal *journal.Config
 	// SilencesFile persists silences across restarts ("" = memory only).
 	SilencesFile string
-	// Broadcast, when set, receives the WebSocket frames of host, plugin,
-	// alert and message events. It is called from actors and must not block.
-	Broadcast func(ctx actor.Context, typ, host, key string, frame []byte)
+	// WebSocket, when set, starts the broadcaster with these options; its
+	// Snapshot is filled in here (every host's JSON from the fleet index).
+	WebSocket *broadcast.Options
 }
 
 func (c *Config) setDefaults() {
@@ -89,10 +90,12 @@ type System struct {
 	journal  *actor.PID
 	notifier *actor.PID
 	dispatch *notify.Dispatcher
-	jcfg     *journal.Config
-	clock    Clock
-	log      *slog.Logger
-	stopOnce sync.Once
+	// Broadcaster is the WebSocket stream's actor; nil without WebSocket.
+	Broadcaster *broadcast.Broadcaster
+	jcfg        *journal.Config
+	clock       Clock
+	log         *slog.Logger
+	stopOnce    sync.Once
 }
 
 // Start binds the UDP sockets and starts every actor. A bind error is
@@ -143,8 +146,31 @@ func Start(cfg Config) (*System, error) {
 			return fail(fmt.Errorf("cannot open the journal: %w", err))
 		}
 	}
+	var publish func(ctx actor.Context, typ, host, key string, frame []byte)
+	if cfg.WebSocket != nil {
+		opt := *cfg.WebSocket
+		fleet := s.Fleet
+		opt.Snapshot = func() [][]byte {
+			hosts := fleet.Snapshot().Hosts
+			out := make([][]byte, len(hosts))
+			for i, h := range hosts {
+				out[i] = h.JSON
+			}
+			return out
+		}
+		if opt.Logger == nil {
+			opt.Logger = log
+		}
+		b := broadcast.Start(as, opt)
+		s.Broadcaster = b
+		pid := b.PID()
+		publish = func(ctx actor.Context, typ, host, key string, frame []byte) {
+			ctx.Send(pid, &broadcast.Event{Type: typ, Host: host, Key: key, Frame: frame})
+		}
+	}
 	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		j := newJournalActor(cfg.KeepEvents, s.Stats, warm)
+		j.publish = publish
 		if jw != nil {
 			j.startWriter(jw, log)
 		}
@@ -190,7 +216,7 @@ func Start(cfg Config) (*System, error) {
 		flap:         cfg.Flap,
 		notifier:     s.notifier,
 		silences:     sil,
-		broadcast:    cfg.Broadcast,
+		broadcast:    publish,
 	}
 	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log}
@@ -218,6 +244,11 @@ func (s *System) UDPAddrs() []netip.AddrPort {
 // message already read is applied and every event reaches the journal.
 func (s *System) Stop() {
 	s.stopOnce.Do(func() {
+		// WebSocket clients first: their connections are hijacked, so
+		// nothing else would close them.
+		if s.Broadcaster != nil {
+			s.Broadcaster.Stop()
+		}
 		s.listener.stop()
 		root := s.actors.Root
 		poison := func(pid *actor.PID) {

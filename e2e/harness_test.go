@@ -124,6 +124,7 @@ type daemon struct {
 	dir     string
 	udpPort int
 	http    string // base URL
+	ws      string // ws://.../hbd on ws_port
 	key     []byte
 	keyPath string
 }
@@ -169,18 +170,18 @@ func freePorts(t *testing.T, n int) []int {
 func startDaemon(t *testing.T, extra string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
-	ports := freePorts(t, 2)
-	d := &daemon{dir: dir, udpPort: ports[0], http: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
+	ports := freePorts(t, 3)
+	d := &daemon{dir: dir, udpPort: ports[0], http: fmt.Sprintf("http://127.0.0.1:%d", ports[1]), ws: fmt.Sprintf("ws://127.0.0.1:%d/hbd", ports[2])}
 	d.keyPath = filepath.Join(dir, "hbd.key")
 	cfg := fmt.Sprintf(`hbd_host = "127.0.0.1"
 hbd_port = %d
-ws_port = 0
+ws_port = %d
 udp_host = "localhost"
 udp_port = %d
 data_dir = %q
 log_level = "debug"
 %s
-`, ports[1], ports[0], dir, extra)
+`, ports[1], ports[2], ports[0], dir, extra)
 	cfgPath := filepath.Join(dir, "hbd.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

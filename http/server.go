@@ -79,6 +79,10 @@ func New(sys *actors.System, opt Options) *Server {
 	r.RedirectTrailingSlash = false
 	assets.Register(r)
 	r.SaveMatchedRoutePath = true
+	if sys.Broadcaster != nil {
+		opt.Collectors = append(opt.Collectors, wsCollector{sys.Broadcaster})
+		r.GET("/hbd", sys.Broadcaster.Handler)
+	}
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
 	r.GET("/api/0/hosts", s.hosts)

@@ -1,0 +1,116 @@
+package http
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
+)
+
+// WSServer serves only the WebSocket endpoint /hbd on a port of its own:
+// ws_port in plain text, wss_port with TLS. The same endpoint is also on
+// the API port, for reverse proxies and the web pages.
+type WSServer struct {
+	srv *fasthttp.Server
+	mu  sync.Mutex
+	ln  net.Listener
+	off bool
+}
+
+// NewWSServer builds a server around the broadcaster's upgrade handler.
+func NewWSServer(b *broadcast.Broadcaster, log *slog.Logger) *WSServer {
+	r := router.New()
+	r.GET("/hbd", b.Handler)
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such path: %s (the WebSocket endpoint is /hbd)", ctx.Path()))
+	}
+	return &WSServer{srv: &fasthttp.Server{
+		Handler:     r.Handler,
+		Name:        "hbd",
+		ReadTimeout: 30 * time.Second,
+		Logger:      fasthttpLogger{log},
+	}}
+}
+
+// Listen binds addr; with tlsCfg it serves wss://.
+func (w *WSServer) Listen(addr string, tlsCfg *tls.Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen for WebSocket clients on %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	w.mu.Lock()
+	w.ln = ln
+	w.mu.Unlock()
+	return nil
+}
+
+// Addr returns the bound address.
+func (w *WSServer) Addr() net.Addr {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ln.Addr()
+}
+
+// Serve serves until Shutdown; nil after a clean shutdown.
+func (w *WSServer) Serve() error {
+	w.mu.Lock()
+	ln := w.ln
+	w.mu.Unlock()
+	if ln == nil {
+		return errors.New("http: WSServer.Serve called before Listen")
+	}
+	err := w.srv.Serve(ln)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.off {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting. Upgraded connections are hijacked and are
+// closed by the broadcaster's Stop, not here. Safe to call twice.
+func (w *WSServer) Shutdown(ctx context.Context) error {
+	w.mu.Lock()
+	if w.off {
+		w.mu.Unlock()
+		return nil
+	}
+	w.off = true
+	w.mu.Unlock()
+	return w.srv.ShutdownWithContext(ctx)
+}
+
+var (
+	descWSClients = prometheus.NewDesc("hbd_ws_clients", "Connected WebSocket clients.", nil, nil)
+	descWSFrames  = prometheus.NewDesc("hbd_ws_frames_sent_total", "WebSocket frames written to clients.", nil, nil)
+	descWSCut     = prometheus.NewDesc("hbd_ws_cut_off_total", "WebSocket clients disconnected for falling behind.", nil, nil)
+)
+
+// wsCollector exposes the broadcaster's counters on /metrics.
+type wsCollector struct{ b *broadcast.Broadcaster }
+
+func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descWSClients
+	ch <- descWSFrames
+	ch <- descWSCut
+}
+
+func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descWSClients, prometheus.GaugeValue, float64(c.b.Clients()))
+	ch <- prometheus.MustNewConstMetric(descWSFrames, prometheus.CounterValue, float64(c.b.FramesSent()))
+	ch <- prometheus.MustNewConstMetric(descWSCut, prometheus.CounterValue, float64(c.b.CutOff()))
+}
