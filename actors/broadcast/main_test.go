@@ -24,7 +24,6 @@ func TestMain(m *testing.M) {
 
 // harness is a broadcaster behind a real fasthttp server on loopback.
 type harness struct {
-	t      *testing.T
 	system *actor.ActorSystem
 	b      *Broadcaster
 	srv    *fasthttp.Server
