@@ -72,6 +72,13 @@ type hostEnv struct {
 	notifier     *actor.PID // nil: no notification channels
 	silences     *Silences
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
+	listening    func() bool                                                  // whether any WebSocket client is connected
+	props        func(name string, dyn bool) *actor.Props                     // how the registry spawns a HostActor
+}
+
+// streaming reports whether frames should be built for the WebSocket stream.
+func (e *hostEnv) streaming() bool {
+	return e.broadcast != nil && (e.listening == nil || e.listening())
 }
 
 // publish hands a frame to the WebSocket broadcaster, if there is one.
@@ -228,7 +235,7 @@ func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 	if r.len() > before {
 		a.env.stats.SamplesHeld.Add(1)
 	}
-	if a.env.broadcast != nil {
+	if a.env.streaming() {
 		a.env.publish(ctx, "plugin", a.st.name, string(m.plugin), a.pluginFrame(m))
 	}
 	return true
@@ -279,7 +286,7 @@ func (a *hostActor) pushSummary(ctx actor.Context) {
 		s.Alerts = a.lastAlerts
 	}
 	ctx.Send(a.env.fleet, s)
-	if a.env.broadcast != nil {
+	if a.env.streaming() {
 		frame := append([]byte(`{"type":"host","data":`), s.JSON...)
 		a.env.publish(ctx, "host", a.st.name, "", append(frame, '}'))
 	}

@@ -97,7 +97,9 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 		fields["value"] = ch.Value.Num
 	}
 	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg, Fields: fields})
-	a.env.publish(ctx, "alert", a.st.name, t.Path, a.alertFrame(t))
+	if a.env.streaming() {
+		a.env.publish(ctx, "alert", a.st.name, t.Path, a.alertFrame(t))
+	}
 	if !ch.Notify || a.env.notifier == nil {
 		return
 	}

@@ -82,7 +82,8 @@ type journalActor struct {
 	timer   *time.Timer
 	done    chan struct{}
 	// publish sends "message" frames to the WebSocket stream; nil without one.
-	publish func(ctx actor.Context, typ, host, key string, frame []byte) // closed when the writer goroutine has finished
+	publish   func(ctx actor.Context, typ, host, key string, frame []byte)
+	listening func() bool // closed when the writer goroutine has finished
 }
 
 // batchSize is how many events make a batch that is sent at once rather
@@ -129,7 +130,7 @@ func (j *journalActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *Event:
 		j.add(*m)
-		if j.publish != nil {
+		if j.publish != nil && (j.listening == nil || j.listening()) {
 			j.publish(ctx, "message", m.Host, "", messageFrame(m))
 		}
 		if j.writer != nil {

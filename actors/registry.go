@@ -67,10 +67,8 @@ func (a *registryActor) Receive(ctx actor.Context) {
 }
 
 func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {
-	env := a.env
-	props := actor.PropsFromProducer(func() actor.Actor { return newHostActor(env, name, dyn) })
-	pid := ctx.Spawn(props)
-	env.stats.HostsRegistered.Add(1)
+	pid := ctx.Spawn(a.env.props(name, dyn))
+	a.env.stats.HostsRegistered.Add(1)
 	return pid
 }
 

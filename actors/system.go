@@ -93,6 +93,7 @@ type System struct {
 	// Broadcaster is the WebSocket stream's actor; nil without WebSocket.
 	Broadcaster *broadcast.Broadcaster
 	jcfg        *journal.Config
+	pool        *poolDispatcher
 	clock       Clock
 	log         *slog.Logger
 	stopOnce    sync.Once
@@ -147,6 +148,7 @@ func Start(cfg Config) (*System, error) {
 		}
 	}
 	var publish func(ctx actor.Context, typ, host, key string, frame []byte)
+	var listening func() bool
 	if cfg.WebSocket != nil {
 		opt := *cfg.WebSocket
 		fleet := s.Fleet
@@ -167,10 +169,13 @@ func Start(cfg Config) (*System, error) {
 		publish = func(ctx actor.Context, typ, host, key string, frame []byte) {
 			ctx.Send(pid, &broadcast.Event{Type: typ, Host: host, Key: key, Frame: frame})
 		}
+		// With nobody connected there is nothing to frame: a new client
+		// starts from the fleet snapshot anyway.
+		listening = func() bool { return b.Clients() > 0 }
 	}
 	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		j := newJournalActor(cfg.KeepEvents, s.Stats, warm)
-		j.publish = publish
+		j.publish, j.listening = publish, listening
 		if jw != nil {
 			j.startWriter(jw, log)
 		}
@@ -217,10 +222,15 @@ func Start(cfg Config) (*System, error) {
 		notifier:     s.notifier,
 		silences:     sil,
 		broadcast:    publish,
+		listening:    listening,
+	}
+	s.pool = newPoolDispatcher(0, 300)
+	env.props = func(name string, dyn bool) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return newHostActor(env, name, dyn) }, actor.WithDispatcher(s.pool))
 	}
 	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log}
-	}, actor.WithSupervisor(resumeHosts(log))))
+	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))
 
 	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, log: log}
 	for _, c := range conns {
@@ -271,6 +281,7 @@ func (s *System) Stop() {
 		poison(s.journal)
 		s.Silences.Close()
 		s.actors.Shutdown()
+		s.pool.stop()
 	})
 }
 

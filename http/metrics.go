@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/transport/wire"
@@ -48,6 +49,10 @@ func newMetrics(sys *actors.System, extra ...prometheus.Collector) *metrics {
 	}
 	return m
 }
+
+// pprof serves Go's profiles under /debug/pprof/, as Prometheus and most Go
+// daemons do, so a slow daemon can be examined where it runs.
+func pprof() fasthttp.RequestHandler { return pprofhandler.PprofHandler }
 
 // handler serves /metrics.
 func (m *metrics) handler() fasthttp.RequestHandler {

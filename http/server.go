@@ -85,6 +85,7 @@ func New(sys *actors.System, opt Options) *Server {
 	}
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
+	r.GET("/debug/pprof/{profile:*}", pprof())
 	r.GET("/api/0/hosts", s.hosts)
 	r.GET("/api/0/hosts/{hostname}", s.host)
 	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
