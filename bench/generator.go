@@ -1,0 +1,736 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hbd-project/hbd/transport/udp"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// Generator limits and defaults.
+const (
+	// MaxTargets bounds the -addr list: an agent typically has one IPv4
+	// and one IPv6 address per daemon; four leaves room for two daemons.
+	MaxTargets = 4
+	// DefaultSenders is the number of sender goroutines. Two sendmmsg
+	// loops offer several hundred thousand datagrams/s on loopback, more
+	// than a 2-core daemon accepts, while leaving a core to the daemon.
+	DefaultSenders = 2
+	// DefaultBatch is the number of datagrams per sendmmsg call, the
+	// daemon's own receive batch size.
+	DefaultBatch = 64
+	// maxUnitsPerLoop bounds how many rate-mode samples one sender builds
+	// between two looks at the clock, so paced heartbeats are not held
+	// back behind a long catch-up burst.
+	maxUnitsPerLoop = 4096
+	// ackGrace is how long Close keeps reading ACKs after the last send
+	// before closing the sockets (the daemon answers within microseconds on
+	// loopback; a remote one within a round trip).
+	ackGrace = 300 * time.Millisecond
+)
+
+// GenConfig configures a Generator.
+type GenConfig struct {
+	Targets   []netip.AddrPort // daemon UDP addresses; every datagram goes to each
+	Key       []byte           // the daemon's fleet key
+	Hosts     int              // simulated hosts
+	FirstHost int              // number of the first host name; 0 means 1 (bench-000001)
+	Senders   int              // sender goroutines; 0 means DefaultSenders; at most Hosts
+	Batch     int              // datagrams per sendmmsg; 0 means DefaultBatch
+
+	// HeartbeatInterval paces each host's heartbeats; 0 sends none.
+	HeartbeatInterval time.Duration
+	// SampleInterval paces each host's samples of each of Plugins; 0
+	// sends no paced samples.
+	SampleInterval time.Duration
+	// Plugins are the paced samples' plugins, one sample of each per
+	// SampleInterval.
+	Plugins []Plugin
+	// RatePlugins are what the rate-mode stream (SetRate, StartRounds)
+	// cycles through; empty means Plugins, or PluginCPU4 if that is empty
+	// too.
+	RatePlugins []Plugin
+	// Jitter spreads each next event over interval ± Jitter/2 × interval
+	// (0..1), like the agent's jittered timers. 0 makes the schedule exact.
+	Jitter float64
+	// Boot sends a boot message just before each host's first heartbeat,
+	// as a starting agent does.
+	Boot bool
+	// ReadAcks reads the daemon's ACKs on the sender sockets, counts them
+	// and records their round trip (ack receive time - heartbeat timestamp
+	// - hold_ns). Without it the ACKs are left in the socket buffer, where
+	// the kernel drops them once it is full.
+	ReadAcks bool
+	// Seed makes the random walks and jitter reproducible.
+	Seed uint64
+}
+
+func (c *GenConfig) validate() error {
+	var errs []error
+	if len(c.Targets) == 0 || len(c.Targets) > MaxTargets {
+		errs = append(errs, fmt.Errorf("need 1..%d target addresses, have %d", MaxTargets, len(c.Targets)))
+	}
+	for _, t := range c.Targets {
+		if !t.IsValid() || t.Port() == 0 {
+			errs = append(errs, fmt.Errorf("invalid target address %s", t))
+		}
+	}
+	if len(c.Key) == 0 {
+		errs = append(errs, errors.New("no key"))
+	}
+	if c.Hosts < 1 {
+		errs = append(errs, fmt.Errorf("need at least one host, have %d", c.Hosts))
+	}
+	if c.FirstHost < 0 {
+		errs = append(errs, fmt.Errorf("first host number %d is negative", c.FirstHost))
+	}
+	if c.Senders < 0 || c.Batch < 0 {
+		errs = append(errs, fmt.Errorf("negative sender count %d or batch size %d", c.Senders, c.Batch))
+	}
+	if c.HeartbeatInterval < 0 || c.SampleInterval < 0 {
+		errs = append(errs, errors.New("negative interval"))
+	}
+	if c.HeartbeatInterval > 0 && c.HeartbeatInterval < time.Millisecond {
+		errs = append(errs, fmt.Errorf("heartbeat interval %s is below the wire's 1 ms resolution", c.HeartbeatInterval))
+	}
+	if c.SampleInterval > 0 && len(c.Plugins) == 0 {
+		errs = append(errs, errors.New("a sample interval without plugins"))
+	}
+	if c.Jitter < 0 || c.Jitter > 1 {
+		errs = append(errs, fmt.Errorf("jitter %g out of range 0..1", c.Jitter))
+	}
+	return errors.Join(errs...)
+}
+
+// HostName returns the name of simulated host number i: bench-000001 for 1.
+// It is a valid wire name for every i >= 0.
+func HostName(i int) string { return fmt.Sprintf("bench-%06d", i) }
+
+// GenStats are a Generator's counters. Datagram counts include every
+// target: one heartbeat to two addresses counts 2.
+type GenStats struct {
+	Sent       uint64        // datagrams the kernel accepted for sending
+	SendErrors uint64        // datagrams the kernel refused
+	Heartbeats uint64        // heartbeat datagrams queued
+	Samples    uint64        // sample datagrams queued
+	Boots      uint64        // boot datagrams queued
+	Shutdowns  uint64        // shutdown datagrams queued
+	Acks       uint64        // ACK datagrams read (with ReadAcks)
+	MaxLag     time.Duration // worst delay of a paced event behind its schedule
+	LastError  error         // the latest send error, if any
+}
+
+// Generator simulates hosts; see the package documentation.
+type Generator struct {
+	cfg     GenConfig
+	senders []*sender
+	job     atomic.Pointer[rateJob]
+	acks    atomic.Uint64
+	ackRTT  Histogram
+	readers sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// rateJob is a request for a stream of datagrams at a fixed aggregate rate.
+type rateJob struct {
+	perS     float64 // datagrams per second over all senders and targets
+	rounds   int     // 0 = until replaced; else each host (× plugin) this many times
+	shutdown bool    // send shutdown messages instead of samples
+	pending  atomic.Int32
+	done     chan struct{} // closed when every sender finished its rounds
+}
+
+// NewGenerator validates cfg, builds the hosts and opens the sockets (one
+// per sender and address family).
+func NewGenerator(cfg GenConfig) (*Generator, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("invalid generator config: %w", err)
+	}
+	if cfg.FirstHost == 0 {
+		cfg.FirstHost = 1
+	}
+	if cfg.Senders == 0 {
+		cfg.Senders = DefaultSenders
+	}
+	cfg.Senders = min(cfg.Senders, cfg.Hosts)
+	if cfg.Batch == 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if len(cfg.RatePlugins) == 0 {
+		cfg.RatePlugins = cfg.Plugins
+		if len(cfg.RatePlugins) == 0 {
+			cfg.RatePlugins = []Plugin{PluginCPU4}
+		}
+	}
+	g := &Generator{cfg: cfg}
+	for i := range cfg.Senders {
+		s, err := newSender(g, i)
+		if err != nil {
+			g.closeSockets()
+			return nil, err
+		}
+		g.senders = append(g.senders, s)
+	}
+	if cfg.ReadAcks {
+		for _, s := range g.senders {
+			for _, c := range s.conns {
+				if c != nil {
+					g.readers.Go(func() { g.readAcks(c) })
+				}
+			}
+		}
+	}
+	return g, nil
+}
+
+// Run sends the paced heartbeats and samples, and the rate stream when one
+// is set, for d or until ctx is done. Call it once: the paced schedule is
+// laid out from the start of the first Run.
+func (g *Generator) Run(ctx context.Context, d time.Duration) {
+	start := time.Now()
+	end := start.Add(d)
+	var wg sync.WaitGroup
+	for _, s := range g.senders {
+		wg.Go(func() { s.run(ctx, start, end, true) })
+	}
+	wg.Wait()
+}
+
+// SetRate starts (or changes, or with 0 stops) a stream of samples of
+// RatePlugins at perS datagrams per second in total, cycling through the
+// hosts, on top of the paced traffic. It takes effect within a
+// millisecond while Run is running.
+func (g *Generator) SetRate(perS float64) { g.setJob(&rateJob{perS: perS}) }
+
+// StartRounds is SetRate that stops by itself once every host has sent
+// rounds samples of each of RatePlugins (the daemon's history per plugin,
+// to fill its rings). The returned channel is closed then.
+func (g *Generator) StartRounds(rounds int, perS float64) <-chan struct{} {
+	j := &rateJob{perS: perS, rounds: max(rounds, 1), done: make(chan struct{})}
+	j.pending.Store(int32(len(g.senders)))
+	g.setJob(j)
+	return j.done
+}
+
+func (g *Generator) setJob(j *rateJob) {
+	g.job.Store(j)
+	for _, s := range g.senders {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Shutdown sends every host's shutdown message to every target, at perS
+// datagrams per second, and returns when all are sent. Call it after Run,
+// so the daemon marks the hosts STOPPED rather than raising "host down"
+// alerts for a whole simulated fleet. It goes on when ctx is already
+// cancelled (an interrupted run should still clean up), but gives up after
+// twice the time the messages should take plus 5 s.
+func (g *Generator) Shutdown(ctx context.Context, perS float64) {
+	if perS <= 0 {
+		return
+	}
+	need := float64(g.cfg.Hosts*len(g.cfg.Targets)) / perS
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(2*need*float64(time.Second))+5*time.Second)
+	defer cancel()
+	j := &rateJob{perS: perS, rounds: 1, shutdown: true, done: make(chan struct{})}
+	j.pending.Store(int32(len(g.senders)))
+	g.job.Store(j)
+	var wg sync.WaitGroup
+	for _, s := range g.senders {
+		wg.Go(func() { s.run(ctx, time.Now(), time.Now().Add(24*time.Hour), false) })
+	}
+	wg.Wait()
+}
+
+// Stats returns the counters summed over the senders.
+func (g *Generator) Stats() GenStats {
+	var st GenStats
+	for _, s := range g.senders {
+		st.Sent += s.sent.Load()
+		st.SendErrors += s.errs.Load()
+		st.Heartbeats += s.kinds[wire.KindHeartbeat].Load()
+		st.Samples += s.kinds[wire.KindSample].Load()
+		st.Boots += s.kinds[wire.KindBoot].Load()
+		st.Shutdowns += s.kinds[wire.KindShutdown].Load()
+		st.MaxLag = max(st.MaxLag, time.Duration(s.maxLag.Load()))
+		if e := s.lastErr.Load(); e != nil {
+			st.LastError = *e
+		}
+	}
+	st.Acks = g.acks.Load()
+	return st
+}
+
+// AckRTT is the histogram of ACK round trips (with ReadAcks).
+func (g *Generator) AckRTT() *Histogram { return &g.ackRTT }
+
+// Close stops reading ACKs (after a short grace for the last ones) and
+// closes the sockets. It is safe to call more than once; Run and Shutdown
+// must have returned.
+func (g *Generator) Close() error {
+	g.closeOnce.Do(func() {
+		if g.cfg.ReadAcks {
+			t := time.NewTimer(ackGrace)
+			<-t.C
+		}
+		g.closeErr = g.closeSockets()
+		g.readers.Wait()
+	})
+	return g.closeErr
+}
+
+func (g *Generator) closeSockets() error {
+	var errs []error
+	for _, s := range g.senders {
+		for _, c := range s.conns {
+			if c != nil {
+				errs = append(errs, c.Close())
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readAcks counts the ACKs arriving on c and records their round trip,
+// until c is closed. The MAC is not checked: nothing acts on an ACK here,
+// and the harness's CPU is better spent sending.
+func (g *Generator) readAcks(c *udp.Conn) {
+	b := udp.NewBatch(64, 512)
+	for {
+		n, err := c.ReadBatch(b)
+		if err != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		for i := range n {
+			h, err := wire.Parse(b.Payload(i))
+			if err != nil || h.Kind != wire.KindAck {
+				continue
+			}
+			a, err := wire.DecodeAck(&h)
+			if err != nil {
+				continue
+			}
+			g.acks.Add(1)
+			g.ackRTT.Record(time.Duration(now - a.Time - int64(a.HoldNanos)))
+		}
+	}
+}
+
+// simHost is one simulated agent. It belongs to one sender goroutine.
+type simHost struct {
+	name    string
+	seq     uint64 // next sequence number
+	lastTS  int64  // last timestamp sent, unix ns
+	booted  bool
+	connSeq [MaxTargets]uint32
+	rttUS   [MaxTargets]uint32
+	w       walk
+}
+
+// stamp returns the timestamp for the host's next message: now, but always
+// after the previous one, because the daemon keeps only the first of two
+// samples of a plugin with the same timestamp (the copy sent to another of
+// its addresses).
+func (h *simHost) stamp(now int64) int64 {
+	h.lastTS = max(now, h.lastTS+1)
+	return h.lastTS
+}
+
+func (h *simHost) nextSeq() uint64 {
+	s := h.seq
+	h.seq++
+	return s
+}
+
+// event is a paced heartbeat (kind < 0) or sample of Plugins[kind] of one
+// host, due at an offset from the schedule's start.
+type event struct {
+	due  int64 // ns after start
+	host int32
+	kind int16
+}
+
+// eventHeap is a binary min-heap on due. container/heap would box every
+// element into an interface; with 250,000 events per sender that is
+// garbage the harness does not need to make.
+type eventHeap []event
+
+func (h eventHeap) less(i, j int) bool { return h[i].due < h[j].due }
+
+func (h *eventHeap) push(e event) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// fixTop restores the heap after the top element's due time grew.
+func (h eventHeap) fixTop() {
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h.less(l, m) {
+			m = l
+		}
+		if r < len(h) && h.less(r, m) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// sender is one goroutine's share of the hosts with its own sockets,
+// signer and buffers.
+type sender struct {
+	g      *Generator
+	cfg    *GenConfig
+	idx    int
+	hosts  []simHost
+	rng    *rand.Rand
+	signer *wire.Signer
+	conns  [2]*udp.Conn     // IPv4, IPv6; nil if no target of that family
+	out    [2]*udp.OutBatch // one per socket
+	fam    [MaxTargets]int  // target index -> conns index
+	buf    []byte           // one datagram being built
+	data   []byte           // one sample's JSON
+	wake   chan struct{}
+
+	sched     eventHeap
+	scheduled bool
+
+	// rate stream state; see runRate.
+	job      *rateJob
+	jobBase  time.Time
+	jobUnits int64 // units sent for job
+	jobLimit int64 // units job asks for; 0 = unlimited
+	jobDone  bool
+	cursor   int64 // position in the host × plugin cycle, kept across jobs
+
+	sent    atomic.Uint64
+	errs    atomic.Uint64
+	kinds   [wire.KindAck + 1]atomic.Uint64
+	maxLag  atomic.Int64
+	lastErr atomic.Pointer[error]
+}
+
+func newSender(g *Generator, idx int) (*sender, error) {
+	cfg := &g.cfg
+	s := &sender{
+		g:      g,
+		cfg:    cfg,
+		idx:    idx,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(idx))),
+		signer: wire.NewSigner(cfg.Key),
+		buf:    make([]byte, 0, 4096),
+		data:   make([]byte, 0, 2048),
+		wake:   make(chan struct{}, 1),
+	}
+	// Sequence numbers start at the current time in ns, as an agent's do
+	// at boot, so a later run continues above every number an earlier one
+	// used for the same host names.
+	seq0 := uint64(time.Now().UnixNano())
+	// Host i goes to sender i mod Senders, so every sender has hosts from
+	// the whole name range and equal shares within one.
+	for i := idx; i < cfg.Hosts; i += cfg.Senders {
+		h := simHost{name: HostName(cfg.FirstHost + i), seq: seq0, w: newWalk(s.rng)}
+		for t := range cfg.Targets {
+			h.rttUS[t] = uint32(150 + s.rng.IntN(850))
+		}
+		s.hosts = append(s.hosts, h)
+	}
+	for t, addr := range cfg.Targets {
+		fi, network := 0, "udp4"
+		if !addr.Addr().Unmap().Is4() {
+			fi, network = 1, "udp6"
+		}
+		s.fam[t] = fi
+		if s.conns[fi] != nil {
+			continue
+		}
+		c, err := udp.ListenAny(network)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("cannot open sender socket for %s: %w", addr, err)
+		}
+		s.conns[fi] = c
+		s.out[fi] = udp.NewOutBatch(cfg.Batch)
+	}
+	return s, nil
+}
+
+func (s *sender) close() {
+	for _, c := range s.conns {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// schedule puts every host's first heartbeat and samples on the heap. The
+// (host, kind) pairs of all senders are spread evenly over the interval, so
+// the fleet sends at a steady rate from the first second on rather than in
+// bursts.
+func (s *sender) schedule() {
+	s.scheduled = true
+	cfg := s.cfg
+	kinds := len(cfg.Plugins) + 1
+	slots := int64(cfg.Hosts) * int64(kinds)
+	for li := range s.hosts {
+		gi := int64(li*cfg.Senders + s.idx)
+		if cfg.HeartbeatInterval > 0 {
+			slot := gi * int64(kinds)
+			s.sched.push(event{due: int64(cfg.HeartbeatInterval) * slot / slots, host: int32(li), kind: -1})
+		}
+		if cfg.SampleInterval > 0 {
+			for k := range cfg.Plugins {
+				slot := gi*int64(kinds) + int64(k) + 1
+				s.sched.push(event{due: int64(cfg.SampleInterval) * slot / slots, host: int32(li), kind: int16(k)})
+			}
+		}
+	}
+}
+
+// run is the sender loop: send what is due, flush, sleep until the next
+// event or rate tick. With paced false only the rate job runs, and the loop
+// ends when the job is done.
+func (s *sender) run(ctx context.Context, start, end time.Time, paced bool) {
+	if paced && !s.scheduled {
+		s.schedule()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer s.flush()
+	for {
+		now := time.Now()
+		if !now.Before(end) || ctx.Err() != nil {
+			return
+		}
+		if paced {
+			s.runDue(start, now)
+		}
+		s.runRate(now)
+		s.flush()
+		if !paced && s.jobDone {
+			return
+		}
+		next := end
+		if paced && len(s.sched) > 0 {
+			next = minTime(next, start.Add(time.Duration(s.sched[0].due)))
+		}
+		if w, ok := s.rateWake(now); ok {
+			next = minTime(next, w)
+		}
+		timer.Reset(max(time.Until(next), 0))
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-s.wake:
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// runDue sends every paced event due by now and schedules its next one.
+func (s *sender) runDue(start, now time.Time) {
+	off := int64(now.Sub(start))
+	for len(s.sched) > 0 && s.sched[0].due <= off {
+		ev := &s.sched[0]
+		if lag := off - ev.due; lag > s.maxLag.Load() {
+			s.maxLag.Store(lag)
+		}
+		interval := s.cfg.SampleInterval
+		if ev.kind < 0 {
+			interval = s.cfg.HeartbeatInterval
+			s.heartbeat(&s.hosts[ev.host], now)
+		} else {
+			s.sample(&s.hosts[ev.host], s.cfg.Plugins[ev.kind], now, interval.Seconds())
+		}
+		ev.due += int64(interval)
+		if s.cfg.Jitter > 0 {
+			ev.due += int64((s.rng.Float64() - 0.5) * s.cfg.Jitter * float64(interval))
+		}
+		s.sched.fixTop()
+	}
+}
+
+// rateUnits returns the job's rate in units (one sample or shutdown to
+// every target) per second for this sender.
+func (s *sender) rateUnits() float64 {
+	return s.job.perS / float64(len(s.g.senders)) / float64(len(s.cfg.Targets))
+}
+
+// runRate sends what the rate job owes by now: rate × time since the job
+// started, minus what was sent. Debt from a stall is kept (the offered rate
+// is then the configured one on average, or the report shows the harness
+// fell short), but at most maxUnitsPerLoop units go out per call.
+func (s *sender) runRate(now time.Time) {
+	if j := s.g.job.Load(); j != s.job {
+		s.job, s.jobBase, s.jobUnits, s.jobDone = j, now, 0, false
+		s.jobLimit = 0
+		if j != nil && j.rounds > 0 {
+			per := int64(len(s.hosts))
+			if !j.shutdown {
+				per *= int64(len(s.cfg.RatePlugins))
+			}
+			s.jobLimit = int64(j.rounds) * per
+		}
+	}
+	if s.job == nil || s.jobDone || s.job.perS <= 0 {
+		return
+	}
+	owed := int64(s.rateUnits()*now.Sub(s.jobBase).Seconds()) - s.jobUnits
+	owed = min(owed, maxUnitsPerLoop)
+	nh := int64(len(s.hosts))
+	elapsed := s.cfg.SampleInterval.Seconds()
+	if elapsed == 0 {
+		elapsed = 30
+	}
+	for ; owed > 0; owed-- {
+		if s.jobLimit > 0 && s.jobUnits >= s.jobLimit {
+			break
+		}
+		h := &s.hosts[s.cursor%nh]
+		if s.job.shutdown {
+			s.shutdownMsg(h, now)
+		} else {
+			p := s.cfg.RatePlugins[(s.cursor/nh)%int64(len(s.cfg.RatePlugins))]
+			s.sample(h, p, now, elapsed)
+		}
+		s.cursor++
+		s.jobUnits++
+	}
+	if s.jobLimit > 0 && s.jobUnits >= s.jobLimit {
+		s.jobDone = true
+		s.flush()
+		if s.job.pending.Add(-1) == 0 {
+			close(s.job.done)
+		}
+	}
+}
+
+// rateWake returns when the rate job next owes a batch worth of datagrams;
+// ok is false when no job runs.
+func (s *sender) rateWake(now time.Time) (time.Time, bool) {
+	if s.job == nil || s.jobDone || s.job.perS <= 0 {
+		return time.Time{}, false
+	}
+	units := float64(s.cfg.Batch) / float64(len(s.cfg.Targets))
+	d := time.Duration(units / s.rateUnits() * float64(time.Second))
+	// Below 100 µs timers cost more than they save; above 10 ms a rate
+	// change would lag visibly.
+	d = min(max(d, 100*time.Microsecond), 10*time.Millisecond)
+	return now.Add(d), true
+}
+
+// heartbeat queues h's heartbeat to every target (and its boot first, once).
+func (s *sender) heartbeat(h *simHost, now time.Time) {
+	ts := h.stamp(now.UnixNano())
+	ms := uint32(s.cfg.HeartbeatInterval / time.Millisecond)
+	if s.cfg.Boot && !h.booted {
+		h.booted = true
+		for t := range s.cfg.Targets {
+			b, err := wire.AppendBoot(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts},
+				wire.Boot{IntervalMS: ms, AgentVersion: []byte("hbd-bench")})
+			s.queue(b, t, wire.KindBoot, err)
+		}
+	}
+	for t := range s.cfg.Targets {
+		h.connSeq[t]++
+		// The RTT an agent would report: a walk around its start value.
+		rtt := int64(h.rttUS[t]) + int64(s.rng.IntN(41)) - 20
+		h.rttUS[t] = uint32(min(max(rtt, 50), 5000))
+		b, err := wire.AppendHeartbeat(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts},
+			wire.Heartbeat{IntervalMS: ms, ConnSeq: h.connSeq[t], RTTMicros: h.rttUS[t]})
+		s.queue(b, t, wire.KindHeartbeat, err)
+	}
+}
+
+// sample queues one sample of p to every target, each copy with its own
+// sequence number and the same timestamp, as the agent does.
+func (s *sender) sample(h *simHost, p Plugin, now time.Time, elapsedS float64) {
+	ts := h.stamp(now.UnixNano())
+	s.data = h.w.appendSample(s.data[:0], p, s.rng, elapsedS)
+	for t := range s.cfg.Targets {
+		b, err := wire.AppendSample(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts}, p.Name(), s.data)
+		s.queue(b, t, wire.KindSample, err)
+	}
+}
+
+func (s *sender) shutdownMsg(h *simHost, now time.Time) {
+	ts := h.stamp(now.UnixNano())
+	for t := range s.cfg.Targets {
+		b, err := wire.AppendShutdown(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts},
+			wire.Shutdown{Reason: []byte("hbd-bench finished")})
+		s.queue(b, t, wire.KindShutdown, err)
+	}
+}
+
+// queue adds datagram b for target t to its socket's batch, sending the
+// batch first if it is full. An encoding error can only be a harness bug
+// (every input is generated valid); it is counted like a send error so it
+// cannot go unnoticed.
+func (s *sender) queue(b []byte, t int, k wire.Kind, encErr error) {
+	if cap(b) > cap(s.buf) {
+		s.buf = b[:0] // keep the grown buffer
+	}
+	if encErr != nil {
+		s.errs.Add(1)
+		err := fmt.Errorf("cannot encode %s: %w", k, encErr)
+		s.lastErr.Store(&err)
+		return
+	}
+	s.kinds[k].Add(1)
+	fi := s.fam[t]
+	if !s.out[fi].Add(b, s.cfg.Targets[t]) {
+		s.flushOne(fi)
+		s.out[fi].Add(b, s.cfg.Targets[t])
+	}
+}
+
+func (s *sender) flush() {
+	for fi := range s.out {
+		if s.out[fi] != nil && s.out[fi].Len() > 0 {
+			s.flushOne(fi)
+		}
+	}
+}
+
+func (s *sender) flushOne(fi int) {
+	o := s.out[fi]
+	n, err := s.conns[fi].WriteBatch(o)
+	s.sent.Add(uint64(n))
+	if err != nil {
+		s.errs.Add(uint64(o.Len() - n))
+		s.lastErr.Store(&err)
+	}
+	o.Reset()
+}

@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Names of the daemon metrics the harness reads.
+const (
+	metricReceived   = "hbd_datagrams_received_total"
+	metricAccepted   = "hbd_datagrams_accepted_total"
+	metricDropped    = "hbd_datagrams_dropped_total"
+	metricHosts      = "hbd_hosts"
+	metricHeld       = "hbd_samples_held"
+	metricSamples    = "hbd_samples_received_total"
+	metricWSClients  = "hbd_ws_clients"
+	metricWSFrames   = "hbd_ws_frames_sent_total"
+	metricWSCutOff   = "hbd_ws_cut_off_total"
+	metricHTTP       = "hbd_http_requests_total"
+	metricCPU        = "process_cpu_seconds_total"
+	metricRSS        = "process_resident_memory_bytes"
+	metricGoroutines = "go_goroutines"
+)
+
+// Metrics is one scrape of the daemon's /metrics, reduced to what the
+// harness computes with. Labelled families are summed (Accepted is the sum
+// over kinds) and also kept per label value.
+type Metrics struct {
+	Received        float64
+	Accepted        float64            // sum over kinds
+	AcceptedByKind  map[string]float64 // kind -> datagrams
+	Dropped         float64            // sum over reasons
+	DroppedByReason map[string]float64
+	Hosts           float64            // sum over states
+	HostsByState    map[string]float64 // state -> hosts
+	SamplesHeld     float64
+	SamplesReceived float64
+	WSClients       float64
+	WSFramesSent    float64
+	WSCutOff        float64
+	HTTPRequests    map[string]float64 // route -> requests, all codes
+	CPUSeconds      float64            // process user+system CPU, seconds
+	RSSBytes        float64
+	Goroutines      float64
+
+	// Has records which of the families above were present, so a report
+	// can say "not measured" (null) rather than 0 for a counter the daemon
+	// does not export.
+	Has map[string]bool
+}
+
+// ParseMetrics reads a Prometheus text exposition.
+func ParseMetrics(r io.Reader) (Metrics, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("cannot parse metrics: %w", err)
+	}
+	m := Metrics{Has: map[string]bool{}}
+	// sum adds every series of family name into *total and, when byLabel
+	// is set, into (*by)[value of label byLabel].
+	sum := func(name string, total *float64, byLabel string, by *map[string]float64) {
+		f := fams[name]
+		if f == nil {
+			return
+		}
+		m.Has[name] = true
+		if byLabel != "" {
+			*by = map[string]float64{}
+		}
+		for _, s := range f.GetMetric() {
+			v := value(s)
+			*total += v
+			if byLabel != "" {
+				(*by)[label(s, byLabel)] += v
+			}
+		}
+	}
+	var httpTotal float64
+	sum(metricReceived, &m.Received, "", nil)
+	sum(metricAccepted, &m.Accepted, "kind", &m.AcceptedByKind)
+	sum(metricDropped, &m.Dropped, "reason", &m.DroppedByReason)
+	sum(metricHosts, &m.Hosts, "state", &m.HostsByState)
+	sum(metricHeld, &m.SamplesHeld, "", nil)
+	sum(metricSamples, &m.SamplesReceived, "", nil)
+	sum(metricWSClients, &m.WSClients, "", nil)
+	sum(metricWSFrames, &m.WSFramesSent, "", nil)
+	sum(metricWSCutOff, &m.WSCutOff, "", nil)
+	sum(metricHTTP, &httpTotal, "route", &m.HTTPRequests)
+	sum(metricCPU, &m.CPUSeconds, "", nil)
+	sum(metricRSS, &m.RSSBytes, "", nil)
+	sum(metricGoroutines, &m.Goroutines, "", nil)
+	return m, nil
+}
+
+func value(s *dto.Metric) float64 {
+	switch {
+	case s.Counter != nil:
+		return s.Counter.GetValue()
+	case s.Gauge != nil:
+		return s.Gauge.GetValue()
+	case s.Untyped != nil:
+		return s.Untyped.GetValue()
+	}
+	return 0
+}
+
+func label(s *dto.Metric, name string) string {
+	for _, l := range s.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// Scraper fetches and parses the daemon's /metrics. It is safe for
+// concurrent use. It uses net/http rather than fasthttp because fasthttp's
+// client keeps background goroutines that cannot be stopped, and a harness
+// that is itself tested for goroutine leaks must be able to shut down.
+type Scraper struct {
+	url    string
+	client *http.Client
+}
+
+// NewScraper returns a scraper for the daemon whose HTTP base URL is base
+// (e.g. http://127.0.0.1:50004).
+func NewScraper(base string) (*Scraper, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("invalid HTTP base URL %q: want http://host:port", base)
+	}
+	return &Scraper{
+		url: strings.TrimSuffix(base, "/") + "/metrics",
+		// One connection per scrape: at one scrape a second that costs
+		// nothing, and no idle keep-alive connection (with its reader
+		// goroutine parked in a socket read) outlives a scrape.
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
+	}, nil
+}
+
+// Scrape fetches and parses /metrics once.
+func (s *Scraper) Scrape(ctx context.Context) (Metrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("cannot scrape %s: %w", s.url, err)
+	}
+	// Plain text: the parser reads the classic text format, and the
+	// daemon would otherwise be free to pick a protobuf or OpenMetrics
+	// flavour.
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("cannot scrape %s: %w", s.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return Metrics{}, fmt.Errorf("cannot scrape %s: status %d", s.url, resp.StatusCode)
+	}
+	m, err := ParseMetrics(resp.Body)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("%s: %w", s.url, err)
+	}
+	return m, nil
+}
+
+// Close releases the scraper's idle connection.
+func (s *Scraper) Close() { s.client.CloseIdleConnections() }

@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseMetrics(t *testing.T) {
+	f, err := os.Open("testdata/metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := ParseMetrics(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want float64
+	}{
+		{"received", m.Received, 28051},
+		{"accepted (sum over kinds)", m.Accepted, 1000 + 9992 + 16031 + 1000},
+		{"dropped (sum over reasons)", m.Dropped, 28},
+		{"hosts (sum over states)", m.Hosts, 1000},
+		{"samples held", m.SamplesHeld, 16031},
+		{"samples received", m.SamplesReceived, 16031},
+		{"ws clients", m.WSClients, 20},
+		{"ws frames", m.WSFramesSent, 320620},
+		{"ws cut off", m.WSCutOff, 2},
+		{"cpu", m.CPUSeconds, 4.34},
+		{"rss", m.RSSBytes, 57966592},
+		{"goroutines", m.Goroutines, 41},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if want := map[string]float64{"boot": 1000, "heartbeat": 9992, "sample": 16031, "shutdown": 1000}; !maps.Equal(m.AcceptedByKind, want) {
+		t.Errorf("accepted by kind = %v", m.AcceptedByKind)
+	}
+	if m.DroppedByReason["bad_mac"] != 3 || m.DroppedByReason["replay"] != 25 || len(m.DroppedByReason) != 11 {
+		t.Errorf("dropped by reason = %v", m.DroppedByReason)
+	}
+	if m.HostsByState["UP"] != 992 || m.HostsByState["DOWN"] != 5 {
+		t.Errorf("hosts by state = %v", m.HostsByState)
+	}
+	// Requests are summed over status codes per route.
+	if want := map[string]float64{"/api/0/alerts": 2000, "/api/0/hosts": 2000, "/api/0/hosts/{hostname}/plugins": 2000, "/metrics": 47}; !maps.Equal(m.HTTPRequests, want) {
+		t.Errorf("http requests = %v", m.HTTPRequests)
+	}
+	for _, name := range []string{metricAccepted, metricWSCutOff, metricRSS, metricHTTP} {
+		if !m.Has[name] {
+			t.Errorf("Has[%s] is false", name)
+		}
+	}
+}
+
+func TestParseMetricsMissingFamilies(t *testing.T) {
+	// A daemon without the WebSocket broadcaster: its families are
+	// absent, which must read as "not measured", not as 0.
+	m, err := ParseMetrics(strings.NewReader("# TYPE hbd_datagrams_accepted_total counter\nhbd_datagrams_accepted_total{kind=\"heartbeat\"} 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Accepted != 5 || !m.Has[metricAccepted] || m.Has[metricWSCutOff] || m.Has[metricRSS] {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+func TestParseMetricsInvalid(t *testing.T) {
+	for _, text := range []string{
+		"hbd_datagrams_received_total{kind=\"x\" 5\n", // unclosed label set
+		"hbd_datagrams_received_total five\n",         // not a number
+		"# TYPE x counter\n# TYPE x gauge\nx 1\n",     // conflicting types
+	} {
+		if _, err := ParseMetrics(strings.NewReader(text)); err == nil {
+			t.Errorf("no error for %q", text)
+		}
+	}
+}
+
+func TestScraper(t *testing.T) {
+	body, err := os.ReadFile("testdata/metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accept string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		accept = r.Header.Get("Accept")
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	s, err := NewScraper(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.Scrape(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Accepted != 28023 || m.RSSBytes != 57966592 {
+		t.Fatalf("scraped %+v", m)
+	}
+	if !strings.HasPrefix(accept, "text/plain") {
+		t.Errorf("Accept %q: the daemon could answer in a format the parser does not read", accept)
+	}
+	bad, _ := NewScraper(srv.URL + "/nothing-here")
+	defer bad.Close()
+	if _, err := bad.Scrape(t.Context()); err == nil {
+		t.Error("a 404 scrape did not fail")
+	}
+	for _, u := range []string{"", "127.0.0.1:50004", "ftp://x/"} {
+		if _, err := NewScraper(u); err == nil {
+			t.Errorf("NewScraper(%q) accepted", u)
+		}
+	}
+}

@@ -1,0 +1,365 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultSettle is how long a runner waits after the last datagram before
+// it reads the daemon's counters, so that what is still queued in the
+// daemon's socket and actors is counted.
+const DefaultSettle = time.Second
+
+// Common is what every runner that loads a daemon needs.
+type Common struct {
+	Scenario string    // name for the report ("" for an ad-hoc run)
+	Gen      GenConfig // the simulated fleet
+	// HTTPBase is the daemon's HTTP base URL, for /metrics. Without it
+	// only the harness's own figures are reported.
+	HTTPBase string
+	Settle   time.Duration // 0 means DefaultSettle
+	Progress io.Writer     // a line per second; nil for none
+	// ShutdownRate, when positive, sends every host's shutdown message at
+	// this many datagrams/s after the measurement, so the daemon marks the
+	// simulated hosts STOPPED instead of alerting on all of them.
+	ShutdownRate float64
+}
+
+func (c *Common) settle() time.Duration {
+	if c.Settle > 0 {
+		return c.Settle
+	}
+	return DefaultSettle
+}
+
+// nominalPerS is the datagram rate the paced schedule asks for.
+func nominalPerS(g *GenConfig) float64 {
+	per := 0.0
+	if g.HeartbeatInterval > 0 {
+		per += 1 / g.HeartbeatInterval.Seconds()
+	}
+	if g.SampleInterval > 0 {
+		per += float64(len(g.Plugins)) / g.SampleInterval.Seconds()
+	}
+	return per * float64(g.Hosts) * float64(len(g.Targets))
+}
+
+// monitor follows a run: it keeps the starting counters, prints the
+// progress line and fills in the common part of the report.
+type monitor struct {
+	c       *Common
+	scraper *Scraper
+	g       *Generator
+	e2e     *Histogram // nil without WebSocket clients
+
+	start time.Time
+	cpu0  time.Duration
+	m0    Metrics
+	sent0 uint64
+
+	lastT    time.Time
+	lastSent uint64
+	lastAcc  float64
+	rssPeak  float64
+	status   string // extra text for the progress line, e.g. the ramp step
+}
+
+// newMonitor records the starting point. With an HTTP base it scrapes the
+// daemon once and fails if it cannot: a run whose counters cannot be read
+// measures nothing about the daemon.
+func newMonitor(ctx context.Context, c *Common, g *Generator) (*monitor, error) {
+	mo := &monitor{c: c, g: g, start: time.Now(), cpu0: processCPU()}
+	if c.HTTPBase != "" {
+		s, err := NewScraper(c.HTTPBase)
+		if err != nil {
+			return nil, err
+		}
+		mo.scraper = s
+		m, err := s.Scrape(ctx)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("cannot read the daemon's counters before the run: %w", err)
+		}
+		if !m.Has[metricAccepted] {
+			s.Close()
+			return nil, fmt.Errorf("%s/metrics has no %s: is this an hbd daemon?", c.HTTPBase, metricAccepted)
+		}
+		mo.m0 = m
+		mo.lastAcc = m.Accepted
+		mo.rssPeak = m.RSSBytes
+	}
+	if g != nil {
+		mo.sent0 = g.Stats().Sent
+	}
+	mo.lastT, mo.lastSent = mo.start, mo.sent0
+	return mo, nil
+}
+
+// close releases the scraper's connection.
+func (mo *monitor) close() {
+	if mo.scraper != nil {
+		mo.scraper.Close()
+	}
+}
+
+// tick scrapes the daemon (if it can) and prints one progress line. It
+// returns the scrape, or the zero Metrics and false.
+func (mo *monitor) tick(ctx context.Context) (Metrics, bool) {
+	now := time.Now()
+	dt := now.Sub(mo.lastT).Seconds()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%5.0fs", now.Sub(mo.start).Seconds())
+	if mo.status != "" {
+		fmt.Fprintf(&b, "  %s", mo.status)
+	}
+	if mo.g != nil {
+		sent := mo.g.Stats().Sent
+		fmt.Fprintf(&b, "  offered %8.0f/s", float64(sent-mo.lastSent)/dt)
+		mo.lastSent = sent
+	}
+	var m Metrics
+	ok := false
+	if mo.scraper != nil {
+		var err error
+		m, err = mo.scraper.Scrape(ctx)
+		if err != nil {
+			fmt.Fprintf(&b, "  (metrics: %v)", err)
+		} else {
+			ok = true
+			fmt.Fprintf(&b, "  accepted %8.0f/s", (m.Accepted-mo.lastAcc)/dt)
+			fmt.Fprintf(&b, "  loss %.3f%%", LossPct(float64(mo.lastSent-mo.sent0), m.Accepted-mo.m0.Accepted))
+			mo.lastAcc = m.Accepted
+			mo.rssPeak = max(mo.rssPeak, m.RSSBytes)
+		}
+	}
+	if mo.e2e != nil && mo.e2e.Count() > 0 {
+		fmt.Fprintf(&b, "  e2e p99 %.1f ms", float64(mo.e2e.Quantile(0.99))/1e6)
+	}
+	if el := now.Sub(mo.start); el > 0 {
+		fmt.Fprintf(&b, "  harness cpu %.0f%%", float64(processCPU()-mo.cpu0)/float64(el)*100)
+	}
+	mo.lastT = now
+	if mo.c.Progress != nil {
+		fmt.Fprintln(mo.c.Progress, b.String())
+	}
+	return m, ok
+}
+
+// runFor prints progress every second for d, or until done is closed or
+// ctx is done. until, when not nil, is called with each successful scrape
+// and ends the wait when it returns true.
+func (mo *monitor) runFor(ctx context.Context, d time.Duration, done <-chan struct{}, until func(Metrics) bool) {
+	end := time.Now().Add(d)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		timer := time.NewTimer(left)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-done:
+			timer.Stop()
+			return
+		case <-timer.C:
+			return
+		case <-t.C:
+			timer.Stop()
+			m, ok := mo.tick(ctx)
+			if ok && until != nil && until(m) {
+				return
+			}
+		}
+	}
+}
+
+// finish waits for the daemon to settle, scrapes it a last time and fills
+// in the report's common fields for a measured window of the given length
+// (the time the generator ran).
+func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration) (Metrics, error) {
+	// An interrupted run still reports what it measured: settle and scrape
+	// regardless of ctx, within a bound.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mo.c.settle()+10*time.Second)
+	defer cancel()
+	waitCtx(ctx, mo.c.settle())
+	g := &mo.c.Gen
+	rep.Hosts = g.Hosts
+	for _, t := range g.Targets {
+		rep.Targets = append(rep.Targets, t.String())
+	}
+	rep.DurationS = math.Round(window.Seconds()*10) / 10
+	if el := time.Since(mo.start); el > 0 {
+		rep.HarnessCPUPct = ptr(math.Round(float64(processCPU()-mo.cpu0)/float64(el)*1000) / 10)
+	}
+	var st GenStats
+	if mo.g != nil {
+		st = mo.g.Stats()
+		offered := st.Sent - mo.sent0
+		rep.OfferedPerS = ptr(float64(offered) / window.Seconds())
+		rep.HarnessSendPerS = ptr(float64(offered) / window.Seconds())
+		rep.HarnessMaxLagMs = ptr(float64(st.MaxLag) / 1e6)
+		rep.Datagrams = &Counts{Offered: offered, SendErrs: st.SendErrors}
+		rep.AckRTTMs = mo.g.AckRTT().Summary()
+		if st.SendErrors > 0 {
+			rep.warn("%d datagrams could not be sent; last error: %v", st.SendErrors, st.LastError)
+		}
+		if lag := st.MaxLag; lag > time.Second {
+			rep.warn("the harness fell %v behind its schedule at worst: it may have been a bottleneck", lag.Round(time.Millisecond))
+		}
+	}
+	if mo.scraper == nil {
+		return Metrics{}, nil
+	}
+	m, err := mo.scraper.Scrape(ctx)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("cannot read the daemon's counters after the run: %w", err)
+	}
+	acc := m.Accepted - mo.m0.Accepted
+	rep.AcceptedPerS = ptr(acc / window.Seconds())
+	rep.RSSBytes = ptr(m.RSSBytes)
+	rep.SamplesHeld = ptr(m.SamplesHeld)
+	rep.DaemonCPUSPerMillion = cpuPerMillion(m.CPUSeconds-mo.m0.CPUSeconds, acc)
+	if m.Has[metricWSCutOff] {
+		rep.WSCutOff = ptr(m.WSCutOff - mo.m0.WSCutOff)
+	}
+	rep.DroppedByReason = map[string]float64{}
+	for r, v := range m.DroppedByReason {
+		if d := v - mo.m0.DroppedByReason[r]; d > 0 {
+			rep.DroppedByReason[r] = d
+		}
+	}
+	if rep.Datagrams != nil {
+		rep.Datagrams.Accepted = acc
+		rep.Datagrams.Dropped = m.Dropped - mo.m0.Dropped
+		rep.LossPct = ptr(LossPct(float64(rep.Datagrams.Offered), acc))
+		if acc > float64(rep.Datagrams.Offered)*1.001+10 {
+			rep.warn("the daemon accepted %.0f datagrams but the harness offered %d: other senders were active, so loss is understated", acc, rep.Datagrams.Offered)
+		}
+	}
+	warnDrops(rep)
+	return m, nil
+}
+
+// warnDrops explains drop reasons that point at a setup mistake rather
+// than at overload.
+func warnDrops(rep *Report) {
+	hints := map[string]string{
+		"bad_mac":      "the -key does not match the daemon's key",
+		"unknown_host": "the daemon does not register new hosts (set accept_dynamic = true)",
+		"clock_skew":   "this machine's clock differs from the daemon's by more than max_clock_skew",
+		"replay":       "another harness uses the same host names (see -first-host), this machine's clock was stepped back, or datagrams were reordered beyond the replay window",
+	}
+	reasons := make([]string, 0, len(rep.DroppedByReason))
+	for r := range rep.DroppedByReason {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		if h, ok := hints[r]; ok {
+			rep.warn("%.0f datagrams dropped as %s: %s", rep.DroppedByReason[r], r, h)
+		}
+	}
+}
+
+// LoadConfig configures RunLoad.
+type LoadConfig struct {
+	Common
+	Duration  time.Duration // how long the fleet sends
+	WSURL     string        // WebSocket URL for the clients
+	WSClients int
+	HTTPRPS   float64 // HTTP API requests per second; 0 = none
+}
+
+// RunLoad runs a simulated fleet for cfg.Duration with optional WebSocket
+// and HTTP load and reports throughput, loss, daemon CPU and memory, and
+// latencies.
+func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
+	if cfg.Duration <= 0 {
+		return nil, errors.New("load: need a positive duration")
+	}
+	if cfg.WSClients > 0 && cfg.WSURL == "" {
+		return nil, errors.New("load: WebSocket clients need a WebSocket URL")
+	}
+	if cfg.HTTPRPS > 0 && cfg.HTTPBase == "" {
+		return nil, errors.New("load: HTTP load needs the daemon's HTTP base URL")
+	}
+	rep := newReport(cfg.Scenario, "load", time.Now())
+	g, err := NewGenerator(cfg.Gen)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	mo, err := newMonitor(ctx, &cfg.Common, g)
+	if err != nil {
+		return nil, err
+	}
+	defer mo.close()
+	var httpLoad *HTTPLoad
+	if cfg.HTTPRPS > 0 {
+		httpLoad, err = NewHTTPLoad(HTTPLoadConfig{Base: cfg.HTTPBase, RPS: cfg.HTTPRPS, Hosts: cfg.Gen.Hosts, FirstHost: cfg.Gen.FirstHost, Seed: cfg.Gen.Seed})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var side sync.WaitGroup
+	var e2e Histogram
+	var ws WSStats
+	if cfg.WSClients > 0 {
+		mo.e2e = &e2e
+		side.Go(func() {
+			RunWS(runCtx, WSConfig{URL: cfg.WSURL, Clients: cfg.WSClients, HostPrefix: "bench-"}, &e2e, &ws)
+		})
+	}
+	if httpLoad != nil {
+		side.Go(func() { httpLoad.Run(runCtx) })
+	}
+	start := time.Now()
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		g.Run(runCtx, cfg.Duration)
+	}()
+	mo.runFor(ctx, cfg.Duration+time.Minute, genDone, nil)
+	<-genDone
+	window := time.Since(start)
+	cancel()
+	side.Wait()
+
+	rep.NominalPerS = ptr(nominalPerS(&cfg.Gen))
+	if _, err := mo.finish(ctx, rep, window); err != nil {
+		return rep, err
+	}
+	if cfg.WSClients > 0 {
+		rep.E2EMs = e2e.Summary()
+		rep.WSFrames = ptr(ws.Frames.Load())
+		rep.WSDisconnects = ptr(ws.Disconnects.Load())
+		if ws.Connects.Load() == 0 {
+			rep.warn("no WebSocket client could connect to %s", cfg.WSURL)
+		} else if ws.Measured.Load() == 0 {
+			rep.warn("the WebSocket clients received no plugin messages of bench hosts")
+		}
+	}
+	if httpLoad != nil {
+		rep.APIMs = httpLoad.Latencies()
+		rep.APICodes = httpLoad.Codes()
+		rep.APISkipped = ptr(httpLoad.Skipped())
+	}
+	if cfg.ShutdownRate > 0 {
+		g.Shutdown(ctx, cfg.ShutdownRate)
+	}
+	return rep, ctx.Err()
+}

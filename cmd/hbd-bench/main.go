@@ -1,0 +1,358 @@
+// Command hbd-bench is the load-test harness for the hbd daemon: it
+// simulates a fleet of agents from one process and measures the daemon
+// through its /metrics counters. See docs/BENCHMARKS.md.
+//
+//	hbd-bench load  -addr 127.0.0.1:50003 -http http://127.0.0.1:50004 -key hbd.key -hosts 1000 -duration 1m
+//	hbd-bench ramp  -scenario max ...
+//	hbd-bench sink  -self -duration 5s
+//	hbd-bench -scenario fleet-100k ...   (the scenario picks the subcommand)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hbd-project/hbd/bench"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// maxDuration caps every run: a forgotten load test must end by itself.
+const maxDuration = time.Hour
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// scenario is a named, reproducible run: a mode and flag values that
+// replace the defaults (flags given on the command line still win).
+type scenario struct {
+	mode    string
+	family  string // the subcommand it may be given to
+	presets map[string]string
+}
+
+var scenarios = map[string]scenario{
+	"max": {mode: "max", family: "ramp", presets: map[string]string{
+		"hosts": "10000", "start": "50000", "step": "25000", "step-duration": "10s",
+		"hb-interval": "10s", "duration": "30m", "sink-duration": "10s",
+	}},
+	"memory": {mode: "memory", family: "load", presets: map[string]string{
+		"hosts": "20000", "plugins": "4", "history": "100", "hb-interval": "10s",
+		"fill-rate": "50000", "duration": "30m",
+	}},
+	"fleet-100k": {mode: "load", family: "load", presets: map[string]string{
+		"hosts": "100000", "hb-interval": "10s", "sample-interval": "30s", "plugins": "4",
+		"ws-clients": "20", "http-rps": "2000", "duration": "2m",
+	}},
+}
+
+// flagsOf lists the flags each mode reads; setting any other is an error,
+// so a typo or a flag meant for another subcommand does not pass silently.
+var flagsOf = map[string][]string{
+	"load": {"addr", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks"},
+	"memory": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+		"hb-interval", "plugins", "jitter", "history", "fill-rate", "read-acks"},
+	"ramp": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+		"hb-interval", "jitter", "start", "step", "step-duration", "warmup", "max-loss", "read-acks"},
+	"sink": {"listen", "self", "senders", "duration", "json", "quiet"},
+}
+
+func init() {
+	flagsOf["max"] = append(slices.Clone(flagsOf["ramp"]), "sink-duration", "sink-listen")
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type options struct {
+	addrs        listFlag
+	httpBase     string
+	wsURL        string
+	keyFile      string
+	hosts        int
+	firstHost    int
+	duration     time.Duration
+	scenario     string
+	jsonOut      string
+	allowRemote  bool
+	senders      int
+	seed         uint64
+	quiet        bool
+	settle       time.Duration
+	shutdownRate float64
+	readAcks     bool
+
+	hbInterval     time.Duration
+	sampleInterval time.Duration
+	plugins        int
+	jitter         float64
+	wsClients      int
+	httpRPS        float64
+
+	start        float64
+	step         float64
+	stepDuration time.Duration
+	warmup       time.Duration
+	maxLoss      float64
+	sinkDuration time.Duration
+	sinkListen   string
+
+	history  int
+	fillRate float64
+
+	listen string
+	self   bool
+
+	set map[string]bool // flags given on the command line
+}
+
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet("hbd-bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Var(&o.addrs, "addr", "daemon UDP `host:port`; repeat for several (e.g. one IPv4, one IPv6); every datagram goes to each")
+	fl.StringVar(&o.httpBase, "http", "", "daemon HTTP base `URL` for /metrics and the API, e.g. http://127.0.0.1:50004")
+	fl.StringVar(&o.wsURL, "ws", "", "daemon WebSocket `URL`, e.g. ws://127.0.0.1:50005/hbd")
+	fl.StringVar(&o.keyFile, "key", "", "the daemon's key `file` (hex)")
+	fl.IntVar(&o.hosts, "hosts", 1000, "simulated hosts")
+	fl.IntVar(&o.firstHost, "first-host", 1, "number of the first host name (bench-000001); lets two harnesses share a daemon")
+	fl.DurationVar(&o.duration, "duration", 0, "how long to run (load, sink: required; ramp, memory: a cap, default 30m); at most 1h")
+	fl.StringVar(&o.scenario, "scenario", "", "named scenario: max, memory, fleet-100k (see docs/BENCHMARKS.md)")
+	fl.StringVar(&o.jsonOut, "json", "", "write the report as JSON to `file`")
+	fl.BoolVar(&o.allowRemote, "allow-remote", false, "allow targets that are not loopback addresses")
+	fl.IntVar(&o.senders, "senders", bench.DefaultSenders, "sender goroutines (sink -self: default searches 1..2×CPUs for the highest lossless rate)")
+	fl.Uint64Var(&o.seed, "seed", 1, "random seed for the hosts' values and jitter")
+	fl.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fl.DurationVar(&o.settle, "settle", bench.DefaultSettle, "wait after sending before reading the daemon's counters")
+	fl.Float64Var(&o.shutdownRate, "shutdown-rate", 20000, "after the run, send every host's shutdown at this many datagrams/s (0: none; the hosts then go DOWN)")
+	fl.BoolVar(&o.readAcks, "read-acks", true, "read the daemon's ACKs and report their round trip")
+
+	fl.DurationVar(&o.hbInterval, "hb-interval", 10*time.Second, "heartbeat interval per host")
+	fl.DurationVar(&o.sampleInterval, "sample-interval", 30*time.Second, "sample interval per host and plugin")
+	fl.IntVar(&o.plugins, "plugins", 4, "plugins per host, 0..4: cpu_monitor, memory_monitor, disk_monitor, network_monitor")
+	fl.Float64Var(&o.jitter, "jitter", 0.1, "timer jitter as a fraction of the interval (0..1)")
+	fl.IntVar(&o.wsClients, "ws-clients", 0, "WebSocket clients measuring end-to-end latency (needs -ws)")
+	fl.Float64Var(&o.httpRPS, "http-rps", 0, "HTTP API requests per second (needs -http)")
+
+	fl.Float64Var(&o.start, "start", 50000, "ramp: first step's offered rate, datagrams/s")
+	fl.Float64Var(&o.step, "step", 25000, "ramp: increase per step, datagrams/s")
+	fl.DurationVar(&o.stepDuration, "step-duration", 10*time.Second, "ramp: length of a step")
+	fl.DurationVar(&o.warmup, "warmup", 0, "ramp: heartbeats only before the first step (0: one heartbeat interval + 1s)")
+	fl.Float64Var(&o.maxLoss, "max-loss", bench.DefaultMaxLossPct, "ramp: loss in percent that ends the ramp")
+	fl.DurationVar(&o.sinkDuration, "sink-duration", 10*time.Second, "max: length of the sink measurement")
+	fl.StringVar(&o.sinkListen, "sink-listen", "", "max: sink address (default: loopback of the first -addr's family, port 0)")
+
+	fl.IntVar(&o.history, "history", 100, "memory: the daemon's history (samples kept per plugin per host)")
+	fl.Float64Var(&o.fillRate, "fill-rate", 50000, "memory: datagrams/s while filling the rings")
+
+	fl.StringVar(&o.listen, "listen", "127.0.0.1:0", "sink: address to receive on")
+	fl.BoolVar(&o.self, "self", false, "sink: also run a sender to it")
+	return fl
+}
+
+func usage(w io.Writer, fl *flag.FlagSet) {
+	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink [flags]
+       hbd-bench [load|ramp] -scenario max|memory|fleet-100k [flags]
+
+load   simulate -hosts agents (heartbeats, plugin samples) for -duration
+ramp   raise the offered rate step by step until loss exceeds -max-loss
+sink   measure this machine's bare UDP receive rate
+
+flags:`)
+	fl.PrintDefaults()
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o options
+	fl := newFlagSet(&o, stderr)
+	fl.Usage = func() { usage(stderr, fl) }
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "hbd-bench: unexpected argument %q\n", fl.Arg(0))
+		return 2
+	}
+	mode, err := resolveMode(sub, &o, fl)
+	if err != nil {
+		fmt.Fprintln(stderr, "hbd-bench:", err)
+		return 2
+	}
+	rep, err := execute(ctx, mode, &o, stderr)
+	if rep != nil {
+		if rep.Scenario == "" {
+			rep.Scenario = mode
+		}
+		_ = rep.WriteTable(stdout)
+		if o.jsonOut != "" {
+			if jerr := rep.WriteJSON(o.jsonOut); jerr != nil {
+				fmt.Fprintln(stderr, "hbd-bench:", jerr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "hbd-bench: interrupted; the report above is partial")
+			return 130
+		}
+		fmt.Fprintln(stderr, "hbd-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// resolveMode picks the mode from the subcommand and the scenario, applies
+// the scenario's presets to the flags not given, and rejects flags the
+// mode does not read.
+func resolveMode(sub string, o *options, fl *flag.FlagSet) (string, error) {
+	set := map[string]bool{}
+	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.set = set
+	switch sub {
+	case "", "load", "ramp", "sink":
+	default:
+		return "", fmt.Errorf("unknown subcommand %q: want load, ramp or sink", sub)
+	}
+	mode := sub
+	if o.scenario != "" {
+		sc, ok := scenarios[o.scenario]
+		if !ok {
+			names := make([]string, 0, len(scenarios))
+			for n := range scenarios {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return "", fmt.Errorf("unknown scenario %q: want one of %s", o.scenario, strings.Join(names, ", "))
+		}
+		if sub != "" && sub != sc.family {
+			return "", fmt.Errorf("scenario %s is a %s run, not %s", o.scenario, sc.family, sub)
+		}
+		mode = sc.mode
+		for name, v := range sc.presets {
+			if !set[name] {
+				if err := fl.Set(name, v); err != nil {
+					return "", fmt.Errorf("scenario %s: %w", o.scenario, err)
+				}
+			}
+		}
+	}
+	if mode == "" {
+		return "", errors.New("need a subcommand (load, ramp, sink) or -scenario")
+	}
+	allowed := flagsOf[mode]
+	for name := range set {
+		if !slices.Contains(allowed, name) {
+			return "", fmt.Errorf("flag -%s is not used by %s", name, mode)
+		}
+	}
+	return mode, nil
+}
+
+func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*bench.Report, error) {
+	var progress io.Writer = stderr
+	if o.quiet {
+		progress = nil
+	}
+	dur := o.duration
+	if dur == 0 && (mode == "ramp" || mode == "max" || mode == "memory") {
+		dur = 30 * time.Minute
+	}
+	if dur <= 0 || dur > maxDuration {
+		return nil, fmt.Errorf("-duration must be between 0 and %s (got %s)", maxDuration, o.duration)
+	}
+	if mode == "sink" {
+		started := time.Now()
+		senders := 0 // search for the best sender count
+		if o.set["senders"] {
+			senders = o.senders
+		}
+		r, err := bench.RunSink(ctx, bench.SinkConfig{Listen: o.listen, Duration: dur, Self: o.self, Senders: senders, Progress: progress})
+		if r.Addr != "" {
+			return bench.SinkReport(o.scenario, started, r), err
+		}
+		return nil, err
+	}
+
+	if len(o.addrs) == 0 {
+		return nil, errors.New("need at least one -addr")
+	}
+	if o.keyFile == "" {
+		return nil, errors.New("need the daemon's key: -key FILE")
+	}
+	key, err := wire.LoadKey(o.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := bench.ResolveTargets(ctx, o.addrs)
+	if err != nil {
+		return nil, err
+	}
+	if !o.allowRemote {
+		if err := bench.CheckLoopback(ctx, targets, []string{o.httpBase, o.wsURL}); err != nil {
+			return nil, err
+		}
+	}
+	plugins, err := bench.StandardPlugins(o.plugins)
+	if err != nil {
+		return nil, err
+	}
+	common := bench.Common{
+		Scenario: o.scenario,
+		Gen: bench.GenConfig{
+			Targets: targets, Key: key, Hosts: o.hosts, FirstHost: o.firstHost, Senders: o.senders,
+			HeartbeatInterval: o.hbInterval, Jitter: o.jitter, Boot: true, ReadAcks: o.readAcks, Seed: o.seed,
+		},
+		HTTPBase:     o.httpBase,
+		Settle:       o.settle,
+		Progress:     progress,
+		ShutdownRate: o.shutdownRate,
+	}
+	switch mode {
+	case "load":
+		common.Gen.SampleInterval = o.sampleInterval
+		common.Gen.Plugins = plugins
+		if len(plugins) == 0 {
+			common.Gen.SampleInterval = 0
+		}
+		return bench.RunLoad(ctx, bench.LoadConfig{Common: common, Duration: dur, WSURL: o.wsURL, WSClients: o.wsClients, HTTPRPS: o.httpRPS})
+	case "memory":
+		common.Gen.RatePlugins = plugins
+		return bench.RunMemory(ctx, bench.MemoryConfig{Common: common, History: o.history, FillRate: o.fillRate, Timeout: dur})
+	case "ramp", "max":
+		common.Gen.RatePlugins = []bench.Plugin{bench.PluginCPU4}
+		rc := bench.RampConfig{Common: common, Start: o.start, Step: o.step, StepDuration: o.stepDuration,
+			Warmup: o.warmup, MaxLossPct: o.maxLoss, Duration: dur}
+		if mode == "ramp" {
+			return bench.RunRamp(ctx, rc)
+		}
+		listen := o.sinkListen
+		if listen == "" {
+			listen = "127.0.0.1:0"
+			if !targets[0].Addr().Unmap().Is4() {
+				listen = "[::1]:0"
+			}
+		}
+		return bench.RunMax(ctx, bench.MaxConfig{Ramp: rc, Sink: bench.SinkConfig{Listen: listen, Duration: o.sinkDuration, Progress: progress}})
+	}
+	return nil, fmt.Errorf("unknown mode %q", mode)
+}
