@@ -57,8 +57,19 @@ lint:
 
 check: lint test
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./...
+# bench runs the Go micro-benchmarks, then a short max scenario (a ramp of
+# short steps) against a freshly started local daemon on ports 51003-51005.
+# The full scenarios and their figures are in docs/BENCHMARKS.md.
+BENCH_DIR := $(CURDIR)/.run/bench
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./transport/... ./actors/... ./bench
+	@rm -rf $(BENCH_DIR); mkdir -p $(BENCH_DIR)
+	@printf 'udp_host = "localhost"\nudp_port = 51003\nhbd_host = "127.0.0.1"\nhbd_port = 51004\nws_port = 51005\nlog_level = "warn"\ndata_dir = "%s"\n' $(BENCH_DIR) > $(BENCH_DIR)/hbd.toml
+	@set -e; $(BIN)/hbd -config $(BENCH_DIR)/hbd.toml & hbd=$$!; \
+	trap 'kill -TERM $$hbd 2>/dev/null; wait $$hbd 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 50); do [ -s $(BENCH_DIR)/hbd.key ] && break; sleep 0.1; done; \
+	$(BIN)/hbd-bench ramp -scenario max -addr 127.0.0.1:51003 -http http://127.0.0.1:51004 \
+		-key $(BENCH_DIR)/hbd.key -step-duration 3s -sink-duration 2s -duration 2m -quiet -json $(BENCH_DIR)/max.json
 
 clean:
 	rm -rf $(BIN) $(RUN_DIR)

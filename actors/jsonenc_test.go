@@ -1,26 +1,9 @@
 package actors
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 )
-
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "web01", `quote " and \ backslash`, "tab\tnew\nline\r", "ctl \x01\x1f", "<html>&", "ünïcødé ✓", "bad \xff utf8", "\u2028"} {
-		got := appendJSONString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("%q encoded to invalid JSON %s: %v", s, got, err)
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Fatalf("%q round-trips to %q, encoding/json gives %q", s, back, wantBack)
-		}
-	}
-}
 
 func TestAppendUnixTime(t *testing.T) {
 	if got := string(appendUnixTime(nil, time.Time{})); got != "null" {

@@ -8,7 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/hbd-project/hbd/internal/jsonw"
 )
 
 // Kinds of record hbd writes. The set is open: readers must accept kinds
@@ -68,11 +69,11 @@ func (r Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"time":`...)
 	b = appendUnixMilli(b, r.Time)
 	b = append(b, `,"host":`...)
-	b = appendString(b, r.Host)
+	b = jsonw.AppendString(b, r.Host)
 	b = append(b, `,"kind":`...)
-	b = appendString(b, r.Kind)
+	b = jsonw.AppendString(b, r.Kind)
 	b = append(b, `,"msg":`...)
-	b = appendString(b, r.Msg)
+	b = jsonw.AppendString(b, r.Msg)
 	if len(r.Fields) > 0 {
 		b = append(b, `,"fields":`...)
 		b = appendFields(b, r.Fields)
@@ -186,51 +187,6 @@ func parseFloatTime(s string) (time.Time, error) {
 	return time.Unix(int64(sec), int64(math.Round((f-sec)*1e9))), nil
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string literal. Unlike encoding/json it
-// leaves <, > and & alone: the journal is not embedded in HTML.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // appendFields appends m as a JSON object with sorted keys.
 func appendFields(b []byte, m map[string]any) []byte {
 	// Records carry a handful of fields: sorting them in a stack array
@@ -246,7 +202,7 @@ func appendFields(b []byte, m map[string]any) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
 		b = appendValue(b, m[k])
 	}
@@ -262,7 +218,7 @@ func appendValue(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendString(b, v)
+		return jsonw.AppendString(b, v)
 	case bool:
 		return strconv.AppendBool(b, v)
 	case int:
@@ -292,7 +248,7 @@ func appendValue(b []byte, v any) []byte {
 	}
 	enc, err := json.Marshal(v)
 	if err != nil {
-		return appendString(b, fmt.Sprint(v))
+		return jsonw.AppendString(b, fmt.Sprint(v))
 	}
 	return append(b, enc...)
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hbd-project/hbd/internal/procgroup"
 )
 
 // ExecConfig configures an Exec channel.
@@ -91,7 +93,7 @@ func (e *Exec) Send(ctx context.Context, n Notification) error {
 	stderr := &limitedBuffer{max: maxStderr}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = waitDelay
-	killProcessGroup(cmd)
+	procgroup.KillOnCancel(cmd)
 	err := cmd.Run()
 	if err == nil {
 		return nil

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hbd-project/hbd/internal/procgroup"
 )
 
 const (
@@ -70,7 +72,7 @@ func (e *execCollector) Collect(ctx context.Context) ([]byte, error) {
 	stderr := &tailBuffer{limit: maxExecStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = execWaitDelay
-	killProcessGroup(cmd)
+	procgroup.KillOnCancel(cmd)
 
 	err := cmd.Run()
 	switch {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package plugins
+package procgroup
 
 import (
 	"errors"
@@ -9,14 +9,13 @@ import (
 	"syscall"
 )
 
-// killProcessGroup makes cmd the leader of a new process group and makes
-// cancellation kill that whole group, so that whatever the plugin started
-// (a shell pipeline, a forked helper) dies with it instead of lingering.
-func killProcessGroup(cmd *exec.Cmd) {
+// KillOnCancel makes cmd the leader of a new process group and makes its
+// cancellation kill the whole group. Call it before cmd.Start.
+func KillOnCancel(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// A negative pid signals the group whose id is the leader's pid.
-		// The leader is not reaped yet when Cancel runs, so the id is
+		// The leader is not reaped before Cancel returns, so the id is
 		// still ours.
 		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if errors.Is(err, syscall.ESRCH) {
