@@ -211,3 +211,5 @@ func TestWebSocketSlowClientIsCutOff(t *testing.T) {
 		return strings.Contains(string(body), "hbd_ws_cut_off_total 1")
 	})
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
