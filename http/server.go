@@ -206,11 +206,9 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 		total = snap.CountByState(want)
 	}
 	ctx.Response.Header.Set("X-Total-Count", strconv.Itoa(total))
-	size := 2
-	for _, h := range hosts {
-		size += len(h.JSON) + 1
-	}
-	b := make([]byte, 0, min(size, 64<<20))
+	// Size the buffer for the page, not the fleet: a page of 100 out of
+	// 100,000 hosts must not allocate 30 MB.
+	b := make([]byte, 0, 2+min(limit, total)*400)
 	b = append(b, '[')
 	skipped, n := 0, 0
 	for _, h := range hosts {

@@ -235,6 +235,9 @@ func (b *Broadcaster) readLoop(c *client) {
 	}
 	alive()
 	ws.SetPongHandler(func(string) error { alive(); return nil })
+	// Pongs go out from the writer, the connection's only writer: the
+	// library's default would write from this goroutine.
+	ws.SetPingHandler(func(data string) error { alive(); c.queuePong(data); return nil })
 	for {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {
