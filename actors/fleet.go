@@ -15,7 +15,10 @@ import (
 // HostActors, so listing the fleet costs the same with 100,000 hosts busy.
 type FleetSnapshot struct {
 	Hosts   []*HostSummary // sorted by Name; never modified after publication
-	ByState [numStates]int
+	// Alerting are the hosts with at least one non-OK alert, sorted by
+	// name, so /api/0/alerts does not walk the whole fleet per request.
+	Alerting []*HostSummary
+	ByState  [numStates]int
 	Built   time.Time
 }
 
@@ -114,13 +117,16 @@ func (a *fleetActor) publish() {
 	next := &FleetSnapshot{ByState: old.ByState, Built: a.clock.Now()}
 	hosts := slices.Clone(old.Hosts)
 	var added []*HostSummary
+	alertsChanged := false
 	for name, s := range a.pending {
+		alertsChanged = alertsChanged || len(s.Alerts) > 0
 		i, ok := a.idx[name]
 		if !ok {
 			added = append(added, s)
 			next.ByState[s.State]++
 			continue
 		}
+		alertsChanged = alertsChanged || len(hosts[i].Alerts) > 0
 		next.ByState[hosts[i].State]--
 		next.ByState[s.State]++
 		hosts[i] = s
@@ -134,6 +140,15 @@ func (a *fleetActor) publish() {
 		}
 	}
 	next.Hosts = hosts
+	next.Alerting = old.Alerting
+	if alertsChanged {
+		next.Alerting = nil
+		for _, h := range hosts {
+			if len(h.Alerts) > 0 {
+				next.Alerting = append(next.Alerting, h)
+			}
+		}
+	}
 	a.fleet.snap.Store(next)
 }
 

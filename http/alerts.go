@@ -67,10 +67,7 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 	snap := s.sys.Fleet.Snapshot()
 	var list []*actors.AlertEntry
 	var critical, warning, unknown int
-	for _, h := range snap.Hosts {
-		if len(h.Alerts) == 0 {
-			continue
-		}
+	for _, h := range snap.Alerting {
 		if hostGlob != "" {
 			if ok, _ := path.Match(hostGlob, h.Name); !ok {
 				continue
