@@ -14,12 +14,12 @@ import (
 // handlers read it from any goroutine without locks and without asking the
 // HostActors, so listing the fleet costs the same with 100,000 hosts busy.
 type FleetSnapshot struct {
-	Hosts   []*HostSummary // sorted by Name; never modified after publication
+	Hosts []*HostSummary // sorted by Name; never modified after publication
 	// Alerting are the hosts with at least one non-OK alert, sorted by
 	// name, so /api/0/alerts does not walk the whole fleet per request.
 	Alerting []*HostSummary
 	ByState  [numStates]int
-	Built   time.Time
+	Built    time.Time
 }
 
 // Find returns the named host's summary, or nil.
