@@ -38,6 +38,8 @@ run: build
 # and short fuzz runs. It must stay under 10 minutes on 2 cores.
 test:
 	$(GO) test -race -count=1 -timeout 8m ./...
+	# The race detector allocates on its own: zero-allocation checks run without it.
+	$(GO) test -count=1 -run 'TestZeroAllocs|TestEvaluateLiteralPathIsRuleMetric' ./transport/wire ./actors/alert
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-short:
