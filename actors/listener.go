@@ -45,6 +45,9 @@ func newSigners(k *Keys) *signers {
 	return &signers{keys: k, fleet: wire.NewSigner(k.fleet), perHost: make(map[string]*wire.Signer)}
 }
 
+// forHost returns the signer for a datagram's host field. The common case
+// (one fleet key) touches no map; the map lookups with string(host) do not
+// allocate.
 func (s *signers) forHost(host []byte) *wire.Signer {
 	if len(s.keys.perHost) == 0 {
 		return s.fleet
@@ -52,12 +55,23 @@ func (s *signers) forHost(host []byte) *wire.Signer {
 	if sg, ok := s.perHost[string(host)]; ok {
 		return sg
 	}
-	key, ok := s.keys.perHost[string(host)]
+	return s.forName(string(host))
+}
+
+// forName is forHost for a name already held as a string (the ACK writer's).
+func (s *signers) forName(host string) *wire.Signer {
+	if len(s.keys.perHost) == 0 {
+		return s.fleet
+	}
+	if sg, ok := s.perHost[host]; ok {
+		return sg
+	}
+	key, ok := s.keys.perHost[host]
 	if !ok {
 		return s.fleet
 	}
 	sg := wire.NewSigner(key)
-	s.perHost[string(host)] = sg
+	s.perHost[host] = sg
 	return sg
 }
 
@@ -109,7 +123,7 @@ func (w *ackWriter) run(done <-chan struct{}) {
 			now := w.clock.Now()
 			seq++
 			var err error
-			buf, err = wire.AppendAck(buf[:0], sg.forHost([]byte(r.host)),
+			buf, err = wire.AppendAck(buf[:0], sg.forName(r.host),
 				wire.Envelope{Host: r.host, Seq: seq, Time: now.UnixNano()},
 				wire.Ack{Seq: r.seq, Time: r.sent, HoldNanos: uint32(min(now.Sub(r.recv), time.Duration(1<<32-1)))})
 			if err == nil {

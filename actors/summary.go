@@ -1,14 +1,10 @@
 package actors
 
-import "time"
-
 // HostSummary is one host's entry in the fleet view. It is immutable once
 // sent to the fleet index: readers on any goroutine may use it without locks.
 type HostSummary struct {
-	Name     string
-	State    HostState
-	Dyn      bool
-	LastSeen time.Time
+	Name  string
+	State HostState
 	// JSON is the host's object in /api/0/hosts, encoded once by its
 	// HostActor so that listing 100,000 hosts is a concatenation.
 	JSON []byte
@@ -19,11 +15,9 @@ type HostSummary struct {
 // summary builds the host's immutable fleet entry.
 func (h *hostState) summary() *HostSummary {
 	return &HostSummary{
-		Name:     h.name,
-		State:    h.state,
-		Dyn:      h.dyn,
-		LastSeen: h.lastSeen,
-		JSON:     h.appendJSON(make([]byte, 0, 384)),
+		Name:  h.name,
+		State: h.state,
+		JSON:  h.appendJSON(make([]byte, 0, 384)),
 	}
 }
 

@@ -68,7 +68,6 @@ type Agent struct {
 
 	mu    sync.Mutex // guards dests and their fields
 	dests []*dest
-	acks  atomic.Uint64 // ACKs matched, for tests and logs
 }
 
 // New opens the agent's sockets (one per address family available).
@@ -98,8 +97,6 @@ func New(opt Options) (*Agent, error) {
 	return a, nil
 }
 
-// AcksReceived returns how many valid ACKs have been matched to heartbeats.
-func (a *Agent) AcksReceived() uint64 { return a.acks.Load() }
 
 // Run sends until ctx is cancelled, then announces the shutdown and returns.
 func (a *Agent) Run(ctx context.Context) error {
@@ -385,7 +382,6 @@ func (a *Agent) matchAck(from netip.AddrPort, ack wire.Ack, now time.Time) {
 			rtt = time.Microsecond
 		}
 		d.rtt = rtt
-		a.acks.Add(1)
 		return
 	}
 }

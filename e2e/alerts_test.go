@@ -117,15 +117,7 @@ min_level = "WARNING"
 	setValue(10)
 	script := filepath.Join(t.TempDir(), "queue.sh")
 	os.WriteFile(script, []byte("#!/bin/sh\nprintf '{\"depth\": %s}' \"$(cat "+valueFile+")\"\n"), 0o755)
-	startAgent(t, d, "app01", fmt.Sprintf(`
-[plugins.cpu_monitor]
-enabled = false
-[plugins.memory_monitor]
-enabled = false
-[plugins.disk_monitor]
-enabled = false
-[plugins.network_monitor]
-enabled = false
+	startAgent(t, d, "app01", builtinPluginsOff+fmt.Sprintf(`
 [[exec]]
 name = "queue"
 command = [%q]

@@ -417,3 +417,16 @@ func getQuiet(url string) (int, []byte) {
 // isCI reports whether the suite runs under CI, where every optional tool
 // must be installed and a missing one is a failure, not a skip.
 func isCI() bool { return os.Getenv("CI") != "" }
+
+// builtinPluginsOff is agent config that disables the four built-in
+// plugins, for tests that only need heartbeats or an [[exec]] plugin.
+const builtinPluginsOff = `
+[plugins.cpu_monitor]
+enabled = false
+[plugins.memory_monitor]
+enabled = false
+[plugins.disk_monitor]
+enabled = false
+[plugins.network_monitor]
+enabled = false
+`

@@ -23,14 +23,7 @@ func (s *Server) hostAlerts(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	qctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	r, found := s.sys.QueryAlerts(qctx, name)
-	if !found {
-		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
-		return
-	}
-	writeJSON(ctx, r.Status, r.Body)
+	s.ask(ctx, name, func(qctx context.Context) (actors.APIReply, bool) { return s.sys.QueryAlerts(qctx, name) })
 }
 
 // alerts answers /api/0/alerts: the active (non-OK) alerts of the whole

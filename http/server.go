@@ -275,9 +275,17 @@ func (s *Server) plugin(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) askHost(ctx *fasthttp.RequestCtx, name, plugin string, limit int) {
+	s.ask(ctx, name, func(qctx context.Context) (actors.APIReply, bool) {
+		return s.sys.QueryPlugins(qctx, name, plugin, limit)
+	})
+}
+
+// ask puts a question to a host's actor within the query timeout and
+// writes its answer, or 404 for an unknown host.
+func (s *Server) ask(ctx *fasthttp.RequestCtx, name string, q func(context.Context) (actors.APIReply, bool)) {
 	qctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	r, found := s.sys.QueryPlugins(qctx, name, plugin, limit)
+	r, found := q(qctx)
 	if !found {
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
 		return

@@ -210,6 +210,9 @@ func loadKeys(cfg *config.Daemon, log *slog.Logger) (*actors.Keys, error) {
 		return nil, err
 	}
 	log.Info("using fleet key", "path", path)
+	if wire.KeyFileTooOpen(path) {
+		log.Warn("the fleet key file is readable by other users; anyone who can read it can forge heartbeats (chmod 600)", "path", path)
+	}
 	perHost := make(map[string][]byte, len(cfg.HostKeys))
 	for host, p := range cfg.HostKeys {
 		k, err := wire.LoadKey(p)
