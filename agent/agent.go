@@ -97,7 +97,6 @@ func New(opt Options) (*Agent, error) {
 	return a, nil
 }
 
-
 // Run sends until ctx is cancelled, then announces the shutdown and returns.
 func (a *Agent) Run(ctx context.Context) error {
 	a.resolve(ctx)
