@@ -1,0 +1,380 @@
+package statefile
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Version is the format version this package writes and reads. A change
+// to the header, the framing or the host record takes a new version.
+const Version = 1
+
+// Kind is what a file holds.
+type Kind uint8
+
+// File kinds.
+const (
+	KindSnapshot Kind = 1 // every host's full record
+	KindDelta    Kind = 2 // the hosts that changed since the previous file
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindSnapshot:
+		return "snapshot"
+	case KindDelta:
+		return "delta"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Header is what a file says of itself.
+type Header struct {
+	Version uint16
+	Kind    Kind
+	Seq     uint64
+	Created time.Time
+}
+
+// RecordType says what a record holds.
+type RecordType uint8
+
+// Record types.
+const (
+	RecordFull  RecordType = 1 // a host's whole state: replaces what came before
+	RecordDelta RecordType = 2 // a host's state with only the samples stored since its previous record
+	recordEnd   RecordType = 0x7f
+)
+
+// Record is one host's record.
+type Record struct {
+	Type RecordType
+	Host Host
+}
+
+var (
+	magic  = [8]byte{'H', 'B', 'D', 'S', 'T', 'A', 'T', 'E'}
+	castag = crc32.MakeTable(crc32.Castagnoli)
+)
+
+const (
+	headerSize = 32
+	// compressAbove is the payload size from which a record is stored
+	// s2-compressed: sample JSON repeats its keys, and a ring of them
+	// shrinks several times; small records gain nothing.
+	compressAbove = 512
+	flagS2        = 1
+	// maxPayload bounds one record as stored and as decompressed.
+	maxPayload = 256 << 20
+)
+
+// ErrVersion is wrapped by errors for a file of another format version.
+var ErrVersion = errors.New("unsupported state format version")
+
+func appendHeader(b []byte, h Header) []byte {
+	start := len(b)
+	b = append(b, magic[:]...)
+	b = binary.LittleEndian.AppendUint16(b, h.Version)
+	b = append(b, byte(h.Kind), 0)
+	b = binary.LittleEndian.AppendUint64(b, h.Seq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(h.Created.UnixNano()))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castag))
+}
+
+func parseHeader(b []byte) (Header, error) {
+	if len(b) < headerSize {
+		return Header{}, fmt.Errorf("header: %w", errShort)
+	}
+	if [8]byte(b[:8]) != magic {
+		return Header{}, errors.New("not an hbd state file (bad magic)")
+	}
+	// The version comes before the checksum: another version's header
+	// may be laid out differently.
+	if v := binary.LittleEndian.Uint16(b[8:10]); v != Version {
+		return Header{Version: v}, fmt.Errorf("%w %d (this hbd reads version %d)", ErrVersion, v, Version)
+	}
+	if crc32.Checksum(b[:28], castag) != binary.LittleEndian.Uint32(b[28:32]) {
+		return Header{}, errors.New("header checksum mismatch")
+	}
+	h := Header{
+		Version: Version,
+		Kind:    Kind(b[10]),
+		Seq:     binary.LittleEndian.Uint64(b[12:20]),
+		Created: time.Unix(0, int64(binary.LittleEndian.Uint64(b[20:28]))),
+	}
+	if h.Kind != KindSnapshot && h.Kind != KindDelta {
+		return h, fmt.Errorf("unknown file kind %d", h.Kind)
+	}
+	return h, nil
+}
+
+// Writer writes one state file. It writes under a temporary name and
+// renames on Commit, so the file appears whole or not at all. Not safe for
+// concurrent use.
+type Writer struct {
+	dir, name string
+	tmp       *os.File
+	w         *bufio.Writer
+	count     int
+	bytes     int64
+	enc       []byte // reused encode buffer
+	comp      []byte // reused compress buffer
+	err       error
+}
+
+// FileName is the name of the file of kind k with sequence number seq.
+func FileName(k Kind, seq uint64) string {
+	prefix := "delta"
+	if k == KindSnapshot {
+		prefix = "snap"
+	}
+	return fmt.Sprintf("%s-%016x.hbds", prefix, seq)
+}
+
+// Create starts a file of kind k with sequence number seq in dir, creating
+// dir if needed.
+func Create(dir string, k Kind, seq uint64, created time.Time) (*Writer, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cannot create the state directory: %w", err)
+	}
+	name := FileName(k, seq)
+	f, err := os.OpenFile(filepath.Join(dir, tmpPrefix+name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create a state file: %w", err)
+	}
+	w := &Writer{dir: dir, name: name, tmp: f, w: bufio.NewWriterSize(f, 1<<20)}
+	w.write(appendHeader(make([]byte, 0, headerSize), Header{Version: Version, Kind: k, Seq: seq, Created: created}))
+	return w, w.err
+}
+
+// tmpPrefix marks files being written; Load removes leftovers.
+const tmpPrefix = ".tmp-"
+
+func (w *Writer) write(b []byte) {
+	if w.err != nil {
+		return
+	}
+	n, err := w.w.Write(b)
+	w.bytes += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("cannot write %s: %w", w.tmp.Name(), err)
+	}
+}
+
+// Add appends one host's record.
+func (w *Writer) Add(t RecordType, h *Host) error {
+	w.enc = AppendHost(w.enc[:0], h)
+	w.frame(t, w.enc)
+	w.count++
+	return w.err
+}
+
+// frame writes type, flags, length, payload and the CRC of all of them.
+func (w *Writer) frame(t RecordType, payload []byte) {
+	flags := byte(0)
+	if len(payload) >= compressAbove {
+		w.comp = s2.Encode(w.comp[:cap(w.comp)], payload)
+		if len(w.comp) < len(payload) {
+			payload, flags = w.comp, flagS2
+		}
+	}
+	if len(payload) > maxPayload {
+		if w.err == nil {
+			w.err = fmt.Errorf("a record of %d bytes is over the limit of %d", len(payload), maxPayload)
+		}
+		return
+	}
+	var head [2 + binary.MaxVarintLen64]byte
+	head[0], head[1] = byte(t), flags
+	n := 2 + binary.PutUvarint(head[2:], uint64(len(payload)))
+	crc := crc32.Update(crc32.Checksum(head[:n], castag), castag, payload)
+	w.write(head[:n])
+	w.write(payload)
+	w.write(binary.LittleEndian.AppendUint32(nil, crc))
+}
+
+// Count returns how many records were added.
+func (w *Writer) Count() int { return w.count }
+
+// Bytes returns how many bytes were written so far.
+func (w *Writer) Bytes() int64 { return w.bytes }
+
+// Commit ends the file, syncs it and gives it its name. The file is durable
+// when Commit returns nil. On error the temporary file is removed.
+func (w *Writer) Commit() (string, error) {
+	w.frame(recordEnd, binary.AppendUvarint(nil, uint64(w.count)))
+	if w.err == nil {
+		if err := w.w.Flush(); err != nil {
+			w.err = fmt.Errorf("cannot write %s: %w", w.tmp.Name(), err)
+		}
+	}
+	if w.err == nil {
+		if err := w.tmp.Sync(); err != nil {
+			w.err = fmt.Errorf("cannot sync %s: %w", w.tmp.Name(), err)
+		}
+	}
+	if err := w.tmp.Close(); err != nil && w.err == nil {
+		w.err = fmt.Errorf("cannot close %s: %w", w.tmp.Name(), err)
+	}
+	final := filepath.Join(w.dir, w.name)
+	if w.err == nil {
+		if err := os.Rename(w.tmp.Name(), final); err != nil {
+			w.err = fmt.Errorf("cannot rename the state file: %w", err)
+		}
+	}
+	if w.err != nil {
+		os.Remove(w.tmp.Name())
+		return "", w.err
+	}
+	// The rename is durable only once the directory is synced.
+	if err := syncDir(w.dir); err != nil {
+		return final, err
+	}
+	return final, nil
+}
+
+// Abort drops the file.
+func (w *Writer) Abort() {
+	w.tmp.Close()
+	os.Remove(w.tmp.Name())
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("cannot sync the state directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("cannot sync the state directory: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads and checks a whole state file and decodes its records. It
+// returns records only if the whole file is intact: any error means none
+// of it may be used.
+func ReadFile(path string) (Header, []Record, error) {
+	h, recs, err := readFile(path)
+	if err != nil {
+		return h, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return h, recs, nil
+}
+
+func readFile(path string) (Header, []Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, nil, err
+	}
+	defer f.Close()
+	return Read(bufio.NewReaderSize(f, 1<<20))
+}
+
+// errTorn is a file that ends inside a record or before its end record.
+var errTorn = errors.New("the file ends early (torn write?)")
+
+// Read is ReadFile for a stream.
+func Read(r io.Reader) (Header, []Record, error) {
+	var hb [headerSize]byte
+	if _, err := io.ReadFull(r, hb[:]); err != nil {
+		return Header{}, nil, fmt.Errorf("header: %w", errShort)
+	}
+	h, err := parseHeader(hb[:])
+	if err != nil {
+		return h, nil, err
+	}
+	br, ok := r.(io.ByteReader)
+	if !ok {
+		br = bufio.NewReader(r)
+		r = br.(io.Reader)
+	}
+	var recs []Record
+	for i := 0; ; i++ {
+		t, payload, err := readFrame(r, br)
+		if err != nil {
+			return h, nil, fmt.Errorf("record %d: %w", i, err)
+		}
+		switch t {
+		case recordEnd:
+			d := decoder{b: payload}
+			n := d.uvarint()
+			if d.err != nil || len(d.b) != 0 {
+				return h, nil, fmt.Errorf("record %d: bad end record", i)
+			}
+			if n != uint64(len(recs)) {
+				return h, nil, fmt.Errorf("end record counts %d records, the file has %d", n, len(recs))
+			}
+			// Anything after the end record is corruption too.
+			var one [1]byte
+			if n, _ := r.Read(one[:]); n != 0 {
+				return h, nil, errors.New("data after the end record")
+			}
+			return h, recs, nil
+		case RecordFull, RecordDelta:
+			if h.Kind == KindSnapshot && t != RecordFull {
+				return h, nil, fmt.Errorf("record %d: a delta record in a snapshot", i)
+			}
+			host, err := DecodeHost(payload)
+			if err != nil {
+				return h, nil, fmt.Errorf("record %d: %w", i, err)
+			}
+			recs = append(recs, Record{Type: t, Host: host})
+		default:
+			return h, nil, fmt.Errorf("record %d: unknown record type %d", i, t)
+		}
+	}
+}
+
+// readFrame reads one record and checks its CRC; the payload is returned
+// decompressed, in a buffer of its own.
+func readFrame(r io.Reader, br io.ByteReader) (RecordType, []byte, error) {
+	var head [2 + binary.MaxVarintLen64]byte
+	if _, err := io.ReadFull(r, head[:2]); err != nil {
+		return 0, nil, errTorn
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return 0, nil, errTorn
+	}
+	if n > maxPayload {
+		return 0, nil, fmt.Errorf("record length %d is over the limit", n)
+	}
+	hn := 2 + binary.PutUvarint(head[2:], n)
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, nil, errTorn
+	}
+	var cb [4]byte
+	if _, err := io.ReadFull(r, cb[:]); err != nil {
+		return 0, nil, errTorn
+	}
+	if crc32.Update(crc32.Checksum(head[:hn], castag), castag, payload) != binary.LittleEndian.Uint32(cb[:]) {
+		return 0, nil, errors.New("checksum mismatch")
+	}
+	switch head[1] {
+	case 0:
+	case flagS2:
+		dl, err := s2.DecodedLen(payload)
+		if err != nil || dl > maxPayload {
+			return 0, nil, fmt.Errorf("bad compressed record: %v", err)
+		}
+		out, err := s2.Decode(make([]byte, dl), payload)
+		if err != nil {
+			return 0, nil, fmt.Errorf("bad compressed record: %w", err)
+		}
+		payload = out
+	default:
+		return 0, nil, fmt.Errorf("unknown record flags %#x", head[1])
+	}
+	return RecordType(head[0]), payload, nil
+}

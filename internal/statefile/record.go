@@ -1,0 +1,488 @@
+package statefile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+)
+
+// Host is one host's durable state. In a full record it is the whole
+// state; in a delta, everything but Plugins is whole and Plugins holds only
+// the samples stored since the host's previous record, in the order they
+// were stored. The numeric codes of State, Conn.Family and the alert levels
+// are part of the format (see their fields).
+type Host struct {
+	Name         string
+	Dyn          bool // registered on first contact, not declared
+	Ver          uint8
+	AgentVersion string
+	Interval     time.Duration // the agent's heartbeat interval
+	// State is the host state: 0 UNKNOWN, 1 UP, 2 DEGRADED, 3 DOWN, 4 STOPPED.
+	State    uint8
+	Stopped  bool
+	LastSeen time.Time
+	LastBoot time.Time
+	Conns    []Conn
+	Replay   Replay
+	// LastSent is the agent timestamp (unix ns) of the newest datagram
+	// accepted and LastRecv when the daemon read it: together they place
+	// the agent's clock against the daemon's, so that datagrams sent
+	// before a restart can be told from new ones.
+	LastSent    int64
+	LastRecv    time.Time
+	LastSilence int64 // agent timestamp of the last silence request
+	Plugins     []Plugin
+	Alerts      []Alert
+}
+
+// Conn is one address family's connection.
+type Conn struct {
+	Family   uint8 // 0 ipv4, 1 ipv6
+	Addr     netip.AddrPort
+	Up       bool
+	LastSeen time.Time
+	RTT      time.Duration
+	SRTT     time.Duration
+	HasRTT   bool
+	Loss     Loss
+}
+
+// Loss is a connection's heartbeat loss window.
+type Loss struct {
+	Top     uint32
+	Seen    [2]uint64
+	Span    uint32
+	Started bool
+}
+
+// Replay is a host's replay window.
+type Replay struct {
+	Top  uint64
+	Seen [2]uint64
+	Init bool
+}
+
+// Plugin is one plugin's samples, oldest first in a full record.
+type Plugin struct {
+	Name    string
+	Samples []Sample
+}
+
+// Sample is one stored sample: the agent's timestamp and the JSON object.
+type Sample struct {
+	UnixNano int64
+	Data     []byte
+}
+
+// Alert is the state of one tracked metric path.
+type Alert struct {
+	Path string
+	// Rule is the metric pattern of the threshold rule that evaluates the
+	// alert; "" for built-in alerts.
+	Rule string
+	// Level: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+	Level             uint8
+	Since             time.Time
+	LastValue         float64
+	LastValueOK       bool
+	LastCheck         time.Time
+	NotificationCount int
+	Flapping          bool
+	WarnSince         time.Time
+	CritSince         time.Time
+	WarnRun, CritRun  bool
+	Changes           []time.Time // recent level changes, for flap detection
+	// NotifiedLevel is the level of the last notification delivered for
+	// the alert and NotifiedAt when; zero NotifiedAt: never notified.
+	NotifiedLevel uint8
+	NotifiedAt    time.Time
+	// Routes are the channels that delivered a notification of the current
+	// episode, with the time of the last one: where repeats continue from.
+	Routes []RouteSent
+}
+
+// RouteSent is when a notification channel last delivered an alert.
+type RouteSent struct {
+	Name string
+	At   time.Time
+}
+
+// Samples returns how many samples the record holds.
+func (h *Host) Samples() int {
+	n := 0
+	for _, p := range h.Plugins {
+		n += len(p.Samples)
+	}
+	return n
+}
+
+// Limits the decoder enforces, so that no input can make it allocate
+// without bound.
+const (
+	maxString = 1 << 20 // bytes of a name, path or sample
+	maxCount  = 1 << 24 // entries of any list
+)
+
+// Host record flags.
+const (
+	hostDyn = 1 << iota
+	hostStopped
+	hostReplayInit
+)
+
+// Conn flags.
+const (
+	connUp = 1 << iota
+	connHasRTT
+	connLossStarted
+)
+
+// Alert flags.
+const (
+	alertValueOK = 1 << iota
+	alertFlapping
+	alertWarnRun
+	alertCritRun
+)
+
+// AppendHost appends h's encoding to b.
+func AppendHost(b []byte, h *Host) []byte {
+	b = appendString(b, h.Name)
+	var fl uint64
+	if h.Dyn {
+		fl |= hostDyn
+	}
+	if h.Stopped {
+		fl |= hostStopped
+	}
+	if h.Replay.Init {
+		fl |= hostReplayInit
+	}
+	b = binary.AppendUvarint(b, fl)
+	b = append(b, h.Ver, h.State)
+	b = appendString(b, h.AgentVersion)
+	b = binary.AppendVarint(b, int64(h.Interval))
+	b = appendTime(b, h.LastSeen)
+	b = appendTime(b, h.LastBoot)
+	b = binary.AppendUvarint(b, h.Replay.Top)
+	b = binary.LittleEndian.AppendUint64(b, h.Replay.Seen[0])
+	b = binary.LittleEndian.AppendUint64(b, h.Replay.Seen[1])
+	b = binary.AppendVarint(b, h.LastSent)
+	b = appendTime(b, h.LastRecv)
+	b = binary.AppendVarint(b, h.LastSilence)
+
+	b = binary.AppendUvarint(b, uint64(len(h.Conns)))
+	for i := range h.Conns {
+		c := &h.Conns[i]
+		b = append(b, c.Family)
+		ab, _ := c.Addr.MarshalBinary() // never fails
+		b = appendBytes(b, ab)
+		var cf uint64
+		if c.Up {
+			cf |= connUp
+		}
+		if c.HasRTT {
+			cf |= connHasRTT
+		}
+		if c.Loss.Started {
+			cf |= connLossStarted
+		}
+		b = binary.AppendUvarint(b, cf)
+		b = appendTime(b, c.LastSeen)
+		b = binary.AppendVarint(b, int64(c.RTT))
+		b = binary.AppendVarint(b, int64(c.SRTT))
+		b = binary.AppendUvarint(b, uint64(c.Loss.Top))
+		b = binary.LittleEndian.AppendUint64(b, c.Loss.Seen[0])
+		b = binary.LittleEndian.AppendUint64(b, c.Loss.Seen[1])
+		b = binary.AppendUvarint(b, uint64(c.Loss.Span))
+	}
+
+	b = binary.AppendUvarint(b, uint64(len(h.Plugins)))
+	for i := range h.Plugins {
+		p := &h.Plugins[i]
+		b = appendString(b, p.Name)
+		b = binary.AppendUvarint(b, uint64(len(p.Samples)))
+		// Timestamps as differences from the previous one: samples of
+		// one plugin are close in time, so most take 4 or 5 bytes.
+		var prev int64
+		for _, s := range p.Samples {
+			b = binary.AppendVarint(b, s.UnixNano-prev)
+			prev = s.UnixNano
+			b = appendBytes(b, s.Data)
+		}
+	}
+
+	b = binary.AppendUvarint(b, uint64(len(h.Alerts)))
+	for i := range h.Alerts {
+		a := &h.Alerts[i]
+		b = appendString(b, a.Path)
+		b = appendString(b, a.Rule)
+		var af uint64
+		if a.LastValueOK {
+			af |= alertValueOK
+		}
+		if a.Flapping {
+			af |= alertFlapping
+		}
+		if a.WarnRun {
+			af |= alertWarnRun
+		}
+		if a.CritRun {
+			af |= alertCritRun
+		}
+		b = binary.AppendUvarint(b, af)
+		b = append(b, a.Level, a.NotifiedLevel)
+		b = appendTime(b, a.Since)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.LastValue))
+		b = appendTime(b, a.LastCheck)
+		b = binary.AppendUvarint(b, uint64(a.NotificationCount))
+		b = appendTime(b, a.WarnSince)
+		b = appendTime(b, a.CritSince)
+		b = binary.AppendUvarint(b, uint64(len(a.Changes)))
+		for _, t := range a.Changes {
+			b = appendTime(b, t)
+		}
+		b = appendTime(b, a.NotifiedAt)
+		b = binary.AppendUvarint(b, uint64(len(a.Routes)))
+		for _, r := range a.Routes {
+			b = appendString(b, r.Name)
+			b = appendTime(b, r.At)
+		}
+	}
+	return b
+}
+
+// DecodeHost decodes a record written by AppendHost. Sample data alias b;
+// strings are copied. It never panics, whatever b holds.
+func DecodeHost(b []byte) (Host, error) {
+	d := decoder{b: b}
+	var h Host
+	h.Name = d.string()
+	fl := d.uvarint()
+	h.Dyn, h.Stopped, h.Replay.Init = fl&hostDyn != 0, fl&hostStopped != 0, fl&hostReplayInit != 0
+	h.Ver = d.byte()
+	h.State = d.byte()
+	h.AgentVersion = d.string()
+	h.Interval = time.Duration(d.varint())
+	h.LastSeen = d.time()
+	h.LastBoot = d.time()
+	h.Replay.Top = d.uvarint()
+	h.Replay.Seen[0] = d.uint64()
+	h.Replay.Seen[1] = d.uint64()
+	h.LastSent = d.varint()
+	h.LastRecv = d.time()
+	h.LastSilence = d.varint()
+
+	if n := d.count(); n > 0 {
+		h.Conns = make([]Conn, n)
+		for i := range h.Conns {
+			c := &h.Conns[i]
+			c.Family = d.byte()
+			if ab := d.bytes(); d.err == nil {
+				if err := c.Addr.UnmarshalBinary(ab); err != nil {
+					d.fail(fmt.Errorf("connection %d: %w", i, err))
+				}
+			}
+			cf := d.uvarint()
+			c.Up, c.HasRTT, c.Loss.Started = cf&connUp != 0, cf&connHasRTT != 0, cf&connLossStarted != 0
+			c.LastSeen = d.time()
+			c.RTT = time.Duration(d.varint())
+			c.SRTT = time.Duration(d.varint())
+			c.Loss.Top = d.uint32()
+			c.Loss.Seen[0] = d.uint64()
+			c.Loss.Seen[1] = d.uint64()
+			c.Loss.Span = d.uint32()
+		}
+	}
+
+	if n := d.count(); n > 0 {
+		h.Plugins = make([]Plugin, n)
+		for i := range h.Plugins {
+			p := &h.Plugins[i]
+			p.Name = d.string()
+			if m := d.count(); m > 0 {
+				p.Samples = make([]Sample, m)
+				var prev int64
+				for j := range p.Samples {
+					prev += d.varint()
+					p.Samples[j] = Sample{UnixNano: prev, Data: d.bytes()}
+				}
+			}
+		}
+	}
+
+	if n := d.count(); n > 0 {
+		h.Alerts = make([]Alert, n)
+		for i := range h.Alerts {
+			a := &h.Alerts[i]
+			a.Path = d.string()
+			a.Rule = d.string()
+			af := d.uvarint()
+			a.LastValueOK, a.Flapping = af&alertValueOK != 0, af&alertFlapping != 0
+			a.WarnRun, a.CritRun = af&alertWarnRun != 0, af&alertCritRun != 0
+			a.Level = d.byte()
+			a.NotifiedLevel = d.byte()
+			a.Since = d.time()
+			a.LastValue = math.Float64frombits(d.uint64())
+			a.LastCheck = d.time()
+			a.NotificationCount = int(d.bounded(math.MaxInt32))
+			a.WarnSince = d.time()
+			a.CritSince = d.time()
+			if m := d.count(); m > 0 {
+				a.Changes = make([]time.Time, m)
+				for j := range a.Changes {
+					a.Changes[j] = d.time()
+				}
+			}
+			a.NotifiedAt = d.time()
+			if m := d.count(); m > 0 {
+				a.Routes = make([]RouteSent, m)
+				for j := range a.Routes {
+					a.Routes[j] = RouteSent{Name: d.string(), At: d.time()}
+				}
+			}
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Errorf("%d bytes after the record", len(d.b)))
+	}
+	if d.err != nil {
+		return Host{}, fmt.Errorf("bad host record: %w", d.err)
+	}
+	return h, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, s []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendTime stores t as unix nanoseconds, the zero time as 0.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+var errShort = errors.New("record ends early")
+
+// decoder reads a record; the first error sticks and every later read
+// returns a zero value, so decoding code needs no error checks of its own.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bounded(limit uint64) uint64 {
+	v := d.uvarint()
+	if v > limit {
+		d.fail(fmt.Errorf("value %d is over its limit %d", v, limit))
+		return 0
+	}
+	return v
+}
+
+func (d *decoder) uint32() uint32 { return uint32(d.bounded(math.MaxUint32)) }
+
+// count reads a list length. Every entry takes at least one byte, so a
+// count above the bytes left is corrupt, which bounds the allocation.
+func (d *decoder) count() int {
+	n := d.bounded(maxCount)
+	if n > uint64(len(d.b)) {
+		d.fail(fmt.Errorf("list of %d entries in %d bytes", n, len(d.b)))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 1 {
+		d.fail(errShort)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uint64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.fail(errShort)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.bounded(maxString)
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+		return nil
+	}
+	s := d.b[:n:n]
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+func (d *decoder) time() time.Time {
+	ns := d.varint()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}

@@ -1,0 +1,149 @@
+package statefile
+
+import (
+	"bytes"
+	"math"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func ts(sec int64) time.Time { return time.Unix(0, sec*1e9+123456789) }
+
+// fullHost has every field set to a value other than its zero value, so a
+// field the codec forgets fails the round trip.
+func fullHost() Host {
+	return Host{
+		Name: "web-01.example.net", Dyn: true, Ver: 1, AgentVersion: "0.1.0", Interval: 10 * time.Second,
+		State: 2, Stopped: true, LastSeen: ts(1795510724), LastBoot: ts(1795510000),
+		Conns: []Conn{
+			{Family: 1, Addr: netip.MustParseAddrPort("[2001:db8::7%eth0]:41235"), Up: true, LastSeen: ts(1795510723),
+				RTT: time.Millisecond, SRTT: 2 * time.Millisecond, HasRTT: true, Loss: Loss{Top: 7, Seen: [2]uint64{0x7f, 3}, Span: 7, Started: true}},
+			{Family: 0, Addr: netip.MustParseAddrPort("10.0.0.7:41234"), Up: true, LastSeen: ts(1795510724),
+				RTT: 212 * time.Microsecond, SRTT: 230 * time.Microsecond, HasRTT: true,
+				Loss: Loss{Top: 4000000000, Seen: [2]uint64{math.MaxUint64, 1 << 63}, Span: 128, Started: true}},
+		},
+		Replay:   Replay{Top: math.MaxUint64 - 5, Seen: [2]uint64{0xdeadbeef, 0xfeedface}, Init: true},
+		LastSent: 1795510724123456789, LastRecv: ts(1795510725), LastSilence: 1795500000000000000,
+		Plugins: []Plugin{
+			{Name: "cpu_monitor", Samples: []Sample{
+				{UnixNano: 1795510700000000000, Data: []byte(`{"cpu_percent":12.5}`)},
+				{UnixNano: 1795510710000000000, Data: []byte(`{"cpu_percent":-0.0}`)},
+				{UnixNano: -5, Data: []byte(`{}`)},
+			}},
+			{Name: "exec.nginx", Samples: []Sample{{UnixNano: 1, Data: bytes.Repeat([]byte(`{"a":"b"}`), 200)}}},
+		},
+		Alerts: []Alert{{
+			Path: "disk_monitor./.percent", Rule: "disk_monitor.*.percent", Level: 2, Since: ts(1795510000), LastValue: 95.5, LastValueOK: true,
+			LastCheck: ts(1795510724), NotificationCount: 3, Flapping: true, WarnSince: ts(1795509000), CritSince: ts(1795509500),
+			WarnRun: true, CritRun: true, Changes: []time.Time{ts(1795509000), ts(1795509500)},
+			NotifiedLevel: 2, NotifiedAt: ts(1795510001),
+			Routes: []RouteSent{{Name: "pager", At: ts(1795510001)}, {Name: "mail", At: ts(1795510002)}},
+		}},
+	}
+}
+
+// nonZero fails for any field of v (recursively, through structs, slices'
+// first elements and arrays) that holds its zero value.
+func nonZero(t *testing.T, path string, v reflect.Value) {
+	t.Helper()
+	if v.Type() == reflect.TypeOf(time.Time{}) || v.Type() == reflect.TypeOf(netip.AddrPort{}) {
+		if v.IsZero() {
+			t.Errorf("%s is zero: the round trip does not cover it", path)
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			nonZero(t, path+"."+v.Type().Field(i).Name, v.Field(i))
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			t.Errorf("%s is empty: the round trip does not cover it", path)
+			return
+		}
+		if v.Type().Elem().Kind() != reflect.Uint8 {
+			nonZero(t, path+"[0]", v.Index(0))
+		}
+	default:
+		if v.IsZero() {
+			t.Errorf("%s is zero: the round trip does not cover it", path)
+		}
+	}
+}
+
+func TestHostRoundTripEveryField(t *testing.T) {
+	h := fullHost()
+	nonZero(t, "Host", reflect.ValueOf(h))
+	b := AppendHost(nil, &h)
+	got, err := DecodeHost(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, h) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, h)
+	}
+	// NaN and infinities are stored bit for bit.
+	h.Alerts[0].LastValue = math.Inf(-1)
+	got, _ = DecodeHost(AppendHost(nil, &h))
+	if !math.IsInf(got.Alerts[0].LastValue, -1) {
+		t.Errorf("LastValue = %v, want -Inf", got.Alerts[0].LastValue)
+	}
+}
+
+func TestHostRoundTripEmpty(t *testing.T) {
+	h := Host{Name: "a"}
+	got, err := DecodeHost(AppendHost(nil, &h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, h) {
+		t.Errorf("got %+v, want %+v", got, h)
+	}
+}
+
+func TestDecodeHostRejectsDamage(t *testing.T) {
+	h := fullHost()
+	b := AppendHost(nil, &h)
+	for n := 0; n < len(b); n += 7 {
+		if _, err := DecodeHost(b[:n]); err == nil {
+			t.Fatalf("a record cut to %d of %d bytes decoded without error", n, len(b))
+		}
+	}
+	if _, err := DecodeHost(append(b, 0)); err == nil {
+		t.Error("a record with a trailing byte decoded without error")
+	}
+}
+
+func FuzzDecodeHost(f *testing.F) {
+	h := fullHost()
+	f.Add(AppendHost(nil, &h))
+	f.Add(AppendHost(nil, &Host{Name: "x"}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := DecodeHost(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode back to the same bytes' meaning.
+		again, err := DecodeHost(AppendHost(nil, &h))
+		if err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(normal(again), normal(h)) {
+			t.Fatalf("re-encoded record differs:\n%+v\n%+v", again, h)
+		}
+	})
+}
+
+// normal makes NaN values comparable and drops time locations.
+func normal(h Host) Host {
+	for i := range h.Alerts {
+		if math.IsNaN(h.Alerts[i].LastValue) {
+			h.Alerts[i].LastValue = 0
+		}
+	}
+	return h
+}
