@@ -27,7 +27,7 @@ func BenchmarkHostSummaryJSON(b *testing.B) {
 // the HostActor from a full ring.
 func BenchmarkPluginAnswer(b *testing.B) {
 	a := newHostActor(&hostEnv{history: 100, stats: NewStats()}, "web01", true)
-	r := newRing(100)
+	r := newRing("p", 100)
 	for i := 0; i < 100; i++ {
 		r.push(sample{unixNano: int64(i) * 1e9, data: benchSample})
 	}
@@ -45,7 +45,7 @@ func BenchmarkPluginAnswer(b *testing.B) {
 func BenchmarkPluginsAnswer(b *testing.B) {
 	a := newHostActor(&hostEnv{history: 100, stats: NewStats()}, "web01", true)
 	for _, p := range []string{"cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"} {
-		r := newRing(100)
+		r := newRing("p", 100)
 		r.push(sample{unixNano: 1, data: benchSample})
 		a.plugins[p] = r
 	}

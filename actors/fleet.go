@@ -101,6 +101,10 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 	case flushTick:
 		a.scheduled = false
 		a.publish()
+	case *barrier:
+		// Publish now what has arrived, for a caller that must see it.
+		a.publish()
+		close(m.done)
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -74,6 +75,8 @@ type hostEnv struct {
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
 	listening    func() bool                                                  // whether any WebSocket client is connected
 	props        func(name string, dyn bool) *actor.Props                     // how the registry spawns a HostActor
+	// restoreProps spawns a HostActor rebuilt from its saved records.
+	restoreProps func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props
 }
 
 // streaming reports whether frames should be built for the WebSocket stream.
@@ -108,14 +111,34 @@ type hostActor struct {
 	alertsDirty bool
 	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
 	lastSilence int64         // timestamp of the last agent silence request
+
+	// Replay protection across restarts: the newest agent timestamp
+	// accepted and when it was read, and after a restore the floor
+	// below which a datagram is a replay of traffic from before the restart.
+	lastSent int64
+	lastRecv time.Time
+	floor    int64
+
+	// Durable state (see persist.go): whether anything changed since the
+	// last checkpoint record, whether the next one must be whole, and the
+	// samples stored since.
+	dirty    bool
+	needFull bool
+	pending  []pendingSample
+	// restored: built from the state files at start. frozen: liveness is
+	// paused, before ingest starts and once the daemon is stopping.
+	restored bool
+	frozen   bool
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 	return &hostActor{
-		env:     env,
-		st:      newHostState(name, dyn, env.interval, env.downAfter),
-		plugins: make(map[string]*ring),
-		alerts:  make(map[string]*alert.Tracker),
+		env:      env,
+		st:       newHostState(name, dyn, env.interval, env.downAfter),
+		plugins:  make(map[string]*ring),
+		alerts:   make(map[string]*alert.Tracker),
+		dirty:    true,
+		needFull: true,
 	}
 }
 
@@ -126,24 +149,50 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		a.apply(ctx, m)
 	case livenessTick:
 		a.timer, a.timerAt = nil, time.Time{}
+		if a.frozen {
+			return
+		}
+		a.dirty = true
 		a.st.check(a.env.clock.Now())
 		a.afterChange(ctx)
 	case pluginsQuery:
 		m.reply <- a.answer(m)
 	case alertsQuery:
 		m.reply <- a.answerAlerts()
-	case notified:
+	case *notified:
 		if t := a.alerts[m.path]; t != nil {
-			t.NoteNotified()
+			t.NoteNotified(m.route, m.level, m.at)
+			a.dirty = true
 			a.alertsDirty = true
 			a.pushSummary(ctx)
 		}
+	case *checkpointReq:
+		m.reply <- a.checkpoint(m.full)
+	case *freeze:
+		a.frozen = true
+		if a.timer != nil {
+			a.timer.Stop()
+			a.timer, a.timerAt = nil, time.Time{}
+		}
+		m.done <- struct{}{}
+	case *resume:
+		a.frozen = false
+		a.st.resumedAt = m.at
+		a.arm(ctx.Self())
+		m.done <- struct{}{}
+	case *barrier:
+		close(m.done)
 	case *actor.Started:
 		// Threshold rules without hosts apply to declared hosts, and to
 		// dynamic ones only with alert_dynamic; so does the heartbeat alert.
 		a.inDefault = a.env.watch[a.st.name] || (a.st.dyn && a.env.alertDynamic)
 		if a.env.rules != nil {
 			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
+		}
+		if a.restored {
+			a.resumeAlerts(ctx)
+			a.pushSummary(ctx)
+			return
 		}
 		ctx.Send(a.env.fleet, a.st.summary())
 	case *actor.Stopping:
@@ -157,11 +206,15 @@ func (a *hostActor) Receive(ctx actor.Context) {
 func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 	// The replay check is here, not in the reader, because the window is
 	// per-host state and this actor is its only owner.
-	if !a.replay.Check(m.seq) {
+	if m.sent < a.floor || !a.replay.Check(m.seq) {
 		a.env.stats.Drop(wire.ReasonReplay)
 		return
 	}
 	a.env.stats.accept(m.kind)
+	a.dirty = true
+	if m.sent > a.lastSent {
+		a.lastSent, a.lastRecv = m.sent, m.recv
+	}
 	a.st.ver = m.ver
 	switch m.kind {
 	case wire.KindHeartbeat:
@@ -222,15 +275,17 @@ func (a *hostActor) ack(m *inbound) {
 func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 	r := a.plugins[string(m.plugin)]
 	if r == nil {
-		r = newRing(a.env.history)
-		a.plugins[string(m.plugin)] = r
+		r = newRing(string(m.plugin), a.env.history)
+		a.plugins[r.name] = r
 	}
 	before := r.len()
-	if !r.insert(sample{unixNano: m.sent, data: m.data}) {
+	smp := sample{unixNano: m.sent, data: m.data}
+	if !r.insert(smp) {
 		// The same sample via another daemon address (or one too old to keep).
 		a.env.stats.SamplesDuplicate.Add(1)
 		return false
 	}
+	a.notePending(r.name, smp)
 	a.env.stats.SamplesReceived.Add(1)
 	if r.len() > before {
 		a.env.stats.SamplesHeld.Add(1)
@@ -304,7 +359,7 @@ func messageFrame(e *Event) []byte {
 // That keeps heartbeats from resetting a timer each time.
 func (a *hostActor) arm(self *actor.PID) {
 	next := a.st.nextDeadline()
-	if next.IsZero() {
+	if next.IsZero() || a.frozen {
 		return
 	}
 	if a.timer != nil && !a.timerAt.After(next) {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +104,11 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 	if !ch.Notify || a.env.notifier == nil {
 		return
 	}
+	a.sendNotice(ctx, t, ch, msg)
+}
+
+// sendNotice asks the notifier to deliver change ch of tracker t.
+func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Change, msg string) {
 	kind := notify.KindProblem
 	switch ch.Kind {
 	case alert.ChangeRecovery:
@@ -116,10 +122,10 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 		Kind:              kind,
 		Host:              a.st.name,
 		MetricPath:        ch.Path,
-		Level:             t.Level.String(),
+		Level:             ch.To.String(),
 		PrevLevel:         ch.From.String(),
 		Since:             t.Since,
-		Time:              now,
+		Time:              ch.At,
 		NotificationCount: t.NotificationCount,
 		Message:           msg,
 	}
@@ -128,6 +134,67 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 		n.Value = &v
 	}
 	ctx.Send(a.env.notifier, &alertNotice{n: n, host: ctx.Self()})
+}
+
+// resumeAlerts runs once for a host restored at start. It drops the alerts
+// whose threshold rule is no longer configured (clearing them with the
+// people who were paged, as Alertmanager resolves the alerts of a deleted
+// rule); tells the notifier which alerts are firing and were already
+// notified, so their repeats continue and nothing is sent twice; and sends
+// what was never delivered: a problem whose notification was lost, or a
+// recovery that happened as the daemon stopped.
+func (a *hostActor) resumeAlerts(ctx actor.Context) {
+	now := a.env.clock.Now()
+	for _, path := range slices.Sorted(maps.Keys(a.alerts)) {
+		t := a.alerts[path]
+		gone := t.RuleMetric != "" && !a.rules.HasRule(t.RuleMetric)
+		if path == heartbeatMetric && t.RuleMetric == "" {
+			gone = !a.inDefault
+		}
+		if gone {
+			delete(a.alerts, path)
+			a.dirty = true
+			why := "its rule " + t.RuleMetric + " is no longer configured for this host"
+			if path == heartbeatMetric {
+				why = "the host is no longer in the set the heartbeat alert covers"
+			}
+			ch := alert.Change{Kind: alert.ChangeRecovery, Path: path, From: t.Level, To: alert.LevelOK, At: now, Notify: true}
+			msg := fmt.Sprintf("%s cleared: %s", path, why)
+			ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg,
+				Fields: map[string]any{"metric_path": path, "level": "OK", "prev_level": t.Level.String(), "change": "removed"}})
+			if a.env.notifier != nil && t.Level != alert.LevelOK && !t.NotifiedAt.IsZero() && t.NotifiedLevel != alert.LevelOK {
+				a.sendNotice(ctx, t, ch, msg)
+			}
+			continue
+		}
+		if a.env.notifier == nil {
+			continue
+		}
+		switch {
+		case t.Unnotified():
+			from := alert.LevelOK
+			if !t.NotifiedAt.IsZero() {
+				from = t.NotifiedLevel
+			}
+			ch := alert.Change{Kind: alert.ChangeLevel, Path: path, From: from, To: t.Level, Value: t.LastValue, At: now, Notify: true}
+			if t.Level == alert.LevelOK {
+				ch.Kind = alert.ChangeRecovery
+			}
+			msg := alertMessage(a.st.name, ch) + " (not delivered before the restart)"
+			a.sendNotice(ctx, t, ch, msg)
+		case t.Level != alert.LevelOK:
+			n := notify.Notification{
+				Kind: notify.KindProblem, Host: a.st.name, MetricPath: path, Level: t.Level.String(),
+				Since: t.Since, Time: t.NotifiedAt, NotificationCount: t.NotificationCount,
+				Message: alertMessage(a.st.name, alert.Change{Path: path, From: t.NotifiedLevel, To: t.Level, Value: t.LastValue}),
+			}
+			if t.LastValue.OK {
+				v := t.LastValue.Num
+				n.Value = &v
+			}
+			ctx.Send(a.env.notifier, &restoreFiring{n: n, host: ctx.Self(), sent: maps.Clone(t.RouteSent)})
+		}
+	}
 }
 
 func alertMessage(host string, ch alert.Change) string {

@@ -85,6 +85,12 @@ type hostState struct {
 	agentVersion string
 	lastBoot     time.Time // when the last boot event was recorded, to report each boot once
 
+	// resumedAt is when the daemon restored this state after a restart:
+	// a connection's deadline counts from it rather than from a last
+	// heartbeat the daemon could not have seen the next of while it was
+	// down. Zero for a host that was not restored.
+	resumedAt time.Time
+
 	events []stateEvent // transitions since the caller last drained them
 }
 
@@ -109,8 +115,13 @@ func (h *hostState) drainEvents() []stateEvent {
 	return ev
 }
 
-// deadline is when a connection last seen at t turns down.
-func (h *hostState) deadline(t time.Time) time.Time {
+// deadline is when connection c turns down if nothing arrives: down_after
+// intervals after it was last seen, or after the daemon restored it.
+func (h *hostState) deadline(c *conn) time.Time {
+	t := c.lastSeen
+	if h.resumedAt.After(t) {
+		t = h.resumedAt
+	}
 	return t.Add(time.Duration(h.downAfter) * h.interval)
 }
 
@@ -207,7 +218,7 @@ func (h *hostState) check(now time.Time) {
 		if c == nil || !c.up {
 			continue
 		}
-		if !now.Before(h.deadline(c.lastSeen)) {
+		if !now.Before(h.deadline(c)) {
 			c.up = false
 			h.emit("connection", "%s connection from %s down (no heartbeat for %s)", family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
 		}
@@ -223,7 +234,7 @@ func (h *hostState) nextDeadline() time.Time {
 		if c == nil || !c.up {
 			continue
 		}
-		if d := h.deadline(c.lastSeen); next.IsZero() || d.Before(next) {
+		if d := h.deadline(c); next.IsZero() || d.Before(next) {
 			next = d
 		}
 	}

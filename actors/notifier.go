@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/hbd-project/hbd/actors/alert"
 	"github.com/hbd-project/hbd/actors/notify"
 )
 
@@ -15,8 +16,23 @@ type alertNotice struct {
 	host *actor.PID // the HostActor, told of each successful send
 }
 
-// notified tells a HostActor that a notification about path was sent.
-type notified struct{ path string }
+// notified tells a HostActor that a notification about path, at level,
+// was delivered on route at time at.
+type notified struct {
+	path  string
+	route string
+	level alert.Level
+	at    time.Time
+}
+
+// restoreFiring tells the notifier, after a restart, of an alert that is
+// firing and was already notified: nothing is sent now, and repeats
+// continue from when each route last delivered it.
+type restoreFiring struct {
+	n    notify.Notification
+	host *actor.PID
+	sent map[string]time.Time // route name -> last delivery
+}
 
 // notifyResult carries a dispatcher outcome back into the notifier actor.
 type notifyResult struct{ r notify.Result }
@@ -55,6 +71,8 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 		a.armRepeat(ctx.Self())
 	case *alertNotice:
 		a.notice(ctx, m)
+	case *restoreFiring:
+		a.restore(m)
 	case notifyResult:
 		a.result(ctx, m.r)
 	case repeatTick:
@@ -80,6 +98,23 @@ func (a *notifierActor) armRepeat(self *actor.PID) {
 }
 
 func key(host, path string) string { return host + "\x00" + path }
+
+// restore rebuilds the repeat schedule of an alert notified before a
+// restart. A route that has no record of it (added since) repeats one
+// interval from now rather than at once.
+func (a *notifierActor) restore(m *restoreFiring) {
+	n := m.n
+	a.hostPIDs[n.Host] = m.host
+	f := &firing{n: n, host: m.host, lastSent: make([]time.Time, len(a.routes))}
+	now := a.clock.Now()
+	for i, r := range a.routes {
+		f.lastSent[i] = now
+		if at, ok := m.sent[r.Channel.Name()]; ok {
+			f.lastSent[i] = at
+		}
+	}
+	a.firing[key(n.Host, n.MetricPath)] = f
+}
 
 func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 	n := m.n
@@ -158,7 +193,8 @@ func (a *notifierActor) result(ctx actor.Context, r notify.Result) {
 		f.n.NotificationCount++
 	}
 	if pid := a.hostPIDs[n.Host]; pid != nil {
-		ctx.Send(pid, notified{path: n.MetricPath})
+		level, _ := alert.ParseLevel(n.Level)
+		ctx.Send(pid, &notified{path: n.MetricPath, route: r.Route, level: level, at: a.clock.Now()})
 	}
 }
 

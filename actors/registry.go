@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/internal/statefile"
 )
 
 // Registry maps host names to their HostActors. Lookup is safe from any
@@ -28,6 +30,16 @@ func (r *Registry) Lookup(name string) (*actor.PID, bool) {
 	return v.(*actor.PID), true
 }
 
+// PIDs returns every registered HostActor.
+func (r *Registry) PIDs() []*actor.PID {
+	out := make([]*actor.PID, 0, r.Len())
+	r.hosts.Range(func(_, v any) bool {
+		out = append(out, v.(*actor.PID))
+		return true
+	})
+	return out
+}
+
 // Len returns the number of registered hosts.
 func (r *Registry) Len() int { return int(r.count.Load()) }
 
@@ -39,15 +51,41 @@ type registryActor struct {
 	watch   map[string]bool
 	dynamic bool
 	log     *slog.Logger
+	// restore are the hosts read back from the state files, spawned
+	// first; openedAt is when the UDP sockets opened (see hostActor.restore).
+	restore  []statefile.HostRecords
+	openedAt time.Time
+	// restored receives the restored HostActors once they are spawned.
+	restored chan<- []*actor.PID
 }
 
 func (a *registryActor) Receive(ctx actor.Context) {
 	a.env.stats.registryMsgs.Add(1)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		for name := range a.watch {
-			a.publish(name, a.spawn(ctx, name, false))
+		var restored []*actor.PID
+		for i := range a.restore {
+			hr := &a.restore[i]
+			if !a.watch[hr.Name] && !a.dynamic {
+				a.log.Warn("host in the saved state is no longer declared and accept_dynamic is off; dropped", "host", hr.Name)
+				continue
+			}
+			pid := ctx.Spawn(a.env.restoreProps(hr.Name, !a.watch[hr.Name], hr.Records, a.openedAt))
+			a.env.stats.HostsRegistered.Add(1)
+			a.publish(hr.Name, pid)
+			restored = append(restored, pid)
 		}
+		a.restore = nil // the records now live in the actors
+		for name := range a.watch {
+			if _, ok := a.reg.Lookup(name); !ok {
+				a.publish(name, a.spawn(ctx, name, false))
+			}
+		}
+		if a.restored != nil {
+			a.restored <- restored
+		}
+	case *barrier:
+		close(m.done)
 	case *inbound:
 		pid, ok := a.reg.Lookup(m.host)
 		if !ok {

@@ -12,12 +12,13 @@ type sample struct {
 // capacity, so a host whose plugins have sent little costs little memory.
 // It is owned by one HostActor and not safe for concurrent use.
 type ring struct {
+	name  string // the plugin's
 	buf   []sample
 	next  int // index the next sample is written to once buf is full
 	limit int
 }
 
-func newRing(limit int) *ring { return &ring{limit: limit} }
+func newRing(name string, limit int) *ring { return &ring{name: name, limit: limit} }
 
 // push stores s, overwriting the oldest sample when the ring is full.
 func (r *ring) push(s sample) {

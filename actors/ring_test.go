@@ -18,7 +18,7 @@ func TestRingNewestFirst(t *testing.T) {
 		{limit: 3, pushed: 7},
 		{limit: 100, pushed: 250},
 	} {
-		r := newRing(tc.limit)
+		r := newRing("p", tc.limit)
 		for i := 1; i <= tc.pushed; i++ {
 			r.push(sample{unixNano: int64(i)})
 		}
@@ -41,7 +41,7 @@ func TestRingNewestFirst(t *testing.T) {
 }
 
 func BenchmarkRingPush(b *testing.B) {
-	r := newRing(100)
+	r := newRing("p", 100)
 	data := []byte(`{"cpu_percent":45.2,"load_1min":2.5,"load_5min":2.1,"load_15min":1.8}`)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -67,7 +67,7 @@ func TestRingInsertInTimeOrder(t *testing.T) {
 		{"late then keeps pushing", 3, []int64{2, 1, 3, 4}, []bool{true, true, true, true}, []int64{4, 3, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRing(tc.limit)
+			r := newRing("p", tc.limit)
 			for i, ts := range tc.in {
 				if got := r.insert(sample{unixNano: ts}); got != tc.stored[i] {
 					t.Fatalf("insert(%d) = %v, want %v", ts, got, tc.stored[i])

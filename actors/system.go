@@ -14,6 +14,8 @@ import (
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/actors/journal"
 	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/statefile"
+	"github.com/hbd-project/hbd/transport/udp"
 )
 
 // Config is what Start needs; the daemon's main fills it from config.Daemon.
@@ -46,6 +48,14 @@ type Config struct {
 	// WebSocket, when set, starts the broadcaster with these options; its
 	// Snapshot is filled in here (every host's JSON from the fleet index).
 	WebSocket *broadcast.Options
+	// State, when set, restores the hosts saved in State.Dir at start,
+	// checkpoints them while running and saves them on Stop; nil keeps
+	// hosts in memory only.
+	State *StateConfig
+	// NotifyGrace is how long Stop lets queued notifications go out
+	// before it gives up on them (default 5 s); what is not delivered is
+	// sent again after a restart, when the state is kept.
+	NotifyGrace time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -73,6 +83,12 @@ func (c *Config) setDefaults() {
 	if c.RepeatCheck <= 0 {
 		c.RepeatCheck = 10 * time.Second
 	}
+	if c.NotifyGrace <= 0 {
+		c.NotifyGrace = 5 * time.Second
+	}
+	if c.State != nil && c.State.Every <= 0 {
+		c.State.Every = 10 * time.Second
+	}
 }
 
 // System is the running actor pipeline: UDP listener, registry and
@@ -83,6 +99,8 @@ type System struct {
 	Fleet    *Fleet
 	Stats    *Stats
 	Silences *Silences
+	// State counts checkpoints and the restore; zero without durable state.
+	State *StateStats
 
 	actors   *actor.ActorSystem
 	listener *listener
@@ -94,6 +112,9 @@ type System struct {
 	Broadcaster *broadcast.Broadcaster
 	jcfg        *journal.Config
 	pool        *poolDispatcher
+	ckpt        *checkpointer // nil without durable state
+	conns       []*udp.Conn
+	notifyGrace time.Duration
 	clock       Clock
 	log         *slog.Logger
 	stopOnce    sync.Once
@@ -108,6 +129,10 @@ func Start(cfg Config) (*System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on UDP port %d: %w", cfg.Listener.Port, err)
 	}
+	// The sockets are open from here, but nothing is read before the
+	// saved state is back: what agents send meanwhile waits in the
+	// kernel's buffers.
+	openedAt := cfg.Clock.Now()
 
 	acfg := actor.Configure()
 	// protoactor logs at Info for routine events; keep only its warnings.
@@ -116,7 +141,8 @@ func Start(cfg Config) (*System, error) {
 	}
 	as := actor.NewActorSystemWithConfig(acfg)
 
-	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), actors: as, log: log, jcfg: cfg.Journal, clock: cfg.Clock}
+	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, actors: as, log: log,
+		jcfg: cfg.Journal, clock: cfg.Clock, notifyGrace: cfg.NotifyGrace}
 	fail := func(err error) (*System, error) {
 		for _, c := range conns {
 			c.Close()
@@ -129,6 +155,7 @@ func Start(cfg Config) (*System, error) {
 		return fail(err)
 	}
 	s.Silences = sil
+	s.conns = conns
 	root := as.Root
 
 	// The journal: warmed from the file so /api/0/messages survives a
@@ -228,9 +255,66 @@ func Start(cfg Config) (*System, error) {
 	env.props = func(name string, dyn bool) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return newHostActor(env, name, dyn) }, actor.WithDispatcher(s.pool))
 	}
+	env.restoreProps = func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor {
+			a := newHostActor(env, name, dyn)
+			a.restore(recs, openedAt)
+			return a
+		}, actor.WithDispatcher(s.pool))
+	}
+
+	// The saved state, read back before any datagram is.
+	var loaded *statefile.State
+	began := time.Now()
+	if cfg.State != nil {
+		loaded, err = statefile.Load(cfg.State.Dir)
+		if err != nil {
+			s.stopEarly(sil)
+			return nil, err
+		}
+		for _, p := range loaded.Problems {
+			log.Error("state file not used", "path", p.Path, "err", p.Err, "action", p.Action)
+			root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system", Msg: "state file not used: " + p.String()})
+		}
+	} else {
+		loaded = &statefile.State{NextSeq: 1}
+	}
+	restored := make(chan []*actor.PID, 1)
 	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log}
+		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log,
+			restore: loaded.Hosts, openedAt: openedAt, restored: restored}
 	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))
+	pids := <-restored
+	// Liveness of the restored hosts counts from now: a host that sent
+	// nothing while the daemon was down turns DOWN down_after intervals
+	// from here, not at once.
+	now := cfg.Clock.Now()
+	s.inBatches(pids, "resume", func(done chan<- struct{}) any { return &resume{at: now, done: done} })
+	// Every restored host has sent its summary: publish them before the
+	// API can answer, so its first answer lists the whole fleet.
+	s.wait(s.fleetPID)
+	if len(loaded.Hosts) > 0 {
+		s.State.RestoreNanos.Store(int64(time.Since(began)))
+		s.State.RestoredHosts.Store(int64(len(pids)))
+		tracked, firing := 0, 0
+		for _, hr := range loaded.Hosts {
+			for _, a := range hr.Records[len(hr.Records)-1].Host.Alerts {
+				tracked++
+				if alert.Level(a.Level) != alert.LevelOK {
+					firing++
+				}
+			}
+		}
+		msg := fmt.Sprintf("state restored: %d hosts, %d samples, %d alerts (%d firing) (checkpoint age %.1f s)",
+			len(pids), s.Stats.SamplesHeld.Load(), tracked, firing, now.Sub(loaded.Newest).Seconds())
+		log.Info(msg, "dir", cfg.State.Dir, "took", time.Since(began).Round(time.Millisecond))
+		root.Send(s.journal, &Event{Time: now, Kind: "system", Msg: msg})
+	}
+	loaded.Hosts = nil // the records belong to the actors now
+	if cfg.State != nil {
+		s.ckpt = newCheckpointer(*cfg.State, loaded, s.Registry, root, cfg.Clock, log, s.State, s.Journal)
+		s.ckpt.start()
+	}
 
 	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, log: log}
 	for _, c := range conns {
@@ -240,6 +324,9 @@ func Start(cfg Config) (*System, error) {
 	l.start()
 	return s, nil
 }
+
+// Durable reports whether the system keeps its state on disk.
+func (s *System) Durable() bool { return s.ckpt != nil }
 
 // UDPAddrs returns the addresses the daemon listens on.
 func (s *System) UDPAddrs() []netip.AddrPort {
@@ -251,7 +338,10 @@ func (s *System) UDPAddrs() []netip.AddrPort {
 }
 
 // Stop stops ingest first, then the actors in dependency order, so every
-// message already read is applied and every event reaches the journal.
+// message already read is applied, every event reaches the journal, and,
+// with durable state, every host's state is saved: liveness is paused (no
+// deadline may pass while nothing can arrive), queued notifications go out
+// for up to NotifyGrace, and then every HostActor hands over its state.
 func (s *System) Stop() {
 	s.stopOnce.Do(func() {
 		// WebSocket clients first: their connections are hijacked, so
@@ -260,6 +350,9 @@ func (s *System) Stop() {
 			s.Broadcaster.Stop()
 		}
 		s.listener.stop()
+		if s.ckpt != nil {
+			s.ckpt.stop()
+		}
 		root := s.actors.Root
 		poison := func(pid *actor.PID) {
 			if pid == nil {
@@ -269,13 +362,23 @@ func (s *System) Stop() {
 				s.log.Warn("actor did not stop in time", "actor", pid.Id, "err", err)
 			}
 		}
-		poison(s.Registry.pid)
+		// The registry routes what the readers handed it before the hosts
+		// are frozen, so a host born in the last batch is frozen too.
+		s.wait(s.Registry.pid)
+		s.freezeHosts()
 		if s.dispatch != nil {
-			// Workers finish the send in hand; what is still queued is
-			// reported (and journaled) as not sent.
-			s.dispatch.Close()
+			s.dispatch.CloseWithin(s.notifyGrace)
 		}
+		// The notifier's last messages (deliveries) reach the hosts before
+		// they hand over their state.
 		poison(s.notifier)
+		if s.ckpt != nil {
+			began := time.Now()
+			if s.ckpt.round() {
+				s.log.Info("state saved", "dir", s.ckpt.cfg.Dir, "hosts", s.Registry.Len(), "took", time.Since(began).Round(time.Millisecond))
+			}
+		}
+		poison(s.Registry.pid)
 		poison(s.fleetPID)
 		root.Send(s.journal, &Event{Time: s.clock.Now(), Kind: "system", Msg: "hbd stopped"})
 		poison(s.journal)
@@ -283,6 +386,65 @@ func (s *System) Stop() {
 		s.actors.Shutdown()
 		s.pool.stop()
 	})
+}
+
+// stopEarly undoes a Start that failed after the actors were spawned.
+func (s *System) stopEarly(sil *Silences) {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	if s.dispatch != nil {
+		s.dispatch.Close()
+	}
+	root := s.actors.Root
+	for _, pid := range []*actor.PID{s.notifier, s.fleetPID, s.journal} {
+		if pid != nil {
+			_ = root.PoisonFuture(pid).Wait()
+		}
+	}
+	sil.Close()
+	s.actors.Shutdown()
+}
+
+// wait returns once the actor has processed what was sent to it before.
+func (s *System) wait(pid *actor.PID) {
+	done := make(chan struct{})
+	s.actors.Root.Send(pid, &barrier{done: done})
+	select {
+	case <-done:
+	case <-time.After(ckptWait):
+		s.log.Warn("actor did not answer a barrier in time", "actor", pid.Id)
+	}
+}
+
+// freezeHosts pauses every HostActor's liveness and waits until all have.
+func (s *System) freezeHosts() {
+	s.inBatches(s.Registry.PIDs(), "freeze", func(done chan<- struct{}) any { return &freeze{done: done} })
+}
+
+// inBatches sends every actor the message msg builds and waits for each to
+// answer on done, a batch at a time so that the answers in flight stay
+// bounded whatever the fleet's size.
+func (s *System) inBatches(pids []*actor.PID, what string, msg func(done chan<- struct{}) any) {
+	for i := 0; i < len(pids); i += ckptBatch {
+		batch := pids[i:min(i+ckptBatch, len(pids))]
+		done := make(chan struct{}, len(batch))
+		m := msg(done)
+		for _, pid := range batch {
+			s.actors.Root.Send(pid, m)
+		}
+		timeout := time.NewTimer(ckptWait)
+	wait:
+		for range batch {
+			select {
+			case <-done:
+			case <-timeout.C:
+				s.log.Warn("hosts did not answer in time", "message", what)
+				break wait
+			}
+		}
+		timeout.Stop()
+	}
 }
 
 // errTimeout answers a query whose actor did not reply in time.

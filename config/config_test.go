@@ -194,6 +194,7 @@ func TestGoodDaemonConfigs(t *testing.T) {
 					Keep:       1000000,
 				},
 				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0},
+				State:    State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",

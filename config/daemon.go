@@ -54,6 +54,7 @@ type Daemon struct {
 	Notify       []Notify    `toml:"notify"`    // [[notify]] channels, in file order
 	Journal      Journal     `toml:"journal"`   // [journal]: the message journal file
 	Alerting     Alerting    `toml:"alerting"`  // [alerting]: flap detection
+	State        State       `toml:"state"`     // [state]: durable host state
 
 	// CORSOrigins are the origins allowed to read the HTTP API from a
 	// browser: "*" or "scheme://host[:port]". Empty (the default) sends no
@@ -92,6 +93,7 @@ func DefaultDaemon() Daemon {
 		LogLevel:      "info",
 		Journal:       defaultJournal(),
 		Alerting:      defaultAlerting(),
+		State:         defaultState(),
 	}
 }
 
@@ -164,6 +166,15 @@ func (d *Daemon) complete(r *report) {
 	for i := range d.Notify {
 		d.Notify[i].complete(r, top("notify").at(i), i)
 	}
+}
+
+// StateDir is the durable state directory: State.Dir, or "state" inside
+// the data directory when it is empty.
+func (d *Daemon) StateDir() string {
+	if d.State.Dir != "" {
+		return d.State.Dir
+	}
+	return filepath.Join(d.ResolvedDataDir(), "state")
 }
 
 // ResolvedKeyFile is KeyFile, or hbd.key in the data directory when it is
@@ -276,6 +287,7 @@ func (d *Daemon) validate(r *report) {
 	}
 	d.Journal.validate(r, top("journal"))
 	d.Alerting.validate(r, top("alerting"))
+	d.State.validate(r, top("state"))
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 }

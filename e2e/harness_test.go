@@ -121,6 +121,7 @@ func (p *proc) stop() error {
 // daemon is a running hbd with its ports and key.
 type daemon struct {
 	*proc
+	cfgPath string
 	dir     string
 	udpPort int
 	http    string // base URL
@@ -182,12 +183,29 @@ data_dir = %q
 log_level = "debug"
 %s
 `, ports[1], ports[2], ports[0], dir, extra)
-	cfgPath := filepath.Join(dir, "hbd.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	d.cfgPath = filepath.Join(dir, "hbd.toml")
+	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.proc = start(t, bins.hbd, nil, "-config", cfgPath)
+	d.startProc(t)
+	key, err := wire.LoadKey(d.keyPath)
+	if err != nil {
+		t.Fatalf("daemon did not create its key: %v", err)
+	}
+	d.key = key
+	return d
+}
+
+// startProc starts the daemon's process and waits for its API.
+func (d *daemon) startProc(t *testing.T) {
+	t.Helper()
+	d.proc = start(t, bins.hbd, nil, "-config", d.cfgPath)
 	waitFor(t, 15*time.Second, "daemon HTTP API up", func() bool {
+		select {
+		case <-d.proc.done:
+			t.Fatalf("hbd exited: %v\n%s", d.proc.err, d.proc.out.String())
+		default:
+		}
 		resp, err := http.Get(d.http + "/api/0/hosts")
 		if err != nil {
 			return false
@@ -195,12 +213,25 @@ log_level = "debug"
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	key, err := wire.LoadKey(d.keyPath)
-	if err != nil {
-		t.Fatalf("daemon did not create its key: %v", err)
+}
+
+// restart stops the daemon with SIGTERM (which must succeed) and starts it
+// again with the same config and data directory.
+func (d *daemon) restart(t *testing.T) {
+	t.Helper()
+	if err := d.proc.stop(); err != nil {
+		t.Fatalf("hbd did not stop cleanly: %v\n%s", err, d.proc.out.String())
 	}
-	d.key = key
-	return d
+	d.startProc(t)
+}
+
+// crash kills the daemon with SIGKILL, as a crash or the OOM killer would,
+// and starts it again.
+func (d *daemon) crash(t *testing.T) {
+	t.Helper()
+	_ = d.proc.cmd.Process.Kill()
+	<-d.proc.done
+	d.startProc(t)
 }
 
 // startAgent starts hbd-agent against d with extra TOML appended.

@@ -10,7 +10,7 @@ import (
 // /metrics is valid Prometheus exposition (checked by promtool, the
 // Prometheus project's own linter) and counts what happened.
 func TestMetricsExposition(t *testing.T) {
-	d := startDaemon(t, "")
+	d := startDaemon(t, "[state]\ncheckpoint_interval = \"1s\"\n")
 	s := newSender(t, d, "m1", d.key, false)
 	s.heartbeat(time.Second, 1)
 	s.sample("cpu_monitor", `{"cpu_percent": 3}`)
@@ -18,6 +18,7 @@ func TestMetricsExposition(t *testing.T) {
 	waitFor(t, 10*time.Second, "datagrams counted", func() bool {
 		_, body := get(t, d.http+"/metrics")
 		return strings.Contains(string(body), `hbd_datagrams_accepted_total{kind="sample"} 1`) &&
+			strings.Contains(string(body), `hbd_state_checkpoint_last_success_timestamp_seconds`) &&
 			strings.Contains(string(body), `hbd_hosts{state="UP"} 1`) &&
 			strings.Contains(string(body), `hbd_datagrams_dropped_total{reason="bad_magic"} 1`)
 	})
@@ -37,6 +38,13 @@ func TestMetricsExposition(t *testing.T) {
 		`hbd_http_requests_total{code="404",route="/api/0/hosts/{hostname}/plugins"} 1`,
 		`hbd_http_request_duration_seconds_bucket{route="/api/0/hosts/{hostname}/plugins",le="+Inf"} 2`,
 		`hbd_actor_messages_total{actor="host"}`,
+		`hbd_state_checkpoints_total{kind="snapshot"}`,
+		"hbd_state_checkpoint_failures_total 0",
+		"hbd_state_checkpoint_duration_seconds",
+		"hbd_state_checkpoint_size_bytes",
+		"hbd_state_checkpoint_last_success_timestamp_seconds",
+		"hbd_state_written_bytes_total",
+		"hbd_state_disk_bytes",
 		"process_resident_memory_bytes",
 		"process_cpu_seconds_total",
 		"go_goroutines",

@@ -89,13 +89,25 @@ var (
 	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
 	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
 	descFleetAge = prometheus.NewDesc("hbd_fleet_snapshot_age_seconds", "Age of the fleet index's latest snapshot, in seconds.", nil, nil)
+
+	descCkptFiles    = prometheus.NewDesc("hbd_state_checkpoints_total", "State checkpoint files written, by kind (snapshot: every host whole; delta: what changed).", []string{"kind"}, nil)
+	descCkptFailures = prometheus.NewDesc("hbd_state_checkpoint_failures_total", "State checkpoints that could not be written.", nil, nil)
+	descCkptLast     = prometheus.NewDesc("hbd_state_checkpoint_duration_seconds", "How long the last state checkpoint took, in seconds.", nil, nil)
+	descCkptSeconds  = prometheus.NewDesc("hbd_state_checkpoint_seconds_total", "Time spent writing state checkpoints, in seconds.", nil, nil)
+	descCkptBytes    = prometheus.NewDesc("hbd_state_checkpoint_size_bytes", "Size of the last state checkpoint file, in bytes (0: nothing had changed).", nil, nil)
+	descCkptWritten  = prometheus.NewDesc("hbd_state_written_bytes_total", "Bytes of state checkpoint files written.", nil, nil)
+	descCkptSuccess  = prometheus.NewDesc("hbd_state_checkpoint_last_success_timestamp_seconds", "When the last state checkpoint succeeded, as a unix time in seconds: a crash loses what happened since.", nil, nil)
+	descStateDisk    = prometheus.NewDesc("hbd_state_disk_bytes", "Size of the state files a restart would read, in bytes.", nil, nil)
+	descRestoreTime  = prometheus.NewDesc("hbd_state_restore_duration_seconds", "How long reading the saved state back took at start, in seconds.", nil, nil)
+	descRestored     = prometheus.NewDesc("hbd_state_restored_hosts", "Hosts restored from the saved state at start.", nil, nil)
 )
 
 // statsCollector exposes actors.Stats.
 type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge} {
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge,
+		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored} {
 		ch <- d
 	}
 }
@@ -129,4 +141,24 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if !snap.Built.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descFleetAge, prometheus.GaugeValue, time.Since(snap.Built).Seconds())
 	}
+	if !c.sys.Durable() {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	ss := c.sys.State
+	counter(descCkptFiles, ss.Snapshots.Load(), "snapshot")
+	counter(descCkptFiles, ss.Deltas.Load(), "delta")
+	counter(descCkptFailures, ss.Failures.Load())
+	gauge(descCkptLast, time.Duration(ss.LastNanos.Load()).Seconds())
+	ch <- prometheus.MustNewConstMetric(descCkptSeconds, prometheus.CounterValue, time.Duration(ss.WriteNanos.Load()).Seconds())
+	gauge(descCkptBytes, float64(ss.LastBytes.Load()))
+	counter(descCkptWritten, ss.BytesWritten.Load())
+	if t := ss.LastSuccess.Load(); t > 0 {
+		gauge(descCkptSuccess, float64(t)/1e9)
+	}
+	gauge(descStateDisk, float64(ss.DiskBytes.Load()))
+	gauge(descRestoreTime, time.Duration(ss.RestoreNanos.Load()).Seconds())
+	gauge(descRestored, float64(ss.RestoredHosts.Load()))
 }

@@ -266,6 +266,22 @@ func appliesTo(globs []string, host string, inDefault bool) bool {
 	return false
 }
 
+// HasRule reports whether a rule with this metric pattern applies to the
+// host.
+func (hr *HostRules) HasRule(metric string) bool {
+	if hr == nil {
+		return false
+	}
+	for _, rules := range hr.byPlugin {
+		for _, c := range rules {
+			if c.rule.Metric == metric {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // HasPlugin reports whether some rule applies to samples of plugin, so the
 // caller can skip parsing the others.
 func (hr *HostRules) HasPlugin(plugin string) bool {

@@ -260,3 +260,25 @@ func TestHasPlugin(t *testing.T) {
 		t.Error("nil HostRules has a plugin")
 	}
 }
+
+func TestHasRule(t *testing.T) {
+	def := Rule{Metric: "cpu_monitor.cpu_percent", Critical: fp64(90), Op: OpGT}
+	disk := Rule{Metric: "disk_monitor.*.percent", Critical: fp64(90), Op: OpGT, Hosts: []string{"db*"}}
+	rs := mustCompile(t, def, disk)
+	web, db := rs.ForHost("web1", true), rs.ForHost("db1", true)
+	for _, tc := range []struct {
+		hr     *HostRules
+		metric string
+		want   bool
+	}{
+		{web, "cpu_monitor.cpu_percent", true},
+		{web, "disk_monitor.*.percent", false}, // scoped to db*
+		{db, "disk_monitor.*.percent", true},
+		{db, "disk_monitor./.percent", false}, // a path, not the rule's pattern
+		{nil, "cpu_monitor.cpu_percent", false},
+	} {
+		if got := tc.hr.HasRule(tc.metric); got != tc.want {
+			t.Errorf("HasRule(%q) = %v, want %v", tc.metric, got, tc.want)
+		}
+	}
+}

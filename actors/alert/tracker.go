@@ -3,7 +3,9 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -113,6 +115,10 @@ type Change struct {
 // for concurrent use: the host's actor owns it.
 type Tracker struct {
 	Path string
+	// RuleMetric is the metric pattern of the rule that last evaluated the
+	// alert ("" for built-in alerts set with Set): a restarted daemon drops
+	// the alerts whose rule is no longer configured.
+	RuleMetric string
 	// Level is the effective level; Since is when it last changed.
 	Level Level
 	Since time.Time
@@ -127,6 +133,13 @@ type Tracker struct {
 	NotificationCount int
 	// Flapping is set between a ChangeFlapStart and the ChangeFlapStop.
 	Flapping bool
+	// NotifiedLevel is the level of the last notification delivered for
+	// the alert, NotifiedAt when (zero: never), and RouteSent when each
+	// channel last delivered one in the current episode: what a restarted
+	// daemon needs so that it neither pages twice nor forgets to page.
+	NotifiedLevel Level
+	NotifiedAt    time.Time
+	RouteSent     map[string]time.Time
 
 	// warnSince and critSince start the current unbroken run of raw levels
 	// at or above WARNING and CRITICAL (on the OK < WARNING < CRITICAL
@@ -145,8 +158,82 @@ func NewTracker(path string, now time.Time) *Tracker {
 	return &Tracker{Path: path, Level: LevelOK, Since: now}
 }
 
-// NoteNotified counts one notification sent for the alert.
-func (t *Tracker) NoteNotified() { t.NotificationCount++ }
+// NoteNotified records one notification of level delivered on route at
+// time at: it counts towards NotificationCount and sets NotifiedLevel.
+func (t *Tracker) NoteNotified(route string, level Level, at time.Time) {
+	t.NotificationCount++
+	if !at.Before(t.NotifiedAt) {
+		t.NotifiedLevel, t.NotifiedAt = level, at
+	}
+	if t.RouteSent == nil {
+		t.RouteSent = make(map[string]time.Time, 1)
+	}
+	if at.After(t.RouteSent[route]) {
+		t.RouteSent[route] = at
+	}
+}
+
+// Unnotified reports whether the alert's level has not been delivered to
+// anyone yet: a problem never notified, or a change since the last
+// notification (a recovery included). A flapping alert sends nothing per
+// change, so it is never unnotified.
+func (t *Tracker) Unnotified() bool {
+	if t.Flapping {
+		return false
+	}
+	if t.NotifiedAt.IsZero() {
+		return t.Level != LevelOK
+	}
+	return t.NotifiedLevel != t.Level
+}
+
+// TrackerState is everything a Tracker holds, for saving it and restoring
+// it exactly (State and RestoreTracker).
+type TrackerState struct {
+	Path                 string
+	RuleMetric           string
+	Level                Level
+	Since                time.Time
+	LastValue            Value
+	LastCheck            time.Time
+	NotificationCount    int
+	Flapping             bool
+	WarnSince, CritSince time.Time
+	WarnRun, CritRun     bool
+	Changes              []time.Time
+	NotifiedLevel        Level
+	NotifiedAt           time.Time
+	RouteSent            map[string]time.Time
+}
+
+// State returns a copy of the tracker's state that shares nothing with it.
+func (t *Tracker) State() TrackerState {
+	return TrackerState{
+		Path: t.Path, RuleMetric: t.RuleMetric, Level: t.Level, Since: t.Since, LastValue: t.LastValue, LastCheck: t.LastCheck,
+		NotificationCount: t.NotificationCount, Flapping: t.Flapping,
+		WarnSince: t.warnSince, CritSince: t.critSince, WarnRun: t.warnRun, CritRun: t.critRun,
+		Changes:       slices.Clone(t.changes),
+		NotifiedLevel: t.NotifiedLevel, NotifiedAt: t.NotifiedAt, RouteSent: maps.Clone(t.RouteSent),
+	}
+}
+
+// RestoreTracker rebuilds a tracker from its State. An out-of-range level
+// is taken as UNKNOWN, as Set does.
+func RestoreTracker(s TrackerState) *Tracker {
+	if s.Level.Severity() < 0 {
+		s.Level = LevelUnknown
+	}
+	if s.NotifiedLevel.Severity() < 0 {
+		s.NotifiedLevel = LevelUnknown
+	}
+	return &Tracker{
+		Path: s.Path, RuleMetric: s.RuleMetric, Level: s.Level, Since: s.Since, LastValue: s.LastValue, LastCheck: s.LastCheck,
+		NotificationCount: s.NotificationCount, Flapping: s.Flapping,
+		warnSince: s.WarnSince, critSince: s.CritSince, warnRun: s.WarnRun, critRun: s.CritRun,
+		changes:       slices.Clone(s.Changes),
+		NotifiedLevel: s.NotifiedLevel, NotifiedAt: s.NotifiedAt, RouteSent: maps.Clone(s.RouteSent),
+	}
+}
 
 // Observe applies one value of the metric, evaluated under rule, at time
 // now and returns what changed, if anything (at most one Change per call).
@@ -154,6 +241,9 @@ func (t *Tracker) NoteNotified() { t.NotificationCount++ }
 // semantics. A nil rule rates every number OK.
 func (t *Tracker) Observe(now time.Time, v Value, rule *Rule, fp FlapPolicy) (Change, bool) {
 	t.LastValue, t.LastCheck = v, now
+	if rule != nil {
+		t.RuleMetric = rule.Metric
+	}
 	if !v.OK {
 		// UNKNOWN is immediate, and it breaks any run towards a raise.
 		t.warnRun, t.critRun = false, false
@@ -217,6 +307,7 @@ func (t *Tracker) transition(now time.Time, next Level, v Value, fp FlapPolicy) 
 	if changed {
 		if from == LevelOK {
 			t.NotificationCount = 0
+			t.RouteSent = nil
 		}
 		t.Level, t.Since = next, now
 		if t.changes == nil {

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -487,7 +488,7 @@ func TestNotificationCount(t *testing.T) {
 	} {
 		tr.Observe(at(time.Duration(i)*time.Minute), Number(tc.v), &rule, FlapPolicy{})
 		for range tc.notified {
-			tr.NoteNotified()
+			tr.NoteNotified("r", tr.Level, at(time.Duration(i)*time.Minute))
 		}
 		if tr.NotificationCount != tc.want {
 			t.Fatalf("step %d: NotificationCount %d, want %d", i, tr.NotificationCount, tc.want)
@@ -513,5 +514,72 @@ func TestChangeKindString(t *testing.T) {
 		if k.String() != want {
 			t.Errorf("%d.String() = %q, want %q", k, k.String(), want)
 		}
+	}
+}
+
+func TestTrackerStateRoundTrip(t *testing.T) {
+	rule := Rule{Metric: "p.m", Op: OpGT, Warning: fp64(80), Critical: fp64(90), For: time.Minute}
+	tr := NewTracker("p.m", t0)
+	// Build up every kind of state: runs towards a raise, flap history,
+	// notifications on two routes.
+	tr.Observe(at(0), Number(95), &rule, FlapPolicy{})
+	tr.Observe(at(2*time.Minute), Number(95), &rule, FlapPolicy{})
+	tr.NoteNotified("pager", LevelCritical, at(2*time.Minute))
+	tr.NoteNotified("mail", LevelCritical, at(3*time.Minute))
+	tr.Observe(at(4*time.Minute), Number(85), &rule, FlapPolicy{})
+	st := tr.State()
+	back := RestoreTracker(st)
+	if !reflect.DeepEqual(back, tr) {
+		t.Fatalf("restored tracker differs:\n got %+v\nwant %+v", back, tr)
+	}
+	// The copy shares nothing: changing the original leaves it alone.
+	tr.NoteNotified("pager", LevelWarning, at(5*time.Minute))
+	tr.Observe(at(6*time.Minute), Number(10), &rule, FlapPolicy{})
+	if !reflect.DeepEqual(RestoreTracker(st), back) {
+		t.Fatal("State shares memory with the tracker")
+	}
+	// The restored tracker continues exactly as the original would.
+	a, b := RestoreTracker(st), RestoreTracker(st)
+	for i, v := range []float64{95, 95, 50, 95, 50, 95, 50, 95, 50} {
+		now := at(time.Duration(10+i) * time.Minute)
+		cha, oka := a.Observe(now, Number(v), &rule, FlapPolicy{})
+		chb, okb := b.Observe(now, Number(v), &rule, FlapPolicy{})
+		if oka != okb || !reflect.DeepEqual(cha, chb) {
+			t.Fatalf("step %d: %v %+v vs %v %+v", i, oka, cha, okb, chb)
+		}
+	}
+}
+
+func TestUnnotified(t *testing.T) {
+	rule := Rule{Metric: "p.m", Op: OpGT, Warning: fp64(80), Critical: fp64(90)}
+	tr := NewTracker("p.m", t0)
+	if tr.Unnotified() {
+		t.Fatal("a new OK alert is unnotified")
+	}
+	tr.Observe(at(0), Number(95), &rule, FlapPolicy{})
+	if !tr.Unnotified() {
+		t.Fatal("a CRITICAL never notified is not unnotified")
+	}
+	tr.NoteNotified("r", LevelCritical, at(time.Second))
+	if tr.Unnotified() {
+		t.Fatal("a notified CRITICAL is unnotified")
+	}
+	tr.Observe(at(time.Minute), Number(10), &rule, FlapPolicy{})
+	if !tr.Unnotified() {
+		t.Fatal("an undelivered recovery is not unnotified")
+	}
+	tr.NoteNotified("r", LevelOK, at(time.Minute))
+	if tr.Unnotified() || tr.NotifiedLevel != LevelOK {
+		t.Fatal("a delivered recovery is unnotified")
+	}
+	// A late delivery of an older notification does not move NotifiedAt back.
+	tr.NoteNotified("other", LevelCritical, at(time.Second))
+	if tr.NotifiedLevel != LevelOK || !tr.RouteSent["other"].Equal(at(time.Second)) {
+		t.Fatalf("late delivery: level %s, routes %v", tr.NotifiedLevel, tr.RouteSent)
+	}
+	// A new episode forgets the routes of the last one.
+	tr.Observe(at(2*time.Minute), Number(85), &rule, FlapPolicy{})
+	if tr.RouteSent != nil || tr.NotificationCount != 0 {
+		t.Fatalf("new episode: routes %v count %d", tr.RouteSent, tr.NotificationCount)
 	}
 }

@@ -59,6 +59,9 @@ type Dispatcher struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// closing is closed by CloseWithin: each worker delivers what is left
+	// in its queue, then exits; ctx ends what the grace period did not.
+	closing   chan struct{}
 	closeOnce sync.Once
 }
 
@@ -94,7 +97,7 @@ func NewDispatcher(routes []Route, opt DispatcherOptions) *Dispatcher {
 	if opt.Sleep == nil {
 		opt.Sleep = sleepCtx
 	}
-	d := &Dispatcher{opt: opt}
+	d := &Dispatcher{opt: opt, closing: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for _, r := range routes {
 		if r.Channel == nil {
@@ -188,13 +191,25 @@ func (d *Dispatcher) QueueLen(i int) int {
 // Result with ErrClosed, waits for the workers, then closes the channels that
 // implement io.Closer. It is safe to call more than once and from several
 // goroutines; every call returns after the workers are done.
-func (d *Dispatcher) Close() {
+func (d *Dispatcher) Close() { d.CloseWithin(0) }
+
+// CloseWithin is Close for a clean shutdown: it stops accepting, then lets
+// the workers deliver what is already queued, retries included, for up to
+// grace; only what is left then is reported with ErrClosed.
+func (d *Dispatcher) CloseWithin(grace time.Duration) {
 	d.closeOnce.Do(func() {
 		d.mu.Lock()
 		d.closed = true
 		d.mu.Unlock()
-		d.cancel()
+		if grace > 0 {
+			close(d.closing)
+			t := time.AfterFunc(grace, d.cancel)
+			defer t.Stop()
+		} else {
+			d.cancel()
+		}
 		d.wg.Wait()
+		d.cancel()
 		for _, w := range d.workers {
 			if c, ok := w.route.Channel.(io.Closer); ok {
 				_ = c.Close()
@@ -219,6 +234,22 @@ func (d *Dispatcher) run(w *worker) {
 				return
 			}
 			d.deliver(w, n)
+		case <-d.closing:
+			// Submit is closed, so the queue only shrinks: deliver the
+			// rest until it is empty or the grace period ends.
+			for {
+				select {
+				case n := <-w.queue:
+					if d.ctx.Err() != nil {
+						d.report(w, n, 0, ErrClosed)
+						d.drain(w)
+						return
+					}
+					d.deliver(w, n)
+				default:
+					return
+				}
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,4 +309,61 @@ func equalDurations(a, b []time.Duration) bool {
 		}
 	}
 	return true
+}
+
+func TestDispatcherCloseWithinDeliversQueued(t *testing.T) {
+	srv := newBlockingServer(t)
+	res := newResults()
+	d := NewDispatcher([]Route{{Channel: newTestWebhook(t, WebhookConfig{Name: "hook", URL: srv.URL})}},
+		DispatcherOptions{Result: res.record})
+	n := func(i int) Notification { x := testNotification(); x.NotificationCount = i; return x }
+	for i := 1; i <= 3; i++ {
+		d.Submit(n(i))
+	}
+	<-srv.entered // #1 is in hand, #2 and #3 queued
+	closed := make(chan struct{})
+	go func() { d.CloseWithin(waitLimit); close(closed) }()
+	// Once closing, nothing new is accepted...
+	for {
+		d.mu.RLock()
+		c := d.closed
+		d.mu.RUnlock()
+		if c {
+			break
+		}
+		runtime.Gosched()
+	}
+	if q, dr := d.Submit(n(9)); q != 0 || dr != 1 {
+		t.Errorf("Submit while closing = %d queued, %d dropped; want 0, 1", q, dr)
+	}
+	// ...but everything queued is delivered.
+	srv.releaseFn()
+	for want := 1; want <= 3; want++ {
+		if r := res.next(t); r.Err != nil || r.Notification.NotificationCount != want {
+			t.Errorf("result %+v, want #%d sent", r, want)
+		}
+	}
+	select {
+	case <-closed:
+	case <-time.After(waitLimit):
+		t.Fatal("CloseWithin did not return once the queue was empty")
+	}
+}
+
+func TestDispatcherCloseWithinEndsAtTheGrace(t *testing.T) {
+	srv, reqs := newRecordingServer(t, always(http.StatusServiceUnavailable))
+	res := newResults()
+	d := NewDispatcher([]Route{{Channel: newTestWebhook(t, WebhookConfig{Name: "hook", URL: srv.URL})}},
+		DispatcherOptions{Result: res.record, Backoff: time.Hour})
+	d.Submit(testNotification())
+	d.Submit(testNotification())
+	<-reqs
+	// The first waits an hour to retry: the grace period ends that wait
+	// and the second is reported not sent.
+	d.CloseWithin(time.Millisecond)
+	for i := 0; i < 2; i++ {
+		if r := res.next(t); !errors.Is(r.Err, ErrClosed) {
+			t.Errorf("result %d = %+v, want ErrClosed", i, r)
+		}
+	}
 }

@@ -33,6 +33,7 @@ func run(args []string) int {
 	fl := flag.NewFlagSet("hbd", flag.ContinueOnError)
 	cfgPath := fl.String("config", "", "config file (TOML); without one, built-in defaults are used")
 	check := fl.Bool("check-config", false, "validate the config file and exit: 0 if valid, 1 if not")
+	checkSt := fl.Bool("check-state", false, "report what the state directory ([state] dir) holds and whether it is intact, then exit: 0 if every file is usable, 1 if not")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -47,6 +48,9 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if *checkSt {
+		return checkState(cfg, os.Stdout, time.Now())
 	}
 	if *check {
 		name := cfg.File
@@ -107,6 +111,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		Routes:       routes,
 		Journal:      journalConfig(cfg),
 		SilencesFile: silencesFile(cfg),
+		State:        stateConfig(cfg),
 		// The coalescing window merges what arrives together, above all
 		// the IPv4 and IPv6 copies of a host's heartbeat, milliseconds
 		// apart; a host changes only once per heartbeat interval, so a

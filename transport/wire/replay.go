@@ -78,3 +78,21 @@ func ClockOK(msgTime, now int64, skew time.Duration) bool {
 	}
 	return d <= uint64(skew)
 }
+
+// ReplayState is a ReplayWindow's complete state, for saving it across a
+// daemon restart so that datagrams accepted before it stay replays after.
+type ReplayState struct {
+	Top  uint64
+	Seen [2]uint64
+	Init bool
+}
+
+// State returns the window's state.
+func (w *ReplayWindow) State() ReplayState {
+	return ReplayState{Top: w.top, Seen: w.seen, Init: w.init}
+}
+
+// RestoreReplayWindow rebuilds a window from its State.
+func RestoreReplayWindow(s ReplayState) ReplayWindow {
+	return ReplayWindow{top: s.Top, seen: s.Seen, init: s.Init}
+}

@@ -108,3 +108,21 @@ func TestClockOK(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayWindowRestore(t *testing.T) {
+	var w ReplayWindow
+	for _, s := range []uint64{1000, 998, 1003, 1001} {
+		w.Check(s)
+	}
+	r := RestoreReplayWindow(w.State())
+	for _, s := range []uint64{1000, 998, 1003, 1001, 875} {
+		if r.Check(s) {
+			t.Errorf("restored window accepted %d again", s)
+		}
+	}
+	for _, s := range []uint64{999, 1002, 1004} {
+		if !r.Check(s) {
+			t.Errorf("restored window refused fresh %d", s)
+		}
+	}
+}

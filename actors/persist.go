@@ -1,0 +1,237 @@
+package actors
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/internal/statefile"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// checkpointReq asks a HostActor to hand over its state for a checkpoint.
+// It answers on reply, which has room for every host asked in the same
+// batch, with its record, or nil when nothing changed since its last one.
+type checkpointReq struct {
+	full  bool // the whole state (a snapshot); else what changed
+	reply chan<- *statefile.Record
+}
+
+// freeze pauses a HostActor's liveness as the daemon stops: ingest has
+// ended, so no heartbeat can arrive, and a deadline passing now would page
+// for a host that is fine. The actor answers on done, which has room for
+// every host asked in the same batch.
+type freeze struct{ done chan<- struct{} }
+
+// resume tells a restored HostActor that ingest starts now: its liveness
+// deadlines count from at, and its timer may run. It answers on done, which
+// has room for every host asked in the same batch.
+type resume struct {
+	at   time.Time
+	done chan<- struct{}
+}
+
+// barrier is answered once every message sent to the actor before it has
+// been processed.
+type barrier struct{ done chan<- struct{} }
+
+// pendingSample is a sample stored since the host's last checkpoint.
+type pendingSample struct {
+	plugin string
+	s      sample
+}
+
+// maxPending bounds the samples a host remembers for its next delta. Past
+// it the host forgets them and writes its whole state next time instead:
+// a checkpointer that cannot keep up costs disk, never unbounded memory.
+const maxPending = 4096
+
+// notePending remembers a stored sample for the next delta.
+func (a *hostActor) notePending(plugin string, s sample) {
+	a.dirty = true
+	if a.needFull {
+		return
+	}
+	if len(a.pending) >= maxPending {
+		a.pending, a.needFull = nil, true
+		return
+	}
+	a.pending = append(a.pending, pendingSample{plugin: plugin, s: s})
+}
+
+// checkpoint builds the host's record: everything when full (or when the
+// host has never written one), else its small state and the samples stored
+// since its last record; nil when nothing changed. The record shares only
+// immutable data with the actor (sample bytes, strings), so the writer
+// may encode it on its own goroutine while the actor goes on.
+func (a *hostActor) checkpoint(full bool) *statefile.Record {
+	if !full && !a.needFull && !a.dirty {
+		return nil
+	}
+	rec := &statefile.Record{Type: statefile.RecordDelta}
+	if full || a.needFull {
+		rec.Type = statefile.RecordFull
+	}
+	h := &rec.Host
+	a.st.export(h)
+	rs := a.replay.State()
+	h.Replay = statefile.Replay{Top: rs.Top, Seen: rs.Seen, Init: rs.Init}
+	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
+	h.Alerts = exportAlerts(a.alerts)
+	if rec.Type == statefile.RecordFull {
+		names := slices.Sorted(maps.Keys(a.plugins))
+		h.Plugins = make([]statefile.Plugin, 0, len(names))
+		for _, name := range names {
+			r := a.plugins[name]
+			p := statefile.Plugin{Name: name, Samples: make([]statefile.Sample, r.len())}
+			for i := range p.Samples {
+				s := r.newest(r.len() - 1 - i) // oldest first
+				p.Samples[i] = statefile.Sample{UnixNano: s.unixNano, Data: s.data}
+			}
+			h.Plugins = append(h.Plugins, p)
+		}
+	} else {
+		idx := map[string]int{}
+		for _, ps := range a.pending {
+			i, ok := idx[ps.plugin]
+			if !ok {
+				i = len(h.Plugins)
+				idx[ps.plugin] = i
+				h.Plugins = append(h.Plugins, statefile.Plugin{Name: ps.plugin})
+			}
+			h.Plugins[i].Samples = append(h.Plugins[i].Samples, statefile.Sample{UnixNano: ps.s.unixNano, Data: ps.s.data})
+		}
+	}
+	clear(a.pending)
+	a.pending = a.pending[:0]
+	a.dirty, a.needFull = false, false
+	return rec
+}
+
+func exportAlerts(trackers map[string]*alert.Tracker) []statefile.Alert {
+	if len(trackers) == 0 {
+		return nil
+	}
+	out := make([]statefile.Alert, 0, len(trackers))
+	for _, t := range trackers {
+		s := t.State()
+		a := statefile.Alert{
+			Path: s.Path, Rule: s.RuleMetric, Level: uint8(s.Level), Since: s.Since,
+			LastValue: s.LastValue.Num, LastValueOK: s.LastValue.OK, LastCheck: s.LastCheck,
+			NotificationCount: s.NotificationCount, Flapping: s.Flapping,
+			WarnSince: s.WarnSince, CritSince: s.CritSince, WarnRun: s.WarnRun, CritRun: s.CritRun,
+			Changes:       s.Changes,
+			NotifiedLevel: uint8(s.NotifiedLevel), NotifiedAt: s.NotifiedAt,
+		}
+		for _, name := range slices.Sorted(maps.Keys(s.RouteSent)) {
+			a.Routes = append(a.Routes, statefile.RouteSent{Name: name, At: s.RouteSent[name]})
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(x, y statefile.Alert) int { return strings.Compare(x.Path, y.Path) })
+	return out
+}
+
+func restoreAlert(a *statefile.Alert) *alert.Tracker {
+	var routes map[string]time.Time
+	if len(a.Routes) > 0 {
+		routes = make(map[string]time.Time, len(a.Routes))
+		for _, r := range a.Routes {
+			routes[r.Name] = r.At
+		}
+	}
+	return alert.RestoreTracker(alert.TrackerState{
+		Path: a.Path, RuleMetric: a.Rule, Level: alert.Level(a.Level), Since: a.Since,
+		LastValue: alert.Value{Num: a.LastValue, OK: a.LastValueOK}, LastCheck: a.LastCheck,
+		NotificationCount: a.NotificationCount, Flapping: a.Flapping,
+		WarnSince: a.WarnSince, CritSince: a.CritSince, WarnRun: a.WarnRun, CritRun: a.CritRun,
+		Changes:       a.Changes,
+		NotifiedLevel: alert.Level(a.NotifiedLevel), NotifiedAt: a.NotifiedAt, RouteSent: routes,
+	})
+}
+
+// restore rebuilds the actor from its records, in order: a full record
+// replaces everything, a delta replaces the small state and adds its
+// samples to the rings. Rings take today's history, so a smaller history
+// keeps the newest samples. openedAt is when the daemon's sockets opened:
+// the agent cannot have sent anything the daemon reads from before then,
+// so datagrams stamped earlier (by the agent's clock, placed against the
+// daemon's with the last datagram accepted) are replays of old traffic.
+func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
+	for _, rec := range recs {
+		h := &rec.Host
+		if rec.Type == statefile.RecordFull {
+			clear(a.plugins)
+		}
+		a.st.restore(h)
+		a.replay = wire.RestoreReplayWindow(wire.ReplayState{Top: h.Replay.Top, Seen: h.Replay.Seen, Init: h.Replay.Init})
+		a.lastSent, a.lastRecv, a.lastSilence = h.LastSent, h.LastRecv, h.LastSilence
+		clear(a.alerts)
+		for i := range h.Alerts {
+			t := restoreAlert(&h.Alerts[i])
+			a.alerts[t.Path] = t
+		}
+		for _, p := range h.Plugins {
+			r := a.plugins[p.Name]
+			if r == nil {
+				r = newRing(p.Name, a.env.history)
+				a.plugins[p.Name] = r
+			}
+			for _, s := range p.Samples {
+				r.insert(sample{unixNano: s.UnixNano, data: s.Data})
+			}
+		}
+	}
+	// Deltas alone (their snapshot was lost) leave rings partial: write
+	// the whole state at the next checkpoint.
+	a.needFull = len(recs) > 0 && recs[0].Type != statefile.RecordFull
+	if a.lastSent != 0 && !a.lastRecv.IsZero() {
+		a.floor = a.lastSent + int64(openedAt.Sub(a.lastRecv))
+	}
+	a.restored = true
+	a.frozen = true // until resume: ingest has not started
+	a.alertsDirty = true
+	a.env.stats.SamplesHeld.Add(int64(a.samplesHeld()))
+}
+
+// export fills the liveness part of a record.
+func (h *hostState) export(out *statefile.Host) {
+	out.Name, out.Dyn, out.Ver, out.AgentVersion = h.name, h.dyn, h.ver, h.agentVersion
+	out.Interval, out.State, out.Stopped = h.interval, uint8(h.state), h.stopped
+	out.LastSeen, out.LastBoot = h.lastSeen, h.lastBoot
+	for f, c := range h.conns {
+		if c == nil {
+			continue
+		}
+		out.Conns = append(out.Conns, statefile.Conn{
+			Family: uint8(f), Addr: c.addr, Up: c.up, LastSeen: c.lastSeen,
+			RTT: c.rtt, SRTT: c.srtt, HasRTT: c.hasRTT,
+			Loss: statefile.Loss{Top: c.loss.top, Seen: c.loss.seen, Span: c.loss.span, Started: c.loss.started},
+		})
+	}
+}
+
+// restore sets the liveness state from a record. The name and dyn are the
+// registry's to decide (dyn follows today's watchhosts), and the state is
+// derived again from the connections rather than trusted.
+func (h *hostState) restore(in *statefile.Host) {
+	h.ver, h.agentVersion = in.Ver, in.AgentVersion
+	if in.Interval > 0 {
+		h.interval = in.Interval
+	}
+	h.stopped, h.lastSeen, h.lastBoot = in.Stopped, in.LastSeen, in.LastBoot
+	h.conns = [numFamilies]*conn{}
+	for _, c := range in.Conns {
+		if family(c.Family) >= numFamilies {
+			continue
+		}
+		h.conns[c.Family] = &conn{
+			addr: c.Addr, up: c.Up, lastSeen: c.LastSeen, rtt: c.RTT, srtt: c.SRTT, hasRTT: c.HasRTT,
+			loss: lossWindow{top: c.Loss.Top, seen: c.Loss.Seen, span: c.Loss.Span, started: c.Loss.Started},
+		}
+	}
+	h.state = h.derive()
+	h.events = nil
+}
