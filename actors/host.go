@@ -125,10 +125,13 @@ type hostActor struct {
 	dirty    bool
 	needFull bool
 	pending  []pendingSample
-	// restored: built from the state files at start. frozen: liveness is
-	// paused, before ingest starts and once the daemon is stopping.
+	// restored: built from the state files at start (from saved, applied
+	// in Started). frozen: liveness is paused, before ingest starts and
+	// once the daemon is stopping.
 	restored bool
 	frozen   bool
+	saved    []*statefile.Record
+	openedAt time.Time
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
@@ -190,6 +193,8 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
 		}
 		if a.restored {
+			a.restore(a.saved, a.openedAt)
+			a.saved = nil
 			a.resumeAlerts(ctx)
 			a.pushSummary(ctx)
 			return

@@ -93,12 +93,11 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 			h.Plugins = append(h.Plugins, p)
 		}
 	} else {
-		idx := map[string]int{}
 		for _, ps := range a.pending {
-			i, ok := idx[ps.plugin]
-			if !ok {
+			// A host has a handful of plugins: a scan beats a map.
+			i := slices.IndexFunc(h.Plugins, func(p statefile.Plugin) bool { return p.Name == ps.plugin })
+			if i < 0 {
 				i = len(h.Plugins)
-				idx[ps.plugin] = i
 				h.Plugins = append(h.Plugins, statefile.Plugin{Name: ps.plugin})
 			}
 			h.Plugins[i].Samples = append(h.Plugins[i].Samples, statefile.Sample{UnixNano: ps.s.unixNano, Data: ps.s.data})
@@ -177,6 +176,7 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 			r := a.plugins[p.Name]
 			if r == nil {
 				r = newRing(p.Name, a.env.history)
+				r.buf = make([]sample, 0, min(a.env.history, len(p.Samples)))
 				a.plugins[p.Name] = r
 			}
 			for _, s := range p.Samples {
@@ -190,8 +190,6 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 	if a.lastSent != 0 && !a.lastRecv.IsZero() {
 		a.floor = a.lastSent + int64(openedAt.Sub(a.lastRecv))
 	}
-	a.restored = true
-	a.frozen = true // until resume: ingest has not started
 	a.alertsDirty = true
 	a.env.stats.SamplesHeld.Add(int64(a.samplesHeld()))
 }

@@ -257,8 +257,12 @@ func Start(cfg Config) (*System, error) {
 	}
 	env.restoreProps = func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor {
+			// The records are applied in the actor's Started, on the
+			// pool's workers, so restoring a large fleet uses every core
+			// rather than the registry's one goroutine.
 			a := newHostActor(env, name, dyn)
-			a.restore(recs, openedAt)
+			a.saved, a.openedAt = recs, openedAt
+			a.restored, a.frozen = true, true
 			return a
 		}, actor.WithDispatcher(s.pool))
 	}

@@ -29,6 +29,10 @@ const (
 	metricCPU        = "process_cpu_seconds_total"
 	metricRSS        = "process_resident_memory_bytes"
 	metricGoroutines = "go_goroutines"
+	metricStateDisk  = "hbd_state_disk_bytes"
+	metricCkptSecs   = "hbd_state_checkpoint_seconds_total"
+	metricCkptBytes  = "hbd_state_written_bytes_total"
+	metricCkptFiles  = "hbd_state_checkpoints_total"
 )
 
 // Metrics is one scrape of the daemon's /metrics, reduced to what the
@@ -51,6 +55,13 @@ type Metrics struct {
 	CPUSeconds      float64            // process user+system CPU, seconds
 	RSSBytes        float64
 	Goroutines      float64
+	// Durable state: the files a restart reads, and what checkpoints
+	// have cost so far.
+	StateDiskBytes   float64
+	CheckpointSecs   float64
+	CheckpointBytes  float64
+	Checkpoints      float64
+	CheckpointByKind map[string]float64
 
 	// Has records which of the families above were present, so a report
 	// can say "not measured" (null) rather than 0 for a counter the daemon
@@ -99,6 +110,10 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	sum(metricCPU, &m.CPUSeconds, "", nil)
 	sum(metricRSS, &m.RSSBytes, "", nil)
 	sum(metricGoroutines, &m.Goroutines, "", nil)
+	sum(metricStateDisk, &m.StateDiskBytes, "", nil)
+	sum(metricCkptSecs, &m.CheckpointSecs, "", nil)
+	sum(metricCkptBytes, &m.CheckpointBytes, "", nil)
+	sum(metricCkptFiles, &m.Checkpoints, "kind", &m.CheckpointByKind)
 	return m, nil
 }
 

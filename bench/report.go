@@ -56,7 +56,20 @@ type Report struct {
 	Steps           []StepResult              `json:"steps"`
 	StopReason      string                    `json:"stop_reason"`
 	SamplesHeld     *float64                  `json:"samples_held"`
-	Warnings        []string                  `json:"warnings"`
+	// restart: the clean stop, and the start until the API lists every
+	// host again (FirstAnswerS: until it answers at all).
+	StopS          *float64 `json:"stop_s,omitempty"`
+	RestoreS       *float64 `json:"restore_s,omitempty"`
+	FirstAnswerS   *float64 `json:"first_answer_s,omitempty"`
+	StateDiskBytes *float64 `json:"state_disk_bytes,omitempty"`
+	RSSBefore      *float64 `json:"rss_before_bytes,omitempty"`
+	NewPID         int      `json:"new_pid,omitempty"`
+	// Checkpoints while the run went on: their CPU time (an upper bound:
+	// the checkpointer's wall time) and bytes written.
+	CheckpointS     *float64 `json:"checkpoint_s,omitempty"`
+	CheckpointBytes *float64 `json:"checkpoint_bytes,omitempty"`
+	Checkpoints     *float64 `json:"checkpoints,omitempty"`
+	Warnings        []string `json:"warnings"`
 }
 
 // Counts are datagram totals over the measured window.
@@ -146,6 +159,23 @@ func (r *Report) WriteTable(w io.Writer) error {
 	num("bytes per host", r.BytesPerHost, "B", 0)
 	num("bytes per sample", r.BytesPerSample, "B", 0)
 	num("samples held", r.SamplesHeld, "", 0)
+	if r.RSSBefore != nil {
+		row("RSS before the restart", fmt.Sprintf("%.1f MiB", *r.RSSBefore/(1<<20)))
+	}
+	num("clean stop", r.StopS, "s", 2)
+	num("start to first answer", r.FirstAnswerS, "s", 2)
+	num("start to every host listed", r.RestoreS, "s", 2)
+	if r.StateDiskBytes != nil {
+		row("state on disk", fmt.Sprintf("%.1f MiB", *r.StateDiskBytes/(1<<20)))
+	}
+	if r.NewPID != 0 {
+		row("new daemon pid", fmt.Sprint(r.NewPID))
+	}
+	num("checkpoints", r.Checkpoints, "", 0)
+	num("checkpoint time", r.CheckpointS, "s", 2)
+	if r.CheckpointBytes != nil {
+		row("checkpoint bytes", fmt.Sprintf("%.1f MiB", *r.CheckpointBytes/(1<<20)))
+	}
 	q("e2e latency", r.E2EMs)
 	routes := make([]string, 0, len(r.APIMs))
 	for k := range r.APIMs {

@@ -233,6 +233,11 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 	if m.Has[metricWSCutOff] {
 		rep.WSCutOff = ptr(m.WSCutOff - mo.m0.WSCutOff)
 	}
+	if m.Has[metricCkptFiles] {
+		rep.Checkpoints = ptr(m.Checkpoints - mo.m0.Checkpoints)
+		rep.CheckpointS = ptr(m.CheckpointSecs - mo.m0.CheckpointSecs)
+		rep.CheckpointBytes = ptr(m.CheckpointBytes - mo.m0.CheckpointBytes)
+	}
 	rep.DroppedByReason = map[string]float64{}
 	for r, v := range m.DroppedByReason {
 		if d := v - mo.m0.DroppedByReason[r]; d > 0 {

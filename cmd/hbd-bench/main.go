@@ -5,6 +5,7 @@
 //	hbd-bench load  -addr 127.0.0.1:50003 -http http://127.0.0.1:50004 -key hbd.key -hosts 1000 -duration 1m
 //	hbd-bench ramp  -scenario max ...
 //	hbd-bench sink  -self -duration 5s
+//	hbd-bench restart -http http://127.0.0.1:50004 -pid PID -exec "bin/hbd -config hbd.toml"
 //	hbd-bench -scenario fleet-100k ...   (the scenario picks the subcommand)
 package main
 
@@ -68,7 +69,8 @@ var flagsOf = map[string][]string{
 		"hb-interval", "plugins", "jitter", "history", "fill-rate", "read-acks"},
 	"ramp": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "jitter", "start", "step", "step-duration", "warmup", "max-loss", "read-acks"},
-	"sink": {"listen", "self", "senders", "duration", "json", "quiet"},
+	"sink":    {"listen", "self", "senders", "duration", "json", "quiet"},
+	"restart": {"http", "pid", "exec", "log", "duration", "json", "quiet", "allow-remote"},
 }
 
 func init() {
@@ -119,6 +121,10 @@ type options struct {
 	listen string
 	self   bool
 
+	pid     int
+	execCmd string
+	logFile string
+
 	set map[string]bool // flags given on the command line
 }
 
@@ -162,16 +168,22 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 	fl.StringVar(&o.listen, "listen", "127.0.0.1:0", "sink: address to receive on")
 	fl.BoolVar(&o.self, "self", false, "sink: also run a sender to it")
+
+	fl.IntVar(&o.pid, "pid", 0, "restart: the running daemon's process ID")
+	fl.StringVar(&o.execCmd, "exec", "", "restart: the command that starts the daemon again, split at spaces (e.g. \"bin/hbd -config hbd.toml\")")
+	fl.StringVar(&o.logFile, "log", "", "restart: append the new daemon's output to `file`")
 	return fl
 }
 
 func usage(w io.Writer, fl *flag.FlagSet) {
-	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink [flags]
+	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink|restart [flags]
        hbd-bench [load|ramp] -scenario max|memory|fleet-100k [flags]
 
-load   simulate -hosts agents (heartbeats, plugin samples) for -duration
-ramp   raise the offered rate step by step until loss exceeds -max-loss
-sink   measure this machine's bare UDP receive rate
+load     simulate -hosts agents (heartbeats, plugin samples) for -duration
+ramp     raise the offered rate step by step until loss exceeds -max-loss
+sink     measure this machine's bare UDP receive rate
+restart  stop a running daemon (SIGTERM), start it again, and time the
+         clean stop and the restore until the API lists every host
 
 flags:`)
 	fl.PrintDefaults()
@@ -229,9 +241,9 @@ func resolveMode(sub string, o *options, fl *flag.FlagSet) (string, error) {
 	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.set = set
 	switch sub {
-	case "", "load", "ramp", "sink":
+	case "", "load", "ramp", "sink", "restart":
 	default:
-		return "", fmt.Errorf("unknown subcommand %q: want load, ramp or sink", sub)
+		return "", fmt.Errorf("unknown subcommand %q: want load, ramp, sink or restart", sub)
 	}
 	mode := sub
 	if o.scenario != "" {
@@ -277,6 +289,9 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	if dur == 0 && (mode == "ramp" || mode == "max" || mode == "memory") {
 		dur = 30 * time.Minute
 	}
+	if dur == 0 && mode == "restart" {
+		dur = 10 * time.Minute
+	}
 	if dur <= 0 || dur > maxDuration {
 		return nil, fmt.Errorf("-duration must be between 0 and %s (got %s)", maxDuration, o.duration)
 	}
@@ -293,6 +308,15 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		return nil, err
 	}
 
+	if mode == "restart" {
+		if !o.allowRemote {
+			if err := bench.CheckLoopback(ctx, nil, []string{o.httpBase}); err != nil {
+				return nil, err
+			}
+		}
+		return bench.RunRestart(ctx, bench.RestartConfig{HTTPBase: o.httpBase, PID: o.pid, Command: strings.Fields(o.execCmd),
+			LogFile: o.logFile, Timeout: dur, Progress: progress})
+	}
 	if len(o.addrs) == 0 {
 		return nil, errors.New("need at least one -addr")
 	}
