@@ -24,7 +24,8 @@ type StateStats struct {
 	Snapshots, Deltas atomic.Uint64 // files written
 	Failures          atomic.Uint64 // checkpoints that could not be written
 	BytesWritten      atomic.Uint64
-	WriteNanos        atomic.Uint64 // time spent in checkpoints, summed
+	WriteNanos        atomic.Uint64 // time spent in checkpoints, summed (wall time: waits and rests included)
+	WorkNanos         atomic.Uint64 // of which encoding, compressing and writing: close to the checkpointer's CPU
 	LastNanos         atomic.Int64  // how long the last checkpoint took
 	LastBytes         atomic.Int64  // size of the last file written
 	LastSuccess       atomic.Int64  // unix ns of the last checkpoint that succeeded
@@ -48,6 +49,12 @@ const (
 	// snapshot's size.
 	minCompactBytes = 4 << 20
 	maxDeltas       = 64
+	// ckptDuty is the share of one core a periodic checkpoint may take:
+	// after each batch the checkpointer rests three times as long as it
+	// worked. A snapshot of a large fleet is seconds of encoding; in one
+	// burst it would take a core from ingest long enough to overflow the
+	// sockets' buffers. The last save on shutdown is not paced.
+	ckptDuty = 0.25
 )
 
 // checkpointer writes the fleet's state: every Every a delta of the hosts
@@ -122,8 +129,14 @@ func (c *checkpointer) stop() {
 	<-c.done
 }
 
-// round writes one checkpoint and reports whether it succeeded.
-func (c *checkpointer) round() bool {
+// round writes one checkpoint and reports whether it succeeded. Periodic
+// rounds are paced (see ckptDuty); the final one is not.
+func (c *checkpointer) round() bool { return c.roundPaced(true) }
+
+// final writes the last checkpoint as fast as it can.
+func (c *checkpointer) final() bool { return c.roundPaced(false) }
+
+func (c *checkpointer) roundPaced(paced bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	began := time.Now()
@@ -139,7 +152,7 @@ func (c *checkpointer) round() bool {
 		c.failed(fmt.Errorf("cannot start %s: %w", kind, err))
 		return false
 	}
-	missing, writeErr := c.collect(w, full)
+	missing, work, writeErr := c.collect(w, full, paced)
 	if writeErr != nil {
 		w.Abort()
 		c.failed(writeErr)
@@ -162,7 +175,9 @@ func (c *checkpointer) round() bool {
 	case kind == statefile.KindDelta && w.Count() == 0:
 		w.Abort() // nothing changed: no file
 	default:
+		committing := time.Now()
 		path, err := w.Commit()
+		work += time.Since(committing)
 		if err != nil {
 			c.failed(err)
 			return false
@@ -187,6 +202,7 @@ func (c *checkpointer) round() bool {
 	took := time.Since(began)
 	c.stats.BytesWritten.Add(uint64(size))
 	c.stats.WriteNanos.Add(uint64(took))
+	c.stats.WorkNanos.Add(uint64(work))
 	c.stats.LastNanos.Store(int64(took))
 	c.stats.LastBytes.Store(size)
 	c.stats.LastSuccess.Store(c.clock.Now().UnixNano())
@@ -200,12 +216,23 @@ func (c *checkpointer) round() bool {
 }
 
 // collect asks every host for its record, batch by batch, and adds the
-// records to w. It returns how many hosts did not answer, and the first
-// write error; after an error it still collects every answer, so that no
-// reply is left to a host that thinks it was written.
-func (c *checkpointer) collect(w *statefile.Writer, full bool) (missing int, err error) {
+// records to w. It returns how many hosts did not answer, the time spent
+// adding records, and the first write error; after an error it still
+// collects every answer, so that no reply is left to a host that thinks it
+// was written.
+func (c *checkpointer) collect(w *statefile.Writer, full, paced bool) (missing int, work time.Duration, err error) {
 	pids := c.registry.PIDs()
+	var busy time.Duration // encoding and writing in this batch
 	for i := 0; i < len(pids); i += ckptBatch {
+		work += busy
+		if paced && busy > 0 {
+			select {
+			case <-time.After(time.Duration(float64(busy) * (1/ckptDuty - 1))):
+			case <-c.stopc:
+				paced = false // the daemon is stopping: finish quickly
+			}
+		}
+		busy = 0
 		batch := pids[i:min(i+ckptBatch, len(pids))]
 		reply := make(chan *statefile.Record, len(batch))
 		req := &checkpointReq{full: full, reply: reply}
@@ -218,7 +245,9 @@ func (c *checkpointer) collect(w *statefile.Writer, full bool) (missing int, err
 			select {
 			case rec := <-reply:
 				if rec != nil && err == nil {
+					began := time.Now()
 					err = w.Add(rec.Type, &rec.Host)
+					busy += time.Since(began)
 				}
 			case <-timeout.C:
 				missing += len(batch) - got
@@ -227,7 +256,7 @@ func (c *checkpointer) collect(w *statefile.Writer, full bool) (missing int, err
 		}
 		timeout.Stop()
 	}
-	return missing, err
+	return missing, work + busy, err
 }
 
 // failed records a checkpoint that could not be written: counted, logged

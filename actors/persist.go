@@ -184,9 +184,11 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 			}
 		}
 	}
-	// Deltas alone (their snapshot was lost) leave rings partial: write
-	// the whole state at the next checkpoint.
+	// The files hold this state: nothing to write until it changes.
+	// Deltas alone (their snapshot was lost) leave rings partial: then
+	// write the whole state at the next checkpoint.
 	a.needFull = len(recs) > 0 && recs[0].Type != statefile.RecordFull
+	a.dirty = a.needFull
 	if a.lastSent != 0 && !a.lastRecv.IsZero() {
 		a.floor = a.lastSent + int64(openedAt.Sub(a.lastRecv))
 	}
@@ -199,6 +201,7 @@ func (h *hostState) export(out *statefile.Host) {
 	out.Name, out.Dyn, out.Ver, out.AgentVersion = h.name, h.dyn, h.ver, h.agentVersion
 	out.Interval, out.State, out.Stopped = h.interval, uint8(h.state), h.stopped
 	out.LastSeen, out.LastBoot = h.lastSeen, h.lastBoot
+	out.Conns = make([]statefile.Conn, 0, numFamilies)
 	for f, c := range h.conns {
 		if c == nil {
 			continue

@@ -378,7 +378,7 @@ func (s *System) Stop() {
 		poison(s.notifier)
 		if s.ckpt != nil {
 			began := time.Now()
-			if s.ckpt.round() {
+			if s.ckpt.final() {
 				s.log.Info("state saved", "dir", s.ckpt.cfg.Dir, "hosts", s.Registry.Len(), "took", time.Since(began).Round(time.Millisecond))
 			}
 		}

@@ -31,6 +31,7 @@ const (
 	metricGoroutines = "go_goroutines"
 	metricStateDisk  = "hbd_state_disk_bytes"
 	metricCkptSecs   = "hbd_state_checkpoint_seconds_total"
+	metricCkptWork   = "hbd_state_checkpoint_work_seconds_total"
 	metricCkptBytes  = "hbd_state_written_bytes_total"
 	metricCkptFiles  = "hbd_state_checkpoints_total"
 )
@@ -59,6 +60,7 @@ type Metrics struct {
 	// have cost so far.
 	StateDiskBytes   float64
 	CheckpointSecs   float64
+	CheckpointWork   float64
 	CheckpointBytes  float64
 	Checkpoints      float64
 	CheckpointByKind map[string]float64
@@ -112,6 +114,7 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	sum(metricGoroutines, &m.Goroutines, "", nil)
 	sum(metricStateDisk, &m.StateDiskBytes, "", nil)
 	sum(metricCkptSecs, &m.CheckpointSecs, "", nil)
+	sum(metricCkptWork, &m.CheckpointWork, "", nil)
 	sum(metricCkptBytes, &m.CheckpointBytes, "", nil)
 	sum(metricCkptFiles, &m.Checkpoints, "kind", &m.CheckpointByKind)
 	return m, nil

@@ -236,6 +236,7 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 	if m.Has[metricCkptFiles] {
 		rep.Checkpoints = ptr(m.Checkpoints - mo.m0.Checkpoints)
 		rep.CheckpointS = ptr(m.CheckpointSecs - mo.m0.CheckpointSecs)
+		rep.CheckpointWorkS = ptr(m.CheckpointWork - mo.m0.CheckpointWork)
 		rep.CheckpointBytes = ptr(m.CheckpointBytes - mo.m0.CheckpointBytes)
 	}
 	rep.DroppedByReason = map[string]float64{}

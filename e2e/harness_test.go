@@ -26,7 +26,7 @@ import (
 
 // bins holds the paths of the binaries built once for the whole run.
 var bins struct {
-	hbd, agent string
+	hbd, agent, bench string
 }
 
 func TestMain(m *testing.M) {
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	args = append(args, "../cmd/hbd", "../cmd/hbd-agent")
+	args = append(args, "../cmd/hbd", "../cmd/hbd-agent", "../cmd/hbd-bench")
 	cmd := exec.Command("go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 	}
 	bins.hbd = filepath.Join(dir, "hbd")
 	bins.agent = filepath.Join(dir, "hbd-agent")
+	bins.bench = filepath.Join(dir, "hbd-bench")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

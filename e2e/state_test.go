@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -262,4 +264,64 @@ func TestDamagedStateIsReportedAndSkipped(t *testing.T) {
 	if _, ok := d.host(t, "h1"); !ok {
 		t.Error("h1 not restored after a clean restart")
 	}
+}
+
+// hbd-bench restart, the measurement behind docs/BENCHMARKS.md, against a
+// real daemon holding a small fleet: it stops it with SIGTERM, starts it
+// again, and the restarted daemon lists every host with every sample.
+func TestBenchRestart(t *testing.T) {
+	d := startDaemon(t, "")
+	addr := fmt.Sprintf("127.0.0.1:%d", d.udpPort)
+	load := exec.Command(bins.bench, "load", "-addr", addr, "-http", d.http, "-key", d.keyPath, "-hosts", "300",
+		"-duration", "3s", "-hb-interval", "1s", "-sample-interval", "1s", "-plugins", "2", "-quiet", "-shutdown-rate", "0")
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("hbd-bench load: %v\n%s", err, out)
+	}
+	held := metric(t, d, "hbd_samples_held")
+	if held < 300 {
+		t.Fatalf("samples held %v after the load", held)
+	}
+	report := filepath.Join(t.TempDir(), "restart.json")
+	restart := exec.Command(bins.bench, "restart", "-http", d.http, "-pid", strconv.Itoa(d.proc.cmd.Process.Pid),
+		"-exec", bins.hbd+" -config "+d.cfgPath, "-log", filepath.Join(d.dir, "restarted.log"), "-duration", "60s", "-json", report, "-quiet")
+	out, err := restart.CombinedOutput()
+	var rep struct {
+		Hosts          int      `json:"hosts"`
+		SamplesHeld    float64  `json:"samples_held"`
+		StopS          *float64 `json:"stop_s"`
+		RestoreS       *float64 `json:"restore_s"`
+		StateDiskBytes *float64 `json:"state_disk_bytes"`
+		NewPID         int      `json:"new_pid"`
+		Warnings       []string `json:"warnings"`
+	}
+	if b, rerr := os.ReadFile(report); rerr == nil {
+		_ = json.Unmarshal(b, &rep)
+	}
+	if rep.NewPID > 0 {
+		t.Cleanup(func() {
+			if p, err := os.FindProcess(rep.NewPID); err == nil {
+				_ = p.Signal(syscall.SIGTERM)
+				for i := 0; i < 200 && p.Signal(syscall.Signal(0)) == nil; i++ {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
+	if err != nil {
+		t.Fatalf("hbd-bench restart: %v\n%s", err, out)
+	}
+	if <-d.proc.done; d.proc.err != nil {
+		t.Errorf("the daemon did not stop cleanly: %v", d.proc.err)
+	}
+	if rep.Hosts != 300 || rep.StopS == nil || rep.RestoreS == nil || rep.StateDiskBytes == nil || *rep.StateDiskBytes <= 0 || len(rep.Warnings) > 0 {
+		t.Fatalf("report: %+v\n%s", rep, out)
+	}
+	status, body := get(t, d.http+"/api/0/hosts?limit=1")
+	if status != 200 || !strings.Contains(string(body), "bench-") {
+		t.Fatalf("restarted daemon: %d %s", status, body)
+	}
+	if got := metric(t, d, "hbd_samples_held"); got != held {
+		t.Errorf("samples held %v after the restart, %v before", got, held)
+	}
+	t.Logf("300 hosts, %.0f samples: stop %.2f s, restore %.2f s", held, *rep.StopS, *rep.RestoreS)
 }

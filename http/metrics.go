@@ -93,7 +93,8 @@ var (
 	descCkptFiles    = prometheus.NewDesc("hbd_state_checkpoints_total", "State checkpoint files written, by kind (snapshot: every host whole; delta: what changed).", []string{"kind"}, nil)
 	descCkptFailures = prometheus.NewDesc("hbd_state_checkpoint_failures_total", "State checkpoints that could not be written.", nil, nil)
 	descCkptLast     = prometheus.NewDesc("hbd_state_checkpoint_duration_seconds", "How long the last state checkpoint took, in seconds.", nil, nil)
-	descCkptSeconds  = prometheus.NewDesc("hbd_state_checkpoint_seconds_total", "Time spent writing state checkpoints, in seconds.", nil, nil)
+	descCkptSeconds  = prometheus.NewDesc("hbd_state_checkpoint_seconds_total", "Wall time of state checkpoints, in seconds, including waits for busy HostActors and the pacing rests between batches.", nil, nil)
+	descCkptWork     = prometheus.NewDesc("hbd_state_checkpoint_work_seconds_total", "Time state checkpoints spent encoding, compressing and writing, in seconds: close to the checkpointer's CPU time.", nil, nil)
 	descCkptBytes    = prometheus.NewDesc("hbd_state_checkpoint_size_bytes", "Size of the last state checkpoint file, in bytes (0: nothing had changed).", nil, nil)
 	descCkptWritten  = prometheus.NewDesc("hbd_state_written_bytes_total", "Bytes of state checkpoint files written.", nil, nil)
 	descCkptSuccess  = prometheus.NewDesc("hbd_state_checkpoint_last_success_timestamp_seconds", "When the last state checkpoint succeeded, as a unix time in seconds: a crash loses what happened since.", nil, nil)
@@ -107,7 +108,7 @@ type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge,
-		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored} {
+		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored} {
 		ch <- d
 	}
 }
@@ -153,6 +154,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCkptFailures, ss.Failures.Load())
 	gauge(descCkptLast, time.Duration(ss.LastNanos.Load()).Seconds())
 	ch <- prometheus.MustNewConstMetric(descCkptSeconds, prometheus.CounterValue, time.Duration(ss.WriteNanos.Load()).Seconds())
+	ch <- prometheus.MustNewConstMetric(descCkptWork, prometheus.CounterValue, time.Duration(ss.WorkNanos.Load()).Seconds())
 	gauge(descCkptBytes, float64(ss.LastBytes.Load()))
 	counter(descCkptWritten, ss.BytesWritten.Load())
 	if t := ss.LastSuccess.Load(); t > 0 {

@@ -195,7 +195,9 @@ func (w *Writer) frame(t RecordType, payload []byte) {
 	crc := crc32.Update(crc32.Checksum(head[:n], castag), castag, payload)
 	w.write(head[:n])
 	w.write(payload)
-	w.write(binary.LittleEndian.AppendUint32(nil, crc))
+	var tail [4]byte
+	binary.LittleEndian.PutUint32(tail[:], crc)
+	w.write(tail[:])
 }
 
 // Count returns how many records were added.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -178,8 +179,17 @@ func AppendHost(b []byte, h *Host) []byte {
 	for i := range h.Conns {
 		c := &h.Conns[i]
 		b = append(b, c.Family)
-		ab, _ := c.Addr.MarshalBinary() // never fails
-		b = appendBytes(b, ab)
+		// The address as netip encodes it, length first (netip's binary
+		// form: 0, 4 or 16 bytes, a zone, 2 bytes of port).
+		at := len(b)
+		b = append(b, 0)
+		b, _ = c.Addr.AppendBinary(b) // never fails
+		if n := len(b) - at - 1; n < 0x80 {
+			b[at] = byte(n)
+		} else { // a zone name longer than netip allows on Linux; keep it exact
+			ab := slices.Clone(b[at+1:])
+			b = appendBytes(b[:at], ab)
+		}
 		var cf uint64
 		if c.Up {
 			cf |= connUp
