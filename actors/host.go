@@ -69,6 +69,7 @@ type hostEnv struct {
 	rules        *alert.Rules
 	watch        map[string]bool
 	alertDynamic bool
+	stoppedAfter time.Duration // 0: a STOPPED host never warns
 	flap         alert.FlapPolicy
 	notifier     *actor.PID // nil: no notification channels
 	silences     *Silences
@@ -181,14 +182,19 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	case *resume:
 		a.frozen = false
 		a.st.resumedAt = m.at
+		if !a.st.dyn {
+			a.st.expectSince = m.at
+		}
 		a.arm(ctx.Self())
 		m.done <- struct{}{}
 	case *barrier:
 		close(m.done)
 	case *actor.Started:
 		// Threshold rules without hosts apply to declared hosts, and to
-		// dynamic ones only with alert_dynamic; so does the heartbeat alert.
+		// dynamic ones only with alert_dynamic. The heartbeat alert applies
+		// to every host (observeLiveness).
 		a.inDefault = a.env.watch[a.st.name] || (a.st.dyn && a.env.alertDynamic)
+		a.st.stoppedAfter = a.env.stoppedAfter
 		if a.env.rules != nil {
 			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
 		}
@@ -198,6 +204,11 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.resumeAlerts(ctx)
 			a.pushSummary(ctx)
 			return
+		}
+		if !a.st.dyn {
+			// Declared: expected from now on, and overdue if it never reports.
+			a.st.expectSince = a.env.clock.Now()
+			a.arm(ctx.Self())
 		}
 		ctx.Send(a.env.fleet, a.st.summary())
 	case *actor.Stopping:

@@ -57,19 +57,26 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 	})
 }
 
-// observeLiveness sets the built-in heartbeat alert from the host state:
-// CRITICAL when DOWN, WARNING when DEGRADED, OK otherwise (a clean
-// shutdown is OK: the host was stopped on purpose).
+// observeLiveness sets the built-in heartbeat alert, which every host has:
+// CRITICAL when DOWN or when a declared host never reported within its
+// grace, WARNING when DEGRADED or STOPPED for longer than stopped_after,
+// OK otherwise (a clean shutdown is OK: the host was stopped on purpose).
 func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
-	if !a.inDefault || a.st.state == StateUnknown {
-		return
-	}
-	level := alert.LevelOK
+	level, why := alert.LevelOK, ""
 	switch a.st.state {
 	case StateDown:
-		level = alert.LevelCritical
+		level, why = alert.LevelCritical, "host DOWN: no heartbeat on any address"
 	case StateDegraded:
-		level = alert.LevelWarning
+		level, why = alert.LevelWarning, "host DEGRADED: some addresses stopped sending"
+	case StateStopped:
+		if a.st.stoppedLong {
+			level, why = alert.LevelWarning, fmt.Sprintf("host STOPPED for longer than %s", a.st.stoppedAfter)
+		}
+	case StateUnknown:
+		if !a.st.overdue {
+			return
+		}
+		level, why = alert.LevelCritical, "declared host never reported"
 	}
 	t := a.alerts[heartbeatMetric]
 	if t == nil {
@@ -83,16 +90,28 @@ func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 		a.alerts[heartbeatMetric] = t
 	}
 	if ch, changed := t.Set(now, level, alert.Value{}, a.env.flap); changed {
-		a.alertChanged(ctx, t, ch)
+		if ch.Kind == alert.ChangeRecovery || level == alert.LevelOK {
+			why = ""
+		}
+		a.alertChangedWhy(ctx, t, ch, why)
 	}
 }
 
 // alertChanged journals a transition and, unless the engine says not to
 // (flapping), asks the notifier to deliver it.
 func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.Change) {
+	a.alertChangedWhy(ctx, t, ch, "")
+}
+
+// alertChangedWhy is alertChanged with the reason, if any, appended to the
+// message ("heartbeat OK -> CRITICAL: host DOWN: ...").
+func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch alert.Change, why string) {
 	a.alertsDirty = true
 	now := ch.At
 	msg := alertMessage(a.st.name, ch)
+	if why != "" {
+		msg += ": " + why
+	}
 	fields := map[string]any{"metric_path": ch.Path, "level": ch.To.String(), "prev_level": ch.From.String(), "change": ch.Kind.String()}
 	if ch.Value.OK {
 		fields["value"] = ch.Value.Num

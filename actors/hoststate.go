@@ -85,6 +85,17 @@ type hostState struct {
 	agentVersion string
 	lastBoot     time.Time // when the last boot event was recorded, to report each boot once
 
+	// expectSince is when a declared host began to be expected (the
+	// daemon's start, or its restore): one never heard from is overdue
+	// down_after intervals later. Zero for dynamic hosts, which exist only
+	// once they have reported.
+	expectSince time.Time
+	overdue     bool // declared, never heard from, and past its grace
+	// stoppedAfter (0 = never) is how long a host may stay STOPPED before
+	// its liveness alert warns; stoppedLong is set once it has.
+	stoppedAfter time.Duration
+	stoppedLong  bool
+
 	// resumedAt is when the daemon restored this state after a restart:
 	// a connection's deadline counts from it rather than from a last
 	// heartbeat the daemon could not have seen the next of while it was
@@ -157,7 +168,7 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 	c.up = true
 	c.lastSeen = now
 	h.lastSeen = now
-	h.stopped = false
+	h.stopped, h.stoppedLong, h.overdue = false, false, false
 	h.recompute()
 	return c
 }
@@ -199,7 +210,7 @@ func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) 
 	if h.stopped {
 		return
 	}
-	h.stopped = true
+	h.stopped, h.stoppedLong = true, false
 	if reason == "" {
 		reason = "no reason given"
 	}
@@ -212,8 +223,22 @@ func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) 
 	h.recompute()
 }
 
-// check turns overdue connections down. Call it at nextDeadline().
+// grace is how long a declared host may stay unheard from after the
+// daemon starts expecting it.
+func (h *hostState) grace() time.Duration { return time.Duration(h.downAfter) * h.interval }
+
+// check turns overdue connections down, marks a declared host that never
+// reported within its grace, and one STOPPED for longer than stoppedAfter.
+// Call it at nextDeadline().
 func (h *hostState) check(now time.Time) {
+	if h.neverHeard() && !h.overdue && !now.Before(h.expectSince.Add(h.grace())) {
+		h.overdue = true
+		h.emit("state", "declared host has not reported in the %s since the daemon started expecting it", now.Sub(h.expectSince).Round(time.Second))
+	}
+	if h.stopped && h.stoppedAfter > 0 && !h.stoppedLong && !now.Before(h.lastSeen.Add(h.stoppedAfter)) {
+		h.stoppedLong = true
+		h.emit("state", "STOPPED for %s (stopped_after %s)", now.Sub(h.lastSeen).Round(time.Second), h.stoppedAfter)
+	}
 	for f, c := range h.conns {
 		if c == nil || !c.up {
 			continue
@@ -226,10 +251,25 @@ func (h *hostState) check(now time.Time) {
 	h.recompute()
 }
 
-// nextDeadline is when the next up connection turns down if nothing arrives,
-// or the zero time if no connection is up.
+// neverHeard reports whether the host is declared and expected but has
+// never sent anything.
+func (h *hostState) neverHeard() bool {
+	return !h.expectSince.IsZero() && !h.stopped && h.lastSeen.IsZero() && h.conns == [numFamilies]*conn{}
+}
+
+// nextDeadline is when something turns overdue if nothing arrives: the
+// next up connection, a declared host's first report, or the end of a
+// tolerated STOPPED time. The zero time if nothing is pending.
 func (h *hostState) nextDeadline() time.Time {
 	var next time.Time
+	if h.neverHeard() && !h.overdue {
+		next = h.expectSince.Add(h.grace())
+	}
+	if h.stopped && h.stoppedAfter > 0 && !h.stoppedLong {
+		if d := h.lastSeen.Add(h.stoppedAfter); next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
 	for _, c := range h.conns {
 		if c == nil || !c.up {
 			continue

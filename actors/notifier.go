@@ -2,6 +2,8 @@ package actors
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -40,6 +42,43 @@ type notifyResult struct{ r notify.Result }
 // repeatTick makes the notifier re-send still-firing alerts whose route asks for repeats.
 type repeatTick struct{}
 
+// Grouping is how the notifier gathers transitions into one notification.
+type Grouping struct {
+	// Wait is how long the first transition of a kind waits for others
+	// of the same kind (route, change, alert and level); 0 sends each at
+	// once. Routes with Group false are never grouped.
+	Wait time.Duration
+	// OutageFraction: a group of heartbeat problems (or recoveries) larger
+	// than this share of the hosts that were UP (or are known), and of at
+	// least OutageMinHosts hosts, is sent as a mass outage (or mass
+	// recovery). 0: never.
+	OutageFraction float64
+	OutageMinHosts int
+}
+
+// groupKey identifies transitions that go out together.
+type groupKey struct {
+	route             int
+	kind, path, level string
+}
+
+// pendingGroup gathers the transitions of one groupKey until its timer
+// fires. index finds a host's member, so a host that changes again within
+// the wait replaces its entry instead of being listed twice.
+type pendingGroup struct {
+	members  []notify.Notification
+	index    map[string]int // host -> position in members
+	opened   time.Time
+	accepted uint64 // datagrams the daemon had accepted when the group opened
+}
+
+// groupDue flushes one group.
+type groupDue struct{ key groupKey }
+
+// flushGroups sends every pending group at once (the daemon is stopping)
+// and closes done.
+type flushGroups struct{ done chan<- struct{} }
+
 // firing is an alert that has been notified and not yet recovered.
 type firing struct {
 	n        notify.Notification
@@ -63,6 +102,10 @@ type notifierActor struct {
 	hostPIDs map[string]*actor.PID
 	tick     time.Duration
 	timer    Timer
+
+	grouping Grouping
+	fleet    *Fleet // host counts, to tell a mass outage
+	groups   map[groupKey]*pendingGroup
 }
 
 func (a *notifierActor) Receive(ctx actor.Context) {
@@ -78,6 +121,13 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 	case repeatTick:
 		a.repeat(ctx)
 		a.armRepeat(ctx.Self())
+	case groupDue:
+		a.flush(ctx, m.key)
+	case *flushGroups:
+		for k := range a.groups {
+			a.flush(ctx, k)
+		}
+		close(m.done)
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -143,12 +193,113 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent: silenced (%s)", n.MetricPath, n.Kind, silenceLabel(sil)))
 		return
 	}
-	queued, dropped := a.d.Submit(n)
-	if dropped > 0 {
-		a.stats.NotifyDropped.Add(uint64(dropped))
-		a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s %s: %d channel queue(s) full, notification dropped", n.MetricPath, n.Kind, dropped))
+	for i := range a.routes {
+		a.route(ctx, i, n)
 	}
-	_ = queued
+}
+
+// route sends n on route i, or adds it to the route's pending group for
+// its kind. A recovery whose problem is still waiting in a group, and was
+// the alert's first step away from OK, cancels it: nobody was told, so
+// nobody needs the all-clear.
+func (a *notifierActor) route(ctx actor.Context, i int, n notify.Notification) {
+	r := &a.routes[i]
+	if !r.Accepts(n) {
+		return
+	}
+	if a.grouping.Wait <= 0 || !r.Group {
+		a.submit(ctx, i, n)
+		return
+	}
+	if n.Kind == notify.KindRecovery && a.cancelPending(i, n) {
+		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s problem and recovery on %s within the group wait: neither sent", n.MetricPath, r.Channel.Name()))
+		return
+	}
+	k := groupKey{route: i, kind: n.Kind, path: n.MetricPath, level: n.Level}
+	g := a.groups[k]
+	if g == nil {
+		g = &pendingGroup{index: make(map[string]int), opened: a.clock.Now(), accepted: a.stats.acceptedTotal()}
+		a.groups[k] = g
+		root, self := a.system.Root, ctx.Self()
+		a.clock.AfterFunc(a.grouping.Wait, func() { root.Send(self, groupDue{key: k}) })
+	}
+	if j, ok := g.index[n.Host]; ok {
+		g.members[j] = n
+		return
+	}
+	g.index[n.Host] = len(g.members)
+	g.members = append(g.members, n)
+}
+
+// cancelPending removes the problem of n's host and alert waiting on route
+// i, and reports whether n (a recovery) need not be sent: true when that
+// problem had come from OK.
+func (a *notifierActor) cancelPending(i int, n notify.Notification) bool {
+	for k, g := range a.groups {
+		if k.route != i || k.kind != notify.KindProblem || k.path != n.MetricPath {
+			continue
+		}
+		j, ok := g.index[n.Host]
+		if !ok {
+			continue
+		}
+		fromOK := g.members[j].PrevLevel == notify.LevelOK
+		g.members = slices.Delete(g.members, j, j+1)
+		delete(g.index, n.Host)
+		for h, at := range g.index {
+			if at > j {
+				g.index[h] = at - 1
+			}
+		}
+		return fromOK
+	}
+	return false
+}
+
+// flush sends group k as one notification: the transition itself when it
+// is alone, a list of hosts, or a mass outage.
+func (a *notifierActor) flush(ctx actor.Context, k groupKey) {
+	g := a.groups[k]
+	delete(a.groups, k)
+	if g == nil || len(g.members) == 0 {
+		return
+	}
+	a.submit(ctx, k.route, notify.Group(g.members, a.outage(k, g)))
+}
+
+// outage tells whether group g is a mass outage (or recovery) of the
+// fleet's heartbeats, and describes it; nil if not.
+func (a *notifierActor) outage(k groupKey, g *pendingGroup) *notify.Outage {
+	n := len(g.members)
+	if k.path != heartbeatMetric || a.grouping.OutageFraction <= 0 || a.fleet == nil || n < a.grouping.OutageMinHosts {
+		return nil
+	}
+	snap := a.fleet.Snapshot()
+	window := a.clock.Now().Sub(g.opened).Round(time.Second).String()
+	switch {
+	case k.kind == notify.KindProblem && k.level == notify.LevelCritical:
+		// The group's hosts are DOWN now; they were UP (or DEGRADED) before.
+		wereUp := snap.CountByState(StateUp) + snap.CountByState(StateDegraded) + n
+		if float64(n) <= a.grouping.OutageFraction*float64(wereUp) {
+			return nil
+		}
+		return &notify.Outage{Hosts: n, WereUp: wereUp, Window: window, Receiving: a.stats.acceptedTotal() > g.accepted}
+	case k.kind == notify.KindRecovery:
+		known := len(snap.Hosts)
+		if float64(n) <= a.grouping.OutageFraction*float64(known) {
+			return nil
+		}
+		return &notify.Outage{Hosts: n, WereUp: known, Window: window, Receiving: true}
+	}
+	return nil
+}
+
+// submit queues n on route i, counting and journaling a full queue.
+func (a *notifierActor) submit(ctx actor.Context, i int, n notify.Notification) {
+	if _, dropped := a.d.SubmitRoute(i, n); dropped {
+		a.stats.NotifyDropped.Add(1)
+		a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s %s via %s: queue full, notification dropped", n.MetricPath, n.Kind, a.routes[i].Channel.Name()))
+	}
 }
 
 func silenceLabel(s *Silence) string {
@@ -172,29 +323,41 @@ func (a *notifierActor) repeat(ctx actor.Context) {
 			n.Kind = notify.KindRepeat
 			n.Time = now
 			f.lastSent[i] = now
-			if _, dropped := a.d.SubmitRoute(i, n); dropped {
-				a.stats.NotifyDropped.Add(1)
-				a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s repeat via %s: queue full, dropped", n.MetricPath, r.Channel.Name()))
-			}
+			a.route(ctx, i, n)
 		}
 	}
 }
 
 func (a *notifierActor) result(ctx actor.Context, r notify.Result) {
 	n := r.Notification
+	what := n.MetricPath
+	if n.GroupSize > 0 {
+		what = fmt.Sprintf("%s (%d hosts: %s)", n.MetricPath, n.GroupSize, strings.Join(n.HostNames(), ", "))
+	}
+	host := n.Host
+	if n.GroupSize > 0 {
+		host = ""
+	}
 	if r.Err != nil {
 		a.stats.NotifyFailed.Add(1)
-		a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s %s via %s failed after %d attempt(s): %v", n.MetricPath, n.Kind, r.Route, r.Attempts, r.Err))
+		a.record(ctx, host, "notify_failed", fmt.Sprintf("%s %s via %s failed after %d attempt(s): %v", what, n.Kind, r.Route, r.Attempts, r.Err))
 		return
 	}
 	a.stats.NotifySent.Add(1)
-	a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s %s sent via %s", n.MetricPath, n.Level, n.Kind, r.Route))
-	if f := a.firing[key(n.Host, n.MetricPath)]; f != nil {
-		f.n.NotificationCount++
+	a.record(ctx, host, "notify", fmt.Sprintf("%s %s %s sent via %s", what, n.Level, n.Kind, r.Route))
+	members := n.Members
+	if n.GroupSize == 0 {
+		members = []notify.Notification{n}
 	}
-	if pid := a.hostPIDs[n.Host]; pid != nil {
-		level, _ := alert.ParseLevel(n.Level)
-		ctx.Send(pid, &notified{path: n.MetricPath, route: r.Route, level: level, at: a.clock.Now()})
+	now := a.clock.Now()
+	for _, m := range members {
+		if f := a.firing[key(m.Host, m.MetricPath)]; f != nil {
+			f.n.NotificationCount++
+		}
+		if pid := a.hostPIDs[m.Host]; pid != nil {
+			level, _ := alert.ParseLevel(m.Level)
+			ctx.Send(pid, &notified{path: m.MetricPath, route: r.Route, level: level, at: now})
+		}
 	}
 }
 

@@ -83,6 +83,15 @@ func (s *Stats) accept(k wire.Kind) {
 	}
 }
 
+// acceptedTotal is how many datagrams of every kind were applied.
+func (s *Stats) acceptedTotal() uint64 {
+	var n uint64
+	for i := range s.byKind {
+		n += s.byKind[i].Load()
+	}
+	return n
+}
+
 // AcceptedKind returns how many datagrams of kind k were applied.
 func (s *Stats) AcceptedKind(k wire.Kind) uint64 {
 	if int(k) < len(s.byKind) {

@@ -38,6 +38,12 @@ type Config struct {
 	// journaled but nobody is notified.
 	Routes        []notify.Route
 	NotifyOptions notify.DispatcherOptions
+	// Grouping gathers transitions into one notification per kind and
+	// tells a mass outage apart; zero: each transition on its own.
+	Grouping Grouping
+	// StoppedAfter is how long a host may stay STOPPED before its heartbeat
+	// alert warns; 0: never.
+	StoppedAfter time.Duration
 	// RepeatCheck is how often firing alerts are checked for repeats.
 	RepeatCheck time.Duration
 	// Journal, when set, is the journal file's configuration; nil keeps
@@ -226,7 +232,8 @@ func Start(cfg Config) (*System, error) {
 			return &notifierActor{
 				d: s.dispatch, routes: cfg.Routes, silences: sil, journal: s.journal, clock: cfg.Clock,
 				system: as, stats: s.Stats, firing: make(map[string]*firing), hostPIDs: make(map[string]*actor.PID),
-				tick: cfg.RepeatCheck,
+				tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet,
+				groups: make(map[groupKey]*pendingGroup),
 			}
 		}))
 		close(ready)
@@ -243,6 +250,7 @@ func Start(cfg Config) (*System, error) {
 		stats:     s.Stats,
 
 		rules:        cfg.Rules,
+		stoppedAfter: cfg.StoppedAfter,
 		watch:        cfg.Listener.Watch,
 		alertDynamic: cfg.AlertDynamic,
 		flap:         cfg.Flap,
@@ -370,6 +378,17 @@ func (s *System) Stop() {
 		// are frozen, so a host born in the last batch is frozen too.
 		s.wait(s.Registry.pid)
 		s.freezeHosts()
+		if s.notifier != nil {
+			// Transitions waiting to be grouped go to the channels now,
+			// within the grace below, not after it.
+			done := make(chan struct{})
+			root.Send(s.notifier, &flushGroups{done: done})
+			select {
+			case <-done:
+			case <-time.After(ckptWait):
+				s.log.Warn("the notifier did not flush its groups in time")
+			}
+		}
 		if s.dispatch != nil {
 			s.dispatch.CloseWithin(s.notifyGrace)
 		}

@@ -43,16 +43,38 @@ type Threshold struct {
 // changes are not notified until the changes within the window fall to
 // flap_stop or fewer. The gap between the two keeps the flapping state
 // itself from flapping.
+//
+// It also holds what shapes pages beyond one alert: how long a STOPPED
+// host may stay stopped, and how transitions are grouped into one
+// notification and a mass outage into one page.
 type Alerting struct {
 	FlapWindow Duration `toml:"flap_window"` // default 10m; > 0
 	FlapStart  int      `toml:"flap_start"`  // default 6; >= 2
 	FlapStop   int      `toml:"flap_stop"`   // default 2; 0 <= flap_stop < flap_start
+
+	// StoppedAfter is how long a host that shut down cleanly may stay
+	// STOPPED before its heartbeat alert turns WARNING; 0 (the default)
+	// = never.
+	StoppedAfter Duration `toml:"stopped_after"`
+	// GroupWait is how long the first transition of a kind waits for
+	// others of the same kind (same alert, level and change) before they go
+	// out as one notification; 0 = every transition on its own. Default
+	// 30s, at most 10m. A [[notify]] channel can opt out with group = false.
+	GroupWait Duration `toml:"group_wait"`
+	// OutageFraction: when more than this share of the hosts that were UP
+	// stop reporting within one group, the channels get one "mass outage"
+	// notification instead of the list. Default 0.2; 0 turns it off.
+	OutageFraction float64 `toml:"outage_fraction"`
+	// OutageMinHosts is the fewest hosts a mass outage takes, so that in a
+	// small fleet two hosts down are two hosts down. Default 10.
+	OutageMinHosts int `toml:"outage_min_hosts"`
 }
 
 func (t *Threshold) setDefaults() { t.Operator = ">" }
 
 func defaultAlerting() Alerting {
-	return Alerting{FlapWindow: Duration{10 * time.Minute}, FlapStart: 6, FlapStop: 2}
+	return Alerting{FlapWindow: Duration{10 * time.Minute}, FlapStart: 6, FlapStop: 2,
+		GroupWait: Duration{30 * time.Second}, OutageFraction: 0.2, OutageMinHosts: 10}
 }
 
 // thresholdOperators are the accepted operator values.
@@ -158,5 +180,15 @@ func (a *Alerting) validate(r *report, p keyPath) {
 	case a.FlapStop >= a.FlapStart && r.decoded(sp):
 		// Otherwise an alert could be flapping and not flapping at once.
 		r.invalid(tp, "must be less than flap_start (%d), got %d", a.FlapStart, a.FlapStop)
+	}
+	if d := a.StoppedAfter.Duration; d != 0 && d < time.Second {
+		r.invalid(p.key("stopped_after"), "must be 0 (never) or at least 1s, got %s", fmtDuration(d))
+	}
+	durationRange(r, p.key("group_wait"), a.GroupWait, 0, 10*time.Minute)
+	if f := a.OutageFraction; !(f >= 0 && f <= 1) {
+		r.invalid(p.key("outage_fraction"), "must be between 0 (off) and 1, got %g", f)
+	}
+	if a.OutageMinHosts < 1 {
+		r.invalid(p.key("outage_min_hosts"), "must be at least 1, got %d", a.OutageMinHosts)
 	}
 }

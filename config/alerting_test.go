@@ -132,7 +132,14 @@ func TestValidateAlertingInCode(t *testing.T) {
 			"alerting.flap_window: must be greater than 0, got 0s",
 			"alerting.flap_start: must be at least 2, got 0",
 			"alerting.flap_stop: must be less than flap_start (0), got 0",
+			"alerting.outage_min_hosts: must be at least 1, got 0",
 		}, "\n")},
+		{"outage fraction", func(d *Daemon) { d.Alerting.OutageFraction = 1.5 },
+			"alerting.outage_fraction: must be between 0 (off) and 1, got 1.5"},
+		{"stopped after", func(d *Daemon) { d.Alerting.StoppedAfter = dur(time.Millisecond) },
+			"alerting.stopped_after: must be 0 (never) or at least 1s, got 1ms"},
+		{"group wait", func(d *Daemon) { d.Alerting.GroupWait = dur(time.Hour) },
+			"alerting.group_wait: must be between 0s and 10m, got 1h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -193,14 +193,15 @@ func TestGoodDaemonConfigs(t *testing.T) {
 					Fsync:      dur(0),
 					Keep:       1000000,
 				},
-				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0},
+				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0,
+					StoppedAfter: dur(2 * time.Hour), GroupWait: dur(10 * time.Second), OutageFraction: 0.5, OutageMinHosts: 3},
 				State:    State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
-						Hysteresis: 2.5, For: dur(2 * time.Minute), Hosts: []string{"web*", "db_[0-9]"}, Line: 42,
+						Hysteresis: 2.5, For: dur(2 * time.Minute), Hosts: []string{"web*", "db_[0-9]"}, Line: 46,
 					},
-					{Metric: "disk_monitor.*.free_percent", Critical: floatPtr(5), Operator: "<", Line: 51},
+					{Metric: "disk_monitor.*.free_percent", Critical: floatPtr(5), Operator: "<", Line: 55},
 				},
 				Notify: []Notify{
 					{
@@ -210,23 +211,23 @@ func TestGoodDaemonConfigs(t *testing.T) {
 						Template:    `{"text": {{json .Message}}, "host": "{{upper .Host}}"}`,
 						ContentType: "application/json; charset=utf-8",
 						Headers:     map[string]string{"Authorization": "Bearer token", "X-Source": "hbd"},
-						Line:        56,
+						Line:        60,
 					},
 					{
 						Type: "exec", Name: "exec-2", MinLevel: "WARNING", Timeout: dur(30 * time.Second),
-						Command: []string{"/usr/local/bin/page", "--team", "ops"}, Line: 68,
+						Command: []string{"/usr/local/bin/page", "--team", "ops"}, Group: true, Line: 73,
 					},
 					{
 						Type: "email", Name: "ops-mail", MinLevel: "UNKNOWN", Timeout: dur(30 * time.Second),
 						Server: "smtp.example.com:587", From: "hbd <hbd@example.com>",
 						To:       []string{"ops@example.com", "Oncall <oncall@example.com>"},
 						Username: "hbd", PasswordFile: "testdata/secrets/smtp-password", StartTLS: "opportunistic",
-						Subject: "[hbd] {{.Level}} on {{.Host}}", Line: 72,
+						Subject: "[hbd] {{.Level}} on {{.Host}}", Group: true, Line: 77,
 					},
 					{
 						Type: "email", Name: "email-4", MinLevel: "WARNING", Timeout: dur(30 * time.Second),
 						Server: "[2001:db8::25]:25", From: "hbd@example.com", To: []string{"root@example.com"},
-						Username: "hbd", Password: "secret", StartTLS: "never", Line: 84,
+						Username: "hbd", Password: "secret", StartTLS: "never", Group: true, Line: 89,
 					},
 				},
 			}
@@ -234,12 +235,12 @@ func TestGoodDaemonConfigs(t *testing.T) {
 		{"alerting_defaults.toml", func(d *Daemon) {
 			d.Thresholds = []Threshold{{Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(90), Operator: ">", Line: 3}}
 			d.Notify = []Notify{
-				{Type: "webhook", Name: "webhook-1", MinLevel: "WARNING", Timeout: dur(10 * time.Second), URL: "http://127.0.0.1:9000/hook", Line: 7},
+				{Type: "webhook", Name: "webhook-1", MinLevel: "WARNING", Timeout: dur(10 * time.Second), URL: "http://127.0.0.1:9000/hook", Group: true, Line: 7},
 				{
 					Type: "email", Name: "email-2", MinLevel: "WARNING", Timeout: dur(30 * time.Second),
-					Server: "localhost:25", From: "hbd@localhost", To: []string{"root@localhost"}, StartTLS: "always", Line: 11,
+					Server: "localhost:25", From: "hbd@localhost", To: []string{"root@localhost"}, StartTLS: "always", Group: true, Line: 11,
 				},
-				{Type: "exec", Name: "exec-3", MinLevel: "CRITICAL", Timeout: dur(time.Second), Command: []string{"/bin/logger"}, Line: 17},
+				{Type: "exec", Name: "exec-3", MinLevel: "CRITICAL", Timeout: dur(time.Second), Command: []string{"/bin/logger"}, Group: true, Line: 17},
 			}
 			d.Journal.Dir = "relative/dir"
 		}},

@@ -48,7 +48,9 @@ type Daemon struct {
 
 	// AlertDynamic extends threshold rules without hosts to dynamic hosts
 	// (those not in watchhosts); default false, so a host that registers
-	// itself cannot page anyone until it is declared.
+	// itself cannot page anyone about its samples until it is declared.
+	// The heartbeat alert (a host that stops reporting) covers every host
+	// either way.
 	AlertDynamic bool        `toml:"alert_dynamic"`
 	Thresholds   []Threshold `toml:"threshold"` // [[threshold]] rules, in file order
 	Notify       []Notify    `toml:"notify"`    // [[notify]] channels, in file order

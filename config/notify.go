@@ -34,6 +34,10 @@ type Notify struct {
 	Hosts    []string `toml:"hosts"`     // path.Match globs on host names; empty = all hosts
 	Repeat   Duration `toml:"repeat"`    // re-send while an alert stays active; default 0 = never, else >= 1m
 	Timeout  Duration `toml:"timeout"`   // per attempt; 1s..5m, default 10s for webhook, 30s for exec and email
+	// Group: transitions that start within [alerting] group_wait of each
+	// other go out as one notification (default true); false sends each
+	// at once.
+	Group bool `toml:"group"`
 
 	// Webhook: an HTTP POST per notification.
 	URL string `toml:"url" used:"webhook"` // http or https
@@ -80,7 +84,7 @@ func notifyLevels() []string { return []string{"WARNING", "UNKNOWN", "CRITICAL"}
 
 func startTLSModes() []string { return []string{"always", "opportunistic", "never"} }
 
-func (n *Notify) setDefaults() { n.MinLevel = "WARNING" }
+func (n *Notify) setDefaults() { n.MinLevel, n.Group = "WARNING", true }
 
 // complete sets the defaults of the [[notify]] table at p (index i) that
 // depend on its type and position; see Daemon.complete.

@@ -346,6 +346,16 @@ func emailBody(n Notification) []byte {
 	field("Since:", when(n.Since))
 	field("Time:", when(n.Time))
 	field("Sent before:", strconv.Itoa(n.NotificationCount))
+	if n.GroupSize > 0 {
+		b.WriteString("\r\n")
+		for _, m := range n.Members[:min(len(n.Members), MaxListed)] {
+			b.WriteString(oneLine(m.Host + ": " + m.Message))
+			b.WriteString("\r\n")
+		}
+		if more := n.GroupSize - min(len(n.Members), MaxListed); more > 0 {
+			fmt.Fprintf(&b, "... and %d more\r\n", more)
+		}
+	}
 	return b.Bytes()
 }
 

@@ -26,6 +26,11 @@ type ExecConfig struct {
 //
 //	HBD_KIND HBD_HOST HBD_METRIC HBD_LEVEL HBD_PREV_LEVEL HBD_VALUE
 //	HBD_SINCE HBD_TIME HBD_MESSAGE HBD_NOTIFICATION_COUNT
+//	HBD_GROUP_SIZE HBD_HOSTS
+//
+// HBD_GROUP_SIZE is 0 for one alert, else how many hosts a grouped
+// notification stands for; HBD_HOSTS lists them (at most MaxListed),
+// separated by spaces.
 //
 // HBD_VALUE is empty when the value is unknown; HBD_SINCE and HBD_TIME are
 // unix seconds with millisecond precision. The command also inherits the
@@ -89,6 +94,8 @@ func (e *Exec) Send(ctx context.Context, n Notification) error {
 		"HBD_TIME="+unixText(n.Time),
 		"HBD_MESSAGE="+n.Message,
 		"HBD_NOTIFICATION_COUNT="+strconv.Itoa(n.NotificationCount),
+		"HBD_GROUP_SIZE="+strconv.Itoa(n.GroupSize),
+		"HBD_HOSTS="+strings.Join(n.HostNames(), " "),
 	)
 	stderr := &limitedBuffer{max: maxStderr}
 	cmd.Stderr = stderr

@@ -44,6 +44,12 @@ type Notification struct {
 	// Message is a one-line human summary, e.g.
 	// "web01 cpu_monitor.cpu_percent is CRITICAL (95.5 > 90)".
 	Message string
+
+	// A grouped notification (see Group) stands for GroupSize transitions
+	// on as many hosts; its Host reads "25 hosts". Zero for one alert.
+	GroupSize int
+	Members   []Notification
+	Outage    *Outage // set for a mass outage (or mass recovery)
 }
 
 // MarshalJSON encodes n in the daemon's API style:
@@ -84,6 +90,7 @@ func (n Notification) appendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(n.NotificationCount), 10)
 	b = append(b, `,"message":`...)
 	b = appendJSONString(b, n.Message)
+	b = n.appendGroupJSON(b)
 	return append(b, '}')
 }
 

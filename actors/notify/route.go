@@ -24,6 +24,9 @@ type Route struct {
 	// does not schedule repeats: the alert logic does, and submits them with
 	// Dispatcher.SubmitRoute.
 	Repeat time.Duration
+	// Group lets the caller gather this route's transitions into grouped
+	// notifications (see Group); false sends each on its own at once.
+	Group bool
 }
 
 // Validate reports every configuration error in r at once.

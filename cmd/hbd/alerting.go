@@ -81,7 +81,7 @@ func buildRoutes(cfg *config.Daemon) ([]notify.Route, error) {
 			errs = append(errs, config.Error{File: cfg.File, Line: n.Line, Key: key, Msg: err.Error()})
 			continue
 		}
-		routes = append(routes, notify.Route{Channel: ch, MinLevel: n.MinLevel, Hosts: n.Hosts, Repeat: n.Repeat.Duration})
+		routes = append(routes, notify.Route{Channel: ch, MinLevel: n.MinLevel, Hosts: n.Hosts, Repeat: n.Repeat.Duration, Group: n.Group})
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -109,6 +109,12 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		AlertDynamic: cfg.AlertDynamic,
 		Flap:         flapPolicy(cfg),
 		Routes:       routes,
+		StoppedAfter: cfg.Alerting.StoppedAfter.Duration,
+		Grouping: actors.Grouping{
+			Wait:           cfg.Alerting.GroupWait.Duration,
+			OutageFraction: cfg.Alerting.OutageFraction,
+			OutageMinHosts: cfg.Alerting.OutageMinHosts,
+		},
 		Journal:      journalConfig(cfg),
 		SilencesFile: silencesFile(cfg),
 		State:        stateConfig(cfg),
