@@ -195,7 +195,7 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				},
 				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0,
 					StoppedAfter: dur(2 * time.Hour), GroupWait: dur(10 * time.Second), OutageFraction: 0.5, OutageMinHosts: 3},
-				State:    State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
+				State: State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
