@@ -70,6 +70,7 @@ type hostEnv struct {
 	watch        map[string]bool
 	alertDynamic bool
 	stoppedAfter time.Duration // 0: a STOPPED host never warns
+	unreported   time.Duration // a declared host's grace; 0: down_after intervals
 	flap         alert.FlapPolicy
 	notifier     *actor.PID // nil: no notification channels
 	silences     *Silences
@@ -194,7 +195,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		// dynamic ones only with alert_dynamic. The heartbeat alert applies
 		// to every host (observeLiveness).
 		a.inDefault = a.env.watch[a.st.name] || (a.st.dyn && a.env.alertDynamic)
-		a.st.stoppedAfter = a.env.stoppedAfter
+		a.st.stoppedAfter, a.st.unreported = a.env.stoppedAfter, a.env.unreported
 		if a.env.rules != nil {
 			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
 		}

@@ -95,6 +95,7 @@ type hostState struct {
 	// its liveness alert warns; stoppedLong is set once it has.
 	stoppedAfter time.Duration
 	stoppedLong  bool
+	unreported   time.Duration // the grace of a declared host; 0: down_after intervals
 
 	// resumedAt is when the daemon restored this state after a restart:
 	// a connection's deadline counts from it rather than from a last
@@ -225,7 +226,12 @@ func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) 
 
 // grace is how long a declared host may stay unheard from after the
 // daemon starts expecting it.
-func (h *hostState) grace() time.Duration { return time.Duration(h.downAfter) * h.interval }
+func (h *hostState) grace() time.Duration {
+	if h.unreported > 0 {
+		return h.unreported
+	}
+	return time.Duration(h.downAfter) * h.interval
+}
 
 // check turns overdue connections down, marks a declared host that never
 // reported within its grace, and one STOPPED for longer than stoppedAfter.

@@ -44,6 +44,10 @@ type Config struct {
 	// StoppedAfter is how long a host may stay STOPPED before its heartbeat
 	// alert warns; 0: never.
 	StoppedAfter time.Duration
+	// UnreportedAfter is how long a declared host may stay unheard from
+	// after the start before its heartbeat alert is CRITICAL; 0: DownAfter
+	// times DefaultInterval.
+	UnreportedAfter time.Duration
 	// RepeatCheck is how often firing alerts are checked for repeats.
 	RepeatCheck time.Duration
 	// Journal, when set, is the journal file's configuration; nil keeps
@@ -251,6 +255,7 @@ func Start(cfg Config) (*System, error) {
 
 		rules:        cfg.Rules,
 		stoppedAfter: cfg.StoppedAfter,
+		unreported:   cfg.UnreportedAfter,
 		watch:        cfg.Listener.Watch,
 		alertDynamic: cfg.AlertDynamic,
 		flap:         cfg.Flap,

@@ -56,6 +56,10 @@ type Alerting struct {
 	// STOPPED before its heartbeat alert turns WARNING; 0 (the default)
 	// = never.
 	StoppedAfter Duration `toml:"stopped_after"`
+	// UnreportedAfter is how long a host in watchhosts may stay unheard
+	// from after the daemon starts before its heartbeat alert is CRITICAL;
+	// 0 (the default) = down_after times the default 10 s interval.
+	UnreportedAfter Duration `toml:"unreported_after"`
 	// GroupWait is how long the first transition of a kind waits for
 	// others of the same kind (same alert, level and change) before they go
 	// out as one notification; 0 = every transition on its own. Default
@@ -183,6 +187,9 @@ func (a *Alerting) validate(r *report, p keyPath) {
 	}
 	if d := a.StoppedAfter.Duration; d != 0 && d < time.Second {
 		r.invalid(p.key("stopped_after"), "must be 0 (never) or at least 1s, got %s", fmtDuration(d))
+	}
+	if d := a.UnreportedAfter.Duration; d != 0 && d < time.Second {
+		r.invalid(p.key("unreported_after"), "must be 0 (down_after intervals) or at least 1s, got %s", fmtDuration(d))
 	}
 	durationRange(r, p.key("group_wait"), a.GroupWait, 0, 10*time.Minute)
 	if f := a.OutageFraction; !(f >= 0 && f <= 1) {

@@ -104,6 +104,7 @@ hysteresis = 5.0
 
 [[notify]]
 type = "webhook"
+group = false
 name = "ops-hook"
 url = %q
 min_level = "WARNING"
@@ -238,6 +239,7 @@ down_after = 1
 
 [[notify]]
 type = "webhook"
+group = false
 url = %q
 `, hook.url))
 	post := func(body string) (int, map[string]any) {

@@ -30,6 +30,7 @@ critical = 90.0
 
 [[notify]]
 type = "webhook"
+group = false
 url = %q
 min_level = "WARNING"
 %s
