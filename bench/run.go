@@ -229,6 +229,9 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 	rep.AcceptedPerS = ptr(acc / window.Seconds())
 	rep.RSSBytes = ptr(m.RSSBytes)
 	rep.SamplesHeld = ptr(m.SamplesHeld)
+	if m.Has[metricHeap] {
+		rep.HeapBytes = ptr(m.HeapBytes)
+	}
 	rep.DaemonCPUSPerMillion = cpuPerMillion(m.CPUSeconds-mo.m0.CPUSeconds, acc)
 	if m.Has[metricWSCutOff] {
 		rep.WSCutOff = ptr(m.WSCutOff - mo.m0.WSCutOff)
