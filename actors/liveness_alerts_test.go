@@ -39,6 +39,7 @@ func TestDeclaredHostNeverHeardPagesAfterGrace(t *testing.T) {
 	hook := newHookRecorder(t)
 	clock := newFakeClock(time.Unix(1795510000, 0))
 	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL, watch: []string{"ghost"}})
+	settle(s) // ghost's actor has started: it expects a report from now
 	clock.Advance(29 * time.Second)
 	if got := alertsOf(t, s, "ghost"); strings.Contains(got, "CRITICAL") {
 		t.Fatalf("alert before the grace: %s", got)
@@ -48,6 +49,7 @@ func TestDeclaredHostNeverHeardPagesAfterGrace(t *testing.T) {
 	if got := alertsOf(t, s, "ghost"); !strings.Contains(got, `"level":"CRITICAL"`) {
 		t.Fatalf("alerts %s", got)
 	}
+	eventually(t, "ghost published", func() bool { return stateOf(s, "ghost") != 255 })
 	if st := stateOf(s, "ghost"); st != StateUnknown {
 		t.Errorf("ghost is %s, want UNKNOWN (never heard from)", st)
 	}
