@@ -505,7 +505,10 @@ func (a *Agent) recordAck(from netip.AddrPort, ack wire.Ack, now time.Time) (out
 		}
 		sent, ok := d.pending[ack.Seq]
 		if !ok {
-			return 0, false // unknown or already answered: a duplicate or replayed ACK
+			// Two servers may resolve to the same address: each has
+			// its own dest, so look on. Found in none: a duplicate or
+			// replayed ACK.
+			continue
 		}
 		delete(d.pending, ack.Seq)
 		rtt := now.Sub(sent) - time.Duration(ack.HoldNanos)

@@ -83,6 +83,9 @@ func newTestAgent(t *testing.T, key []byte, servers []string, clock *fakeNow, lo
 		Name: "w1", Servers: servers, Interval: 10 * time.Second, Key: key, Now: clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(log, nil)),
 		Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			if host == "also-loopback.test" {
+				return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+			}
 			return nil, errors.New("no such host")
 		},
 	})
@@ -166,16 +169,21 @@ func TestAgentWarnsOncePerOutage(t *testing.T) {
 }
 
 // Check reports, per address, the round trip or nothing, and why a server
-// has no address.
+// has no address. Two servers that resolve to the same address each get
+// their answer.
 func TestCheck(t *testing.T) {
 	good := startDaemon(t, testKey, 0)
 	other := startDaemon(t, []byte("another key, not this agent's!!!"), 0)
-	servers := []string{good.UDPAddrs()[0].String(), other.UDPAddrs()[0].String(), "nowhere.invalid:50003"}
+	servers := []string{good.UDPAddrs()[0].String(), other.UDPAddrs()[0].String(), "nowhere.invalid:50003",
+		fmt.Sprintf("also-loopback.test:%d", good.UDPAddrs()[0].Port())}
 	var log logBuffer
 	a := newTestAgent(t, testKey, servers, &fakeNow{t: time.Now()}, &log)
 	res := a.Check(context.Background(), 500*time.Millisecond)
-	if len(res) != 3 {
-		t.Fatalf("%d results, want 3: %+v", len(res), res)
+	if len(res) != 4 {
+		t.Fatalf("%d results, want 4: %+v", len(res), res)
+	}
+	if res[3].Server != servers[3] || res[3].Addr != good.UDPAddrs()[0] || res[3].RTT <= 0 {
+		t.Errorf("second server on the same address: %+v, want its own RTT", res[3])
 	}
 	if res[0].Server != servers[0] || res[0].RTT <= 0 || res[0].Err != nil {
 		t.Errorf("daemon with our key: %+v, want an RTT", res[0])

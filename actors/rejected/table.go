@@ -237,10 +237,12 @@ func (t *Table) Note(now time.Time, from netip.AddrPort, host []byte, r wire.Rea
 			"datagrams", heldBack, "budget_lines", t.opt.LogBudget, "per", t.opt.LogEvery)
 	}
 	if src != nil {
-		args := []any{"source", src.src.String(), "reason", src.reason.String(), "datagrams", src.count, "total", src.total}
+		args := make([]any, 0, 12)
+		args = append(args, "source", src.src.String())
 		if src.host != "" {
 			args = append(args, "host", src.host)
 		}
+		args = append(args, "reason", src.reason.String(), "datagrams", src.count, "total", src.total)
 		if h := Hint(src.reason); h != "" {
 			args = append(args, "hint", h)
 		}
