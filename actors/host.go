@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -65,6 +66,9 @@ type hostEnv struct {
 	fleet     *actor.PID
 	journal   *actor.PID
 	stats     *Stats
+	// rejects is the rejected-source table the HostActors share, for
+	// replays; nil in tests that build a hostEnv by hand.
+	rejects *rejected.Table
 
 	rules        *alert.Rules
 	watch        map[string]bool
@@ -224,6 +228,9 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 	// The replay check is here, not in the reader, because the window is
 	// per-host state and this actor is its only owner.
 	if m.sent < a.floor || !a.replay.Check(m.seq) {
+		if a.env.rejects != nil {
+			a.env.rejects.Note(m.recv, m.from, []byte(a.st.name), wire.ReasonReplay)
+		}
 		a.env.stats.Drop(wire.ReasonReplay)
 		return
 	}

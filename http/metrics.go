@@ -101,6 +101,13 @@ var (
 	descStateDisk    = prometheus.NewDesc("hbd_state_disk_bytes", "Size of the state files a restart would read, in bytes.", nil, nil)
 	descRestoreTime  = prometheus.NewDesc("hbd_state_restore_duration_seconds", "How long reading the saved state back took at start, in seconds.", nil, nil)
 	descRestored     = prometheus.NewDesc("hbd_state_restored_hosts", "Hosts restored from the saved state at start.", nil, nil)
+
+	// Only the busiest rejected sources become series, so a flood from
+	// spoofed addresses cannot blow up the cardinality: at most
+	// topRejected series, which come and go as the busiest change.
+	descRejSource  = prometheus.NewDesc("hbd_rejected_source_datagrams", "Datagrams rejected from one source IP address for one reason, for the 10 busiest sources the daemon remembers (the rest are in hbd_datagrams_dropped_total).", []string{"source", "reason"}, nil)
+	descRejSources = prometheus.NewDesc("hbd_rejected_sources", "Rejected sources the daemon remembers (at most 1,024 per table: one table per UDP socket, one for replays).", nil, nil)
+	descRejEvicted = prometheus.NewDesc("hbd_rejected_sources_evicted_total", "Rejected sources forgotten because the table was full: many sources, possibly spoofed.", nil, nil)
 )
 
 // statsCollector exposes actors.Stats.
@@ -108,7 +115,8 @@ type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge,
-		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored} {
+		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored,
+		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
 	}
 }
@@ -139,6 +147,11 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, v := range st.ActorMessages() {
 		counter(descMsgs, v, name)
 	}
+	for _, src := range c.sys.Rejected.Top(topRejected) {
+		ch <- prometheus.MustNewConstMetric(descRejSource, prometheus.GaugeValue, float64(src.Count), src.Addr.Addr().String(), src.Reason.String())
+	}
+	ch <- prometheus.MustNewConstMetric(descRejSources, prometheus.GaugeValue, float64(c.sys.Rejected.Len()))
+	counter(descRejEvicted, c.sys.Rejected.Evicted())
 	if !snap.Built.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descFleetAge, prometheus.GaugeValue, time.Since(snap.Built).Seconds())
 	}
