@@ -84,13 +84,16 @@ func TestDeadmanURLStopsWhenDaemonDies(t *testing.T) {
 	if gets != n {
 		t.Errorf("%d of %d pings were GET, want all (the default method)", gets, n)
 	}
+	var metrics string
 	waitFor(t, 10*time.Second, "pings counted on /metrics", func() bool {
 		_, body := get(t, d.http+"/metrics")
-		return strings.Contains(string(body), `hbd_deadman_pings_total{result="ok",target="url"}`) &&
-			!strings.Contains(string(body), `hbd_deadman_pings_total{result="ok",target="url"} 0`) &&
-			strings.Contains(string(body), `hbd_deadman_pings_total{result="failed",target="url"} 0`) &&
-			strings.Contains(string(body), `hbd_deadman_last_success_timestamp_seconds{target="url"}`)
+		metrics = string(body)
+		return strings.Contains(metrics, `hbd_deadman_pings_total{result="ok",target="url"}`) &&
+			!strings.Contains(metrics, `hbd_deadman_pings_total{result="ok",target="url"} 0`) &&
+			strings.Contains(metrics, `hbd_deadman_pings_total{result="failed",target="url"} 0`) &&
+			strings.Contains(metrics, `hbd_deadman_last_success_timestamp_seconds{target="url"}`)
 	})
+	lintMetrics(t, metrics)
 
 	if err := d.proc.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
