@@ -5,24 +5,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hbd-project/hbd/transport/wire"
 )
-
-// lockedBuffer is a log destination the test reads while the daemon writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
 
 // lines returns the decoded JSON log lines whose msg is msg.
 func (l *lockedBuffer) lines(t *testing.T, msg string) []map[string]any {

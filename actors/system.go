@@ -242,7 +242,7 @@ func Start(cfg Config) (*System, error) {
 			return &notifierActor{
 				d: s.dispatch, routes: cfg.Routes, silences: sil, journal: s.journal, clock: cfg.Clock,
 				system: as, stats: s.Stats, firing: make(map[string]*firing), hostPIDs: make(map[string]*actor.PID),
-				tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet,
+				tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet, log: log,
 				groups: make(map[groupKey]*pendingGroup),
 			}
 		}))

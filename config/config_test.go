@@ -63,6 +63,13 @@ func TestDefaultDaemon(t *testing.T) {
 		{"alerting.flap_stop", d.Alerting.FlapStop, 2},
 		{"cors_origins", len(d.CORSOrigins), 0},
 		{"ws_origins", len(d.WSOrigins), 0},
+		{"deadman.url", d.Deadman.URL, ""},
+		{"deadman.method", d.Deadman.Method, "GET"},
+		{"deadman.interval", d.Deadman.Interval, dur(time.Minute)},
+		{"deadman.timeout", d.Deadman.Timeout, dur(10 * time.Second)},
+		{"deadman.peer", d.Deadman.Peer, ""},
+		{"deadman.name", d.Deadman.Name, ""},
+		{"deadman enabled", d.Deadman.Enabled(), false},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -196,6 +203,10 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0,
 					StoppedAfter: dur(2 * time.Hour), GroupWait: dur(10 * time.Second), OutageFraction: 0.5, OutageMinHosts: 3},
 				State: State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
+				Deadman: Deadman{
+					URL: "https://hc-ping.example.com/0f3c", Method: "POST", Interval: dur(30 * time.Second),
+					Timeout: dur(20 * time.Second), Peer: "hbd2.example.com:50003", Name: "hbd1",
+				},
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
@@ -243,6 +254,11 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				{Type: "exec", Name: "exec-3", MinLevel: "CRITICAL", Timeout: dur(time.Second), Command: []string{"/bin/logger"}, Group: true, Line: 17},
 			}
 			d.Journal.Dir = "relative/dir"
+		}},
+		{"deadman_short_interval.toml", func(d *Daemon) {
+			d.Deadman.Peer = "[::1]:50003"
+			d.Deadman.Interval = dur(200 * time.Millisecond)
+			d.Deadman.Timeout = dur(100 * time.Millisecond)
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}
@@ -745,6 +761,20 @@ func TestValidateInCode(t *testing.T) {
 	want := "hbd_port: must be between 1 and 65535, got 0\nlog_level: must be one of debug, info, warn, error, got \"loud\""
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v, want\n%s", err, want)
+	}
+
+	// In code, an empty [deadman] is simply off; a set one follows the
+	// file's rules, without the derived timeout.
+	d = DefaultDaemon()
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults with no deadman target: %v", err)
+	}
+	d.Deadman.Peer = "127.0.0.1:50003"
+	d.Deadman.Interval = dur(time.Second)
+	err = d.Validate()
+	want = "deadman.timeout: must be less than interval (1s), got 10s"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want %s", err, want)
 	}
 
 	a := DefaultAgent()

@@ -171,10 +171,22 @@ func freePorts(t *testing.T, n int) []int {
 // startDaemon starts hbd on loopback with extra TOML appended to its config.
 func startDaemon(t *testing.T, extra string) *daemon {
 	t.Helper()
+	return startDaemonKey(t, "", extra)
+}
+
+// startDaemonKey is startDaemon with key_file set to keyPath, another
+// daemon's key, so that the two verify each other's datagrams; "" = a key
+// of its own, created in its data directory.
+func startDaemonKey(t *testing.T, keyPath, extra string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	d := &daemon{dir: dir, udpPort: ports[0], http: fmt.Sprintf("http://127.0.0.1:%d", ports[1]), ws: fmt.Sprintf("ws://127.0.0.1:%d/hbd", ports[2])}
 	d.keyPath = filepath.Join(dir, "hbd.key")
+	if keyPath != "" {
+		d.keyPath = keyPath
+		extra = fmt.Sprintf("key_file = %q\n", keyPath) + extra
+	}
 	cfg := fmt.Sprintf(`hbd_host = "127.0.0.1"
 hbd_port = %d
 ws_port = %d

@@ -85,6 +85,7 @@ func New(sys *actors.System, opt Options) *Server {
 		opt.Collectors = append(opt.Collectors, wsCollector{sys.Broadcaster})
 		r.GET("/hbd", sys.Broadcaster.Handler)
 	}
+	opt.Collectors = append(opt.Collectors, notifyCollector{sys})
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
 	r.GET("/debug/pprof/{profile:*}", pprof())

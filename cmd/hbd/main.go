@@ -137,7 +137,13 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	}
 	defer sys.Stop()
 
-	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins})
+	dm, err := startDeadman(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer dm.Stop()
+
+	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm)})
 	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 		return err
 	}
@@ -158,6 +164,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+		dm.Stop() // first: a peer hears of the clean stop at once
 	case err := <-serveErr:
 		return fmt.Errorf("HTTP server failed: %w", err)
 	}
