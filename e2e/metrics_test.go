@@ -99,6 +99,7 @@ type = "webhook"
 name = "slow-hook"
 url = "http://%s/hook"
 timeout = "5m"
+group = false   # one notification per alert: the burst is what fills the queue
 `, ln.Addr()))
 	// Runs before the daemon's stop (cleanups run last first): the held
 	// request and the queued ones fail at once, so the stop does not wait
