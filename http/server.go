@@ -398,6 +398,8 @@ func (s *Server) stats(ctx *fasthttp.RequestCtx) {
 	b = strconv.AppendUint(b, st.AcksSent.Load(), 10)
 	b = append(b, `,"acks_dropped":`...)
 	b = strconv.AppendUint(b, st.AcksDropped.Load(), 10)
+	b = append(b, `,"replay_instances_evicted":`...)
+	b = strconv.AppendUint(b, st.ReplayEvictions.Load(), 10)
 	b = append(b, '}')
 	writeJSON(ctx, fasthttp.StatusOK, b)
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"cmp"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -303,4 +304,17 @@ func RestoreReplayGuard(st GuardState) ReplayGuard {
 	}
 	g.tick = uint64(n)
 	return g
+}
+
+// NewInstance returns a sender instance id for a process started at start:
+// its start time in unix ns with the low 16 bits random. The time makes
+// ids of one host's successive processes distinct and readable in logs;
+// the random bits keep two processes started within the same 65 µs apart
+// (they collide with probability 2^-16). Never 0, which means version 1.
+func NewInstance(start time.Time) uint64 {
+	id := uint64(start.UnixNano())&^0xffff | uint64(rand.Uint32()&0xffff)
+	if id == 0 {
+		id = 1
+	}
+	return id
 }
