@@ -63,9 +63,9 @@ type Agent struct {
 	log      *slog.Logger
 	instance uint64 // this process's sender instance (protocol version 2)
 	seq      atomic.Uint64
-	v4   *udp.Conn
-	v6   *udp.Conn
-	bufs sync.Pool
+	v4       *udp.Conn
+	v6       *udp.Conn
+	bufs     sync.Pool
 
 	mu    sync.Mutex // guards dests and their fields
 	dests []*dest
