@@ -147,3 +147,33 @@ func BenchmarkAppendSample(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReplayWindow and BenchmarkReplayGuard compare one host's replay
+// check before and after sender instances: the guard looks its instance up
+// among MaxInstances slots (here the last one) before the window check.
+func BenchmarkReplayWindow(b *testing.B) {
+	var w ReplayWindow
+	seq := uint64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		if !w.Check(seq) {
+			b.Fatal("refused")
+		}
+	}
+}
+
+func BenchmarkReplayGuard(b *testing.B) {
+	var g ReplayGuard
+	for i := range uint64(MaxInstances) {
+		g.Check(i+1, 1, 1)
+	}
+	seq := uint64(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		if r, _ := g.Check(MaxInstances, seq, 2); r != ReasonNone {
+			b.Fatal(r)
+		}
+	}
+}
