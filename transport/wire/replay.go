@@ -288,21 +288,17 @@ func (g *ReplayGuard) State() GuardState {
 // windows and repeated instances are forgotten, as Check would: their
 // newest timestamps join the floor.
 func RestoreReplayGuard(st GuardState) ReplayGuard {
-	g := ReplayGuard{floor: st.Floor}
+	g := ReplayGuard{floor: st.Floor, tick: MaxInstances}
 	n := 0
 	for _, is := range st.Instances {
 		if n == MaxInstances || !is.Window.Init || g.find(is.Instance) != nil {
 			g.floor = max(g.floor, is.Last)
 			continue
 		}
-		g.slots[n] = instanceSlot{id: is.Instance, win: RestoreReplayWindow(is.Window), last: is.Last, floor: is.Floor}
+		// Most recent first: the first gets the highest tick.
+		g.slots[n] = instanceSlot{id: is.Instance, win: RestoreReplayWindow(is.Window), last: is.Last, floor: is.Floor, used: uint64(MaxInstances - n)}
 		n++
 	}
-	// Most recent first: the first gets the highest tick.
-	for i := range n {
-		g.slots[i].used = uint64(n - i)
-	}
-	g.tick = uint64(n)
 	return g
 }
 

@@ -337,6 +337,18 @@ func TestReplayGuardRestore(t *testing.T) {
 	}
 	mustCheck(t, &r, dg{5, 6, 300}, ReasonReplay) // forgotten, not after the floor
 	mustCheck(t, &r, dg{5, 6, 301}, ReasonNone)
+
+	// An instance twice: the first (most recent) entry counts, the other
+	// joins the floor.
+	dup := GuardState{Instances: []InstanceState{
+		{Instance: 1, Window: ReplayState{Top: 9, Seen: [2]uint64{1, 0}, Init: true}, Last: 90},
+		{Instance: 1, Window: ReplayState{Top: 3, Seen: [2]uint64{1, 0}, Init: true}, Last: 95},
+		{Instance: 2, Window: ReplayState{Top: 4, Seen: [2]uint64{1, 0}, Init: true}, Last: 80},
+	}}
+	r = RestoreReplayGuard(dup)
+	if got := r.State(); len(got.Instances) != 2 || got.Floor != 95 || got.Instances[0].Window.Top != 9 || got.Instances[1].Instance != 2 {
+		t.Fatalf("restored state with an instance twice: %+v", got)
+	}
 }
 
 // TestReplayGuardModel drives the guard with random traffic from more
