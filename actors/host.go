@@ -233,8 +233,8 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 	if m.sent > a.lastSent {
 		a.lastSent, a.lastRecv = m.sent, m.recv
 	}
-	if m.ver == 1 && a.st.ver != 1 {
-		a.noteLegacy(ctx, m)
+	if m.ver == 1 && !a.env.legacyLogged.Load() {
+		a.noteLegacy()
 	}
 	a.st.ver = m.ver
 	switch m.kind {
@@ -271,17 +271,15 @@ func (a *hostActor) forgot(ev wire.Eviction, m *inbound) {
 		"forgotten_last_sent", time.Unix(0, ev.Last).UTC(), "new", instanceName(m.instance))
 }
 
-// noteLegacy journals that the host's agent speaks protocol version 1, and
-// what that means, each time the host turns to it.
-func (a *hostActor) noteLegacy(ctx actor.Context, m *inbound) {
-	const msg = "agent speaks protocol version 1: all its processes share one replay window, " +
-		"so a one-shot run next to the running agent (hbd-agent -silence) can get the running agent's " +
-		"datagrams dropped as replays until it restarts; upgrade hbd-agent to send version 2"
-	ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "agent", Msg: msg})
-	// Once per daemon: a fleet that has not upgraded yet is thousands of hosts.
+// noteLegacy logs, once per daemon, that agents of protocol version 1 are
+// reporting and what that means. Once: a fleet that has not upgraded yet
+// is thousands of hosts, and a journal entry for each would push the
+// journal's useful history out; /api/0/hosts shows each host's version.
+func (a *hostActor) noteLegacy() {
 	if a.env.legacyLogged.CompareAndSwap(false, true) {
-		a.logger().Warn("an agent speaks protocol version 1: its one-shot runs (hbd-agent -silence) can get its heartbeats dropped as replays; "+
-			"upgrade hbd-agent (the journal names each such host)", "host", a.st.name)
+		a.logger().Warn("agents of protocol version 1 are reporting: all processes of such a host share one replay window, "+
+			"so a one-shot run beside the running agent (hbd-agent -silence) can get the running agent's datagrams dropped as replays "+
+			"until it restarts; upgrade hbd-agent to send version 2 (ver in /api/0/hosts tells which hosts speak 1)", "first_host", a.st.name)
 	}
 }
 

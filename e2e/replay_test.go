@@ -120,8 +120,8 @@ func (s *sender) ack(ver uint8) {
 
 // An agent of protocol version 1 (no sender instance) still works against
 // this daemon: its datagrams are accepted, its ACKs are of version 1, the
-// journal says what an old agent means; and it keeps working while a
-// version-2 process of the same host sends too.
+// log says what an old agent means; and it keeps working while a version-2
+// process of the same host sends too.
 func TestVersion1AgentStillAccepted(t *testing.T) {
 	d := startDaemon(t, "")
 	old := newSender(t, d, "legacy01", d.key, false)
@@ -135,8 +135,9 @@ func TestVersion1AgentStillAccepted(t *testing.T) {
 		h, ok := d.host(t, "legacy01")
 		return ok && h.State == "UP" && h.Ver != nil && *h.Ver == 1
 	})
-	waitFor(t, 10*time.Second, "the journal's word on version 1", func() bool {
-		return strings.Contains(d.messages(t), "legacy01: agent speaks protocol version 1")
+	waitFor(t, 10*time.Second, "the log's word on version 1", func() bool {
+		out := d.proc.out.String()
+		return strings.Contains(out, "agents of protocol version 1 are reporting") && strings.Contains(out, "first_host=legacy01")
 	})
 
 	// A version-2 process of the same host, started later with a sequence
