@@ -80,6 +80,7 @@ func (s *signers) forName(host string) *wire.Signer {
 type ackRequest struct {
 	host string
 	to   netip.AddrPort
+	v1   bool // answer in protocol version 1: the sender speaks nothing newer
 	seq  uint64
 	sent int64     // the acked datagram's timestamp, echoed
 	recv time.Time // when the daemon read it, to report how long it held it
@@ -111,7 +112,11 @@ func (w *ackWriter) run(done <-chan struct{}) {
 	sg := newSigners(w.keys)
 	out := udp.NewOutBatch(ackBatch)
 	buf := make([]byte, 0, wire.MaxSmall)
-	seq := uint64(w.clock.Now().UnixNano())
+	start := w.clock.Now()
+	seq := uint64(start.UnixNano())
+	// Version-2 ACKs carry this writer's own sender instance; version-1
+	// ACKs have none, so that version-1 agents can read them.
+	self := wire.NewInstance(start)
 	for {
 		var r ackRequest
 		select {
@@ -123,9 +128,13 @@ func (w *ackWriter) run(done <-chan struct{}) {
 		for {
 			now := w.clock.Now()
 			seq++
+			inst := self
+			if r.v1 {
+				inst = 0
+			}
 			var err error
 			buf, err = wire.AppendAck(buf[:0], sg.forName(r.host),
-				wire.Envelope{Host: r.host, Seq: seq, Time: now.UnixNano()},
+				wire.Envelope{Host: r.host, Seq: seq, Time: now.UnixNano(), Instance: inst},
 				wire.Ack{Seq: r.seq, Time: r.sent, HoldNanos: uint32(min(now.Sub(r.recv), time.Duration(1<<32-1)))})
 			if err == nil {
 				out.Add(buf, r.to)
@@ -326,7 +335,7 @@ func (l *listener) read(c *udp.Conn, w *ackWriter, rej *rejected.Table) {
 					continue
 				}
 			}
-			m := &inbound{kind: h.Kind, ver: h.Version, seq: h.Seq, sent: h.Time, recv: now, from: batch.Addr(i), acks: w}
+			m := &inbound{kind: h.Kind, ver: h.Version, instance: h.Instance, seq: h.Seq, sent: h.Time, recv: now, from: batch.Addr(i), acks: w}
 			var reason wire.Reason
 			scratch, reason = decodePayload(&h, m, scratch)
 			if reason != wire.ReasonNone {

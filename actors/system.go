@@ -270,6 +270,7 @@ func Start(cfg Config) (*System, error) {
 		silences:     sil,
 		broadcast:    publish,
 		listening:    listening,
+		log:          log,
 	}
 	s.pool = newPoolDispatcher(0, 300)
 	env.props = func(name string, dyn bool) *actor.Props {

@@ -68,12 +68,13 @@ type dest struct {
 
 // Agent sends one host's heartbeats and samples.
 type Agent struct {
-	opt  Options
-	log  *slog.Logger
-	seq  atomic.Uint64
-	v4   *udp.Conn
-	v6   *udp.Conn
-	bufs sync.Pool
+	opt      Options
+	log      *slog.Logger
+	instance uint64 // this process's sender instance (protocol version 2)
+	seq      atomic.Uint64
+	v4       *udp.Conn
+	v6       *udp.Conn
+	bufs     sync.Pool
 
 	mu    sync.Mutex // guards dests and their fields, and acked
 	dests []*dest
@@ -99,9 +100,11 @@ func New(opt Options) (*Agent, error) {
 	}
 	a := &Agent{opt: opt, log: opt.Logger}
 	a.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
-	// The sequence starts at the boot time in nanoseconds, so it keeps
-	// increasing across restarts and the daemon's replay window accepts us.
-	a.seq.Store(uint64(opt.Now().UnixNano()))
+	// Every process is a sender instance of its own, with a sequence of
+	// its own counting from 1: the daemon keeps a replay window per
+	// instance, so this process (a one-shot -silence run, say) and the
+	// host's running agent cannot make each other look like replays.
+	a.instance = wire.NewInstance(opt.Now())
 	var err4, err6 error
 	a.v4, err4 = udp.ListenAny("udp4")
 	a.v6, err6 = udp.ListenAny("udp6")
@@ -119,7 +122,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		return wire.AppendBoot(buf, s, e, wire.Boot{IntervalMS: uint32(a.opt.Interval.Milliseconds()), AgentVersion: []byte(Version)})
 	})
-	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins))
+	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins),
+		"instance", fmt.Sprintf("%016x", a.instance))
 
 	var loops sync.WaitGroup
 	loops.Add(2 + len(a.opt.Plugins))
@@ -377,7 +381,7 @@ func (a *Agent) sendTo(d *dest, enc encodeFunc) error {
 	defer a.bufs.Put(bp)
 	seq := a.seq.Add(1)
 	now := a.opt.Now()
-	b, err := enc((*bp)[:0], d, wire.Envelope{Host: a.opt.Name, Seq: seq, Time: now.UnixNano()}, a.signer())
+	b, err := enc((*bp)[:0], d, wire.Envelope{Host: a.opt.Name, Seq: seq, Time: now.UnixNano(), Instance: a.instance}, a.signer())
 	if err != nil {
 		a.log.Warn("cannot encode datagram", "err", err)
 		return fmt.Errorf("cannot encode datagram: %w", err)

@@ -318,6 +318,9 @@ type sender struct {
 	sg   *wire.Signer
 	host string
 	seq  uint64
+	// instance: 0 sends protocol version 1, as agents before sender
+	// instances did; otherwise version 2 from this sender instance.
+	instance uint64
 }
 
 func newSender(t *testing.T, d *daemon, host string, key []byte, v6 bool) *sender {
@@ -336,7 +339,7 @@ func newSender(t *testing.T, d *daemon, host string, key []byte, v6 bool) *sende
 
 func (s *sender) env() wire.Envelope {
 	s.seq++
-	return wire.Envelope{Host: s.host, Seq: s.seq, Time: time.Now().UnixNano()}
+	return wire.Envelope{Host: s.host, Seq: s.seq, Time: time.Now().UnixNano(), Instance: s.instance}
 }
 
 func (s *sender) send(b []byte) {

@@ -49,6 +49,7 @@ func TestMetricsExposition(t *testing.T) {
 		"hbd_state_checkpoint_last_success_timestamp_seconds",
 		"hbd_state_written_bytes_total",
 		"hbd_state_disk_bytes",
+		"hbd_replay_instances_evicted_total 0",
 		"process_resident_memory_bytes",
 		"process_cpu_seconds_total",
 		"go_goroutines",

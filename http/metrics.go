@@ -89,6 +89,7 @@ var (
 	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
 	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
 	descFleetAge = prometheus.NewDesc("hbd_fleet_snapshot_age_seconds", "Age of the fleet index's latest snapshot, in seconds.", nil, nil)
+	descEvicted  = prometheus.NewDesc("hbd_replay_instances_evicted_total", "Sender instances (agent processes) whose replay window a host forgot to make room for another: more agent processes of one host at once than it keeps windows for.", nil, nil)
 
 	descCkptFiles    = prometheus.NewDesc("hbd_state_checkpoints_total", "State checkpoint files written, by kind (snapshot: every host whole; delta: what changed).", []string{"kind"}, nil)
 	descCkptFailures = prometheus.NewDesc("hbd_state_checkpoint_failures_total", "State checkpoints that could not be written.", nil, nil)
@@ -114,7 +115,7 @@ var (
 type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge,
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge, descEvicted,
 		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored,
 		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
@@ -144,6 +145,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAcks, st.AcksSent.Load())
 	counter(descAckDrop, st.AcksDropped.Load())
 	counter(descEvDrop, st.EventsDropped.Load())
+	counter(descEvicted, st.ReplayEvictions.Load())
 	for name, v := range st.ActorMessages() {
 		counter(descMsgs, v, name)
 	}

@@ -405,6 +405,8 @@ func (s *Server) stats(ctx *fasthttp.RequestCtx) {
 	b = appendRejectedSources(b, s.sys.Rejected.Top(topRejected))
 	b = append(b, `,"rejected_sources_evicted":`...)
 	b = strconv.AppendUint(b, s.sys.Rejected.Evicted(), 10)
+	b = append(b, `,"replay_instances_evicted":`...)
+	b = strconv.AppendUint(b, st.ReplayEvictions.Load(), 10)
 	b = append(b, '}')
 	writeJSON(ctx, fasthttp.StatusOK, b)
 }
