@@ -2,9 +2,9 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
-	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
