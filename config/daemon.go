@@ -64,10 +64,12 @@ type Daemon struct {
 	// CORS headers.
 	CORSOrigins []string `toml:"cors_origins"`
 	// WSOrigins are the Origin headers accepted on WebSocket upgrades, same
-	// syntax. Empty (the default) accepts only pages served by the same
-	// host, which stops other sites from reading the feed through a
-	// visitor's browser.
+	// syntax, besides the daemon's own pages (see PageOrigins). Empty (the
+	// default) accepts only those, which stops other sites from reading
+	// the feed through a visitor's browser.
 	WSOrigins []string `toml:"ws_origins"`
+	// WebSocket is [websocket]: limits on each WebSocket client.
+	WebSocket WebSocket `toml:"websocket"`
 }
 
 // Default ports and sizes of the daemon.
@@ -98,6 +100,7 @@ func DefaultDaemon() Daemon {
 		Alerting:      defaultAlerting(),
 		State:         defaultState(),
 		Deadman:       defaultDeadman(),
+		WebSocket:     defaultWebSocket(),
 	}
 }
 
@@ -296,6 +299,7 @@ func (d *Daemon) validate(r *report) {
 	d.Deadman.validate(r, top("deadman"))
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
+	d.WebSocket.validate(r, top("websocket"))
 }
 
 // validateTLS checks that wss_port has its certificate and key. It only

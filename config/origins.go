@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -59,4 +60,61 @@ func checkOrigin(o string) error {
 		}
 	}
 	return nil
+}
+
+// PageOrigins returns the origins of the daemon's own pages (/live,
+// /plugins, /alerts, served on hbd_port), which may open the WebSocket
+// stream besides ws_origins: hbd_host on hbd_port, by http and https.
+//
+//   - hbd_host a loopback address or "localhost": also localhost,
+//     127.0.0.1 and [::1].
+//   - hbd_host empty or 0.0.0.0 or :: (all interfaces): the loopback names,
+//     and the machine's own names, which a browser elsewhere uses to reach
+//     it: hostname (if it is a valid host name) and the addresses in addrs
+//     (link-local ones left out: browsers do not take them in URLs).
+//
+// None comes from a request. The request's Host header carries whatever
+// name the visitor's browser resolved, and DNS rebinding lets an attacker
+// point a name of theirs at this daemon; only names the operator or the
+// machine chose are trusted. Any other name the pages are reached by (a
+// DNS alias, a reverse proxy) goes in ws_origins.
+func (d *Daemon) PageOrigins(hostname string, addrs []netip.Addr) []string {
+	host := strings.ToLower(d.HBDHost)
+	var names []string
+	loopback, all := host == "localhost", host == ""
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		loopback, all = a.IsLoopback(), a.IsUnspecified()
+		if !all {
+			names = append(names, a.String())
+		}
+	} else if host != "" {
+		names = append(names, host)
+	}
+	if loopback || all {
+		names = append(names, "localhost", "127.0.0.1", "::1")
+	}
+	if all {
+		if h := strings.ToLower(hostname); ValidHostName(h) {
+			names = append(names, h)
+		}
+		for _, a := range addrs {
+			if a = a.Unmap(); a.IsValid() && !a.IsLinkLocalUnicast() && !a.IsUnspecified() && a.Zone() == "" {
+				names = append(names, a.String())
+			}
+		}
+	}
+	port := strconv.Itoa(d.HBDPort)
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		hp := net.JoinHostPort(n, port)
+		for _, scheme := range []string{"http", "https"} {
+			if o := scheme + "://" + hp; !seen[o] {
+				seen[o] = true
+				out = append(out, o)
+			}
+		}
+	}
+	return out
 }

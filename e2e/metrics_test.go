@@ -50,6 +50,8 @@ func TestMetricsExposition(t *testing.T) {
 		"hbd_state_written_bytes_total",
 		"hbd_state_disk_bytes",
 		"hbd_replay_instances_evicted_total 0",
+		`hbd_ws_cut_off_total{reason="rate"} 0`,
+		`hbd_ws_upgrades_refused_total{reason="origin"} 0`,
 		"process_resident_memory_bytes",
 		"process_cpu_seconds_total",
 		"go_goroutines",

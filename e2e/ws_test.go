@@ -208,7 +208,7 @@ func TestWebSocketSlowClientIsCutOff(t *testing.T) {
 	}
 	waitFor(t, 15*time.Second, "the slow client cut off", func() bool {
 		_, body := get(t, d.http+"/metrics")
-		return strings.Contains(string(body), "hbd_ws_cut_off_total 1")
+		return strings.Contains(string(body), `hbd_ws_cut_off_total{reason="queue"} 1`)
 	})
 }
 

@@ -97,7 +97,10 @@ func (w *WSServer) Shutdown(ctx context.Context) error {
 var (
 	descWSClients = prometheus.NewDesc("hbd_ws_clients", "Connected WebSocket clients.", nil, nil)
 	descWSFrames  = prometheus.NewDesc("hbd_ws_frames_sent_total", "WebSocket frames written to clients.", nil, nil)
-	descWSCut     = prometheus.NewDesc("hbd_ws_cut_off_total", "WebSocket clients disconnected for falling behind.", nil, nil)
+	descWSCut     = prometheus.NewDesc("hbd_ws_cut_off_total",
+		"WebSocket clients the daemon disconnected, by reason: queue (fell too far behind), write_timeout, pong_timeout (sent nothing for two ping intervals), rate (sent messages too fast), message_size.",
+		[]string{"reason"}, nil)
+	descWSRefused = prometheus.NewDesc("hbd_ws_upgrades_refused_total", "WebSocket upgrades refused, by reason: origin (a browser page not in ws_origins nor served by the daemon).", []string{"reason"}, nil)
 )
 
 // wsCollector exposes the broadcaster's counters on /metrics.
@@ -107,10 +110,14 @@ func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWSClients
 	ch <- descWSFrames
 	ch <- descWSCut
+	ch <- descWSRefused
 }
 
 func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWSClients, prometheus.GaugeValue, float64(c.b.Clients()))
 	ch <- prometheus.MustNewConstMetric(descWSFrames, prometheus.CounterValue, float64(c.b.FramesSent()))
-	ch <- prometheus.MustNewConstMetric(descWSCut, prometheus.CounterValue, float64(c.b.CutOff()))
+	for _, r := range broadcast.CutReasons() {
+		ch <- prometheus.MustNewConstMetric(descWSCut, prometheus.CounterValue, float64(c.b.CutOffs(r)), r.String())
+	}
+	ch <- prometheus.MustNewConstMetric(descWSRefused, prometheus.CounterValue, float64(c.b.OriginsRefused()), "origin")
 }

@@ -2,7 +2,12 @@ package broadcast
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -12,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/time/rate"
 )
 
 // Event is one change to broadcast, already encoded by the actor that
@@ -29,18 +35,41 @@ type Event struct {
 // its zero value means "off".
 const DefaultCoalesce = 250 * time.Millisecond
 
+// Default limits on what one client may send.
+const (
+	DefaultMessageRate  = 10 // messages per second
+	DefaultMessageBurst = 20 // messages at once
+	DefaultReadLimit    = 64 << 10
+)
+
 // Options configure a Broadcaster. Zero values take the defaults noted,
 // except Coalesce, where 0 turns coalescing off.
 type Options struct {
-	QueueFrames    int             // per-client bound on queued frames; default 1024
-	QueueBytes     int             // per-client bound on queued bytes; default 8 MiB; snapshot frames do not count
-	Coalesce       time.Duration   // window for merging "host"/"plugin" events with the same (Type, Host, Key); 0 = off
-	WriteTimeout   time.Duration   // deadline for writing one frame; default 10s
-	PingInterval   time.Duration   // time between pings; default 30s; no pong within 2 intervals closes the client
-	ReadLimit      int64           // largest client message in bytes; default 64 KiB
-	AllowedOrigins []string        // browser Origins allowed besides the same host: exact ("https://ops.example.com") or "*"
+	QueueFrames int // per-client bound on queued frames; default 1024
+	// QueueBytes bounds the bytes queued for one client, snapshots
+	// included, beyond one snapshot of the whole fleet (so that a large
+	// fleet does not cut off every client before its first frame);
+	// default 8 MiB.
+	QueueBytes   int
+	Coalesce     time.Duration // window for merging "host"/"plugin" events with the same (Type, Host, Key); 0 = off
+	WriteTimeout time.Duration // deadline for writing one frame; default 10s
+	PingInterval time.Duration // time between pings; default 30s; no pong within 2 intervals closes the client
+	ReadLimit    int64         // largest client message in bytes; default 64 KiB; a larger one cuts the client off
+	// MessageRate and MessageBurst bound what a client sends: messages,
+	// pings and pongs, through a token bucket (golang.org/x/time/rate); a
+	// client over it is cut off with close code 1008. Defaults 10/s and 20.
+	MessageRate  rate.Limit
+	MessageBurst int
+	MaxGlobs     int // host globs in one subscription; default DefaultMaxGlobs
+	// AllowedOrigins are the browser Origins allowed to open the stream:
+	// exact ("https://ops.example.com"; compared without case and default
+	// port) or "*". A request without an Origin header (not a browser) is
+	// always allowed. The request's own Host is never trusted: DNS
+	// rebinding lets any site choose it.
+	AllowedOrigins []string
 	Snapshot       func() [][]byte // the host objects (one JSON object each) for snapshot frames; called from the actor
 	Logger         *slog.Logger
+	Now            func() time.Time // the clock of the rate limits and of the log's own limit; default time.Now
 }
 
 func (o *Options) setDefaults() {
@@ -60,7 +89,19 @@ func (o *Options) setDefaults() {
 		o.PingInterval = 30 * time.Second
 	}
 	if o.ReadLimit <= 0 {
-		o.ReadLimit = 64 << 10
+		o.ReadLimit = DefaultReadLimit
+	}
+	if o.MessageRate <= 0 {
+		o.MessageRate = DefaultMessageRate
+	}
+	if o.MessageBurst <= 0 {
+		o.MessageBurst = DefaultMessageBurst
+	}
+	if o.MaxGlobs <= 0 {
+		o.MaxGlobs = DefaultMaxGlobs
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.Snapshot == nil {
 		o.Snapshot = func() [][]byte { return nil }
@@ -81,13 +122,16 @@ type Broadcaster struct {
 	system     *actor.ActorSystem
 	pid        *actor.PID
 	upgrader   websocket.FastHTTPUpgrader
-	origins    []string // AllowedOrigins without a trailing slash
+	origins    map[string]bool // AllowedOrigins, normalized
+	anyOrigin  bool            // AllowedOrigins has "*"
 	closeGrace time.Duration
+	logLimit   *logLimiter
 
-	clients    atomic.Int64
-	framesSent atomic.Uint64
-	cutOff     atomic.Uint64
-	stopped    atomic.Bool // read without the lock by Publish and the timers
+	clients        atomic.Int64
+	framesSent     atomic.Uint64
+	cutOffs        [numCutReasons]atomic.Uint64
+	originsRefused atomic.Uint64
+	stopped        atomic.Bool // read without the lock by Publish and the timers
 
 	// mu guards live and stopping. live is the set of connections for
 	// shutdown only (like net/http's tracked connections): routing belongs
@@ -110,9 +154,17 @@ func Start(system *actor.ActorSystem, opt Options) *Broadcaster {
 		live:       make(map[*client]struct{}),
 		actorDone:  make(chan struct{}),
 		closeGrace: min(maxCloseGrace, opt.WriteTimeout),
+		origins:    make(map[string]bool),
+		logLimit:   newLogLimiter(opt.Now),
 	}
 	for _, o := range opt.AllowedOrigins {
-		b.origins = append(b.origins, strings.TrimSuffix(o, "/"))
+		if o == "*" {
+			b.anyOrigin = true
+		} else if n, ok := normalizeOrigin(strings.TrimSuffix(o, "/")); ok {
+			b.origins[n] = true
+		} else {
+			b.log.Warn("websocket: ignoring an allowed origin that is not scheme://host[:port]", "origin", o)
+		}
 	}
 	b.upgrader = websocket.FastHTTPUpgrader{
 		CheckOrigin: b.checkOrigin,
@@ -147,8 +199,39 @@ func (b *Broadcaster) Clients() int { return int(b.clients.Load()) }
 // together, snapshots and error frames included.
 func (b *Broadcaster) FramesSent() uint64 { return b.framesSent.Load() }
 
-// CutOff returns the number of clients disconnected for falling behind.
-func (b *Broadcaster) CutOff() uint64 { return b.cutOff.Load() }
+// CutOff returns the number of clients the daemon disconnected, for any
+// reason.
+func (b *Broadcaster) CutOff() uint64 {
+	var n uint64
+	for i := range b.cutOffs {
+		n += b.cutOffs[i].Load()
+	}
+	return n
+}
+
+// CutOffs returns the number of clients disconnected for reason r.
+func (b *Broadcaster) CutOffs(r CutReason) uint64 {
+	if r >= numCutReasons {
+		return 0
+	}
+	return b.cutOffs[r].Load()
+}
+
+// OriginsRefused returns the number of upgrades refused for their Origin.
+func (b *Broadcaster) OriginsRefused() uint64 { return b.originsRefused.Load() }
+
+// cutOff counts and logs c's cut-off, once per client whatever happens
+// next (a client cut off for its queue usually also times out its last
+// write). args describe it for the log.
+func (b *Broadcaster) cutOff(c *client, r CutReason, args ...any) {
+	if !c.isCut.CompareAndSwap(false, true) {
+		return
+	}
+	b.cutOffs[r].Add(1)
+	args = append([]any{"reason", r.String(), "why", r.explain()}, args...)
+	c.log.Debug("websocket client cut off", args...)
+	b.logLimit.log(c.log, slog.LevelWarn, "cut:"+r.String(), "websocket client cut off", args...)
+}
 
 // Handler upgrades the request to a WebSocket; mount it at "/hbd". A
 // refused upgrade (bad Origin: 403; not a WebSocket request: 400) gets an
@@ -165,29 +248,58 @@ func (b *Broadcaster) Handler(ctx *fasthttp.RequestCtx) {
 
 // checkOrigin accepts requests without an Origin (tools such as websocat
 // send none, and cross-site attacks need a browser, which always sends
-// one), requests from a page on the same host:port, and the allow-list.
+// one) and requests from an allowed origin. It never compares the Origin
+// with the request's Host: a site whose name the attacker points at
+// 127.0.0.1 (DNS rebinding) has a matching Host and Origin.
 func (b *Broadcaster) checkOrigin(ctx *fasthttp.RequestCtx) bool {
 	origin := string(ctx.Request.Header.Peek("Origin"))
-	if origin == "" {
+	if origin == "" || b.anyOrigin {
 		return true
 	}
-	for _, o := range b.origins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
+	if n, ok := normalizeOrigin(origin); ok && b.origins[n] {
+		return true
+	}
+	b.originsRefused.Add(1)
+	b.logLimit.log(b.log, slog.LevelWarn, "origin", "websocket upgrade refused: its Origin is not allowed (add the page's origin to ws_origins if it is yours)",
+		"origin", origin, "host", string(ctx.Host()), "remote", ctx.RemoteAddr().String())
+	return false
+}
+
+// normalizeOrigin returns o as scheme://host[:port] in the form browsers
+// send: scheme and host in lower case, IP addresses in their canonical
+// form, no default port. It refuses anything else ("null", paths).
+func normalizeOrigin(o string) (string, bool) {
+	u, err := url.Parse(o)
+	if err != nil || u.Opaque != "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.String()
+		if a.Is6() {
+			host = "[" + host + "]"
 		}
+	} else if strings.ContainsAny(host, "[]") {
+		return "", false
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
 	}
-	return strings.EqualFold(u.Host, string(ctx.Host()))
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
 }
 
 // serve runs on the hijacked connection's goroutine and is the client's
 // reader. fasthttp closes the connection when serve returns, so serve
 // returns only after the writer has finished with it.
 func (b *Broadcaster) serve(ws *websocket.Conn) {
-	c := newClient(ws, &b.opt, b.log.With("remote", ws.RemoteAddr().String()))
+	c := newClient(ws, &b.opt, b.log.With("remote", ws.RemoteAddr().String()), b.cutOff)
 	b.mu.Lock()
 	if b.stopping {
 		b.mu.Unlock()
@@ -222,38 +334,92 @@ func (b *Broadcaster) serve(ws *websocket.Conn) {
 	c.log.Debug("websocket client disconnected")
 }
 
+// errRate ends a read when a ping or pong goes over the client's rate.
+var errRate = errors.New("client over its message rate")
+
 // readLoop reads the client's messages until the connection fails, the
 // client closes it, or no pong (or other message) arrives within two ping
 // intervals. Subscriptions go to the actor; the reader never writes data.
+// Every message, ping and pong takes a token from the client's bucket; a
+// client that runs out is cut off.
 func (b *Broadcaster) readLoop(c *client) {
 	ws := c.ws
 	ws.SetReadLimit(b.opt.ReadLimit)
+	limit := rate.NewLimiter(b.opt.MessageRate, b.opt.MessageBurst)
+	allow := func() bool { return limit.AllowN(b.opt.Now(), 1) }
 	alive := func() {
 		if !c.goingAway.Load() {
 			_ = ws.SetReadDeadline(time.Now().Add(2 * b.opt.PingInterval))
 		}
 	}
 	alive()
-	ws.SetPongHandler(func(string) error { alive(); return nil })
+	ws.SetPongHandler(func(string) error {
+		if !allow() {
+			return errRate
+		}
+		alive()
+		return nil
+	})
 	// Pongs go out from the writer, the connection's only writer: the
 	// library's default would write from this goroutine.
-	ws.SetPingHandler(func(data string) error { alive(); c.queuePong(data); return nil })
+	ws.SetPingHandler(func(data string) error {
+		if !allow() {
+			return errRate
+		}
+		alive()
+		c.queuePong(data)
+		return nil
+	})
 	for {
 		_, msg, err := ws.ReadMessage()
+		if err == nil && !allow() {
+			err = errRate
+		}
 		if err != nil {
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
-				c.log.Debug("websocket client read ended", "err", err)
-			}
+			b.readEnded(c, err)
 			return
 		}
 		alive()
-		f, err := parseSubscription(msg)
+		f, err := parseSubscription(msg, b.opt.MaxGlobs)
 		if err != nil {
 			b.system.Root.Send(b.pid, &rejected{c: c, frame: errorFrame(err.Error())})
 			continue
 		}
 		b.system.Root.Send(b.pid, &subscribe{c: c, f: f})
 	}
+}
+
+// readEnded handles the error that ended c's reads: a cut-off for the
+// client's rate, an oversized message or a missed pong; anything else is
+// the connection ending.
+func (b *Broadcaster) readEnded(c *client, err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errRate):
+		b.cutOff(c, CutRate, "limit", fmt.Sprintf("%g/s, burst %d", float64(b.opt.MessageRate), b.opt.MessageBurst))
+		c.closeWith(websocket.ClosePolicyViolation, fmt.Sprintf("rate limit exceeded: at most %g messages a second", float64(b.opt.MessageRate)))
+		// Wait for the close frame to go out, then read and discard what
+		// the client still sends until it closes or closeGrace passes.
+		<-c.writerDone
+		b.linger(c)
+	case errors.Is(err, websocket.ErrReadLimit):
+		// The library has sent a close frame (1009, message too big).
+		b.cutOff(c, CutMessageSize, "limit", b.opt.ReadLimit)
+		_ = c.raw.SetReadDeadline(time.Now().Add(b.closeGrace))
+		b.linger(c)
+	case errors.As(err, &ne) && ne.Timeout() && !c.goingAway.Load():
+		b.cutOff(c, CutPongTimeout, "after", 2*b.opt.PingInterval)
+	case !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+		c.log.Debug("websocket client read ended", "err", err)
+	}
+}
+
+// linger reads and discards what c still sends until it closes the
+// connection or the read deadline (set by sayGoodbye or the caller)
+// passes, so that closing the socket with unread data, which resets the
+// connection, does not destroy the close frame before the client reads it.
+func (b *Broadcaster) linger(c *client) {
+	_, _ = io.Copy(io.Discard, c.raw)
 }
 
 // errorFrame encodes {"type":"error","data":{"error":msg}}.

@@ -308,8 +308,8 @@ func TestSlowClientIsCutOffFastClientGetsEverything(t *testing.T) {
 			}
 		}
 	}
-	if got := h.b.CutOff(); got != 1 {
-		t.Fatalf("CutOff() = %d, want 1 (the slow client only)", got)
+	if got, q := h.b.CutOff(), h.b.CutOffs(CutQueue); got != 1 || q != 1 {
+		t.Fatalf("CutOff() = %d, CutOffs(queue) = %d; want 1, 1 (the slow client only, for its queue)", got, q)
 	}
 	// The cut-off client's writer closes its connection once its blocked
 	// write gives up (WriteTimeout); the fast client stays.
@@ -347,24 +347,38 @@ func TestOrigin(t *testing.T) {
 	tests := []struct {
 		name    string
 		allowed []string
+		host    string // the Host header; "" means the server's own address
 		origin  string // "self" means the server's own http://host:port
 		want    int
 	}{
-		{"no origin", nil, "", http.StatusSwitchingProtocols},
-		{"same host by default", nil, "self", http.StatusSwitchingProtocols},
-		{"foreign origin by default", nil, "https://evil.example.com", http.StatusForbidden},
-		{"same host name, other port", nil, "http://127.0.0.1:1", http.StatusForbidden},
-		{"malformed origin", nil, "::not a url", http.StatusForbidden},
-		{"allow-listed", []string{"https://ops.example.com"}, "https://ops.example.com", http.StatusSwitchingProtocols},
-		{"allow-list is case-insensitive, trailing slash ignored", []string{"https://OPS.example.com/"}, "https://ops.example.com", http.StatusSwitchingProtocols},
-		{"not on the allow-list", []string{"https://ops.example.com"}, "https://evil.example.com", http.StatusForbidden},
-		{"same host with an allow-list", []string{"https://ops.example.com"}, "self", http.StatusSwitchingProtocols},
-		{"no origin with an allow-list", []string{"https://ops.example.com"}, "", http.StatusSwitchingProtocols},
-		{"wildcard", []string{"*"}, "https://anything.example.net", http.StatusSwitchingProtocols},
+		{"no origin", nil, "", "", http.StatusSwitchingProtocols},
+		{"no origin with an allow-list", []string{"https://ops.example.com"}, "", "", http.StatusSwitchingProtocols},
+		{"same host is not trusted", nil, "", "self", http.StatusForbidden},
+		{"DNS rebinding", []string{"http://127.0.0.1:50004"}, "evil.example:50004", "http://evil.example:50004", http.StatusForbidden},
+		{"foreign origin", nil, "", "https://evil.example.com", http.StatusForbidden},
+		{"malformed origin", nil, "", "::not a url", http.StatusForbidden},
+		{"null origin", []string{"https://ops.example.com"}, "", "null", http.StatusForbidden},
+		{"allow-listed", []string{"https://ops.example.com"}, "", "https://ops.example.com", http.StatusSwitchingProtocols},
+		{"allow-listed self", []string{"self"}, "", "self", http.StatusSwitchingProtocols},
+		{"allow-list is case-insensitive, trailing slash ignored", []string{"https://OPS.example.com/"}, "", "https://ops.example.com", http.StatusSwitchingProtocols},
+		{"default port", []string{"http://ops.example.com:80", "https://ops.example.com"}, "", "https://ops.example.com:443", http.StatusSwitchingProtocols},
+		{"IPv6 in any spelling", []string{"http://[0:0::1]:8080"}, "", "http://[::1]:8080", http.StatusSwitchingProtocols},
+		{"other port", []string{"http://127.0.0.1:50004"}, "", "http://127.0.0.1:50005", http.StatusForbidden},
+		{"other scheme", []string{"https://ops.example.com"}, "", "http://ops.example.com", http.StatusForbidden},
+		{"not on the allow-list", []string{"https://ops.example.com"}, "", "https://evil.example.com", http.StatusForbidden},
+		{"wildcard", []string{"*"}, "", "https://anything.example.net", http.StatusSwitchingProtocols},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, Options{AllowedOrigins: tt.allowed})
+			h := newHarnessAt(t, func(addr string) Options {
+				allowed := slices.Clone(tt.allowed)
+				for i, a := range allowed {
+					if a == "self" {
+						allowed[i] = "http://" + addr
+					}
+				}
+				return Options{AllowedOrigins: allowed}
+			})
 			header := http.Header{}
 			switch tt.origin {
 			case "":
@@ -372,6 +386,9 @@ func TestOrigin(t *testing.T) {
 				header.Set("Origin", "http://"+h.addr)
 			default:
 				header.Set("Origin", tt.origin)
+			}
+			if tt.host != "" {
+				header.Set("Host", tt.host)
 			}
 			d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 			c, resp, err := d.Dial(h.url(), header)
@@ -385,12 +402,47 @@ func TestOrigin(t *testing.T) {
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status = %d (%v), want %d", resp.StatusCode, err, tt.want)
 			}
+			refused := uint64(0)
 			if tt.want == http.StatusSwitchingProtocols {
 				if f := readFrame(t, c); f.Type != "snapshot" {
 					t.Errorf("first frame %q, want snapshot", f.Type)
 				}
+			} else {
+				refused = 1
+			}
+			if n := h.b.OriginsRefused(); n != refused {
+				t.Errorf("OriginsRefused() = %d, want %d", n, refused)
 			}
 		})
+	}
+}
+
+func TestNormalizeOrigin(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"http://127.0.0.1:50004", "http://127.0.0.1:50004", true},
+		{"HTTP://LocalHost:50004", "http://localhost:50004", true},
+		{"http://[0:0:0:0:0:0:0:1]:50004", "http://[::1]:50004", true},
+		{"http://example.com:80", "http://example.com", true},
+		{"https://example.com:443", "https://example.com", true},
+		{"https://example.com:80", "https://example.com:80", true},
+		{"http://example.com/", "http://example.com", true},
+		{"null", "", false},
+		{"file://", "", false},
+		{"ws://example.com", "", false},
+		{"http://user@example.com", "", false},
+		{"http://example.com/path", "", false},
+		{"http://example.com?q", "", false},
+		{"http://[example.com]", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := normalizeOrigin(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("normalizeOrigin(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
 	}
 }
 
@@ -476,8 +528,8 @@ func TestKeepaliveClosesUnresponsiveClient(t *testing.T) {
 	if n := h.b.Clients(); n != 1 {
 		t.Errorf("Clients() = %d, want the responsive client still connected", n)
 	}
-	if n := h.b.CutOff(); n != 0 {
-		t.Errorf("CutOff() = %d; a keepalive failure is not a slow-consumer cut-off", n)
+	if n, p := h.b.CutOff(), h.b.CutOffs(CutPongTimeout); n != 1 || p != 1 {
+		t.Errorf("CutOff() = %d, CutOffs(pong_timeout) = %d; want the silent client counted once, as a pong timeout", n, p)
 	}
 }
 

@@ -21,10 +21,34 @@ const (
 	stateDead                // nothing more is written; the writer closes the connection
 )
 
-// queued is one frame waiting for the writer.
+// itemKind is what a queue entry holds.
+type itemKind uint8
+
+const (
+	itemFrame    itemKind = iota // an event frame, shared with other clients
+	itemError                    // an error frame answering this client
+	itemSnapshot                 // a snapshot, built when its turn comes
+	itemHole                     // a snapshot that a newer one replaced
+)
+
+// queued is one entry waiting for the writer.
 type queued struct {
-	frame   []byte
-	counted bool // whether it counts against the byte bound (snapshots do not)
+	frame []byte       // itemFrame, itemError
+	snap  *snapRequest // itemSnapshot
+	size  int          // bytes it counts against the bound
+	kind  itemKind
+}
+
+// snapRequest is a snapshot frame not yet built: the fleet's host objects
+// as they were when it was asked for, and the filter to pick them with.
+// The host objects are shared and immutable, so a request costs a slice
+// header per host; the client's writer builds the frame when it is about
+// to send it, so only one snapshot per client is ever built at a time, and
+// the actor, which serves every client, never spends time on one client's
+// globs.
+type snapRequest struct {
+	hosts [][]byte
+	f     *filter
 }
 
 // client is one WebSocket connection. Its queue is the only state shared
@@ -34,22 +58,32 @@ type client struct {
 	ws  *websocket.Conn
 	raw net.Conn // the TCP connection itself; see rawConn
 	log *slog.Logger
+	cut func(CutReason, ...any) // counts and logs a cut-off; see Broadcaster.cutOff
 
 	maxFrames int
 	maxBytes  int
 
 	mu    sync.Mutex
-	queue []queued // frames queue[head:] wait; the prefix is already written
+	queue []queued // entries queue[head:] wait; the prefix is already written
 	head  int
-	bytes int // bytes of the counted frames waiting
-	state clientState
+	bytes int // bytes of the entries waiting
+	// snap is the index in queue of the snapshot waiting to be sent, or
+	// -1: a client has at most one, however often it subscribes.
+	snap int
+	// baseline is set once the writer has taken a snapshot: until then the
+	// client has seen nothing, and its first frame must be a snapshot.
+	baseline  bool
+	state     clientState
+	closeCode int    // the close frame's code, for stateClosing
+	closeText string // and its reason
 
 	wake       chan struct{} // capacity 1: "look at the queue again"
 	pong       chan string   // capacity 1: a ping's payload for the writer to answer
 	batch      []byte        // the writer's buffer of encoded frames
 	writerDone chan struct{}
 	closeOnce  sync.Once
-	goingAway  atomic.Bool // set by goAway; stops the reader from extending its deadline
+	goingAway  atomic.Bool // set by closeWith; stops the reader from extending its deadline
+	isCut      atomic.Bool // set by the first cut-off, so that one client counts once
 }
 
 // rawConn returns the TCP connection under a hijacked fasthttp connection.
@@ -63,17 +97,20 @@ func rawConn(c net.Conn) net.Conn {
 	return c
 }
 
-func newClient(ws *websocket.Conn, opt *Options, log *slog.Logger) *client {
-	return &client{
+func newClient(ws *websocket.Conn, opt *Options, log *slog.Logger, cut func(*client, CutReason, ...any)) *client {
+	c := &client{
 		ws:         ws,
 		raw:        rawConn(ws.NetConn()),
 		log:        log,
 		maxFrames:  opt.QueueFrames,
 		maxBytes:   opt.QueueBytes,
+		snap:       -1,
 		wake:       make(chan struct{}, 1),
 		pong:       make(chan string, 1),
 		writerDone: make(chan struct{}),
 	}
+	c.cut = func(r CutReason, args ...any) { cut(c, r, args...) }
+	return c
 }
 
 func (c *client) signal() {
@@ -83,62 +120,150 @@ func (c *client) signal() {
 	}
 }
 
-// enqueue appends frame without blocking. It returns false when the frame
-// would take the queue past its bounds; the caller must then cut the client
-// off rather than wait. A client that is closing or dead accepts and drops
-// everything.
-func (c *client) enqueue(frame []byte, counted bool) bool {
+// enqueue appends a frame of the given kind (itemFrame or itemError)
+// without blocking. It returns false when the frame would take the queue
+// past its bounds: QueueFrames entries, or QueueBytes plus allowance bytes
+// (see hub.allowance). The caller must then cut the client off rather than
+// wait. A client that is closing or dead accepts and drops everything.
+func (c *client) enqueue(frame []byte, kind itemKind, allowance int) bool {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
 		return true
 	}
-	if len(c.queue)-c.head >= c.maxFrames || (counted && c.bytes+len(frame) > c.maxBytes) {
+	if !c.fits(len(frame), allowance) {
 		c.mu.Unlock()
 		return false
 	}
-	if c.head > 0 && len(c.queue) == cap(c.queue) {
-		// Reuse the written prefix instead of growing the slice.
-		n := copy(c.queue, c.queue[c.head:])
-		clear(c.queue[n:])
-		c.queue, c.head = c.queue[:n], 0
-	}
-	c.queue = append(c.queue, queued{frame: frame, counted: counted})
-	if counted {
-		c.bytes += len(frame)
-	}
+	c.push(queued{frame: frame, size: len(frame), kind: kind})
 	c.mu.Unlock()
 	c.signal()
 	return true
 }
 
-// next pops the oldest frame. It returns nil when the queue is empty or the
-// client is no longer open.
-func (c *client) next() ([]byte, clientState) {
+// enqueueSnapshot queues a snapshot of size bytes (its size if nothing is
+// filtered out). A snapshot still waiting is replaced, not joined: a client
+// that subscribes a thousand times a second still has one snapshot
+// waiting. The new one goes to the end, after the frames queued since the
+// old one, which the client still receives (they are older than the new
+// snapshot); but a client that has not yet had its first snapshot gets the
+// new one first and loses the frames queued behind the old one, except
+// answers to its own messages, since they are older than its baseline.
+// It returns false as enqueue does.
+func (c *client) enqueueSnapshot(r *snapRequest, size, allowance int) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != stateOpen || c.head == len(c.queue) {
-		return nil, c.state
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return true
 	}
-	q := c.queue[c.head]
-	c.queue[c.head] = queued{}
-	c.head++
-	if c.head == len(c.queue) {
-		c.head = 0
-		c.queue = c.queue[:0]
-		if cap(c.queue) > 64 {
-			// Let a burst's backlog go; an idle client keeps a small queue.
-			c.queue = nil
+	item := queued{snap: r, size: size, kind: itemSnapshot}
+	switch {
+	case c.snap >= 0 && !c.baseline:
+		kept := []queued{item}
+		bytes := size
+		for _, q := range c.queue[c.head:] {
+			if q.kind == itemError {
+				kept = append(kept, q)
+				bytes += q.size
+			}
 		}
+		c.queue, c.head, c.bytes, c.snap = kept, 0, bytes, 0
+		ok := c.bytes <= c.maxBytes+allowance
+		c.mu.Unlock()
+		c.signal()
+		return ok
+	case c.snap >= 0:
+		c.bytes -= c.queue[c.snap].size
+		if c.snap == len(c.queue)-1 {
+			c.queue = c.queue[:c.snap]
+		} else {
+			c.queue[c.snap] = queued{kind: itemHole}
+		}
+		c.snap = -1
 	}
-	if q.counted {
-		c.bytes -= len(q.frame)
+	if !c.fits(size, allowance) {
+		c.mu.Unlock()
+		return false
 	}
-	return q.frame, stateOpen
+	c.push(item)
+	c.snap = len(c.queue) - 1
+	c.mu.Unlock()
+	c.signal()
+	return true
 }
 
-// pending returns the number of frames and counted bytes waiting.
-func (c *client) pending() (frames, bytes int) {
+// fits reports whether an entry of size bytes fits; mu must be held.
+func (c *client) fits(size, allowance int) bool {
+	return len(c.queue)-c.head < c.maxFrames && c.bytes+size <= c.maxBytes+allowance
+}
+
+// push appends q; mu must be held and q must fit.
+func (c *client) push(q queued) {
+	if c.head > 0 && len(c.queue) == cap(c.queue) {
+		// Reuse the written prefix instead of growing the slice.
+		n := copy(c.queue, c.queue[c.head:])
+		clear(c.queue[n:])
+		if c.snap >= 0 {
+			c.snap -= c.head
+		}
+		c.queue, c.head = c.queue[:n], 0
+	}
+	c.queue = append(c.queue, q)
+	c.bytes += q.size
+}
+
+// next pops the oldest entry. ok is false when the queue is empty or the
+// client is no longer open.
+func (c *client) next() (q queued, st clientState, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return queued{}, c.state, false
+	}
+	q, ok = c.pop(-1)
+	return q, stateOpen, ok
+}
+
+// pop removes the oldest entry, skipping holes; mu must be held. With
+// room >= 0 it pops only a frame (not a snapshot) of at most room bytes
+// with its header.
+func (c *client) pop(room int) (queued, bool) {
+	for c.head < len(c.queue) && c.queue[c.head].kind == itemHole {
+		c.queue[c.head] = queued{}
+		c.head++
+	}
+	if c.head == len(c.queue) {
+		c.reset()
+		return queued{}, false
+	}
+	q := c.queue[c.head]
+	if room >= 0 && (q.kind == itemSnapshot || len(q.frame)+10 > room) {
+		return queued{}, false
+	}
+	c.queue[c.head] = queued{}
+	if c.head == c.snap {
+		c.snap, c.baseline = -1, true
+	}
+	c.head++
+	c.bytes -= q.size
+	if c.head == len(c.queue) {
+		c.reset()
+	}
+	return q, true
+}
+
+// reset empties the written queue; mu must be held.
+func (c *client) reset() {
+	c.head = 0
+	c.queue = c.queue[:0]
+	if cap(c.queue) > 64 {
+		// Let a burst's backlog go; an idle client keeps a small queue.
+		c.queue = nil
+	}
+}
+
+// pending returns the number of entries and bytes waiting.
+func (c *client) pending() (entries, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.queue) - c.head, c.bytes
@@ -150,18 +275,25 @@ func (c *client) pending() (frames, bytes int) {
 func (c *client) markDead() {
 	c.mu.Lock()
 	c.state = stateDead
-	c.queue, c.head, c.bytes = nil, 0, 0
+	c.queue, c.head, c.bytes, c.snap = nil, 0, 0, -1
 	c.mu.Unlock()
 	c.signal()
 }
 
-// goAway asks the writer to send a close frame ("going away") and stop.
-func (c *client) goAway() {
+// goAway asks the writer to send a "going away" close frame and stop.
+func (c *client) goAway() { c.closeWith(websocket.CloseGoingAway, "hbd is shutting down") }
+
+// closeWith drops the queue and asks the writer to send a close frame with
+// code and text, then stop. The reader stops extending its deadline, so
+// the connection ends when the client answers or closeGrace has passed
+// (see sayGoodbye). It does nothing to a client already closing or dead.
+func (c *client) closeWith(code int, text string) {
 	c.goingAway.Store(true)
 	c.mu.Lock()
 	if c.state == stateOpen {
 		c.state = stateClosing
-		c.queue, c.head, c.bytes = nil, 0, 0
+		c.closeCode, c.closeText = code, text
+		c.queue, c.head, c.bytes, c.snap = nil, 0, 0, -1
 	}
 	c.mu.Unlock()
 	c.signal()
@@ -210,7 +342,7 @@ func (c *client) writeLoop(opt *Options, sent *atomic.Uint64, closeGrace time.Du
 			continue
 		}
 		for {
-			frame, st := c.next()
+			q, st, ok := c.next()
 			switch {
 			case st == stateDead:
 				c.closeConn()
@@ -218,10 +350,13 @@ func (c *client) writeLoop(opt *Options, sent *atomic.Uint64, closeGrace time.Du
 			case st == stateClosing:
 				c.sayGoodbye(closeGrace)
 				return
-			case frame == nil:
 			}
-			if frame == nil {
+			if !ok {
 				break
+			}
+			frame := q.frame
+			if q.kind == itemSnapshot {
+				frame = buildSnapshot(q.snap)
 			}
 			n, err := c.writeBatch(frame, opt.WriteTimeout)
 			sent.Add(uint64(n))
@@ -267,7 +402,7 @@ func (c *client) writeBatch(first []byte, timeout time.Duration) (int, error) {
 	b = append(b, first...)
 	n := 1
 	for len(b) < maxBatch {
-		f, _ := c.peekSmall(maxBatch - len(b))
+		f := c.popSmall(maxBatch - len(b))
 		if f == nil {
 			break
 		}
@@ -282,16 +417,16 @@ func (c *client) writeBatch(first []byte, timeout time.Duration) (int, error) {
 	return n, err
 }
 
-// peekSmall pops the oldest frame if it fits in room bytes.
-func (c *client) peekSmall(room int) ([]byte, clientState) {
+// popSmall pops the oldest entry if it is a frame that fits in room bytes
+// with its header; snapshots are built and written on their own.
+func (c *client) popSmall(room int) []byte {
 	c.mu.Lock()
-	if c.state != stateOpen || c.head == len(c.queue) || len(c.queue[c.head].frame)+10 > room {
-		st := c.state
-		c.mu.Unlock()
-		return nil, st
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return nil
 	}
-	c.mu.Unlock()
-	return c.next()
+	q, _ := c.pop(room)
+	return q.frame
 }
 
 // appendFrameHeader appends the header of an unmasked, final text frame
@@ -319,21 +454,29 @@ func (c *client) queuePong(data string) {
 	}
 }
 
-// fail ends the client after a write error.
+// fail ends the client after a write error. A write that timed out is a
+// cut-off (the client stopped reading); any other error means the
+// connection is gone.
 func (c *client) fail(op string, err error) {
-	if !errors.Is(err, net.ErrClosed) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		c.cut(CutWriteTimeout, "op", op)
+	case !errors.Is(err, net.ErrClosed):
 		c.log.Debug("websocket client write failed", "op", op, "err", err)
 	}
 	c.markDead()
 	c.closeConn()
 }
 
-// sayGoodbye sends a "going away" close frame and gives the client
-// closeGrace to answer it; the reader returns when the answer arrives or
-// the deadline passes, and then closes the connection.
+// sayGoodbye sends the close frame closeWith asked for and gives the
+// client closeGrace to answer it; the reader returns when the answer
+// arrives or the deadline passes, and then closes the connection.
 func (c *client) sayGoodbye(closeGrace time.Duration) {
 	deadline := time.Now().Add(closeGrace)
-	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "hbd is shutting down")
+	c.mu.Lock()
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	c.mu.Unlock()
 	if err := c.ws.WriteControl(websocket.CloseMessage, msg, deadline); err != nil {
 		c.closeConn()
 		return

@@ -1,7 +1,10 @@
 package broadcast
 
 import (
+	"fmt"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -26,10 +29,13 @@ func TestParseSubscription(t *testing.T) {
 		{msg: `{"subscribe":{"hosts":[1]}}`, wantErr: "cannot decode"},
 		{msg: `{"subscribe":{},"extra":1}`, wantErr: `unknown field "extra"`},
 		{msg: `{"subscribe":{}}x`, wantErr: "data after"},
-		{msg: `{"subscribe":{"hosts":[` + strings.Repeat(`"a",`, maxPatterns) + `"a"]}}`, wantErr: "too many host patterns"},
+		{msg: `{"subscribe":{"hosts":[` + strings.Repeat(`"a",`, DefaultMaxGlobs-1) + `"a"]}}`, hosts: slices.Repeat([]string{"a"}, DefaultMaxGlobs)},
+		{msg: `{"subscribe":{"hosts":[` + strings.Repeat(`"a",`, DefaultMaxGlobs) + `"a"]}}`, wantErr: "too many host patterns: 65 (at most 64)"},
+		{msg: `{"subscribe":{"hosts":["` + strings.Repeat("a", maxGlobLen) + `"]}}`, hosts: []string{strings.Repeat("a", maxGlobLen)}},
+		{msg: `{"subscribe":{"hosts":["` + strings.Repeat("a", maxGlobLen+1) + `"]}}`, wantErr: "host pattern of 513 bytes is too long (at most 512)"},
 	}
 	for _, tt := range tests {
-		f, err := parseSubscription([]byte(tt.msg))
+		f, err := parseSubscription([]byte(tt.msg), DefaultMaxGlobs)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("parseSubscription(%s) error = %v, want %q", tt.msg, err, tt.wantErr)
@@ -46,10 +52,22 @@ func TestParseSubscription(t *testing.T) {
 	}
 }
 
+// newFilter builds a filter as parseSubscription does.
+func newFilter(types uint8, hosts ...string) *filter {
+	f := &filter{types: types}
+	if len(hosts) > 0 {
+		f.hosts = hosts
+	}
+	for _, h := range hosts {
+		f.globs = append(f.globs, compileGlob(h))
+	}
+	return f
+}
+
 func TestFilterWants(t *testing.T) {
-	web := &filter{hosts: []string{"web*"}}
-	alerts := &filter{types: typeAlert | typeHost}
-	both := &filter{hosts: []string{"web0[1-2]", "db01"}, types: typePlugin}
+	web := newFilter(0, "web*")
+	alerts := newFilter(typeAlert | typeHost)
+	both := newFilter(typePlugin, "web0[1-2]", "db01")
 	tests := []struct {
 		f          *filter
 		typ, host  string
@@ -100,82 +118,6 @@ func TestHostName(t *testing.T) {
 	}
 }
 
-func TestClientQueueBounds(t *testing.T) {
-	frame := func(n int) []byte { return make([]byte, n) }
-	tests := []struct {
-		name      string
-		maxFrames int
-		maxBytes  int
-		push      []int  // frame sizes; negative means a snapshot (not counted in bytes)
-		accepted  []bool // per push
-	}{
-		{"frame bound", 3, 1 << 20, []int{1, 1, 1, 1}, []bool{true, true, true, false}},
-		{"byte bound", 100, 10, []int{4, 4, 3, 2}, []bool{true, true, false, true}},
-		{"snapshot does not count bytes", 100, 10, []int{-50, 10, 1}, []bool{true, true, false}},
-		{"snapshot counts as a frame", 2, 10, []int{-50, 1, 1}, []bool{true, true, false}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &client{maxFrames: tt.maxFrames, maxBytes: tt.maxBytes, wake: make(chan struct{}, 1)}
-			for i, n := range tt.push {
-				counted := n >= 0
-				if !counted {
-					n = -n
-				}
-				if got := c.enqueue(frame(n), counted); got != tt.accepted[i] {
-					t.Fatalf("push %d (%d bytes, counted %v) = %v, want %v", i, n, counted, got, tt.accepted[i])
-				}
-			}
-		})
-	}
-}
-
-func TestClientQueueOrderAndReuse(t *testing.T) {
-	c := &client{maxFrames: 4, maxBytes: 1 << 20, wake: make(chan struct{}, 1)}
-	next := 0
-	// Keep the queue partly full for many rounds, so that the written
-	// prefix is reused, and check FIFO order and the byte count throughout.
-	for round := range 100 {
-		for c.enqueue([]byte{byte(round), byte(next)}, true) {
-			next++
-		}
-		frames, bytes := c.pending()
-		if frames != 4 || bytes != 8 {
-			t.Fatalf("round %d: pending = %d frames %d bytes, want 4, 8", round, frames, bytes)
-		}
-		for range 3 {
-			f, st := c.next()
-			if st != stateOpen || f == nil {
-				t.Fatalf("round %d: next = %v, %v", round, f, st)
-			}
-		}
-		if cap(c.queue) > 8 {
-			t.Fatalf("round %d: queue grew to capacity %d with at most 4 waiting", round, cap(c.queue))
-		}
-	}
-	var last byte
-	for i := 0; ; i++ {
-		f, _ := c.next()
-		if f == nil {
-			break
-		}
-		if i > 0 && f[1] != last+1 {
-			t.Fatalf("frame %d out of order: %d after %d", i, f[1], last)
-		}
-		last = f[1]
-	}
-	if frames, bytes := c.pending(); frames != 0 || bytes != 0 {
-		t.Errorf("pending after draining = %d, %d", frames, bytes)
-	}
-	c.markDead()
-	if !c.enqueue([]byte("x"), true) {
-		t.Error("a dead client must accept and drop frames, not ask to be cut off again")
-	}
-	if f, st := c.next(); f != nil || st != stateDead {
-		t.Errorf("next on a dead client = %v, %v", f, st)
-	}
-}
-
 func FuzzParseSubscription(f *testing.F) {
 	for _, s := range []string{
 		`{"subscribe":{"hosts":["web*"],"types":["host","alert"]}}`,
@@ -187,7 +129,7 @@ func FuzzParseSubscription(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		flt, err := parseSubscription(msg)
+		flt, err := parseSubscription(msg, DefaultMaxGlobs)
 		if err != nil {
 			if flt != nil {
 				t.Fatal("filter returned with an error")
@@ -204,4 +146,84 @@ func FuzzParseSubscription(f *testing.F) {
 		}
 		flt.wants("host", "web01") // must not panic
 	})
+}
+
+// globCases are patterns and names whose results must equal path.Match's.
+var globCases = struct{ patterns, names []string }{
+	patterns: []string{
+		"web*", "*", "**", "*01", "w*b*1", "web0?", "?", "[a-c]*", "[^a-c]*", "[\\]a]*", "[\\-]", "\\*", "a\\*b",
+		"*.example.com", "*[0-9]", "[!]", "[a-]]", "*/*", "a/*", "*a*a*a*b", "[é-ü]x", "?x", "*x*", "web[0-9][0-9]",
+		"[*]", "[*]*", "\\[a*", "caf\\é", "ab[", "a*b*c*d*e*f",
+	},
+	names: []string{
+		"", "web", "web01", "web01.example.com", "db01", "a", "b", "]", "-", "*", "a*b", "axb", "a/b", "/", "éx", "üx",
+		"ax", "aaaaaaaaab", "aaaaaaaaa", "abcdef", "xabcdefx", "web99", "[abc", "café",
+	},
+}
+
+func TestGlobMatchesLikePathMatch(t *testing.T) {
+	for _, p := range globCases.patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			if _, perr := parseSubscription([]byte(`{"subscribe":{"hosts":[`+strconv.Quote(p)+`]}}`), DefaultMaxGlobs); perr == nil {
+				t.Errorf("pattern %q: path.Match refuses it (%v), parseSubscription accepts it", p, err)
+			}
+			continue
+		}
+		g := compileGlob(p)
+		for _, n := range globCases.names {
+			want, _ := path.Match(p, n)
+			if got := g.match(n); got != want {
+				t.Errorf("glob %q on %q = %v, path.Match says %v", p, n, got, want)
+			}
+		}
+	}
+}
+
+func FuzzGlob(f *testing.F) {
+	for _, p := range globCases.patterns {
+		for _, n := range globCases.names[:8] {
+			f.Add(p, n)
+		}
+	}
+	f.Fuzz(func(t *testing.T, p, name string) {
+		if _, err := path.Match(p, ""); err != nil {
+			return
+		}
+		want, _ := path.Match(p, name)
+		g := compileGlob(p)
+		if got := g.match(name); got != want {
+			t.Fatalf("glob %q on %q = %v, path.Match says %v", p, name, got, want)
+		}
+	})
+}
+
+// BenchmarkGlob compares the compiled glob with path.Match on realistic
+// host names, for an ordinary glob and for long ones chosen to be costly.
+// go test -run XXX -bench Glob ./actors/broadcast
+func BenchmarkGlob(b *testing.B) {
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("web-%04d.dc1.example.com", i)
+	}
+	for _, p := range []struct{ name, glob string }{
+		{"ordinary", "web-00*"},
+		{"star-literal-500", "*" + strings.Repeat("web-0", 100)},
+		{"stars-500", strings.Repeat("*e", 250)},
+	} {
+		g := compileGlob(p.glob)
+		b.Run(p.name+"/compiled", func(b *testing.B) {
+			for range b.N {
+				for _, n := range names {
+					g.match(n)
+				}
+			}
+		})
+		b.Run(p.name+"/path.Match", func(b *testing.B) {
+			for range b.N {
+				for _, n := range names {
+					_, _ = path.Match(p.glob, n)
+				}
+			}
+		})
+	}
 }

@@ -40,6 +40,10 @@ type hub struct {
 	timer   *time.Timer
 	armed   bool
 
+	// fullSnapshot is the size of the latest snapshot of the whole fleet,
+	// measured whenever a client asks for one; see allowance.
+	fullSnapshot int
+
 	self     *actor.PID
 	stopOnce sync.Once
 }
@@ -62,15 +66,15 @@ func (h *hub) Receive(ctx actor.Context) {
 	case *register:
 		f := &filter{}
 		h.clients[m.c] = f
-		h.push(m.c, h.snapshot(f), false)
+		h.sendSnapshot(m.c, f)
 	case *subscribe:
 		if _, ok := h.clients[m.c]; ok {
 			h.clients[m.c] = m.f
-			h.push(m.c, h.snapshot(m.f), false)
+			h.sendSnapshot(m.c, m.f)
 		}
 	case *rejected:
 		if _, ok := h.clients[m.c]; ok {
-			h.push(m.c, m.frame, true)
+			h.push(m.c, m.frame, itemError)
 		}
 	case *unregister:
 		delete(h.clients, m.c)
@@ -133,47 +137,78 @@ func (h *hub) flush() {
 func (h *hub) deliver(e *Event) {
 	for c, f := range h.clients {
 		if f.wants(e.Type, e.Host) {
-			h.push(c, e.Frame, true)
+			h.push(c, e.Frame, itemFrame)
 		}
 	}
 }
 
+// allowance is what a client's queue may hold beyond QueueBytes: one
+// snapshot of the whole fleet. Snapshot bytes count against the bound like
+// any others, but a fleet whose snapshot outgrows QueueBytes must not cut
+// off every client before its first frame; the fleet's size is not the
+// client's to choose.
+func (h *hub) allowance() int { return h.fullSnapshot }
+
 // push enqueues frame for c, cutting c off if it is too far behind.
-func (h *hub) push(c *client, frame []byte, counted bool) {
-	if c.enqueue(frame, counted) {
-		return
+func (h *hub) push(c *client, frame []byte, kind itemKind) {
+	if !c.enqueue(frame, kind, h.allowance()) {
+		h.cutOff(c)
 	}
+}
+
+// sendSnapshot queues a snapshot of the hosts f wants for c, replacing one
+// still waiting. The frame is built by c's writer (see snapRequest); here
+// the fleet's host objects are only taken, as they are now, so that the
+// frames queued after it are the changes that follow it.
+func (h *hub) sendSnapshot(c *client, f *filter) {
+	hosts := h.b.opt.Snapshot()
+	h.fullSnapshot = snapshotSize(hosts)
+	if !c.enqueueSnapshot(&snapRequest{hosts: hosts, f: f}, h.fullSnapshot, h.allowance()) {
+		h.cutOff(c)
+	}
+}
+
+// cutOff drops c, whose queue is full, from the routing set and counts it.
+func (h *hub) cutOff(c *client) {
 	frames, bytes := c.pending()
 	delete(h.clients, c)
 	c.markDead()
-	h.b.cutOff.Add(1)
-	c.log.Debug("websocket client cut off: it fell too far behind", "queued_frames", frames, "queued_bytes", bytes)
+	h.b.cutOff(c, CutQueue, "queued_frames", frames, "queued_bytes", bytes)
 }
 
-// snapshot builds {"type":"snapshot","data":{"hosts":[...]}} with the
-// hosts f wants.
-func (h *hub) snapshot(f *filter) []byte {
-	const head, tail = `{"type":"snapshot","data":{"hosts":[`, `]}}`
-	hosts := h.b.opt.Snapshot()
-	n := len(head) + len(tail)
+const snapshotHead, snapshotTail = `{"type":"snapshot","data":{"hosts":[`, `]}}`
+
+// snapshotSize is the size of a snapshot frame holding every host.
+func snapshotSize(hosts [][]byte) int {
+	n := len(snapshotHead) + len(snapshotTail)
 	for _, o := range hosts {
 		n += len(o) + 1
 	}
-	out := make([]byte, 0, n)
-	out = append(out, head...)
-	first := true
-	for _, o := range hosts {
-		if len(f.hosts) > 0 {
-			name, ok := hostName(o)
-			if !ok || !f.wantsHost(name) {
-				continue
+	return n
+}
+
+// buildSnapshot builds {"type":"snapshot","data":{"hosts":[...]}} with
+// the hosts r's filter wants.
+func buildSnapshot(r *snapRequest) []byte {
+	hosts := r.hosts
+	if len(r.f.hosts) > 0 {
+		// Pick first and size the frame exactly: a filter that keeps
+		// most of a large fleet must not cost twice its size in growth.
+		var picked [][]byte
+		for _, o := range hosts {
+			if name, ok := hostName(o); ok && r.f.wantsHost(name) {
+				picked = append(picked, o)
 			}
 		}
-		if !first {
+		hosts = picked
+	}
+	out := make([]byte, 0, snapshotSize(hosts))
+	out = append(out, snapshotHead...)
+	for i, o := range hosts {
+		if i > 0 {
 			out = append(out, ',')
 		}
-		first = false
 		out = append(out, o...)
 	}
-	return append(out, tail...)
+	return append(out, snapshotTail...)
 }

@@ -36,22 +36,29 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newHarness(tb testing.TB, opt Options) *harness {
 	tb.Helper()
+	return newHarnessAt(tb, func(string) Options { return opt })
+}
+
+// newHarnessAt is newHarness for options that depend on the server's
+// address (host:port), such as an allowed origin.
+func newHarnessAt(tb testing.TB, options func(addr string) Options) *harness {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	cfg := actor.Configure()
 	cfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger { return quietLogger() }
 	h := &harness{system: actor.NewActorSystemWithConfig(cfg), served: make(chan struct{})}
+	h.addr = ln.Addr().String()
 	empty := [][]byte{}
 	h.hosts.Store(&empty)
+	opt := options(h.addr)
 	opt.Snapshot = func() [][]byte { return *h.hosts.Load() }
 	if opt.Logger == nil {
 		opt.Logger = quietLogger()
 	}
 	h.b = Start(h.system, opt)
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h.addr = ln.Addr().String()
 	h.srv = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if string(ctx.Path()) == "/hbd" {

@@ -12,11 +12,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/actors/broadcast"
@@ -128,8 +131,12 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		WebSocket: &broadcast.Options{
 			Coalesce:       20 * time.Millisecond,
 			QueueFrames:    1 << 16,
-			QueueBytes:     8 << 20,
-			AllowedOrigins: cfg.WSOrigins,
+			QueueBytes:     cfg.WebSocket.QueueBytes,
+			ReadLimit:      int64(cfg.WebSocket.MaxMessageSize),
+			MessageRate:    rate.Limit(cfg.WebSocket.MessageRate),
+			MessageBurst:   cfg.WebSocket.MessageBurst,
+			MaxGlobs:       cfg.WebSocket.MaxGlobs,
+			AllowedOrigins: wsOrigins(cfg, log),
 		},
 	})
 	if err != nil {
@@ -181,6 +188,24 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	sys.Stop()
 	log.Info("stopped")
 	return nil
+}
+
+// wsOrigins is every browser origin allowed to open the WebSocket stream:
+// the daemon's own pages (derived from hbd_host and hbd_port, never from a
+// request) and ws_origins.
+func wsOrigins(cfg *config.Daemon, log *slog.Logger) []string {
+	hostname, _ := os.Hostname()
+	var addrs []netip.Addr
+	if ifaddrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range ifaddrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				addrs = append(addrs, p.Addr())
+			}
+		}
+	}
+	origins := append(cfg.PageOrigins(hostname, addrs), cfg.WSOrigins...)
+	log.Debug("browser origins allowed on the WebSocket stream", "origins", origins)
+	return origins
 }
 
 // startWS starts the WebSocket-only listeners: ws_port, and wss_port with
