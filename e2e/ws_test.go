@@ -206,9 +206,12 @@ func TestWebSocketSlowClientIsCutOff(t *testing.T) {
 	if n := got.Load(); n != int64(sent) {
 		t.Fatalf("fast client got %d of %d plugin frames (read error: %v)", n, sent, readErr)
 	}
+	// Its queue overflows, or (on a loaded machine, where the socket
+	// stops draining first) a write times out: either way, cut off once.
 	waitFor(t, 15*time.Second, "the slow client cut off", func() bool {
 		_, body := get(t, d.http+"/metrics")
-		return strings.Contains(string(body), `hbd_ws_cut_off_total{reason="queue"} 1`)
+		return strings.Contains(string(body), `hbd_ws_cut_off_total{reason="queue"} 1`) ||
+			strings.Contains(string(body), `hbd_ws_cut_off_total{reason="write_timeout"} 1`)
 	})
 }
 
