@@ -67,6 +67,10 @@ type Daemon struct {
 	// host, which stops other sites from reading the feed through a
 	// visitor's browser.
 	WSOrigins []string `toml:"ws_origins"`
+
+	// API is the [api] table: authentication, TLS, profiling and limits
+	// of the HTTP listeners.
+	API API `toml:"api"`
 }
 
 // Default ports and sizes of the daemon.
@@ -96,6 +100,7 @@ func DefaultDaemon() Daemon {
 		Journal:       defaultJournal(),
 		Alerting:      defaultAlerting(),
 		State:         defaultState(),
+		API:           defaultAPI(),
 	}
 }
 
@@ -292,6 +297,7 @@ func (d *Daemon) validate(r *report) {
 	d.State.validate(r, top("state"))
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
+	d.validateAPI(r)
 }
 
 // validateTLS checks that wss_port has its certificate and key. It only
