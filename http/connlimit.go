@@ -98,7 +98,8 @@ func (l *connLimiter) wrap(name string, ln net.Listener, plainHTTP bool) net.Lis
 	return &limitListener{Listener: ln, lim: l, name: name, st: l.stats(name), plain: plainHTTP, done: make(chan struct{})}
 }
 
-// admit takes a slot for a connection from addr, or says which cap is full.
+// admit takes a slot for a connection from addr, or says which cap is
+// full. release must be called exactly once.
 func (l *connLimiter) admit(addr netip.Addr) (release func(), reason string) {
 	key := clientKey(addr)
 	l.mu.Lock()
@@ -113,20 +114,17 @@ func (l *connLimiter) admit(addr netip.Addr) (release func(), reason string) {
 	if addr.IsValid() {
 		l.byIP[key]++
 	}
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.total--
-			if addr.IsValid() {
-				if n := l.byIP[key] - 1; n > 0 {
-					l.byIP[key] = n
-				} else {
-					delete(l.byIP, key)
-				}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.total--
+		if addr.IsValid() {
+			if n := l.byIP[key] - 1; n > 0 {
+				l.byIP[key] = n
+			} else {
+				delete(l.byIP, key)
 			}
-		})
+		}
 	}, ""
 }
 
@@ -237,11 +235,12 @@ func statusText(status int) string {
 type limitedConn struct {
 	net.Conn
 	release func()
+	once    sync.Once
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.release()
+	c.once.Do(c.release)
 	return err
 }
 
