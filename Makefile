@@ -39,7 +39,7 @@ run: build
 test:
 	$(GO) test -race -count=1 -timeout 8m ./...
 	# The race detector allocates on its own: zero-allocation checks run without it.
-	$(GO) test -count=1 -run 'TestZeroAllocs|TestEvaluateLiteralPathIsRuleMetric' ./transport/wire ./actors/alert
+	$(GO) test -count=1 -run 'TestZeroAllocs|TestEvaluateLiteralPathIsRuleMetric' ./transport/wire ./actors/alert ./actors/rejected
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-short:

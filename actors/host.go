@@ -2,14 +2,17 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -19,6 +22,7 @@ import (
 type inbound struct {
 	kind     wire.Kind
 	ver      uint8
+	instance uint64 // the sender process (version 2); 0: version 1
 	seq      uint64
 	sent     int64     // agent's timestamp, unix nanoseconds
 	recv     time.Time // when the daemon read it
@@ -65,6 +69,9 @@ type hostEnv struct {
 	fleet     *actor.PID
 	journal   *actor.PID
 	stats     *Stats
+	// rejects is the rejected-source table the HostActors share, for
+	// replays; nil in tests that build a hostEnv by hand.
+	rejects *rejected.Table
 
 	rules        *alert.Rules
 	watch        map[string]bool
@@ -77,6 +84,8 @@ type hostEnv struct {
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
 	listening    func() bool                                                  // whether any WebSocket client is connected
 	props        func(name string, dyn bool) *actor.Props                     // how the registry spawns a HostActor
+	log          *slog.Logger                                                 // nil: slog.Default()
+	legacyLogged atomic.Bool                                                  // whether a version-1 agent was logged
 	// restoreProps spawns a HostActor rebuilt from its saved records.
 	restoreProps func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props
 }
@@ -94,12 +103,12 @@ func (e *hostEnv) publish(ctx actor.Context, typ, host, key string, frame []byte
 }
 
 // hostActor owns everything the daemon knows of one host: liveness and
-// connections, replay window and plugin ring buffers. Nothing else reads or
+// connections, replay windows and plugin ring buffers. Nothing else reads or
 // writes them; other parts ask with messages. Receive never blocks.
 type hostActor struct {
 	env     *hostEnv
 	st      *hostState
-	replay  wire.ReplayWindow
+	replay  wire.ReplayGuard // a window per sender instance
 	plugins map[string]*ring
 
 	timer   Timer
@@ -220,17 +229,37 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	}
 }
 
+// reject drops m for reason: counted, and its source noted for the
+// once-a-minute log and the API's list of rejected sources.
+func (a *hostActor) reject(m *inbound, reason wire.Reason) {
+	if a.env.rejects != nil {
+		a.env.rejects.Note(m.recv, m.from, []byte(a.st.name), reason)
+	}
+	a.env.stats.Drop(reason)
+}
+
 func (a *hostActor) apply(ctx actor.Context, m *inbound) {
-	// The replay check is here, not in the reader, because the window is
-	// per-host state and this actor is its only owner.
-	if m.sent < a.floor || !a.replay.Check(m.seq) {
-		a.env.stats.Drop(wire.ReasonReplay)
+	// The replay check is here, not in the reader, because the windows are
+	// per-host state and this actor is their only owner.
+	if m.sent < a.floor {
+		a.reject(m, wire.ReasonReplay)
 		return
+	}
+	r, ev := a.replay.Check(m.instance, m.seq, m.sent)
+	if r != wire.ReasonNone {
+		a.reject(m, r)
+		return
+	}
+	if ev.Evicted {
+		a.forgot(ev, m)
 	}
 	a.env.stats.accept(m.kind)
 	a.dirty = true
 	if m.sent > a.lastSent {
 		a.lastSent, a.lastRecv = m.sent, m.recv
+	}
+	if m.ver == 1 && !a.env.legacyLogged.Load() {
+		a.noteLegacy()
 	}
 	a.st.ver = m.ver
 	switch m.kind {
@@ -255,6 +284,44 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 		return
 	}
 	a.afterChange(ctx)
+}
+
+// forgot counts and logs a sender instance whose window made room for a
+// newer one: more agent processes of one host than the guard holds sent
+// datagrams in a short time, e.g. a burst of one-shot runs.
+func (a *hostActor) forgot(ev wire.Eviction, m *inbound) {
+	a.env.stats.ReplayEvictions.Add(1)
+	a.logger().Debug("replay window of a sender instance forgotten to make room for another",
+		"host", a.st.name, "instances", wire.MaxInstances, "forgotten", instanceName(ev.Instance),
+		"forgotten_last_sent", time.Unix(0, ev.Last).UTC(), "new", instanceName(m.instance))
+}
+
+// noteLegacy logs, once per daemon, that agents of protocol version 1 are
+// reporting and what that means. Once: a fleet that has not upgraded yet
+// is thousands of hosts, and a journal entry for each would push the
+// journal's useful history out; /api/0/hosts shows each host's version.
+func (a *hostActor) noteLegacy() {
+	if a.env.legacyLogged.CompareAndSwap(false, true) {
+		a.logger().Warn("agents of protocol version 1 are reporting: all processes of such a host share one replay window, "+
+			"so a one-shot run beside the running agent (hbd-agent -silence) can get the running agent's datagrams dropped as replays "+
+			"until it restarts; upgrade hbd-agent to send version 2 (ver in /api/0/hosts tells which hosts speak 1)", "first_host", a.st.name)
+	}
+}
+
+func (a *hostActor) logger() *slog.Logger {
+	if a.env.log != nil {
+		return a.env.log
+	}
+	return slog.Default()
+}
+
+// instanceName is a sender instance for logs: hex, as agents log theirs;
+// "v1" for the version-1 senders.
+func instanceName(id uint64) string {
+	if id == 0 {
+		return "v1"
+	}
+	return fmt.Sprintf("%016x", id)
 }
 
 // requestSilence records an agent's request to mute its own host.
@@ -283,7 +350,7 @@ func (a *hostActor) ack(m *inbound) {
 	if m.acks == nil {
 		return
 	}
-	if !m.acks.enqueue(ackRequest{host: a.st.name, to: m.from, seq: m.seq, sent: m.sent, recv: m.recv}) {
+	if !m.acks.enqueue(ackRequest{host: a.st.name, to: m.from, v1: m.ver == 1, seq: m.seq, sent: m.sent, recv: m.recv}) {
 		a.env.stats.AcksDropped.Add(1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/transport/udp"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -79,6 +80,7 @@ func (s *signers) forName(host string) *wire.Signer {
 type ackRequest struct {
 	host string
 	to   netip.AddrPort
+	v1   bool // answer in protocol version 1: the sender speaks nothing newer
 	seq  uint64
 	sent int64     // the acked datagram's timestamp, echoed
 	recv time.Time // when the daemon read it, to report how long it held it
@@ -110,7 +112,11 @@ func (w *ackWriter) run(done <-chan struct{}) {
 	sg := newSigners(w.keys)
 	out := udp.NewOutBatch(ackBatch)
 	buf := make([]byte, 0, wire.MaxSmall)
-	seq := uint64(w.clock.Now().UnixNano())
+	start := w.clock.Now()
+	seq := uint64(start.UnixNano())
+	// Version-2 ACKs carry this writer's own sender instance; version-1
+	// ACKs have none, so that version-1 agents can read them.
+	self := wire.NewInstance(start)
 	for {
 		var r ackRequest
 		select {
@@ -122,9 +128,13 @@ func (w *ackWriter) run(done <-chan struct{}) {
 		for {
 			now := w.clock.Now()
 			seq++
+			inst := self
+			if r.v1 {
+				inst = 0
+			}
 			var err error
 			buf, err = wire.AppendAck(buf[:0], sg.forName(r.host),
-				wire.Envelope{Host: r.host, Seq: seq, Time: now.UnixNano()},
+				wire.Envelope{Host: r.host, Seq: seq, Time: now.UnixNano(), Instance: inst},
 				wire.Ack{Seq: r.seq, Time: r.sent, HoldNanos: uint32(min(now.Sub(r.recv), time.Duration(1<<32-1)))})
 			if err == nil {
 				out.Add(buf, r.to)
@@ -176,7 +186,10 @@ type listener struct {
 	registry *Registry
 	clock    Clock
 	stats    *Stats
-	log      *slog.Logger
+	// rejects has one table per socket, in the order of conns: reader i
+	// is the only writer of table i besides the API's reads.
+	rejects *rejected.Sources
+	log     *slog.Logger
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -247,8 +260,9 @@ func (l *listener) start() {
 	l.done = make(chan struct{})
 	for i, c := range l.conns {
 		w := l.writers[i]
+		rej := l.rejects.Table(i)
 		l.wg.Add(2)
-		go func() { defer l.wg.Done(); l.read(c, w) }()
+		go func() { defer l.wg.Done(); l.read(c, w, rej) }()
 		go func() { defer l.wg.Done(); w.run(l.done) }()
 	}
 }
@@ -271,7 +285,10 @@ func (l *listener) stop() {
 // readBatch is how many datagrams one recvmmsg call may return.
 const readBatch = 64
 
-func (l *listener) read(c *udp.Conn, w *ackWriter) {
+// read is one socket's reader. Every datagram it rejects is counted by
+// reason and noted with its source in rej, which logs the source at most
+// once a minute.
+func (l *listener) read(c *udp.Conn, w *ackWriter, rej *rejected.Table) {
 	batch := udp.NewBatch(readBatch, 1<<16)
 	sg := newSigners(l.cfg.Keys)
 	routes := make(map[string]*actor.PID) // this reader's cache of the registry
@@ -291,21 +308,21 @@ func (l *listener) read(c *udp.Conn, w *ackWriter) {
 		l.stats.Received.Add(uint64(n))
 		for i := 0; i < n; i++ {
 			if batch.Truncated(i) {
-				l.stats.Drop(wire.ReasonOversize)
+				l.reject(rej, now, batch.Addr(i), nil, wire.ReasonOversize)
 				continue
 			}
 			p := batch.Payload(i)
 			h, err := wire.Parse(p)
 			if err != nil {
-				l.stats.Drop(reasonOf(err))
+				l.reject(rej, now, batch.Addr(i), nil, reasonOf(err))
 				continue
 			}
 			if !sg.forHost(h.Host).Verify(p) {
-				l.stats.Drop(wire.ReasonBadMAC)
+				l.reject(rej, now, batch.Addr(i), h.Host, wire.ReasonBadMAC)
 				continue
 			}
 			if !wire.ClockOK(h.Time, now.UnixNano(), skew) {
-				l.stats.Drop(wire.ReasonClock)
+				l.reject(rej, now, batch.Addr(i), h.Host, wire.ReasonClock)
 				continue
 			}
 			pid := routes[string(h.Host)]
@@ -314,15 +331,15 @@ func (l *listener) read(c *udp.Conn, w *ackWriter) {
 					pid = p
 					routes[string(h.Host)] = p
 				} else if !l.cfg.AcceptDynamic && !l.cfg.Watch[string(h.Host)] {
-					l.stats.Drop(wire.ReasonUnknownHost)
+					l.reject(rej, now, batch.Addr(i), h.Host, wire.ReasonUnknownHost)
 					continue
 				}
 			}
-			m := &inbound{kind: h.Kind, ver: h.Version, seq: h.Seq, sent: h.Time, recv: now, from: batch.Addr(i), acks: w}
+			m := &inbound{kind: h.Kind, ver: h.Version, instance: h.Instance, seq: h.Seq, sent: h.Time, recv: now, from: batch.Addr(i), acks: w}
 			var reason wire.Reason
 			scratch, reason = decodePayload(&h, m, scratch)
 			if reason != wire.ReasonNone {
-				l.stats.Drop(reason)
+				l.reject(rej, now, batch.Addr(i), h.Host, reason)
 				continue
 			}
 			if pid == nil {
@@ -333,6 +350,15 @@ func (l *listener) read(c *udp.Conn, w *ackWriter) {
 			root.Send(pid, m)
 		}
 	}
+}
+
+// reject notes a dropped datagram's source and counts it by reason (in
+// that order, so whoever sees the counter move also finds the source). The
+// daemon never answers it: a reply to an unauthenticated sender could be
+// aimed at a third party by forging the source address.
+func (l *listener) reject(rej *rejected.Table, now time.Time, from netip.AddrPort, host []byte, r wire.Reason) {
+	rej.Note(now, from, host, r)
+	l.stats.Drop(r)
 }
 
 // decodePayload fills m from the datagram's payload, copying what must

@@ -15,6 +15,13 @@ func alertsOf(t *testing.T, s *System, host string) string {
 	return answerer{t}.of(s.QueryAlerts(context.Background(), host))
 }
 
+// startGrouped starts a System whose one webhook channel groups by g.
+func startGrouped(t *testing.T, g Grouping) (*System, *hookRecorder, *fakeClock) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	return startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL, grouping: g}), hook, clock
+}
+
 // A dynamic host pages when it dies, with the defaults (alert_dynamic off
 // narrows only threshold rules).
 func TestDynamicHostPagesWithoutAlertDynamic(t *testing.T) {
@@ -39,6 +46,7 @@ func TestDeclaredHostNeverHeardPagesAfterGrace(t *testing.T) {
 	hook := newHookRecorder(t)
 	clock := newFakeClock(time.Unix(1795510000, 0))
 	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL, watch: []string{"ghost"}})
+	settle(s) // ghost's actor has started: it expects a report from now
 	clock.Advance(29 * time.Second)
 	if got := alertsOf(t, s, "ghost"); strings.Contains(got, "CRITICAL") {
 		t.Fatalf("alert before the grace: %s", got)
@@ -48,6 +56,7 @@ func TestDeclaredHostNeverHeardPagesAfterGrace(t *testing.T) {
 	if got := alertsOf(t, s, "ghost"); !strings.Contains(got, `"level":"CRITICAL"`) {
 		t.Fatalf("alerts %s", got)
 	}
+	eventually(t, "ghost published", func() bool { return stateOf(s, "ghost") != 255 })
 	if st := stateOf(s, "ghost"); st != StateUnknown {
 		t.Errorf("ghost is %s, want UNKNOWN (never heard from)", st)
 	}
@@ -79,10 +88,7 @@ func TestStoppedHostWarnsAfterStoppedAfter(t *testing.T) {
 // Hosts that die together page as one notification listing them; when
 // they come back, one recovery. Each host's alert counts the page.
 func TestOutagePagesAsOneGroup(t *testing.T) {
-	hook := newHookRecorder(t)
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL,
-		grouping: Grouping{Wait: 30 * time.Second, OutageFraction: 0.2, OutageMinHosts: 100}})
+	s, hook, clock := startGrouped(t, Grouping{Wait: 30 * time.Second, OutageFraction: 0.2, OutageMinHosts: 100})
 	var agents []*agent
 	for i := range 5 {
 		a := newTestAgent(t, s, clock, fmt.Sprintf("rack-%d", i))
@@ -120,9 +126,7 @@ func TestOutagePagesAsOneGroup(t *testing.T) {
 // A problem that clears within the group wait is not sent, and neither is
 // its recovery.
 func TestBlipWithinGroupWaitSendsNothing(t *testing.T) {
-	hook := newHookRecorder(t)
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL, grouping: Grouping{Wait: 30 * time.Second}})
+	s, hook, clock := startGrouped(t, Grouping{Wait: 30 * time.Second})
 	blip, later := newTestAgent(t, s, clock, "blip"), newTestAgent(t, s, clock, "later")
 	blip.beat()
 	clock.Advance(10 * time.Second)
@@ -146,10 +150,7 @@ func TestBlipWithinGroupWaitSendsNothing(t *testing.T) {
 // When most of the fleet stops reporting at once, the channels get one
 // mass-outage notification that says whether ingest still receives.
 func TestMassOutageIsOneNotification(t *testing.T) {
-	hook := newHookRecorder(t)
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL,
-		grouping: Grouping{Wait: 30 * time.Second, OutageFraction: 0.2, OutageMinHosts: 5}})
+	s, hook, clock := startGrouped(t, Grouping{Wait: 30 * time.Second, OutageFraction: 0.2, OutageMinHosts: 5})
 	var alive []*agent
 	for i := range 12 {
 		a := newTestAgent(t, s, clock, fmt.Sprintf("h%02d", i))

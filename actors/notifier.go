@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -79,6 +80,16 @@ type groupDue struct{ key groupKey }
 // and closes done.
 type flushGroups struct{ done chan<- struct{} }
 
+// dropTick ends a window of queue drops: the notifier reports what was
+// dropped during it.
+type dropTick struct{}
+
+// dropReportEvery is the window over which a channel's queue drops are
+// added up into one journal entry and one log line: a burst of thousands
+// of drops is a few lines, not thousands. The first drop after a quiet
+// window is reported at once.
+const dropReportEvery = 10 * time.Second
+
 // firing is an alert that has been notified and not yet recovered.
 type firing struct {
 	n        notify.Notification
@@ -106,6 +117,13 @@ type notifierActor struct {
 	grouping Grouping
 	fleet    *Fleet // host counts, to tell a mass outage
 	groups   map[groupKey]*pendingGroup
+	log      *slog.Logger
+
+	// Queue drops: the dispatcher counts them per route; the notifier
+	// reports the increase since the last report, at most once per
+	// dropReportEvery (dropTimer is set while a window is open).
+	dropsSeen []notify.Drops
+	dropTimer Timer
 }
 
 func (a *notifierActor) Receive(ctx actor.Context) {
@@ -128,10 +146,23 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 			a.flush(ctx, k)
 		}
 		close(m.done)
+	case dropTick:
+		a.dropTimer = nil
+		if a.reportDrops(ctx) {
+			a.armDropReport(ctx.Self())
+		}
+	case *barrier:
+		close(m.done)
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+		if a.dropTimer != nil {
+			a.dropTimer.Stop()
+		}
+		// What the open window has not reported yet: the journal is
+		// stopped after the notifier.
+		a.reportDrops(ctx)
 	}
 }
 
@@ -298,7 +329,7 @@ func (a *notifierActor) outage(k groupKey, g *pendingGroup) *notify.Outage {
 func (a *notifierActor) submit(ctx actor.Context, i int, n notify.Notification) {
 	if _, dropped := a.d.SubmitRoute(i, n); dropped {
 		a.stats.NotifyDropped.Add(1)
-		a.record(ctx, n.Host, "notify_failed", fmt.Sprintf("%s %s via %s: queue full, notification dropped", n.MetricPath, n.Kind, a.routes[i].Channel.Name()))
+		a.noteDrops(ctx)
 	}
 }
 
@@ -363,4 +394,73 @@ func (a *notifierActor) result(ctx actor.Context, r notify.Result) {
 
 func (a *notifierActor) record(ctx actor.Context, host, kind, msg string) {
 	ctx.Send(a.journal, &Event{Time: a.clock.Now(), Host: host, Kind: kind, Msg: msg})
+}
+
+// noteDrops is called after a Submit dropped something. Outside a window
+// it reports at once and opens one; within a window the report at its end
+// covers the drop.
+func (a *notifierActor) noteDrops(ctx actor.Context) {
+	if a.dropTimer != nil {
+		return
+	}
+	a.reportDrops(ctx)
+	a.armDropReport(ctx.Self())
+}
+
+func (a *notifierActor) armDropReport(self *actor.PID) {
+	root := a.system.Root
+	a.dropTimer = a.clock.AfterFunc(dropReportEvery, func() { root.Send(self, dropTick{}) })
+}
+
+// reportDrops journals and logs, per channel and reason, the drops counted
+// since the last report. It reports whether there were any, so a window
+// with drops is followed by another and a quiet one closes.
+func (a *notifierActor) reportDrops(ctx actor.Context) bool {
+	if a.dropsSeen == nil {
+		a.dropsSeen = make([]notify.Drops, len(a.routes))
+	}
+	found := false
+	for i, r := range a.routes {
+		now, seen := a.d.Drops(i), a.dropsSeen[i]
+		a.dropsSeen[i] = now
+		name := r.Channel.Name()
+		if n := now.QueueFull - seen.QueueFull; n > 0 {
+			found = true
+			a.reportDrop(ctx, name, "queue_full", n, fmt.Sprintf("%d notification(s) via %s dropped: its queue of %d was full (the channel is slower than the alerts)", n, name, a.d.QueueSize()))
+		}
+		if n := now.Closed - seen.Closed; n > 0 {
+			found = true
+			a.reportDrop(ctx, name, "closed", n, fmt.Sprintf("%d notification(s) via %s not queued: the daemon is stopping", n, name))
+		}
+	}
+	return found
+}
+
+func (a *notifierActor) reportDrop(ctx actor.Context, channel, reason string, n uint64, msg string) {
+	ctx.Send(a.journal, &Event{
+		Time: a.clock.Now(), Kind: "notify", Msg: msg,
+		Fields: map[string]any{"channel": channel, "reason": reason, "dropped": n},
+	})
+	a.log.Warn("notifications dropped", "channel", channel, "reason", reason, "dropped", n, "queue_size", a.d.QueueSize())
+}
+
+// NotifyChannel is one notification channel's queue, for /metrics.
+type NotifyChannel struct {
+	Name   string
+	Queued int          // notifications waiting now
+	Drops  notify.Drops // notifications not queued since the start, by reason
+}
+
+// NotifyChannels returns every notification channel's queue counters, in
+// config order; none without [[notify]] channels.
+func (s *System) NotifyChannels() []NotifyChannel {
+	if s.dispatch == nil {
+		return nil
+	}
+	routes := s.dispatch.Routes()
+	out := make([]NotifyChannel, len(routes))
+	for i, r := range routes {
+		out[i] = NotifyChannel{Name: r.Channel.Name(), Queued: s.dispatch.QueueLen(i), Drops: s.dispatch.Drops(i)}
+	}
+	return out
 }

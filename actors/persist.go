@@ -76,8 +76,7 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	}
 	h := &rec.Host
 	a.st.export(h)
-	rs := a.replay.State()
-	h.Replay = statefile.Replay{Top: rs.Top, Seen: rs.Seen, Init: rs.Init}
+	h.Replay = exportReplay(a.replay.State())
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts)
 	if rec.Type == statefile.RecordFull {
@@ -107,6 +106,30 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	a.pending = a.pending[:0]
 	a.dirty, a.needFull = false, false
 	return rec
+}
+
+// exportReplay is a host's replay windows as the state file keeps them.
+func exportReplay(g wire.GuardState) statefile.Replay {
+	r := statefile.Replay{Floor: g.Floor}
+	if len(g.Instances) > 0 {
+		r.Windows = make([]statefile.ReplayWindow, len(g.Instances))
+	}
+	for i, in := range g.Instances {
+		r.Windows[i] = statefile.ReplayWindow{Instance: in.Instance, Top: in.Window.Top, Seen: in.Window.Seen, Last: in.Last, Floor: in.Floor}
+	}
+	return r
+}
+
+// importReplay is exportReplay's inverse. Every saved window was in use.
+func importReplay(r statefile.Replay) wire.GuardState {
+	g := wire.GuardState{Floor: r.Floor}
+	if len(r.Windows) > 0 {
+		g.Instances = make([]wire.InstanceState, len(r.Windows))
+	}
+	for i, w := range r.Windows {
+		g.Instances[i] = wire.InstanceState{Instance: w.Instance, Window: wire.ReplayState{Top: w.Top, Seen: w.Seen, Init: true}, Last: w.Last, Floor: w.Floor}
+	}
+	return g
 }
 
 func exportAlerts(trackers map[string]*alert.Tracker) []statefile.Alert {
@@ -165,7 +188,7 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 			clear(a.plugins)
 		}
 		a.st.restore(h)
-		a.replay = wire.RestoreReplayWindow(wire.ReplayState{Top: h.Replay.Top, Seen: h.Replay.Seen, Init: h.Replay.Init})
+		a.replay = wire.RestoreReplayGuard(importReplay(h.Replay))
 		a.lastSent, a.lastRecv, a.lastSilence = h.LastSent, h.LastRecv, h.LastSilence
 		clear(a.alerts)
 		for i := range h.Alerts {

@@ -131,15 +131,17 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 	return s
 }
 
-// agent sends signed datagrams of one host over real UDP.
+// agent sends signed datagrams of one host over real UDP: protocol
+// version 1 unless it has an instance.
 type agent struct {
-	t     *testing.T
-	s     *System
-	clock *fakeClock
-	name  string
-	seq   uint64
-	conn  uint32
-	sent  [][]byte
+	t        *testing.T
+	s        *System
+	clock    *fakeClock
+	name     string
+	instance uint64
+	seq      uint64
+	conn     uint32
+	sent     [][]byte
 }
 
 func newTestAgent(t *testing.T, s *System, clock *fakeClock, name string) *agent {
@@ -148,7 +150,7 @@ func newTestAgent(t *testing.T, s *System, clock *fakeClock, name string) *agent
 
 func (a *agent) env() wire.Envelope {
 	a.seq++
-	return wire.Envelope{Host: a.name, Seq: a.seq, Time: a.clock.Now().UnixNano()}
+	return wire.Envelope{Host: a.name, Seq: a.seq, Time: a.clock.Now().UnixNano(), Instance: a.instance}
 }
 
 func (a *agent) send(b []byte, err error) {

@@ -24,6 +24,9 @@ type Stats struct {
 	AcksSent         atomic.Uint64
 	AcksDropped      atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
 	EventsDropped    atomic.Uint64 // journal events lost because the journal could not keep up
+	// ReplayEvictions counts sender instances whose replay window a host
+	// forgot to make room for another (wire.MaxInstances per host).
+	ReplayEvictions atomic.Uint64
 
 	NotifySent    atomic.Uint64 // notifications delivered (per channel)
 	NotifyFailed  atomic.Uint64 // notifications given up on after retries

@@ -14,6 +14,7 @@ import (
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/actors/journal"
 	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/udp"
 )
@@ -109,6 +110,10 @@ type System struct {
 	Fleet    *Fleet
 	Stats    *Stats
 	Silences *Silences
+	// Rejected lists who sent datagrams that were dropped, and why: one
+	// table per UDP socket's reader, and a last one for the replays the
+	// HostActors find.
+	Rejected *rejected.Sources
 	// State counts checkpoints and the restore; zero without durable state.
 	State *StateStats
 
@@ -166,6 +171,7 @@ func Start(cfg Config) (*System, error) {
 	}
 	s.Silences = sil
 	s.conns = conns
+	s.Rejected = rejected.New(len(conns)+1, rejected.Options{Logger: log})
 	root := as.Root
 
 	// The journal: warmed from the file so /api/0/messages survives a
@@ -236,7 +242,7 @@ func Start(cfg Config) (*System, error) {
 			return &notifierActor{
 				d: s.dispatch, routes: cfg.Routes, silences: sil, journal: s.journal, clock: cfg.Clock,
 				system: as, stats: s.Stats, firing: make(map[string]*firing), hostPIDs: make(map[string]*actor.PID),
-				tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet,
+				tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet, log: log,
 				groups: make(map[groupKey]*pendingGroup),
 			}
 		}))
@@ -252,6 +258,7 @@ func Start(cfg Config) (*System, error) {
 		fleet:     s.fleetPID,
 		journal:   s.journal,
 		stats:     s.Stats,
+		rejects:   s.Rejected.Table(len(conns)),
 
 		rules:        cfg.Rules,
 		stoppedAfter: cfg.StoppedAfter,
@@ -263,6 +270,7 @@ func Start(cfg Config) (*System, error) {
 		silences:     sil,
 		broadcast:    publish,
 		listening:    listening,
+		log:          log,
 	}
 	s.pool = newPoolDispatcher(0, 300)
 	env.props = func(name string, dyn bool) *actor.Props {
@@ -333,7 +341,7 @@ func Start(cfg Config) (*System, error) {
 		s.ckpt.start()
 	}
 
-	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, log: log}
+	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, rejects: s.Rejected, log: log}
 	for _, c := range conns {
 		l.writers = append(l.writers, &ackWriter{conn: c, queue: make(chan ackRequest, 8192), keys: cfg.Listener.Keys, clock: cfg.Clock, stats: s.Stats, log: log})
 	}

@@ -4,8 +4,12 @@
 // the round trip to each address from the daemon's ACKs.
 //
 // An Agent is started once with Run, which returns after ctx is cancelled
-// and the shutdown announcement has been sent. Failures of the network, the
-// daemon or a plugin are logged and the agent goes on.
+// and the shutdown announcement has been sent; or used once for Check or
+// SendSilence. Failures of the network, the daemon or a plugin are logged
+// and the agent goes on. An address that leaves three heartbeats in a row
+// unanswered is reported once per outage, and again when its ACKs resume:
+// the daemon answers nothing it rejects (a wrong key, a clock too far
+// off), so that silence is what the agent can see of such a mistake.
 package agent
 
 import (
@@ -46,6 +50,10 @@ type Options struct {
 	Logger       *slog.Logger
 	// Resolve looks up a server name's addresses; nil uses the system resolver.
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+	// Now is the agent's clock for timestamps, round trips and the no-ACK
+	// warning; nil uses time.Now. Tests pass a fake to check the warning
+	// without waiting for intervals to pass.
+	Now func() time.Time
 }
 
 // dest is one address of one server, and what we measured on it.
@@ -55,25 +63,32 @@ type dest struct {
 	connSeq uint32
 	rtt     time.Duration        // last measured round trip
 	pending map[uint64]time.Time // seq -> send time, awaiting ACK
+	watch   ackWatch
 }
 
 // Agent sends one host's heartbeats and samples.
 type Agent struct {
-	opt  Options
-	log  *slog.Logger
-	seq  atomic.Uint64
-	v4   *udp.Conn
-	v6   *udp.Conn
-	bufs sync.Pool
+	opt      Options
+	log      *slog.Logger
+	instance uint64 // this process's sender instance (protocol version 2)
+	seq      atomic.Uint64
+	v4       *udp.Conn
+	v6       *udp.Conn
+	bufs     sync.Pool
 
-	mu    sync.Mutex // guards dests and their fields
+	mu    sync.Mutex // guards dests and their fields, and acked
 	dests []*dest
+	// acked, when set (by Check), gets a token for every matched ACK.
+	acked chan struct{}
 }
 
 // New opens the agent's sockets (one per address family available).
 func New(opt Options) (*Agent, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	if opt.Resolve == nil {
 		opt.Resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
@@ -85,9 +100,11 @@ func New(opt Options) (*Agent, error) {
 	}
 	a := &Agent{opt: opt, log: opt.Logger}
 	a.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
-	// The sequence starts at the boot time in nanoseconds, so it keeps
-	// increasing across restarts and the daemon's replay window accepts us.
-	a.seq.Store(uint64(time.Now().UnixNano()))
+	// Every process is a sender instance of its own, with a sequence of
+	// its own counting from 1: the daemon keeps a replay window per
+	// instance, so this process (a one-shot -silence run, say) and the
+	// host's running agent cannot make each other look like replays.
+	a.instance = wire.NewInstance(opt.Now())
 	var err4, err6 error
 	a.v4, err4 = udp.ListenAny("udp4")
 	a.v6, err6 = udp.ListenAny("udp6")
@@ -100,20 +117,13 @@ func New(opt Options) (*Agent, error) {
 // Run sends until ctx is cancelled, then announces the shutdown and returns.
 func (a *Agent) Run(ctx context.Context) error {
 	a.resolve(ctx)
-	var wg sync.WaitGroup
-	readCtx, stopReaders := context.WithCancel(context.Background())
-	for _, c := range []*udp.Conn{a.v4, a.v6} {
-		if c == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); a.readAcks(readCtx, c) }()
-	}
+	stopReaders := a.startReaders()
 
 	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		return wire.AppendBoot(buf, s, e, wire.Boot{IntervalMS: uint32(a.opt.Interval.Milliseconds()), AgentVersion: []byte(Version)})
 	})
-	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins))
+	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins),
+		"instance", fmt.Sprintf("%016x", a.instance))
 
 	var loops sync.WaitGroup
 	loops.Add(2 + len(a.opt.Plugins))
@@ -132,13 +142,103 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	a.log.Info("agent stopped; shutdown announced")
 	stopReaders()
+	return nil
+}
+
+// startReaders starts one ACK reader per socket. The function it returns
+// closes the sockets and waits for the readers; the Agent sends nothing
+// after that.
+func (a *Agent) startReaders() (stop func()) {
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
 	for _, c := range []*udp.Conn{a.v4, a.v6} {
-		if c != nil {
-			c.Close()
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); a.readAcks(ctx, c) }()
+	}
+	return func() {
+		cancel()
+		for _, c := range []*udp.Conn{a.v4, a.v6} {
+			if c != nil {
+				c.Close()
+			}
+		}
+		wg.Wait()
+	}
+}
+
+// CheckResult is what Check found for one daemon address, or for a server
+// that resolved to none (Addr is then the zero value).
+type CheckResult struct {
+	Server string
+	Addr   netip.AddrPort
+	RTT    time.Duration // > 0: the daemon acknowledged the heartbeat
+	Err    error         // why no heartbeat could be sent, if none was
+}
+
+// Check sends one heartbeat to every address of every server, the same
+// heartbeat Run sends, and waits up to timeout for the ACKs; then it closes
+// the sockets and returns one result per address, in the order of the
+// servers. A daemon does not answer what it rejects, so a missing ACK
+// cannot tell a daemon that is down from a wrong key or a firewall: the
+// daemon's log and its /api/0/stats rejected_sources say which.
+func (a *Agent) Check(ctx context.Context, timeout time.Duration) []CheckResult {
+	unresolved := a.resolveAll(ctx)
+	stop := a.startReaders()
+	defer stop()
+	a.mu.Lock()
+	dests := append([]*dest(nil), a.dests...)
+	a.acked = make(chan struct{}, len(dests))
+	a.mu.Unlock()
+
+	results := make([]CheckResult, len(dests))
+	waiting := 0
+	for i, d := range dests {
+		results[i] = CheckResult{Server: d.server, Addr: d.addr}
+		if err := a.heartbeatTo(d); err != nil {
+			results[i].Err = err
+			continue
+		}
+		waiting++
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+wait:
+	for ; waiting > 0; waiting-- {
+		select {
+		case <-a.acked:
+		case <-t.C:
+			break wait
+		case <-ctx.Done():
+			break wait
 		}
 	}
-	wg.Wait()
-	return nil
+	a.mu.Lock()
+	for i, d := range dests {
+		results[i].RTT = d.rtt
+	}
+	a.mu.Unlock()
+	// Servers without an address, in their configured place.
+	var out []CheckResult
+	for _, s := range a.opt.Servers {
+		found := false
+		for _, r := range results {
+			if r.Server == s {
+				out = append(out, r)
+				found = true
+			}
+		}
+		if !found {
+			err := unresolved[s]
+			if err == nil {
+				err = errors.New("no address this host can reach (no IPv4 or IPv6 socket for it)")
+			}
+			out = append(out, CheckResult{Server: s, Err: err})
+		}
+	}
+	return out
 }
 
 // SendSilence asks every server to silence this host's alerts on metrics
@@ -164,7 +264,7 @@ func (a *Agent) SendSilence(ctx context.Context, d time.Duration, metric, commen
 	if n == 0 {
 		return errors.New("no server address could be resolved")
 	}
-	at := time.Now().UnixNano()
+	at := a.opt.Now().UnixNano()
 	a.sendAll(func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		e.Time = at
 		return wire.AppendSilence(buf, s, e, wire.Silence{Seconds: uint32(secs), Metric: []byte(metric), Comment: []byte(comment)})
@@ -198,7 +298,12 @@ func jitter(d time.Duration) time.Duration {
 
 // resolve looks up every server's addresses, keeping what was measured on
 // addresses that are still there.
-func (a *Agent) resolve(ctx context.Context) {
+func (a *Agent) resolve(ctx context.Context) { a.resolveAll(ctx) }
+
+// resolveAll is resolve; it also returns why each server that has no
+// address now could not be resolved.
+func (a *Agent) resolveAll(ctx context.Context) (failed map[string]error) {
+	failed = make(map[string]error)
 	var next []*dest
 	a.mu.Lock()
 	old := make(map[netip.AddrPort]*dest, len(a.dests))
@@ -210,6 +315,7 @@ func (a *Agent) resolve(ctx context.Context) {
 		host, port, err := config.ParseServer(s)
 		if err != nil {
 			a.log.Warn("bad server address", "server", s, "err", err)
+			failed[s] = fmt.Errorf("bad server address: %w", err)
 			continue
 		}
 		var addrs []netip.Addr
@@ -224,6 +330,7 @@ func (a *Agent) resolve(ctx context.Context) {
 			cancel()
 			if err != nil {
 				a.log.Warn("cannot resolve server; keeping its previous addresses", "server", s, "err", err)
+				failed[s] = fmt.Errorf("cannot resolve %s: %w", host, err)
 				for _, d := range old {
 					if d.server == s {
 						next = append(next, d)
@@ -249,6 +356,7 @@ func (a *Agent) resolve(ctx context.Context) {
 	a.mu.Lock()
 	a.dests = next
 	a.mu.Unlock()
+	return failed
 }
 
 type encodeFunc func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error)
@@ -266,15 +374,17 @@ func (a *Agent) sendAll(enc encodeFunc) {
 // signer returns a signer for one use; HMAC state is not shared between goroutines.
 func (a *Agent) signer() *wire.Signer { return wire.NewSigner(a.opt.Key) }
 
-func (a *Agent) sendTo(d *dest, enc encodeFunc) {
+// sendTo sends one datagram to d. Failures are logged (at debug: a
+// network that is down would otherwise fill the log) and returned.
+func (a *Agent) sendTo(d *dest, enc encodeFunc) error {
 	bp := a.bufs.Get().(*[]byte)
 	defer a.bufs.Put(bp)
 	seq := a.seq.Add(1)
-	now := time.Now()
-	b, err := enc((*bp)[:0], d, wire.Envelope{Host: a.opt.Name, Seq: seq, Time: now.UnixNano()}, a.signer())
+	now := a.opt.Now()
+	b, err := enc((*bp)[:0], d, wire.Envelope{Host: a.opt.Name, Seq: seq, Time: now.UnixNano(), Instance: a.instance}, a.signer())
 	if err != nil {
 		a.log.Warn("cannot encode datagram", "err", err)
-		return
+		return fmt.Errorf("cannot encode datagram: %w", err)
 	}
 	*bp = b
 	c := a.v4
@@ -283,7 +393,9 @@ func (a *Agent) sendTo(d *dest, enc encodeFunc) {
 	}
 	if err := c.WriteTo(b, d.addr); err != nil {
 		a.log.Debug("send failed", "to", d.addr, "err", err)
+		return fmt.Errorf("cannot send to %s: %w", d.addr, err)
 	}
+	return nil
 }
 
 func (a *Agent) heartbeat(context.Context) {
@@ -291,24 +403,39 @@ func (a *Agent) heartbeat(context.Context) {
 	dests := append([]*dest(nil), a.dests...)
 	a.mu.Unlock()
 	for _, d := range dests {
-		a.sendTo(d, func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
-			a.mu.Lock()
-			d.connSeq++
-			hb := wire.Heartbeat{IntervalMS: uint32(a.opt.Interval.Milliseconds()), ConnSeq: d.connSeq, RTTMicros: uint32(d.rtt.Microseconds())}
-			d.pending[e.Seq] = time.Now()
-			// Forget heartbeats whose ACK is overdue by more than a few intervals.
-			if len(d.pending) > 16 {
-				cutoff := time.Now().Add(-4 * a.opt.Interval)
-				for s, t := range d.pending {
-					if t.Before(cutoff) {
-						delete(d.pending, s)
-					}
+		_ = a.heartbeatTo(d) // logged by sendTo; the next interval tries again
+	}
+}
+
+// heartbeatTo sends one heartbeat to d, first warning if d left the
+// previous ones unanswered.
+func (a *Agent) heartbeatTo(d *dest) error {
+	var silent time.Duration
+	var warn bool
+	err := a.sendTo(d, func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+		a.mu.Lock()
+		now := a.opt.Now()
+		silent, warn = d.watch.sent(now)
+		d.connSeq++
+		hb := wire.Heartbeat{IntervalMS: uint32(a.opt.Interval.Milliseconds()), ConnSeq: d.connSeq, RTTMicros: uint32(d.rtt.Microseconds())}
+		d.pending[e.Seq] = now
+		// Forget heartbeats whose ACK is overdue by more than a few intervals.
+		if len(d.pending) > 16 {
+			cutoff := now.Add(-4 * a.opt.Interval)
+			for s, t := range d.pending {
+				if t.Before(cutoff) {
+					delete(d.pending, s)
 				}
 			}
-			a.mu.Unlock()
-			return wire.AppendHeartbeat(buf, s, e, hb)
-		})
+		}
+		a.mu.Unlock()
+		return wire.AppendHeartbeat(buf, s, e, hb)
+	})
+	if warn {
+		a.log.Warn(fmt.Sprintf("no ACK from %s for %s: daemon down, wrong key or blocked", d.addr, roundDuration(silent)),
+			"server", d.server, "hint", "the daemon answers nothing it rejects; its log names this host's address and the reason (hbd-agent -check tests every address)")
 	}
+	return err
 }
 
 // runPlugin collects one sample and sends it to every address of every
@@ -347,7 +474,7 @@ func (a *Agent) readAcks(ctx context.Context, c *udp.Conn) {
 			}
 			continue
 		}
-		now := time.Now()
+		now := a.opt.Now()
 		for i := 0; i < n; i++ {
 			p := batch.Payload(i)
 			h, err := wire.Parse(p)
@@ -365,6 +492,15 @@ func (a *Agent) readAcks(ctx context.Context, c *udp.Conn) {
 
 func (a *Agent) matchAck(from netip.AddrPort, ack wire.Ack, now time.Time) {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	outage, resumed := a.recordAck(from, ack, now)
+	if resumed {
+		a.log.Info(fmt.Sprintf("ACKs from %s again after %s", from, roundDuration(outage)))
+	}
+}
+
+// recordAck records the round trip of the heartbeat ack answers, if it is
+// one we are waiting for, and reports the end of a reported outage.
+func (a *Agent) recordAck(from netip.AddrPort, ack wire.Ack, now time.Time) (outage time.Duration, resumed bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, d := range a.dests {
@@ -373,7 +509,10 @@ func (a *Agent) matchAck(from netip.AddrPort, ack wire.Ack, now time.Time) {
 		}
 		sent, ok := d.pending[ack.Seq]
 		if !ok {
-			return // unknown or already answered: a duplicate or replayed ACK
+			// Two servers may resolve to the same address: each has
+			// its own dest, so look on. Found in none: a duplicate or
+			// replayed ACK.
+			continue
 		}
 		delete(d.pending, ack.Seq)
 		rtt := now.Sub(sent) - time.Duration(ack.HoldNanos)
@@ -381,6 +520,13 @@ func (a *Agent) matchAck(from netip.AddrPort, ack wire.Ack, now time.Time) {
 			rtt = time.Microsecond
 		}
 		d.rtt = rtt
-		return
+		if a.acked != nil {
+			select {
+			case a.acked <- struct{}{}:
+			default:
+			}
+		}
+		return d.watch.acked(now)
 	}
+	return 0, false
 }

@@ -304,3 +304,35 @@ func TestRunMemory(t *testing.T) {
 		t.Errorf("warnings: %v", rep.Warnings)
 	}
 }
+
+// fleet-100k-full in small: the fill's memory figures and the load's
+// traffic figures land in one report.
+func TestRunFull(t *testing.T) {
+	const history = 5
+	f := newFakeDaemon(t, history, 0, 0)
+	var rep *Report
+	synctest.Test(t, func(t *testing.T) {
+		common := Common{
+			Gen: GenConfig{Targets: []netip.AddrPort{f.addr()}, Key: testKey, Hosts: 20, HeartbeatInterval: time.Second,
+				Plugins: []Plugin{PluginCPU, PluginMemory}, Boot: true},
+			HTTPBase: f.srv.URL,
+		}
+		load := common
+		load.Gen.SampleInterval = 2 * time.Second
+		var err error
+		rep, err = RunFull(t.Context(), FullConfig{
+			Fill: MemoryConfig{Common: common, History: history, FillRate: 1000, Timeout: 10 * time.Minute},
+			Load: LoadConfig{Common: load, Duration: 10 * time.Second},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if rep.Mode != "full" || rep.BytesPerSample == nil || *rep.BytesPerSample != 200 || rep.FillS == nil || *rep.FillS <= 0 {
+		t.Errorf("report mode %q, bytes per sample %v, fill %v s", rep.Mode, deref(rep.BytesPerSample), deref(rep.FillS))
+	}
+	// The load part: 20 boots, 20 × 10 heartbeats, 20 × 2 plugins × 5 samples.
+	if rep.Datagrams == nil || rep.Datagrams.Offered != 20+200+200 || *rep.LossPct != 0 {
+		t.Errorf("load datagrams %+v", rep.Datagrams)
+	}
+}

@@ -410,6 +410,7 @@ type sender struct {
 	hosts  []simHost
 	rng    *rand.Rand
 	signer *wire.Signer
+	inst   uint64           // the sender instance of all its hosts' agents, as one process each
 	conns  [2]*udp.Conn     // IPv4, IPv6; nil if no target of that family
 	out    [2]*udp.OutBatch // one per socket
 	fam    [MaxTargets]int  // target index -> conns index
@@ -447,10 +448,12 @@ func newSender(g *Generator, idx int) (*sender, error) {
 		data:   make([]byte, 0, 2048),
 		wake:   make(chan struct{}, 1),
 	}
-	// Sequence numbers start at the current time in ns, as an agent's do
-	// at boot, so a later run continues above every number an earlier one
-	// used for the same host names.
+	// Each sender is a sender instance of its own for its hosts, as an
+	// agent process is, so a later run never shares a replay window with
+	// an earlier one for the same host names. Sequence numbers start at
+	// the current time in ns, as version-1 agents' did.
 	seq0 := uint64(time.Now().UnixNano())
+	s.inst = wire.NewInstance(time.Now())
 	// Host i goes to sender i mod Senders, so every sender has hosts from
 	// the whole name range and equal shares within one.
 	for i := idx; i < cfg.Hosts; i += cfg.Senders {
@@ -658,7 +661,7 @@ func (s *sender) heartbeat(h *simHost, now time.Time) {
 	if s.cfg.Boot && !h.booted {
 		h.booted = true
 		for t := range s.cfg.Targets {
-			b, err := wire.AppendBoot(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts},
+			b, err := wire.AppendBoot(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst},
 				wire.Boot{IntervalMS: ms, AgentVersion: []byte("hbd-bench")})
 			s.queue(b, t, wire.KindBoot, err)
 		}
@@ -668,7 +671,7 @@ func (s *sender) heartbeat(h *simHost, now time.Time) {
 		// The RTT an agent would report: a walk around its start value.
 		rtt := int64(h.rttUS[t]) + int64(s.rng.IntN(41)) - 20
 		h.rttUS[t] = uint32(min(max(rtt, 50), 5000))
-		b, err := wire.AppendHeartbeat(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts},
+		b, err := wire.AppendHeartbeat(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst},
 			wire.Heartbeat{IntervalMS: ms, ConnSeq: h.connSeq[t], RTTMicros: h.rttUS[t]})
 		s.queue(b, t, wire.KindHeartbeat, err)
 	}
@@ -680,7 +683,7 @@ func (s *sender) sample(h *simHost, p Plugin, now time.Time, elapsedS float64) {
 	ts := h.stamp(now.UnixNano())
 	s.data = h.w.appendSample(s.data[:0], p, s.rng, elapsedS)
 	for t := range s.cfg.Targets {
-		b, err := wire.AppendSample(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts}, p.Name(), s.data)
+		b, err := wire.AppendSample(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst}, p.Name(), s.data)
 		s.queue(b, t, wire.KindSample, err)
 	}
 }
@@ -688,7 +691,7 @@ func (s *sender) sample(h *simHost, p Plugin, now time.Time, elapsedS float64) {
 func (s *sender) shutdownMsg(h *simHost, now time.Time) {
 	ts := h.stamp(now.UnixNano())
 	for t := range s.cfg.Targets {
-		b, err := wire.AppendShutdown(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts},
+		b, err := wire.AppendShutdown(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst},
 			wire.Shutdown{Reason: []byte("hbd-bench finished")})
 		s.queue(b, t, wire.KindShutdown, err)
 	}

@@ -29,6 +29,7 @@ const (
 	metricCPU        = "process_cpu_seconds_total"
 	metricRSS        = "process_resident_memory_bytes"
 	metricGoroutines = "go_goroutines"
+	metricHeap       = "go_memstats_heap_alloc_bytes"
 	metricStateDisk  = "hbd_state_disk_bytes"
 	metricCkptSecs   = "hbd_state_checkpoint_seconds_total"
 	metricCkptWork   = "hbd_state_checkpoint_work_seconds_total"
@@ -55,6 +56,7 @@ type Metrics struct {
 	HTTPRequests    map[string]float64 // route -> requests, all codes
 	CPUSeconds      float64            // process user+system CPU, seconds
 	RSSBytes        float64
+	HeapBytes       float64 // Go heap allocated: live objects plus garbage not yet collected
 	Goroutines      float64
 	// Durable state: the files a restart reads, and what checkpoints
 	// have cost so far.
@@ -112,6 +114,7 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	sum(metricCPU, &m.CPUSeconds, "", nil)
 	sum(metricRSS, &m.RSSBytes, "", nil)
 	sum(metricGoroutines, &m.Goroutines, "", nil)
+	sum(metricHeap, &m.HeapBytes, "", nil)
 	sum(metricStateDisk, &m.StateDiskBytes, "", nil)
 	sum(metricCkptSecs, &m.CheckpointSecs, "", nil)
 	sum(metricCkptWork, &m.CheckpointWork, "", nil)

@@ -56,6 +56,10 @@ type Report struct {
 	Steps           []StepResult              `json:"steps"`
 	StopReason      string                    `json:"stop_reason"`
 	SamplesHeld     *float64                  `json:"samples_held"`
+	HeapBytes       *float64                  `json:"heap_bytes,omitempty"` // daemon's Go heap at the end
+	// fleet-100k-full: the fill that came before the load.
+	FillS       *float64 `json:"fill_s,omitempty"`
+	FillLossPct *float64 `json:"fill_loss_pct,omitempty"`
 	// restart: the clean stop, and the start until the API lists every
 	// host again (FirstAnswerS: until it answers at all).
 	StopS          *float64 `json:"stop_s,omitempty"`
@@ -158,6 +162,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.RSSBytes != nil {
 		row("daemon RSS", fmt.Sprintf("%.1f MiB", *r.RSSBytes/(1<<20)))
 	}
+	if r.HeapBytes != nil {
+		row("daemon Go heap", fmt.Sprintf("%.1f MiB", *r.HeapBytes/(1<<20)))
+	}
+	if r.FillS != nil {
+		row("fill", fmt.Sprintf("%.1f s, loss %.3f %%", *r.FillS, valueOr0(r.FillLossPct)))
+	}
 	num("bytes per host", r.BytesPerHost, "B", 0)
 	num("bytes per sample", r.BytesPerSample, "B", 0)
 	num("samples held", r.SamplesHeld, "", 0)
@@ -257,4 +267,11 @@ func machine() string {
 		s += ", kernel " + strings.TrimSpace(string(b))
 	}
 	return s
+}
+
+func valueOr0(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -229,6 +229,9 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 	rep.AcceptedPerS = ptr(acc / window.Seconds())
 	rep.RSSBytes = ptr(m.RSSBytes)
 	rep.SamplesHeld = ptr(m.SamplesHeld)
+	if m.Has[metricHeap] {
+		rep.HeapBytes = ptr(m.HeapBytes)
+	}
 	rep.DaemonCPUSPerMillion = cpuPerMillion(m.CPUSeconds-mo.m0.CPUSeconds, acc)
 	if m.Has[metricWSCutOff] {
 		rep.WSCutOff = ptr(m.WSCutOff - mo.m0.WSCutOff)
@@ -265,6 +268,7 @@ func warnDrops(rep *Report) {
 		"unknown_host": "the daemon does not register new hosts (set accept_dynamic = true)",
 		"clock_skew":   "this machine's clock differs from the daemon's by more than max_clock_skew",
 		"replay":       "another harness uses the same host names (see -first-host), this machine's clock was stepped back, or datagrams were reordered beyond the replay window",
+		"seq_jump":     "a sender's sequence number leapt more than 2^32 ahead of its previous one (a bug in a sender)",
 	}
 	reasons := make([]string, 0, len(rep.DroppedByReason))
 	for r := range rep.DroppedByReason {

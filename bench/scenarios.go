@@ -291,6 +291,36 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
 	return rep, ctx.Err()
 }
 
+// FullConfig configures RunFull: a memory fill, then a load run against
+// the daemon the fill left with full rings.
+type FullConfig struct {
+	Fill MemoryConfig
+	Load LoadConfig
+}
+
+// RunFull is the fleet at its steady state: it fills every host's rings
+// (RunMemory), then runs the load (RunLoad) on that daemon, and reports
+// the load's figures with the fill's bytes per host and per sample. The
+// hosts keep their names, so the load's heartbeats find them registered
+// (they reboot: the fill's generator is gone).
+func RunFull(ctx context.Context, cfg FullConfig) (*Report, error) {
+	fill, err := RunMemory(ctx, cfg.Fill)
+	if err != nil {
+		return fill, fmt.Errorf("fill: %w", err)
+	}
+	rep, err := RunLoad(ctx, cfg.Load)
+	if rep == nil {
+		return fill, err
+	}
+	rep.Mode = "full"
+	rep.BytesPerHost, rep.BytesPerSample = fill.BytesPerHost, fill.BytesPerSample
+	rep.FillS, rep.FillLossPct = ptr(fill.DurationS), fill.LossPct
+	for _, w := range fill.Warnings {
+		rep.warn("fill: %s", w)
+	}
+	return rep, err
+}
+
 // MaxConfig configures RunMax: a sink measurement, then a ramp.
 type MaxConfig struct {
 	Ramp RampConfig

@@ -63,6 +63,13 @@ func TestDefaultDaemon(t *testing.T) {
 		{"alerting.flap_stop", d.Alerting.FlapStop, 2},
 		{"cors_origins", len(d.CORSOrigins), 0},
 		{"ws_origins", len(d.WSOrigins), 0},
+		{"deadman.url", d.Deadman.URL, ""},
+		{"deadman.method", d.Deadman.Method, "GET"},
+		{"deadman.interval", d.Deadman.Interval, dur(time.Minute)},
+		{"deadman.timeout", d.Deadman.Timeout, dur(10 * time.Second)},
+		{"deadman.peer", d.Deadman.Peer, ""},
+		{"deadman.name", d.Deadman.Name, ""},
+		{"deadman enabled", d.Deadman.Enabled(), false},
 		{"api.token", len(d.API.Tokens), 0},
 		{"api.user", len(d.API.Users), 0},
 		{"api.tls_pem", d.API.TLSPem, ""},
@@ -207,6 +214,10 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0,
 					StoppedAfter: dur(2 * time.Hour), GroupWait: dur(10 * time.Second), OutageFraction: 0.5, OutageMinHosts: 3},
 				State: State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
+				Deadman: Deadman{
+					URL: "https://hc-ping.example.com/0f3c", Method: "POST", Interval: dur(30 * time.Second),
+					Timeout: dur(20 * time.Second), Peer: "hbd2.example.com:50003", Name: "hbd1",
+				},
 				API: API{
 					TLSPem: "server.pem", TLSKey: "server.key", Pprof: true, Rate: 5.5, Burst: 20,
 					RateExempt: []string{"10.0.0.0/8", "2001:db8::7"}, MaxConns: 5000, MaxConnsPerIP: 0,
@@ -264,6 +275,11 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				{Type: "exec", Name: "exec-3", MinLevel: "CRITICAL", Timeout: dur(time.Second), Command: []string{"/bin/logger"}, Group: true, Line: 17},
 			}
 			d.Journal.Dir = "relative/dir"
+		}},
+		{"deadman_short_interval.toml", func(d *Daemon) {
+			d.Deadman.Peer = "[::1]:50003"
+			d.Deadman.Interval = dur(200 * time.Millisecond)
+			d.Deadman.Timeout = dur(100 * time.Millisecond)
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}
@@ -767,6 +783,20 @@ func TestValidateInCode(t *testing.T) {
 	want := "hbd_port: must be between 1 and 65535, got 0\nlog_level: must be one of debug, info, warn, error, got \"loud\""
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v, want\n%s", err, want)
+	}
+
+	// In code, an empty [deadman] is simply off; a set one follows the
+	// file's rules, without the derived timeout.
+	d = DefaultDaemon()
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults with no deadman target: %v", err)
+	}
+	d.Deadman.Peer = "127.0.0.1:50003"
+	d.Deadman.Interval = dur(time.Second)
+	err = d.Validate()
+	want = "deadman.timeout: must be less than interval (1s), got 10s"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want %s", err, want)
 	}
 
 	a := DefaultAgent()

@@ -57,6 +57,7 @@ type Daemon struct {
 	Journal      Journal     `toml:"journal"`   // [journal]: the message journal file
 	Alerting     Alerting    `toml:"alerting"`  // [alerting]: flap detection
 	State        State       `toml:"state"`     // [state]: durable host state
+	Deadman      Deadman     `toml:"deadman"`   // [deadman]: the daemon's own outbound heartbeat
 
 	// CORSOrigins are the origins allowed to read the HTTP API from a
 	// browser: "*" or "scheme://host[:port]". Empty (the default) sends no
@@ -100,6 +101,7 @@ func DefaultDaemon() Daemon {
 		Journal:       defaultJournal(),
 		Alerting:      defaultAlerting(),
 		State:         defaultState(),
+		Deadman:       defaultDeadman(),
 		API:           defaultAPI(),
 	}
 }
@@ -173,6 +175,7 @@ func (d *Daemon) complete(r *report) {
 	for i := range d.Notify {
 		d.Notify[i].complete(r, top("notify").at(i), i)
 	}
+	d.Deadman.complete(r, top("deadman"))
 }
 
 // StateDir is the durable state directory: State.Dir, or "state" inside
@@ -295,6 +298,7 @@ func (d *Daemon) validate(r *report) {
 	d.Journal.validate(r, top("journal"))
 	d.Alerting.validate(r, top("alerting"))
 	d.State.validate(r, top("state"))
+	d.Deadman.validate(r, top("deadman"))
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 	d.validateAPI(r)

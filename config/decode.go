@@ -91,6 +91,12 @@ func (r *report) isSet(p keyPath) bool {
 	return r.defined == nil || r.defined[p.canon()]
 }
 
+// inFile reports whether p was written in the file; unlike isSet, it is
+// false for a config built in code, where nothing was written.
+func (r *report) inFile(p keyPath) bool {
+	return r.defined != nil && r.defined[p.canon()]
+}
+
 // written reports whether p holds a value the user gave: for a file,
 // whether the key is in it; for a config built in code, whether v is
 // neither its zero value nor an empty map or slice.

@@ -179,7 +179,15 @@ func freePorts(t *testing.T, n int) []int {
 // startDaemon starts hbd on loopback with extra TOML appended to its config.
 func startDaemon(t *testing.T, extra string) *daemon {
 	t.Helper()
-	d := newDaemon(t, extra)
+	return startDaemonKey(t, "", extra)
+}
+
+// startDaemonKey is startDaemon with key_file set to keyPath, another
+// daemon's key, so that the two verify each other's datagrams; "" = a key
+// of its own, created in its data directory.
+func startDaemonKey(t *testing.T, keyPath, extra string) *daemon {
+	t.Helper()
+	d := newDaemonKey(t, keyPath, extra)
 	d.start(t)
 	return d
 }
@@ -188,10 +196,20 @@ func startDaemon(t *testing.T, extra string) *daemon {
 // appended, without starting it; set wrapper or client, then call start.
 func newDaemon(t *testing.T, extra string) *daemon {
 	t.Helper()
+	return newDaemonKey(t, "", extra)
+}
+
+// newDaemonKey is newDaemon with startDaemonKey's keyPath.
+func newDaemonKey(t *testing.T, keyPath, extra string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	d := &daemon{dir: dir, udpPort: ports[0], http: fmt.Sprintf("http://127.0.0.1:%d", ports[1]), ws: fmt.Sprintf("ws://127.0.0.1:%d/hbd", ports[2])}
 	d.keyPath = filepath.Join(dir, "hbd.key")
+	if keyPath != "" {
+		d.keyPath = keyPath
+		extra = fmt.Sprintf("key_file = %q\n", keyPath) + extra
+	}
 	cfg := fmt.Sprintf(`hbd_host = "127.0.0.1"
 hbd_port = %d
 ws_port = %d
@@ -338,6 +356,9 @@ type sender struct {
 	sg   *wire.Signer
 	host string
 	seq  uint64
+	// instance: 0 sends protocol version 1, as agents before sender
+	// instances did; otherwise version 2 from this sender instance.
+	instance uint64
 }
 
 func newSender(t *testing.T, d *daemon, host string, key []byte, v6 bool) *sender {
@@ -356,7 +377,7 @@ func newSender(t *testing.T, d *daemon, host string, key []byte, v6 bool) *sende
 
 func (s *sender) env() wire.Envelope {
 	s.seq++
-	return wire.Envelope{Host: s.host, Seq: s.seq, Time: time.Now().UnixNano()}
+	return wire.Envelope{Host: s.host, Seq: s.seq, Time: time.Now().UnixNano(), Instance: s.instance}
 }
 
 func (s *sender) send(b []byte) {

@@ -106,16 +106,7 @@ outage_min_hosts = 1000
 type = "webhook"
 url = %q
 `, hook.url))
-	var senders []*sender
-	for i := range 50 {
-		senders = append(senders, newSender(t, d, fmt.Sprintf("rack-%02d", i), d.key, false))
-	}
-	for range 3 {
-		for i, s := range senders {
-			s.heartbeat(time.Second, uint32(i))
-		}
-		time.Sleep(500 * time.Millisecond) // a real fleet's heartbeat pace, not a wait for a result
-	}
+	beatThenStop(t, d, "rack-%02d", 50)
 	waitFor(t, 10*time.Second, "50 hosts UP", func() bool { return d.stats(t).Hosts == 50 })
 	// They all stop now: DOWN about two seconds later.
 	waitFor(t, 30*time.Second, "every host listed in a page", func() bool {
@@ -151,16 +142,7 @@ group_wait = "3s"
 type = "webhook"
 url = %q
 `, hook.url))
-	var senders []*sender
-	for i := range 20 {
-		senders = append(senders, newSender(t, d, fmt.Sprintf("node-%02d", i), d.key, false))
-	}
-	for range 3 {
-		for i, s := range senders {
-			s.heartbeat(time.Second, uint32(i))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	beatThenStop(t, d, "node-%02d", 20)
 	waitFor(t, 10*time.Second, "20 hosts", func() bool { return d.stats(t).Hosts == 20 })
 	waitFor(t, 30*time.Second, "a notification for the fleet", func() bool { return len(hook.pages("problem")) > 0 })
 	var fa fleetAlerts
@@ -175,5 +157,22 @@ url = %q
 	msg := pages[0]["message"].(string)
 	if !strings.HasPrefix(msg, "mass outage: 20 of 20 hosts") || !strings.Contains(msg, "received nothing") {
 		t.Errorf("message %q", msg)
+	}
+}
+
+// beatThenStop registers n hosts named after format with three rounds of
+// heartbeats at a real fleet's pace (1 s interval), then stops them all
+// at once, as a rack losing power would.
+func beatThenStop(t *testing.T, d *daemon, format string, n int) {
+	t.Helper()
+	var senders []*sender
+	for i := range n {
+		senders = append(senders, newSender(t, d, fmt.Sprintf(format, i), d.key, false))
+	}
+	for range 3 {
+		for i, s := range senders {
+			s.heartbeat(time.Second, uint32(i))
+		}
+		time.Sleep(500 * time.Millisecond) // the heartbeat pace, not a wait for a result
 	}
 }

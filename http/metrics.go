@@ -89,6 +89,7 @@ var (
 	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
 	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
 	descFleetAge = prometheus.NewDesc("hbd_fleet_snapshot_age_seconds", "Age of the fleet index's latest snapshot, in seconds.", nil, nil)
+	descEvicted  = prometheus.NewDesc("hbd_replay_instances_evicted_total", "Sender instances (agent processes) whose replay window a host forgot to make room for another: more agent processes of one host at once than it keeps windows for.", nil, nil)
 
 	descCkptFiles    = prometheus.NewDesc("hbd_state_checkpoints_total", "State checkpoint files written, by kind (snapshot: every host whole; delta: what changed).", []string{"kind"}, nil)
 	descCkptFailures = prometheus.NewDesc("hbd_state_checkpoint_failures_total", "State checkpoints that could not be written.", nil, nil)
@@ -101,14 +102,22 @@ var (
 	descStateDisk    = prometheus.NewDesc("hbd_state_disk_bytes", "Size of the state files a restart would read, in bytes.", nil, nil)
 	descRestoreTime  = prometheus.NewDesc("hbd_state_restore_duration_seconds", "How long reading the saved state back took at start, in seconds.", nil, nil)
 	descRestored     = prometheus.NewDesc("hbd_state_restored_hosts", "Hosts restored from the saved state at start.", nil, nil)
+
+	// Only the busiest rejected sources become series, so a flood from
+	// spoofed addresses cannot blow up the cardinality: at most
+	// topRejected series, which come and go as the busiest change.
+	descRejSource  = prometheus.NewDesc("hbd_rejected_source_datagrams", "Datagrams rejected from one source IP address for one reason, for the 10 busiest sources the daemon remembers (the rest are in hbd_datagrams_dropped_total).", []string{"source", "reason"}, nil)
+	descRejSources = prometheus.NewDesc("hbd_rejected_sources", "Rejected sources the daemon remembers (at most 1,024 per table: one table per UDP socket, one for replays).", nil, nil)
+	descRejEvicted = prometheus.NewDesc("hbd_rejected_sources_evicted_total", "Rejected sources forgotten because the table was full: many sources, possibly spoofed.", nil, nil)
 )
 
 // statsCollector exposes actors.Stats.
 type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge,
-		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored} {
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge, descEvicted,
+		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored,
+		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
 	}
 }
@@ -136,9 +145,15 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAcks, st.AcksSent.Load())
 	counter(descAckDrop, st.AcksDropped.Load())
 	counter(descEvDrop, st.EventsDropped.Load())
+	counter(descEvicted, st.ReplayEvictions.Load())
 	for name, v := range st.ActorMessages() {
 		counter(descMsgs, v, name)
 	}
+	for _, src := range c.sys.Rejected.Top(topRejected) {
+		ch <- prometheus.MustNewConstMetric(descRejSource, prometheus.GaugeValue, float64(src.Count), src.Addr.Addr().String(), src.Reason.String())
+	}
+	ch <- prometheus.MustNewConstMetric(descRejSources, prometheus.GaugeValue, float64(c.sys.Rejected.Len()))
+	counter(descRejEvicted, c.sys.Rejected.Evicted())
 	if !snap.Built.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descFleetAge, prometheus.GaugeValue, time.Since(snap.Built).Seconds())
 	}

@@ -28,7 +28,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/assets"
+	"github.com/hbd-project/hbd/internal/jsonw"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -101,6 +103,7 @@ func New(sys *actors.System, opt Options) *Server {
 		opt.Collectors = append(opt.Collectors, wsCollector{sys.Broadcaster})
 		r.GET("/hbd", sys.Broadcaster.Handler)
 	}
+	opt.Collectors = append(opt.Collectors, notifyCollector{sys})
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
 	if opt.Guard.pprof {
@@ -424,6 +427,45 @@ func (s *Server) stats(ctx *fasthttp.RequestCtx) {
 	b = strconv.AppendUint(b, st.AcksSent.Load(), 10)
 	b = append(b, `,"acks_dropped":`...)
 	b = strconv.AppendUint(b, st.AcksDropped.Load(), 10)
+	b = append(b, `,"rejected_sources":`...)
+	b = appendRejectedSources(b, s.sys.Rejected.Top(topRejected))
+	b = append(b, `,"rejected_sources_evicted":`...)
+	b = strconv.AppendUint(b, s.sys.Rejected.Evicted(), 10)
+	b = append(b, `,"replay_instances_evicted":`...)
+	b = strconv.AppendUint(b, st.ReplayEvictions.Load(), 10)
 	b = append(b, '}')
 	writeJSON(ctx, fasthttp.StatusOK, b)
+}
+
+// topRejected is how many rejected sources /api/0/stats and /metrics show:
+// the busiest, so the answer and the metric's cardinality stay small
+// however many addresses send garbage.
+const topRejected = 10
+
+// appendRejectedSources appends srcs as a JSON array of
+// {"address", "host", "reason", "count", "last_seen"}; host is null when
+// the datagram's header did not parse.
+func appendRejectedSources(b []byte, srcs []rejected.Source) []byte {
+	b = append(b, '[')
+	for i, src := range srcs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"address":`...)
+		b = jsonw.AppendString(b, src.Addr.String())
+		b = append(b, `,"host":`...)
+		if src.Host == "" {
+			b = append(b, "null"...)
+		} else {
+			b = jsonw.AppendString(b, src.Host)
+		}
+		b = append(b, `,"reason":"`...)
+		b = append(b, src.Reason.String()...)
+		b = append(b, `","count":`...)
+		b = strconv.AppendUint(b, src.Count, 10)
+		b = append(b, `,"last_seen":`...)
+		b = strconv.AppendFloat(b, float64(src.LastSeen.UnixMilli())/1e3, 'f', 3, 64)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }

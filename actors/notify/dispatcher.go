@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,14 @@ type worker struct {
 	route Route
 	name  string
 	queue chan Notification
+	// Notifications offered to this route and not queued, by reason.
+	dropFull, dropClosed atomic.Uint64
+}
+
+// Drops are the notifications one route could not queue, by reason.
+type Drops struct {
+	QueueFull uint64 // its queue was full: the channel is slower than the alerts
+	Closed    uint64 // the dispatcher was closing (the daemon is stopping)
 }
 
 // NewDispatcher starts one worker goroutine per route. Routes should have
@@ -164,18 +173,34 @@ func (d *Dispatcher) SubmitRoute(i int, n Notification) (queued, dropped bool) {
 	return ok, !ok
 }
 
-// offer queues n on w without blocking; d.mu must be read-locked.
+// offer queues n on w without blocking, counting a drop; d.mu must be
+// read-locked.
 func (d *Dispatcher) offer(w *worker, n Notification) bool {
 	if d.closed {
+		w.dropClosed.Add(1)
 		return false
 	}
 	select {
 	case w.queue <- n:
 		return true
 	default:
+		w.dropFull.Add(1)
 		return false
 	}
 }
+
+// Drops returns what route i (an index into Routes) could not queue since
+// the dispatcher started, for metrics and the journal.
+func (d *Dispatcher) Drops(i int) Drops {
+	if i < 0 || i >= len(d.workers) {
+		return Drops{}
+	}
+	w := d.workers[i]
+	return Drops{QueueFull: w.dropFull.Load(), Closed: w.dropClosed.Load()}
+}
+
+// QueueSize is the capacity of every route's queue, in notifications.
+func (d *Dispatcher) QueueSize() int { return d.opt.QueueSize }
 
 // QueueLen returns how many notifications wait in route i's queue, for
 // metrics.

@@ -233,6 +233,14 @@ func TestDispatcherQueueFullAndClose(t *testing.T) {
 	if queued, dropped := d.SubmitRoute(1, n(6)); queued || dropped {
 		t.Errorf("SubmitRoute to a route that does not accept = %v, %v; want neither", queued, dropped)
 	}
+	// Both drops are counted on the route that dropped them, none on the
+	// route that never accepted.
+	if got := d.Drops(0); got != (Drops{QueueFull: 2}) {
+		t.Errorf("Drops(0) = %+v, want 2 queue full", got)
+	}
+	if got := d.Drops(1); got != (Drops{}) {
+		t.Errorf("Drops(1) = %+v, want none", got)
+	}
 
 	closed := make(chan struct{})
 	go func() { d.Close(); close(closed) }()
@@ -261,6 +269,9 @@ func TestDispatcherQueueFullAndClose(t *testing.T) {
 	}
 	if q, dr := d.Submit(n(7)); q != 0 || dr != 1 {
 		t.Errorf("Submit after Close = %d queued, %d dropped; want 0, 1", q, dr)
+	}
+	if got := d.Drops(0); got != (Drops{QueueFull: 2, Closed: 1}) {
+		t.Errorf("Drops(0) after Close = %+v, want 2 queue full, 1 closed", got)
 	}
 	d.Close() // a second Close is a no-op
 	if len(res) != 0 {

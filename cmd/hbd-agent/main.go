@@ -9,11 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/hbd-project/hbd/agent"
 	"github.com/hbd-project/hbd/agent/plugins"
@@ -33,7 +36,13 @@ func run(args []string) int {
 	silence := fl.Duration("silence", 0, "ask the daemons not to notify about this host for this long (e.g. 10m before a reboot), then exit")
 	silenceMetric := fl.String("silence-metric", "", "with -silence: only metrics matching this glob (e.g. \"heartbeat\"); default all")
 	comment := fl.String("comment", "", "with -silence: why, shown in the daemon's journal and silences list")
+	checkAcks := fl.Bool("check", false, "send one heartbeat to every address of every server, wait for the ACKs and print what came back; exit 0 if every address answered, 1 if not")
+	checkTimeout := fl.Duration("check-timeout", 3*time.Second, "with -check: how long to wait for the ACKs")
 	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if *checkTimeout <= 0 {
+		fmt.Fprintf(os.Stderr, "hbd-agent: -check-timeout must be positive, got %s\n", *checkTimeout)
 		return 2
 	}
 	cfg, err := config.LoadAgent(*cfgPath)
@@ -77,6 +86,9 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *checkAcks {
+		return printCheck(os.Stdout, a.Check(ctx, *checkTimeout), *checkTimeout)
+	}
 	if *silence != 0 {
 		if err := a.SendSilence(ctx, *silence, *silenceMetric, *comment); err != nil {
 			fmt.Fprintln(os.Stderr, "hbd-agent:", err)
@@ -90,6 +102,46 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// printCheck prints one line per daemon address and returns the exit
+// status: 0 if every address answered.
+func printCheck(w io.Writer, res []agent.CheckResult, timeout time.Duration) int {
+	status, silent := 0, false
+	if len(res) == 0 {
+		fmt.Fprintln(w, "no servers configured")
+		return 1
+	}
+	for _, r := range res {
+		where := r.Server
+		if r.Addr.IsValid() && r.Addr.String() != r.Server {
+			where = fmt.Sprintf("%s (%s)", r.Addr, r.Server)
+		}
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(w, "%s: %v\n", where, r.Err)
+			status = 1
+		case r.RTT > 0:
+			fmt.Fprintf(w, "%s: OK rtt %s\n", where, fmtRTT(r.RTT))
+		default:
+			fmt.Fprintf(w, "%s: no answer within %s (daemon down, wrong key, or blocked)\n", where, timeout)
+			status, silent = 1, true
+		}
+	}
+	if silent {
+		fmt.Fprintln(w, "hbd never answers a datagram it rejects, so no answer looks the same for all three; "+
+			"the daemon's log (\"rejected datagrams\") and GET /api/0/stats (rejected_sources) name this host's address and the reason, e.g. bad_mac for a wrong key")
+	}
+	return status
+}
+
+// fmtRTT prints a round trip in milliseconds: 0.4ms, 12.3ms.
+func fmtRTT(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 0.1 {
+		return strconv.FormatFloat(ms, 'f', 3, 64) + "ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
 }
 
 func buildPlugins(cfg *config.Agent) []agent.Plugin {

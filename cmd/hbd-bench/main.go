@@ -58,6 +58,13 @@ var scenarios = map[string]scenario{
 		"hosts": "100000", "hb-interval": "10s", "sample-interval": "30s", "plugins": "4",
 		"ws-clients": "20", "http-rps": "2000", "duration": "2m",
 	}},
+	// fleet-100k with every ring full first: the fleet as it runs for
+	// days. -duration is the load's; the fill may take up to -fill-timeout.
+	"fleet-100k-full": {mode: "full", family: "load", presets: map[string]string{
+		"hosts": "100000", "hb-interval": "10s", "sample-interval": "30s", "plugins": "4",
+		"ws-clients": "20", "http-rps": "2000", "duration": "2m",
+		"history": "100", "fill-rate": "50000", "fill-timeout": "40m",
+	}},
 }
 
 // flagsOf lists the flags each mode reads; setting any other is an error,
@@ -67,6 +74,8 @@ var flagsOf = map[string][]string{
 		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks"},
 	"memory": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "plugins", "jitter", "history", "fill-rate", "read-acks"},
+	"full": {"addr", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks", "history", "fill-rate", "fill-timeout"},
 	"ramp": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "jitter", "start", "step", "step-duration", "warmup", "max-loss", "read-acks"},
 	"sink":    {"listen", "self", "senders", "duration", "json", "quiet"},
@@ -115,8 +124,9 @@ type options struct {
 	sinkDuration time.Duration
 	sinkListen   string
 
-	history  int
-	fillRate float64
+	history     int
+	fillRate    float64
+	fillTimeout time.Duration
 
 	listen string
 	self   bool
@@ -138,7 +148,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fl.IntVar(&o.hosts, "hosts", 1000, "simulated hosts")
 	fl.IntVar(&o.firstHost, "first-host", 1, "number of the first host name (bench-000001); lets two harnesses share a daemon")
 	fl.DurationVar(&o.duration, "duration", 0, "how long to run (load, sink: required; ramp, memory: a cap, default 30m); at most 1h")
-	fl.StringVar(&o.scenario, "scenario", "", "named scenario: max, memory, fleet-100k (see docs/BENCHMARKS.md)")
+	fl.StringVar(&o.scenario, "scenario", "", "named scenario: max, memory, fleet-100k, fleet-100k-full (see docs/BENCHMARKS.md)")
 	fl.StringVar(&o.jsonOut, "json", "", "write the report as JSON to `file`")
 	fl.BoolVar(&o.allowRemote, "allow-remote", false, "allow targets that are not loopback addresses")
 	fl.IntVar(&o.senders, "senders", bench.DefaultSenders, "sender goroutines (sink -self: default searches 1..2×CPUs for the highest lossless rate)")
@@ -165,6 +175,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 	fl.IntVar(&o.history, "history", 100, "memory: the daemon's history (samples kept per plugin per host)")
 	fl.Float64Var(&o.fillRate, "fill-rate", 50000, "memory: datagrams/s while filling the rings")
+	fl.DurationVar(&o.fillTimeout, "fill-timeout", 40*time.Minute, "fleet-100k-full: cap on filling the rings before the load")
 
 	fl.StringVar(&o.listen, "listen", "127.0.0.1:0", "sink: address to receive on")
 	fl.BoolVar(&o.self, "self", false, "sink: also run a sender to it")
@@ -177,7 +188,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 func usage(w io.Writer, fl *flag.FlagSet) {
 	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink|restart [flags]
-       hbd-bench [load|ramp] -scenario max|memory|fleet-100k [flags]
+       hbd-bench [load|ramp] -scenario max|memory|fleet-100k|fleet-100k-full [flags]
 
 load     simulate -hosts agents (heartbeats, plugin samples) for -duration
 ramp     raise the offered rate step by step until loss exceeds -max-loss
@@ -362,6 +373,17 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	case "memory":
 		common.Gen.RatePlugins = plugins
 		return bench.RunMemory(ctx, bench.MemoryConfig{Common: common, History: o.history, FillRate: o.fillRate, Timeout: dur})
+	case "full":
+		fill := common
+		fill.Gen.RatePlugins = plugins
+		fill.ShutdownRate = 0 // the load comes next
+		load := common
+		load.Gen.SampleInterval = o.sampleInterval
+		load.Gen.Plugins = plugins
+		return bench.RunFull(ctx, bench.FullConfig{
+			Fill: bench.MemoryConfig{Common: fill, History: o.history, FillRate: o.fillRate, Timeout: o.fillTimeout},
+			Load: bench.LoadConfig{Common: load, Duration: dur, WSURL: o.wsURL, WSClients: o.wsClients, HTTPRPS: o.httpRPS},
+		})
 	case "ramp", "max":
 		common.Gen.RatePlugins = []bench.Plugin{bench.PluginCPU4}
 		rc := bench.RampConfig{Common: common, Start: o.start, Step: o.step, StepDuration: o.stepDuration,

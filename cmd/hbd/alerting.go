@@ -98,7 +98,13 @@ func journalConfig(cfg *config.Daemon) *journal.Config {
 	if fsync == 0 {
 		fsync = journal.SyncEveryBatch
 	}
-	return &journal.Config{Dir: cfg.JournalDir(), File: cfg.Journal.File, MaxSize: cfg.Journal.MaxSize, MaxBackups: cfg.Journal.MaxBackups, Fsync: fsync}
+	backups := cfg.Journal.MaxBackups
+	if backups == 0 {
+		// max_backups = 0 keeps no rotated file; to the journal package a
+		// zero field means its default (5), and "none" is negative.
+		backups = -1
+	}
+	return &journal.Config{Dir: cfg.JournalDir(), File: cfg.Journal.File, MaxSize: cfg.Journal.MaxSize, MaxBackups: backups, Fsync: fsync}
 }
 
 func flapPolicy(cfg *config.Daemon) alert.FlapPolicy {

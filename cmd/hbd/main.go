@@ -152,6 +152,12 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	}
 	defer sys.Stop()
 
+	dm, err := startDeadman(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer dm.Stop()
+
 	guard, err := buildGuard(cfg, log, raiseFDLimit(log))
 	if err != nil {
 		return err
@@ -160,7 +166,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Guard: guard, TLS: apiTLSCfg})
+	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: apiTLSCfg})
 	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 		return err
 	}
@@ -189,6 +195,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down")
+			dm.Stop() // first: a peer hears of the clean stop at once
 			running = false
 		case err := <-serveErr:
 			log.Error("an HTTP listener stopped serving; UDP ingest and the other listeners continue", "err", err)

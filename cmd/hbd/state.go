@@ -31,7 +31,7 @@ func checkState(cfg *config.Daemon, out io.Writer, now time.Time) int {
 		fmt.Fprintln(out, err)
 		return 1
 	}
-	fmt.Fprintf(out, "state directory %s (format version %d)\n", dir, statefile.Version)
+	fmt.Fprintf(out, "state directory %s (format version %d; versions %d to %d are read)\n", dir, statefile.Version, statefile.MinVersion, statefile.Version)
 	if !cfg.State.Enabled {
 		fmt.Fprintln(out, "note: [state] enabled = false, so the daemon neither reads nor writes it")
 	}

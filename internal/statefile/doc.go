@@ -5,7 +5,7 @@
 // A state directory holds one snapshot and the deltas written after it:
 //
 //	snap-<seq>.hbds    every host's full record (connections, replay
-//	                   window, rings, alert states)
+//	                   windows, rings, alert states)
 //	delta-<seq>.hbds   the hosts that changed since the previous file: their
 //	                   whole small state plus only the samples stored since
 //	                   (a new host, or one that lost its changes, writes a
@@ -25,8 +25,11 @@
 // then an end record with the count. A file that fails any check (a torn
 // tail, a flipped bit, a wrong count) is rejected whole, never loaded
 // half-way; [Load] reports it with its path, renames it *.corrupt and goes
-// on without it. A file of another format version is moved into
-// unsupported/ and reported, never overwritten.
+// on without it. A file of a format version this package does not read
+// (newer than [Version], older than [MinVersion]) is moved into
+// unsupported/ and reported, never overwritten. A host record ends with
+// sections (tag, length, body) that a reader skips when it does not know
+// them, so most new fields need no new format version.
 //
 // Concurrency: the package has no global state. A [Writer] is used by one
 // goroutine. [Load], [Check] and [Prune] must not run while a Writer writes

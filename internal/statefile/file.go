@@ -14,9 +14,17 @@ import (
 	"github.com/klauspost/compress/s2"
 )
 
-// Version is the format version this package writes and reads. A change
-// to the header, the framing or the host record takes a new version.
-const Version = 1
+// Version is the format version this package writes. A change to the
+// header, the framing or the fixed part of the host record takes a new
+// version; a new host field can be a record section (see sectionReplay),
+// which readers that do not know it skip. Version 2 added the sections,
+// with sender instances' replay windows in the first.
+const Version = 2
+
+// MinVersion is the oldest format version this package reads: an upgraded
+// hbd starts from the state its predecessor wrote. An older hbd sets the
+// files of a newer version aside (unsupported/) rather than misread them.
+const MinVersion = 1
 
 // Kind is what a file holds.
 type Kind uint8
@@ -94,14 +102,15 @@ func parseHeader(b []byte) (Header, error) {
 	}
 	// The version comes before the checksum: another version's header
 	// may be laid out differently.
-	if v := binary.LittleEndian.Uint16(b[8:10]); v != Version {
-		return Header{Version: v}, fmt.Errorf("%w %d (this hbd reads version %d)", ErrVersion, v, Version)
+	v := binary.LittleEndian.Uint16(b[8:10])
+	if v < MinVersion || v > Version {
+		return Header{Version: v}, fmt.Errorf("%w %d (this hbd reads versions %d to %d)", ErrVersion, v, MinVersion, Version)
 	}
 	if crc32.Checksum(b[:28], castag) != binary.LittleEndian.Uint32(b[28:32]) {
 		return Header{}, errors.New("header checksum mismatch")
 	}
 	h := Header{
-		Version: Version,
+		Version: v,
 		Kind:    Kind(b[10]),
 		Seq:     binary.LittleEndian.Uint64(b[12:20]),
 		Created: time.Unix(0, int64(binary.LittleEndian.Uint64(b[20:28]))),
@@ -348,7 +357,7 @@ func Read(r io.Reader) (Header, []Record, error) {
 			if h.Kind == KindSnapshot && f.t != RecordFull {
 				return h, nil, fmt.Errorf("record %d: a delta record in a snapshot", i)
 			}
-			host, err := DecodeHost(f.payload)
+			host, err := decodeHost(f.payload, h.Version)
 			if err != nil {
 				return h, nil, fmt.Errorf("record %d: %w", i, err)
 			}

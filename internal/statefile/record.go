@@ -27,7 +27,7 @@ type Host struct {
 	LastSeen time.Time
 	LastBoot time.Time
 	Conns    []Conn
-	Replay   Replay
+	Replay   Replay // a window per sender instance
 	// LastSent is the agent timestamp (unix ns) of the newest datagram
 	// accepted and LastRecv when the daemon read it: together they place
 	// the agent's clock against the daemon's, so that datagrams sent
@@ -59,11 +59,23 @@ type Loss struct {
 	Started bool
 }
 
-// Replay is a host's replay window.
+// Replay is a host's replay protection: a window per sender instance.
 type Replay struct {
-	Top  uint64
-	Seen [2]uint64
-	Init bool
+	Windows []ReplayWindow // most recently accepted first
+	// Floor is the newest agent timestamp accepted from a sender instance
+	// since forgotten: an instance without a window must send newer ones.
+	Floor int64
+}
+
+// ReplayWindow is one sender instance's sequence window. A record of
+// format version 1 held one window for the host, read back as the window of
+// instance 0 (the version-1 senders) with Last = Host.LastSent.
+type ReplayWindow struct {
+	Instance uint64 // 0: the host's version-1 senders
+	Top      uint64
+	Seen     [2]uint64
+	Last     int64 // newest agent timestamp accepted from the instance
+	Floor    int64 // datagrams stamped at or before it are refused
 }
 
 // Plugin is one plugin's samples, oldest first in a full record.
@@ -131,7 +143,18 @@ const (
 const (
 	hostDyn = 1 << iota
 	hostStopped
+	// hostReplayInit: the record's fixed replay fields hold the host's one
+	// window (format version 1). Version 2 writes the windows in a section
+	// and leaves the fixed fields zero.
 	hostReplayInit
+)
+
+// Sections follow the fixed part of a host record (format version 2 on):
+// a tag, the body's length and the body. A reader skips a section whose tag
+// it does not know, so a later field needs no new format version; a
+// section it knows must decode whole.
+const (
+	sectionReplay = 1 // Replay: floor, count, then each window
 )
 
 // Conn flags.
@@ -159,18 +182,16 @@ func AppendHost(b []byte, h *Host) []byte {
 	if h.Stopped {
 		fl |= hostStopped
 	}
-	if h.Replay.Init {
-		fl |= hostReplayInit
-	}
 	b = binary.AppendUvarint(b, fl)
 	b = append(b, h.Ver, h.State)
 	b = appendString(b, h.AgentVersion)
 	b = binary.AppendVarint(b, int64(h.Interval))
 	b = appendTime(b, h.LastSeen)
 	b = appendTime(b, h.LastBoot)
-	b = binary.AppendUvarint(b, h.Replay.Top)
-	b = binary.LittleEndian.AppendUint64(b, h.Replay.Seen[0])
-	b = binary.LittleEndian.AppendUint64(b, h.Replay.Seen[1])
+	// The version-1 window's place: zero, the windows are in their section.
+	b = binary.AppendUvarint(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, 0)
 	b = binary.AppendVarint(b, h.LastSent)
 	b = appendTime(b, h.LastRecv)
 	b = binary.AppendVarint(b, h.LastSilence)
@@ -262,27 +283,87 @@ func AppendHost(b []byte, h *Host) []byte {
 			b = appendTime(b, r.At)
 		}
 	}
+	if len(h.Replay.Windows) > 0 || h.Replay.Floor != 0 {
+		b = appendSection(b, sectionReplay, func(b []byte) []byte { return appendReplay(b, &h.Replay) })
+	}
 	return b
 }
 
-// DecodeHost decodes a record written by AppendHost. Sample data alias b;
-// strings are copied. It never panics, whatever b holds.
-func DecodeHost(b []byte) (Host, error) {
+// appendSection appends a section with tag and the body body appends.
+func appendSection(b []byte, tag uint64, body func([]byte) []byte) []byte {
+	b = binary.AppendUvarint(b, tag)
+	at := len(b)
+	b = body(b)
+	n := len(b) - at
+	// The length goes before the body: move the body up by its size.
+	var lb [binary.MaxVarintLen64]byte
+	ln := binary.PutUvarint(lb[:], uint64(n))
+	b = append(b, lb[:ln]...)
+	copy(b[at+ln:], b[at:at+n])
+	copy(b[at:], lb[:ln])
+	return b
+}
+
+func appendReplay(b []byte, r *Replay) []byte {
+	b = binary.AppendVarint(b, r.Floor)
+	b = binary.AppendUvarint(b, uint64(len(r.Windows)))
+	for i := range r.Windows {
+		w := &r.Windows[i]
+		b = binary.AppendUvarint(b, w.Instance)
+		b = binary.AppendUvarint(b, w.Top)
+		b = binary.LittleEndian.AppendUint64(b, w.Seen[0])
+		b = binary.LittleEndian.AppendUint64(b, w.Seen[1])
+		b = binary.AppendVarint(b, w.Last)
+		b = binary.AppendVarint(b, w.Floor)
+	}
+	return b
+}
+
+func (d *decoder) replay(r *Replay) {
+	r.Floor = d.varint()
+	if n := d.count(); n > 0 {
+		ws := make([]ReplayWindow, n)
+		for i := range ws {
+			w := &ws[i]
+			w.Instance = d.uvarint()
+			w.Top = d.uvarint()
+			w.Seen[0] = d.uint64()
+			w.Seen[1] = d.uint64()
+			w.Last = d.varint()
+			w.Floor = d.varint()
+		}
+		r.Windows = append(r.Windows, ws...)
+	}
+}
+
+// DecodeHost decodes a record written by AppendHost, or by the AppendHost
+// of format version 1. Sample data alias b; strings are copied. It never
+// panics, whatever b holds.
+func DecodeHost(b []byte) (Host, error) { return decodeHost(b, Version) }
+
+// decodeHost decodes a record of a file of format version v: version 1
+// has no sections.
+func decodeHost(b []byte, v uint16) (Host, error) {
 	d := decoder{b: b}
 	var h Host
 	h.Name = d.string()
 	fl := d.uvarint()
-	h.Dyn, h.Stopped, h.Replay.Init = fl&hostDyn != 0, fl&hostStopped != 0, fl&hostReplayInit != 0
+	h.Dyn, h.Stopped = fl&hostDyn != 0, fl&hostStopped != 0
 	h.Ver = d.byte()
 	h.State = d.byte()
 	h.AgentVersion = d.string()
 	h.Interval = time.Duration(d.varint())
 	h.LastSeen = d.time()
 	h.LastBoot = d.time()
-	h.Replay.Top = d.uvarint()
-	h.Replay.Seen[0] = d.uint64()
-	h.Replay.Seen[1] = d.uint64()
+	var legacy ReplayWindow
+	legacy.Top = d.uvarint()
+	legacy.Seen[0] = d.uint64()
+	legacy.Seen[1] = d.uint64()
 	h.LastSent = d.varint()
+	if fl&hostReplayInit != 0 {
+		legacy.Last = h.LastSent
+		h.Replay.Windows = []ReplayWindow{legacy}
+	}
 	h.LastRecv = d.time()
 	h.LastSilence = d.varint()
 
@@ -356,6 +437,9 @@ func DecodeHost(b []byte) (Host, error) {
 			}
 		}
 	}
+	if v >= 2 {
+		d.sections(&h)
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Errorf("%d bytes after the record", len(d.b)))
 	}
@@ -363,6 +447,36 @@ func DecodeHost(b []byte) (Host, error) {
 		return Host{}, fmt.Errorf("bad host record: %w", d.err)
 	}
 	return h, nil
+}
+
+// sections reads the sections that end a record.
+func (d *decoder) sections(h *Host) {
+	var seen uint64 // bit t: section t was read (known tags are < 64)
+	for d.err == nil && len(d.b) > 0 {
+		tag := d.uvarint()
+		body := d.bytes()
+		if d.err != nil {
+			return
+		}
+		switch tag {
+		case sectionReplay:
+			if seen&(1<<tag) != 0 {
+				d.fail(fmt.Errorf("section %d twice", tag))
+				return
+			}
+			seen |= 1 << tag
+			sd := decoder{b: body}
+			sd.replay(&h.Replay)
+			if sd.err == nil && len(sd.b) != 0 {
+				sd.fail(fmt.Errorf("%d bytes after the replay section", len(sd.b)))
+			}
+			if sd.err != nil {
+				d.fail(fmt.Errorf("replay section: %w", sd.err))
+			}
+		default:
+			// A later version's addition: skipped, as promised above.
+		}
+	}
 }
 
 func appendString(b []byte, s string) []byte {

@@ -68,7 +68,10 @@ func BenchmarkAppendHeartbeat(b *testing.B) {
 // parse, verify, replay check, decode.
 func BenchmarkReceiveHeartbeat(b *testing.B) {
 	s, d := benchHeartbeat(b)
-	var w ReplayWindow
+	var g ReplayGuard
+	for i := range uint64(MaxInstances - 1) { // the instance is found after the others
+		g.Check(i+1, 1, testEnv.Time)
+	}
 	seq := uint64(0)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(d)))
@@ -78,7 +81,10 @@ func BenchmarkReceiveHeartbeat(b *testing.B) {
 			b.Fatal(err)
 		}
 		seq++
-		w.Check(seq) // the datagram's own seq would be a replay after the first loop
+		// The datagram's own seq would be a replay after the first loop.
+		if r, _ := g.Check(h.Instance, seq, h.Time); r != ReasonNone {
+			b.Fatal(r)
+		}
 		if _, err := DecodeHeartbeat(&h); err != nil {
 			b.Fatal(err)
 		}
@@ -139,5 +145,35 @@ func BenchmarkAppendSample(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkReplayWindow and BenchmarkReplayGuard compare one host's replay
+// check before and after sender instances: the guard looks its instance up
+// among MaxInstances slots (here the last one) before the window check.
+func BenchmarkReplayWindow(b *testing.B) {
+	var w ReplayWindow
+	seq := uint64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		if !w.Check(seq) {
+			b.Fatal("refused")
+		}
+	}
+}
+
+func BenchmarkReplayGuard(b *testing.B) {
+	var g ReplayGuard
+	for i := range uint64(MaxInstances) {
+		g.Check(i+1, 1, 1)
+	}
+	seq := uint64(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		if r, _ := g.Check(MaxInstances, seq, 2); r != ReasonNone {
+			b.Fatal(r)
+		}
 	}
 }

@@ -23,6 +23,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("hb"))
 	f.Add(build(testKey, KindSample, FlagCompressed, "h1", compressedSample("p", `{"a":[1,2,{"b":null}]}`)))
 	f.Add(build(testKey, KindBoot, 0, "h1", append(u32s(1), 3, 'a')))
+	f.Add(buildVer(1, testKey, KindSample, FlagCompressed, "h1", compressedSample("p", `{"v1":true}`)))
+	f.Add(buildVer(1, testKey, KindSilence, 0, "h1", append(u32s(600), 0, 4, 'n', 'o', 't', 'e')))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := NewSigner(testKey)
@@ -41,11 +43,15 @@ func checkReceive(t *testing.T, s *Signer, b []byte, signed bool) {
 		}
 		return
 	}
+	offHost := hostOffset(h.Version)
 	if len(b) != offHost+len(h.Host)+2+len(h.Payload)+MACSize {
 		t.Fatalf("header accounts for %d+%d bytes of %d", len(h.Host), len(h.Payload), len(b))
 	}
 	if &h.Host[0] != &b[offHost] || !ValidName(h.Host) || !h.Kind.Valid() {
 		t.Fatalf("bad header %+v", h)
+	}
+	if (h.Version == 1) != (h.Instance == 0) {
+		t.Fatalf("version %d datagram with instance %d", h.Version, h.Instance)
 	}
 	verified := s.Verify(b)
 	if signed && !verified {
@@ -53,7 +59,7 @@ func checkReceive(t *testing.T, s *Signer, b []byte, signed bool) {
 	}
 	// Decoders must be safe on unverified input too, even though receivers
 	// never call them on it.
-	e := Envelope{Host: string(h.Host), Seq: h.Seq, Time: h.Time}
+	e := Envelope{Host: string(h.Host), Seq: h.Seq, Time: h.Time, Instance: h.Instance}
 	var out []byte
 	switch h.Kind {
 	case KindHeartbeat:

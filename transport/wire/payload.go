@@ -258,8 +258,16 @@ func readString(p []byte, what string) (s, rest []byte, err error) {
 // Envelope holds the header fields an encoder needs besides the payload.
 type Envelope struct {
 	Host string // ValidName
-	Seq  uint64 // sender's sequence number (agents: boot time in unix ns, +1 per datagram)
-	Time int64  // sender's clock, unix nanoseconds
+	// Seq is the sender's sequence number, +1 per datagram across kinds and
+	// destinations. Agents count from 1 per Instance; version-1 agents
+	// started at their boot time in unix ns.
+	Seq  uint64
+	Time int64 // sender's clock, unix nanoseconds
+	// Instance identifies the sending process, so that every process has a
+	// sequence space of its own: hbd-agent uses its start time in unix ns
+	// with random low bits. Non-zero makes a version-2 datagram; 0 makes a
+	// version-1 datagram, which has no instance field.
+	Instance uint64
 }
 
 // begin appends the fixed header, the host name and a zero payload length
@@ -268,9 +276,16 @@ func begin(dst []byte, k Kind, e Envelope) ([]byte, error) {
 	if !validName(e.Host, MaxNameLen) {
 		return dst, errorf(ReasonBadHost, "invalid host name %q", e.Host)
 	}
-	dst = append(dst, magic0, magic1, Version, byte(k), 0, byte(len(e.Host)))
+	ver := byte(Version)
+	if e.Instance == 0 {
+		ver = 1
+	}
+	dst = append(dst, magic0, magic1, ver, byte(k), 0, byte(len(e.Host)))
 	dst = binary.BigEndian.AppendUint64(dst, e.Seq)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Time))
+	if ver >= 2 {
+		dst = binary.BigEndian.AppendUint64(dst, e.Instance)
+	}
 	dst = append(dst, e.Host...)
 	return append(dst, 0, 0), nil
 }
@@ -280,7 +295,7 @@ func begin(dst []byte, k Kind, e Envelope) ([]byte, error) {
 // returns dst[:start], as if nothing had been appended.
 func finish(dst []byte, start int, s *Signer) ([]byte, error) {
 	d := dst[start:]
-	offPayLen := offHost + int(d[offHostLen])
+	offPayLen := hostOffset(d[offVersion]) + int(d[offHostLen])
 	payLen := len(d) - offPayLen - 2
 	total := len(d) + MACSize
 	if Kind(d[offKind]).small() && total > MaxSmall {

@@ -9,10 +9,16 @@ import (
 
 // Protocol constants. Sizes are in bytes.
 const (
-	// Version is the protocol version this package speaks. A datagram with any
-	// other version is rejected with ReasonVersion: fields are only ever added
-	// together with a new version.
-	Version = 1
+	// Version is the newest protocol version this package speaks, the one
+	// its encoders write for an [Envelope] with an Instance. Version 2 added
+	// the sender instance to the header.
+	Version = 2
+	// MinVersion is the oldest version this package still parses and
+	// writes (for an Envelope without an Instance): version-1 agents keep
+	// working against a daemon that speaks version 2. A datagram with a
+	// version outside MinVersion..Version is rejected with ReasonVersion:
+	// fields are only ever added together with a new version.
+	MinVersion = 1
 	// MACSize is the length of the trailing HMAC-SHA256.
 	MACSize = 32
 	// MaxDatagram is the largest UDP payload over IPv4 (65535 - 20 IP - 8 UDP).
@@ -34,19 +40,23 @@ const (
 // FlagCompressed marks a sample whose whole payload is an s2 block.
 const FlagCompressed uint8 = 1
 
-// Byte offsets of the fixed header fields.
+// Byte offsets of the fixed header fields. Versions 1 and 2 share them up
+// to the timestamp; version 2 then has the sender instance, so its host
+// name starts 8 bytes later.
 const (
-	offMagic   = 0
-	offVersion = 2
-	offKind    = 3
-	offFlags   = 4
-	offHostLen = 5
-	offSeq     = 6
-	offTime    = 14
-	offHost    = 22
-	// minDatagram is the smallest valid datagram: one-byte host name, empty
-	// payload.
-	minDatagram = offHost + 1 + 2 + MACSize
+	offMagic    = 0
+	offVersion  = 2
+	offKind     = 3
+	offFlags    = 4
+	offHostLen  = 5
+	offSeq      = 6
+	offTime     = 14
+	offInstance = 22 // version 2 only
+	offHostV1   = 22
+	offHostV2   = 30
+	// minDatagram is the smallest valid datagram: version 1, one-byte host
+	// name, empty payload.
+	minDatagram = offHostV1 + 1 + 2 + MACSize
 
 	magic0 = 'h'
 	magic1 = 'b'
@@ -95,8 +105,8 @@ func (k Kind) small() bool { return k != KindSample }
 // Reason classifies why a datagram was rejected, for per-reason drop counters.
 type Reason uint8
 
-// Rejection reasons. ReasonReplay, ReasonClock and ReasonUnknownHost are not
-// produced by this package's parsers; they exist so that receivers count
+// Rejection reasons. ReasonReplay, ReasonClock, ReasonUnknownHost and
+// ReasonSeqJump are not produced by this package's parsers; they exist so that receivers count
 // every drop with one vocabulary.
 const (
 	ReasonNone Reason = iota
@@ -111,6 +121,11 @@ const (
 	ReasonReplay
 	ReasonClock
 	ReasonUnknownHost
+	// ReasonSeqJump is a sequence number that leaps further ahead of its
+	// sender instance's highest one than any real sender could (see
+	// MaxSeqJump): accepting it would make the instance's every later
+	// datagram look like a replay.
+	ReasonSeqJump
 	numReasons
 )
 
@@ -141,6 +156,8 @@ func (r Reason) String() string {
 		return "clock_skew"
 	case ReasonUnknownHost:
 		return "unknown_host"
+	case ReasonSeqJump:
+		return "seq_jump"
 	}
 	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -202,10 +219,22 @@ type Header struct {
 	Version uint8
 	Kind    Kind
 	Flags   uint8
-	Seq     uint64 // sender's sequence number
+	Seq     uint64 // sender's sequence number, counted per Instance
 	Time    int64  // sender's clock, unix nanoseconds
-	Host    []byte
-	Payload []byte // as sent: still compressed when Flags has FlagCompressed
+	// Instance identifies the sending process (version 2; never 0 there).
+	// 0 for version 1, which has no such field: all of a host's version-1
+	// senders share one sequence space.
+	Instance uint64
+	Host     []byte
+	Payload  []byte // as sent: still compressed when Flags has FlagCompressed
+}
+
+// hostOffset is where the host name starts in a datagram of version v.
+func hostOffset(v uint8) int {
+	if v == 1 {
+		return offHostV1
+	}
+	return offHostV2
 }
 
 // Compressed reports whether the payload is an s2 block.
@@ -233,18 +262,20 @@ func Parse(b []byte) (Header, error) {
 	if n <= offVersion {
 		return Header{}, truncated(minDatagram, n)
 	}
-	if b[offVersion] != Version {
-		return Header{}, errorf(ReasonVersion, "unsupported protocol version %d, want %d", b[offVersion], Version)
+	ver := b[offVersion]
+	if ver < MinVersion || ver > Version {
+		return Header{}, errorf(ReasonVersion, "unsupported protocol version %d, want %d..%d", ver, MinVersion, Version)
 	}
+	least := hostOffset(ver) + 1 + 2 + MACSize // this version's smallest datagram
 	if n <= offKind {
-		return Header{}, truncated(minDatagram, n)
+		return Header{}, truncated(least, n)
 	}
 	kind := Kind(b[offKind])
 	if !kind.Valid() {
 		return Header{}, errorf(ReasonKind, "unknown message kind %d", b[offKind])
 	}
 	if n <= offFlags {
-		return Header{}, truncated(minDatagram, n)
+		return Header{}, truncated(least, n)
 	}
 	flags := b[offFlags]
 	// Flags describe the payload encoding, so unknown or misplaced ones make
@@ -256,15 +287,24 @@ func Parse(b []byte) (Header, error) {
 		return Header{}, errorf(ReasonBadPayload, "compressed flag set on a %s datagram", kind)
 	}
 	if n <= offHostLen {
-		return Header{}, truncated(minDatagram, n)
+		return Header{}, truncated(least, n)
 	}
 	hostLen := int(b[offHostLen])
 	if hostLen == 0 || hostLen > MaxNameLen {
 		return Header{}, errorf(ReasonBadHost, "host name length %d out of range 1..%d", hostLen, MaxNameLen)
 	}
+	offHost := hostOffset(ver)
 	offPayLen := offHost + hostLen
 	if n < offPayLen+2 {
 		return Header{}, truncated(offPayLen+2+MACSize, n)
+	}
+	var instance uint64
+	if ver >= 2 {
+		// 0 is what version 1 means by "no instance": a version-2 sender
+		// claiming it would share the version-1 senders' window.
+		if instance = binary.BigEndian.Uint64(b[offInstance:]); instance == 0 {
+			return Header{}, errorf(ReasonBadPayload, "sender instance 0 in a version-%d datagram", ver)
+		}
 	}
 	host := b[offHost:offPayLen:offPayLen]
 	if !ValidName(host) {
@@ -287,13 +327,14 @@ func Parse(b []byte) (Header, error) {
 	}
 	end := offPayload + payLen
 	return Header{
-		Version: Version,
-		Kind:    kind,
-		Flags:   flags,
-		Seq:     binary.BigEndian.Uint64(b[offSeq:]),
-		Time:    int64(binary.BigEndian.Uint64(b[offTime:])),
-		Host:    host,
-		Payload: b[offPayload:end:end],
+		Version:  ver,
+		Kind:     kind,
+		Flags:    flags,
+		Seq:      binary.BigEndian.Uint64(b[offSeq:]),
+		Time:     int64(binary.BigEndian.Uint64(b[offTime:])),
+		Instance: instance,
+		Host:     host,
+		Payload:  b[offPayload:end:end],
 	}, nil
 }
 

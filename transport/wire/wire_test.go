@@ -17,15 +17,27 @@ import (
 var (
 	testKey  = bytes.Repeat([]byte{0x42}, 32)
 	otherKey = bytes.Repeat([]byte{0x43}, 32)
-	testEnv  = Envelope{Host: "web-01.example.net", Seq: 1767225600000000042, Time: 1767225605000000000}
+	testEnv  = Envelope{Host: "web-01.example.net", Seq: 42, Time: 1767225605000000000, Instance: 0x18867251edfa5eed}
+	// testEnvV1 is what a version-1 agent sends: no instance, and a
+	// sequence that started at its boot time.
+	testEnvV1 = Envelope{Host: "web-01.example.net", Seq: 1767225600000000042, Time: 1767225605000000000}
 )
 
-// build frames a datagram by hand, bypassing the encoders' validation, so
-// tests can produce every kind of malformed input. It is signed with key.
+// build frames a version-2 datagram by hand, bypassing the encoders'
+// validation, so tests can produce every kind of malformed input. It is
+// signed with key.
 func build(key []byte, kind Kind, flags byte, host string, payload []byte) []byte {
-	b := []byte{'h', 'b', Version, byte(kind), flags, byte(len(host))}
+	return buildVer(Version, key, kind, flags, host, payload)
+}
+
+// buildVer is build for protocol version ver (1 has no instance field).
+func buildVer(ver byte, key []byte, kind Kind, flags byte, host string, payload []byte) []byte {
+	b := []byte{'h', 'b', ver, byte(kind), flags, byte(len(host))}
 	b = binary.BigEndian.AppendUint64(b, testEnv.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(testEnv.Time))
+	if ver != 1 {
+		b = binary.BigEndian.AppendUint64(b, testEnv.Instance)
+	}
 	b = append(b, host...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
 	b = append(b, payload...)
@@ -102,11 +114,21 @@ func mustParse(t *testing.T, b []byte) Header {
 }
 
 func TestRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  Envelope
+		ver  uint8
+	}{{"v2", testEnv, 2}, {"v1", testEnvV1, 1}} {
+		t.Run(tc.name, func(t *testing.T) { roundTrip(t, tc.env, tc.ver) })
+	}
+}
+
+func roundTrip(t *testing.T, testEnv Envelope, ver uint8) {
 	s := NewSigner(testKey)
 	check := func(t *testing.T, b []byte, kind Kind) Header {
 		t.Helper()
 		h := mustParse(t, b)
-		if h.Kind != kind || h.Version != Version || h.Seq != testEnv.Seq || h.Time != testEnv.Time || string(h.Host) != testEnv.Host {
+		if h.Kind != kind || h.Version != ver || h.Seq != testEnv.Seq || h.Time != testEnv.Time || h.Instance != testEnv.Instance || string(h.Host) != testEnv.Host {
 			t.Fatalf("header = %+v", h)
 		}
 		if !s.Verify(b) {
@@ -129,7 +151,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || got != want {
 			t.Fatalf("DecodeHeartbeat = %+v, %v; want %+v", got, err, want)
 		}
-		if len(b) != offHost+len(testEnv.Host)+2+heartbeatSize+MACSize {
+		if len(b) != hostOffset(ver)+len(testEnv.Host)+2+heartbeatSize+MACSize {
 			t.Fatalf("heartbeat is %d bytes", len(b))
 		}
 	})
@@ -241,7 +263,7 @@ func TestAppendToNonEmpty(t *testing.T) {
 	if !bytes.HasPrefix(dst, prefix) {
 		t.Fatal("prefix overwritten")
 	}
-	hbLen := offHost + len(testEnv.Host) + 2 + heartbeatSize + MACSize
+	hbLen := offHostV2 + len(testEnv.Host) + 2 + heartbeatSize + MACSize
 	hb := dst[len(prefix) : len(prefix)+hbLen]
 	sample := dst[len(prefix)+hbLen:]
 	for _, d := range [][]byte{hb, sample} {
@@ -265,6 +287,7 @@ func TestAppendToNonEmpty(t *testing.T) {
 func TestReasons(t *testing.T) {
 	hbPayload := u32s(5000, 1, 0)
 	hb := build(testKey, KindHeartbeat, 0, "h1", hbPayload)
+	hb1 := buildVer(1, testKey, KindHeartbeat, 0, "h1", hbPayload)
 	sample := build(testKey, KindSample, 0, "h1", samplePayload("disk", smallJSON))
 
 	// A compressed sample that claims one byte more than MaxPayload after
@@ -284,7 +307,15 @@ func TestReasons(t *testing.T) {
 		{"bad magic second byte", mutate(hb, func(b []byte) { b[1] = 'x' }), "parse", ReasonBadMagic},
 		{"bad magic short", []byte("GE"), "parse", ReasonBadMagic},
 		{"version 0", mutate(hb, func(b []byte) { b[offVersion] = 0 }), "parse", ReasonVersion},
-		{"version 2", mutate(hb, func(b []byte) { b[offVersion] = 2 }), "parse", ReasonVersion},
+		{"version 3", mutate(hb, func(b []byte) { b[offVersion] = 3 }), "parse", ReasonVersion},
+		{"version 255", mutate(hb, func(b []byte) { b[offVersion] = 255 }), "parse", ReasonVersion},
+		{"instance 0 in version 2", mutate(hb, func(b []byte) { clear(b[offInstance : offInstance+8]) }), "parse", ReasonBadPayload},
+		// A version byte changed (and the MAC made to match) makes the
+		// host name be read from the wrong place.
+		{"version 1 relabelled 2", mutate(hb1, func(b []byte) { b[offVersion] = 2 }), "parse", ReasonBadHost},
+		{"version 2 relabelled 1", mutate(hb, func(b []byte) { b[offVersion] = 1 }), "parse", ReasonBadHost},
+		{"version 1 bad host", buildVer(1, testKey, KindHeartbeat, 0, "a b", hbPayload), "parse", ReasonBadHost},
+		{"version 1 heartbeat 11 bytes", buildVer(1, testKey, KindHeartbeat, 0, "h1", hbPayload[:11]), "decode", ReasonBadPayload},
 		{"kind 0", mutate(hb, func(b []byte) { b[offKind] = 0 }), "parse", ReasonKind},
 		{"kind 7", mutate(hb, func(b []byte) { b[offKind] = 7 }), "parse", ReasonKind},
 		{"silence of 0 s", build(testKey, KindSilence, 0, "h1", []byte{0, 0, 0, 0, 0, 0}), "decode", ReasonBadPayload},
@@ -302,8 +333,9 @@ func TestReasons(t *testing.T) {
 		{"host non-ASCII", build(testKey, KindHeartbeat, 0, "höst", hbPayload), "parse", ReasonBadHost},
 		{"host leading dot", build(testKey, KindHeartbeat, 0, ".h", hbPayload), "parse", ReasonBadHost},
 		{"host leading dash", build(testKey, KindHeartbeat, 0, "-h", hbPayload), "parse", ReasonBadHost},
-		{"payload length too long", mutate(hb, func(b []byte) { b[offHost+2+1]++ }), "parse", ReasonTruncated},
-		{"payload length too short", mutate(hb, func(b []byte) { b[offHost+2+1]-- }), "parse", ReasonBadPayload},
+		{"payload length too long", mutate(hb, func(b []byte) { b[offHostV2+2+1]++ }), "parse", ReasonTruncated},
+		{"payload length too short", mutate(hb, func(b []byte) { b[offHostV2+2+1]-- }), "parse", ReasonBadPayload},
+		{"version 1 payload length too long", mutate(hb1, func(b []byte) { b[offHostV1+2+1]++ }), "parse", ReasonTruncated},
 		{"trailing byte", resign(testKey, append(slices.Clone(hb), 0)), "parse", ReasonBadPayload},
 		{"datagram over MaxDatagram", make([]byte, MaxDatagram+1), "parse", ReasonOversize},
 		{"heartbeat over MaxSmall", build(testKey, KindHeartbeat, 0, "h1", make([]byte, MaxSmall)), "parse", ReasonOversize},
@@ -498,7 +530,8 @@ func TestEncoderRejects(t *testing.T) {
 // encoders can produce stay within MaxSmall.
 func TestSmallDatagramsFit(t *testing.T) {
 	s := NewSigner(testKey)
-	e := Envelope{Host: strings.Repeat("h", MaxNameLen)}
+	// Version 2, whose header is the longer one.
+	e := Envelope{Host: strings.Repeat("h", MaxNameLen), Instance: 1}
 	long := bytes.Repeat([]byte("x"), maxStringLen)
 	var out [][]byte
 	for _, f := range []func() ([]byte, error){
@@ -561,10 +594,25 @@ func TestZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b1, err := AppendHeartbeat(nil, s, testEnvV1, Heartbeat{IntervalMS: 1000, ConnSeq: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
 	buf := make([]byte, 0, 512)
+	var g ReplayGuard
+	seq := uint64(0)
 	for name, f := range map[string]func(){
-		"Parse":  func() { _, _ = Parse(b) },
-		"Verify": func() { _ = s.Verify(b) },
+		"Parse":   func() { _, _ = Parse(b) },
+		"ParseV1": func() { _, _ = Parse(b1) },
+		"Verify":  func() { _ = s.Verify(b) },
+		// Every call opens a window for a new instance, forgetting another
+		// once the guard is full: the most expensive path.
+		"ReplayGuard": func() {
+			seq++
+			g.Check(seq, 1, int64(seq))
+			g.Check(seq, 2, int64(seq))
+			g.Check(0, seq, int64(seq))
+		},
 		"DecodeHeartbeat": func() {
 			h, _ := Parse(b)
 			_, _ = DecodeHeartbeat(&h)
@@ -589,7 +637,7 @@ func TestStrings(t *testing.T) {
 			t.Errorf("Kind(%d) = %q, want %q", k, got, want)
 		}
 	}
-	want := []string{"truncated", "bad_magic", "version", "kind", "oversize", "bad_host", "bad_mac", "bad_payload", "replay", "clock_skew", "unknown_host"}
+	want := []string{"truncated", "bad_magic", "version", "kind", "oversize", "bad_host", "bad_mac", "bad_payload", "replay", "clock_skew", "unknown_host", "seq_jump"}
 	var got []string
 	for _, r := range AllReasons() {
 		got = append(got, r.String())
@@ -663,8 +711,13 @@ func TestValidName(t *testing.T) {
 }
 
 // seedDatagrams returns one valid datagram of every kind, plus a compressed
-// sample; the first two are a heartbeat and a sample.
+// sample, in version 2 and then in version 1; the first two are a heartbeat
+// and a sample of version 2.
 func seedDatagrams(tb testing.TB) [][]byte {
+	return append(seedDatagramsOf(tb, testEnv), seedDatagramsOf(tb, testEnvV1)...)
+}
+
+func seedDatagramsOf(tb testing.TB, testEnv Envelope) [][]byte {
 	tb.Helper()
 	s := NewSigner(testKey)
 	var out [][]byte

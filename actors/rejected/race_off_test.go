@@ -1,0 +1,5 @@
+//go:build !race
+
+package rejected
+
+const raceEnabled = false
