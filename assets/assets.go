@@ -123,6 +123,16 @@ func Register(r *router.Router) {
 	r.HEAD("/static/{file}", staticHandler)
 }
 
+// IsPublic reports whether path is one of the pages or their static files
+// (or /, which redirects to a page). They hold no data, so they are served
+// without credentials: a page must load to ask for a token.
+func IsPublic(path string) bool {
+	if _, ok := pageRoutes[path]; ok {
+		return true
+	}
+	return path == "/" || strings.HasPrefix(path, "/static/")
+}
+
 func mustLoad(name string, page bool) *asset {
 	b, err := files.ReadFile(name)
 	if err != nil {

@@ -70,6 +70,17 @@ func TestDefaultDaemon(t *testing.T) {
 		{"deadman.peer", d.Deadman.Peer, ""},
 		{"deadman.name", d.Deadman.Name, ""},
 		{"deadman enabled", d.Deadman.Enabled(), false},
+		{"api.token", len(d.API.Tokens), 0},
+		{"api.user", len(d.API.Users), 0},
+		{"api.tls_pem", d.API.TLSPem, ""},
+		{"api.pprof", d.API.Pprof, false},
+		{"api.rate", d.API.Rate, 100.0},
+		{"api.burst", d.API.Burst, 200},
+		{"api.rate_exempt", d.API.RateExempt, []string{"127.0.0.0/8", "::1/128"}},
+		{"api.max_conns", d.API.MaxConns, 0},
+		{"api.max_conns_per_ip", d.API.MaxConnsPerIP, 256},
+		{"api.read_timeout", d.API.ReadTimeout, dur(10 * time.Second)},
+		{"api.idle_timeout", d.API.IdleTimeout, dur(2 * time.Minute)},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -207,6 +218,16 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				Deadman: Deadman{
 					URL: "https://hc-ping.example.com/0f3c", Method: "POST", Interval: dur(30 * time.Second),
 					Timeout: dur(20 * time.Second), Peer: "hbd2.example.com:50003", Name: "hbd1",
+				},
+				API: API{
+					TLSPem: "server.pem", TLSKey: "server.key", Pprof: true, Rate: 5.5, Burst: 20,
+					RateExempt: []string{"10.0.0.0/8", "2001:db8::7"}, MaxConns: 5000, MaxConnsPerIP: 0,
+					ReadTimeout: dur(5 * time.Second), IdleTimeout: dur(30 * time.Second),
+					Tokens: []APIToken{
+						{Name: "grafana", Scope: "read", Hash: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+						{Name: "ops", Scope: "write", Hash: "sha256:60303AE22B998861BCE3B28F33EEC1BE758A213C86C93C076DBE9F558C11C752"},
+					},
+					Users: []APIUser{{Name: "alice", Scope: "write", PasswordHash: "$2a$10$WylJjcshTiyqXRvEvMH7mOsFwTQ4Wn6EjwxxGut0BZvrm89F0c4CC"}},
 				},
 				Thresholds: []Threshold{
 					{
@@ -493,7 +514,8 @@ func TestExamples(t *testing.T) {
 			}
 			for _, key := range tagNames(et) {
 				re := regexp.MustCompile(`(?m)^(# ?)?` + regexp.QuoteMeta(key) + ` = `)
-				found := false
+				// A nested table ([[api.token]]) is documented by its header.
+				found := regexp.MustCompile(`(?m)^(# ?)?\[\[?` + regexp.QuoteMeta(tagName(f)+"."+key) + `\]\]?`).Match(text)
 				for _, sec := range sections {
 					found = found || re.MatchString(sec)
 				}

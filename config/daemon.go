@@ -70,6 +70,10 @@ type Daemon struct {
 	WSOrigins []string `toml:"ws_origins"`
 	// WebSocket is [websocket]: limits on each WebSocket client.
 	WebSocket WebSocket `toml:"websocket"`
+
+	// API is the [api] table: authentication, TLS, profiling and limits
+	// of the HTTP listeners.
+	API API `toml:"api"`
 }
 
 // Default ports and sizes of the daemon.
@@ -101,6 +105,7 @@ func DefaultDaemon() Daemon {
 		State:         defaultState(),
 		Deadman:       defaultDeadman(),
 		WebSocket:     defaultWebSocket(),
+		API:           defaultAPI(),
 	}
 }
 
@@ -300,6 +305,7 @@ func (d *Daemon) validate(r *report) {
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 	d.WebSocket.validate(r, top("websocket"))
+	d.validateAPI(r)
 }
 
 // validateTLS checks that wss_port has its certificate and key. It only

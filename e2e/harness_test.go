@@ -129,6 +129,14 @@ type daemon struct {
 	ws      string // ws://.../hbd on ws_port
 	key     []byte
 	keyPath string
+
+	// wrapper, when set, runs the daemon through it: the command line is
+	// wrapper followed by hbd and its arguments (e.g. a shell that lowers
+	// ulimit -n first).
+	wrapper []string
+	// client, when set, is what waits for the API to come up (an HTTPS
+	// client trusting the test's certificate).
+	client *http.Client
 }
 
 // freePorts returns n ports free for TCP and for UDP on both loopbacks.
@@ -179,6 +187,21 @@ func startDaemon(t *testing.T, extra string) *daemon {
 // of its own, created in its data directory.
 func startDaemonKey(t *testing.T, keyPath, extra string) *daemon {
 	t.Helper()
+	d := newDaemonKey(t, keyPath, extra)
+	d.start(t)
+	return d
+}
+
+// newDaemon writes the config of a daemon on loopback, with extra TOML
+// appended, without starting it; set wrapper or client, then call start.
+func newDaemon(t *testing.T, extra string) *daemon {
+	t.Helper()
+	return newDaemonKey(t, "", extra)
+}
+
+// newDaemonKey is newDaemon with startDaemonKey's keyPath.
+func newDaemonKey(t *testing.T, keyPath, extra string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	d := &daemon{dir: dir, udpPort: ports[0], http: fmt.Sprintf("http://127.0.0.1:%d", ports[1]), ws: fmt.Sprintf("ws://127.0.0.1:%d/hbd", ports[2])}
@@ -200,31 +223,46 @@ log_level = "debug"
 	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// start starts the daemon newDaemon prepared and reads the key it made.
+func (d *daemon) start(t *testing.T) {
+	t.Helper()
 	d.startProc(t)
 	key, err := wire.LoadKey(d.keyPath)
 	if err != nil {
 		t.Fatalf("daemon did not create its key: %v", err)
 	}
 	d.key = key
-	return d
 }
 
 // startProc starts the daemon's process and waits for its API.
 func (d *daemon) startProc(t *testing.T) {
 	t.Helper()
-	d.proc = start(t, bins.hbd, nil, "-config", d.cfgPath)
+	if len(d.wrapper) > 0 {
+		args := append(append(append([]string(nil), d.wrapper[1:]...), bins.hbd), "-config", d.cfgPath)
+		d.proc = start(t, d.wrapper[0], nil, args...)
+	} else {
+		d.proc = start(t, bins.hbd, nil, "-config", d.cfgPath)
+	}
+	client := d.client
+	if client == nil {
+		client = http.DefaultClient
+	}
 	waitFor(t, 15*time.Second, "daemon HTTP API up", func() bool {
 		select {
 		case <-d.proc.done:
 			t.Fatalf("hbd exited: %v\n%s", d.proc.err, d.proc.out.String())
 		default:
 		}
-		resp, err := http.Get(d.http + "/api/0/hosts")
+		resp, err := client.Get(d.http + "/api/0/hosts")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
-		return resp.StatusCode == 200
+		// 401: up, with [api] tokens configured.
+		return resp.StatusCode == 200 || resp.StatusCode == 401
 	})
 }
 

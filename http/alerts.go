@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strconv"
@@ -140,6 +141,12 @@ func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: "+err.Error())
+		return
+	}
+	// One JSON object and nothing after it: a body that is more is not
+	// what the client meant, and guessing is how parsers get smuggled past.
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: unexpected data after the JSON object")
 		return
 	}
 	now := s.sys.Now()

@@ -13,6 +13,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,7 +53,17 @@ type Options struct {
 	// CORSOrigins lists the origins allowed to call the API from a browser
 	// ("*" for any); empty adds no CORS headers.
 	CORSOrigins []string
+	// Guard applies the [api] table: connection caps, rate limit,
+	// authentication, CSRF checks, pprof. nil = a Guard with no
+	// credentials and no caps (reads open, writes from loopback only).
+	Guard *Guard
+	// TLS, when set, serves https:// (and wss:// on /hbd) on the API port.
+	TLS *tls.Config
 }
+
+// maxBodySize bounds a request body: the only bodies the API takes are
+// silences, well under 1 KiB.
+const maxBodySize = 64 << 10 // bytes
 
 // Server is the API server.
 type Server struct {
@@ -66,6 +77,9 @@ type Server struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	shutdown bool
+
+	guard *Guard
+	tls   *tls.Config
 }
 
 // New builds the server and its routes; call Listen and Serve to run it.
@@ -76,7 +90,11 @@ func New(sys *actors.System, opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	s := &Server{sys: sys, log: opt.Logger, timeout: opt.QueryTimeout}
+	if opt.Guard == nil {
+		opt.Guard = NewGuard(GuardOptions{Logger: opt.Logger, CORSOrigins: opt.CORSOrigins})
+	}
+	opt.Collectors = append(opt.Collectors, opt.Guard)
+	s := &Server{sys: sys, log: opt.Logger, timeout: opt.QueryTimeout, guard: opt.Guard, tls: opt.TLS}
 	r := router.New()
 	r.RedirectTrailingSlash = false
 	assets.Register(r)
@@ -88,7 +106,9 @@ func New(sys *actors.System, opt Options) *Server {
 	opt.Collectors = append(opt.Collectors, notifyCollector{sys})
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
-	r.GET("/debug/pprof/{profile:*}", pprof())
+	if opt.Guard.pprof {
+		r.GET("/debug/pprof/{profile:*}", opt.Guard.gate.wrap(pprof()))
+	}
 	r.GET("/api/0/hosts", s.hosts)
 	r.GET("/api/0/hosts/{hostname}", s.host)
 	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
@@ -112,11 +132,16 @@ func New(sys *actors.System, opt Options) *Server {
 	}
 	s.router = r
 	s.srv = &fasthttp.Server{
-		Handler:               s.metrics.instrument(newCORS(opt.CORSOrigins).wrap(r.Handler)),
-		Name:                  "hbd",
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		// The guard's rate limit comes before CORS so that preflights count
+		// too, and its checks after, so that a refusal carries the CORS
+		// headers a dashboard on another origin needs to read it.
+		Handler:     s.metrics.instrument(opt.Guard.limit(newCORS(opt.CORSOrigins).wrap(opt.Guard.protect(r.Handler)))),
+		Name:        "hbd",
+		ReadTimeout: opt.Guard.readTO,
+		// A CPU profile answers after up to maxProfileSeconds.
+		WriteTimeout:          (maxProfileSeconds + 30) * time.Second,
+		IdleTimeout:           opt.Guard.idleTO,
+		MaxRequestBodySize:    maxBodySize,
 		NoDefaultServerHeader: false,
 		NoDefaultDate:         true,
 		Logger:                fasthttpLogger{s.log},
@@ -127,9 +152,10 @@ func New(sys *actors.System, opt Options) *Server {
 // Router exposes the router so later features (pages, WebSocket, metrics) can add routes.
 func (s *Server) Router() *router.Router { return s.router }
 
-// Listen binds addr ("host:port"; an empty host means every interface).
+// Listen binds addr ("host:port"; an empty host means every interface),
+// under the guard's connection caps, with TLS if Options.TLS is set.
 func (s *Server) Listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := s.guard.Listen("api", addr, s.tls)
 	if err != nil {
 		return fmt.Errorf("cannot listen for HTTP on %s: %w", addr, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/fasthttp/router"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,35 +20,46 @@ import (
 // ws_port in plain text, wss_port with TLS. The same endpoint is also on
 // the API port, for reverse proxies and the web pages.
 type WSServer struct {
-	srv *fasthttp.Server
-	mu  sync.Mutex
-	ln  net.Listener
-	off bool
+	srv   *fasthttp.Server
+	guard *Guard
+	mu    sync.Mutex
+	ln    net.Listener
+	off   bool
 }
 
 // NewWSServer builds a server around the broadcaster's upgrade handler.
-func NewWSServer(b *broadcast.Broadcaster, log *slog.Logger) *WSServer {
+// The guard (nil = one with no credentials and no caps) applies the same
+// connection caps, rate limit and credentials as on the API port; the
+// upgrade request must arrive within its read timeout, after which the
+// broadcaster owns the connection and its deadlines.
+func NewWSServer(b *broadcast.Broadcaster, log *slog.Logger, g *Guard) *WSServer {
+	if g == nil {
+		g = NewGuard(GuardOptions{Logger: log})
+	}
 	r := router.New()
 	r.GET("/hbd", b.Handler)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such path: %s (the WebSocket endpoint is /hbd)", ctx.Path()))
 	}
-	return &WSServer{srv: &fasthttp.Server{
-		Handler:     r.Handler,
-		Name:        "hbd",
-		ReadTimeout: 30 * time.Second,
-		Logger:      fasthttpLogger{log},
+	return &WSServer{guard: g, srv: &fasthttp.Server{
+		Handler:            g.limit(g.protect(r.Handler)),
+		Name:               "hbd",
+		ReadTimeout:        g.readTO,
+		MaxRequestBodySize: 4 << 10, // an upgrade has no body
+		Logger:             fasthttpLogger{log},
 	}}
 }
 
-// Listen binds addr; with tlsCfg it serves wss://.
+// Listen binds addr under the guard's connection caps; with tlsCfg it
+// serves wss://.
 func (w *WSServer) Listen(addr string, tlsCfg *tls.Config) error {
-	ln, err := net.Listen("tcp", addr)
+	name := "ws"
+	if tlsCfg != nil {
+		name = "wss"
+	}
+	ln, err := w.guard.Listen(name, addr, tlsCfg)
 	if err != nil {
 		return fmt.Errorf("cannot listen for WebSocket clients on %s: %w", addr, err)
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
 	}
 	w.mu.Lock()
 	w.ln = ln

@@ -49,15 +49,94 @@
   HTTPError.prototype = Object.create(Error.prototype);
   HTTPError.prototype.name = 'HTTPError';
 
+  // ---- API token ----
+  //
+  // A daemon with [api] tokens answers 401 without one. The token the user
+  // types is kept in this origin's localStorage (another site's pages
+  // cannot read it) and sent as "Authorization: Bearer"; the WebSocket
+  // takes it as ?token=, since browsers cannot set headers there.
+
+  var TOKEN_KEY = 'hbd.token';
+
+  function token() {
+    try { return window.localStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+  }
+
+  function setToken(t) {
+    try {
+      if (t) window.localStorage.setItem(TOKEN_KEY, t);
+      else window.localStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* storage disabled: the token lasts until reload */ }
+  }
+
+  var login = null;
+
+  // loginBox puts the token field and the sign-out button in the top bar,
+  // hidden until needed.
+  function loginBox() {
+    if (login) return login;
+    var bar = document.querySelector('.topbar');
+    if (!bar) return null;
+    var right = bar.querySelector('.topbar-right');
+    if (!right) {
+      right = el('div', { className: 'topbar-right' });
+      bar.appendChild(right);
+    }
+    var input = el('input', {
+      type: 'password', id: 'login-token', placeholder: 'API token', autocomplete: 'current-password',
+      spellcheck: false, attrs: { 'aria-label': 'API token' }
+    });
+    var form = el('form', { id: 'login', className: 'login hidden' }, input,
+      el('button', { type: 'submit', id: 'login-submit', className: 'primary small', text: 'Sign in' }));
+    var out = el('button', {
+      type: 'button', id: 'logout', className: 'small hidden', text: 'Sign out',
+      title: 'Forget the API token stored in this browser'
+    });
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var v = input.value.trim();
+      if (!v) return;
+      setToken(v);
+      location.reload();
+    });
+    out.addEventListener('click', function () {
+      setToken('');
+      location.reload();
+    });
+    right.insertBefore(out, right.firstChild);
+    right.insertBefore(form, right.firstChild);
+    if (token()) out.classList.remove('hidden');
+    login = { form: form, input: input, out: out };
+    return login;
+  }
+
+  // needLogin shows the token field after a 401.
+  function needLogin(message) {
+    var b = loginBox();
+    if (!b || !b.form.classList.contains('hidden')) return;
+    b.form.classList.remove('hidden');
+    b.input.placeholder = token() ? 'Token rejected: enter another' : 'API token';
+    b.input.title = message;
+  }
+
+  // streamURL is the WebSocket URL of the live stream on this origin.
+  function streamURL() {
+    var url = (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/hbd';
+    var t = token();
+    return t ? url + '?token=' + encodeURIComponent(t) : url;
+  }
+
   // api fetches a JSON endpoint; it rejects with an HTTPError on a non-2xx
   // answer (message from the body's "error" when there is one) and gives
   // up after timeoutMs (default 15 s) so a stuck request cannot stall a
-  // refresh loop.
+  // refresh loop. A 401 also shows the token field.
   function api(path, opts) {
     opts = opts || {};
     var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, opts.timeoutMs || 15000) : 0;
     var init = { method: opts.method || 'GET', headers: { 'Accept': 'application/json' }, cache: 'no-store' };
+    var tok = token();
+    if (tok) init.headers['Authorization'] = 'Bearer ' + tok;
     if (ctrl) init.signal = ctrl.signal;
     if (opts.body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
@@ -71,6 +150,7 @@
         }
         if (!resp.ok) {
           var msg = body && typeof body.error === 'string' ? body.error : ('HTTP ' + resp.status);
+          if (resp.status === 401) needLogin(msg);
           throw new HTTPError(resp.status, msg);
         }
         return body;
@@ -191,8 +271,10 @@
     return { stop: function () { clearInterval(id); }, now: tick };
   }
 
+  loginBox();
+
   window.hbd = {
-    el: el, svg: svg, clear: clear, api: api, HTTPError: HTTPError,
+    el: el, svg: svg, clear: clear, api: api, HTTPError: HTTPError, streamURL: streamURL,
     nowSec: nowSec, duration: duration, ago: ago, clock: clock,
     num: num, bytes: bytes, metricValue: metricValue, metricText: metricText,
     STATES: STATES, badge: badge, every: every

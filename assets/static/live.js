@@ -495,7 +495,7 @@
 
   function connect() {
     wsTimer = 0;
-    var url = (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/hbd';
+    var url = H.streamURL();
     var sock;
     try {
       sock = new WebSocket(url);

@@ -37,8 +37,23 @@ func run(args []string) int {
 	cfgPath := fl.String("config", "", "config file (TOML); without one, built-in defaults are used")
 	check := fl.Bool("check-config", false, "validate the config file and exit: 0 if valid, 1 if not")
 	checkSt := fl.Bool("check-state", false, "report what the state directory ([state] dir) holds and whether it is intact, then exit: 0 if every file is usable, 1 if not")
+	newTok := fl.Bool("new-token", false, "print a fresh random API token, its hash and the [[api.token]] table for hbd.toml, then exit")
+	hashTok := fl.Bool("hash-token", false, "read an API token on standard input and print its hash for [[api.token]] hash, then exit")
 	if err := fl.Parse(args); err != nil {
 		return 2
+	}
+	if *newTok || *hashTok {
+		var err error
+		if *newTok {
+			err = newToken(os.Stdout)
+		} else {
+			err = hashToken(os.Stdin, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
 	}
 	cfg, err := config.LoadDaemon(*cfgPath)
 	if err == nil {
@@ -150,13 +165,21 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	}
 	defer dm.Stop()
 
-	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm)})
+	guard, err := buildGuard(cfg, log, raiseFDLimit(log))
+	if err != nil {
+		return err
+	}
+	apiTLSCfg, err := apiTLS(cfg, log)
+	if err != nil {
+		return err
+	}
+	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: apiTLSCfg})
 	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 		return err
 	}
 	serveErr := make(chan error, 3)
 	go func() { serveErr <- api.Serve() }()
-	wsServers, err := startWS(cfg, sys, log, serveErr)
+	wsServers, err := startWS(cfg, sys, log, guard, serveErr)
 	if err != nil {
 		return err
 	}
@@ -164,16 +187,26 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	for _, a := range sys.UDPAddrs() {
 		log.Info("listening for agents", "udp", a.String())
 	}
-	log.Info("HTTP API ready", "addr", api.Addr().String(), "hosts", "http://"+displayAddr(api.Addr())+"/api/0/hosts")
+	scheme := "http"
+	if apiTLSCfg != nil {
+		scheme = "https"
+	}
+	log.Info("HTTP API ready", "addr", api.Addr().String(), "hosts", scheme+"://"+displayAddr(api.Addr())+"/api/0/hosts")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-		dm.Stop() // first: a peer hears of the clean stop at once
-	case err := <-serveErr:
-		return fmt.Errorf("HTTP server failed: %w", err)
+	// A listener that stops serving is logged, never fatal: UDP ingest,
+	// alerting and the other listeners go on. (The listeners retry failed
+	// accepts themselves, so this is for what cannot be retried.)
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			dm.Stop() // first: a peer hears of the clean stop at once
+			running = false
+		case err := <-serveErr:
+			log.Error("an HTTP listener stopped serving; UDP ingest and the other listeners continue", "err", err)
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -210,10 +243,10 @@ func wsOrigins(cfg *config.Daemon, log *slog.Logger) []string {
 
 // startWS starts the WebSocket-only listeners: ws_port, and wss_port with
 // TLS from cert_path/wss_pem/wss_key.
-func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, serveErr chan<- error) ([]*hbdhttp.WSServer, error) {
+func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error) ([]*hbdhttp.WSServer, error) {
 	var servers []*hbdhttp.WSServer
 	listen := func(port int, tlsCfg *tls.Config, scheme string) error {
-		w := hbdhttp.NewWSServer(sys.Broadcaster, log)
+		w := hbdhttp.NewWSServer(sys.Broadcaster, log, guard)
 		if err := w.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(port)), tlsCfg); err != nil {
 			return err
 		}
@@ -228,11 +261,11 @@ func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, serveErr 
 		}
 	}
 	if cfg.WSSPort != 0 {
-		cert, err := tls.LoadX509KeyPair(cfg.WSSPemPath(), cfg.WSSKeyPath())
+		certs, err := hbdhttp.NewCertReloader(cfg.WSSPemPath(), cfg.WSSKeyPath(), log.With("listener", "wss"))
 		if err != nil {
 			return servers, fmt.Errorf("cannot load the wss certificate: %w", err)
 		}
-		if err := listen(cfg.WSSPort, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, "wss"); err != nil {
+		if err := listen(cfg.WSSPort, certs.TLSConfig(), "wss"); err != nil {
 			return servers, err
 		}
 	}
