@@ -487,8 +487,10 @@ func TestStopClosesClients(t *testing.T) {
 func TestKeepaliveClosesUnresponsiveClient(t *testing.T) {
 	// Real time: the pong deadline is a socket read deadline, which no fake
 	// clock reaches. The intervals are generous so -race scheduling cannot
-	// starve the responsive client.
-	h := newHarness(t, Options{PingInterval: 100 * time.Millisecond})
+	// starve the responsive client. Its pongs (10 a second here) count
+	// against its message rate, so the rate is raised well above them:
+	// what is tested is the pong deadline, not the rate limit.
+	h := newHarness(t, Options{PingInterval: 100 * time.Millisecond, MessageRate: 1000, MessageBurst: 1000})
 	silent := h.dial(t, nil) // reads nothing, so answers no ping
 	_ = silent
 	responsive := h.dial(t, nil)
