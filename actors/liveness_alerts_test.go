@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hbd-project/hbd/actors/alert"
 )
 
 // alertsOf is the host's /alerts body; a synchronous query, so it is also
@@ -183,5 +185,34 @@ func TestMassOutageIsOneNotification(t *testing.T) {
 	o, _ := body["outage"].(map[string]any)
 	if o == nil || o["hosts"] != float64(10) || o["ingest_receiving"] != true {
 		t.Errorf("outage %v", body["outage"])
+	}
+}
+
+// A level that rises again within the group wait is one page at the level
+// it reached, from where it started: a dying host is DEGRADED for the
+// moment between its addresses' deadlines, then DOWN, and pages once.
+func TestEscalationWithinGroupWaitIsOnePage(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL, grouping: Grouping{Wait: 30 * time.Second},
+		rules: []alert.Rule{{Metric: "cpu_monitor.cpu_percent", Op: alert.OpGT, Warning: ptr(80.0), Critical: ptr(90.0)}}})
+	a := newTestAgent(t, s, clock, "h")
+	a.beat()
+	a.sample("cpu_monitor", `{"cpu_percent":85}`)
+	clock.Advance(time.Second)
+	a.sample("cpu_monitor", `{"cpu_percent":95}`)
+	clock.Advance(30 * time.Second)
+	eventually(t, "the page", func() bool { return hook.got() != "" })
+	settle(s)
+	eventually(t, "counted", func() bool {
+		return strings.Contains(alertsOf(t, s, "h"), `"notification_count":1`)
+	})
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if len(hook.posts) != 1 || hook.posts[0] != "problem:cpu_monitor.cpu_percent:CRITICAL" || hook.bodies[0]["prev_level"] != "OK" {
+		t.Fatalf("posts %v %v", hook.posts, hook.bodies)
+	}
+	if msg := hook.msgs[0]; !strings.HasPrefix(msg, "cpu_monitor.cpu_percent OK -> CRITICAL") {
+		t.Errorf("message %q", msg)
 	}
 }

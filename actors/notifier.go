@@ -246,6 +246,16 @@ func (a *notifierActor) route(ctx actor.Context, i int, n notify.Notification) {
 		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s problem and recovery on %s within the group wait: neither sent", n.MetricPath, r.Channel.Name()))
 		return
 	}
+	if n.Kind == notify.KindProblem {
+		// A level that changes again within the wait (a dying host is
+		// DEGRADED for the milliseconds between its two addresses'
+		// deadlines, then DOWN) is one page, at the level it reached,
+		// telling where it came from.
+		if p, ok := a.takePending(i, n.Host, n.MetricPath, notify.KindProblem); ok {
+			n.PrevLevel = p.PrevLevel
+			n.Message = strings.Replace(n.Message, n.MetricPath+" "+p.Level+" -> ", n.MetricPath+" "+p.PrevLevel+" -> ", 1)
+		}
+	}
 	k := groupKey{route: i, kind: n.Kind, path: n.MetricPath, level: n.Level}
 	g := a.groups[k]
 	if g == nil {
@@ -266,25 +276,32 @@ func (a *notifierActor) route(ctx actor.Context, i int, n notify.Notification) {
 // i, and reports whether n (a recovery) need not be sent: true when that
 // problem had come from OK.
 func (a *notifierActor) cancelPending(i int, n notify.Notification) bool {
+	p, ok := a.takePending(i, n.Host, n.MetricPath, notify.KindProblem)
+	return ok && p.PrevLevel == notify.LevelOK
+}
+
+// takePending removes and returns the transition of host and path, of
+// kind, waiting in one of route i's groups.
+func (a *notifierActor) takePending(i int, host, path, kind string) (notify.Notification, bool) {
 	for k, g := range a.groups {
-		if k.route != i || k.kind != notify.KindProblem || k.path != n.MetricPath {
+		if k.route != i || k.kind != kind || k.path != path {
 			continue
 		}
-		j, ok := g.index[n.Host]
+		j, ok := g.index[host]
 		if !ok {
 			continue
 		}
-		fromOK := g.members[j].PrevLevel == notify.LevelOK
+		taken := g.members[j]
 		g.members = slices.Delete(g.members, j, j+1)
-		delete(g.index, n.Host)
+		delete(g.index, host)
 		for h, at := range g.index {
 			if at > j {
 				g.index[h] = at - 1
 			}
 		}
-		return fromOK
+		return taken, true
 	}
-	return false
+	return notify.Notification{}, false
 }
 
 // flush sends group k as one notification: the transition itself when it
