@@ -39,6 +39,9 @@ func split(data []byte, vals []span) (_ []span, ok bool) {
 				return vals, false
 			}
 			if isKey(data, j) {
+				if bytes.IndexByte(data[i:j], placeholder) >= 0 {
+					return vals, false
+				}
 				i = j
 				continue
 			}
