@@ -7,14 +7,17 @@ import (
 )
 
 // col is one column's decoding state: the current sample's value and what
-// the next one is predicted and coded from.
+// the next one is predicted and coded from. A ring keeps one per column of
+// its newest sample, so it is small.
 type col struct {
-	v, d   int64  // number: the value × 10^scale and its last change
-	off, n uint32 // the value's bytes in the state's arena, if it is a literal
-	scale  uint8  // number: decimals the column keeps
-	ewma   uint8  // 4 × running mean of the coded residuals' bit length
-	score  int8   // > 0: predict v+d (counters), else v (gauges)
-	flags  uint8
+	// A number: the value × 10^scale and its last change. A literal: its
+	// offset and length in the state's arena; a number column that holds a
+	// literal forgets its value, and codes the next number from zero.
+	v, d  int64
+	scale uint8 // number: decimals the column keeps
+	ewma  uint8 // 4 × running mean of the coded residuals' bit length
+	score int8  // > 0: predict v+d (counters), else v (gauges)
+	flags uint8
 }
 
 const (
@@ -39,12 +42,12 @@ type state struct {
 }
 
 // literal returns c's current literal bytes.
-func (s *state) literal(c *col) []byte { return s.lit[c.off : c.off+c.n] }
+func (s *state) literal(c *col) []byte { return s.lit[c.v : c.v+c.d] }
 
 // setLiteral makes b the current value of c.
 func (s *state) setLiteral(c *col, b []byte) {
 	c.flags |= colIsLit
-	c.off, c.n = uint32(len(s.lit)), uint32(len(b))
+	c.v, c.d = int64(len(s.lit)), int64(len(b))
 	s.lit = append(s.lit, b...)
 }
 
@@ -53,7 +56,7 @@ func (s *state) compactLiterals(tmp []byte) []byte {
 	live := 0
 	for i := range s.cols {
 		if s.cols[i].flags&colIsLit != 0 {
-			live += int(s.cols[i].n)
+			live += int(s.cols[i].d)
 		}
 	}
 	if len(s.lit) < 256 || len(s.lit) <= 2*live {
@@ -64,8 +67,8 @@ func (s *state) compactLiterals(tmp []byte) []byte {
 	for i := range s.cols {
 		c := &s.cols[i]
 		if c.flags&colIsLit != 0 {
-			b := tmp[c.off : c.off+c.n]
-			c.off = uint32(len(s.lit))
+			b := tmp[c.v : c.v+c.d]
+			c.v = int64(len(s.lit))
 			s.lit = append(s.lit, b...)
 		}
 	}
@@ -127,7 +130,10 @@ func (c *col) riceK() uint {
 }
 
 func (c *col) predict() int64 {
-	if c.score > 0 {
+	switch {
+	case c.flags&colIsLit != 0:
+		return 0
+	case c.score > 0:
 		return c.v + c.d
 	}
 	return c.v
@@ -135,6 +141,9 @@ func (c *col) predict() int64 {
 
 // update moves c to value v after coding residual z.
 func (c *col) update(v int64, z uint64) {
+	if c.flags&colIsLit != 0 {
+		c.v, c.d = 0, 0
+	}
 	d := v - c.v
 	// Would the other predictor have done better? Keep count.
 	zd, zdd := bits.Len64(zigzag(d)), bits.Len64(zigzag(d-c.d))
@@ -185,6 +194,10 @@ func (w *bitWriter) rescale(c *col, scale int) {
 }
 
 func (c *col) rescale(scale int) {
+	if c.flags&colIsLit != 0 {
+		c.scale = uint8(scale)
+		return
+	}
 	p := pow10[scale-int(c.scale)]
 	c.v = int64(uint64(c.v) * p) // wrapping: the decoder does the same
 	c.d = int64(uint64(c.d) * p)
@@ -288,7 +301,7 @@ func (r *bitReader) literal(s *state, c *col) {
 	off := len(s.lit)
 	s.lit = r.bytes(s.lit)
 	c.flags |= colIsLit
-	c.off, c.n = uint32(off), uint32(len(s.lit)-off)
+	c.v, c.d = int64(off), int64(len(s.lit)-off)
 }
 
 // record reads a record into s; templates are the ring's.
@@ -320,27 +333,32 @@ func (r *bitReader) record(s *state, templates func(int) (string, bool)) {
 
 func (w *bitWriter) keyframe(s *state) {
 	w.varint(uint64(s.tmpl))
-	w.fullNumber(&s.ts)
+	w.params(&s.ts)
+	w.varint(zigzag(s.ts.v))
+	w.varint(zigzag(s.ts.d))
 	for i := range s.cols {
 		c := &s.cols[i]
 		if c.flags&colLiteral != 0 {
 			w.bytes(s.literal(c))
 			continue
 		}
-		w.fullNumber(c)
-		w.bit(c.flags&colIsLit != 0)
-		if c.flags&colIsLit != 0 {
+		w.params(c)
+		isLit := c.flags&colIsLit != 0
+		w.bit(isLit)
+		if isLit {
 			w.bytes(s.literal(c))
+			continue
 		}
+		w.varint(zigzag(c.v))
+		w.varint(zigzag(c.d))
 	}
 }
 
-func (w *bitWriter) fullNumber(c *col) {
+// params writes how a number column codes its values.
+func (w *bitWriter) params(c *col) {
 	w.write(uint64(c.scale), 5)
 	w.write(uint64(c.ewma), 8)
 	w.write(uint64(c.score-scoreMin), 3)
-	w.varint(zigzag(c.v))
-	w.varint(zigzag(c.d))
 }
 
 func (r *bitReader) keyframe(s *state, templates func(int) (string, bool)) {
@@ -351,26 +369,29 @@ func (r *bitReader) keyframe(s *state, templates func(int) (string, bool)) {
 		return
 	}
 	s.reset(ti, t)
-	r.fullNumber(&s.ts)
+	r.params(&s.ts)
+	s.ts.v = unzigzag(r.varint())
+	s.ts.d = unzigzag(r.varint())
 	for i := range s.cols {
 		c := &s.cols[i]
 		if c.flags&colLiteral != 0 {
 			r.literal(s, c)
 			continue
 		}
-		r.fullNumber(c)
+		r.params(c)
 		if r.bit() {
 			r.literal(s, c)
+			continue
 		}
+		c.v = unzigzag(r.varint())
+		c.d = unzigzag(r.varint())
 	}
 }
 
-func (r *bitReader) fullNumber(c *col) {
+func (r *bitReader) params(c *col) {
 	c.scale = uint8(r.read(5))
 	c.ewma = uint8(r.read(8))
 	c.score = int8(r.read(3)) + scoreMin
-	c.v = unzigzag(r.varint())
-	c.d = unzigzag(r.varint())
 	if c.scale > maxScale || c.score > scoreMax {
 		r.bad = true
 	}

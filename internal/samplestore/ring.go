@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"unique"
+	"unsafe"
 )
 
 // Ring keeps the last limit samples of one plugin of one host, each a
@@ -159,14 +160,14 @@ func (r *Ring) appendBytes(b []byte) {
 	case r.n < r.limit:
 		// Still filling: grow geometrically; fit trims the slack once full.
 		r.realloc(need * 3 / 2)
-	case need+need/32 <= cap(r.buf) && cap(r.buf) <= need+need/4:
+	case need+need/64 <= cap(r.buf) && cap(r.buf) <= need+need/8:
 		// Move the samples to the front: every few records, a copy of a
-		// few KiB.
+		// few KiB, which keeps the slack small.
 		copy(r.buf, r.buf[r.start:])
 		r.buf = r.buf[:live]
 		r.start = 0
 	default:
-		r.realloc(need + need/16 + 16)
+		r.realloc(need + need/32 + 16)
 	}
 	r.buf = append(r.buf, b...)
 }
@@ -180,7 +181,7 @@ func (r *Ring) realloc(size int) {
 
 // fit trims buf's slack to a little room for the next records.
 func (r *Ring) fit() {
-	if live := len(r.buf) - r.start; cap(r.buf) > live+live/4 {
+	if live := len(r.buf) - r.start; cap(r.buf) > live+live/8 {
 		r.realloc(live + live/16 + 16)
 	}
 }
@@ -292,6 +293,52 @@ func (r *Ring) All() iter.Seq2[int64, []byte] {
 			return yield(st.ts.v, sc.out)
 		})
 	}
+}
+
+// Latest returns the n newest samples (all if n ≥ Len()), newest first:
+// each timestamp and its JSON, which is valid until the next iteration.
+// It decodes the ring once. The ring must not change meanwhile.
+func (r *Ring) Latest(n int) iter.Seq2[int64, []byte] {
+	return func(yield func(int64, []byte) bool) {
+		n := min(n, r.Len())
+		if n <= 0 {
+			return
+		}
+		if n == 1 {
+			sc := getScratch()
+			defer putScratch(sc)
+			sc.out = r.AppendJSON(sc.out[:0], 0)
+			yield(r.head.ts.v, sc.out)
+			return
+		}
+		sc := getScratch()
+		defer putScratch(sc)
+		sc.times, sc.ends, sc.out = sc.times[:0], sc.ends[:0], sc.out[:0]
+		first := r.Len() - n
+		r.decode(sc, func(i int, st *state) bool {
+			if i >= first {
+				sc.times = append(sc.times, st.ts.v)
+				sc.out = st.appendJSON(sc.out, r.templates[st.tmpl].Value())
+				sc.ends = append(sc.ends, len(sc.out))
+			}
+			return true
+		})
+		for j := len(sc.times) - 1; j >= 0; j-- {
+			from := 0
+			if j > 0 {
+				from = sc.ends[j-1]
+			}
+			if !yield(sc.times[j], sc.out[from:sc.ends[j]]) {
+				return
+			}
+		}
+	}
+}
+
+// Size returns about how many bytes of memory the ring holds.
+func (r *Ring) Size() int {
+	return int(unsafe.Sizeof(*r)) + cap(r.buf) + cap(r.head.cols)*int(unsafe.Sizeof(col{})) +
+		cap(r.head.lit) + cap(r.templates)*int(unsafe.Sizeof(unique.Handle[string]{}))
 }
 
 func (r *Ring) check(i int) {

@@ -80,6 +80,19 @@ func checkRing(t testing.TB, r *Ring, m *model) {
 	if j != len(m.samples) {
 		t.Fatalf("All() gave %d samples, want %d", j, len(m.samples))
 	}
+	for _, n := range []int{len(m.samples), 3, 1} {
+		j = 0
+		for ts, data := range r.Latest(n) {
+			want := m.newest(j)
+			if ts != want.unixNano || !bytes.Equal(data, want.data) {
+				t.Fatalf("Latest(%d)[%d] = %d %q, want %d %q", n, j, ts, data, want.unixNano, want.data)
+			}
+			j++
+		}
+		if want := min(n, len(m.samples)); j != want {
+			t.Fatalf("Latest(%d) gave %d samples, want %d", n, j, want)
+		}
+	}
 }
 
 // sampleAt returns a cpu_monitor-like object carrying ts, so a sample put
