@@ -58,8 +58,18 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-func getScratch() *scratch  { return scratchPool.Get().(*scratch) }
-func putScratch(s *scratch) { scratchPool.Put(s) }
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// maxPooled bounds the buffers the pool keeps: reading a ring of large
+// samples needs a large one once, which need not stay.
+const maxPooled = 256 << 10
+
+func putScratch(s *scratch) {
+	if cap(s.out) > maxPooled || cap(s.tmp) > maxPooled || cap(s.w.buf) > maxPooled || cap(s.st.lit) > maxPooled {
+		return
+	}
+	scratchPool.Put(s)
+}
 
 // Insert stores a sample and reports whether it was stored. Samples are
 // kept in time order: one newer than everything is the common case; one
