@@ -30,22 +30,39 @@ func fill(r *Ring, fs []fixture, round int) {
 
 // BenchmarkInsert stores the four plugins' samples in turn in full rings
 // of 100, as the daemon does once its rings are full: the cost per sample
-// of the 4-plugin mix, evictions included.
+// of the 4-plugin mix, evictions included. json_bytes is the model of
+// today's ring for comparison: a copy of the JSON per sample.
 func BenchmarkInsert(b *testing.B) {
 	rings := benchRings(b)
-	rs := make([]*Ring, len(rings))
-	for p := range rs {
-		rs[p] = New(100)
-		fill(rs[p], rings[p], 0)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		p, k := i%4, i/4%100
-		f := rings[p][k]
-		rs[p].Insert(f.unixNano+int64(1+i/400)*100*31_000_000_000, f.data)
-		i++
-	}
+	b.Run("compact", func(b *testing.B) {
+		rs := make([]*Ring, len(rings))
+		for p := range rs {
+			rs[p] = New(100)
+			fill(rs[p], rings[p], 0)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			p, k := i%4, i/4%100
+			f := rings[p][k]
+			rs[p].Insert(f.unixNano+int64(1+i/400)*100*31_000_000_000, f.data)
+			i++
+		}
+	})
+	b.Run("json_bytes", func(b *testing.B) {
+		ms := make([]*model, len(rings))
+		for p := range ms {
+			ms[p] = &model{limit: 100}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			p, k := i%4, i/4%100
+			f := rings[p][k]
+			ms[p].insert(f.unixNano+int64(1+i/400)*100*31_000_000_000, f.data)
+			i++
+		}
+	})
 }
 
 // BenchmarkAppendJSON reads one sample of a full ring of network_monitor

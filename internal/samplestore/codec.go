@@ -146,7 +146,7 @@ func (c *col) update(v int64, z uint64) {
 	}
 	d := v - c.v
 	// Would the other predictor have done better? Keep count.
-	zd, zdd := bits.Len64(zigzag(d)), bits.Len64(zigzag(d-c.d))
+	zd, zdd := zigzag(d), zigzag(d-c.d)
 	switch {
 	case zdd < zd && c.score < scoreMax:
 		c.score++

@@ -73,23 +73,15 @@ func split(data []byte, vals []span) (_ []span, ok bool) {
 // stringEnd returns the index just past the string starting at data[i],
 // or -1 if it does not end.
 func stringEnd(data []byte, i int) int {
-	for j := i + 1; ; {
-		k := bytes.IndexByte(data[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		j += k
-		// The quote ends the string unless an odd number of backslashes
-		// escapes it.
-		b := j - 1
-		for b > i && data[b] == '\\' {
-			b--
-		}
-		j++
-		if (j-2-b)%2 == 0 {
-			return j
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j++ // skip the escaped byte
 		}
 	}
+	return -1
 }
 
 // isKey reports whether the string ending at data[j] is an object key.
@@ -157,35 +149,30 @@ func parseDecimal(b []byte) (m int64, scale int, ok bool) {
 	if neg {
 		b = b[1:]
 	}
-	if len(b) == 0 || b[0] < '0' || b[0] > '9' || b[0] == '0' && len(b) > 1 && b[1] != '.' {
+	var u uint64
+	i := 0
+	for ; i < len(b) && b[i]-'0' < 10; i++ {
+		u = u*10 + uint64(b[i]-'0') // wraps past 19 digits, rejected below
+	}
+	whole := i
+	if whole == 0 || whole > 1 && b[0] == '0' {
 		return 0, 0, false
 	}
-	var u uint64
-	point, digits := -1, 0
-	for i, c := range b {
-		if c == '.' {
-			if point >= 0 || i+1 == len(b) {
-				return 0, 0, false
-			}
-			point = i
-			continue
-		}
-		if c < '0' || c > '9' {
+	if i < len(b) {
+		if b[i] != '.' {
 			return 0, 0, false
 		}
-		if digits++; digits >= 19 {
-			// Past 18 digits, mind int64's range.
-			if digits > 19 || u > (math.MaxInt64-uint64(c-'0'))/10 {
-				return 0, 0, false
-			}
+		for i++; i < len(b) && b[i]-'0' < 10; i++ {
+			u = u*10 + uint64(b[i]-'0')
 		}
-		u = u*10 + uint64(c-'0')
+		scale = i - whole - 1
+		if i < len(b) || scale == 0 || b[i-1] == '0' || scale > maxScale {
+			return 0, 0, false
+		}
 	}
-	if point >= 0 {
-		scale = len(b) - point - 1
-		if b[len(b)-1] == '0' || scale > maxScale {
-			return 0, 0, false
-		}
+	// 19 digits fit uint64 but may exceed int64; more may have wrapped.
+	if whole+scale > 19 || u > math.MaxInt64 {
+		return 0, 0, false
 	}
 	if neg {
 		if u == 0 {
@@ -208,11 +195,14 @@ func appendDecimal(dst []byte, v int64, scale int) []byte {
 	if scale == 0 {
 		return strconv.AppendUint(dst, u, 10)
 	}
-	// Left-pad the digits with zeros to scale+1, so there is an integer part.
-	var digits [40]byte
-	pad := max(scale+1-decimalLen(u), 0)
-	d := append(digits[:0], "0000000000000000000"[:pad]...)
-	d = strconv.AppendUint(d, u, 10)
+	// The digits go to the back half of buf, so that zeros can be put in
+	// front of them: scale+1 digits at least, so there is an integer part.
+	var buf [2 * 20]byte
+	d := strconv.AppendUint(buf[20:20], u, 10)
+	if pad := scale + 1 - len(d); pad > 0 {
+		copy(buf[20-pad:20], "00000000000000000000")
+		d = buf[20-pad : 20+len(d)]
+	}
 	whole, frac := d[:len(d)-scale], d[len(d)-scale:]
 	for len(frac) > 0 && frac[len(frac)-1] == '0' {
 		frac = frac[:len(frac)-1]
@@ -223,16 +213,6 @@ func appendDecimal(dst []byte, v int64, scale int) []byte {
 		dst = append(dst, frac...)
 	}
 	return dst
-}
-
-// decimalLen returns how many decimal digits u has (1 for 0).
-func decimalLen(u uint64) int {
-	n := 1
-	for u >= 10 {
-		u /= 10
-		n++
-	}
-	return n
 }
 
 // pow10 holds 10^0 .. 10^maxScale.
