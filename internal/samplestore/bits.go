@@ -43,14 +43,8 @@ func (w *bitWriter) bit(b bool) {
 	}
 }
 
-// ones appends n one bits.
-func (w *bitWriter) ones(n uint) {
-	for n > 32 {
-		w.write(1<<32-1, 32)
-		n -= 32
-	}
-	w.write(1<<n-1, n)
-}
+// ones appends n (≤ 32) one bits.
+func (w *bitWriter) ones(n uint) { w.write(1<<n-1, n) }
 
 // varint appends v as its bit length L in 7 bits and then its L-1 bits
 // below the leading one: 7 bits for 0, 8 for 1, 47 for 2^40.

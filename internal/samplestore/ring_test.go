@@ -270,3 +270,60 @@ func randomSample(rng *rand.Rand, shapes [][]byte) []byte {
 	}
 	return out
 }
+
+// TestRingShapeChurn feeds a ring samples of a new shape each time: it
+// keeps its list of templates bounded and its samples intact.
+func TestRingShapeChurn(t *testing.T) {
+	const limit = 5
+	r := New(limit)
+	m := &model{limit: limit}
+	for i := range 200 {
+		data := fmt.Appendf(nil, `{"key%d":%d,"n":1.5}`, i, i)
+		ts := int64(i + 1)
+		if !r.Insert(ts, data) || !m.insert(ts, data) {
+			t.Fatalf("sample %d not stored", i)
+		}
+		if len(r.templates) > r.maxTemplates() {
+			t.Fatalf("sample %d: %d templates, bound %d", i, len(r.templates), r.maxTemplates())
+		}
+		checkRing(t, r, m)
+	}
+}
+
+// TestRingKeyframeGrows makes the new keyframe longer than the keyframe
+// and record it replaces: values that jump from 0 to 2^60 take few bits
+// as one record's residuals, but a keyframe carries each value and its
+// change in full.
+func TestRingKeyframeGrows(t *testing.T) {
+	small := []byte(`{"a":0,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0}`)
+	large := []byte(`{"a":1152921504606846976,"b":-1152921504606846976,"c":1152921504606846977,"d":1152921504606846978,"e":1152921504606846979,"f":1152921504606846980,"g":1152921504606846981,"h":1152921504606846982}`)
+	for _, limit := range []int{1, 2} {
+		r := New(limit)
+		m := &model{limit: limit}
+		for i, data := range [][]byte{small, small, large, small, large, large, small} {
+			ts := int64(i + 1)
+			if !r.Insert(ts, data) || !m.insert(ts, data) {
+				t.Fatalf("limit %d: sample %d not stored", limit, i)
+			}
+			checkRing(t, r, m)
+		}
+	}
+}
+
+func TestRingIndexOutOfRange(t *testing.T) {
+	r := New(0)
+	if r.Limit() != 1 {
+		t.Fatalf("New(0).Limit() = %d, want 1", r.Limit())
+	}
+	r.Insert(1, []byte(`{}`))
+	for _, i := range []int{-1, 1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("AppendJSON(%d) of a ring of 1 did not panic", i)
+				}
+			}()
+			r.AppendJSON(nil, i)
+		}()
+	}
+}
