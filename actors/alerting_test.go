@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,16 +23,20 @@ import (
 func TestNotifierRepeatsFiringAlerts(t *testing.T) {
 	var mu sync.Mutex
 	var kinds []string
+	var times []float64 // each notification's "time", unix seconds
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var n map[string]any
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &n)
 		mu.Lock()
 		kinds = append(kinds, n["kind"].(string)+":"+n["level"].(string))
+		at, _ := n["time"].(float64)
+		times = append(times, at)
 		mu.Unlock()
 	}))
 	defer srv.Close()
 	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), kinds...) }
+	sentAt := func(i int) float64 { mu.Lock(); defer mu.Unlock(); return times[i] }
 
 	hook, err := notify.NewWebhook(notify.WebhookConfig{Name: "hook", URL: srv.URL})
 	if err != nil {
@@ -80,22 +85,31 @@ func TestNotifierRepeatsFiringAlerts(t *testing.T) {
 	}
 	eventually(t, "count 1", func() bool { return count() == 1 })
 	clock.Advance(50 * time.Second) // 50 s after the problem: no repeat yet
-	time.Sleep(20 * time.Millisecond)
-	if n := len(got()); n != 1 {
-		t.Fatalf("repeat before its interval: %v", got())
-	}
+	// The repeat check that came due has been handled (and the next one
+	// armed) before the clock moves on.
+	s.wait(s.notifier)
 	clock.Advance(10 * time.Second)
 	eventually(t, "first repeat", func() bool { return strings.Join(got(), " ") == "problem:CRITICAL repeat:CRITICAL" })
+	// The repeat carries the time it was decided at: one sent at the 50 s
+	// step would say so (and leave none for the 60 s step).
+	if d := sentAt(1) - sentAt(0); math.Abs(d-60) > 0.01 {
+		t.Fatalf("first repeat %.3f s after the problem, want 60 (repeat = 1m)", d)
+	}
 	eventually(t, "count 2", func() bool { return count() == 2 })
 	beat()
 	eventually(t, "recovery", func() bool { return strings.Join(got(), " ") == "problem:CRITICAL repeat:CRITICAL recovery:OK" })
 	// Two more minutes, the host healthy: no repeats of the recovered alert.
 	for i := 0; i < 12; i++ {
 		clock.Advance(10 * time.Second)
+		s.wait(s.notifier)
 		beat()
 	}
-	time.Sleep(20 * time.Millisecond)
-	if n := len(got()); n != 3 {
+	// The host then goes silent: its new problem is the barrier. A repeat
+	// decided in the two minutes before went to the same route's queue
+	// first, so it would show up ahead of the problem.
+	clock.Advance(30 * time.Second)
+	eventually(t, "second problem", func() bool { return len(got()) >= 4 })
+	if s := strings.Join(got(), " "); s != "problem:CRITICAL repeat:CRITICAL recovery:OK problem:CRITICAL" {
 		t.Fatalf("repeats after recovery: %v", got())
 	}
 }

@@ -108,7 +108,7 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch alert.Change, why string) {
 	a.alertsDirty = true
 	now := ch.At
-	msg := alertMessage(a.st.name, ch)
+	msg := alertMessage(ch)
 	if why != "" {
 		msg += ": " + why
 	}
@@ -199,13 +199,13 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 			if t.Level == alert.LevelOK {
 				ch.Kind = alert.ChangeRecovery
 			}
-			msg := alertMessage(a.st.name, ch) + " (not delivered before the restart)"
+			msg := alertMessage(ch) + " (not delivered before the restart)"
 			a.sendNotice(ctx, t, ch, msg)
 		case t.Level != alert.LevelOK:
 			n := notify.Notification{
 				Kind: notify.KindProblem, Host: a.st.name, MetricPath: path, Level: t.Level.String(),
 				Since: t.Since, Time: t.NotifiedAt, NotificationCount: t.NotificationCount,
-				Message: alertMessage(a.st.name, alert.Change{Path: path, From: t.NotifiedLevel, To: t.Level, Value: t.LastValue}),
+				Message: alertMessage(alert.Change{Path: path, From: t.NotifiedLevel, To: t.Level, Value: t.LastValue}),
 			}
 			if t.LastValue.OK {
 				v := t.LastValue.Num
@@ -216,7 +216,7 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 	}
 }
 
-func alertMessage(host string, ch alert.Change) string {
+func alertMessage(ch alert.Change) string {
 	val := ""
 	if ch.Value.OK {
 		val = " (value " + strconv.FormatFloat(ch.Value.Num, 'g', -1, 64) + ")"

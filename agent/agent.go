@@ -367,7 +367,7 @@ func (a *Agent) sendAll(enc encodeFunc) {
 	dests := append([]*dest(nil), a.dests...)
 	a.mu.Unlock()
 	for _, d := range dests {
-		a.sendTo(d, enc)
+		_ = a.sendTo(d, enc) // logged by sendTo; each datagram is sent once
 	}
 }
 

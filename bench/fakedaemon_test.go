@@ -77,7 +77,7 @@ func (f *fakeDaemon) addr() netip.AddrPort { return f.conn.LocalAddr().AddrPort(
 // all (the poller checks it first), so it waits briefly for more.
 func (f *fakeDaemon) drain() {
 	for {
-		f.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		_ = f.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond)) // a closed conn fails the read below
 		n, err := f.conn.ReadBatch(f.batch)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return
@@ -146,7 +146,7 @@ func (f *fakeDaemon) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %g\n", float64(total)*2e-6)
 	fmt.Fprintf(&b, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", 10_000_000+1000*len(f.hosts)+200*f.held)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	w.Write(b.Bytes())
+	_, _ = w.Write(b.Bytes())
 }
 
 func (f *fakeDaemon) acceptedKind(k wire.Kind) int {

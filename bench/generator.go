@@ -175,7 +175,7 @@ func NewGenerator(cfg GenConfig) (*Generator, error) {
 	for i := range cfg.Senders {
 		s, err := newSender(g, i)
 		if err != nil {
-			g.closeSockets()
+			_ = g.closeSockets() // the error that matters is err
 			return nil, err
 		}
 		g.senders = append(g.senders, s)

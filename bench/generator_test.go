@@ -45,7 +45,9 @@ func (r *receiver) read(t *testing.T, n int) [][]byte {
 	t.Helper()
 	b := udp.NewBatch(64, 65536)
 	var out [][]byte
-	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := r.c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	for len(out) < n {
 		k, err := r.c.ReadBatch(b)
 		if err != nil {
@@ -55,7 +57,9 @@ func (r *receiver) read(t *testing.T, n int) [][]byte {
 			out = append(out, bytes.Clone(b.Payload(i)))
 		}
 	}
-	r.c.SetReadDeadline(time.Now())
+	if err := r.c.SetReadDeadline(time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if k, err := r.c.ReadBatch(b); err == nil {
 		t.Fatalf("%d datagrams beyond the %d expected", len(out)-n+k, n)
 	} else if !errors.Is(err, os.ErrDeadlineExceeded) {

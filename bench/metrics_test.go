@@ -98,7 +98,7 @@ func TestScraper(t *testing.T) {
 		}
 		accept = r.Header.Get("Accept")
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		w.Write(body)
+		_, _ = w.Write(body)
 	}))
 	defer srv.Close()
 	s, err := NewScraper(srv.URL + "/")

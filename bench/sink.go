@@ -71,7 +71,7 @@ const sinkMaxLossPct = 0.1
 // (udp.RunSink: recvmmsg, no decoding, no actors) and, with Self, feeds it
 // from this process. Received/s is the most this machine can move through
 // one UDP socket, the ceiling for the daemon.
-func RunSink(ctx context.Context, cfg SinkConfig) (SinkResult, error) {
+func RunSink(ctx context.Context, cfg SinkConfig) (_ SinkResult, err error) {
 	ap, err := netip.ParseAddrPort(cfg.Listen)
 	if err != nil {
 		return SinkResult{}, fmt.Errorf("sink: -listen must be a literal address:port: %w", err)
@@ -96,7 +96,10 @@ func RunSink(ctx context.Context, cfg SinkConfig) (SinkResult, error) {
 	go func() { sinkErr <- udp.RunSink(sinkCtx, c, udp.NewBatch(64, 2048), &received) }()
 	defer func() {
 		stopSink()
-		<-sinkErr
+		// A read that failed mid-run made the count short: say so.
+		if rerr := <-sinkErr; rerr != nil && err == nil {
+			err = fmt.Errorf("sink: %w", rerr)
+		}
 	}()
 
 	if !cfg.Self {

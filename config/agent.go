@@ -16,6 +16,11 @@ import (
 // Agent is the configuration of hbd-agent (hbd-agent.toml).
 type Agent struct {
 	File string `toml:"-"` // path it was loaded from; "" for defaults
+	// Builtins names the built-in plugins, in order: the agent's registry
+	// (agent/plugins.Names), handed to DefaultAgent, LoadAgent or
+	// ParseAgent. The config keeps no list of its own, so a plugin is
+	// added in one place.
+	Builtins []string `toml:"-"`
 
 	// Name is the host name the agent reports; default os.Hostname().
 	Name string `toml:"name"`
@@ -28,7 +33,7 @@ type Agent struct {
 	ResolveEvery Duration `toml:"resolve_every"` // how often server names are re-resolved; 1s..24h, default 5m
 
 	// Plugins configures the built-in plugins ([plugins.cpu_monitor] ...);
-	// keys must be in KnownPlugins. DefaultAgent fills in every known plugin,
+	// keys must be in Builtins. DefaultAgent fills in every built-in plugin,
 	// and a table in the file overrides it key by key.
 	Plugins  map[string]Plugin `toml:"plugins"`
 	Exec     []Exec            `toml:"exec"` // [[exec]] tables: external commands run as plugins
@@ -68,20 +73,17 @@ func (e *Exec) setDefaults() {
 	e.Timeout = Duration{defaultExecTimeout}
 }
 
-// KnownPlugins returns the names of the built-in plugins, in a new slice.
-func KnownPlugins() []string {
-	return []string{"cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"}
-}
-
 // DefaultAgent returns the agent configuration used when no file is given;
 // a file overrides it key by key. Name is os.Hostname(), or "" if that
-// fails (validation then asks the user to set name).
-func DefaultAgent() Agent {
+// fails (validation then asks the user to set name). builtins names the
+// built-in plugins; it is copied.
+func DefaultAgent(builtins []string) Agent {
 	name, err := os.Hostname()
 	if err != nil {
 		name = ""
 	}
 	a := Agent{
+		Builtins:     slices.Clone(builtins),
 		Name:         name,
 		Servers:      []string{"localhost:" + strconv.Itoa(DefaultUDPPort)},
 		Interval:     Duration{10 * time.Second},
@@ -89,7 +91,7 @@ func DefaultAgent() Agent {
 		Plugins:      map[string]Plugin{},
 		LogLevel:     "info",
 	}
-	for _, n := range KnownPlugins() {
+	for _, n := range builtins {
 		var p Plugin
 		p.setDefaults()
 		a.Plugins[n] = p
@@ -97,24 +99,25 @@ func DefaultAgent() Agent {
 	return a
 }
 
-// LoadAgent reads, decodes and validates the agent config at path. With
-// path "" it returns the validated defaults. Problems in the file are
-// returned as Errors; a file that cannot be read as a wrapped fs error.
-func LoadAgent(path string) (*Agent, error) {
+// LoadAgent reads, decodes and validates the agent config at path, whose
+// [plugins.NAME] tables must name one of builtins. With path "" it returns
+// the validated defaults. Problems in the file are returned as Errors; a
+// file that cannot be read as a wrapped fs error.
+func LoadAgent(path string, builtins []string) (*Agent, error) {
 	if path == "" {
-		return ParseAgent("", nil)
+		return ParseAgent("", nil, builtins)
 	}
 	data, err := readConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAgent(path, data)
+	return ParseAgent(path, data, builtins)
 }
 
 // ParseAgent is LoadAgent for a config already in memory; name is used as
 // Agent.File and in error messages. It never panics, whatever data holds.
-func ParseAgent(name string, data []byte) (*Agent, error) {
-	a := DefaultAgent()
+func ParseAgent(name string, data []byte, builtins []string) (*Agent, error) {
+	a := DefaultAgent(builtins)
 	a.File = name
 	r := newReport(name)
 	if r.decodeFile(data, &a) {
@@ -138,7 +141,7 @@ func (a *Agent) Validate() error {
 // unless its table sets enabled = false; false for names that are not
 // built-in plugins.
 func (a *Agent) PluginEnabled(name string) bool {
-	if !slices.Contains(KnownPlugins(), name) {
+	if !slices.Contains(a.Builtins, name) {
 		return false
 	}
 	p, ok := a.Plugins[name]
@@ -237,7 +240,7 @@ func (a *Agent) validate(r *report) {
 	durationRange(r, top("interval"), a.Interval, time.Second, time.Hour)
 	durationRange(r, top("resolve_every"), a.ResolveEvery, time.Second, maxPluginInterval)
 
-	known := KnownPlugins()
+	known := a.Builtins
 	for _, name := range sortedKeys(a.Plugins) {
 		p := top("plugins").key(name)
 		if !slices.Contains(known, name) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,9 +93,13 @@ func TestDefaultDaemon(t *testing.T) {
 	}
 }
 
+// testBuiltins stands for agent/plugins.Names(), which config cannot
+// import; the agent's own tests check the real list against this package.
+var testBuiltins = []string{"cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"}
+
 func TestDefaultAgent(t *testing.T) {
 	t.Parallel()
-	a := DefaultAgent()
+	a := DefaultAgent(testBuiltins)
 	host, _ := os.Hostname()
 	tests := []struct {
 		key       string
@@ -113,21 +118,21 @@ func TestDefaultAgent(t *testing.T) {
 			t.Errorf("%s = %v, want %v", tt.key, tt.got, tt.want)
 		}
 	}
-	for _, name := range KnownPlugins() {
+	for _, name := range testBuiltins {
 		p, ok := a.Plugins[name]
 		if !ok || p.Enabled == nil || !*p.Enabled || p.Interval != dur(30*time.Second) {
 			t.Errorf("plugins.%s = %+v (present %v), want enabled, 30s", name, p, ok)
 		}
 	}
-	if len(a.Plugins) != len(KnownPlugins()) {
-		t.Errorf("default plugins = %v, want exactly %v", a.Plugins, KnownPlugins())
+	if len(a.Plugins) != len(testBuiltins) {
+		t.Errorf("default plugins = %v, want exactly %v", a.Plugins, testBuiltins)
 	}
 
 	// Each call must return fresh values: mutating one config must not leak
 	// into another through a shared pointer, map or slice.
 	*a.Plugins["cpu_monitor"].Enabled = false
 	a.Servers[0] = "changed"
-	b := DefaultAgent()
+	b := DefaultAgent(testBuiltins)
 	if !*b.Plugins["cpu_monitor"].Enabled || b.Servers[0] != "localhost:50003" {
 		t.Errorf("DefaultAgent shares state between calls: %+v", b)
 	}
@@ -143,7 +148,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("LoadDaemon(\"\") = %+v, want %+v", *d, want)
 	}
 
-	a, err := LoadAgent("")
+	a, err := LoadAgent("", testBuiltins)
 	if host, _ := os.Hostname(); !ValidHostName(host) {
 		// The default name comes from the machine, which cannot be a
 		// valid name here: the error must say to set name.
@@ -155,7 +160,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadAgent(\"\"): %v", err)
 	}
-	if want := DefaultAgent(); !reflect.DeepEqual(*a, want) {
+	if want := DefaultAgent(testBuiltins); !reflect.DeepEqual(*a, want) {
 		t.Errorf("LoadAgent(\"\") = %+v, want %+v", *a, want)
 	}
 }
@@ -166,7 +171,7 @@ func TestLoadMissingFile(t *testing.T) {
 	if _, err := LoadDaemon(missing); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadDaemon(missing) = %v, want fs.ErrNotExist", err)
 	}
-	if _, err := LoadAgent(missing); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LoadAgent(missing, testBuiltins); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadAgent(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
@@ -348,11 +353,11 @@ func TestGoodAgentConfigs(t *testing.T) {
 		path := filepath.Join("testdata", "agent", "good", tt.file)
 		seen[path] = true
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := LoadAgent(path)
+			got, err := LoadAgent(path, testBuiltins)
 			if err != nil {
 				t.Fatalf("LoadAgent: %v", err)
 			}
-			want := DefaultAgent()
+			want := DefaultAgent(testBuiltins)
 			tt.want(&want)
 			want.File = path
 			if !reflect.DeepEqual(*got, want) {
@@ -387,7 +392,7 @@ func TestBadConfigs(t *testing.T) {
 	t.Parallel()
 	parsers := map[string]func(string) error{
 		"daemon": func(p string) error { _, err := LoadDaemon(p); return err },
-		"agent":  func(p string) error { _, err := LoadAgent(p); return err },
+		"agent":  func(p string) error { _, err := LoadAgent(p, testBuiltins); return err },
 	}
 	for kind, load := range parsers {
 		files, err := filepath.Glob(filepath.Join("testdata", kind, "bad", "*.toml"))
@@ -469,11 +474,11 @@ func TestExamples(t *testing.T) {
 		t.Errorf("example/hbd.toml is not at the defaults:\ngot  %+v\nwant %+v", *d, wantD)
 	}
 	if host, _ := os.Hostname(); ValidHostName(host) {
-		a, err := LoadAgent("example/hbd-agent.toml")
+		a, err := LoadAgent("example/hbd-agent.toml", testBuiltins)
 		if err != nil {
 			t.Fatalf("example/hbd-agent.toml: %v", err)
 		}
-		wantA := DefaultAgent()
+		wantA := DefaultAgent(testBuiltins)
 		wantA.File = "example/hbd-agent.toml"
 		if !reflect.DeepEqual(*a, wantA) {
 			t.Errorf("example/hbd-agent.toml is not at the defaults:\ngot  %+v\nwant %+v", *a, wantA)
@@ -710,7 +715,7 @@ func TestDefaultDataDir(t *testing.T) {
 	// The agent's default key is the daemon's default key, so one machine
 	// running both needs no key configuration.
 	t.Setenv("HBD_DATA_DIR", "/d")
-	d, a := DefaultDaemon(), DefaultAgent()
+	d, a := DefaultDaemon(), DefaultAgent(testBuiltins)
 	if d.ResolvedKeyFile() != "/d/hbd.key" || a.ResolvedKeyFile() != "/d/hbd.key" || d.ResolvedDataDir() != "/d" {
 		t.Errorf("resolved: daemon key %q dir %q, agent key %q; want /d/hbd.key, /d", d.ResolvedKeyFile(), d.ResolvedDataDir(), a.ResolvedKeyFile())
 	}
@@ -800,7 +805,7 @@ func TestValidateInCode(t *testing.T) {
 		t.Errorf("Validate() = %v, want %s", err, want)
 	}
 
-	a := DefaultAgent()
+	a := DefaultAgent(testBuiltins)
 	a.Name = "web1"
 	a.Plugins = nil // a hand-built config may leave out the plugins
 	a.Exec = []Exec{{Name: "x", Command: []string{"/bin/x"}, Interval: dur(time.Minute), Timeout: dur(time.Minute)}}
@@ -819,7 +824,7 @@ name = "web1"
 enabled = false
 [plugins.disk_monitor]
 interval = "5m"
-`))
+`), testBuiltins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -842,16 +847,17 @@ interval = "5m"
 			t.Errorf("PluginInterval(%q) = %v, want %v", tt.name, got, tt.interval)
 		}
 	}
-	var empty Agent // no plugins table at all: built-ins run at the default
+	empty := Agent{Builtins: testBuiltins} // no plugins table at all: built-ins run at the default
 	if !empty.PluginEnabled("cpu_monitor") || empty.PluginInterval("cpu_monitor") != 30*time.Second {
 		t.Errorf("zero Agent: enabled %v interval %v", empty.PluginEnabled("cpu_monitor"), empty.PluginInterval("cpu_monitor"))
 	}
 
-	// KnownPlugins hands out a copy.
-	k := KnownPlugins()
+	// DefaultAgent keeps a copy of the names it is given.
+	k := slices.Clone(testBuiltins)
+	d := DefaultAgent(k)
 	k[0] = "changed"
-	if KnownPlugins()[0] != "cpu_monitor" {
-		t.Error("KnownPlugins returned shared state")
+	if d.Builtins[0] != "cpu_monitor" {
+		t.Error("DefaultAgent shares the builtins slice with its caller")
 	}
 }
 

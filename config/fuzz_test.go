@@ -58,7 +58,7 @@ func FuzzParseDaemon(f *testing.F) {
 func FuzzParseAgent(f *testing.F) {
 	addSeeds(f, "agent", "example/hbd-agent.toml")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := ParseAgent("fuzz.toml", data)
+		a, err := ParseAgent("fuzz.toml", data, testBuiltins)
 		checkResult(t, data, err, func() error { return a.Validate() })
 	})
 }

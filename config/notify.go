@@ -66,18 +66,71 @@ type Notify struct {
 	Line int `toml:"-"`
 }
 
-// Notify types and their timeouts.
+// The [[notify]] types. Each is one row of notifyTypeTable; the channel
+// itself is built by the row of the same name in actors/notify's registry.
 const (
 	NotifyWebhook = "webhook"
 	NotifyExec    = "exec"
 	NotifyEmail   = "email"
-
-	defaultWebhookTimeout = 10 * time.Second
-	// Mail servers and paging scripts are slower than web hooks.
-	defaultExecEmailTimeout = 30 * time.Second
 )
 
-func notifyTypes() []string { return []string{NotifyWebhook, NotifyExec, NotifyEmail} }
+// notifyType is what the config knows of one [[notify]] type: its default
+// timeout and the checks of its own keys. Its keys are the Notify fields
+// whose `used` tag names it.
+type notifyType struct {
+	name    string
+	timeout time.Duration // default per attempt
+	// complete sets the type's own defaults (see Notify.complete); may be nil.
+	complete func(n *Notify, r *report, p keyPath)
+	validate func(n *Notify, r *report, p keyPath)
+}
+
+// notifyTypeTable lists the [[notify]] types, in the order error messages
+// name them. Type names, default timeouts and type checks all come from
+// here; a new type is a row here, its keys in Notify and its channel in
+// actors/notify.
+func notifyTypeTable() []notifyType {
+	return []notifyType{
+		{name: NotifyWebhook, timeout: 10 * time.Second, validate: (*Notify).validateWebhook},
+		// Mail servers and paging scripts are slower than web hooks.
+		{name: NotifyExec, timeout: 30 * time.Second, validate: (*Notify).validateExec},
+		{name: NotifyEmail, timeout: 30 * time.Second, complete: (*Notify).completeEmail, validate: (*Notify).validateEmail},
+	}
+}
+
+// NotifyTypes returns the names of the [[notify]] types, in a new slice.
+func NotifyTypes() []string {
+	var names []string
+	for _, t := range notifyTypeTable() {
+		names = append(names, t.name)
+	}
+	return names
+}
+
+// lookupNotifyType returns the row of type name.
+func lookupNotifyType(name string) (notifyType, bool) {
+	for _, t := range notifyTypeTable() {
+		if t.name == name {
+			return t, true
+		}
+	}
+	return notifyType{}, false
+}
+
+// orList joins names as `a, b or c`, each quoted when quote is set.
+func orList(names []string, quote bool) string {
+	if quote {
+		q := make([]string, len(names))
+		for i, n := range names {
+			q[i] = strconv.Quote(n)
+		}
+		names = q
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
 
 // notifyLevels are the accepted min_level values, in increasing severity.
 func notifyLevels() []string { return []string{"WARNING", "UNKNOWN", "CRITICAL"} }
@@ -90,7 +143,7 @@ func (n *Notify) setDefaults() { n.MinLevel, n.Group = "WARNING", true }
 // depend on its type and position; see Daemon.complete.
 func (n *Notify) complete(r *report, p keyPath, i int) {
 	n.Line = r.lineOf(p)
-	known := slices.Contains(notifyTypes(), n.Type)
+	typ, known := lookupNotifyType(n.Type)
 	if !r.isSet(p.key("name")) {
 		prefix := n.Type
 		if !known {
@@ -101,20 +154,23 @@ func (n *Notify) complete(r *report, p keyPath, i int) {
 	if up := strings.ToUpper(n.MinLevel); slices.Contains(notifyLevels(), up) {
 		n.MinLevel = up
 	}
-	if !r.isSet(p.key("timeout")) {
-		switch n.Type {
-		case NotifyWebhook:
-			n.Timeout = Duration{defaultWebhookTimeout}
-		case NotifyExec, NotifyEmail:
-			n.Timeout = Duration{defaultExecEmailTimeout}
-		}
+	if !known {
+		return
 	}
-	if n.Type == NotifyEmail {
-		if !r.isSet(p.key("starttls")) {
-			n.StartTLS = "always"
-		} else if low := strings.ToLower(n.StartTLS); slices.Contains(startTLSModes(), low) {
-			n.StartTLS = low
-		}
+	if !r.isSet(p.key("timeout")) {
+		n.Timeout = Duration{typ.timeout}
+	}
+	if typ.complete != nil {
+		typ.complete(n, r, p)
+	}
+}
+
+// completeEmail defaults and normalises starttls.
+func (n *Notify) completeEmail(r *report, p keyPath) {
+	if !r.isSet(p.key("starttls")) {
+		n.StartTLS = "always"
+	} else if low := strings.ToLower(n.StartTLS); slices.Contains(startTLSModes(), low) {
+		n.StartTLS = low
 	}
 }
 
@@ -122,12 +178,12 @@ func (n *Notify) complete(r *report, p keyPath, i int) {
 // names seen so far to their index.
 func (n *Notify) validate(r *report, p keyPath, names map[string]int, i int) {
 	tp := p.key("type")
-	known := slices.Contains(notifyTypes(), n.Type)
+	typ, known := lookupNotifyType(n.Type)
 	switch {
 	case n.Type == "":
-		r.invalidAt(p, tp, `required: "webhook", "exec" or "email"`)
+		r.invalidAt(p, tp, "required: %s", orList(NotifyTypes(), true))
 	case !known:
-		r.invalid(tp, "unknown type %q; want webhook, exec or email", n.Type)
+		r.invalid(tp, "unknown type %q; want %s", n.Type, orList(NotifyTypes(), false))
 	}
 
 	np := p.key("name")
@@ -157,15 +213,7 @@ func (n *Notify) validate(r *report, p keyPath, names map[string]int, i int) {
 	}
 	durationRange(r, p.key("timeout"), n.Timeout, time.Second, 5*time.Minute)
 	n.rejectOtherTypes(r, p)
-
-	switch n.Type {
-	case NotifyWebhook:
-		n.validateWebhook(r, p)
-	case NotifyExec:
-		validateCommand(r, p, n.Command)
-	case NotifyEmail:
-		n.validateEmail(r, p)
-	}
+	typ.validate(n, r, p)
 }
 
 // rejectOtherTypes reports the keys of other types present in the table.
@@ -210,6 +258,8 @@ func (n *Notify) validateWebhook(r *report, p keyPath) {
 		}
 	}
 }
+
+func (n *Notify) validateExec(r *report, p keyPath) { validateCommand(r, p, n.Command) }
 
 func (n *Notify) validateEmail(r *report, p keyPath) {
 	sp := p.key("server")

@@ -47,7 +47,7 @@ func newHookServer(t *testing.T) *hookServer {
 		}
 		h.got = append(h.got, m)
 	})}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // returns when the test closes srv
 	t.Cleanup(func() { srv.Close() })
 	h.url = "http://" + ln.Addr().String() + "/hook"
 	return h
@@ -117,7 +117,9 @@ min_level = "WARNING"
 	}
 	setValue(10)
 	script := filepath.Join(t.TempDir(), "queue.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\nprintf '{\"depth\": %s}' \"$(cat "+valueFile+")\"\n"), 0o755)
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '{\"depth\": %s}' \"$(cat "+valueFile+")\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	startAgent(t, d, "app01", builtinPluginsOff+fmt.Sprintf(`
 [[exec]]
 name = "queue"
@@ -249,7 +251,9 @@ url = %q
 		}
 		defer resp.Body.Close()
 		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Errorf("silence answer: %v", err)
+		}
 		return resp.StatusCode, m
 	}
 	if st, m := post(`{"host": "", "duration": "1h"}`); st != 400 || !strings.Contains(fmt.Sprint(m["error"]), "host is required") {
@@ -312,7 +316,9 @@ url = %q
 
 	// An agent silences its own host.
 	agentCfg := filepath.Join(t.TempDir(), "agent.toml")
-	os.WriteFile(agentCfg, []byte(fmt.Sprintf("name = \"db02\"\nservers = [\"localhost:%d\"]\nkey_file = %q\n", d.udpPort, d.keyPath)), 0o600)
+	if err := os.WriteFile(agentCfg, []byte(fmt.Sprintf("name = \"db02\"\nservers = [\"localhost:%d\"]\nkey_file = %q\n", d.udpPort, d.keyPath)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command(bins.agent, "-config", agentCfg, "-silence", "10m", "-comment", "rebooting").CombinedOutput()
 	if err != nil {
 		t.Fatalf("hbd-agent -silence: %v\n%s", err, out)

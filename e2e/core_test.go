@@ -413,8 +413,12 @@ func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.toml")
 	bad := filepath.Join(dir, "bad.toml")
-	os.WriteFile(good, []byte("hbd_port = 50004\nhistory = 50\n"), 0o600)
-	os.WriteFile(bad, []byte("hbd_port = 70000\nhistory = 50\nhbd_prot = 1\n"), 0o600)
+	if err := os.WriteFile(good, []byte("hbd_port = 50004\nhistory = 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("hbd_port = 70000\nhistory = 50\nhbd_prot = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command(bins.hbd, "-check-config", "-config", good).CombinedOutput()
 	if err != nil {
 		t.Fatalf("good config: %v: %s", err, out)

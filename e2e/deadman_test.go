@@ -46,7 +46,7 @@ func newPingReceiver(t *testing.T) *pingReceiver {
 			}
 		},
 	}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // returns when the test closes srv
 	t.Cleanup(func() { srv.Close() })
 	p.url = "http://" + ln.Addr().String() + "/ping/0f3c"
 	return p

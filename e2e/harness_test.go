@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +31,13 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// make test-short is the quick loop: building and starting the real
+		// binaries is what makes this suite slow.
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "hbd-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -93,7 +101,7 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.stop()
+		_ = p.stop() // a test that needs a clean stop checks it itself
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", filepath.Base(name), p.out.String())
 		}

@@ -88,7 +88,7 @@ func TestNotificationDropsOnMetrics(t *testing.T) {
 		entered.Add(1)
 		<-r.Context().Done()
 	})}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // returns when the test closes srv
 	// b1 is a dynamic host: no heartbeat alert adds to the count however
 	// long the test takes.
 	d := startDaemon(t, fmt.Sprintf(`

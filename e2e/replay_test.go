@@ -96,7 +96,9 @@ func TestOneShotRunBesideRunningAgent(t *testing.T) {
 func (s *sender) ack(ver uint8) {
 	s.t.Helper()
 	buf := make([]byte, wire.MaxSmall)
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := s.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		s.t.Fatal(err)
+	}
 	n, err := s.conn.Read(buf)
 	if err != nil {
 		s.t.Fatalf("no ACK: %v", err)

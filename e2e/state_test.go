@@ -41,21 +41,22 @@ min_level = "WARNING"
 func answers(t *testing.T, d *daemon, hosts ...string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	_, out["/api/0/hosts"] = getS(t, d.http+"/api/0/hosts")
-	_, out["/api/0/alerts"] = getS(t, d.http+"/api/0/alerts")
+	out["/api/0/hosts"] = getS(t, d.http+"/api/0/hosts")
+	out["/api/0/alerts"] = getS(t, d.http+"/api/0/alerts")
 	for _, h := range hosts {
 		for _, p := range []string{"", "/plugins", "/plugins/probe?limit=100", "/alerts"} {
 			u := "/api/0/hosts/" + h + p
-			_, out[u] = getS(t, d.http+u)
+			out[u] = getS(t, d.http+u)
 		}
 	}
 	return out
 }
 
-func getS(t *testing.T, url string) (int, string) {
+// getS is get's body as a string.
+func getS(t *testing.T, url string) string {
 	t.Helper()
-	st, b := get(t, url)
-	return st, string(b)
+	_, b := get(t, url)
+	return string(b)
 }
 
 // A clean restart (SIGTERM, start) is invisible: every answer of the API
@@ -86,7 +87,7 @@ func TestRestartLosesNothing(t *testing.T) {
 			hook.summary() == "problem:heartbeat:CRITICAL problem:probe.value:CRITICAL"
 	})
 	waitFor(t, 10*time.Second, "notification counts", func() bool {
-		_, b := getS(t, d.http+"/api/0/alerts")
+		b := getS(t, d.http+"/api/0/alerts")
 		return strings.Count(b, `"notification_count":1`) == 2
 	})
 	before := answers(t, d, "web-a", "dead-b", "quiet-c")
@@ -159,7 +160,7 @@ func TestCrashLosesOnlyTheLastInterval(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "page", func() bool { return hook.summary() == "problem:probe.value:CRITICAL" })
 	waitFor(t, 10*time.Second, "counted", func() bool {
-		_, b := getS(t, d.http+"/api/0/hosts/web-a/alerts")
+		b := getS(t, d.http+"/api/0/hosts/web-a/alerts")
 		return strings.Contains(b, `"notification_count":1`)
 	})
 	// A checkpoint that began after all of that.
@@ -190,7 +191,7 @@ func TestCrashLosesOnlyTheLastInterval(t *testing.T) {
 // metric returns the value of an unlabelled metric from /metrics.
 func metric(t *testing.T, d *daemon, name string) float64 {
 	t.Helper()
-	_, body := getS(t, d.http+"/metrics")
+	body := getS(t, d.http+"/metrics")
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(body)
 	if m == nil {
 		return 0
@@ -233,7 +234,9 @@ func TestDamagedStateIsReportedAndSkipped(t *testing.T) {
 	copy(future, "HBDSTATE\x09\x00")
 	binary.LittleEndian.PutUint32(future[28:32], crc32.Checksum(future[:28], crc32.MakeTable(crc32.Castagnoli)))
 	futurePath := filepath.Join(stateDir, "delta-00000000000000ff.hbds")
-	os.WriteFile(futurePath, future, 0o640)
+	if err := os.WriteFile(futurePath, future, 0o640); err != nil {
+		t.Fatal(err)
+	}
 
 	out, err = exec.Command(bins.hbd, "-check-state", "-config", d.cfgPath).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "NOT USABLE") {

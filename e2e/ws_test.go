@@ -28,10 +28,20 @@ func dialWS(t *testing.T, url string) *websocket.Conn {
 	return c
 }
 
+// mustUnmarshal decodes a frame's data or fails the test.
+func mustUnmarshal(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("frame data %s: %v", data, err)
+	}
+}
+
 // next reads frames until one of the wanted type arrives.
 func next(t *testing.T, c *websocket.Conn, typ string) frame {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	for {
 		var f frame
 		if err := c.ReadJSON(&f); err != nil {
@@ -87,7 +97,9 @@ func TestWebSocketSnapshotUpdatesAndSubscription(t *testing.T) {
 	}
 	var m struct{ Host, Msg string }
 	sawHost, sawPlugin, sawMsg := false, false, false
-	all.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := all.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	for !sawHost || !sawPlugin || !sawMsg {
 		var f frame
 		if err := all.ReadJSON(&f); err != nil {
@@ -95,13 +107,13 @@ func TestWebSocketSnapshotUpdatesAndSubscription(t *testing.T) {
 		}
 		switch f.Type {
 		case "host":
-			json.Unmarshal(f.Data, &h)
+			mustUnmarshal(t, f.Data, &h)
 			sawHost = sawHost || h.Name == "web01"
 		case "plugin":
-			json.Unmarshal(f.Data, &p)
+			mustUnmarshal(t, f.Data, &p)
 			sawPlugin = sawPlugin || p.Host == "web01"
 		case "message":
-			json.Unmarshal(f.Data, &m)
+			mustUnmarshal(t, f.Data, &m)
 			sawMsg = sawMsg || (m.Host == "web01" && strings.Contains(m.Msg, "first contact"))
 		}
 	}
@@ -114,7 +126,9 @@ func TestWebSocketSnapshotUpdatesAndSubscription(t *testing.T) {
 
 	// The subscribed client gets exactly web01's plugin frame: no host
 	// frames, nothing of db01.
-	narrow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := narrow.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	var f frame
 	if err := narrow.ReadJSON(&f); err != nil {
 		t.Fatal(err)
@@ -122,13 +136,17 @@ func TestWebSocketSnapshotUpdatesAndSubscription(t *testing.T) {
 	if f.Type != "plugin" || !strings.Contains(string(f.Data), `"host":"web01"`) {
 		t.Fatalf("subscribed client got %s %s, want web01's plugin frame", f.Type, f.Data)
 	}
-	narrow.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+	if err := narrow.SetReadDeadline(time.Now().Add(700 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
 	if err := narrow.ReadJSON(&f); err == nil {
 		t.Fatalf("subscribed client got an unwanted frame: %s %s", f.Type, f.Data)
 	}
 
 	// A bad subscription gets an error frame.
-	all.WriteJSON(map[string]any{"subscribe": map[string]any{"types": []string{"weather"}}})
+	if err := all.WriteJSON(map[string]any{"subscribe": map[string]any{"types": []string{"weather"}}}); err != nil {
+		t.Fatal(err)
+	}
 	if e := next(t, all, "error"); !strings.Contains(string(e.Data), "weather") {
 		t.Errorf("error frame %s", e.Data)
 	}
@@ -137,7 +155,9 @@ func TestWebSocketSnapshotUpdatesAndSubscription(t *testing.T) {
 	if err := d.stop(); err != nil {
 		t.Fatalf("daemon stop: %v", err)
 	}
-	all.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := all.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	for {
 		if _, _, err := all.ReadMessage(); err != nil {
 			if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
@@ -166,7 +186,7 @@ func TestWebSocketSlowClientIsCutOff(t *testing.T) {
 	go func() {
 		defer close(done)
 		for {
-			fast.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_ = fast.SetReadDeadline(time.Now().Add(20 * time.Second)) // a closed conn fails the read below
 			var f frame
 			if err := fast.ReadJSON(&f); err != nil {
 				readErr = err

@@ -5,6 +5,10 @@
 // failed; each channel bounds its own attempt with a timeout (webhook 10 s,
 // exec 30 s, email 30 s by default). Channels are safe for concurrent use.
 //
+// Types is the registry of channel types: New builds the channel of a
+// validated config.Notify through it, so a new type is one file and one row
+// there (plus its keys and checks in config).
+//
 // A Route is a channel plus the notifications it takes (minimum level, host
 // globs). The Dispatcher gives each route its own bounded queue and worker
 // goroutine: Submit never blocks, a full queue drops the notification and

@@ -32,7 +32,7 @@ func newRecordingServer(t *testing.T, status func() int) (*httptest.Server, <-ch
 		code := status()
 		w.WriteHeader(code)
 		if code >= 300 {
-			io.WriteString(w, "upstream says no\n")
+			_, _ = io.WriteString(w, "upstream says no\n")
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -120,7 +120,7 @@ func TestWebhookNon2xx(t *testing.T) {
 	long := strings.Repeat("x", 2000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
-		io.WriteString(w, "bad gateway: "+long)
+		_, _ = io.WriteString(w, "bad gateway: "+long)
 	}))
 	t.Cleanup(srv.Close)
 	w := newTestWebhook(t, WebhookConfig{Name: "hook", URL: srv.URL})

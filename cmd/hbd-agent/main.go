@@ -45,7 +45,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "hbd-agent: -check-timeout must be positive, got %s\n", *checkTimeout)
 		return 2
 	}
-	cfg, err := config.LoadAgent(*cfgPath)
+	cfg, err := config.LoadAgent(*cfgPath, plugins.Names())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -144,19 +144,16 @@ func fmtRTT(d time.Duration) string {
 	return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
 }
 
+// buildPlugins creates the enabled built-in plugins, in registry order, and
+// the [[exec]] plugins. The config was checked against the same registry,
+// so every [plugins.NAME] table names a plugin that exists.
 func buildPlugins(cfg *config.Agent) []agent.Plugin {
 	var ps []agent.Plugin
-	builtin := map[string]func() plugins.Collector{
-		"cpu_monitor":     plugins.NewCPU,
-		"memory_monitor":  plugins.NewMemory,
-		"disk_monitor":    plugins.NewDisk,
-		"network_monitor": plugins.NewNetwork,
-	}
-	for _, name := range config.KnownPlugins() {
-		if !cfg.PluginEnabled(name) {
+	for _, b := range plugins.Builtins() {
+		if !cfg.PluginEnabled(b.Name) {
 			continue
 		}
-		ps = append(ps, agent.Plugin{Collector: builtin[name](), Interval: cfg.PluginInterval(name)})
+		ps = append(ps, agent.Plugin{Collector: b.New(), Interval: cfg.PluginInterval(b.Name)})
 	}
 	for _, e := range cfg.Exec {
 		ps = append(ps, agent.Plugin{Collector: plugins.NewExec(e.Name, e.Command, e.Timeout.Duration), Interval: e.Interval.Duration})

@@ -3,9 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hbd-project/hbd/actors/alert"
 	"github.com/hbd-project/hbd/actors/journal"
@@ -56,27 +54,7 @@ func buildRoutes(cfg *config.Daemon) ([]notify.Route, error) {
 	var errs config.Errors
 	for i, n := range cfg.Notify {
 		key := fmt.Sprintf("notify[%d]", i+1)
-		var ch notify.Channel
-		var err error
-		switch n.Type {
-		case "webhook":
-			ch, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL, Template: n.Template, ContentType: n.ContentType, Headers: n.Headers, Timeout: n.Timeout.Duration})
-		case "exec":
-			ch, err = notify.NewExec(notify.ExecConfig{Name: n.Name, Command: n.Command, Timeout: n.Timeout.Duration})
-		case "email":
-			password := n.Password
-			if n.PasswordFile != "" {
-				b, rerr := os.ReadFile(n.PasswordFile)
-				if rerr != nil {
-					err = fmt.Errorf("cannot read password_file: %w", rerr)
-					break
-				}
-				password = strings.TrimSpace(string(b))
-			}
-			ch, err = notify.NewEmail(notify.EmailConfig{Name: n.Name, Server: n.Server, From: n.From, To: n.To, Username: n.Username, Password: password, StartTLS: n.StartTLS, Subject: n.Subject, Timeout: n.Timeout.Duration})
-		default:
-			err = fmt.Errorf("unknown type %q", n.Type)
-		}
+		ch, err := notify.New(n)
 		if err != nil {
 			errs = append(errs, config.Error{File: cfg.File, Line: n.Line, Key: key, Msg: err.Error()})
 			continue

@@ -176,16 +176,24 @@ func TestLoadSetsBadFilesAside(t *testing.T) {
 	p2 := writeFile(t, dir, KindSnapshot, 2, Record{Type: RecordFull, Host: Host{Name: "b"}})
 	b, _ := os.ReadFile(p2)
 	b[len(b)-3] ^= 1
-	os.WriteFile(p2, b, 0o640)
+	if err := os.WriteFile(p2, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
 	// A delta cut short, and one of a future version.
 	p3 := writeFile(t, dir, KindDelta, 3, Record{Type: RecordDelta, Host: Host{Name: "a", Ver: 3}})
 	b, _ = os.ReadFile(p3)
-	os.WriteFile(p3, b[:len(b)-5], 0o640)
+	if err := os.WriteFile(p3, b[:len(b)-5], 0o640); err != nil {
+		t.Fatal(err)
+	}
 	p4 := writeFile(t, dir, KindDelta, 4, Record{Type: RecordDelta, Host: Host{Name: "a", Ver: 4}})
 	b, _ = os.ReadFile(p4)
-	os.WriteFile(p4, withVersion(b, 9), 0o640)
+	if err := os.WriteFile(p4, withVersion(b, 9), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, dir, KindDelta, 5, Record{Type: RecordDelta, Host: Host{Name: "a", Ver: 5}})
-	os.WriteFile(filepath.Join(dir, tmpPrefix+FileName(KindDelta, 6)), []byte("half"), 0o640)
+	if err := os.WriteFile(filepath.Join(dir, tmpPrefix+FileName(KindDelta, 6)), []byte("half"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 
 	chk, err := Check(dir)
 	if err != nil {
@@ -258,8 +266,12 @@ func FuzzRead(f *testing.F) {
 	dir := f.TempDir()
 	w, _ := Create(dir, KindDelta, 1, time.Unix(1, 0))
 	h := fullHost()
-	w.Add(RecordDelta, &h)
-	w.Add(RecordFull, &Host{Name: "z"})
+	if err := w.Add(RecordDelta, &h); err != nil {
+		f.Fatal(err)
+	}
+	if err := w.Add(RecordFull, &Host{Name: "z"}); err != nil {
+		f.Fatal(err)
+	}
 	p, _ := w.Commit()
 	b, _ := os.ReadFile(p)
 	buf.Write(b)

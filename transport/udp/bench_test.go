@@ -57,7 +57,7 @@ func BenchmarkReadBatch(b *testing.B) {
 			payload := make([]byte, benchPayloadBytes)
 			for out.Add(payload, rx.LocalAddr().AddrPort()) {
 			}
-			read := readerFor(b, rx, tc.xnet)
+			read := readerFor(rx, tc.xnet)
 			if err := rx.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
 				b.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func BenchmarkReadBatchFlood(b *testing.B) {
 	for _, tc := range readCases() {
 		b.Run(tc.name, func(b *testing.B) {
 			rx := mustListen(b, "udp4", "127.0.0.1:0", Options{RecvBuffer: 16 << 20}, tc.batched)
-			read := readerFor(b, rx, tc.xnet)
+			read := readerFor(rx, tc.xnet)
 			stop := startFlood(b, rx)
 			defer stop()
 			b.ReportAllocs()
@@ -136,7 +136,7 @@ func readCases() []readCase {
 
 // readerFor returns a function that reads one batch of up to 64 datagrams
 // and touches each payload and source address as the daemon would.
-func readerFor(b *testing.B, rx *Conn, xnet bool) func() (int, error) {
+func readerFor(rx *Conn, xnet bool) func() (int, error) {
 	var sink int
 	if !xnet {
 		batch := NewBatch(64, 2048)

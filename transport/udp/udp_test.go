@@ -101,7 +101,7 @@ func readN(t testing.TB, c *Conn, b *Batch, n int) (msgs []received, batchSizes 
 	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	defer c.SetReadDeadline(time.Time{})
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
 	for len(msgs) < n {
 		k, err := c.ReadBatch(b)
 		if err != nil {
