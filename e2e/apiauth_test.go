@@ -162,7 +162,9 @@ password_hash = %q
 		t.Fatalf("write with the write token: %d %s", st, body)
 	}
 	var sil struct{ ID string }
-	json.Unmarshal([]byte(body), &sil)
+	if err := json.Unmarshal([]byte(body), &sil); err != nil {
+		t.Fatalf("silence body %q: %v", body, err)
+	}
 	if st, _, _ := call(t, nil, "DELETE", d.http+"/api/0/silences/"+sil.ID, "", rd); st != 403 {
 		t.Errorf("delete with the read token: %d, want 403", st)
 	}
@@ -428,7 +430,9 @@ func TestAPITLS(t *testing.T) {
 		return string(out), err
 	}
 	ca1 := filepath.Join(t.TempDir(), "ca1.pem")
-	os.WriteFile(ca1, first, 0o600)
+	if err := os.WriteFile(ca1, first, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := curlGet(ca1); err != nil || !strings.HasSuffix(out, " 200") || !strings.HasPrefix(out, "[") {
 		t.Fatalf("curl over TLS: %v: %s", err, out)
 	}
@@ -438,7 +442,9 @@ func TestAPITLS(t *testing.T) {
 
 	second := writeCert(t, certFile, keyFile, "second")
 	ca2 := filepath.Join(t.TempDir(), "ca2.pem")
-	os.WriteFile(ca2, second, 0o600)
+	if err := os.WriteFile(ca2, second, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, 15*time.Second, "the replaced certificate served", func() bool { return servedCN(addr) == "second" })
 	if out, err := curlGet(ca2); err != nil || !strings.HasSuffix(out, " 200") {
 		t.Errorf("curl with the new certificate: %v: %s", err, out)

@@ -151,7 +151,7 @@ func TestIdleConnectionsUnderFDLimit(t *testing.T) {
 			return false
 		}
 		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		line, _ := bufio.NewReader(c).ReadString('\n')
 		return strings.HasPrefix(line, "HTTP/1.1 503")
 	})

@@ -78,14 +78,14 @@ func TestWebSocketSubscribeFloodIsCutOff(t *testing.T) {
 		n := 0
 		deadline := time.Now().Add(10 * time.Second)
 		for ; n < 5000 && time.Now().Before(deadline); n++ {
-			c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if c.WriteMessage(websocket.TextMessage, []byte(`{"subscribe":{"hosts":["w*"]}}`)) != nil {
 				break
 			}
 		}
 		sent <- n
 	}()
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	var err error
 	for err == nil {
 		_, _, err = c.ReadMessage()
@@ -151,7 +151,7 @@ func TestWebSocketSubscribeFloodKeepsOneSnapshot(t *testing.T) {
 		if i == subscribes-1 {
 			sub = `{"subscribe":{"hosts":["w0007"]}}`
 		}
-		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if err := c.WriteMessage(websocket.TextMessage, []byte(sub)); err != nil {
 			t.Fatalf("subscription %d: %v", i, err)
 		}
@@ -161,7 +161,7 @@ func TestWebSocketSubscribeFloodKeepsOneSnapshot(t *testing.T) {
 	}
 	// Then read: the snapshots that were on their way, and the last one.
 	got := 0
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for {
 		var f frame
 		if err := c.ReadJSON(&f); err != nil {

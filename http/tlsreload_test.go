@@ -75,7 +75,9 @@ func TestCertReloader(t *testing.T) {
 	// Modification times can be equal within the file system's
 	// granularity; the size differs only by chance, so set the time.
 	future := time.Now().Add(time.Minute)
-	os.Chtimes(cert, future, future)
+	if err := os.Chtimes(cert, future, future); err != nil {
+		t.Fatal(err)
+	}
 	if cn := servedCN(t, r); cn != "first" {
 		t.Errorf("reloaded before the check interval: serves %q", cn)
 	}
@@ -85,9 +87,13 @@ func TestCertReloader(t *testing.T) {
 	}
 
 	// A broken certificate file: the previous pair stays.
-	os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\nbroken\n"), 0o600)
+	if err := os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\nbroken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	later := future.Add(time.Minute)
-	os.Chtimes(cert, later, later)
+	if err := os.Chtimes(cert, later, later); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
 		clk.advance(certCheckEvery)
 		if cn := servedCN(t, r); cn != "second" {
@@ -99,7 +105,9 @@ func TestCertReloader(t *testing.T) {
 	}
 	writePair(t, cert, key, "third")
 	last := later.Add(time.Minute)
-	os.Chtimes(cert, last, last)
+	if err := os.Chtimes(cert, last, last); err != nil {
+		t.Fatal(err)
+	}
 	clk.advance(certCheckEvery)
 	if cn := servedCN(t, r); cn != "third" {
 		t.Errorf("after the files were fixed: serves %q, want third", cn)

@@ -230,7 +230,7 @@ func (b *Broadcaster) cutOff(c *client, r CutReason, args ...any) {
 	b.cutOffs[r].Add(1)
 	args = append([]any{"reason", r.String(), "why", r.explain()}, args...)
 	c.log.Debug("websocket client cut off", args...)
-	b.logLimit.log(c.log, slog.LevelWarn, "cut:"+r.String(), "websocket client cut off", args...)
+	b.logLimit.warn(c.log, "cut:"+r.String(), "websocket client cut off", args...)
 }
 
 // Handler upgrades the request to a WebSocket; mount it at "/hbd". A
@@ -260,7 +260,7 @@ func (b *Broadcaster) checkOrigin(ctx *fasthttp.RequestCtx) bool {
 		return true
 	}
 	b.originsRefused.Add(1)
-	b.logLimit.log(b.log, slog.LevelWarn, "origin", "websocket upgrade refused: its Origin is not allowed (add the page's origin to ws_origins if it is yours)",
+	b.logLimit.warn(b.log, "origin", "websocket upgrade refused: its Origin is not allowed (add the page's origin to ws_origins if it is yours)",
 		"origin", origin, "host", string(ctx.Host()), "remote", ctx.RemoteAddr().String())
 	return false
 }

@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -85,10 +84,10 @@ func newLogLimiter(now func() time.Time) *logLimiter {
 	return &logLimiter{now: now, at: make(map[string]*limitedLog)}
 }
 
-// log writes msg with args at level to log unless a line with the same key
+// warn writes msg with args as a warning to log unless a line with the same key
 // was written less than logEvery ago. Keys are a fixed set (the reasons),
 // so the map stays small.
-func (l *logLimiter) log(log *slog.Logger, level slog.Level, key, msg string, args ...any) {
+func (l *logLimiter) warn(log *slog.Logger, key, msg string, args ...any) {
 	now := l.now()
 	l.mu.Lock()
 	e := l.at[key]
@@ -107,5 +106,5 @@ func (l *logLimiter) log(log *slog.Logger, level slog.Level, key, msg string, ar
 	if skipped > 0 {
 		args = append(args, "not_logged_before", skipped)
 	}
-	log.Log(context.Background(), level, msg, args...)
+	log.Warn(msg, args...)
 }

@@ -310,13 +310,13 @@ func TestLogLimiter(t *testing.T) {
 	log := slog.New(logs)
 	l := newLogLimiter(clock.now)
 	for range 3 {
-		l.log(log, slog.LevelWarn, "a", "A")
+		l.warn(log, "a", "A")
 	}
-	l.log(log, slog.LevelWarn, "b", "B")
+	l.warn(log, "b", "B")
 	clock.advance(logEvery - time.Nanosecond)
-	l.log(log, slog.LevelWarn, "a", "A")
+	l.warn(log, "a", "A")
 	clock.advance(time.Nanosecond)
-	l.log(log, slog.LevelWarn, "a", "A", "k", 1)
+	l.warn(log, "a", "A", "k", 1)
 	want := []string{"WARN A", "WARN B", "WARN A k=1 not_logged_before=3"}
 	if got := logs.lines(); !slices.Equal(got, want) {
 		t.Errorf("logged %q, want %q", got, want)

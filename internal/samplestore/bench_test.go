@@ -138,7 +138,6 @@ func TestMemoryPerSample(t *testing.T) {
 	}
 	perSample := float64(liveHeap()-before) / float64(held)
 	runtime.KeepAlive(compact)
-	compact = nil
 
 	type sample struct {
 		unixNano int64
