@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/limits"
 	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
@@ -83,6 +84,11 @@ type hostEnv struct {
 	props        func(name string, dyn bool) *actor.Props                     // how the registry spawns a HostActor
 	// restoreProps spawns a HostActor rebuilt from its saved records.
 	restoreProps func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props
+
+	// limits caps what one host may make its actor keep (plugins, alerts;
+	// see caps); nil in tests that build a hostEnv by hand: no caps.
+	limits   *limits.Config
+	refusals *limits.Refusals
 }
 
 // streaming reports whether frames should be built for the WebSocket stream.
@@ -234,6 +240,9 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 		a.env.stats.Drop(wire.ReasonReplay)
 		return
 	}
+	if m.kind == wire.KindSample && !a.admitPlugin(m) {
+		return
+	}
 	a.env.stats.accept(m.kind)
 	a.dirty = true
 	if m.sent > a.lastSent {
@@ -276,7 +285,9 @@ func (a *hostActor) requestSilence(ctx actor.Context, m *inbound) {
 	}
 	sil, err := a.env.silences.Add(Silence{Host: a.st.name, Metric: metric, Until: m.recv.Add(m.silence), Comment: m.text, Origin: "agent"})
 	if err != nil {
-		ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
+		if !refusedByCap(err) { // a cap's refusals are counted and logged, not journaled: they may come in floods
+			ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
+		}
 		return
 	}
 	ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence",

@@ -24,6 +24,11 @@ type Stats struct {
 	AcksSent         atomic.Uint64
 	AcksDropped      atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
 	EventsDropped    atomic.Uint64 // journal events lost because the journal could not keep up
+	// JournalWriteErrors counts failed writes and fsyncs of the journal
+	// file; JournalEventsLost the events of the batches that did not reach
+	// it (a full disk, an I/O error).
+	JournalWriteErrors atomic.Uint64
+	JournalEventsLost  atomic.Uint64
 
 	NotifySent    atomic.Uint64 // notifications delivered (per channel)
 	NotifyFailed  atomic.Uint64 // notifications given up on after retries

@@ -196,6 +196,8 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				Alerting: Alerting{FlapWindow: dur(30 * time.Minute), FlapStart: 2, FlapStop: 0,
 					StoppedAfter: dur(2 * time.Hour), GroupWait: dur(10 * time.Second), OutageFraction: 0.5, OutageMinHosts: 3},
 				State: State{Enabled: false, Dir: "/srv/hbd/state", CheckpointInterval: dur(30 * time.Second)},
+				// full.toml has no [limits]: the defaults stand.
+				Limits: defaultLimits(),
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
@@ -243,6 +245,10 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				{Type: "exec", Name: "exec-3", MinLevel: "CRITICAL", Timeout: dur(time.Second), Command: []string{"/bin/logger"}, Group: true, Line: 17},
 			}
 			d.Journal.Dir = "relative/dir"
+		}},
+		{"limits.toml", func(d *Daemon) {
+			d.Limits = Limits{PluginsPerHost: 8, KeysPerSample: 100, SampleBytes: 61440, HostsPerSource: 0, AlertsPerHost: 50,
+				SilencesPerHost: 3, SilencesTotal: 10, GlobLength: 64, MetricPathLength: 128}
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}
