@@ -198,6 +198,9 @@ func Start(cfg Config) (*System, error) {
 			sil.Close()
 			return fail(fmt.Errorf("cannot open the journal: %w", err))
 		}
+		if n := jw.Repaired(); n > 0 {
+			log.Warn("the journal ended in a torn line (a crash during a write); removed it", "file", jw.Path(), "bytes", n)
+		}
 	}
 	var publish func(ctx actor.Context, typ, host, key string, frame []byte)
 	var listening func() bool
@@ -234,6 +237,10 @@ func Start(cfg Config) (*System, error) {
 		return j
 	}))
 	root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system", Msg: "hbd started"})
+	if jw != nil && jw.Repaired() > 0 {
+		root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system",
+			Msg: fmt.Sprintf("the journal ended in a torn line of %d bytes, left by a crash during a write; it was removed", jw.Repaired())})
+	}
 	s.fleetPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newFleetActor(s.Fleet, cfg.Clock, cfg.PublishEvery, as, s.Stats)
 	}))
