@@ -195,9 +195,9 @@ func templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		jsonEscapeFunc: jsonStringEscape,
 		"json":         templateJSON,
-		"unix":  unixText,
-		"upper": strings.ToUpper,
-		"lower": strings.ToLower,
+		"unix":         unixText,
+		"upper":        strings.ToUpper,
+		"lower":        strings.ToLower,
 	}
 }
 
