@@ -43,7 +43,7 @@
 // chronologically), across the current file and its backups. They read
 // files backwards in fixed-size chunks, so fetching the last few records
 // of a 64 MiB file costs one chunk, not the whole file. A line that does
-// not parse (a torn line Open could not remove, a hand edit) is skipped. Read and
-// Tail only read files: they are safe to call from any goroutine, also
-// while a Writer appends to the same journal.
+// not parse (a torn line Open could not remove, a hand edit) is skipped.
+// Read and Tail only read files: they are safe to call from any goroutine,
+// also while a Writer appends to the same journal.
 package journal
