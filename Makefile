@@ -45,12 +45,16 @@ test:
 test-short:
 	$(GO) test -count=1 -short ./...
 
+# fuzz runs every fuzz target in the tree (every func Fuzz... in a
+# _test.go file), each for FUZZTIME; go test fuzzes one target at a time.
+# A new target is picked up without editing this file.
+FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed -e 's|^\./||' -e 's|/[^/]*_test\.go:func |:|' | sort -u)
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./transport/wire
-	$(GO) test -run '^$$' -fuzz '^FuzzParseDaemon$$' -fuzztime $(FUZZTIME) ./config
-	$(GO) test -run '^$$' -fuzz '^FuzzParseAgent$$' -fuzztime $(FUZZTIME) ./config
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHost$$' -fuzztime $(FUZZTIME) ./internal/statefile
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/statefile
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz ./$${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
