@@ -72,7 +72,7 @@ BENCH_DIR := $(CURDIR)/.run/bench
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./transport/... ./actors/... ./bench
 	@rm -rf $(BENCH_DIR); mkdir -p $(BENCH_DIR)
-	@printf 'udp_host = "localhost"\nudp_port = 51003\nhbd_host = "127.0.0.1"\nhbd_port = 51004\nws_port = 51005\nlog_level = "warn"\ndata_dir = "%s"\n' $(BENCH_DIR) > $(BENCH_DIR)/hbd.toml
+	@printf 'udp_host = "localhost"\nudp_port = 51003\nhbd_host = "127.0.0.1"\nhbd_port = 51004\nws_port = 51005\nlog_level = "warn"\ndata_dir = "%s"\n[limits]\nhosts_per_source = 0\n' $(BENCH_DIR) > $(BENCH_DIR)/hbd.toml
 	@set -e; $(BIN)/hbd -config $(BENCH_DIR)/hbd.toml & hbd=$$!; \
 	trap 'kill -TERM $$hbd 2>/dev/null; wait $$hbd 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do [ -s $(BENCH_DIR)/hbd.key ] && break; sleep 0.1; done; \
