@@ -131,17 +131,33 @@ func (a *registryActor) countSource(addr netip.Addr) {
 	}
 }
 
-// admitPlugin reports whether a sample of m's plugin may be stored: always
-// for a plugin the host has, for a new one only below plugins_per_host.
-func (a *hostActor) admitPlugin(m *inbound) bool {
+// admitSample reports whether m's sample may be stored: a new plugin only
+// below plugins_per_host, and any sample only if the host's rings stay
+// within bytes_per_host once it replaced the oldest sample of its ring. A
+// host at the byte cap whose samples keep their size keeps updating.
+func (a *hostActor) admitSample(m *inbound) bool {
 	lim := a.env.limits
-	if lim == nil || len(a.plugins) < lim.PluginsPerHost || a.plugins[string(m.plugin)] != nil {
+	if lim == nil {
 		return true
 	}
-	a.env.refusals.Refuse(m.recv, limits.PluginsPerHost, limits.Source{Host: a.st.name},
-		"sample of a new plugin refused: the host reports as many plugins as [limits] plugins_per_host allows",
-		"plugin", string(m.plugin), "max", lim.PluginsPerHost)
-	return false
+	r := a.plugins[string(m.plugin)]
+	if r == nil && len(a.plugins) >= lim.PluginsPerHost {
+		a.env.refusals.Refuse(m.recv, limits.PluginsPerHost, limits.Source{Host: a.st.name},
+			"sample of a new plugin refused: the host reports as many plugins as [limits] plugins_per_host allows",
+			"plugin", string(m.plugin), "max", lim.PluginsPerHost)
+		return false
+	}
+	held := a.sampleBytes + len(m.data)
+	if r != nil {
+		held -= r.evicts()
+	}
+	if held > lim.BytesPerHost {
+		a.env.refusals.Refuse(m.recv, limits.BytesPerHost, limits.Source{Host: a.st.name},
+			"sample refused: the host's samples would take more memory than [limits] bytes_per_host allows",
+			"plugin", string(m.plugin), "bytes", len(m.data), "held", a.sampleBytes, "max", lim.BytesPerHost)
+		return false
+	}
+	return true
 }
 
 // admitAlert reports whether a new metric path may be tracked as an alert:

@@ -271,3 +271,27 @@ func TestSilencesSaveIsPacedAndCloseSavesAll(t *testing.T) {
 		t.Fatalf("file holds %d silences (%v), want 500", len(saved), err)
 	}
 }
+
+// A host holds at most bytes_per_host of sample data: a sample that would
+// grow it past is refused, one that replaces the oldest of a full ring
+// with as many bytes is stored.
+func TestBytesPerHost(t *testing.T) {
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), history: 5, limits: limits.Config{BytesPerHost: 64 << 10}})
+	a := newTestAgent(t, s, clock, "web01")
+	data := func(i int) string { return fmt.Sprintf(`{"i":%d,"x":"%s"}`, i, strings.Repeat("a", 10000)) }
+	for i := range 5 {
+		a.sample("p1", data(i))
+		clock.Advance(time.Second)
+	}
+	a.sample("p2", data(0)) // 6 x 10 KB: within 64 KiB
+	clock.Advance(time.Second)
+	a.refused(limits.BytesPerHost, a.sampleDatagram("p2", data(1)))
+	a.sample("p1", data(5)) // replaces p1's oldest: the host holds no more
+	if got := pluginsOf(t, s, "web01"); got["p1"] != 5 || got["p2"] != 1 {
+		t.Errorf("plugins %v, want p1 with 5 samples, p2 with 1", got)
+	}
+	if n := s.Refusals.Count(limits.BytesPerHost); n != 1 {
+		t.Errorf("bytes_per_host refusals = %d, want 1", n)
+	}
+}

@@ -123,6 +123,7 @@ type hostActor struct {
 	alertsDirty bool
 	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
 	lastSilence int64         // timestamp of the last agent silence request
+	sampleBytes int           // the data of every plugin's ring, in bytes ([limits] bytes_per_host)
 
 	// Replay protection across restarts: the newest agent timestamp
 	// accepted and when it was read, and after a restore the floor
@@ -240,7 +241,7 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 		a.env.stats.Drop(wire.ReasonReplay)
 		return
 	}
-	if m.kind == wire.KindSample && !a.admitPlugin(m) {
+	if m.kind == wire.KindSample && !a.admitSample(m) {
 		return
 	}
 	a.env.stats.accept(m.kind)
@@ -313,9 +314,11 @@ func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 		r = newRing(string(m.plugin), a.env.history)
 		a.plugins[r.name] = r
 	}
-	before := r.len()
+	before, bytesBefore := r.len(), r.bytes
 	smp := sample{unixNano: m.sent, data: m.data}
-	if !r.insert(smp) {
+	inserted := r.insert(smp)
+	a.sampleBytes += r.bytes - bytesBefore
+	if !inserted {
 		// The same sample via another daemon address (or one too old to keep).
 		a.env.stats.SamplesDuplicate.Add(1)
 		return false

@@ -20,6 +20,9 @@ type Limits struct {
 	SilencesTotal    int `toml:"silences_total"`     // active silences in all; agents may fill 9/10; default 1000
 	GlobLength       int `toml:"glob_length"`        // longest silence host or metric glob, in bytes; default 256
 	MetricPathLength int `toml:"metric_path_length"` // longest metric path an alert tracks, in bytes; default 256
+	// BytesPerHost bounds the sample data one host's plugins hold, history
+	// included, in bytes; default 16777216 (16 MiB). Raise it with history.
+	BytesPerHost int `toml:"bytes_per_host"`
 }
 
 func defaultLimits() Limits {
@@ -33,6 +36,7 @@ func defaultLimits() Limits {
 		SilencesTotal:    limits.DefaultSilencesTotal,
 		GlobLength:       limits.DefaultGlobLength,
 		MetricPathLength: limits.DefaultMetricPathLength,
+		BytesPerHost:     limits.DefaultBytesPerHost,
 	}
 }
 
@@ -48,6 +52,7 @@ func (l *Limits) Caps() limits.Config {
 		SilencesTotal:    l.SilencesTotal,
 		GlobLength:       l.GlobLength,
 		MetricPathLength: l.MetricPathLength,
+		BytesPerHost:     l.BytesPerHost,
 	}
 	if c.HostsPerSource == 0 {
 		c.HostsPerSource = limits.Off
@@ -65,4 +70,7 @@ func (l *Limits) validate(r *report, p keyPath) {
 	intRange(r, p.key("silences_total"), l.SilencesTotal, 1, 1000000)
 	intRange(r, p.key("glob_length"), l.GlobLength, 16, 4096)
 	intRange(r, p.key("metric_path_length"), l.MetricPathLength, 16, 4096)
+	intRange(r, p.key("bytes_per_host"), l.BytesPerHost, 64<<10, 1<<31-1)
+	// Its least (64 KiB) is above the largest sample_bytes: a host can
+	// always hold one sample.
 }

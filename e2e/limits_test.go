@@ -77,6 +77,7 @@ silences_per_host = 1
 silences_total = 3
 glob_length = 32
 metric_path_length = 64
+bytes_per_host = 65536
 `)
 	s := newSender(t, d, "capped", d.key, false)
 	s.heartbeat(time.Second, 1)
@@ -127,6 +128,12 @@ metric_path_length = 64
 		t.Fatalf("compressed datagram of %d bytes", len(b))
 	}
 	d.waitRefused(t, "sample_bytes", 1)
+
+	// bytes_per_host: 40 samples of 1.9 KB (history 100) pass 64 KiB.
+	for i := range 40 {
+		s.sample("p2", fmt.Sprintf(`{"i":%d,"x":"%s"}`, i, strings.Repeat("b", 1900)))
+	}
+	d.waitRefused(t, "bytes_per_host", 1)
 
 	// hosts_per_source: capped, h2 and h3 fill 127.0.0.1's three; h4 is refused.
 	newSender(t, d, "h2", d.key, false).heartbeat(time.Second, 1)

@@ -23,6 +23,7 @@ const (
 	GlobLength
 	MetricPathLength
 	MetricPathInvalid
+	BytesPerHost
 	numLimits
 )
 
@@ -50,6 +51,8 @@ func (l Limit) String() string {
 		return "metric_path_length"
 	case MetricPathInvalid:
 		return "metric_path_invalid"
+	case BytesPerHost:
+		return "bytes_per_host"
 	}
 	return fmt.Sprintf("limit(%d)", uint8(l))
 }
@@ -81,6 +84,12 @@ const (
 	DefaultSilencesTotal    = 1000
 	DefaultGlobLength       = 256
 	DefaultMetricPathLength = 256
+	// DefaultBytesPerHost (16 MiB) is some 50 times what a typical host
+	// holds with history = 100 (its four plugins' samples take 100 to 700
+	// bytes each), and holds 100 samples of a dozen 13 KiB exec plugins.
+	// Without it a host could hold plugins_per_host x history x
+	// sample_bytes: 200 MiB with the other defaults.
+	DefaultBytesPerHost = 16 << 20
 )
 
 // MaxSampleBytes is the largest SampleBytes: the wire protocol's bound on
@@ -118,6 +127,9 @@ type Config struct {
 	// MetricPathLength: the longest metric path an alert is tracked for,
 	// in bytes (plugin name and keys joined by dots).
 	MetricPathLength int
+	// BytesPerHost: the sample data one host's plugins may hold, history
+	// included, in bytes; a sample that would take it past is refused.
+	BytesPerHost int
 }
 
 // Off is the value of a cap that is turned off (only HostsPerSource).
@@ -146,6 +158,7 @@ func (c *Config) SetDefaults() {
 	set(&c.SilencesTotal, DefaultSilencesTotal)
 	set(&c.GlobLength, DefaultGlobLength)
 	set(&c.MetricPathLength, DefaultMetricPathLength)
+	set(&c.BytesPerHost, DefaultBytesPerHost)
 }
 
 // AgentSilences is how many silences agents may hold in all: nine tenths
