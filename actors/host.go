@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/limits"
 	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
@@ -88,6 +89,11 @@ type hostEnv struct {
 	legacyLogged atomic.Bool                                                  // whether a version-1 agent was logged
 	// restoreProps spawns a HostActor rebuilt from its saved records.
 	restoreProps func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props
+
+	// limits caps what one host may make its actor keep (plugins, alerts;
+	// see caps); nil in tests that build a hostEnv by hand: no caps.
+	limits   *limits.Config
+	refusals *limits.Refusals
 }
 
 // streaming reports whether frames should be built for the WebSocket stream.
@@ -122,6 +128,7 @@ type hostActor struct {
 	alertsDirty bool
 	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
 	lastSilence int64         // timestamp of the last agent silence request
+	sampleBytes int           // the data of every plugin's ring, in bytes ([limits] bytes_per_host)
 
 	// Replay protection across restarts: the newest agent timestamp
 	// accepted and when it was read, and after a restore the floor
@@ -253,6 +260,9 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 	if ev.Evicted {
 		a.forgot(ev, m)
 	}
+	if m.kind == wire.KindSample && !a.admitSample(m) {
+		return
+	}
 	a.env.stats.accept(m.kind)
 	a.dirty = true
 	if m.sent > a.lastSent {
@@ -336,7 +346,9 @@ func (a *hostActor) requestSilence(ctx actor.Context, m *inbound) {
 	}
 	sil, err := a.env.silences.Add(Silence{Host: a.st.name, Metric: metric, Until: m.recv.Add(m.silence), Comment: m.text, Origin: "agent"})
 	if err != nil {
-		ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
+		if !refusedByCap(err) { // a cap's refusals are counted and logged, not journaled: they may come in floods
+			ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
+		}
 		return
 	}
 	ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence",
@@ -362,9 +374,11 @@ func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 		r = newRing(string(m.plugin), a.env.history)
 		a.plugins[r.name] = r
 	}
-	before := r.len()
+	before, bytesBefore := r.len(), r.bytes
 	smp := sample{unixNano: m.sent, data: m.data}
-	if !r.insert(smp) {
+	inserted := r.insert(smp)
+	a.sampleBytes += r.bytes - bytesBefore
+	if !inserted {
 		// The same sample via another daemon address (or one too old to keep).
 		a.env.stats.SamplesDuplicate.Add(1)
 		return false

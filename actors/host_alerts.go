@@ -43,6 +43,9 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 	_ = a.rules.Evaluate(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
 		t := a.alerts[path]
 		if t == nil {
+			if !a.admitAlert(now, path) {
+				return
+			}
 			t = alert.NewTracker(path, now)
 			a.alerts[path] = t
 		}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -109,20 +110,70 @@ func (j *journalActor) startWriter(w *journal.Writer, log *slog.Logger) {
 	j.log = log
 	go func() {
 		defer close(j.done)
+		f := journalFailures{w: w, stats: j.stats, log: log}
 		for batch := range j.writer {
-			if err := w.Write(batch); err != nil {
-				log.Error("cannot write the journal", "file", w.Path(), "err", err)
-			}
+			f.note("write", w.Write(batch))
 			if len(j.writer) == 0 {
-				if err := w.Sync(); err != nil {
-					log.Error("cannot sync the journal", "file", w.Path(), "err", err)
-				}
+				f.note("sync", w.Sync())
 			}
 		}
-		if err := w.Close(); err != nil {
-			log.Error("cannot close the journal", "file", w.Path(), "err", err)
-		}
+		f.note("close", w.Close())
 	}()
+}
+
+// journalFailureLogEvery is how often the writer logs that the journal
+// file still cannot be written: a full disk fails every batch, ten a
+// second, and must not flood the log as well.
+const journalFailureLogEvery = time.Minute
+
+// journalFailures counts the journal file's write errors and lost events
+// for /metrics and logs them: the first failure at once, then at most once
+// per journalFailureLogEvery while failing, and the recovery, when the
+// file records what was lost. Owned by the writer goroutine.
+type journalFailures struct {
+	w        *journal.Writer
+	stats    *Stats
+	log      *slog.Logger
+	failing  bool
+	loggedAt time.Time
+	lost     uint64 // events lost since the failures began
+}
+
+func (f *journalFailures) note(op string, err error) {
+	if err == nil {
+		f.recovered()
+		return
+	}
+	var ioe *journal.IOError
+	if !errors.As(err, &ioe) {
+		// Not the disk: a record too large, a failed rotation.
+		f.log.Error("journal: "+op+" incomplete", "file", f.w.Path(), "err", err)
+		f.recovered()
+		return
+	}
+	f.stats.JournalWriteErrors.Add(1)
+	f.stats.JournalEventsLost.Add(uint64(ioe.Lost))
+	f.lost += uint64(ioe.Lost)
+	now := time.Now()
+	if f.failing && now.Sub(f.loggedAt) < journalFailureLogEvery {
+		return
+	}
+	msg := "cannot write the journal file; events are kept in memory and counted as lost (hbd_journal_events_lost_total)"
+	if f.failing {
+		msg = "the journal file still cannot be written"
+	}
+	f.failing, f.loggedAt = true, now
+	f.log.Error(msg, "file", f.w.Path(), "op", ioe.Op, "lost_events", f.lost, "err", ioe.Err)
+}
+
+// recovered logs the end of a run of failures once the file has recorded
+// the loss.
+func (f *journalFailures) recovered() {
+	if n, _, _ := f.w.Lost(); !f.failing || n > 0 {
+		return
+	}
+	f.log.Warn("the journal file is written again; it records how many events were lost", "file", f.w.Path(), "lost_events", f.lost)
+	f.failing, f.lost = false, 0
 }
 
 func (j *journalActor) Receive(ctx actor.Context) {

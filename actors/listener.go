@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/hbd-project/hbd/actors/limits"
 	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/transport/udp"
 	"github.com/hbd-project/hbd/transport/wire"
@@ -190,6 +191,10 @@ type listener struct {
 	// is the only writer of table i besides the API's reads.
 	rejects *rejected.Sources
 	log     *slog.Logger
+	// limits caps sample sizes and the hosts one address registers;
+	// refusals counts what they refuse.
+	limits   *limits.Config
+	refusals *limits.Refusals
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -333,13 +338,22 @@ func (l *listener) read(c *udp.Conn, w *ackWriter, rej *rejected.Table) {
 				} else if !l.cfg.AcceptDynamic && !l.cfg.Watch[string(h.Host)] {
 					l.reject(rej, now, batch.Addr(i), h.Host, wire.ReasonUnknownHost)
 					continue
+				} else if !l.cfg.Watch[string(h.Host)] && l.registry.sourceFull(batch.Addr(i).Addr()) {
+					l.refuseNewHost(now, batch.Addr(i), h.Host)
+					continue
 				}
+			}
+			if h.Kind == wire.KindSample && !l.admitSampleSize(now, batch.Addr(i), &h) {
+				continue
 			}
 			m := &inbound{kind: h.Kind, ver: h.Version, instance: h.Instance, seq: h.Seq, sent: h.Time, recv: now, from: batch.Addr(i), acks: w}
 			var reason wire.Reason
 			scratch, reason = decodePayload(&h, m, scratch)
 			if reason != wire.ReasonNone {
 				l.reject(rej, now, batch.Addr(i), h.Host, reason)
+				continue
+			}
+			if h.Kind == wire.KindSample && !l.admitSampleKeys(now, batch.Addr(i), h.Host, m) {
 				continue
 			}
 			if pid == nil {

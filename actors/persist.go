@@ -217,6 +217,10 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 	}
 	a.alertsDirty = true
 	a.env.stats.SamplesHeld.Add(int64(a.samplesHeld()))
+	a.sampleBytes = 0
+	for _, r := range a.plugins {
+		a.sampleBytes += r.bytes
+	}
 }
 
 // export fills the liveness part of a record.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/actors/limits"
 	"github.com/hbd-project/hbd/actors/notify"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -79,6 +80,7 @@ type persistOpts struct {
 	noAlertDynamic bool
 	stoppedAfter   time.Duration
 	grouping       Grouping
+	limits         limits.Config
 }
 
 // startPersist starts a System with durable state in o.dir.
@@ -105,6 +107,7 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 		NotifyOptions: notify.DispatcherOptions{
 			MaxAttempts: 1,
 		},
+		Limits: o.limits,
 	}
 	if o.history > 0 {
 		cfg.History = o.history

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,11 @@ type Registry struct {
 	hosts sync.Map // string -> *actor.PID
 	count atomic.Int64
 	pid   *actor.PID
+	// full holds the source addresses that registered as many dynamic
+	// hosts as [limits] hosts_per_source allows (netip.Addr -> struct{}),
+	// so the readers refuse their new hosts without asking the registry
+	// actor. Written only by the registry actor.
+	full sync.Map
 }
 
 // Lookup returns the HostActor of the named host.
@@ -57,6 +63,9 @@ type registryActor struct {
 	openedAt time.Time
 	// restored receives the restored HostActors once they are spawned.
 	restored chan<- []*actor.PID
+	// perSource counts the dynamic hosts each source address registered
+	// (see admitHost); nil until the first.
+	perSource map[netip.Addr]int
 }
 
 func (a *registryActor) Receive(ctx actor.Context) {
@@ -72,6 +81,9 @@ func (a *registryActor) Receive(ctx actor.Context) {
 			}
 			pid := ctx.Spawn(a.env.restoreProps(hr.Name, !a.watch[hr.Name], hr.Records, a.openedAt))
 			a.env.stats.HostsRegistered.Add(1)
+			if !a.watch[hr.Name] {
+				a.countRestored(hr.Records)
+			}
 			a.publish(hr.Name, pid)
 			restored = append(restored, pid)
 		}
@@ -91,6 +103,9 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		if !ok {
 			if !a.watch[m.host] && !a.dynamic {
 				// The readers check this before routing; this is the backstop.
+				return
+			}
+			if !a.watch[m.host] && !a.admitHost(m) {
 				return
 			}
 			// Send before publishing the PID, so a reader that finds it

@@ -16,16 +16,19 @@ type ring struct {
 	buf   []sample
 	next  int // index the next sample is written to once buf is full
 	limit int
+	bytes int // the held samples' data, in bytes
 }
 
 func newRing(name string, limit int) *ring { return &ring{name: name, limit: limit} }
 
 // push stores s, overwriting the oldest sample when the ring is full.
 func (r *ring) push(s sample) {
+	r.bytes += len(s.data)
 	if len(r.buf) < r.limit {
 		r.buf = append(r.buf, s)
 		return
 	}
+	r.bytes -= len(r.buf[r.next].data)
 	r.buf[r.next] = s
 	r.next++
 	if r.next == r.limit {
@@ -68,7 +71,20 @@ func (r *ring) insert(s sample) bool {
 	}
 	r.buf = append(r.buf[:0], ordered...)
 	r.next = 0
+	r.bytes = 0
+	for _, o := range r.buf {
+		r.bytes += len(o.data)
+	}
 	return true
+}
+
+// evicts returns how many bytes storing one more sample would free: the
+// oldest sample's, when the ring is full.
+func (r *ring) evicts() int {
+	if len(r.buf) < r.limit || len(r.buf) == 0 {
+		return 0
+	}
+	return len(r.newest(len(r.buf) - 1).data)
 }
 
 // len returns how many samples are stored.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hbd-project/hbd/actors/limits"
 )
 
 // Silence mutes notifications for the alerts of matching hosts and
@@ -120,6 +122,31 @@ type Silences struct {
 	save  chan struct{}
 	done  chan struct{}
 	wg    sync.WaitGroup
+	// caps bound how many silences Add keeps and how long their globs
+	// are; nil: no caps (set by limit before the first Add).
+	caps     *limits.Config
+	refusals *limits.Refusals
+	writes   atomic.Int64 // files written, for tests
+}
+
+// saveEvery paces the saver: at most one write of the file per this
+// interval, whatever the rate of changes, so a flood of silence requests
+// costs one rewrite a second rather than one per request. Close writes
+// what is pending at once: a clean stop loses nothing.
+const saveEvery = time.Second
+
+// ErrTooManySilences is returned (wrapped) by Add when a [limits] cap on
+// active silences is reached.
+var ErrTooManySilences = errors.New("too many silences")
+
+// errGlobTooLong is wrapped by Add's error for a glob over [limits]
+// glob_length.
+var errGlobTooLong = errors.New("glob too long")
+
+// refusedByCap reports whether Add's error comes from a [limits] cap, which
+// counted and logged it already.
+func refusedByCap(err error) bool {
+	return errors.Is(err, ErrTooManySilences) || errors.Is(err, errGlobTooLong)
 }
 
 // NewSilences loads file (if it exists) and starts the saver. file "" keeps
@@ -187,9 +214,20 @@ func ValidateSilence(sil *Silence, now time.Time) error {
 	return nil
 }
 
-// Add validates and stores a silence, returning it with its ID.
+// limit sets the caps Add applies; refusals counts what they refuse.
+func (s *Silences) limit(caps *limits.Config, refusals *limits.Refusals) {
+	s.caps, s.refusals = caps, refusals
+}
+
+// Add validates and stores a silence, returning it with its ID. Beyond
+// ValidateSilence it applies the [limits] caps: the globs' length, and the
+// active silences per host and in total (an error wrapping
+// ErrTooManySilences).
 func (s *Silences) Add(sil Silence) (Silence, error) {
 	now := s.clock.Now()
+	if err := s.checkGlobs(now, &sil); err != nil {
+		return Silence{}, err
+	}
 	if err := ValidateSilence(&sil, now); err != nil {
 		return Silence{}, err
 	}
@@ -199,6 +237,10 @@ func (s *Silences) Add(sil Silence) (Silence, error) {
 	sil.Created = now
 	s.mu.Lock()
 	next := s.active(now)
+	if err := s.admit(now, next, &sil); err != nil {
+		s.mu.Unlock()
+		return Silence{}, err
+	}
 	next = append(next, sil)
 	s.cur.Store(&next)
 	s.mu.Unlock()
@@ -262,13 +304,69 @@ func (s *Silences) requestSave() {
 	}
 }
 
-// saver writes the set to disk off every caller's path.
+// checkGlobs refuses a silence whose host or metric glob is longer than
+// [limits] glob_length: matching costs time in the glob's length on every
+// alert change, and no host name is longer than 253 bytes anyway.
+func (s *Silences) checkGlobs(now time.Time, sil *Silence) error {
+	if s.caps == nil {
+		return nil
+	}
+	for _, g := range []struct{ what, glob string }{{"host", sil.Host}, {"metric", sil.Metric}} {
+		if len(g.glob) > s.caps.GlobLength {
+			s.refusals.Refuse(now, limits.GlobLength, limits.Source{Host: snippet(sil.Host)},
+				"silence refused: a glob is longer than [limits] glob_length", "origin", sil.Origin, "glob", g.what, "bytes", len(g.glob), "max", s.caps.GlobLength)
+			return fmt.Errorf("%w: the %s glob is %d bytes, longer than the %d [limits] glob_length allows", errGlobTooLong, g.what, len(g.glob), s.caps.GlobLength)
+		}
+	}
+	return nil
+}
+
+// admit applies the caps on active silences to sil, given the active set.
+// Agents may fill only AgentSilences of the total, so that an operator can
+// still silence something while agents flood the daemon with requests.
+func (s *Silences) admit(now time.Time, active []Silence, sil *Silence) error {
+	if s.caps == nil {
+		return nil
+	}
+	same := 0
+	for i := range active {
+		if active[i].Host == sil.Host {
+			same++
+		}
+	}
+	src := limits.Source{Host: snippet(sil.Host)}
+	if same >= s.caps.SilencesPerHost {
+		s.refusals.Refuse(now, limits.SilencesPerHost, src, "silence refused: the host has as many active silences as [limits] silences_per_host allows",
+			"origin", sil.Origin, "max", s.caps.SilencesPerHost)
+		return fmt.Errorf("%w: %d active for host %q, the most [limits] silences_per_host allows", ErrTooManySilences, same, sil.Host)
+	}
+	total := s.caps.SilencesTotal
+	if sil.Origin == "agent" {
+		total = s.caps.AgentSilences()
+	}
+	if len(active) >= total {
+		s.refusals.Refuse(now, limits.SilencesTotal, src, "silence refused: as many active silences as [limits] silences_total allows",
+			"origin", sil.Origin, "active", len(active), "max", total)
+		return fmt.Errorf("%w: %d active, the most [limits] silences_total allows for %s silences", ErrTooManySilences, len(active), originName(sil.Origin))
+	}
+	return nil
+}
+
+func originName(origin string) string {
+	if origin == "" {
+		return "api"
+	}
+	return origin
+}
+
+// saver writes the set to disk off every caller's path, at most once per
+// saveEvery; changes meanwhile are written together.
 func (s *Silences) saver() {
 	defer s.wg.Done()
+	var last time.Time
 	for {
 		select {
 		case <-s.save:
-			s.write()
 		case <-s.done:
 			select {
 			case <-s.save:
@@ -277,6 +375,23 @@ func (s *Silences) saver() {
 			}
 			return
 		}
+		if wait := saveEvery - time.Since(last); wait > 0 && !last.IsZero() {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				s.write()
+				return
+			}
+		}
+		// This write covers any request that came in while waiting.
+		select {
+		case <-s.save:
+		default:
+		}
+		s.write()
+		last = time.Now()
 	}
 }
 
@@ -284,6 +399,7 @@ func (s *Silences) write() {
 	if s.file == "" {
 		return
 	}
+	s.writes.Add(1)
 	cur := *s.cur.Load()
 	b, err := json.MarshalIndent(cur, "", "  ")
 	if err == nil {

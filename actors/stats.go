@@ -27,6 +27,11 @@ type Stats struct {
 	// ReplayEvictions counts sender instances whose replay window a host
 	// forgot to make room for another (wire.MaxInstances per host).
 	ReplayEvictions atomic.Uint64
+	// JournalWriteErrors counts failed writes and fsyncs of the journal
+	// file; JournalEventsLost the events of the batches that did not reach
+	// it (a full disk, an I/O error).
+	JournalWriteErrors atomic.Uint64
+	JournalEventsLost  atomic.Uint64
 
 	NotifySent    atomic.Uint64 // notifications delivered (per channel)
 	NotifyFailed  atomic.Uint64 // notifications given up on after retries

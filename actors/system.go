@@ -13,6 +13,7 @@ import (
 	"github.com/hbd-project/hbd/actors/alert"
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/actors/journal"
+	"github.com/hbd-project/hbd/actors/limits"
 	"github.com/hbd-project/hbd/actors/notify"
 	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
@@ -67,6 +68,9 @@ type Config struct {
 	// before it gives up on them (default 5 s); what is not delivered is
 	// sent again after a restart, when the state is kept.
 	NotifyGrace time.Duration
+	// Limits are the caps on what one agent can make the daemon keep;
+	// zero fields take their defaults.
+	Limits limits.Config
 }
 
 func (c *Config) setDefaults() {
@@ -100,6 +104,7 @@ func (c *Config) setDefaults() {
 	if c.State != nil && c.State.Every <= 0 {
 		c.State.Every = 10 * time.Second
 	}
+	c.Limits.SetDefaults()
 }
 
 // System is the running actor pipeline: UDP listener, registry and
@@ -116,6 +121,8 @@ type System struct {
 	Rejected *rejected.Sources
 	// State counts checkpoints and the restore; zero without durable state.
 	State *StateStats
+	// Refusals counts what the [limits] caps refused, by limit.
+	Refusals *limits.Refusals
 
 	actors   *actor.ActorSystem
 	listener *listener
@@ -157,7 +164,8 @@ func Start(cfg Config) (*System, error) {
 	as := actor.NewActorSystemWithConfig(acfg)
 
 	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, actors: as, log: log,
-		jcfg: cfg.Journal, clock: cfg.Clock, notifyGrace: cfg.NotifyGrace}
+		jcfg: cfg.Journal, clock: cfg.Clock, notifyGrace: cfg.NotifyGrace,
+		Refusals: limits.NewRefusals(limits.Options{Logger: log})}
 	fail := func(err error) (*System, error) {
 		for _, c := range conns {
 			c.Close()
@@ -169,6 +177,7 @@ func Start(cfg Config) (*System, error) {
 	if err != nil {
 		return fail(err)
 	}
+	sil.limit(&cfg.Limits, s.Refusals)
 	s.Silences = sil
 	s.conns = conns
 	s.Rejected = rejected.New(len(conns)+1, rejected.Options{Logger: log})
@@ -188,6 +197,9 @@ func Start(cfg Config) (*System, error) {
 		if jw, err = journal.Open(*cfg.Journal); err != nil {
 			sil.Close()
 			return fail(fmt.Errorf("cannot open the journal: %w", err))
+		}
+		if n := jw.Repaired(); n > 0 {
+			log.Warn("the journal ended in a torn line (a crash during a write); removed it", "file", jw.Path(), "bytes", n)
 		}
 	}
 	var publish func(ctx actor.Context, typ, host, key string, frame []byte)
@@ -225,6 +237,10 @@ func Start(cfg Config) (*System, error) {
 		return j
 	}))
 	root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system", Msg: "hbd started"})
+	if jw != nil && jw.Repaired() > 0 {
+		root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system",
+			Msg: fmt.Sprintf("the journal ended in a torn line of %d bytes, left by a crash during a write; it was removed", jw.Repaired())})
+	}
 	s.fleetPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newFleetActor(s.Fleet, cfg.Clock, cfg.PublishEvery, as, s.Stats)
 	}))
@@ -271,6 +287,8 @@ func Start(cfg Config) (*System, error) {
 		broadcast:    publish,
 		listening:    listening,
 		log:          log,
+		limits:       &cfg.Limits,
+		refusals:     s.Refusals,
 	}
 	s.pool = newPoolDispatcher(0, 300)
 	env.props = func(name string, dyn bool) *actor.Props {
@@ -341,7 +359,8 @@ func Start(cfg Config) (*System, error) {
 		s.ckpt.start()
 	}
 
-	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, rejects: s.Rejected, log: log}
+	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, rejects: s.Rejected, log: log,
+		limits: &cfg.Limits, refusals: s.Refusals}
 	for _, c := range conns {
 		l.writers = append(l.writers, &ackWriter{conn: c, queue: make(chan ackRequest, 8192), keys: cfg.Listener.Keys, clock: cfg.Clock, stats: s.Stats, log: log})
 	}

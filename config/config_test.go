@@ -234,6 +234,8 @@ func TestGoodDaemonConfigs(t *testing.T) {
 					},
 					Users: []APIUser{{Name: "alice", Scope: "write", PasswordHash: "$2a$10$WylJjcshTiyqXRvEvMH7mOsFwTQ4Wn6EjwxxGut0BZvrm89F0c4CC"}},
 				},
+				// full.toml has no [limits]: the defaults stand.
+				Limits: defaultLimits(),
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
@@ -286,6 +288,10 @@ func TestGoodDaemonConfigs(t *testing.T) {
 			d.Deadman.Peer = "[::1]:50003"
 			d.Deadman.Interval = dur(200 * time.Millisecond)
 			d.Deadman.Timeout = dur(100 * time.Millisecond)
+		}},
+		{"limits.toml", func(d *Daemon) {
+			d.Limits = Limits{PluginsPerHost: 8, KeysPerSample: 100, SampleBytes: 61440, HostsPerSource: 0, AlertsPerHost: 50,
+				SilencesPerHost: 3, SilencesTotal: 10, GlobLength: 64, MetricPathLength: 128, BytesPerHost: 1 << 20}
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}

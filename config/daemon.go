@@ -58,6 +58,7 @@ type Daemon struct {
 	Alerting     Alerting    `toml:"alerting"`  // [alerting]: flap detection
 	State        State       `toml:"state"`     // [state]: durable host state
 	Deadman      Deadman     `toml:"deadman"`   // [deadman]: the daemon's own outbound heartbeat
+	Limits       Limits      `toml:"limits"`    // [limits]: caps on what one agent can make the daemon keep
 
 	// CORSOrigins are the origins allowed to read the HTTP API from a
 	// browser: "*" or "scheme://host[:port]". Empty (the default) sends no
@@ -106,6 +107,7 @@ func DefaultDaemon() Daemon {
 		Deadman:       defaultDeadman(),
 		WebSocket:     defaultWebSocket(),
 		API:           defaultAPI(),
+		Limits:        defaultLimits(),
 	}
 }
 
@@ -302,10 +304,25 @@ func (d *Daemon) validate(r *report) {
 	d.Alerting.validate(r, top("alerting"))
 	d.State.validate(r, top("state"))
 	d.Deadman.validate(r, top("deadman"))
+	d.Limits.validate(r, top("limits"))
+	d.validateMetricLengths(r)
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 	d.WebSocket.validate(r, top("websocket"))
 	d.validateAPI(r)
+}
+
+// validateMetricLengths checks that every threshold's metric fits
+// [limits] metric_path_length: a longer one could never be tracked.
+func (d *Daemon) validateMetricLengths(r *report) {
+	if !r.decoded(top("limits").key("metric_path_length")) {
+		return
+	}
+	for i := range d.Thresholds {
+		if m := d.Thresholds[i].Metric; len(m) > d.Limits.MetricPathLength {
+			r.invalid(top("threshold").at(i).key("metric"), "is %d bytes, longer than [limits] metric_path_length (%d): no alert could be tracked for it", len(m), d.Limits.MetricPathLength)
+		}
+	}
 }
 
 // validateTLS checks that wss_port has its certificate and key. It only

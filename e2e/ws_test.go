@@ -171,7 +171,8 @@ func TestWebSocketSnapshotUpdatesAndSubscription(t *testing.T) {
 // A client that does not read is cut off; a fast client on the same
 // daemon receives every frame.
 func TestWebSocketSlowClientIsCutOff(t *testing.T) {
-	d := startDaemon(t, "")
+	// 2,000 hosts from one address: past the default hosts_per_source.
+	d := startDaemon(t, "[limits]\nhosts_per_source = 0\n")
 	slow := dialWS(t, d.ws)
 	next(t, slow, "snapshot")
 	fast := dialWS(t, d.ws)

@@ -1,8 +1,10 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -136,39 +138,17 @@ type silenceRequest struct {
 }
 
 func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
-	var req silenceRequest
-	dec := json.NewDecoder(strings.NewReader(string(ctx.PostBody())))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	req, err := parseSilence(ctx.PostBody(), s.sys.Now())
+	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: "+err.Error())
 		return
 	}
-	// One JSON object and nothing after it: a body that is more is not
-	// what the client meant, and guessing is how parsers get smuggled past.
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: unexpected data after the JSON object")
+	sil, err := s.sys.Silences.Add(req)
+	if errors.Is(err, actors.ErrTooManySilences) {
+		// A cap, not a mistake in the request: it clears as silences expire.
+		writeError(ctx, fasthttp.StatusTooManyRequests, "silence refused: "+err.Error())
 		return
 	}
-	now := s.sys.Now()
-	var until time.Time
-	switch {
-	case req.Until != nil && req.Duration != "":
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: give until or duration, not both")
-		return
-	case req.Until != nil:
-		until = time.UnixMilli(int64(*req.Until * 1e3))
-	case req.Duration != "":
-		d, err := time.ParseDuration(req.Duration)
-		if err != nil || d <= 0 {
-			writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("invalid silence: duration '%s' is not a positive duration like \"2h\"", req.Duration))
-			return
-		}
-		until = now.Add(d)
-	default:
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: until (unix seconds) or duration is required")
-		return
-	}
-	sil, err := s.sys.Silences.Add(actors.Silence{Host: req.Host, Metric: req.Metric, Until: until, Comment: req.Comment, Origin: "api"})
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: "+err.Error())
 		return
@@ -178,6 +158,39 @@ func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 		Fields: map[string]any{"id": sil.ID, "host": sil.Host, "metric": sil.Metric}})
 	b, _ := json.Marshal(sil)
 	writeJSON(ctx, fasthttp.StatusCreated, b)
+}
+
+// parseSilence decodes the body of POST /api/0/silences into the silence
+// to add, its expiry computed from until or duration at now. It checks the
+// body's shape only; Silences.Add validates the globs and the caps.
+func parseSilence(body []byte, now time.Time) (actors.Silence, error) {
+	var req silenceRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return actors.Silence{}, err
+	}
+	// One JSON object and nothing after it: a body that is more is not
+	// what the client meant, and guessing is how parsers get smuggled past.
+	if _, err := dec.Token(); err != io.EOF {
+		return actors.Silence{}, errors.New("unexpected data after the JSON object")
+	}
+	var until time.Time
+	switch {
+	case req.Until != nil && req.Duration != "":
+		return actors.Silence{}, errors.New("give until or duration, not both")
+	case req.Until != nil:
+		until = time.UnixMilli(int64(*req.Until * 1e3))
+	case req.Duration != "":
+		d, err := time.ParseDuration(req.Duration)
+		if err != nil || d <= 0 {
+			return actors.Silence{}, fmt.Errorf("duration '%s' is not a positive duration like \"2h\"", req.Duration)
+		}
+		until = now.Add(d)
+	default:
+		return actors.Silence{}, errors.New("until (unix seconds) or duration is required")
+	}
+	return actors.Silence{Host: req.Host, Metric: req.Metric, Until: until, Comment: req.Comment, Origin: "api"}, nil
 }
 
 func (s *Server) listSilences(ctx *fasthttp.RequestCtx) {

@@ -43,6 +43,7 @@ func newMetrics(sys *actors.System, extra ...prometheus.Collector) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.latency,
 		&statsCollector{sys: sys},
+		&hardeningCollector{sys: sys},
 	)
 	for _, c := range extra {
 		m.reg.MustRegister(c)

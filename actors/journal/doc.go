@@ -26,6 +26,14 @@
 // long a quiet journal stays unsynced; Sync is a no-op when nothing is
 // pending.
 //
+// A write that fails (a full disk, an I/O error) loses its batch, never
+// part of it: what reached the file is cut off again. Write reports the
+// loss as an *IOError, and the first write that succeeds afterwards starts
+// with a record of kind "dropped" saying how many events were lost,
+// between when and why ("12 events lost between T1 and T2: no space left
+// on device"); Close tries once more. A torn last line left by a crash is
+// removed by Open (Repaired reports its size).
+//
 // A Writer is NOT safe for concurrent use: one goroutine owns it, so that
 // the journal actor itself never blocks on disk I/O.
 //
@@ -35,7 +43,7 @@
 // chronologically), across the current file and its backups. They read
 // files backwards in fixed-size chunks, so fetching the last few records
 // of a 64 MiB file costs one chunk, not the whole file. A line that does
-// not parse (a torn write after a crash, a hand edit) is skipped. Read and
-// Tail only read files: they are safe to call from any goroutine, also
-// while a Writer appends to the same journal.
+// not parse (a torn line Open could not remove, a hand edit) is skipped.
+// Read and Tail only read files: they are safe to call from any goroutine,
+// also while a Writer appends to the same journal.
 package journal

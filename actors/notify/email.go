@@ -301,21 +301,22 @@ func (e *Email) message(n Notification, now time.Time) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// oneLine turns line breaks into spaces: a subject is one header line, and
-// host names come from the network, so they must not inject headers.
+// oneLine turns line breaks into spaces and other control characters into
+// U+FFFD: a subject is one header line and a body field one line, and
+// what they show comes from the network, so it must not add lines.
 func oneLine(s string) string {
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
+	return strings.TrimSpace(cleanText(strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' || r == '\t' {
 			return ' '
 		}
 		return r
-	}, s))
+	}, s)))
 }
 
 func emailBody(n Notification) []byte {
 	var b bytes.Buffer
 	if n.Message != "" {
-		b.WriteString(n.Message)
+		b.WriteString(oneLine(n.Message))
 		b.WriteString("\r\n\r\n")
 	}
 	field := func(k, v string) {
@@ -324,7 +325,7 @@ func emailBody(n Notification) []byte {
 		}
 		b.WriteString(k)
 		b.WriteString(strings.Repeat(" ", 14-len(k)))
-		b.WriteString(v)
+		b.WriteString(oneLine(v))
 		b.WriteString("\r\n")
 	}
 	when := func(t time.Time) string {

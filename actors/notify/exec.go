@@ -33,7 +33,9 @@ type ExecConfig struct {
 // separated by spaces.
 //
 // HBD_VALUE is empty when the value is unknown; HBD_SINCE and HBD_TIME are
-// unix seconds with millisecond precision. The command also inherits the
+// unix seconds with millisecond precision. Control characters in the
+// values (never in what the daemon accepts, but a channel does not rely on
+// that) are replaced by U+FFFD. The command also inherits the
 // daemon's environment. A non-zero exit is an error carrying the command's
 // trimmed stderr; at the timeout the command's whole process group is
 // killed, so helpers it started do not linger.
@@ -83,19 +85,21 @@ func (e *Exec) Send(ctx context.Context, n Notification) error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.path, e.args...)
 	cmd.Stdin = bytes.NewReader(n.appendJSON(make([]byte, 0, 256)))
+	// Values from the network may not carry NUL (exec would fail) or line
+	// breaks (scripts would misread them): cleanText replaces those.
 	cmd.Env = append(os.Environ(),
-		"HBD_KIND="+n.Kind,
-		"HBD_HOST="+n.Host,
-		"HBD_METRIC="+n.MetricPath,
-		"HBD_LEVEL="+n.Level,
-		"HBD_PREV_LEVEL="+n.PrevLevel,
+		"HBD_KIND="+cleanText(n.Kind),
+		"HBD_HOST="+cleanText(n.Host),
+		"HBD_METRIC="+cleanText(n.MetricPath),
+		"HBD_LEVEL="+cleanText(n.Level),
+		"HBD_PREV_LEVEL="+cleanText(n.PrevLevel),
 		"HBD_VALUE="+n.ValueText(),
 		"HBD_SINCE="+unixText(n.Since),
 		"HBD_TIME="+unixText(n.Time),
-		"HBD_MESSAGE="+n.Message,
+		"HBD_MESSAGE="+cleanText(n.Message),
 		"HBD_NOTIFICATION_COUNT="+strconv.Itoa(n.NotificationCount),
 		"HBD_GROUP_SIZE="+strconv.Itoa(n.GroupSize),
-		"HBD_HOSTS="+strings.Join(n.HostNames(), " "),
+		"HBD_HOSTS="+cleanText(strings.Join(n.HostNames(), " ")),
 	)
 	stderr := &limitedBuffer{max: maxStderr}
 	cmd.Stderr = stderr

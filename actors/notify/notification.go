@@ -189,13 +189,15 @@ func appendJSONString(b []byte, s string) []byte {
 //	unix  — a time.Time as unix seconds ("1711234567.123", "" when zero)
 //	upper, lower — strings.ToUpper / ToLower
 //
-// The Notification's ValueText method gives the value as text.
+// The Notification's ValueText method gives the value as text. A template
+// whose body is JSON escapes what it prints (see escapeJSONActions).
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"json":  templateJSON,
-		"unix":  unixText,
-		"upper": strings.ToUpper,
-		"lower": strings.ToLower,
+		jsonEscapeFunc: jsonStringEscape,
+		"json":         templateJSON,
+		"unix":         unixText,
+		"upper":        strings.ToUpper,
+		"lower":        strings.ToLower,
 	}
 }
 

@@ -26,7 +26,9 @@ type WebhookConfig struct {
 	URL  string // http or https
 	// Template is an optional text/template producing the request body from
 	// the Notification (functions: see templateFuncs, e.g. {{json .Message}}).
-	// Empty means the Notification's JSON.
+	// Empty means the Notification's JSON. When the content type is JSON,
+	// every value the template prints is escaped for the inside of a JSON
+	// string ("{{.Host}}" is safe between quotes), except what json prints.
 	Template    string
 	ContentType string            // default "application/json"
 	Headers     map[string]string // applied after Content-Type, so they may override it
@@ -90,6 +92,10 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 		w.tmpl, err = template.New(name).Funcs(templateFuncs()).Option("missingkey=error").Parse(c.Template)
 		if err != nil {
 			return nil, fmt.Errorf("webhook %s: template: %w", name, err)
+		}
+		// The body's type is what the request says, headers included.
+		if ct := w.headers.Get("Content-Type"); isJSONType(ct) || (ct == "" && isJSONType(w.contentType)) {
+			escapeJSONActions(w.tmpl)
 		}
 	}
 	// A transport of its own, so Close can drop this channel's idle

@@ -137,6 +137,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		Journal:      journalConfig(cfg),
 		SilencesFile: silencesFile(cfg),
 		State:        stateConfig(cfg),
+		Limits:       cfg.Limits.Caps(),
 		// The coalescing window merges what arrives together, above all
 		// the IPv4 and IPv6 copies of a host's heartbeat, milliseconds
 		// apart; a host changes only once per heartbeat interval, so a

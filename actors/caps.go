@@ -1,0 +1,187 @@
+package actors
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"github.com/hbd-project/hbd/actors/limits"
+	"github.com/hbd-project/hbd/internal/statefile"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// The [limits] caps, where the pipeline applies them: sample size and keys
+// in the UDP readers (before anything is stored or sent to an actor), hosts
+// per source address in the registry, plugins and alerts per host in the
+// HostActor that owns them. Silences are capped in Silences.Add.
+
+// logSnippet bounds what of an untrusted string goes into a log line.
+const logSnippet = 128
+
+func snippet(s string) string {
+	if len(s) > logSnippet {
+		return s[:logSnippet] + "..."
+	}
+	return s
+}
+
+// admitSampleSize reports whether a sample datagram's payload is within
+// [limits] sample_bytes once decompressed. It reads the size an s2 block
+// declares, so an oversize sample costs no decompression; a block whose
+// size cannot be read is left for the decoder to reject.
+func (l *listener) admitSampleSize(now time.Time, from netip.AddrPort, h *wire.Header) bool {
+	n := len(h.Payload)
+	if h.Flags&wire.FlagCompressed != 0 {
+		d, err := s2.DecodedLen(h.Payload)
+		if err != nil {
+			return true
+		}
+		n = d
+	}
+	if n <= l.limits.SampleBytes {
+		return true
+	}
+	l.refusals.Refuse(now, limits.SampleBytes, limits.Source{Addr: from.Addr().Unmap(), Host: string(h.Host)},
+		"sample refused: larger than [limits] sample_bytes once decompressed",
+		"bytes", n, "max", l.limits.SampleBytes, "compressed", h.Flags&wire.FlagCompressed != 0)
+	return false
+}
+
+// minKeyBytes is the fewest bytes one more object key adds to a JSON
+// document: `"":0,`. A sample shorter than minKeyBytes times the cap cannot
+// exceed it and is not scanned.
+const minKeyBytes = 5
+
+// admitSampleKeys reports whether a decoded sample has at most [limits]
+// keys_per_sample object keys.
+func (l *listener) admitSampleKeys(now time.Time, from netip.AddrPort, host []byte, m *inbound) bool {
+	maxKeys := l.limits.KeysPerSample
+	if len(m.data) < minKeyBytes*maxKeys {
+		return true
+	}
+	n := limits.CountKeys(m.data)
+	if n <= maxKeys {
+		return true
+	}
+	l.refusals.Refuse(now, limits.KeysPerSample, limits.Source{Addr: from.Addr().Unmap(), Host: string(host)},
+		"sample refused: more JSON keys than [limits] keys_per_sample",
+		"plugin", string(m.plugin), "keys", n, "max", maxKeys)
+	return false
+}
+
+// refuseNewHost counts and logs a datagram of a new dynamic host from an
+// address that registered as many hosts as hosts_per_source allows.
+func (l *listener) refuseNewHost(now time.Time, from netip.AddrPort, host []byte) {
+	l.refusals.Refuse(now, limits.HostsPerSource, limits.Source{Addr: from.Addr().Unmap()},
+		"new host refused: its source address registered as many dynamic hosts as [limits] hosts_per_source allows",
+		"host", string(host), "max", l.limits.HostsPerSource)
+}
+
+// sourceFull reports whether addr may register no more dynamic hosts.
+func (r *Registry) sourceFull(addr netip.Addr) bool {
+	_, full := r.full.Load(addr.Unmap())
+	return full
+}
+
+// admitHost reports whether the dynamic host m announces may be
+// registered: its source address has registered fewer than
+// hosts_per_source hosts. Admitting counts it.
+func (a *registryActor) admitHost(m *inbound) bool {
+	lim := a.env.limits
+	if lim == nil || lim.HostsPerSource == limits.Off {
+		return true
+	}
+	addr := m.from.Addr().Unmap()
+	if a.perSource[addr] >= lim.HostsPerSource {
+		// A reader that had not yet seen the address as full.
+		a.env.refusals.Refuse(m.recv, limits.HostsPerSource, limits.Source{Addr: addr},
+			"new host refused: its source address registered as many dynamic hosts as [limits] hosts_per_source allows",
+			"host", m.host, "max", lim.HostsPerSource)
+		return false
+	}
+	a.countSource(addr)
+	return true
+}
+
+// countRestored counts a restored dynamic host against the address it last
+// reported from, so a restart does not reset hosts_per_source.
+func (a *registryActor) countRestored(recs []*statefile.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	h := &recs[len(recs)-1].Host
+	if len(h.Conns) == 0 || !h.Conns[0].Addr.IsValid() {
+		return
+	}
+	a.countSource(h.Conns[0].Addr.Addr().Unmap())
+}
+
+func (a *registryActor) countSource(addr netip.Addr) {
+	lim := a.env.limits
+	if lim == nil || lim.HostsPerSource == limits.Off {
+		return
+	}
+	if a.perSource == nil {
+		a.perSource = make(map[netip.Addr]int)
+	}
+	a.perSource[addr]++
+	if a.perSource[addr] >= lim.HostsPerSource {
+		a.reg.full.Store(addr, struct{}{})
+	}
+}
+
+// admitSample reports whether m's sample may be stored: a new plugin only
+// below plugins_per_host, and any sample only if the host's rings stay
+// within bytes_per_host once it replaced the oldest sample of its ring. A
+// host at the byte cap whose samples keep their size keeps updating.
+func (a *hostActor) admitSample(m *inbound) bool {
+	lim := a.env.limits
+	if lim == nil {
+		return true
+	}
+	r := a.plugins[string(m.plugin)]
+	if r == nil && len(a.plugins) >= lim.PluginsPerHost {
+		a.env.refusals.Refuse(m.recv, limits.PluginsPerHost, limits.Source{Host: a.st.name},
+			"sample of a new plugin refused: the host reports as many plugins as [limits] plugins_per_host allows",
+			"plugin", string(m.plugin), "max", lim.PluginsPerHost)
+		return false
+	}
+	held := a.sampleBytes + len(m.data)
+	if r != nil {
+		held -= r.evicts()
+	}
+	if held > lim.BytesPerHost {
+		a.env.refusals.Refuse(m.recv, limits.BytesPerHost, limits.Source{Host: a.st.name},
+			"sample refused: the host's samples would take more memory than [limits] bytes_per_host allows",
+			"plugin", string(m.plugin), "bytes", len(m.data), "held", a.sampleBytes, "max", lim.BytesPerHost)
+		return false
+	}
+	return true
+}
+
+// admitAlert reports whether a new metric path may be tracked as an alert:
+// a path that is valid (see limits.Config.CheckMetricPath), on a host
+// tracking fewer than alerts_per_host paths.
+func (a *hostActor) admitAlert(now time.Time, path string) bool {
+	lim := a.env.limits
+	if lim == nil {
+		return true
+	}
+	if l, ok := lim.CheckMetricPath(path); !ok {
+		msg := "metric path refused: a sample key has control characters or invalid UTF-8"
+		if l == limits.MetricPathLength {
+			msg = "metric path refused: longer than [limits] metric_path_length"
+		}
+		a.env.refusals.Refuse(now, l, limits.Source{Host: a.st.name}, msg,
+			"path", snippet(path), "bytes", len(path), "max", lim.MetricPathLength)
+		return false
+	}
+	if len(a.alerts) >= lim.AlertsPerHost {
+		a.env.refusals.Refuse(now, limits.AlertsPerHost, limits.Source{Host: a.st.name},
+			"alert not tracked: the host tracks as many metric paths as [limits] alerts_per_host allows",
+			"path", snippet(path), "max", lim.AlertsPerHost)
+		return false
+	}
+	return true
+}
