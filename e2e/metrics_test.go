@@ -103,6 +103,9 @@ name = "slow-hook"
 url = "http://%s/hook"
 timeout = "5m"
 group = false   # one notification per alert: the burst is what fills the queue
+
+[limits]
+alerts_per_host = 2000  # the burst is 1,100 alerts of one host
 `, ln.Addr()))
 	// Runs before the daemon's stop (cleanups run last first): the held
 	// request and the queued ones fail at once, so the stop does not wait
