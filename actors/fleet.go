@@ -110,6 +110,8 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 			a.timer.Stop()
 		}
 		a.publish()
+	default:
+		unexpected("fleet", ctx.Message())
 	}
 }
 

@@ -233,6 +233,8 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.timer.Stop()
 		}
 		a.env.stats.SamplesHeld.Add(-int64(a.samplesHeld()))
+	default:
+		unexpected("host", ctx.Message())
 	}
 }
 

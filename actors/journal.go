@@ -210,6 +210,8 @@ func (j *journalActor) Receive(ctx actor.Context) {
 			<-j.done
 			j.writer = nil
 		}
+	default:
+		unexpected("journal", ctx.Message())
 	}
 }
 

@@ -163,6 +163,8 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 		// What the open window has not reported yet: the journal is
 		// stopped after the notifier.
 		a.reportDrops(ctx)
+	default:
+		unexpected("notifier", ctx.Message())
 	}
 }
 

@@ -252,8 +252,12 @@ func TestStateSurvivesCleanRestart(t *testing.T) {
 	})
 	ctx := context.Background()
 	eventually(t, "notification counts", func() bool {
-		r, _ := s.QueryAlerts(ctx, "dead")
-		return strings.Contains(string(r.Body), `"notification_count":1`)
+		for _, h := range []string{"dead", "never"} {
+			if r, _ := s.QueryAlerts(ctx, h); !strings.Contains(string(r.Body), `"notification_count":1`) {
+				return false
+			}
+		}
+		return true
 	})
 	settle(s)
 	before := map[string]string{}

@@ -116,6 +116,8 @@ func (a *registryActor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Send(pid, m)
+	default:
+		unexpected("registry", ctx.Message())
 	}
 }
 

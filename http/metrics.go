@@ -89,6 +89,7 @@ var (
 	descAckDrop  = prometheus.NewDesc("hbd_acks_dropped_total", "ACKs not sent because the writer's queue was full or the send failed.", nil, nil)
 	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
 	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
+	descUnexp    = prometheus.NewDesc("hbd_actor_unexpected_messages_total", "Messages an actor had no case for and dropped: a bug, logged once per type.", nil, nil)
 	descFleetAge = prometheus.NewDesc("hbd_fleet_snapshot_age_seconds", "Age of the fleet index's latest snapshot, in seconds.", nil, nil)
 	descEvicted  = prometheus.NewDesc("hbd_replay_instances_evicted_total", "Sender instances (agent processes) whose replay window a host forgot to make room for another: more agent processes of one host at once than it keeps windows for.", nil, nil)
 
@@ -116,7 +117,7 @@ var (
 type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descFleetAge, descEvicted,
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descUnexp, descFleetAge, descEvicted,
 		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored,
 		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
@@ -150,6 +151,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, v := range st.ActorMessages() {
 		counter(descMsgs, v, name)
 	}
+	counter(descUnexp, actors.UnexpectedMessages())
 	for _, src := range c.sys.Rejected.Top(topRejected) {
 		ch <- prometheus.MustNewConstMetric(descRejSource, prometheus.GaugeValue, float64(src.Count), src.Addr.Addr().String(), src.Reason.String())
 	}

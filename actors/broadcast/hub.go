@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -86,6 +87,11 @@ func (h *hub) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		h.stopOnce.Do(func() { close(h.b.actorDone) })
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		// A message of a type the hub does not handle is a bug: say so
+		// rather than drop it without a trace.
+		h.b.log.Error("websocket hub received a message it has no case for: dropped", "type", fmt.Sprintf("%T", m))
 	}
 }
 
