@@ -121,7 +121,7 @@ func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch aler
 	}
 	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg, Fields: fields})
 	if a.env.streaming() {
-		a.env.publish(ctx, "alert", a.st.name, t.Path, a.alertFrame(t))
+		a.env.publish(ctx, "alert", a.st.name, t.Path, a.alertFrame(t, ch.From))
 	}
 	if !ch.Notify || a.env.notifier == nil {
 		return
@@ -237,7 +237,7 @@ func alertMessage(ch alert.Change) string {
 
 // appendAlertJSON appends one alert object of the seed's shape, without
 // the closing brace and without "silenced" (see AlertEntry.JSONOpen).
-func appendAlertJSON(b []byte, host string, t *alert.Tracker, withHost bool) []byte {
+func appendAlertJSON(b []byte, host string, t *alert.Tracker, withHost bool, prev *alert.Level) []byte {
 	b = append(b, '{')
 	if withHost {
 		b = append(b, `"hostname":`...)
@@ -248,6 +248,10 @@ func appendAlertJSON(b []byte, host string, t *alert.Tracker, withHost bool) []b
 	b = appendJSONString(b, t.Path)
 	b = append(b, `,"level":"`...)
 	b = append(b, t.Level.String()...)
+	if prev != nil {
+		b = append(b, `","prev_level":"`...)
+		b = append(b, prev.String()...)
+	}
 	b = append(b, `","since":`...)
 	b = appendUnixTime(b, t.Since)
 	b = append(b, `,"last_value":`...)
@@ -274,7 +278,7 @@ func (a *hostActor) activeAlerts() []*AlertEntry {
 		}
 		out = append(out, &AlertEntry{
 			Host: a.st.name, Path: t.Path, Level: t.Level, Since: t.Since,
-			JSONOpen: appendAlertJSON(make([]byte, 0, 256), a.st.name, t, true),
+			JSONOpen: appendAlertJSON(make([]byte, 0, 256), a.st.name, t, true, nil),
 		})
 	}
 	slices.SortFunc(out, func(x, y *AlertEntry) int { return strings.Compare(x.Path, y.Path) })
@@ -300,7 +304,7 @@ func (a *hostActor) answerAlerts() APIReply {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendAlertJSON(b, a.st.name, t, false)
+		b = appendAlertJSON(b, a.st.name, t, false, nil)
 		b = append(b, `,"silenced":`...)
 		b = appendBool(b, a.env.silences != nil && a.env.silences.Match(a.st.name, p) != nil)
 		b = append(b, '}')
@@ -317,8 +321,8 @@ func (a *hostActor) answerAlerts() APIReply {
 }
 
 // alertFrame is the WebSocket frame for an alert's new state.
-func (a *hostActor) alertFrame(t *alert.Tracker) []byte {
-	b := append([]byte(`{"type":"alert","data":`), appendAlertJSON(nil, a.st.name, t, true)...)
+func (a *hostActor) alertFrame(t *alert.Tracker, prev alert.Level) []byte {
+	b := append([]byte(`{"type":"alert","data":`), appendAlertJSON(nil, a.st.name, t, true, &prev)...)
 	b = append(b, `,"silenced":`...)
 	b = appendBool(b, a.env.silences != nil && a.env.silences.Match(a.st.name, t.Path) != nil)
 	return append(b, "}}"...)

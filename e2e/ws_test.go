@@ -237,3 +237,33 @@ func TestWebSocketSlowClientIsCutOff(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// An alert frame carries the level it came from, as docs/WEBSOCKET.md shows.
+func TestWebSocketAlertFrameHasPrevLevel(t *testing.T) {
+	d := startDaemon(t, `[[threshold]]
+metric = "cpu_monitor.cpu_percent"
+warning = 80.0
+critical = 90.0
+hosts = ["*"]
+`)
+	c := dialWS(t, d.ws)
+	next(t, c, "snapshot")
+	s := newSender(t, d, "fe1", d.key, false)
+	s.heartbeat(time.Second, 1)
+	s.sample("cpu_monitor", `{"cpu_percent": 85}`)
+	var a struct {
+		Hostname, Level string
+		PrevLevel       string `json:"prev_level"`
+	}
+	for a.Level != "WARNING" {
+		mustUnmarshal(t, next(t, c, "alert").Data, &a)
+	}
+	if a.Hostname != "fe1" || a.PrevLevel != "OK" {
+		t.Fatalf("alert frame %+v, want fe1 OK -> WARNING", a)
+	}
+	s.sample("cpu_monitor", `{"cpu_percent": 95}`)
+	mustUnmarshal(t, next(t, c, "alert").Data, &a)
+	if a.Level != "CRITICAL" || a.PrevLevel != "WARNING" {
+		t.Fatalf("alert frame %+v, want WARNING -> CRITICAL", a)
+	}
+}
