@@ -226,6 +226,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.timer.Stop()
 		}
 		a.env.stats.SamplesHeld.Add(-int64(a.samplesHeld()))
+		a.env.stats.SamplesBytes.Add(-a.samplesBytes())
 	}
 }
 
@@ -370,6 +371,7 @@ func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 		return false
 	}
 	a.notePending(r.name, smp)
+	a.env.stats.SamplesBytes.Add(r.sizeDelta())
 	a.env.stats.SamplesReceived.Add(1)
 	if r.len() > before {
 		a.env.stats.SamplesHeld.Add(1)
@@ -398,6 +400,15 @@ func (a *hostActor) samplesHeld() int {
 	n := 0
 	for _, r := range a.plugins {
 		n += r.len()
+	}
+	return n
+}
+
+// samplesBytes is what the host's rings have added to Stats.SamplesBytes.
+func (a *hostActor) samplesBytes() int64 {
+	var n int64
+	for _, r := range a.plugins {
+		n += int64(r.counted)
 	}
 	return n
 }
@@ -475,12 +486,11 @@ func (a *hostActor) answer(q pluginsQuery) APIReply {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			s := r.newest(0)
 			b = appendJSONString(b, p)
 			b = append(b, `:{"timestamp":`...)
-			b = appendUnixNano(b, s.unixNano)
+			b = appendUnixNano(b, r.newestTime())
 			b = append(b, `,"data":`...)
-			b = append(b, s.data...)
+			b = r.appendNewest(b)
 			b = append(b, `,"sample_count":`...)
 			b = strconv.AppendInt(b, int64(r.len()), 10)
 			b = append(b, '}')
@@ -492,21 +502,28 @@ func (a *hostActor) answer(q pluginsQuery) APIReply {
 		return errorReply(404, "Plugin '"+q.plugin+"' not found for host '"+name+"'")
 	}
 	n := min(q.limit, r.len())
-	b := make([]byte, 0, 128+n*(64+len(r.newest(0).data)))
+	b := make([]byte, 0, 128+len(name)+len(q.plugin))
 	b = append(b, `{"hostname":`...)
 	b = appendJSONString(b, name)
 	b = append(b, `,"plugin":`...)
 	b = appendJSONString(b, q.plugin)
 	b = append(b, `,"samples":[`...)
-	for i := 0; i < n; i++ {
+	if n > 0 {
+		// Room for n samples about as long as the latest.
+		mark := len(b)
+		size := len(r.appendNewest(b)) - mark
+		b = slices.Grow(b[:mark], n*(48+size))
+	}
+	i := 0
+	for ts, data := range r.latest(n) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		s := r.newest(i)
+		i++
 		b = append(b, `{"timestamp":`...)
-		b = appendUnixNano(b, s.unixNano)
+		b = appendUnixNano(b, ts)
 		b = append(b, `,"data":`...)
-		b = append(b, s.data...)
+		b = append(b, data...)
 		b = append(b, '}')
 	}
 	b = append(b, `],"sample_count":`...)
