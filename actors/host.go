@@ -502,18 +502,17 @@ func (a *hostActor) answer(q pluginsQuery) APIReply {
 		return errorReply(404, "Plugin '"+q.plugin+"' not found for host '"+name+"'")
 	}
 	n := min(q.limit, r.len())
-	b := make([]byte, 0, 128+len(name)+len(q.plugin))
+	size := 0 // of the latest sample: the others are about as long
+	if n > 0 {
+		var tmp [512]byte
+		size = len(r.appendNewest(tmp[:0]))
+	}
+	b := make([]byte, 0, 128+len(name)+len(q.plugin)+n*(48+size))
 	b = append(b, `{"hostname":`...)
 	b = appendJSONString(b, name)
 	b = append(b, `,"plugin":`...)
 	b = appendJSONString(b, q.plugin)
 	b = append(b, `,"samples":[`...)
-	if n > 0 {
-		// Room for n samples about as long as the latest.
-		mark := len(b)
-		size := len(r.appendNewest(b)) - mark
-		b = slices.Grow(b[:mark], n*(48+size))
-	}
 	i := 0
 	for ts, data := range r.latest(n) {
 		if i > 0 {
