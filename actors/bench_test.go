@@ -33,7 +33,7 @@ func BenchmarkPluginAnswer(b *testing.B) {
 	a := newHostActor(&hostEnv{history: 100, stats: NewStats()}, "web01", true)
 	r := newRing("p", 100)
 	for i := 0; i < 100; i++ {
-		r.push(sample{unixNano: int64(i) * 1e9, data: benchSample})
+		r.insert(sample{unixNano: int64(i) * 1e9, data: benchSample})
 	}
 	a.plugins["cpu_monitor"] = r
 	b.ReportAllocs()
@@ -50,7 +50,7 @@ func BenchmarkPluginsAnswer(b *testing.B) {
 	a := newHostActor(&hostEnv{history: 100, stats: NewStats()}, "web01", true)
 	for _, p := range []string{"cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"} {
 		r := newRing("p", 100)
-		r.push(sample{unixNano: 1, data: benchSample})
+		r.insert(sample{unixNano: 1, data: benchSample})
 		a.plugins[p] = r
 	}
 	b.ReportAllocs()

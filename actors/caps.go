@@ -132,9 +132,8 @@ func (a *registryActor) countSource(addr netip.Addr) {
 }
 
 // admitSample reports whether m's sample may be stored: a new plugin only
-// below plugins_per_host, and any sample only if the host's rings stay
-// within bytes_per_host once it replaced the oldest sample of its ring. A
-// host at the byte cap whose samples keep their size keeps updating.
+// below plugins_per_host, and any sample only if the host's rings (their
+// coded size) stay within bytes_per_host.
 func (a *hostActor) admitSample(m *inbound) bool {
 	lim := a.env.limits
 	if lim == nil {
@@ -147,11 +146,12 @@ func (a *hostActor) admitSample(m *inbound) bool {
 			"plugin", string(m.plugin), "max", lim.PluginsPerHost)
 		return false
 	}
-	held := a.sampleBytes + len(m.data)
-	if r != nil {
-		held -= r.evicts()
-	}
-	if held > lim.BytesPerHost {
+	// The ring's coded size after the insert is not known before it; the
+	// sample's JSON bounds what it can add. A full ring replaces its oldest
+	// sample, so a host at the cap keeps updating what it has, until its
+	// rings have grown past the cap that way.
+	grows := r == nil || !r.full() || a.sampleBytes > lim.BytesPerHost
+	if grows && a.sampleBytes+len(m.data) > lim.BytesPerHost {
 		a.env.refusals.Refuse(m.recv, limits.BytesPerHost, limits.Source{Host: a.st.name},
 			"sample refused: the host's samples would take more memory than [limits] bytes_per_host allows",
 			"plugin", string(m.plugin), "bytes", len(m.data), "held", a.sampleBytes, "max", lim.BytesPerHost)

@@ -272,19 +272,23 @@ func TestSilencesSaveIsPacedAndCloseSavesAll(t *testing.T) {
 	}
 }
 
-// A host holds at most bytes_per_host of sample data: a sample that would
-// grow it past is refused, one that replaces the oldest of a full ring
-// with as many bytes is stored.
+// A host holds at most bytes_per_host of sample memory: a sample that would
+// grow it past is refused, one that replaces the oldest of a full ring is
+// stored.
 func TestBytesPerHost(t *testing.T) {
 	clock := newFakeClock(time.Unix(1795510000, 0))
-	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), history: 5, limits: limits.Config{BytesPerHost: 64 << 10}})
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), history: 5, limits: limits.Config{BytesPerHost: 130 << 10}})
 	a := newTestAgent(t, s, clock, "web01")
-	data := func(i int) string { return fmt.Sprintf(`{"i":%d,"x":"%s"}`, i, strings.Repeat("a", 10000)) }
+	// Each sample's string differs: the rings store an unchanged value in
+	// a bit, so only different data takes its size.
+	data := func(i int) string { return fmt.Sprintf(`{"i":%d,"x":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 10000)) }
 	for i := range 5 {
 		a.sample("p1", data(i))
 		clock.Advance(time.Second)
 	}
-	a.sample("p2", data(0)) // 6 x 10 KB: within 64 KiB
+	// The rings' memory (buffers, not only the coded samples): p1's five
+	// take about 96 KiB, p2's first about 26 KiB: within 130 KiB.
+	a.sample("p2", data(0))
 	clock.Advance(time.Second)
 	a.refused(limits.BytesPerHost, a.sampleDatagram("p2", data(1)))
 	a.sample("p1", data(5)) // replaces p1's oldest: the host holds no more

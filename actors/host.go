@@ -233,6 +233,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.timer.Stop()
 		}
 		a.env.stats.SamplesHeld.Add(-int64(a.samplesHeld()))
+		a.env.stats.SamplesBytes.Add(-a.samplesBytes())
 	default:
 		unexpected("host", ctx.Message())
 	}
@@ -376,10 +377,12 @@ func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 		r = newRing(string(m.plugin), a.env.history)
 		a.plugins[r.name] = r
 	}
-	before, bytesBefore := r.len(), r.bytes
+	before := r.len()
 	smp := sample{unixNano: m.sent, data: m.data}
 	inserted := r.insert(smp)
-	a.sampleBytes += r.bytes - bytesBefore
+	grew := r.sizeDelta()
+	a.sampleBytes += int(grew)
+	a.env.stats.SamplesBytes.Add(grew)
 	if !inserted {
 		// The same sample via another daemon address (or one too old to keep).
 		a.env.stats.SamplesDuplicate.Add(1)
@@ -414,6 +417,15 @@ func (a *hostActor) samplesHeld() int {
 	n := 0
 	for _, r := range a.plugins {
 		n += r.len()
+	}
+	return n
+}
+
+// samplesBytes is what the host's rings have added to Stats.SamplesBytes.
+func (a *hostActor) samplesBytes() int64 {
+	var n int64
+	for _, r := range a.plugins {
+		n += int64(r.counted)
 	}
 	return n
 }
@@ -491,12 +503,11 @@ func (a *hostActor) answer(q pluginsQuery) APIReply {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			s := r.newest(0)
 			b = appendJSONString(b, p)
 			b = append(b, `:{"timestamp":`...)
-			b = appendUnixNano(b, s.unixNano)
+			b = appendUnixNano(b, r.newestTime())
 			b = append(b, `,"data":`...)
-			b = append(b, s.data...)
+			b = r.appendNewest(b)
 			b = append(b, `,"sample_count":`...)
 			b = strconv.AppendInt(b, int64(r.len()), 10)
 			b = append(b, '}')
@@ -508,21 +519,27 @@ func (a *hostActor) answer(q pluginsQuery) APIReply {
 		return errorReply(404, "Plugin '"+q.plugin+"' not found for host '"+name+"'")
 	}
 	n := min(q.limit, r.len())
-	b := make([]byte, 0, 128+n*(64+len(r.newest(0).data)))
+	size := 0 // of the latest sample: the others are about as long
+	if n > 0 {
+		var tmp [512]byte
+		size = len(r.appendNewest(tmp[:0]))
+	}
+	b := make([]byte, 0, 128+len(name)+len(q.plugin)+n*(48+size))
 	b = append(b, `{"hostname":`...)
 	b = appendJSONString(b, name)
 	b = append(b, `,"plugin":`...)
 	b = appendJSONString(b, q.plugin)
 	b = append(b, `,"samples":[`...)
-	for i := 0; i < n; i++ {
+	i := 0
+	for ts, data := range r.latest(n) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		s := r.newest(i)
+		i++
 		b = append(b, `{"timestamp":`...)
-		b = appendUnixNano(b, s.unixNano)
+		b = appendUnixNano(b, ts)
 		b = append(b, `,"data":`...)
-		b = append(b, s.data...)
+		b = append(b, data...)
 		b = append(b, '}')
 	}
 	b = append(b, `],"sample_count":`...)

@@ -83,13 +83,7 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 		names := slices.Sorted(maps.Keys(a.plugins))
 		h.Plugins = make([]statefile.Plugin, 0, len(names))
 		for _, name := range names {
-			r := a.plugins[name]
-			p := statefile.Plugin{Name: name, Samples: make([]statefile.Sample, r.len())}
-			for i := range p.Samples {
-				s := r.newest(r.len() - 1 - i) // oldest first
-				p.Samples[i] = statefile.Sample{UnixNano: s.unixNano, Data: s.data}
-			}
-			h.Plugins = append(h.Plugins, p)
+			h.Plugins = append(h.Plugins, a.plugins[name].export(name))
 		}
 	} else {
 		for _, ps := range a.pending {
@@ -106,6 +100,31 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	a.pending = a.pending[:0]
 	a.dirty, a.needFull = false, false
 	return rec
+}
+
+// export is the ring as a checkpoint keeps it: every sample, oldest first.
+// The ring gives each sample's JSON in a buffer it reuses, so the record
+// gets copies, which the writer may encode on its own goroutine while the
+// actor goes on: in one buffer, sized from the oldest sample (a plugin's
+// samples are about as long as each other), not one allocation each.
+func (r *ring) export(name string) statefile.Plugin {
+	p := statefile.Plugin{Name: name, Samples: make([]statefile.Sample, 0, r.len())}
+	var data []byte
+	ends := make([]int, 0, r.len())
+	for ts, d := range r.all() {
+		if data == nil {
+			data = make([]byte, 0, len(d)*r.len()+len(d)*r.len()/8+64)
+		}
+		data = append(data, d...)
+		ends = append(ends, len(data))
+		p.Samples = append(p.Samples, statefile.Sample{UnixNano: ts})
+	}
+	from := 0
+	for i, end := range ends {
+		p.Samples[i].Data = data[from:end:end]
+		from = end
+	}
+	return p
 }
 
 // exportReplay is a host's replay windows as the state file keeps them.
@@ -199,13 +218,15 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 			r := a.plugins[p.Name]
 			if r == nil {
 				r = newRing(p.Name, a.env.history)
-				r.buf = make([]sample, 0, min(a.env.history, len(p.Samples)))
 				a.plugins[p.Name] = r
 			}
 			for _, s := range p.Samples {
 				r.insert(sample{unixNano: s.UnixNano, data: s.Data})
 			}
 		}
+	}
+	for _, r := range a.plugins {
+		a.env.stats.SamplesBytes.Add(r.sizeDelta())
 	}
 	// The files hold this state: nothing to write until it changes.
 	// Deltas alone (their snapshot was lost) leave rings partial: then
@@ -219,7 +240,7 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 	a.env.stats.SamplesHeld.Add(int64(a.samplesHeld()))
 	a.sampleBytes = 0
 	for _, r := range a.plugins {
-		a.sampleBytes += r.bytes
+		a.sampleBytes += r.size()
 	}
 }
 

@@ -334,6 +334,9 @@ func TestStateSurvivesCleanRestart(t *testing.T) {
 	if n := s.Stats.SamplesHeld.Load(); n != 4 {
 		t.Errorf("samples held %d after the restart, want 4", n)
 	}
+	if n := s.Stats.SamplesBytes.Load(); n <= 0 {
+		t.Errorf("samples bytes %d after the restart, want the restored rings' size", n)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,9 +1,19 @@
 package actors
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
+
+// timesOf lists the ring's timestamps, newest first.
+func timesOf(r *ring) []int64 {
+	var got []int64
+	for ts := range r.latest(r.len()) {
+		got = append(got, ts)
+	}
+	return got
+}
 
 func TestRingNewestFirst(t *testing.T) {
 	for _, tc := range []struct {
@@ -20,23 +30,106 @@ func TestRingNewestFirst(t *testing.T) {
 	} {
 		r := newRing("p", tc.limit)
 		for i := 1; i <= tc.pushed; i++ {
-			r.push(sample{unixNano: int64(i)})
+			if !r.insert(sample{unixNano: int64(i)}) {
+				t.Fatalf("limit %d: sample %d not stored", tc.limit, i)
+			}
 		}
 		want := min(tc.limit, tc.pushed)
 		if r.len() != want {
 			t.Fatalf("limit %d pushed %d: len %d, want %d", tc.limit, tc.pushed, r.len(), want)
 		}
-		for i := 0; i < r.len(); i++ {
-			if got, exp := r.newest(i).unixNano, int64(tc.pushed-i); got != exp {
-				t.Fatalf("limit %d pushed %d: newest(%d) = %d, want %d", tc.limit, tc.pushed, i, got, exp)
+		got := timesOf(r)
+		if len(got) != want {
+			t.Fatalf("limit %d pushed %d: %d samples listed, want %d", tc.limit, tc.pushed, len(got), want)
+		}
+		for i, ts := range got {
+			if exp := int64(tc.pushed - i); ts != exp {
+				t.Fatalf("limit %d pushed %d: newest %d = %d, want %d", tc.limit, tc.pushed, i, ts, exp)
 			}
 		}
-		if cap(r.buf) > tc.limit && tc.limit > 1 && tc.pushed > tc.limit {
-			// append may round capacity up, but the ring must never hold more than limit entries.
-			if len(r.buf) > tc.limit {
-				t.Fatalf("ring holds %d > limit %d", len(r.buf), tc.limit)
-			}
+		if want > 0 && r.newestTime() != int64(tc.pushed) {
+			t.Fatalf("limit %d pushed %d: newestTime %d", tc.limit, tc.pushed, r.newestTime())
 		}
+	}
+}
+
+// The ring gives back each sample's bytes exactly, newest first from
+// latest (at most n) and oldest first from all. It keeps its own copies:
+// the caller may reuse its buffer at once.
+func TestRingKeepsBytes(t *testing.T) {
+	r := newRing("p", 5)
+	var in [][]byte
+	buf := make([]byte, 0, 256)
+	for i := 1; i <= 8; i++ {
+		buf = fmt.Appendf(buf[:0], `{"cpu_percent":%d.%d,"name":"eth%d","big":9007199254740993%d,"z":-0.0,"nested":{"a":[1,%d]}}`, 40+i, i%3, i, i, i*i)
+		in = append(in, slices.Clone(buf))
+		r.insert(sample{unixNano: int64(i) * 1e9, data: buf})
+		clear(buf[:cap(buf)])
+	}
+	in = in[3:] // the 5 kept, oldest first
+	i := len(in) - 1
+	for ts, data := range r.latest(3) {
+		if ts != int64(i+4)*1e9 || string(data) != string(in[i]) {
+			t.Fatalf("latest: %d %s, want %d %s", ts, data, int64(i+4)*1e9, in[i])
+		}
+		i--
+	}
+	if i != len(in)-4 {
+		t.Fatalf("latest(3) gave %d samples", len(in)-1-i)
+	}
+	i = 0
+	for ts, data := range r.all() {
+		if ts != int64(i+4)*1e9 || string(data) != string(in[i]) {
+			t.Fatalf("all: %d %s, want %d %s", ts, data, int64(i+4)*1e9, in[i])
+		}
+		i++
+	}
+	if i != len(in) {
+		t.Fatalf("all gave %d samples, want %d", i, len(in))
+	}
+	if got := string(r.appendNewest([]byte("x"))); got != "x"+string(in[len(in)-1]) {
+		t.Fatalf("appendNewest %s", got)
+	}
+}
+
+// A checkpoint's record keeps its own copies of the samples: the writer
+// encodes it on another goroutine while the ring goes on changing.
+func TestRingExportCopies(t *testing.T) {
+	r := newRing("cpu_monitor", 4)
+	for i := 1; i <= 4; i++ {
+		r.insert(sample{unixNano: int64(i), data: fmt.Appendf(nil, `{"v":%d}`, i)})
+	}
+	p := r.export("cpu_monitor")
+	for i := 5; i <= 12; i++ {
+		r.insert(sample{unixNano: int64(i), data: fmt.Appendf(nil, `{"v":%d,"w":"changed"}`, i)})
+	}
+	if p.Name != "cpu_monitor" || len(p.Samples) != 4 {
+		t.Fatalf("record %+v", p)
+	}
+	for i, s := range p.Samples {
+		if want := fmt.Sprintf(`{"v":%d}`, i+1); s.UnixNano != int64(i+1) || string(s.Data) != want {
+			t.Fatalf("sample %d: %d %s, want %d %s", i, s.UnixNano, s.Data, i+1, want)
+		}
+	}
+	if p := newRing("empty", 4).export("empty"); len(p.Samples) != 0 {
+		t.Fatalf("empty ring exported %d samples", len(p.Samples))
+	}
+}
+
+// sizeDelta adds up to the ring's size, so hbd_samples_bytes sums what
+// the rings hold.
+func TestRingSizeDelta(t *testing.T) {
+	r := newRing("p", 10)
+	var total int64
+	for i := 1; i <= 50; i++ {
+		r.insert(sample{unixNano: int64(i), data: fmt.Appendf(nil, `{"v":%d}`, i)})
+		total += r.sizeDelta()
+		if total != int64(r.store.Size()) || total <= 0 {
+			t.Fatalf("after %d samples: counted %d, size %d", i, total, r.store.Size())
+		}
+	}
+	if d := r.sizeDelta(); d != 0 {
+		t.Fatalf("delta %d without a change", d)
 	}
 }
 
@@ -45,7 +138,7 @@ func BenchmarkRingPush(b *testing.B) {
 	data := []byte(`{"cpu_percent":45.2,"load_1min":2.5,"load_5min":2.1,"load_15min":1.8}`)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		r.push(sample{unixNano: int64(i), data: data})
+		r.insert(sample{unixNano: int64(i), data: data})
 	}
 }
 
@@ -73,11 +166,7 @@ func TestRingInsertInTimeOrder(t *testing.T) {
 					t.Fatalf("insert(%d) = %v, want %v", ts, got, tc.stored[i])
 				}
 			}
-			var got []int64
-			for i := 0; i < r.len(); i++ {
-				got = append(got, r.newest(i).unixNano)
-			}
-			if !slices.Equal(got, tc.want) {
+			if got := timesOf(r); !slices.Equal(got, tc.want) {
 				t.Fatalf("ring %v, want %v", got, tc.want)
 			}
 		})

@@ -18,6 +18,7 @@ type Stats struct {
 	HostsRegistered atomic.Uint64 // HostActors spawned (declared and dynamic)
 	SamplesReceived atomic.Uint64 // plugin samples stored (including those that overwrote old ones)
 	SamplesHeld     atomic.Int64  // plugin samples currently held in all ring buffers
+	SamplesBytes    atomic.Int64  // memory the ring buffers hold (samplestore.Ring.Size)
 	// SamplesDuplicate counts sample copies not stored: the agent sends each
 	// sample to every daemon address, and late (out-of-order) samples.
 	SamplesDuplicate atomic.Uint64

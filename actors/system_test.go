@@ -151,6 +151,9 @@ func TestHostActorStoresSamples(t *testing.T) {
 	if held := s.Stats.SamplesHeld.Load(); held != 5 {
 		t.Fatalf("samples held %d, want 5 (history)", held)
 	}
+	if n := s.Stats.SamplesBytes.Load(); n <= 0 || n > 4096 {
+		t.Fatalf("samples bytes %d for 5 tiny samples", n)
+	}
 	ctx := context.Background()
 	r, found := s.QueryPlugins(ctx, "h2", "cpu_monitor", 3)
 	if !found || r.Status != 200 {

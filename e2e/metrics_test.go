@@ -38,6 +38,7 @@ func TestMetricsExposition(t *testing.T) {
 		`hbd_datagrams_accepted_total{kind="heartbeat"} 1`,
 		`hbd_hosts{state="UP"} 1`,
 		"hbd_samples_held 1",
+		"hbd_samples_bytes ",
 		`hbd_http_requests_total{code="200",route="/api/0/hosts/{hostname}/plugins"} 1`,
 		`hbd_http_requests_total{code="404",route="/api/0/hosts/{hostname}/plugins"} 1`,
 		`hbd_http_request_duration_seconds_bucket{route="/api/0/hosts/{hostname}/plugins",le="+Inf"} 2`,

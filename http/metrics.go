@@ -113,6 +113,9 @@ var (
 	descRejEvicted = prometheus.NewDesc("hbd_rejected_sources_evicted_total", "Rejected sources forgotten because the table was full: many sources, possibly spoofed.", nil, nil)
 )
 
+// descSamplesBytes over hbd_samples_held is what a stored sample costs.
+var descSamplesBytes = prometheus.NewDesc("hbd_samples_bytes", "Memory held by all hosts' ring buffers of coded samples, in bytes.", nil, nil)
+
 // statsCollector exposes actors.Stats.
 type statsCollector struct{ sys *actors.System }
 
@@ -122,6 +125,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
 	}
+	ch <- descSamplesBytes
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -141,6 +145,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descHosts, prometheus.GaugeValue, float64(snap.CountByState(s)), s.String())
 	}
 	ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(st.SamplesHeld.Load()))
+	ch <- prometheus.MustNewConstMetric(descSamplesBytes, prometheus.GaugeValue, float64(st.SamplesBytes.Load()))
 	counter(descSamples, st.SamplesReceived.Load())
 	counter(descDup, st.SamplesDuplicate.Load())
 	counter(descRegs, st.HostsRegistered.Load())
