@@ -281,7 +281,9 @@ func TestBytesPerHost(t *testing.T) {
 	a := newTestAgent(t, s, clock, "web01")
 	// Each sample's string differs: the rings store an unchanged value in
 	// a bit, so only different data takes its size.
-	data := func(i int) string { return fmt.Sprintf(`{"i":%d,"x":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 10000)) }
+	data := func(i int) string {
+		return fmt.Sprintf(`{"i":%d,"x":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 10000))
+	}
 	for i := range 5 {
 		a.sample("p1", data(i))
 		clock.Advance(time.Second)
