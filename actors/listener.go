@@ -406,7 +406,8 @@ func decodePayload(h *wire.Header, m *inbound, scratch []byte) ([]byte, wire.Rea
 		if err != nil {
 			return scratch, reasonOf(err)
 		}
-		// One allocation holds both, and the data becomes the ring's copy.
+		// One allocation holds both: the HostActor codes the data into its
+		// ring, and the WebSocket frame and the next checkpoint delta use it.
 		buf := make([]byte, len(s.Plugin)+len(s.Data))
 		copy(buf, s.Plugin)
 		copy(buf[len(s.Plugin):], s.Data)
