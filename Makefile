@@ -39,7 +39,7 @@ run: build
 test:
 	$(GO) test -race -count=1 -timeout 8m ./...
 	# The race detector allocates on its own: zero-allocation checks run without it.
-	$(GO) test -count=1 -run 'TestZeroAllocs|TestEvaluateLiteralPathIsRuleMetric' ./transport/wire ./actors/alert ./actors/rejected
+	$(GO) test -count=1 -run 'TestZeroAllocs|TestEvaluateLiteralPathIsRuleMetric' ./transport/wire ./internal/alert ./internal/rejected
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 # test-short is the quick loop while editing: no race detector, no e2e

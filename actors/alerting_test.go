@@ -7,13 +7,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -111,92 +110,5 @@ func TestNotifierRepeatsFiringAlerts(t *testing.T) {
 	eventually(t, "second problem", func() bool { return len(got()) >= 4 })
 	if s := strings.Join(got(), " "); s != "problem:CRITICAL repeat:CRITICAL recovery:OK problem:CRITICAL" {
 		t.Fatalf("repeats after recovery: %v", got())
-	}
-}
-
-func TestSilencesMatchExpireAndPersist(t *testing.T) {
-	clock := newFakeClock(time.Now())
-	file := filepath.Join(t.TempDir(), "silences.json")
-	s, err := NewSilences(file, clock, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Add(Silence{Host: "web*", Metric: "disk_monitor.*.percent", Until: clock.Now().Add(time.Hour), Comment: "disk swap"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Add(Silence{Host: "db01", Until: clock.Now().Add(2 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		host, metric string
-		want         bool
-	}{
-		{"web01", "disk_monitor./.percent", true},
-		{"web01", "disk_monitor./.used_gb", false},
-		{"web01", "cpu_monitor.cpu_percent", false},
-		{"db01", "anything.at.all", true},
-		{"db02", "heartbeat", false},
-	} {
-		if got := s.Match(tc.host, tc.metric) != nil; got != tc.want {
-			t.Errorf("Match(%s, %s) = %v, want %v", tc.host, tc.metric, got, tc.want)
-		}
-	}
-	for _, bad := range []Silence{
-		{Host: "", Until: clock.Now().Add(time.Hour)},
-		{Host: "[", Until: clock.Now().Add(time.Hour)},
-		{Host: "x", Metric: "cpu..x", Until: clock.Now().Add(time.Hour)},
-		{Host: "x", Until: clock.Now().Add(-time.Second)},
-	} {
-		if _, err := s.Add(bad); err == nil {
-			t.Errorf("Add(%+v) accepted", bad)
-		}
-	}
-	s.Close()
-
-	// Reloaded from disk; the one-hour silence expires, the other stays.
-	s2, err := NewSilences(file, clock, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if n := len(s2.List()); n != 2 {
-		t.Fatalf("reloaded %d silences, want 2", n)
-	}
-	clock.Advance(90 * time.Minute)
-	if s2.Match("web01", "disk_monitor./.percent") != nil {
-		t.Error("expired silence still matches")
-	}
-	if l := s2.List(); len(l) != 1 || l[0].Host != "db01" {
-		t.Errorf("list after expiry %+v", l)
-	}
-	if !s2.Delete(s2.List()[0].ID) || s2.Delete("no-such-id") {
-		t.Error("Delete: want true for the live silence, false for an unknown ID")
-	}
-	if s2.Match("db01", "x") != nil {
-		t.Error("deleted silence still matches")
-	}
-}
-
-func TestMetricMatch(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, metric string
-		want            bool
-	}{
-		{"", "anything.here", true},
-		{"**", "a.b.c", true},
-		{"heartbeat", "heartbeat", true},
-		{"heartbeat", "heartbeats", false},
-		{"disk_monitor.*.percent", "disk_monitor./.percent", true},
-		{"disk_monitor.*.percent", "disk_monitor./var/lib.percent", true},
-		{"disk_monitor.*.percent", "disk_monitor.io.sda.percent", false},
-		{"cpu_monitor.*", "cpu_monitor.cpu_percent", true},
-		{"cpu_*.cpu_percent", "cpu_monitor.cpu_percent", true},
-		{"net.eth?.rx", "net.eth0.rx", true},
-		{"net.eth?.rx", "net.eth10.rx", false},
-	} {
-		if got := metricMatch(tc.pattern, tc.metric); got != tc.want {
-			t.Errorf("metricMatch(%q, %q) = %v, want %v", tc.pattern, tc.metric, got, tc.want)
-		}
 	}
 }

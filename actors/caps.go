@@ -6,7 +6,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
-	"github.com/hbd-project/hbd/actors/limits"
+	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -14,17 +14,7 @@ import (
 // The [limits] caps, where the pipeline applies them: sample size and keys
 // in the UDP readers (before anything is stored or sent to an actor), hosts
 // per source address in the registry, plugins and alerts per host in the
-// HostActor that owns them. Silences are capped in Silences.Add.
-
-// logSnippet bounds what of an untrusted string goes into a log line.
-const logSnippet = 128
-
-func snippet(s string) string {
-	if len(s) > logSnippet {
-		return s[:logSnippet] + "..."
-	}
-	return s
-}
+// HostActor that owns them. Silences are capped in silence.Store.Add.
 
 // admitSampleSize reports whether a sample datagram's payload is within
 // [limits] sample_bytes once decompressed. It reads the size an s2 block
@@ -174,13 +164,13 @@ func (a *hostActor) admitAlert(now time.Time, path string) bool {
 			msg = "metric path refused: longer than [limits] metric_path_length"
 		}
 		a.env.refusals.Refuse(now, l, limits.Source{Host: a.st.name}, msg,
-			"path", snippet(path), "bytes", len(path), "max", lim.MetricPathLength)
+			"path", limits.Snippet(path), "bytes", len(path), "max", lim.MetricPathLength)
 		return false
 	}
 	if len(a.alerts) >= lim.AlertsPerHost {
 		a.env.refusals.Refuse(now, limits.AlertsPerHost, limits.Source{Host: a.st.name},
 			"alert not tracked: the host tracks as many metric paths as [limits] alerts_per_host allows",
-			"path", snippet(path), "max", lim.AlertsPerHost)
+			"path", limits.Snippet(path), "max", lim.AlertsPerHost)
 		return false
 	}
 	return true

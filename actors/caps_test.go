@@ -3,16 +3,13 @@ package actors
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/alert"
-	"github.com/hbd-project/hbd/actors/limits"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -183,93 +180,6 @@ func TestAlertCapsAndUnsafePaths(t *testing.T) {
 	eventually(t, "the recovery", func() bool {
 		return hook.got() == "problem:disk_monitor.ok.percent:CRITICAL recovery:disk_monitor.ok.percent:OK"
 	})
-}
-
-func newCappedSilences(t *testing.T, file string, clock Clock, caps limits.Config) (*Silences, *limits.Refusals) {
-	t.Helper()
-	s, err := NewSilences(file, clock, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	caps.SetDefaults()
-	r := limits.NewRefusals(limits.Options{})
-	s.limit(&caps, r)
-	return s, r
-}
-
-// Silences are capped per host and in total; agents may fill only nine
-// tenths of the total; globs longer than glob_length are refused.
-func TestSilenceCaps(t *testing.T) {
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	s, r := newCappedSilences(t, "", clock, limits.Config{SilencesPerHost: 2, SilencesTotal: 5, GlobLength: 32})
-	add := func(host, origin string) error {
-		_, err := s.Add(Silence{Host: host, Until: clock.Now().Add(time.Hour), Origin: origin})
-		return err
-	}
-	for _, h := range []string{"a", "a"} {
-		if err := add(h, "agent"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := add("a", "agent"); !errors.Is(err, ErrTooManySilences) {
-		t.Fatalf("third silence of host a: %v, want ErrTooManySilences", err)
-	}
-	if err := add("b", "agent"); err != nil {
-		t.Fatal(err)
-	}
-	if err := add("c", "agent"); err != nil {
-		t.Fatal(err)
-	}
-	// Agents hold 4 of 5: the last one is the API's.
-	if err := add("d", "agent"); !errors.Is(err, ErrTooManySilences) {
-		t.Fatalf("agent silence past 9/10 of the total: %v", err)
-	}
-	if err := add("d", "api"); err != nil {
-		t.Fatalf("API silence within the total: %v", err)
-	}
-	if err := add("e", "api"); !errors.Is(err, ErrTooManySilences) {
-		t.Fatalf("API silence past the total: %v", err)
-	}
-	long := strings.Repeat("x", 33)
-	if _, err := s.Add(Silence{Host: "f", Metric: long, Until: clock.Now().Add(time.Hour), Origin: "api"}); err == nil || errors.Is(err, ErrTooManySilences) || !refusedByCap(err) {
-		t.Fatalf("long glob: %v", err)
-	}
-	if got := []uint64{r.Count(limits.SilencesPerHost), r.Count(limits.SilencesTotal), r.Count(limits.GlobLength)}; fmt.Sprint(got) != "[1 2 1]" {
-		t.Errorf("refusals per host, total, glob = %v, want [1 2 1]", got)
-	}
-	// An expired silence frees its place.
-	clock.Advance(2 * time.Hour)
-	if err := add("a", "agent"); err != nil {
-		t.Errorf("after expiry: %v", err)
-	}
-}
-
-// A flood of silences rewrites the file about once a second, not once per
-// silence, and a clean stop saves every one.
-func TestSilencesSaveIsPacedAndCloseSavesAll(t *testing.T) {
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	file := filepath.Join(t.TempDir(), "silences.json")
-	s, _ := newCappedSilences(t, file, clock, limits.Config{SilencesPerHost: 1000, SilencesTotal: 1000})
-	for i := range 500 {
-		if _, err := s.Add(Silence{Host: fmt.Sprintf("h%d", i), Until: clock.Now().Add(time.Hour), Origin: "api"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	// The whole run takes well under a second, so one write at the first
-	// request and one at Close; allow one more for a slow machine.
-	if n := s.writes.Load(); n > 3 {
-		t.Errorf("%d writes for 500 silences, want at most 3", n)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var saved []json.RawMessage
-	if err := json.Unmarshal(b, &saved); err != nil || len(saved) != 500 {
-		t.Fatalf("file holds %d silences (%v), want 500", len(saved), err)
-	}
 }
 
 // A host holds at most bytes_per_host of sample memory: a sample that would

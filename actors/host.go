@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -11,9 +12,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/actors/alert"
-	"github.com/hbd-project/hbd/actors/limits"
-	"github.com/hbd-project/hbd/actors/rejected"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/limits"
+	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -81,7 +82,7 @@ type hostEnv struct {
 	unreported   time.Duration // a declared host's grace; 0: down_after intervals
 	flap         alert.FlapPolicy
 	notifier     *actor.PID // nil: no notification channels
-	silences     *Silences
+	silences     *silence.Store
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
 	listening    func() bool                                                  // whether any WebSocket client is connected
 	props        func(name string, dyn bool) *actor.Props                     // how the registry spawns a HostActor
@@ -347,9 +348,9 @@ func (a *hostActor) requestSilence(ctx actor.Context, m *inbound) {
 	if metric == "" {
 		metric = "**"
 	}
-	sil, err := a.env.silences.Add(Silence{Host: a.st.name, Metric: metric, Until: m.recv.Add(m.silence), Comment: m.text, Origin: "agent"})
+	sil, err := a.env.silences.Add(silence.Silence{Host: a.st.name, Metric: metric, Until: m.recv.Add(m.silence), Comment: m.text, Origin: "agent"})
 	if err != nil {
-		if !refusedByCap(err) { // a cap's refusals are counted and logged, not journaled: they may come in floods
+		if !silence.RefusedByCap(err) { // a cap's refusals are counted and logged, not journaled: they may come in floods
 			ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
 		}
 		return

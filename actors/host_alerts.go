@@ -10,8 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/actors/alert"
-	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/notify"
 )
 
 // heartbeatMetric is the metric path of the built-in liveness alert.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/actors/journal"
+	"github.com/hbd-project/hbd/internal/journal"
 )
 
 // Event is one line of the message log: first contact, boot, shutdown,

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hbd-project/hbd/actors/journal"
+	"github.com/hbd-project/hbd/internal/journal"
 )
 
 // The journal writer's failures are counted for /metrics and logged once,

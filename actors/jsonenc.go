@@ -43,3 +43,7 @@ func appendMillis(b []byte, d time.Duration) []byte {
 }
 
 func appendBool(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
+
+// unixSeconds is t as seconds since the epoch with millisecond precision,
+// for journal event fields.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/actors/limits"
-	"github.com/hbd-project/hbd/actors/rejected"
+	"github.com/hbd-project/hbd/internal/limits"
+	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/transport/udp"
 	"github.com/hbd-project/hbd/transport/wire"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/internal/alert"
 )
 
 // alertsOf is the host's /alerts body; a synchronous query, so it is also

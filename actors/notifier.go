@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
 	"slices"
 	"strings"
@@ -9,8 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/actors/alert"
-	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/notify"
 )
 
 // alertNotice asks the notifier to deliver one alert transition.
@@ -104,7 +105,7 @@ type firing struct {
 type notifierActor struct {
 	d        *notify.Dispatcher
 	routes   []notify.Route
-	silences *Silences
+	silences *silence.Store
 	journal  *actor.PID
 	clock    Clock
 	system   *actor.ActorSystem
@@ -352,7 +353,7 @@ func (a *notifierActor) submit(ctx actor.Context, i int, n notify.Notification) 
 	}
 }
 
-func silenceLabel(s *Silence) string {
+func silenceLabel(s *silence.Silence) string {
 	if s.Comment != "" {
 		return s.Comment
 	}

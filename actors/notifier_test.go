@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/alert"
-	"github.com/hbd-project/hbd/actors/limits"
-	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/limits"
+	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -198,6 +198,11 @@ func (a *agent) sample(plugin, data string) {
 func settle(s *System) {
 	for _, pid := range s.Registry.PIDs() {
 		s.wait(pid)
+	}
+	// What the hosts told the notifier (a transition that opens a group
+	// and arms its timer) is handled before the test moves the clock on.
+	if s.notifier != nil {
+		s.wait(s.notifier)
 	}
 	s.wait(s.fleetPID)
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -10,12 +11,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/actors/alert"
 	"github.com/hbd-project/hbd/actors/broadcast"
-	"github.com/hbd-project/hbd/actors/journal"
-	"github.com/hbd-project/hbd/actors/limits"
-	"github.com/hbd-project/hbd/actors/notify"
-	"github.com/hbd-project/hbd/actors/rejected"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/journal"
+	"github.com/hbd-project/hbd/internal/limits"
+	"github.com/hbd-project/hbd/internal/notify"
+	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/udp"
 )
@@ -114,7 +115,7 @@ type System struct {
 	Registry *Registry
 	Fleet    *Fleet
 	Stats    *Stats
-	Silences *Silences
+	Silences *silence.Store
 	// Rejected lists who sent datagrams that were dropped, and why: one
 	// table per UDP socket's reader, and a last one for the replays the
 	// HostActors find.
@@ -173,11 +174,11 @@ func Start(cfg Config) (*System, error) {
 		as.Shutdown()
 		return nil, err
 	}
-	sil, err := NewSilences(cfg.SilencesFile, cfg.Clock, log)
+	sil, err := silence.Open(cfg.SilencesFile, cfg.Clock, log)
 	if err != nil {
 		return fail(err)
 	}
-	sil.limit(&cfg.Limits, s.Refusals)
+	sil.Limit(&cfg.Limits, s.Refusals)
 	s.Silences = sil
 	s.conns = conns
 	s.Rejected = rejected.New(len(conns)+1, rejected.Options{Logger: log})
@@ -444,7 +445,7 @@ func (s *System) Stop() {
 }
 
 // stopEarly undoes a Start that failed after the actors were spawned.
-func (s *System) stopEarly(sil *Silences) {
+func (s *System) stopEarly(sil *silence.Store) {
 	for _, c := range s.conns {
 		c.Close()
 	}

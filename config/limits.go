@@ -1,6 +1,6 @@
 package config
 
-import "github.com/hbd-project/hbd/actors/limits"
+import "github.com/hbd-project/hbd/internal/limits"
 
 // Limits is the [limits] table: caps on what one agent (or one key
 // holder) can make the daemon keep. Each refusal is counted on /metrics

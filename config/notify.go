@@ -67,7 +67,7 @@ type Notify struct {
 }
 
 // The [[notify]] types. Each is one row of notifyTypeTable; the channel
-// itself is built by the row of the same name in actors/notify's registry.
+// itself is built by the row of the same name in internal/notify's registry.
 const (
 	NotifyWebhook = "webhook"
 	NotifyExec    = "exec"
@@ -88,7 +88,7 @@ type notifyType struct {
 // notifyTypeTable lists the [[notify]] types, in the order error messages
 // name them. Type names, default timeouts and type checks all come from
 // here; a new type is a row here, its keys in Notify and its channel in
-// actors/notify.
+// internal/notify.
 func notifyTypeTable() []notifyType {
 	return []notifyType{
 		{name: NotifyWebhook, timeout: 10 * time.Second, validate: (*Notify).validateWebhook},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hbd-project/hbd/internal/silence"
 	"io"
 	"path"
 	"slices"
@@ -16,7 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
-	"github.com/hbd-project/hbd/actors/alert"
+	"github.com/hbd-project/hbd/internal/alert"
 )
 
 // hostAlerts answers /api/0/hosts/{hostname}/alerts from the host's actor:
@@ -144,7 +145,7 @@ func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	sil, err := s.sys.Silences.Add(req)
-	if errors.Is(err, actors.ErrTooManySilences) {
+	if errors.Is(err, silence.ErrTooMany) {
 		// A cap, not a mistake in the request: it clears as silences expire.
 		writeError(ctx, fasthttp.StatusTooManyRequests, "silence refused: "+err.Error())
 		return
@@ -162,40 +163,40 @@ func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 
 // parseSilence decodes the body of POST /api/0/silences into the silence
 // to add, its expiry computed from until or duration at now. It checks the
-// body's shape only; Silences.Add validates the globs and the caps.
-func parseSilence(body []byte, now time.Time) (actors.Silence, error) {
+// body's shape only; silence.Store.Add validates the globs and the caps.
+func parseSilence(body []byte, now time.Time) (silence.Silence, error) {
 	var req silenceRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return actors.Silence{}, err
+		return silence.Silence{}, err
 	}
 	// One JSON object and nothing after it: a body that is more is not
 	// what the client meant, and guessing is how parsers get smuggled past.
 	if _, err := dec.Token(); err != io.EOF {
-		return actors.Silence{}, errors.New("unexpected data after the JSON object")
+		return silence.Silence{}, errors.New("unexpected data after the JSON object")
 	}
 	var until time.Time
 	switch {
 	case req.Until != nil && req.Duration != "":
-		return actors.Silence{}, errors.New("give until or duration, not both")
+		return silence.Silence{}, errors.New("give until or duration, not both")
 	case req.Until != nil:
 		until = time.UnixMilli(int64(*req.Until * 1e3))
 	case req.Duration != "":
 		d, err := time.ParseDuration(req.Duration)
 		if err != nil || d <= 0 {
-			return actors.Silence{}, fmt.Errorf("duration '%s' is not a positive duration like \"2h\"", req.Duration)
+			return silence.Silence{}, fmt.Errorf("duration '%s' is not a positive duration like \"2h\"", req.Duration)
 		}
 		until = now.Add(d)
 	default:
-		return actors.Silence{}, errors.New("until (unix seconds) or duration is required")
+		return silence.Silence{}, errors.New("until (unix seconds) or duration is required")
 	}
-	return actors.Silence{Host: req.Host, Metric: req.Metric, Until: until, Comment: req.Comment, Origin: "api"}, nil
+	return silence.Silence{Host: req.Host, Metric: req.Metric, Until: until, Comment: req.Comment, Origin: "api"}, nil
 }
 
 func (s *Server) listSilences(ctx *fasthttp.RequestCtx) {
 	b, _ := json.Marshal(struct {
-		Silences []actors.Silence `json:"silences"`
+		Silences []silence.Silence `json:"silences"`
 	}{s.sys.Silences.List()})
 	writeJSON(ctx, fasthttp.StatusOK, b)
 }

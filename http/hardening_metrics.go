@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hbd-project/hbd/actors"
-	"github.com/hbd-project/hbd/actors/limits"
+	"github.com/hbd-project/hbd/internal/limits"
 )
 
 var (

@@ -28,9 +28,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
-	"github.com/hbd-project/hbd/actors/rejected"
 	"github.com/hbd-project/hbd/assets"
 	"github.com/hbd-project/hbd/internal/jsonw"
+	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/hbd-project/hbd/actors/alert"
-	"github.com/hbd-project/hbd/actors/journal"
-	"github.com/hbd-project/hbd/actors/notify"
+	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/journal"
+	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/config"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/journal"
+	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/config"
 )
 

@@ -1,4 +1,11 @@
-package actors
+// Package silence is the store of silences: globs over host names and
+// metric paths that mute notifications until they expire.
+//
+// Match is lock-free and may be called from any goroutine (HostActors and
+// the notifier call it on every alert change); Add and Delete serialize on
+// a mutex. The set is saved as JSON to one file by a background goroutine,
+// at most once a second; Close writes what is pending.
+package silence
 
 import (
 	"crypto/rand"
@@ -16,7 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hbd-project/hbd/actors/limits"
+	"github.com/hbd-project/hbd/internal/clock"
+	"github.com/hbd-project/hbd/internal/limits"
 )
 
 // Silence mutes notifications for the alerts of matching hosts and
@@ -109,15 +117,15 @@ func wildcard(p, s string) bool {
 	return i == len(p)
 }
 
-// Silences is the set of silences. Match is lock-free (it reads an
+// Store is the set of silences. Match is lock-free (it reads an
 // immutable snapshot), so HostActors and the notifier may call it on every
 // alert change; Add and Delete, which are rare, take a mutex, publish a new
 // snapshot and ask a background goroutine to save it to disk.
-type Silences struct {
+type Store struct {
 	mu    sync.Mutex
 	cur   atomic.Pointer[[]Silence]
 	file  string // "" = not persisted
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 	save  chan struct{}
 	done  chan struct{}
@@ -135,24 +143,24 @@ type Silences struct {
 // what is pending at once: a clean stop loses nothing.
 const saveEvery = time.Second
 
-// ErrTooManySilences is returned (wrapped) by Add when a [limits] cap on
+// ErrTooMany is returned (wrapped) by Add when a [limits] cap on
 // active silences is reached.
-var ErrTooManySilences = errors.New("too many silences")
+var ErrTooMany = errors.New("too many silences")
 
 // errGlobTooLong is wrapped by Add's error for a glob over [limits]
 // glob_length.
 var errGlobTooLong = errors.New("glob too long")
 
-// refusedByCap reports whether Add's error comes from a [limits] cap, which
+// RefusedByCap reports whether Add's error comes from a [limits] cap, which
 // counted and logged it already.
-func refusedByCap(err error) bool {
-	return errors.Is(err, ErrTooManySilences) || errors.Is(err, errGlobTooLong)
+func RefusedByCap(err error) bool {
+	return errors.Is(err, ErrTooMany) || errors.Is(err, errGlobTooLong)
 }
 
-// NewSilences loads file (if it exists) and starts the saver. file "" keeps
+// Open loads file (if it exists) and starts the saver. file "" keeps
 // silences in memory only.
-func NewSilences(file string, clock Clock, log *slog.Logger) (*Silences, error) {
-	s := &Silences{file: file, clock: clock, log: log, save: make(chan struct{}, 1), done: make(chan struct{})}
+func Open(file string, clk clock.Clock, log *slog.Logger) (*Store, error) {
+	s := &Store{file: file, clock: clk, log: log, save: make(chan struct{}, 1), done: make(chan struct{})}
 	list := []Silence{}
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -165,7 +173,7 @@ func NewSilences(file string, clock Clock, log *slog.Logger) (*Silences, error) 
 			if err := json.Unmarshal(b, &stored); err != nil {
 				return nil, fmt.Errorf("cannot read silences from %s: %w", file, err)
 			}
-			now := clock.Now()
+			now := clk.Now()
 			for _, sj := range stored {
 				sil := sj.Silence
 				sil.Until = time.UnixMilli(int64(sj.Until * 1e3))
@@ -183,7 +191,7 @@ func NewSilences(file string, clock Clock, log *slog.Logger) (*Silences, error) 
 }
 
 // Close saves pending changes and stops the saver. Safe to call twice.
-func (s *Silences) Close() {
+func (s *Store) Close() {
 	s.mu.Lock()
 	select {
 	case <-s.done:
@@ -194,8 +202,8 @@ func (s *Silences) Close() {
 	s.wg.Wait()
 }
 
-// ValidateSilence checks a silence's globs and expiry.
-func ValidateSilence(sil *Silence, now time.Time) error {
+// Validate checks a silence's globs and expiry.
+func Validate(sil *Silence, now time.Time) error {
 	if sil.Host == "" {
 		return errors.New("host is required (a host name or glob, e.g. \"web*\")")
 	}
@@ -214,21 +222,21 @@ func ValidateSilence(sil *Silence, now time.Time) error {
 	return nil
 }
 
-// limit sets the caps Add applies; refusals counts what they refuse.
-func (s *Silences) limit(caps *limits.Config, refusals *limits.Refusals) {
+// Limit sets the caps Add applies; refusals counts what they refuse.
+func (s *Store) Limit(caps *limits.Config, refusals *limits.Refusals) {
 	s.caps, s.refusals = caps, refusals
 }
 
 // Add validates and stores a silence, returning it with its ID. Beyond
-// ValidateSilence it applies the [limits] caps: the globs' length, and the
+// Validate it applies the [limits] caps: the globs' length, and the
 // active silences per host and in total (an error wrapping
-// ErrTooManySilences).
-func (s *Silences) Add(sil Silence) (Silence, error) {
+// ErrTooMany).
+func (s *Store) Add(sil Silence) (Silence, error) {
 	now := s.clock.Now()
 	if err := s.checkGlobs(now, &sil); err != nil {
 		return Silence{}, err
 	}
-	if err := ValidateSilence(&sil, now); err != nil {
+	if err := Validate(&sil, now); err != nil {
 		return Silence{}, err
 	}
 	var id [8]byte
@@ -249,7 +257,7 @@ func (s *Silences) Add(sil Silence) (Silence, error) {
 }
 
 // Delete removes a silence; false if there was none with that ID.
-func (s *Silences) Delete(id string) bool {
+func (s *Store) Delete(id string) bool {
 	s.mu.Lock()
 	cur := *s.cur.Load()
 	i := slices.IndexFunc(cur, func(x Silence) bool { return x.ID == id })
@@ -265,14 +273,14 @@ func (s *Silences) Delete(id string) bool {
 }
 
 // List returns the silences that have not expired, soonest expiry first.
-func (s *Silences) List() []Silence {
+func (s *Store) List() []Silence {
 	out := s.active(s.clock.Now())
 	slices.SortFunc(out, func(a, b Silence) int { return a.Until.Compare(b.Until) })
 	return out
 }
 
 // Match returns the first silence covering host's metric now, or nil.
-func (s *Silences) Match(host, metric string) *Silence {
+func (s *Store) Match(host, metric string) *Silence {
 	cur := *s.cur.Load()
 	if len(cur) == 0 {
 		return nil
@@ -286,7 +294,7 @@ func (s *Silences) Match(host, metric string) *Silence {
 	return nil
 }
 
-func (s *Silences) active(now time.Time) []Silence {
+func (s *Store) active(now time.Time) []Silence {
 	cur := *s.cur.Load()
 	out := make([]Silence, 0, len(cur)+1)
 	for _, x := range cur {
@@ -297,7 +305,7 @@ func (s *Silences) active(now time.Time) []Silence {
 	return out
 }
 
-func (s *Silences) requestSave() {
+func (s *Store) requestSave() {
 	select {
 	case s.save <- struct{}{}:
 	default: // a save is already pending; it will write the latest set
@@ -307,13 +315,13 @@ func (s *Silences) requestSave() {
 // checkGlobs refuses a silence whose host or metric glob is longer than
 // [limits] glob_length: matching costs time in the glob's length on every
 // alert change, and no host name is longer than 253 bytes anyway.
-func (s *Silences) checkGlobs(now time.Time, sil *Silence) error {
+func (s *Store) checkGlobs(now time.Time, sil *Silence) error {
 	if s.caps == nil {
 		return nil
 	}
 	for _, g := range []struct{ what, glob string }{{"host", sil.Host}, {"metric", sil.Metric}} {
 		if len(g.glob) > s.caps.GlobLength {
-			s.refusals.Refuse(now, limits.GlobLength, limits.Source{Host: snippet(sil.Host)},
+			s.refusals.Refuse(now, limits.GlobLength, limits.Source{Host: limits.Snippet(sil.Host)},
 				"silence refused: a glob is longer than [limits] glob_length", "origin", sil.Origin, "glob", g.what, "bytes", len(g.glob), "max", s.caps.GlobLength)
 			return fmt.Errorf("%w: the %s glob is %d bytes, longer than the %d [limits] glob_length allows", errGlobTooLong, g.what, len(g.glob), s.caps.GlobLength)
 		}
@@ -324,7 +332,7 @@ func (s *Silences) checkGlobs(now time.Time, sil *Silence) error {
 // admit applies the caps on active silences to sil, given the active set.
 // Agents may fill only AgentSilences of the total, so that an operator can
 // still silence something while agents flood the daemon with requests.
-func (s *Silences) admit(now time.Time, active []Silence, sil *Silence) error {
+func (s *Store) admit(now time.Time, active []Silence, sil *Silence) error {
 	if s.caps == nil {
 		return nil
 	}
@@ -334,11 +342,11 @@ func (s *Silences) admit(now time.Time, active []Silence, sil *Silence) error {
 			same++
 		}
 	}
-	src := limits.Source{Host: snippet(sil.Host)}
+	src := limits.Source{Host: limits.Snippet(sil.Host)}
 	if same >= s.caps.SilencesPerHost {
 		s.refusals.Refuse(now, limits.SilencesPerHost, src, "silence refused: the host has as many active silences as [limits] silences_per_host allows",
 			"origin", sil.Origin, "max", s.caps.SilencesPerHost)
-		return fmt.Errorf("%w: %d active for host %q, the most [limits] silences_per_host allows", ErrTooManySilences, same, sil.Host)
+		return fmt.Errorf("%w: %d active for host %q, the most [limits] silences_per_host allows", ErrTooMany, same, sil.Host)
 	}
 	total := s.caps.SilencesTotal
 	if sil.Origin == "agent" {
@@ -347,7 +355,7 @@ func (s *Silences) admit(now time.Time, active []Silence, sil *Silence) error {
 	if len(active) >= total {
 		s.refusals.Refuse(now, limits.SilencesTotal, src, "silence refused: as many active silences as [limits] silences_total allows",
 			"origin", sil.Origin, "active", len(active), "max", total)
-		return fmt.Errorf("%w: %d active, the most [limits] silences_total allows for %s silences", ErrTooManySilences, len(active), originName(sil.Origin))
+		return fmt.Errorf("%w: %d active, the most [limits] silences_total allows for %s silences", ErrTooMany, len(active), originName(sil.Origin))
 	}
 	return nil
 }
@@ -361,7 +369,7 @@ func originName(origin string) string {
 
 // saver writes the set to disk off every caller's path, at most once per
 // saveEvery; changes meanwhile are written together.
-func (s *Silences) saver() {
+func (s *Store) saver() {
 	defer s.wg.Done()
 	var last time.Time
 	for {
@@ -395,7 +403,7 @@ func (s *Silences) saver() {
 	}
 }
 
-func (s *Silences) write() {
+func (s *Store) write() {
 	if s.file == "" {
 		return
 	}

@@ -227,3 +227,15 @@ func CountKeys(data []byte) int {
 	}
 	return n
 }
+
+// logSnippet bounds what of an untrusted string goes into a log line.
+const logSnippet = 128
+
+// Snippet is s cut to a length fit for a log line: an agent's metric path
+// or glob may be as long as its datagram.
+func Snippet(s string) string {
+	if len(s) > logSnippet {
+		return s[:logSnippet] + "..."
+	}
+	return s
+}
