@@ -96,9 +96,9 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 			self, root := ctx.Self(), a.system.Root
 			// Publishing cadence is wall-clock pacing, not logic under test,
 			// so it uses a real timer even when the clock is a fake.
-			a.timer = time.AfterFunc(a.every, func() { root.Send(self, flushTick{}) })
+			a.timer = time.AfterFunc(a.every, func() { root.Send(self, &flushTick{}) })
 		}
-	case flushTick:
+	case *flushTick:
 		a.scheduled = false
 		a.publish()
 	case *barrier:

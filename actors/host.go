@@ -169,7 +169,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *inbound:
 		a.apply(ctx, m)
-	case livenessTick:
+	case *livenessTick:
 		a.timer, a.timerAt = nil, time.Time{}
 		if a.frozen {
 			return
@@ -483,7 +483,7 @@ func (a *hostActor) arm(self *actor.PID) {
 	}
 	root := a.env.system.Root
 	a.timerAt = next
-	a.timer = a.env.clock.AfterFunc(next.Sub(a.env.clock.Now()), func() { root.Send(self, livenessTick{}) })
+	a.timer = a.env.clock.AfterFunc(next.Sub(a.env.clock.Now()), func() { root.Send(self, &livenessTick{}) })
 }
 
 // answer builds the body of a plugins query.

@@ -190,10 +190,10 @@ func (j *journalActor) Receive(ctx actor.Context) {
 				j.flush()
 			} else if j.timer == nil {
 				self, root := ctx.Self(), ctx.ActorSystem().Root
-				j.timer = time.AfterFunc(flushEvery, func() { root.Send(self, journalFlush{}) })
+				j.timer = time.AfterFunc(flushEvery, func() { root.Send(self, &journalFlush{}) })
 			}
 		}
-	case journalFlush:
+	case *journalFlush:
 		j.timer = nil
 		j.flush()
 	case messagesQuery:

@@ -135,19 +135,19 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 		a.notice(ctx, m)
 	case *restoreFiring:
 		a.restore(m)
-	case notifyResult:
+	case *notifyResult:
 		a.result(ctx, m.r)
-	case repeatTick:
+	case *repeatTick:
 		a.repeat(ctx)
 		a.armRepeat(ctx.Self())
-	case groupDue:
+	case *groupDue:
 		a.flush(ctx, m.key)
 	case *flushGroups:
 		for k := range a.groups {
 			a.flush(ctx, k)
 		}
 		close(m.done)
-	case dropTick:
+	case *dropTick:
 		a.dropTimer = nil
 		if a.reportDrops(ctx) {
 			a.armDropReport(ctx.Self())
@@ -178,7 +178,7 @@ func (a *notifierActor) armRepeat(self *actor.PID) {
 		return
 	}
 	root := a.system.Root
-	a.timer = a.clock.AfterFunc(a.tick, func() { root.Send(self, repeatTick{}) })
+	a.timer = a.clock.AfterFunc(a.tick, func() { root.Send(self, &repeatTick{}) })
 }
 
 func key(host, path string) string { return host + "\x00" + path }
@@ -265,7 +265,7 @@ func (a *notifierActor) route(ctx actor.Context, i int, n notify.Notification) {
 		g = &pendingGroup{index: make(map[string]int), opened: a.clock.Now(), accepted: a.stats.acceptedTotal()}
 		a.groups[k] = g
 		root, self := a.system.Root, ctx.Self()
-		a.clock.AfterFunc(a.grouping.Wait, func() { root.Send(self, groupDue{key: k}) })
+		a.clock.AfterFunc(a.grouping.Wait, func() { root.Send(self, &groupDue{key: k}) })
 	}
 	if j, ok := g.index[n.Host]; ok {
 		g.members[j] = n
@@ -429,7 +429,7 @@ func (a *notifierActor) noteDrops(ctx actor.Context) {
 
 func (a *notifierActor) armDropReport(self *actor.PID) {
 	root := a.system.Root
-	a.dropTimer = a.clock.AfterFunc(dropReportEvery, func() { root.Send(self, dropTick{}) })
+	a.dropTimer = a.clock.AfterFunc(dropReportEvery, func() { root.Send(self, &dropTick{}) })
 }
 
 // reportDrops journals and logs, per channel and reason, the drops counted

@@ -252,7 +252,7 @@ func Start(cfg Config) (*System, error) {
 		ready := make(chan struct{})
 		opt.Result = func(r notify.Result) {
 			<-ready
-			root.Send(notifierPID, notifyResult{r: r})
+			root.Send(notifierPID, &notifyResult{r: r})
 		}
 		s.dispatch = notify.NewDispatcher(cfg.Routes, opt)
 		notifierPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
