@@ -23,6 +23,9 @@
 // its next connection deadline, so a host that falls silent turns DOWN on
 // time. All time comes from a Clock, so tests control it.
 //
-// System (returned by Start) is safe for concurrent use; Stop stops ingest
-// first, then the actors in order, and may be called more than once.
+// A System is built by New and started by its Steps, each a start/stop
+// pair run in order (cmd/hbd runs them beside its own parts; Start runs
+// them all, for tests). Stopping them in reverse stops ingest first, then
+// the actors in dependency order. A System is safe for concurrent use;
+// Stop may be called more than once.
 package actors

@@ -147,10 +147,13 @@ type hostActor struct {
 	// restored: built from the state files at start (from saved, applied
 	// in Started). frozen: liveness is paused, before ingest starts and
 	// once the daemon is stopping.
-	restored bool
-	frozen   bool
-	saved    []*statefile.Record
-	openedAt time.Time
+	// alertsResumed: the restored alerts were handed to the notifier (at
+	// the first resume).
+	restored      bool
+	frozen        bool
+	alertsResumed bool
+	saved         []*statefile.Record
+	openedAt      time.Time
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
@@ -204,6 +207,15 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.st.expectSince = m.at
 		}
 		a.arm(ctx.Self())
+		if a.restored && !a.alertsResumed {
+			// The notifier runs from here on: what was firing or never
+			// delivered before the restart goes to it now.
+			a.alertsResumed = true
+			a.resumeAlerts(ctx)
+			if a.alertsDirty {
+				a.pushSummary(ctx)
+			}
+		}
 		m.done <- struct{}{}
 	case *barrier:
 		close(m.done)
@@ -219,7 +231,6 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if a.restored {
 			a.restore(a.saved, a.openedAt)
 			a.saved = nil
-			a.resumeAlerts(ctx)
 			a.pushSummary(ctx)
 			return
 		}

@@ -158,7 +158,7 @@ func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Cha
 	ctx.Send(a.env.notifier, &alertNotice{n: n, host: ctx.Self()})
 }
 
-// resumeAlerts runs once for a host restored at start. It drops the alerts
+// resumeAlerts runs once for a host restored at start, when it resumes. It drops the alerts
 // whose threshold rule is no longer configured (clearing them with the
 // people who were paged, as Alertmanager resolves the alerts of a deleted
 // rule); tells the notifier which alerts are firing and were already
@@ -175,7 +175,7 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 		}
 		if gone {
 			delete(a.alerts, path)
-			a.dirty = true
+			a.dirty, a.alertsDirty = true, true
 			why := "its rule " + t.RuleMetric + " is no longer configured for this host"
 			if path == heartbeatMetric {
 				why = "the host is no longer in the set the heartbeat alert covers"

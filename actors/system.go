@@ -2,10 +2,8 @@ package actors
 
 import (
 	"context"
-	"fmt"
 	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -108,9 +106,11 @@ func (c *Config) setDefaults() {
 	c.Limits.SetDefaults()
 }
 
-// System is the running actor pipeline: UDP listener, registry and
-// HostActors, fleet index and journal. Its methods are safe for concurrent
-// use; Stop is safe to call more than once.
+// System is the actor pipeline: UDP ingest, registry and HostActors, fleet
+// index, journal, notifier and WebSocket hub. New prepares it; its steps
+// (Steps) start it and hand back what stops each part; Start runs them all.
+// Its methods are safe for concurrent use; Stop is safe to call more than
+// once.
 type System struct {
 	Registry *Registry
 	Fleet    *Fleet
@@ -118,348 +118,48 @@ type System struct {
 	Silences *silence.Store
 	// Rejected lists who sent datagrams that were dropped, and why: one
 	// table per UDP socket's reader, and a last one for the replays the
-	// HostActors find.
+	// HostActors find. Set by the "udp" step.
 	Rejected *rejected.Sources
 	// State counts checkpoints and the restore; zero without durable state.
 	State *StateStats
 	// Refusals counts what the [limits] caps refused, by limit.
 	Refusals *limits.Refusals
-
-	actors   *actor.ActorSystem
-	listener *listener
-	fleetPID *actor.PID
-	journal  *actor.PID
-	notifier *actor.PID
-	dispatch *notify.Dispatcher
 	// Broadcaster is the WebSocket stream's actor; nil without WebSocket.
 	Broadcaster *broadcast.Broadcaster
-	jcfg        *journal.Config
-	pool        *poolDispatcher
-	ckpt        *checkpointer // nil without durable state
-	conns       []*udp.Conn
-	notifyGrace time.Duration
-	clock       Clock
-	log         *slog.Logger
-	stopOnce    sync.Once
-}
 
-// Start binds the UDP sockets and starts every actor. A bind error is
-// returned before anything is left running.
-func Start(cfg Config) (*System, error) {
-	cfg.setDefaults()
-	log := cfg.Logger
-	conns, err := bindUDP(cfg.Listener, log)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen on UDP port %d: %w", cfg.Listener.Port, err)
-	}
-	// The sockets are open from here, but nothing is read before the
-	// saved state is back: what agents send meanwhile waits in the
-	// kernel's buffers.
-	openedAt := cfg.Clock.Now()
+	cfg      Config
+	actors   *actor.ActorSystem
+	pool     *poolDispatcher
+	listener *listener
+	conns    []*udp.Conn
+	openedAt time.Time // when the UDP sockets were bound
+	fleetPID *actor.PID
+	journal  *actor.PID
+	jcfg     *journal.Config
+	// notifier is the notifier's PID, named before it is spawned so the
+	// HostActors and the dispatcher can be given it first; nil without
+	// notification channels.
+	notifier *actor.PID
+	dispatch *notify.Dispatcher
+	env      *hostEnv
+	// loaded is the saved state until the HostActors own it; restored
+	// are the HostActors spawned from it, resumed by the "resume" step.
+	loaded   *statefile.State
+	restored []*actor.PID
+	began    time.Time     // when reading the saved state began
+	ckpt     *checkpointer // nil without durable state
 
-	acfg := actor.Configure()
-	// protoactor logs at Info for routine events; keep only its warnings.
-	acfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
-	}
-	as := actor.NewActorSystemWithConfig(acfg)
+	// publish hands a WebSocket frame to the hub and listening says
+	// whether anybody is connected; nil without WebSocket.
+	publish   func(ctx actor.Context, typ, host, key string, frame []byte)
+	listening func() bool
 
-	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, actors: as, log: log,
-		jcfg: cfg.Journal, clock: cfg.Clock, notifyGrace: cfg.NotifyGrace,
-		Refusals: limits.NewRefusals(limits.Options{Logger: log})}
-	fail := func(err error) (*System, error) {
-		for _, c := range conns {
-			c.Close()
-		}
-		as.Shutdown()
-		return nil, err
-	}
-	sil, err := silence.Open(cfg.SilencesFile, cfg.Clock, log)
-	if err != nil {
-		return fail(err)
-	}
-	sil.Limit(&cfg.Limits, s.Refusals)
-	s.Silences = sil
-	s.conns = conns
-	s.Rejected = rejected.New(len(conns)+1, rejected.Options{Logger: log})
-	root := as.Root
+	clock Clock
+	log   *slog.Logger
 
-	// The journal: warmed from the file so /api/0/messages survives a
-	// restart, then fed by every actor.
-	var warm []Event
-	var jw *journal.Writer
-	if cfg.Journal != nil {
-		recs, err := journal.Tail(*cfg.Journal, cfg.KeepEvents)
-		if err != nil {
-			sil.Close()
-			return fail(fmt.Errorf("cannot read the journal: %w", err))
-		}
-		warm = eventsFromRecords(recs)
-		if jw, err = journal.Open(*cfg.Journal); err != nil {
-			sil.Close()
-			return fail(fmt.Errorf("cannot open the journal: %w", err))
-		}
-		if n := jw.Repaired(); n > 0 {
-			log.Warn("the journal ended in a torn line (a crash during a write); removed it", "file", jw.Path(), "bytes", n)
-		}
-	}
-	var publish func(ctx actor.Context, typ, host, key string, frame []byte)
-	var listening func() bool
-	if cfg.WebSocket != nil {
-		opt := *cfg.WebSocket
-		fleet := s.Fleet
-		opt.Snapshot = func() [][]byte {
-			hosts := fleet.Snapshot().Hosts
-			out := make([][]byte, len(hosts))
-			for i, h := range hosts {
-				out[i] = h.JSON
-			}
-			return out
-		}
-		if opt.Logger == nil {
-			opt.Logger = log
-		}
-		b := broadcast.Start(as, opt)
-		s.Broadcaster = b
-		pid := b.PID()
-		publish = func(ctx actor.Context, typ, host, key string, frame []byte) {
-			ctx.Send(pid, &broadcast.Event{Type: typ, Host: host, Key: key, Frame: frame})
-		}
-		// With nobody connected there is nothing to frame: a new client
-		// starts from the fleet snapshot anyway.
-		listening = func() bool { return b.Clients() > 0 }
-	}
-	s.journal = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		j := newJournalActor(cfg.KeepEvents, s.Stats, warm)
-		j.publish, j.listening = publish, listening
-		if jw != nil {
-			j.startWriter(jw, log)
-		}
-		return j
-	}))
-	root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system", Msg: "hbd started"})
-	if jw != nil && jw.Repaired() > 0 {
-		root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system",
-			Msg: fmt.Sprintf("the journal ended in a torn line of %d bytes, left by a crash during a write; it was removed", jw.Repaired())})
-	}
-	s.fleetPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return newFleetActor(s.Fleet, cfg.Clock, cfg.PublishEvery, as, s.Stats)
-	}))
-	// The notifier: the dispatcher's workers report outcomes back to it.
-	if len(cfg.Routes) > 0 {
-		opt := cfg.NotifyOptions
-		var notifierPID *actor.PID
-		ready := make(chan struct{})
-		opt.Result = func(r notify.Result) {
-			<-ready
-			root.Send(notifierPID, &notifyResult{r: r})
-		}
-		s.dispatch = notify.NewDispatcher(cfg.Routes, opt)
-		notifierPID = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return &notifierActor{
-				d: s.dispatch, routes: cfg.Routes, silences: sil, journal: s.journal, clock: cfg.Clock,
-				system: as, stats: s.Stats, firing: make(map[string]*firing), hostPIDs: make(map[string]*actor.PID),
-				tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet, log: log,
-				groups: make(map[groupKey]*pendingGroup),
-			}
-		}))
-		close(ready)
-		s.notifier = notifierPID
-	}
-	env := &hostEnv{
-		system:    as,
-		clock:     cfg.Clock,
-		history:   cfg.History,
-		downAfter: cfg.DownAfter,
-		interval:  cfg.DefaultInterval,
-		fleet:     s.fleetPID,
-		journal:   s.journal,
-		stats:     s.Stats,
-		rejects:   s.Rejected.Table(len(conns)),
-
-		rules:        cfg.Rules,
-		stoppedAfter: cfg.StoppedAfter,
-		unreported:   cfg.UnreportedAfter,
-		watch:        cfg.Listener.Watch,
-		alertDynamic: cfg.AlertDynamic,
-		flap:         cfg.Flap,
-		notifier:     s.notifier,
-		silences:     sil,
-		broadcast:    publish,
-		listening:    listening,
-		log:          log,
-		limits:       &cfg.Limits,
-		refusals:     s.Refusals,
-	}
-	s.pool = newPoolDispatcher(0, 300)
-	env.props = func(name string, dyn bool) *actor.Props {
-		return actor.PropsFromProducer(func() actor.Actor { return newHostActor(env, name, dyn) }, actor.WithDispatcher(s.pool))
-	}
-	env.restoreProps = func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props {
-		return actor.PropsFromProducer(func() actor.Actor {
-			// The records are applied in the actor's Started, on the
-			// pool's workers, so restoring a large fleet uses every core
-			// rather than the registry's one goroutine.
-			a := newHostActor(env, name, dyn)
-			a.saved, a.openedAt = recs, openedAt
-			a.restored, a.frozen = true, true
-			return a
-		}, actor.WithDispatcher(s.pool))
-	}
-
-	// The saved state, read back before any datagram is.
-	var loaded *statefile.State
-	began := time.Now()
-	if cfg.State != nil {
-		loaded, err = statefile.Load(cfg.State.Dir)
-		if err != nil {
-			s.stopEarly(sil)
-			return nil, err
-		}
-		for _, p := range loaded.Problems {
-			log.Error("state file not used", "path", p.Path, "err", p.Err, "action", p.Action)
-			root.Send(s.journal, &Event{Time: cfg.Clock.Now(), Kind: "system", Msg: "state file not used: " + p.String()})
-		}
-	} else {
-		loaded = &statefile.State{NextSeq: 1}
-	}
-	restored := make(chan []*actor.PID, 1)
-	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log,
-			restore: loaded.Hosts, openedAt: openedAt, restored: restored}
-	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))
-	pids := <-restored
-	// Liveness of the restored hosts counts from now: a host that sent
-	// nothing while the daemon was down turns DOWN down_after intervals
-	// from here, not at once.
-	now := cfg.Clock.Now()
-	s.inBatches(pids, "resume", func(done chan<- struct{}) any { return &resume{at: now, done: done} })
-	// Every restored host has sent its summary: publish them before the
-	// API can answer, so its first answer lists the whole fleet.
-	s.wait(s.fleetPID)
-	if len(loaded.Hosts) > 0 {
-		s.State.RestoreNanos.Store(int64(time.Since(began)))
-		s.State.RestoredHosts.Store(int64(len(pids)))
-		tracked, firing := 0, 0
-		for _, hr := range loaded.Hosts {
-			for _, a := range hr.Records[len(hr.Records)-1].Host.Alerts {
-				tracked++
-				if alert.Level(a.Level) != alert.LevelOK {
-					firing++
-				}
-			}
-		}
-		msg := fmt.Sprintf("state restored: %d hosts, %d samples, %d alerts (%d firing) (checkpoint age %.1f s)",
-			len(pids), s.Stats.SamplesHeld.Load(), tracked, firing, now.Sub(loaded.Newest).Seconds())
-		log.Info(msg, "dir", cfg.State.Dir, "took", time.Since(began).Round(time.Millisecond))
-		root.Send(s.journal, &Event{Time: now, Kind: "system", Msg: msg})
-	}
-	loaded.Hosts = nil // the records belong to the actors now
-	if cfg.State != nil {
-		s.ckpt = newCheckpointer(*cfg.State, loaded, s.Registry, root, cfg.Clock, log, s.State, s.Journal)
-		s.ckpt.start()
-	}
-
-	l := &listener{cfg: cfg.Listener, conns: conns, system: as, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, rejects: s.Rejected, log: log,
-		limits: &cfg.Limits, refusals: s.Refusals}
-	for _, c := range conns {
-		l.writers = append(l.writers, &ackWriter{conn: c, queue: make(chan ackRequest, 8192), keys: cfg.Listener.Keys, clock: cfg.Clock, stats: s.Stats, log: log})
-	}
-	s.listener = l
-	l.start()
-	return s, nil
-}
-
-// Durable reports whether the system keeps its state on disk.
-func (s *System) Durable() bool { return s.ckpt != nil }
-
-// UDPAddrs returns the addresses the daemon listens on.
-func (s *System) UDPAddrs() []netip.AddrPort {
-	var out []netip.AddrPort
-	for _, c := range s.listener.conns {
-		out = append(out, c.LocalAddr().AddrPort())
-	}
-	return out
-}
-
-// Stop stops ingest first, then the actors in dependency order, so every
-// message already read is applied, every event reaches the journal, and,
-// with durable state, every host's state is saved: liveness is paused (no
-// deadline may pass while nothing can arrive), queued notifications go out
-// for up to NotifyGrace, and then every HostActor hands over its state.
-func (s *System) Stop() {
-	s.stopOnce.Do(func() {
-		// WebSocket clients first: their connections are hijacked, so
-		// nothing else would close them.
-		if s.Broadcaster != nil {
-			s.Broadcaster.Stop()
-		}
-		s.listener.stop()
-		if s.ckpt != nil {
-			s.ckpt.stop()
-		}
-		root := s.actors.Root
-		poison := func(pid *actor.PID) {
-			if pid == nil {
-				return
-			}
-			if err := root.PoisonFuture(pid).Wait(); err != nil {
-				s.log.Warn("actor did not stop in time", "actor", pid.Id, "err", err)
-			}
-		}
-		// The registry routes what the readers handed it before the hosts
-		// are frozen, so a host born in the last batch is frozen too.
-		s.wait(s.Registry.pid)
-		s.freezeHosts()
-		if s.notifier != nil {
-			// Transitions waiting to be grouped go to the channels now,
-			// within the grace below, not after it.
-			done := make(chan struct{})
-			root.Send(s.notifier, &flushGroups{done: done})
-			select {
-			case <-done:
-			case <-time.After(ckptWait):
-				s.log.Warn("the notifier did not flush its groups in time")
-			}
-		}
-		if s.dispatch != nil {
-			s.dispatch.CloseWithin(s.notifyGrace)
-		}
-		// The notifier's last messages (deliveries) reach the hosts before
-		// they hand over their state.
-		poison(s.notifier)
-		if s.ckpt != nil {
-			began := time.Now()
-			if s.ckpt.final() {
-				s.log.Info("state saved", "dir", s.ckpt.cfg.Dir, "hosts", s.Registry.Len(), "took", time.Since(began).Round(time.Millisecond))
-			}
-		}
-		poison(s.Registry.pid)
-		poison(s.fleetPID)
-		root.Send(s.journal, &Event{Time: s.clock.Now(), Kind: "system", Msg: "hbd stopped"})
-		poison(s.journal)
-		s.Silences.Close()
-		s.actors.Shutdown()
-		s.pool.stop()
-	})
-}
-
-// stopEarly undoes a Start that failed after the actors were spawned.
-func (s *System) stopEarly(sil *silence.Store) {
-	for _, c := range s.conns {
-		c.Close()
-	}
-	if s.dispatch != nil {
-		s.dispatch.Close()
-	}
-	root := s.actors.Root
-	for _, pid := range []*actor.PID{s.notifier, s.fleetPID, s.journal} {
-		if pid != nil {
-			_ = root.PoisonFuture(pid).Wait()
-		}
-	}
-	sil.Close()
-	s.actors.Shutdown()
+	// stops undo the steps Start ran, in reverse order.
+	stops    []func()
+	stopOnce sync.Once
 }
 
 // wait returns once the actor has processed what was sent to it before.

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/hbd-project/hbd/config"
 	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/internal/notify"
-	"github.com/hbd-project/hbd/config"
 )
 
 // compileRules turns the [[threshold]] tables into the alert engine's rules.

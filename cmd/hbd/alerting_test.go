@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/config"
+	"github.com/hbd-project/hbd/internal/journal"
 )
 
 // The [journal] keys reach the journal writer with their documented

@@ -25,6 +25,7 @@ import (
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/config"
 	hbdhttp "github.com/hbd-project/hbd/http"
+	"github.com/hbd-project/hbd/internal/deadman"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -109,7 +110,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	for _, h := range cfg.WatchHosts {
 		watch[h] = true
 	}
-	sys, err := actors.Start(actors.Config{
+	sys := actors.New(actors.Config{
 		Listener: actors.ListenerConfig{
 			Host:          cfg.UDPHost,
 			Port:          cfg.UDPPort,
@@ -155,44 +156,58 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 			AllowedOrigins: wsOrigins(cfg, log),
 		},
 	})
-	if err != nil {
+
+	// Every part is a start/stop pair: started in this order, stopped in
+	// the reverse one, whatever fails half-way.
+	lc := &lifecycle{log: log}
+	defer lc.stop()
+	if err := lc.start("actor system", func() (func(), error) { return sys.Close, nil }); err != nil {
 		return err
 	}
-	defer sys.Stop()
-
-	dm, err := startDeadman(cfg, log)
-	if err != nil {
+	for _, st := range sys.Steps() {
+		if err := lc.start(st.Name, st.Start); err != nil {
+			return err
+		}
+	}
+	var dm *deadman.Deadman
+	if err := lc.start("dead man's switch", func() (func(), error) {
+		var err error
+		dm, err = startDeadman(cfg, log)
+		return dm.Stop, err
+	}); err != nil {
 		return err
 	}
-	defer dm.Stop()
-
 	guard, err := buildGuard(cfg, log, raiseFDLimit(log))
 	if err != nil {
 		return err
 	}
-	apiTLSCfg, err := apiTLS(cfg, log)
-	if err != nil {
-		return err
-	}
-	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: apiTLSCfg})
-	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
-		return err
-	}
 	serveErr := make(chan error, 3)
-	go func() { serveErr <- api.Serve() }()
-	wsServers, err := startWS(cfg, sys, log, guard, serveErr)
-	if err != nil {
+	var api *hbdhttp.Server
+	if err := lc.start("api", func() (func(), error) {
+		tlsCfg, err := apiTLS(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: tlsCfg})
+		if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
+			return nil, err
+		}
+		go func() { serveErr <- api.Serve() }()
+		scheme := "http"
+		if tlsCfg != nil {
+			scheme = "https"
+		}
+		log.Info("HTTP API ready", "addr", api.Addr().String(), "hosts", scheme+"://"+displayAddr(api.Addr())+"/api/0/hosts")
+		return func() { shutdown(log, "HTTP API", api.Shutdown) }, nil
+	}); err != nil {
 		return err
 	}
-
+	if err := startWS(cfg, sys, log, guard, serveErr, lc); err != nil {
+		return err
+	}
 	for _, a := range sys.UDPAddrs() {
 		log.Info("listening for agents", "udp", a.String())
 	}
-	scheme := "http"
-	if apiTLSCfg != nil {
-		scheme = "https"
-	}
-	log.Info("HTTP API ready", "addr", api.Addr().String(), "hosts", scheme+"://"+displayAddr(api.Addr())+"/api/0/hosts")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -209,19 +224,18 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 			log.Error("an HTTP listener stopped serving; UDP ingest and the other listeners continue", "err", err)
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := api.Shutdown(sctx); err != nil {
-		log.Warn("HTTP shutdown incomplete", "err", err)
-	}
-	for _, w := range wsServers {
-		if err := w.Shutdown(sctx); err != nil {
-			log.Warn("WebSocket listener shutdown incomplete", "err", err)
-		}
-	}
-	sys.Stop()
+	lc.stop()
 	log.Info("stopped")
 	return nil
+}
+
+// shutdown stops an HTTP server, giving its requests 5 seconds.
+func shutdown(log *slog.Logger, what string, f func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		log.Warn(what+" shutdown incomplete", "err", err)
+	}
 }
 
 // wsOrigins is every browser origin allowed to open the WebSocket stream:
@@ -242,35 +256,35 @@ func wsOrigins(cfg *config.Daemon, log *slog.Logger) []string {
 	return origins
 }
 
-// startWS starts the WebSocket-only listeners: ws_port, and wss_port with
-// TLS from cert_path/wss_pem/wss_key.
-func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error) ([]*hbdhttp.WSServer, error) {
-	var servers []*hbdhttp.WSServer
+// startWS starts the WebSocket-only listeners, each a part of lc:
+// ws_port, and wss_port with TLS from cert_path/wss_pem/wss_key.
+func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error, lc *lifecycle) error {
 	listen := func(port int, tlsCfg *tls.Config, scheme string) error {
-		w := hbdhttp.NewWSServer(sys.Broadcaster, log, guard)
-		if err := w.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(port)), tlsCfg); err != nil {
-			return err
-		}
-		servers = append(servers, w)
-		go func() { serveErr <- w.Serve() }()
-		log.Info("WebSocket stream ready", "url", scheme+"://"+displayAddr(w.Addr())+"/hbd")
-		return nil
+		return lc.start(scheme+" listener", func() (func(), error) {
+			w := hbdhttp.NewWSServer(sys.Broadcaster, log, guard)
+			if err := w.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(port)), tlsCfg); err != nil {
+				return nil, err
+			}
+			go func() { serveErr <- w.Serve() }()
+			log.Info("WebSocket stream ready", "url", scheme+"://"+displayAddr(w.Addr())+"/hbd")
+			return func() { shutdown(log, "WebSocket listener", w.Shutdown) }, nil
+		})
 	}
 	if cfg.WSPort != 0 {
 		if err := listen(cfg.WSPort, nil, "ws"); err != nil {
-			return servers, err
+			return err
 		}
 	}
 	if cfg.WSSPort != 0 {
 		certs, err := hbdhttp.NewCertReloader(cfg.WSSPemPath(), cfg.WSSKeyPath(), log.With("listener", "wss"))
 		if err != nil {
-			return servers, fmt.Errorf("cannot load the wss certificate: %w", err)
+			return fmt.Errorf("cannot load the wss certificate: %w", err)
 		}
 		if err := listen(cfg.WSSPort, certs.TLSConfig(), "wss"); err != nil {
-			return servers, err
+			return err
 		}
 	}
-	return servers, nil
+	return nil
 }
 
 // loadKeys reads the fleet key, creating it on first start when no
