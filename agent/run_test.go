@@ -337,10 +337,10 @@ func TestRestartIsNewInstance(t *testing.T) {
 	first := newRunAgent(t, clk, nil, nil, d.addr().String())
 	stop := runAgent(t, first)
 	boot1 := d.nextKind(t, wire.KindBoot)
-	hb := d.nextKind(t, wire.KindHeartbeat)
+	d.nextKind(t, wire.KindHeartbeat)
 	clk.waitArmed(t, 2)
 	clk.Advance(11 * time.Second)
-	hb = d.nextKind(t, wire.KindHeartbeat)
+	hb := d.nextKind(t, wire.KindHeartbeat)
 	stop()
 	sd := d.nextKind(t, wire.KindShutdown)
 	if sd.Seq != 4 || hb.Seq != 3 || sd.Instance != boot1.Instance {

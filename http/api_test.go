@@ -104,7 +104,7 @@ type encoder func(e wire.Envelope, n uint64) ([]byte, error)
 
 // send sends one datagram of host, stamped with the daemon's clock (plus
 // n ms, so that samples sent at one instant have distinct timestamps).
-func (d *daemon) send(host string, sg *wire.Signer, enc encoder) {
+func (d *daemon) send(host string, enc encoder) {
 	d.t.Helper()
 	d.mu.Lock()
 	d.seq[host]++
@@ -121,21 +121,21 @@ func (d *daemon) send(host string, sg *wire.Signer, enc encoder) {
 
 func (d *daemon) heartbeat(host string) {
 	d.t.Helper()
-	d.send(host, d.sg, func(e wire.Envelope, n uint64) ([]byte, error) {
+	d.send(host, func(e wire.Envelope, n uint64) ([]byte, error) {
 		return wire.AppendHeartbeat(nil, d.sg, e, wire.Heartbeat{IntervalMS: 10000, ConnSeq: uint32(n)})
 	})
 }
 
 func (d *daemon) shutdown(host string) {
 	d.t.Helper()
-	d.send(host, d.sg, func(e wire.Envelope, _ uint64) ([]byte, error) {
+	d.send(host, func(e wire.Envelope, _ uint64) ([]byte, error) {
 		return wire.AppendShutdown(nil, d.sg, e, wire.Shutdown{Reason: []byte("agent stopped")})
 	})
 }
 
 func (d *daemon) sample(host, plugin, data string) {
 	d.t.Helper()
-	d.send(host, d.sg, func(e wire.Envelope, _ uint64) ([]byte, error) {
+	d.send(host, func(e wire.Envelope, _ uint64) ([]byte, error) {
 		return wire.AppendSample(nil, d.sg, e, plugin, []byte(data))
 	})
 }
@@ -620,7 +620,7 @@ func TestAPI(t *testing.T) {
 	t.Run("stats", func(t *testing.T) {
 		// A datagram signed with another key: dropped, and its source listed.
 		bad := wire.NewSigner([]byte("another key, not the daemon's!!!"))
-		d.send("intruder", bad, func(e wire.Envelope, n uint64) ([]byte, error) {
+		d.send("intruder", func(e wire.Envelope, n uint64) ([]byte, error) {
 			return wire.AppendHeartbeat(nil, bad, e, wire.Heartbeat{IntervalMS: 10000, ConnSeq: 1})
 		})
 		type statsJSON struct {
