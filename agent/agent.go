@@ -26,6 +26,7 @@ import (
 
 	"github.com/hbd-project/hbd/agent/plugins"
 	"github.com/hbd-project/hbd/config"
+	"github.com/hbd-project/hbd/internal/clock"
 	"github.com/hbd-project/hbd/transport/udp"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -44,16 +45,16 @@ type Options struct {
 	Name         string
 	Servers      []string // "host", "host:port", "[v6]:port"
 	Interval     time.Duration
-	ResolveEvery time.Duration
+	ResolveEvery time.Duration // 0: every 5 minutes
 	Key          []byte
 	Plugins      []Plugin
 	Logger       *slog.Logger
 	// Resolve looks up a server name's addresses; nil uses the system resolver.
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
-	// Now is the agent's clock for timestamps, round trips and the no-ACK
-	// warning; nil uses time.Now. Tests pass a fake to check the warning
-	// without waiting for intervals to pass.
-	Now func() time.Time
+	// Clock is the agent's time: timestamps, round trips, the no-ACK
+	// warning and the heartbeat, plugin and resolve intervals; nil is the
+	// wall clock. Tests pass a fake, so intervals pass without waiting.
+	Clock clock.Clock
 }
 
 // dest is one address of one server, and what we measured on it.
@@ -87,8 +88,11 @@ func New(opt Options) (*Agent, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.Now == nil {
-		opt.Now = time.Now
+	if opt.ResolveEvery <= 0 {
+		opt.ResolveEvery = 5 * time.Minute // config's default
+	}
+	if opt.Clock == nil {
+		opt.Clock = clock.Real{}
 	}
 	if opt.Resolve == nil {
 		opt.Resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
@@ -104,7 +108,7 @@ func New(opt Options) (*Agent, error) {
 	// its own counting from 1: the daemon keeps a replay window per
 	// instance, so this process (a one-shot -silence run, say) and the
 	// host's running agent cannot make each other look like replays.
-	a.instance = wire.NewInstance(opt.Now())
+	a.instance = wire.NewInstance(opt.Clock.Now())
 	var err4, err6 error
 	a.v4, err4 = udp.ListenAny("udp4")
 	a.v6, err6 = udp.ListenAny("udp6")
@@ -264,7 +268,7 @@ func (a *Agent) SendSilence(ctx context.Context, d time.Duration, metric, commen
 	if n == 0 {
 		return errors.New("no server address could be resolved")
 	}
-	at := a.opt.Now().UnixNano()
+	at := a.opt.Clock.Now().UnixNano()
 	a.sendAll(func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		e.Time = at
 		return wire.AppendSilence(buf, s, e, wire.Silence{Seconds: uint32(secs), Metric: []byte(metric), Comment: []byte(comment)})
@@ -273,22 +277,36 @@ func (a *Agent) SendSilence(ctx context.Context, d time.Duration, metric, commen
 }
 
 // every runs f now (if now is set) and then every d with ±10% jitter, so a
-// fleet started at once does not send in lockstep, until ctx is done.
+// fleet started at once does not send in lockstep, until ctx is done; it
+// returns once no f is running. The next run is timed on the clock before
+// f starts, and runs never overlap: a run that takes longer than d delays
+// the next. With a fake clock each run happens inside the Advance that
+// made it due, so a test knows what was sent when Advance returns.
 func (a *Agent) every(ctx context.Context, d time.Duration, now bool, f func(context.Context)) {
+	var mu sync.Mutex // held while f runs; guards t and stopped
+	var t clock.Timer
+	stopped := false
+	var tick func()
+	tick = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		t = a.opt.Clock.AfterFunc(jitter(d), tick)
+		f(ctx)
+	}
+	mu.Lock()
+	t = a.opt.Clock.AfterFunc(jitter(d), tick)
 	if now {
 		f(ctx)
 	}
-	t := time.NewTimer(jitter(d))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f(ctx)
-			t.Reset(jitter(d))
-		}
-	}
+	mu.Unlock()
+	<-ctx.Done()
+	mu.Lock() // waits for a run in progress: nothing is sent after Run's loops end
+	stopped = true
+	t.Stop()
+	mu.Unlock()
 }
 
 // jitter returns d scaled by a random factor in [0.9, 1.1).
@@ -380,7 +398,7 @@ func (a *Agent) sendTo(d *dest, enc encodeFunc) error {
 	bp := a.bufs.Get().(*[]byte)
 	defer a.bufs.Put(bp)
 	seq := a.seq.Add(1)
-	now := a.opt.Now()
+	now := a.opt.Clock.Now()
 	b, err := enc((*bp)[:0], d, wire.Envelope{Host: a.opt.Name, Seq: seq, Time: now.UnixNano(), Instance: a.instance}, a.signer())
 	if err != nil {
 		a.log.Warn("cannot encode datagram", "err", err)
@@ -414,7 +432,7 @@ func (a *Agent) heartbeatTo(d *dest) error {
 	var warn bool
 	err := a.sendTo(d, func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		a.mu.Lock()
-		now := a.opt.Now()
+		now := a.opt.Clock.Now()
 		silent, warn = d.watch.sent(now)
 		d.connSeq++
 		hb := wire.Heartbeat{IntervalMS: uint32(a.opt.Interval.Milliseconds()), ConnSeq: d.connSeq, RTTMicros: uint32(d.rtt.Microseconds())}
@@ -453,7 +471,7 @@ func (a *Agent) runPlugin(ctx context.Context, p Plugin) {
 		return
 	}
 	name := p.Collector.Name()
-	collected := time.Now().UnixNano()
+	collected := a.opt.Clock.Now().UnixNano()
 	a.sendAll(func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		e.Time = collected
 		return wire.AppendSample(buf, s, e, name, data)
@@ -474,7 +492,7 @@ func (a *Agent) readAcks(ctx context.Context, c *udp.Conn) {
 			}
 			continue
 		}
-		now := a.opt.Now()
+		now := a.opt.Clock.Now()
 		for i := 0; i < n; i++ {
 			p := batch.Payload(i)
 			h, err := wire.Parse(p)

@@ -15,27 +15,10 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/internal/clock/fakeclock"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
-
-// fakeNow is the agent's clock in these tests: it moves only when told.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeNow) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeNow) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // logBuffer collects an agent's JSON log while its ACK readers write to it.
 type logBuffer struct {
@@ -77,10 +60,10 @@ func startDaemon(t *testing.T, key []byte, port int) *actors.System {
 	return s
 }
 
-func newTestAgent(t *testing.T, key []byte, servers []string, clock *fakeNow, log io.Writer) *Agent {
+func newTestAgent(t *testing.T, key []byte, servers []string, clk *fakeclock.Clock, log io.Writer) *Agent {
 	t.Helper()
 	a, err := New(Options{
-		Name: "w1", Servers: servers, Interval: 10 * time.Second, Key: key, Now: clock.Now,
+		Name: "w1", Servers: servers, Interval: 10 * time.Second, Key: key, Clock: clk,
 		Logger: slog.New(slog.NewJSONHandler(log, nil)),
 		Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
 			if host == "also-loopback.test" {
@@ -116,7 +99,7 @@ func TestAgentWarnsOncePerOutage(t *testing.T) {
 	down.Stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 
-	clock := &fakeNow{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	var log logBuffer
 	a := newTestAgent(t, testKey, []string{addr}, clock, &log)
 	ctx := context.Background()
@@ -177,7 +160,7 @@ func TestCheck(t *testing.T) {
 	servers := []string{good.UDPAddrs()[0].String(), other.UDPAddrs()[0].String(), "nowhere.invalid:50003",
 		fmt.Sprintf("also-loopback.test:%d", good.UDPAddrs()[0].Port())}
 	var log logBuffer
-	a := newTestAgent(t, testKey, servers, &fakeNow{t: time.Now()}, &log)
+	a := newTestAgent(t, testKey, servers, fakeclock.New(time.Now()), &log)
 	res := a.Check(context.Background(), 500*time.Millisecond)
 	if len(res) != 4 {
 		t.Fatalf("%d results, want 4: %+v", len(res), res)
