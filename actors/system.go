@@ -58,8 +58,9 @@ type Config struct {
 	Journal *journal.Config
 	// SilencesFile persists silences across restarts ("" = memory only).
 	SilencesFile string
-	// WebSocket, when set, starts the broadcaster with these options; its
-	// Snapshot is filled in here (every host's JSON from the fleet index).
+	// WebSocket, when set, starts the broadcaster (the WebSocket hub) with
+	// these options; its Snapshot (every host's JSON from the fleet index)
+	// and Unexpected are filled in here.
 	WebSocket *broadcast.Options
 	// State, when set, restores the hosts saved in State.Dir at start,
 	// checkpoints them while running and saves them on Stop; nil keeps
@@ -131,7 +132,8 @@ type System struct {
 	journal  *actor.PID
 	notifier *actor.PID
 	dispatch *notify.Dispatcher
-	// Broadcaster is the WebSocket stream's actor; nil without WebSocket.
+	// Broadcaster is the WebSocket stream's hub actor; nil without
+	// WebSocket. Its connections are an http/ws Endpoint built on it.
 	Broadcaster *broadcast.Broadcaster
 	jcfg        *journal.Config
 	pool        *poolDispatcher
@@ -219,6 +221,7 @@ func Start(cfg Config) (*System, error) {
 		if opt.Logger == nil {
 			opt.Logger = log
 		}
+		opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
 		b := broadcast.Start(as, opt)
 		s.Broadcaster = b
 		pid := b.PID()
@@ -389,8 +392,8 @@ func (s *System) UDPAddrs() []netip.AddrPort {
 // for up to NotifyGrace, and then every HostActor hands over its state.
 func (s *System) Stop() {
 	s.stopOnce.Do(func() {
-		// WebSocket clients first: their connections are hijacked, so
-		// nothing else would close them.
+		// The WebSocket hub first. Its connections are hijacked, so the
+		// caller stops them (http/ws's Endpoint.Stop) before calling Stop.
 		if s.Broadcaster != nil {
 			s.Broadcaster.Stop()
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/config"
 	hbdhttp "github.com/hbd-project/hbd/http"
+	"github.com/hbd-project/hbd/http/ws"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -143,22 +144,27 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		// apart; a host changes only once per heartbeat interval, so a
 		// longer window would add latency (the fleet-100k target is a
 		// UDP-to-WebSocket p99 of 50 ms) and merge little. The byte bound
-		// is what cuts a slow client off; the frame bound holds a flush.
-		WebSocket: &broadcast.Options{
-			Coalesce:       20 * time.Millisecond,
-			QueueFrames:    1 << 16,
-			QueueBytes:     cfg.WebSocket.QueueBytes,
-			ReadLimit:      int64(cfg.WebSocket.MaxMessageSize),
-			MessageRate:    rate.Limit(cfg.WebSocket.MessageRate),
-			MessageBurst:   cfg.WebSocket.MessageBurst,
-			MaxGlobs:       cfg.WebSocket.MaxGlobs,
-			AllowedOrigins: wsOrigins(cfg, log),
-		},
+		// (below) is what cuts a slow client off; the frame bound holds a
+		// flush.
+		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond},
 	})
 	if err != nil {
 		return err
 	}
 	defer sys.Stop()
+	stream := ws.New(sys.Broadcaster, ws.Options{
+		QueueFrames:    1 << 16,
+		QueueBytes:     cfg.WebSocket.QueueBytes,
+		ReadLimit:      int64(cfg.WebSocket.MaxMessageSize),
+		MessageRate:    rate.Limit(cfg.WebSocket.MessageRate),
+		MessageBurst:   cfg.WebSocket.MessageBurst,
+		MaxGlobs:       cfg.WebSocket.MaxGlobs,
+		AllowedOrigins: wsOrigins(cfg, log),
+		Logger:         log,
+	})
+	// Deferred after sys.Stop, so it runs first: the connections are
+	// hijacked and closed by nothing else, and the hub must outlive them.
+	defer stream.Stop()
 
 	dm, err := startDeadman(cfg, log)
 	if err != nil {
@@ -174,13 +180,13 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: apiTLSCfg})
+	api := hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: apiTLSCfg, WebSocket: stream})
 	if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 		return err
 	}
 	serveErr := make(chan error, 3)
 	go func() { serveErr <- api.Serve() }()
-	wsServers, err := startWS(cfg, sys, log, guard, serveErr)
+	wsServers, err := startWS(cfg, stream, log, guard, serveErr)
 	if err != nil {
 		return err
 	}
@@ -219,6 +225,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 			log.Warn("WebSocket listener shutdown incomplete", "err", err)
 		}
 	}
+	stream.Stop()
 	sys.Stop()
 	log.Info("stopped")
 	return nil
@@ -244,10 +251,10 @@ func wsOrigins(cfg *config.Daemon, log *slog.Logger) []string {
 
 // startWS starts the WebSocket-only listeners: ws_port, and wss_port with
 // TLS from cert_path/wss_pem/wss_key.
-func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error) ([]*hbdhttp.WSServer, error) {
+func startWS(cfg *config.Daemon, stream *ws.Endpoint, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error) ([]*hbdhttp.WSServer, error) {
 	var servers []*hbdhttp.WSServer
 	listen := func(port int, tlsCfg *tls.Config, scheme string) error {
-		w := hbdhttp.NewWSServer(sys.Broadcaster, log, guard)
+		w := hbdhttp.NewWSServer(stream, log, guard)
 		if err := w.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(port)), tlsCfg); err != nil {
 			return err
 		}
