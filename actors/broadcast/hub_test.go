@@ -85,11 +85,16 @@ func (c *recordingConn) add(entry string) bool {
 	return true
 }
 
-func (c *recordingConn) Enqueue(frame []byte, _ int) bool      { return c.add(string(frame)) }
-func (c *recordingConn) EnqueueReply(frame []byte, _ int) bool { return c.add("reply:" + string(frame)) }
+func (c *recordingConn) Enqueue(frame []byte, _ int) bool { return c.add(string(frame)) }
+
+func (c *recordingConn) EnqueueReply(frame []byte, _ int) bool {
+	return c.add("reply:" + string(frame))
+}
+
 func (c *recordingConn) EnqueueSnapshot(s *Snapshot, _ int) bool {
 	return c.add("snapshot:" + string(s.Frame()))
 }
+
 func (c *recordingConn) CutOff() {
 	c.mu.Lock()
 	c.cuts++
@@ -123,7 +128,7 @@ func TestHubRoutesAndCutsOff(t *testing.T) {
 	if got, want := recv(t, small.events, "the filtered snapshot"), `snapshot:{"type":"snapshot","data":{"hosts":[]}}`; got != want {
 		t.Fatalf("snapshot after subscribing = %q, want %q", got, want)
 	}
-	b.Publish(&Event{Type: "host", Host: "db01", Frame: []byte("host-db01")})    // filtered out for small
+	b.Publish(&Event{Type: "host", Host: "db01", Frame: []byte("host-db01")})     // filtered out for small
 	b.Publish(&Event{Type: "alert", Host: "web01", Frame: []byte("alert-web01")}) // filtered out for small
 	b.Publish(&Event{Type: "alert", Host: "db01", Frame: []byte("alert-db01")})   // small's third entry: full now
 	b.Reject(small, []byte("bad"))                                                // does not fit: cut off
