@@ -154,9 +154,8 @@ func (s *System) startSilences() (func(), error) {
 }
 
 // startBroadcaster starts the WebSocket hub, when configured. It stops
-// late: the journal's last messages still reach the clients, and Stop
-// then closes every client (hijacked connections that nothing else
-// would close).
+// after every actor that publishes to it; its connections (http/ws) are
+// stopped before any of these steps.
 func (s *System) startBroadcaster() (func(), error) {
 	if s.cfg.WebSocket == nil {
 		return func() {}, nil
@@ -174,6 +173,7 @@ func (s *System) startBroadcaster() (func(), error) {
 	if opt.Logger == nil {
 		opt.Logger = s.log
 	}
+	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b
 	pid := b.PID()

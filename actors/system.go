@@ -56,8 +56,9 @@ type Config struct {
 	Journal *journal.Config
 	// SilencesFile persists silences across restarts ("" = memory only).
 	SilencesFile string
-	// WebSocket, when set, starts the broadcaster with these options; its
-	// Snapshot is filled in here (every host's JSON from the fleet index).
+	// WebSocket, when set, starts the broadcaster (the WebSocket hub) with
+	// these options; its Snapshot (every host's JSON from the fleet index)
+	// and Unexpected are filled in here.
 	WebSocket *broadcast.Options
 	// State, when set, restores the hosts saved in State.Dir at start,
 	// checkpoints them while running and saves them on Stop; nil keeps
@@ -124,7 +125,9 @@ type System struct {
 	State *StateStats
 	// Refusals counts what the [limits] caps refused, by limit.
 	Refusals *limits.Refusals
-	// Broadcaster is the WebSocket stream's actor; nil without WebSocket.
+	// Broadcaster is the WebSocket stream's hub actor; nil without
+	// WebSocket. Its connections are an http/ws Endpoint built on it,
+	// which must stop before the hub does.
 	Broadcaster *broadcast.Broadcaster
 
 	cfg      Config

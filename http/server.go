@@ -29,6 +29,7 @@ import (
 
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/assets"
+	"github.com/hbd-project/hbd/http/ws"
 	"github.com/hbd-project/hbd/internal/jsonw"
 	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/transport/wire"
@@ -59,6 +60,9 @@ type Options struct {
 	Guard *Guard
 	// TLS, when set, serves https:// (and wss:// on /hbd) on the API port.
 	TLS *tls.Config
+	// WebSocket, when set, is served at /hbd and its counters are added
+	// to /metrics; nil serves no WebSocket stream on the API port.
+	WebSocket *ws.Endpoint
 }
 
 // maxBodySize bounds a request body: the only bodies the API takes are
@@ -99,9 +103,9 @@ func New(sys *actors.System, opt Options) *Server {
 	r.RedirectTrailingSlash = false
 	assets.Register(r)
 	r.SaveMatchedRoutePath = true
-	if sys.Broadcaster != nil {
-		opt.Collectors = append(opt.Collectors, wsCollector{sys.Broadcaster})
-		r.GET("/hbd", sys.Broadcaster.Handler)
+	if opt.WebSocket != nil {
+		opt.Collectors = append(opt.Collectors, wsCollector{opt.WebSocket})
+		r.GET("/hbd", opt.WebSocket.Handler)
 	}
 	opt.Collectors = append(opt.Collectors, notifyCollector{sys})
 	s.metrics = newMetrics(sys, opt.Collectors...)

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/hbd-project/hbd/actors/broadcast"
+	"github.com/hbd-project/hbd/http/ws"
 )
 
 // WSServer serves only the WebSocket endpoint /hbd on a port of its own:
@@ -27,17 +27,17 @@ type WSServer struct {
 	off   bool
 }
 
-// NewWSServer builds a server around the broadcaster's upgrade handler.
+// NewWSServer builds a server around the endpoint's upgrade handler.
 // The guard (nil = one with no credentials and no caps) applies the same
 // connection caps, rate limit and credentials as on the API port; the
 // upgrade request must arrive within its read timeout, after which the
-// broadcaster owns the connection and its deadlines.
-func NewWSServer(b *broadcast.Broadcaster, log *slog.Logger, g *Guard) *WSServer {
+// endpoint owns the connection and its deadlines.
+func NewWSServer(e *ws.Endpoint, log *slog.Logger, g *Guard) *WSServer {
 	if g == nil {
 		g = NewGuard(GuardOptions{Logger: log})
 	}
 	r := router.New()
-	r.GET("/hbd", b.Handler)
+	r.GET("/hbd", e.Handler)
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such path: %s (the WebSocket endpoint is /hbd)", ctx.Path()))
 	}
@@ -92,7 +92,7 @@ func (w *WSServer) Serve() error {
 }
 
 // Shutdown stops accepting. Upgraded connections are hijacked and are
-// closed by the broadcaster's Stop, not here. Safe to call twice.
+// closed by the endpoint's Stop, not here. Safe to call twice.
 func (w *WSServer) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
 	if w.off {
@@ -113,8 +113,8 @@ var (
 	descWSRefused = prometheus.NewDesc("hbd_ws_upgrades_refused_total", "WebSocket upgrades refused, by reason: origin (a browser page not in ws_origins nor served by the daemon).", []string{"reason"}, nil)
 )
 
-// wsCollector exposes the broadcaster's counters on /metrics.
-type wsCollector struct{ b *broadcast.Broadcaster }
+// wsCollector exposes the WebSocket endpoint's counters on /metrics.
+type wsCollector struct{ b *ws.Endpoint }
 
 func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWSClients
@@ -126,7 +126,7 @@ func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWSClients, prometheus.GaugeValue, float64(c.b.Clients()))
 	ch <- prometheus.MustNewConstMetric(descWSFrames, prometheus.CounterValue, float64(c.b.FramesSent()))
-	for _, r := range broadcast.CutReasons() {
+	for _, r := range ws.CutReasons() {
 		ch <- prometheus.MustNewConstMetric(descWSCut, prometheus.CounterValue, float64(c.b.CutOffs(r)), r.String())
 	}
 	ch <- prometheus.MustNewConstMetric(descWSRefused, prometheus.CounterValue, float64(c.b.OriginsRefused()), "origin")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"unicode/utf8"
@@ -18,11 +17,6 @@ const (
 	typeAlert
 	typeMessage
 )
-
-// DefaultMaxGlobs bounds the host globs of one subscription unless
-// Options.MaxGlobs says otherwise: every event is matched against every
-// glob of every client, on the actor that serves them all.
-const DefaultMaxGlobs = 64
 
 // maxGlobLen bounds one glob, in bytes. A host name has at most 253; the
 // slack is for character classes and escapes.
@@ -43,17 +37,18 @@ func typeBit(t string) uint8 {
 	return 0
 }
 
-// filter is one client's subscription. The zero filter accepts everything.
-// It is immutable once built: the actor replaces it, never edits it.
-type filter struct {
+// Filter is one client's subscription, compiled: what the hub matches
+// every event against. The zero Filter wants everything. It is immutable
+// once built: the actor replaces a client's filter, never edits it.
+type Filter struct {
 	hosts []string // the globs as the client sent them; empty means every host
 	globs []glob   // hosts, compiled
 	types uint8    // bit set of type*; 0 means every type
 }
 
-// wants reports whether an event of type typ about host passes the filter.
+// Wants reports whether an event of type typ about host passes the filter.
 // An event type the filter does not know passes only an unfiltered client.
-func (f *filter) wants(typ, host string) bool {
+func (f *Filter) Wants(typ, host string) bool {
 	if f.types != 0 && f.types&typeBit(typ) == 0 {
 		return false
 	}
@@ -62,7 +57,7 @@ func (f *filter) wants(typ, host string) bool {
 
 // wantsHost reports whether host matches one of the globs. An event without
 // a host (a daemon-wide message) reaches only clients without host globs.
-func (f *filter) wantsHost(host string) bool {
+func (f *Filter) wantsHost(host string) bool {
 	if len(f.hosts) == 0 {
 		return true
 	}
@@ -77,37 +72,18 @@ func (f *filter) wantsHost(host string) bool {
 	return false
 }
 
-// clientMessage is what a client may send.
-type clientMessage struct {
-	Subscribe *struct {
-		Hosts []string `json:"hosts"`
-		Types []string `json:"types"`
-	} `json:"subscribe"`
-}
+// typeNames are the event types in bit order, for Types.
+var typeNames = [...]string{"host", "plugin", "alert", "message"}
 
-// parseSubscription decodes a client's message into a filter with at most
-// maxGlobs host globs. Unknown fields are errors, so that a typo ("host"
-// for "hosts") is reported to the client instead of silently subscribing
-// to everything.
-func parseSubscription(msg []byte, maxGlobs int) (*filter, error) {
-	dec := json.NewDecoder(bytes.NewReader(msg))
-	dec.DisallowUnknownFields()
-	var m clientMessage
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("cannot decode message: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("cannot decode message: data after the JSON object")
-	}
-	if m.Subscribe == nil {
-		return nil, errors.New(`message has no "subscribe" object`)
-	}
-	s := m.Subscribe
-	if len(s.Hosts) > maxGlobs {
-		return nil, fmt.Errorf("too many host patterns: %d (at most %d)", len(s.Hosts), maxGlobs)
-	}
-	f := &filter{}
-	for _, p := range s.Hosts {
+// NewFilter compiles a subscription: host globs in path.Match's syntax (an
+// event about a host that matches one of them passes; none means every
+// host) and event types (none means every type). The client's message is
+// decoded, and the number of globs bounded, by the connection's reader
+// (http/ws); NewFilter checks each glob and type. hosts is kept and must
+// not be modified afterwards.
+func NewFilter(hosts, types []string) (*Filter, error) {
+	f := &Filter{}
+	for _, p := range hosts {
 		if p == "" {
 			return nil, errors.New("empty host pattern")
 		}
@@ -119,10 +95,10 @@ func parseSubscription(msg []byte, maxGlobs int) (*filter, error) {
 		}
 		f.globs = append(f.globs, compileGlob(p))
 	}
-	if len(s.Hosts) > 0 {
-		f.hosts = s.Hosts
+	if len(hosts) > 0 {
+		f.hosts = hosts
 	}
-	for _, t := range s.Types {
+	for _, t := range types {
 		bit := typeBit(t)
 		if bit == 0 {
 			return nil, fmt.Errorf("unknown type %q (want host, plugin, alert or message)", t)
@@ -130,6 +106,22 @@ func parseSubscription(msg []byte, maxGlobs int) (*filter, error) {
 		f.types |= bit
 	}
 	return f, nil
+}
+
+// Hosts returns the host globs as the client sent them; nil means every
+// host. The slice is the filter's own: read it, do not modify it.
+func (f *Filter) Hosts() []string { return f.hosts }
+
+// Types returns the event types the filter wants, each once, in the order
+// host, plugin, alert, message; nil means every type.
+func (f *Filter) Types() []string {
+	var out []string
+	for i, name := range typeNames {
+		if f.types&(1<<i) != 0 {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // glob is a host pattern in path.Match's syntax, compiled once. It matches

@@ -3,58 +3,13 @@ package broadcast
 import (
 	"fmt"
 	"path"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
 
-func TestParseSubscription(t *testing.T) {
-	tests := []struct {
-		msg     string
-		hosts   []string
-		types   uint8
-		wantErr string
-	}{
-		{msg: `{"subscribe":{}}`},
-		{msg: `{"subscribe":{"hosts":null,"types":null}}`},
-		{msg: ` {"subscribe":{"hosts":["web*","db0?"]}} `, hosts: []string{"web*", "db0?"}},
-		{msg: `{"subscribe":{"types":["host","plugin","alert","message"]}}`, types: typeHost | typePlugin | typeAlert | typeMessage},
-		{msg: `{"subscribe":{"types":["alert","alert"]}}`, types: typeAlert},
-		{msg: ``, wantErr: "cannot decode"},
-		{msg: `[]`, wantErr: "cannot decode"},
-		{msg: `{"subscribe":{"types":["snapshot"]}}`, wantErr: `unknown type "snapshot"`},
-		{msg: `{"subscribe":{"hosts":["[a-"]}}`, wantErr: "invalid host pattern"},
-		{msg: `{"subscribe":{"hosts":["web\\"]}}`, wantErr: "invalid host pattern"},
-		{msg: `{"subscribe":{"hosts":[1]}}`, wantErr: "cannot decode"},
-		{msg: `{"subscribe":{},"extra":1}`, wantErr: `unknown field "extra"`},
-		{msg: `{"subscribe":{}}x`, wantErr: "data after"},
-		{msg: `{"subscribe":{"hosts":[` + strings.Repeat(`"a",`, DefaultMaxGlobs-1) + `"a"]}}`, hosts: slices.Repeat([]string{"a"}, DefaultMaxGlobs)},
-		{msg: `{"subscribe":{"hosts":[` + strings.Repeat(`"a",`, DefaultMaxGlobs) + `"a"]}}`, wantErr: "too many host patterns: 65 (at most 64)"},
-		{msg: `{"subscribe":{"hosts":["` + strings.Repeat("a", maxGlobLen) + `"]}}`, hosts: []string{strings.Repeat("a", maxGlobLen)}},
-		{msg: `{"subscribe":{"hosts":["` + strings.Repeat("a", maxGlobLen+1) + `"]}}`, wantErr: "host pattern of 513 bytes is too long (at most 512)"},
-	}
-	for _, tt := range tests {
-		f, err := parseSubscription([]byte(tt.msg), DefaultMaxGlobs)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("parseSubscription(%s) error = %v, want %q", tt.msg, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("parseSubscription(%s): %v", tt.msg, err)
-			continue
-		}
-		if strings.Join(f.hosts, ",") != strings.Join(tt.hosts, ",") || f.types != tt.types {
-			t.Errorf("parseSubscription(%s) = %v/%b, want %v/%b", tt.msg, f.hosts, f.types, tt.hosts, tt.types)
-		}
-	}
-}
-
-// newFilter builds a filter as parseSubscription does.
-func newFilter(types uint8, hosts ...string) *filter {
-	f := &filter{types: types}
+// newFilter builds a filter as NewFilter does.
+func newFilter(types uint8, hosts ...string) *Filter {
+	f := &Filter{types: types}
 	if len(hosts) > 0 {
 		f.hosts = hosts
 	}
@@ -69,13 +24,13 @@ func TestFilterWants(t *testing.T) {
 	alerts := newFilter(typeAlert | typeHost)
 	both := newFilter(typePlugin, "web0[1-2]", "db01")
 	tests := []struct {
-		f          *filter
+		f          *Filter
 		typ, host  string
 		wantResult bool
 	}{
-		{&filter{}, "host", "web01", true},
-		{&filter{}, "message", "", true},
-		{&filter{}, "future-type", "web01", true},
+		{&Filter{}, "host", "web01", true},
+		{&Filter{}, "message", "", true},
+		{&Filter{}, "future-type", "web01", true},
 		{web, "plugin", "web01", true},
 		{web, "plugin", "db01", false},
 		{web, "message", "", false},
@@ -90,8 +45,8 @@ func TestFilterWants(t *testing.T) {
 		{both, "alert", "db01", false},
 	}
 	for _, tt := range tests {
-		if got := tt.f.wants(tt.typ, tt.host); got != tt.wantResult {
-			t.Errorf("%+v.wants(%q, %q) = %v, want %v", *tt.f, tt.typ, tt.host, got, tt.wantResult)
+		if got := tt.f.Wants(tt.typ, tt.host); got != tt.wantResult {
+			t.Errorf("%+v.Wants(%q, %q) = %v, want %v", *tt.f, tt.typ, tt.host, got, tt.wantResult)
 		}
 	}
 }
@@ -118,36 +73,6 @@ func TestHostName(t *testing.T) {
 	}
 }
 
-func FuzzParseSubscription(f *testing.F) {
-	for _, s := range []string{
-		`{"subscribe":{"hosts":["web*"],"types":["host","alert"]}}`,
-		`{"subscribe":{}}`,
-		`{"subscribe":{"hosts":["[a-"]}}`,
-		`{}`,
-		`null`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		flt, err := parseSubscription(msg, DefaultMaxGlobs)
-		if err != nil {
-			if flt != nil {
-				t.Fatal("filter returned with an error")
-			}
-			return
-		}
-		for _, p := range flt.hosts {
-			if _, err := path.Match(p, "web01"); err != nil {
-				t.Fatalf("accepted invalid pattern %q", p)
-			}
-		}
-		if flt.types&^(typeHost|typePlugin|typeAlert|typeMessage) != 0 {
-			t.Fatalf("types %b has unknown bits", flt.types)
-		}
-		flt.wants("host", "web01") // must not panic
-	})
-}
-
 // globCases are patterns and names whose results must equal path.Match's.
 var globCases = struct{ patterns, names []string }{
 	patterns: []string{
@@ -164,8 +89,8 @@ var globCases = struct{ patterns, names []string }{
 func TestGlobMatchesLikePathMatch(t *testing.T) {
 	for _, p := range globCases.patterns {
 		if _, err := path.Match(p, ""); err != nil {
-			if _, perr := parseSubscription([]byte(`{"subscribe":{"hosts":[`+strconv.Quote(p)+`]}}`), DefaultMaxGlobs); perr == nil {
-				t.Errorf("pattern %q: path.Match refuses it (%v), parseSubscription accepts it", p, err)
+			if _, perr := NewFilter([]string{p}, nil); perr == nil {
+				t.Errorf("pattern %q: path.Match refuses it (%v), NewFilter accepts it", p, err)
 			}
 			continue
 		}

@@ -1,23 +1,24 @@
 package broadcast
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// Messages from the clients' reader goroutines to the actor.
+// Messages to the actor, from the connections' goroutines (through the
+// Broadcaster's methods) and from its own coalescing timer. The actor
+// receives them as pointers, like every actor in the daemon.
 type (
-	register   struct{ c *client }
-	unregister struct{ c *client }
+	register   struct{ c Conn }
+	unregister struct{ c Conn }
 	subscribe  struct {
-		c *client
-		f *filter
+		c Conn
+		f *Filter
 	}
 	rejected struct {
-		c     *client
+		c     Conn
 		frame []byte // the error frame to send back
 	}
 	flushTick struct{}
@@ -27,11 +28,11 @@ type (
 type coalesceKey struct{ typ, host, key string }
 
 // hub is the broadcaster's actor. It owns the routing set and the
-// coalescing buffer; everything it does to a client is a non-blocking
-// enqueue or markDead.
+// coalescing buffer; everything it does to a connection is a call of
+// Conn, which never blocks.
 type hub struct {
 	b       *Broadcaster
-	clients map[*client]*filter
+	clients map[Conn]*Filter
 
 	// pending holds the coalesced events of the current window in order of
 	// first arrival, so a flush keeps the order hosts changed in; slot
@@ -52,7 +53,7 @@ type hub struct {
 func newHub(b *Broadcaster) *hub {
 	return &hub{
 		b:       b,
-		clients: make(map[*client]*filter),
+		clients: make(map[Conn]*Filter),
 		slot:    make(map[coalesceKey]int),
 	}
 }
@@ -61,11 +62,11 @@ func (h *hub) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *Event:
 		h.publish(m)
-	case flushTick:
+	case *flushTick:
 		h.armed = false
 		h.flush()
 	case *register:
-		f := &filter{}
+		f := &Filter{}
 		h.clients[m.c] = f
 		h.sendSnapshot(m.c, f)
 	case *subscribe:
@@ -75,7 +76,9 @@ func (h *hub) Receive(ctx actor.Context) {
 		}
 	case *rejected:
 		if _, ok := h.clients[m.c]; ok {
-			h.push(m.c, m.frame, itemError)
+			if !m.c.EnqueueReply(m.frame, h.allowance()) {
+				h.cutOff(m.c)
+			}
 		}
 	case *unregister:
 		delete(h.clients, m.c)
@@ -89,9 +92,10 @@ func (h *hub) Receive(ctx actor.Context) {
 		h.stopOnce.Do(func() { close(h.b.actorDone) })
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
-		// A message of a type the hub does not handle is a bug: say so
-		// rather than drop it without a trace.
-		h.b.log.Error("websocket hub received a message it has no case for: dropped", "type", fmt.Sprintf("%T", m))
+		// A message of a type the hub does not handle is a bug (a value
+		// where a pointer is expected, say): count it and say so rather
+		// than drop it without a trace.
+		h.b.opt.Unexpected(m)
 	}
 }
 
@@ -123,7 +127,7 @@ func (h *hub) arm() {
 		root, self, b := h.b.system.Root, h.self, h.b
 		h.timer = time.AfterFunc(h.b.opt.Coalesce, func() {
 			if !b.stopped.Load() {
-				root.Send(self, flushTick{})
+				root.Send(self, &flushTick{})
 			}
 		})
 		return
@@ -142,8 +146,8 @@ func (h *hub) flush() {
 
 func (h *hub) deliver(e *Event) {
 	for c, f := range h.clients {
-		if f.wants(e.Type, e.Host) {
-			h.push(c, e.Frame, itemFrame)
+		if f.Wants(e.Type, e.Host) && !c.Enqueue(e.Frame, h.allowance()) {
+			h.cutOff(c)
 		}
 	}
 }
@@ -155,66 +159,21 @@ func (h *hub) deliver(e *Event) {
 // client's to choose.
 func (h *hub) allowance() int { return h.fullSnapshot }
 
-// push enqueues frame for c, cutting c off if it is too far behind.
-func (h *hub) push(c *client, frame []byte, kind itemKind) {
-	if !c.enqueue(frame, kind, h.allowance()) {
-		h.cutOff(c)
-	}
-}
-
 // sendSnapshot queues a snapshot of the hosts f wants for c, replacing one
-// still waiting. The frame is built by c's writer (see snapRequest); here
+// still waiting. The frame is built by c's writer (see Snapshot); here
 // the fleet's host objects are only taken, as they are now, so that the
 // frames queued after it are the changes that follow it.
-func (h *hub) sendSnapshot(c *client, f *filter) {
+func (h *hub) sendSnapshot(c Conn, f *Filter) {
 	hosts := h.b.opt.Snapshot()
 	h.fullSnapshot = snapshotSize(hosts)
-	if !c.enqueueSnapshot(&snapRequest{hosts: hosts, f: f}, h.fullSnapshot, h.allowance()) {
+	if !c.EnqueueSnapshot(&Snapshot{Hosts: hosts, Filter: f, Size: h.fullSnapshot}, h.allowance()) {
 		h.cutOff(c)
 	}
 }
 
-// cutOff drops c, whose queue is full, from the routing set and counts it.
-func (h *hub) cutOff(c *client) {
-	frames, bytes := c.pending()
+// cutOff drops c, whose queue is full, from the routing set; c counts
+// the cut-off and has itself closed.
+func (h *hub) cutOff(c Conn) {
 	delete(h.clients, c)
-	c.markDead()
-	h.b.cutOff(c, CutQueue, "queued_frames", frames, "queued_bytes", bytes)
-}
-
-const snapshotHead, snapshotTail = `{"type":"snapshot","data":{"hosts":[`, `]}}`
-
-// snapshotSize is the size of a snapshot frame holding every host.
-func snapshotSize(hosts [][]byte) int {
-	n := len(snapshotHead) + len(snapshotTail)
-	for _, o := range hosts {
-		n += len(o) + 1
-	}
-	return n
-}
-
-// buildSnapshot builds {"type":"snapshot","data":{"hosts":[...]}} with
-// the hosts r's filter wants.
-func buildSnapshot(r *snapRequest) []byte {
-	hosts := r.hosts
-	if len(r.f.hosts) > 0 {
-		// Pick first and size the frame exactly: a filter that keeps
-		// most of a large fleet must not cost twice its size in growth.
-		var picked [][]byte
-		for _, o := range hosts {
-			if name, ok := hostName(o); ok && r.f.wantsHost(name) {
-				picked = append(picked, o)
-			}
-		}
-		hosts = picked
-	}
-	out := make([]byte, 0, snapshotSize(hosts))
-	out = append(out, snapshotHead...)
-	for i, o := range hosts {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, o...)
-	}
-	return append(out, snapshotTail...)
+	c.CutOff()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/config"
 	hbdhttp "github.com/hbd-project/hbd/http"
+	"github.com/hbd-project/hbd/http/ws"
 	"github.com/hbd-project/hbd/internal/deadman"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -144,17 +145,9 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		// apart; a host changes only once per heartbeat interval, so a
 		// longer window would add latency (the fleet-100k target is a
 		// UDP-to-WebSocket p99 of 50 ms) and merge little. The byte bound
-		// is what cuts a slow client off; the frame bound holds a flush.
-		WebSocket: &broadcast.Options{
-			Coalesce:       20 * time.Millisecond,
-			QueueFrames:    1 << 16,
-			QueueBytes:     cfg.WebSocket.QueueBytes,
-			ReadLimit:      int64(cfg.WebSocket.MaxMessageSize),
-			MessageRate:    rate.Limit(cfg.WebSocket.MessageRate),
-			MessageBurst:   cfg.WebSocket.MessageBurst,
-			MaxGlobs:       cfg.WebSocket.MaxGlobs,
-			AllowedOrigins: wsOrigins(cfg, log),
-		},
+		// (below) is what cuts a slow client off; the frame bound holds a
+		// flush.
+		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond},
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in
@@ -168,6 +161,24 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		if err := lc.start(st.Name, st.Start); err != nil {
 			return err
 		}
+	}
+	// The stream's connections are hijacked, closed by nothing else, and
+	// stop before the hub they feed on.
+	var stream *ws.Endpoint
+	if err := lc.start("websocket connections", func() (func(), error) {
+		stream = ws.New(sys.Broadcaster, ws.Options{
+			QueueFrames:    1 << 16,
+			QueueBytes:     cfg.WebSocket.QueueBytes,
+			ReadLimit:      int64(cfg.WebSocket.MaxMessageSize),
+			MessageRate:    rate.Limit(cfg.WebSocket.MessageRate),
+			MessageBurst:   cfg.WebSocket.MessageBurst,
+			MaxGlobs:       cfg.WebSocket.MaxGlobs,
+			AllowedOrigins: wsOrigins(cfg, log),
+			Logger:         log,
+		})
+		return stream.Stop, nil
+	}); err != nil {
+		return err
 	}
 	var dm *deadman.Deadman
 	if err := lc.start("dead man's switch", func() (func(), error) {
@@ -188,7 +199,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		if err != nil {
 			return nil, err
 		}
-		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: tlsCfg})
+		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: tlsCfg, WebSocket: stream})
 		if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 			return nil, err
 		}
@@ -202,7 +213,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 	}); err != nil {
 		return err
 	}
-	if err := startWS(cfg, sys, log, guard, serveErr, lc); err != nil {
+	if err := startWS(cfg, stream, log, guard, serveErr, lc); err != nil {
 		return err
 	}
 	for _, a := range sys.UDPAddrs() {
@@ -258,10 +269,10 @@ func wsOrigins(cfg *config.Daemon, log *slog.Logger) []string {
 
 // startWS starts the WebSocket-only listeners, each a part of lc:
 // ws_port, and wss_port with TLS from cert_path/wss_pem/wss_key.
-func startWS(cfg *config.Daemon, sys *actors.System, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error, lc *lifecycle) error {
+func startWS(cfg *config.Daemon, stream *ws.Endpoint, log *slog.Logger, guard *hbdhttp.Guard, serveErr chan<- error, lc *lifecycle) error {
 	listen := func(port int, tlsCfg *tls.Config, scheme string) error {
 		return lc.start(scheme+" listener", func() (func(), error) {
-			w := hbdhttp.NewWSServer(sys.Broadcaster, log, guard)
+			w := hbdhttp.NewWSServer(stream, log, guard)
 			if err := w.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(port)), tlsCfg); err != nil {
 				return nil, err
 			}

@@ -1,4 +1,4 @@
-package broadcast
+package ws
 
 import (
 	"encoding/json"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
 )
 
 // want is an expected frame: its type, host and sequence number.
@@ -40,11 +42,11 @@ func TestSnapshotThenEventsInOrder(t *testing.T) {
 		t.Fatalf("snapshot hosts = %v, want [db01 web01]", got)
 	}
 
-	var events []*Event
+	var events []*broadcast.Event
 	var wants []want
 	for i := range 40 {
 		host := []string{"web01", "db01", "web02"}[i%3]
-		var e *Event
+		var e *broadcast.Event
 		switch i % 4 {
 		case 0:
 			e = hostEvent(host, i)
@@ -61,9 +63,9 @@ func TestSnapshotThenEventsInOrder(t *testing.T) {
 	// Half through Publish, half as another actor would send them.
 	for i, e := range events {
 		if i%2 == 0 {
-			h.b.Publish(e)
+			h.hub.Publish(e)
 		} else {
-			h.system.Root.Send(h.b.PID(), e)
+			h.system.Root.Send(h.hub.PID(), e)
 		}
 	}
 	for i, w := range wants {
@@ -79,7 +81,7 @@ func TestSnapshotThenEventsInOrder(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
-	events := []*Event{
+	events := []*broadcast.Event{
 		hostEvent("db01", 1),
 		pluginEvent("web01", "cpu_monitor", 2, 0),
 		alertEvent("web02", 3),
@@ -117,7 +119,7 @@ func TestSubscribe(t *testing.T) {
 				t.Fatalf("filtered snapshot hosts = %v, want %v", got, tt.snapshot)
 			}
 			for _, e := range events {
-				h.b.Publish(e)
+				h.hub.Publish(e)
 			}
 			// A repeated subscription is a barrier: its snapshot is queued
 			// after every event published before it was sent.
@@ -180,9 +182,9 @@ func TestInvalidMessagesGetErrorAndChangeNothing(t *testing.T) {
 		}
 	}
 	// The filter is still web01 alerts only, and no snapshot was sent.
-	h.b.Publish(alertEvent("web02", 1))
-	h.b.Publish(hostEvent("web01", 2))
-	h.b.Publish(alertEvent("web01", 3))
+	h.hub.Publish(alertEvent("web02", 1))
+	h.hub.Publish(hostEvent("web01", 2))
+	h.hub.Publish(alertEvent("web01", 3))
 	if got, w := readWant(t, c), (want{"alert", "web01", 3}); got != w {
 		t.Errorf("after invalid messages got %v, want %v", got, w)
 	}
@@ -192,27 +194,27 @@ func TestInvalidMessagesGetErrorAndChangeNothing(t *testing.T) {
 }
 
 func TestCoalescing(t *testing.T) {
-	// The window is an hour so that only the test's flushTick ends it; the
+	// The window is an hour so that only the test's Flush ends it; the
 	// actor processes its mailbox in order, so every event published before
-	// the tick is in that window.
-	h := newHarness(t, Options{Coalesce: time.Hour})
+	// the flush is in that window.
+	h := newCoalescingHarness(t, time.Hour, Options{})
 	c := h.dial(t, nil)
 	readFrame(t, c) // snapshot
 
 	var immediate []want
 	for i := range 50 {
-		h.b.Publish(hostEvent("web01", i))
+		h.hub.Publish(hostEvent("web01", i))
 		if i%10 == 5 {
-			h.b.Publish(alertEvent("web01", 1000+i))
-			h.b.Publish(messageEvent("web01", 2000+i))
+			h.hub.Publish(alertEvent("web01", 1000+i))
+			h.hub.Publish(messageEvent("web01", 2000+i))
 			immediate = append(immediate, want{"alert", "web01", 1000 + i}, want{"message", "web01", 2000 + i})
 		}
 		if i < 20 {
-			h.b.Publish(pluginEvent("web01", "cpu_monitor", 3000+i, 0))
-			h.b.Publish(pluginEvent("web01", "mem_monitor", 4000+i, 0))
+			h.hub.Publish(pluginEvent("web01", "cpu_monitor", 3000+i, 0))
+			h.hub.Publish(pluginEvent("web01", "mem_monitor", 4000+i, 0))
 		}
 		if i < 5 {
-			h.b.Publish(hostEvent("web02", 5000+i))
+			h.hub.Publish(hostEvent("web02", 5000+i))
 		}
 	}
 	// Alerts and messages are neither delayed nor merged.
@@ -221,7 +223,7 @@ func TestCoalescing(t *testing.T) {
 			t.Fatalf("immediate frame %d = %v, want %v", i, got, w)
 		}
 	}
-	h.system.Root.Send(h.b.PID(), flushTick{})
+	h.hub.Flush()
 	// One frame per (type, host, key), the latest, in order of first arrival.
 	for i, w := range []want{
 		{"host", "web01", 49},
@@ -234,12 +236,12 @@ func TestCoalescing(t *testing.T) {
 		}
 	}
 	// The next window starts empty.
-	h.b.Publish(hostEvent("web01", 50))
-	h.b.Publish(alertEvent("web01", 51))
+	h.hub.Publish(hostEvent("web01", 50))
+	h.hub.Publish(alertEvent("web01", 51))
 	if got, w := readWant(t, c), (want{"alert", "web01", 51}); got != w {
 		t.Fatalf("got %v, want %v", got, w)
 	}
-	h.system.Root.Send(h.b.PID(), flushTick{})
+	h.hub.Flush()
 	if got, w := readWant(t, c), (want{"host", "web01", 50}); got != w {
 		t.Fatalf("got %v, want %v", got, w)
 	}
@@ -249,11 +251,11 @@ func TestCoalescingTimerFlushes(t *testing.T) {
 	// With a real window, the burst may straddle a tick, so only what must
 	// hold is checked: the latest event arrives without anyone asking, and
 	// nothing arrives out of order.
-	h := newHarness(t, Options{Coalesce: 10 * time.Millisecond})
+	h := newCoalescingHarness(t, 10*time.Millisecond, Options{})
 	c := h.dial(t, nil)
 	readFrame(t, c)
 	for i := range 50 {
-		h.b.Publish(hostEvent("web01", i))
+		h.hub.Publish(hostEvent("web01", i))
 	}
 	last := -1
 	for last != 49 {
@@ -266,11 +268,11 @@ func TestCoalescingTimerFlushes(t *testing.T) {
 }
 
 func TestCoalescingOff(t *testing.T) {
-	h := newHarness(t, Options{Coalesce: 0})
+	h := newCoalescingHarness(t, 0, Options{})
 	c := h.dial(t, nil)
 	readFrame(t, c)
 	for i := range 50 {
-		h.b.Publish(hostEvent("web01", i))
+		h.hub.Publish(hostEvent("web01", i))
 	}
 	for i := range 50 {
 		if got, w := readWant(t, c), (want{"host", "web01", i}); got != w {
@@ -300,7 +302,7 @@ func TestSlowClientIsCutOffFastClientGetsEverything(t *testing.T) {
 
 	for i := 0; i < events; i += batch {
 		for j := i; j < i+batch; j++ {
-			h.b.Publish(pluginEvent("web01", "cpu_monitor", j, frameSize))
+			h.hub.Publish(pluginEvent("web01", "cpu_monitor", j, frameSize))
 		}
 		for j := i; j < i+batch; j++ {
 			if got, w := readWant(t, fast), (want{"plugin", "web01", j}); got != w {
@@ -337,7 +339,7 @@ func TestSlowClientIsCutOffFastClientGetsEverything(t *testing.T) {
 	}
 
 	// The fast client is still served.
-	h.b.Publish(alertEvent("web01", 1))
+	h.hub.Publish(alertEvent("web01", 1))
 	if got, w := readWant(t, fast), (want{"alert", "web01", 1}); got != w {
 		t.Errorf("after the cut-off got %v, want %v", got, w)
 	}
@@ -456,7 +458,7 @@ func TestStopClosesClients(t *testing.T) {
 	}
 	eventually(t, "three clients", func() bool { return h.b.Clients() == 3 })
 
-	h.b.Stop()
+	h.stop()
 	if n := h.b.Clients(); n != 0 {
 		t.Errorf("Clients() after Stop = %d, want 0", n)
 	}
@@ -468,8 +470,8 @@ func TestStopClosesClients(t *testing.T) {
 		}
 	}
 
-	h.b.Stop() // twice is fine
-	h.b.Publish(alertEvent("web01", 1))
+	h.stop() // twice is fine
+	h.hub.Publish(alertEvent("web01", 1))
 
 	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 	c, resp, err := d.Dial(h.url(), nil)
@@ -576,7 +578,7 @@ func BenchmarkFanout(b *testing.B) {
 		}()
 	}
 	for range b.N {
-		h.b.Publish(e)
+		h.hub.Publish(e)
 	}
 	for range clients {
 		if err := <-errs; err != nil {

@@ -1,7 +1,9 @@
-package broadcast
+package ws
 
 import (
 	"testing"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
 )
 
 // newTestClient is a client with a queue and no connection: enough to drive
@@ -37,7 +39,7 @@ func TestClientQueueBounds(t *testing.T) {
 			for i, p := range tt.pushes {
 				var got bool
 				if p.snapshot {
-					got = c.enqueueSnapshot(&snapRequest{f: &filter{}}, p.size, p.allowance)
+					got = c.EnqueueSnapshot(&broadcast.Snapshot{Filter: &broadcast.Filter{}, Size: p.size}, p.allowance)
 				} else {
 					got = c.enqueue(make([]byte, p.size), itemFrame, p.allowance)
 				}
@@ -87,7 +89,7 @@ func TestClientQueueOrderAndReuse(t *testing.T) {
 		t.Errorf("pending after draining = %d, %d", frames, bytes)
 	}
 	c.markDead()
-	if !c.enqueue([]byte("x"), itemFrame, 0) || !c.enqueueSnapshot(&snapRequest{}, 1, 0) {
+	if !c.enqueue([]byte("x"), itemFrame, 0) || !c.EnqueueSnapshot(&broadcast.Snapshot{Size: 1}, 0) {
 		t.Error("a dead client must accept and drop entries, not ask to be cut off again")
 	}
 	if q, st, ok := c.next(); ok || st != stateDead {
@@ -121,7 +123,7 @@ func drain(t *testing.T, c *client) []string {
 func TestClientSnapshotReplaced(t *testing.T) {
 	snap := func(c *client, size int) {
 		t.Helper()
-		if !c.enqueueSnapshot(&snapRequest{f: &filter{}}, size, 0) {
+		if !c.EnqueueSnapshot(&broadcast.Snapshot{Filter: &broadcast.Filter{}, Size: size}, 0) {
 			t.Fatalf("snapshot of %d bytes refused", size)
 		}
 	}

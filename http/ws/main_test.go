@@ -1,4 +1,4 @@
-package broadcast
+package ws
 
 import (
 	"encoding/json"
@@ -14,6 +14,8 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/goleak"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
 )
 
 func TestMain(m *testing.M) {
@@ -22,10 +24,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
 }
 
-// harness is a broadcaster behind a real fasthttp server on loopback.
+// harness is an endpoint and its hub behind a real fasthttp server on
+// loopback.
 type harness struct {
 	system *actor.ActorSystem
-	b      *Broadcaster
+	hub    *broadcast.Broadcaster
+	b      *Endpoint
 	srv    *fasthttp.Server
 	addr   string
 	hosts  atomic.Pointer[[][]byte]
@@ -43,6 +47,18 @@ func newHarness(tb testing.TB, opt Options) *harness {
 // address (host:port), such as an allowed origin.
 func newHarnessAt(tb testing.TB, options func(addr string) Options) *harness {
 	tb.Helper()
+	return newHarnessHub(tb, broadcast.Options{}, options)
+}
+
+// newCoalescingHarness is newHarness with the hub's coalescing window
+// (which newHarness leaves off).
+func newCoalescingHarness(tb testing.TB, coalesce time.Duration, opt Options) *harness {
+	tb.Helper()
+	return newHarnessHub(tb, broadcast.Options{Coalesce: coalesce}, func(string) Options { return opt })
+}
+
+func newHarnessHub(tb testing.TB, hubOpt broadcast.Options, options func(addr string) Options) *harness {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -53,12 +69,14 @@ func newHarnessAt(tb testing.TB, options func(addr string) Options) *harness {
 	h.addr = ln.Addr().String()
 	empty := [][]byte{}
 	h.hosts.Store(&empty)
+	hubOpt.Snapshot = func() [][]byte { return *h.hosts.Load() }
+	hubOpt.Logger = quietLogger()
+	h.hub = broadcast.Start(h.system, hubOpt)
 	opt := options(h.addr)
-	opt.Snapshot = func() [][]byte { return *h.hosts.Load() }
 	if opt.Logger == nil {
 		opt.Logger = quietLogger()
 	}
-	h.b = Start(h.system, opt)
+	h.b = New(h.hub, opt)
 	h.srv = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if string(ctx.Path()) == "/hbd" {
@@ -80,10 +98,17 @@ func newHarnessAt(tb testing.TB, options func(addr string) Options) *harness {
 	return h
 }
 
-// close stops in the daemon's order: the broadcaster (hijacked connections
-// are not closed by Shutdown), the HTTP server, the actor system.
-func (h *harness) close() {
+// stop stops the endpoint, then the hub, as the daemon does.
+func (h *harness) stop() {
 	h.b.Stop()
+	h.hub.Stop()
+}
+
+// close stops in the daemon's order: the endpoint and the hub (hijacked
+// connections are not closed by Shutdown), the HTTP server, the actor
+// system.
+func (h *harness) close() {
+	h.stop()
 	_ = h.srv.Shutdown()
 	<-h.served
 	h.system.Shutdown()
@@ -189,28 +214,28 @@ func eventually(tb testing.TB, what string, cond func() bool) {
 // Event constructors; the Frame embeds a sequence number so that order and
 // identity can be checked.
 
-func hostEvent(host string, seq int) *Event {
-	return &Event{Type: "host", Host: host, Frame: fmt.Appendf(nil,
+func hostEvent(host string, seq int) *broadcast.Event {
+	return &broadcast.Event{Type: "host", Host: host, Frame: fmt.Appendf(nil,
 		`{"type":"host","data":{"name":%q,"dyn":false,"ver":1,"state":"UP","last_seen":%d,"interval":10,"agent_version":"1.0","connections":[]}}`, host, seq)}
 }
 
 // pluginEvent pads the sample's data to make frames of a chosen size.
-func pluginEvent(host, plugin string, seq int, pad int) *Event {
+func pluginEvent(host, plugin string, seq int, pad int) *broadcast.Event {
 	p := make([]byte, pad)
 	for i := range p {
 		p[i] = 'x'
 	}
-	return &Event{Type: "plugin", Host: host, Key: plugin, Frame: fmt.Appendf(nil,
+	return &broadcast.Event{Type: "plugin", Host: host, Key: plugin, Frame: fmt.Appendf(nil,
 		`{"type":"plugin","data":{"host":%q,"plugin":%q,"data":{"seq":%d,"pad":%q},"timestamp":1711234567.123}}`, host, plugin, seq, p)}
 }
 
-func alertEvent(host string, seq int) *Event {
-	return &Event{Type: "alert", Host: host, Frame: fmt.Appendf(nil,
+func alertEvent(host string, seq int) *broadcast.Event {
+	return &broadcast.Event{Type: "alert", Host: host, Frame: fmt.Appendf(nil,
 		`{"type":"alert","data":{"hostname":%q,"metric_path":"cpu_monitor.cpu_percent","level":"CRITICAL","prev_level":"WARNING","since":1711234567,"last_value":%d,"last_check":1711234567,"notification_count":2,"flapping":false,"silenced":false}}`, host, seq)}
 }
 
-func messageEvent(host string, seq int) *Event {
-	return &Event{Type: "message", Host: host, Frame: fmt.Appendf(nil,
+func messageEvent(host string, seq int) *broadcast.Event {
+	return &broadcast.Event{Type: "message", Host: host, Frame: fmt.Appendf(nil,
 		`{"type":"message","data":{"time":1711234567.123,"host":%q,"msg":"event %d"}}`, host, seq)}
 }
 

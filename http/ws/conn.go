@@ -1,4 +1,4 @@
-package broadcast
+package ws
 
 import (
 	"encoding/binary"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
 )
 
 // clientState is where a client is in its life.
@@ -33,32 +35,21 @@ const (
 
 // queued is one entry waiting for the writer.
 type queued struct {
-	frame []byte       // itemFrame, itemError
-	snap  *snapRequest // itemSnapshot
-	size  int          // bytes it counts against the bound
+	frame []byte              // itemFrame, itemError
+	snap  *broadcast.Snapshot // itemSnapshot; built by the writer when its turn comes
+	size  int                 // bytes it counts against the bound
 	kind  itemKind
 }
 
-// snapRequest is a snapshot frame not yet built: the fleet's host objects
-// as they were when it was asked for, and the filter to pick them with.
-// The host objects are shared and immutable, so a request costs a slice
-// header per host; the client's writer builds the frame when it is about
-// to send it, so only one snapshot per client is ever built at a time, and
-// the actor, which serves every client, never spends time on one client's
-// globs.
-type snapRequest struct {
-	hosts [][]byte
-	f     *filter
-}
-
-// client is one WebSocket connection. Its queue is the only state shared
-// between the actor (which appends) and the writer goroutine (which pops);
-// both hold mu only for a slice operation, so the actor never waits on I/O.
+// client is one WebSocket connection and the hub's broadcast.Conn. Its
+// queue is the only state shared between the hub's actor (which appends)
+// and the writer goroutine (which pops); both hold mu only for a slice
+// operation, so the actor never waits on I/O.
 type client struct {
 	ws  *websocket.Conn
 	raw net.Conn // the TCP connection itself; see rawConn
 	log *slog.Logger
-	cut func(CutReason, ...any) // counts and logs a cut-off; see Broadcaster.cutOff
+	cut func(CutReason, ...any) // counts and logs a cut-off; see Endpoint.cutOff
 
 	maxFrames int
 	maxBytes  int
@@ -120,11 +111,23 @@ func (c *client) signal() {
 	}
 }
 
+// Enqueue queues an event frame; see broadcast.Conn.
+func (c *client) Enqueue(frame []byte, allowance int) bool {
+	return c.enqueue(frame, itemFrame, allowance)
+}
+
+// EnqueueReply queues an error frame answering the client; see
+// broadcast.Conn.
+func (c *client) EnqueueReply(frame []byte, allowance int) bool {
+	return c.enqueue(frame, itemError, allowance)
+}
+
 // enqueue appends a frame of the given kind (itemFrame or itemError)
 // without blocking. It returns false when the frame would take the queue
 // past its bounds: QueueFrames entries, or QueueBytes plus allowance bytes
-// (see hub.allowance). The caller must then cut the client off rather than
-// wait. A client that is closing or dead accepts and drops everything.
+// (see broadcast.Conn). The caller must then cut the client off rather
+// than wait. A client that is closing or dead accepts and drops
+// everything.
 func (c *client) enqueue(frame []byte, kind itemKind, allowance int) bool {
 	c.mu.Lock()
 	if c.state != stateOpen {
@@ -141,8 +144,8 @@ func (c *client) enqueue(frame []byte, kind itemKind, allowance int) bool {
 	return true
 }
 
-// enqueueSnapshot queues a snapshot of size bytes (its size if nothing is
-// filtered out). A snapshot still waiting is replaced, not joined: a client
+// EnqueueSnapshot queues a snapshot of r.Size bytes (its size if nothing
+// is filtered out). A snapshot still waiting is replaced, not joined: a client
 // that subscribes a thousand times a second still has one snapshot
 // waiting. The new one goes to the end, after the frames queued since the
 // old one, which the client still receives (they are older than the new
@@ -150,7 +153,8 @@ func (c *client) enqueue(frame []byte, kind itemKind, allowance int) bool {
 // new one first and loses the frames queued behind the old one, except
 // answers to its own messages, since they are older than its baseline.
 // It returns false as enqueue does.
-func (c *client) enqueueSnapshot(r *snapRequest, size, allowance int) bool {
+func (c *client) EnqueueSnapshot(r *broadcast.Snapshot, allowance int) bool {
+	size := r.Size
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -269,6 +273,15 @@ func (c *client) pending() (entries, bytes int) {
 	return len(c.queue) - c.head, c.bytes
 }
 
+// CutOff is the hub's word that the client fell too far behind (an
+// Enqueue method returned false): it counts the cut-off with the queue as
+// it was, then drops the queue and lets the writer close the connection.
+func (c *client) CutOff() {
+	frames, bytes := c.pending()
+	c.markDead()
+	c.cut(CutQueue, "queued_frames", frames, "queued_bytes", bytes)
+}
+
 // markDead stops all further writes and drops the queue. The writer closes
 // the connection when it sees the state (at once if idle, otherwise when its
 // current write returns, at most WriteTimeout later).
@@ -356,7 +369,7 @@ func (c *client) writeLoop(opt *Options, sent *atomic.Uint64, closeGrace time.Du
 			}
 			frame := q.frame
 			if q.kind == itemSnapshot {
-				frame = buildSnapshot(q.snap)
+				frame = q.snap.Frame()
 			}
 			n, err := c.writeBatch(frame, opt.WriteTimeout)
 			sent.Add(uint64(n))

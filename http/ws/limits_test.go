@@ -1,4 +1,4 @@
-package broadcast
+package ws
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"golang.org/x/time/rate"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
 )
 
 // fakeClock is Options.Now for tests: time moves only when told to.
@@ -276,7 +278,7 @@ func TestSubscribeFloodKeepsOneSnapshot(t *testing.T) {
 		}
 		return true
 	})
-	full := snapshotSize(hosts)
+	full := len((&broadcast.Snapshot{Hosts: hosts}).Frame()) // a snapshot of every host
 	if snaps != 1 || held > 64<<10+full {
 		t.Fatalf("after %d subscriptions: %d snapshots waiting, %d entries, %d bytes; want 1 snapshot within %d bytes", subscribes, snaps, entries, held, 64<<10+full)
 	}
