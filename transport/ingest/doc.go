@@ -46,7 +46,7 @@
 // Router decides whether to admit it (the declared and dynamic-host checks
 // are done before: see Config.Watch and Config.AcceptDynamic).
 //
-// Cost. Per datagram the loop does no locking of its own and allocates
+// Cost. For a valid datagram the loop takes no lock of its own and allocates
 // only the message (and, for a sample, one slice holding plugin and data):
 // the host name is the cached route's, the HMAC state is the reader's.
 // BenchmarkReadLoop measures it.
