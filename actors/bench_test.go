@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hbd-project/hbd/transport/wire"
+	"github.com/hbd-project/hbd/transport/ingest"
 )
 
 var benchSample = []byte(`{"cpu_percent":45.2,"load_1min":2.5,"load_5min":2.1,"load_15min":1.8}`)
@@ -105,7 +105,6 @@ func BenchmarkCheckpointRound(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Stop()
-	root := s.actors.Root
 	v4, v6 := netip.MustParseAddrPort("10.0.0.7:41234"), netip.MustParseAddrPort("[2001:db8::7]:41235")
 	seq := uint64(1)
 	// touch gives every host a heartbeat per family and a new sample, as
@@ -119,12 +118,12 @@ func BenchmarkCheckpointRound(b *testing.B) {
 			seq++
 			for _, from := range []netip.AddrPort{v4, v6} {
 				seq++
-				root.Send(s.Registry.pid, &inbound{kind: wire.KindHeartbeat, ver: 1, seq: seq, sent: now.UnixNano(), recv: now, from: from,
-					interval: 10 * time.Second, connSeq: uint32(seq), rtt: time.Millisecond, host: name})
+				s.feed(&ingest.Heartbeat{Header: ingest.Header{Host: name, Version: 1, Seq: seq, Sent: now.UnixNano(), Recv: now, From: from},
+					Interval: 10 * time.Second, ConnSeq: uint32(seq), RTT: time.Millisecond})
 			}
 			seq++
-			root.Send(s.Registry.pid, &inbound{kind: wire.KindSample, ver: 1, seq: seq, sent: now.UnixNano() + int64(seq), recv: now, from: v4,
-				plugin: []byte("cpu_monitor"), data: benchSample, host: name})
+			s.feed(&ingest.Sample{Header: ingest.Header{Host: name, Version: 1, Seq: seq, Sent: now.UnixNano() + int64(seq), Recv: now, From: v4},
+				Plugin: []byte("cpu_monitor"), Data: benchSample})
 		}
 		for s.Stats.Accepted.Load() < want {
 			time.Sleep(time.Millisecond)

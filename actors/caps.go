@@ -4,69 +4,17 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/klauspost/compress/s2"
-
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/statefile"
-	"github.com/hbd-project/hbd/transport/wire"
+	"github.com/hbd-project/hbd/transport/ingest"
 )
 
 // The [limits] caps, where the pipeline applies them: sample size and keys
-// in the UDP readers (before anything is stored or sent to an actor), hosts
-// per source address in the registry, plugins and alerts per host in the
-// HostActor that owns them. Silences are capped in silence.Store.Add.
-
-// admitSampleSize reports whether a sample datagram's payload is within
-// [limits] sample_bytes once decompressed. It reads the size an s2 block
-// declares, so an oversize sample costs no decompression; a block whose
-// size cannot be read is left for the decoder to reject.
-func (l *listener) admitSampleSize(now time.Time, from netip.AddrPort, h *wire.Header) bool {
-	n := len(h.Payload)
-	if h.Flags&wire.FlagCompressed != 0 {
-		d, err := s2.DecodedLen(h.Payload)
-		if err != nil {
-			return true
-		}
-		n = d
-	}
-	if n <= l.limits.SampleBytes {
-		return true
-	}
-	l.refusals.Refuse(now, limits.SampleBytes, limits.Source{Addr: from.Addr().Unmap(), Host: string(h.Host)},
-		"sample refused: larger than [limits] sample_bytes once decompressed",
-		"bytes", n, "max", l.limits.SampleBytes, "compressed", h.Flags&wire.FlagCompressed != 0)
-	return false
-}
-
-// minKeyBytes is the fewest bytes one more object key adds to a JSON
-// document: `"":0,`. A sample shorter than minKeyBytes times the cap cannot
-// exceed it and is not scanned.
-const minKeyBytes = 5
-
-// admitSampleKeys reports whether a decoded sample has at most [limits]
-// keys_per_sample object keys.
-func (l *listener) admitSampleKeys(now time.Time, from netip.AddrPort, host []byte, m *inbound) bool {
-	maxKeys := l.limits.KeysPerSample
-	if len(m.data) < minKeyBytes*maxKeys {
-		return true
-	}
-	n := limits.CountKeys(m.data)
-	if n <= maxKeys {
-		return true
-	}
-	l.refusals.Refuse(now, limits.KeysPerSample, limits.Source{Addr: from.Addr().Unmap(), Host: string(host)},
-		"sample refused: more JSON keys than [limits] keys_per_sample",
-		"plugin", string(m.plugin), "keys", n, "max", maxKeys)
-	return false
-}
-
-// refuseNewHost counts and logs a datagram of a new dynamic host from an
-// address that registered as many hosts as hosts_per_source allows.
-func (l *listener) refuseNewHost(now time.Time, from netip.AddrPort, host []byte) {
-	l.refusals.Refuse(now, limits.HostsPerSource, limits.Source{Addr: from.Addr().Unmap()},
-		"new host refused: its source address registered as many dynamic hosts as [limits] hosts_per_source allows",
-		"host", string(host), "max", l.limits.HostsPerSource)
-}
+// in the UDP readers (transport/ingest, before anything is stored or sent
+// to an actor), hosts per source address in the registry (and, for a source
+// already full, in the readers through ingestRouter.SourceFull), plugins and
+// alerts per host in the HostActor that owns them. Silences are capped in
+// silence.Store.Add.
 
 // sourceFull reports whether addr may register no more dynamic hosts.
 func (r *Registry) sourceFull(addr netip.Addr) bool {
@@ -77,17 +25,17 @@ func (r *Registry) sourceFull(addr netip.Addr) bool {
 // admitHost reports whether the dynamic host m announces may be
 // registered: its source address has registered fewer than
 // hosts_per_source hosts. Admitting counts it.
-func (a *registryActor) admitHost(m *inbound) bool {
+func (a *registryActor) admitHost(m *ingest.Header) bool {
 	lim := a.env.limits
 	if lim == nil || lim.HostsPerSource == limits.Off {
 		return true
 	}
-	addr := m.from.Addr().Unmap()
+	addr := m.From.Addr().Unmap()
 	if a.perSource[addr] >= lim.HostsPerSource {
 		// A reader that had not yet seen the address as full.
-		a.env.refusals.Refuse(m.recv, limits.HostsPerSource, limits.Source{Addr: addr},
+		a.env.refusals.Refuse(m.Recv, limits.HostsPerSource, limits.Source{Addr: addr},
 			"new host refused: its source address registered as many dynamic hosts as [limits] hosts_per_source allows",
-			"host", m.host, "max", lim.HostsPerSource)
+			"host", m.Host, "max", lim.HostsPerSource)
 		return false
 	}
 	a.countSource(addr)
@@ -124,16 +72,16 @@ func (a *registryActor) countSource(addr netip.Addr) {
 // admitSample reports whether m's sample may be stored: a new plugin only
 // below plugins_per_host, and any sample only if the host's rings (their
 // coded size) stay within bytes_per_host.
-func (a *hostActor) admitSample(m *inbound) bool {
+func (a *hostActor) admitSample(m *ingest.Sample) bool {
 	lim := a.env.limits
 	if lim == nil {
 		return true
 	}
-	r := a.plugins[string(m.plugin)]
+	r := a.plugins[string(m.Plugin)]
 	if r == nil && len(a.plugins) >= lim.PluginsPerHost {
-		a.env.refusals.Refuse(m.recv, limits.PluginsPerHost, limits.Source{Host: a.st.name},
+		a.env.refusals.Refuse(m.Recv, limits.PluginsPerHost, limits.Source{Host: a.st.name},
 			"sample of a new plugin refused: the host reports as many plugins as [limits] plugins_per_host allows",
-			"plugin", string(m.plugin), "max", lim.PluginsPerHost)
+			"plugin", string(m.Plugin), "max", lim.PluginsPerHost)
 		return false
 	}
 	// The ring's coded size after the insert is not known before it; the
@@ -141,10 +89,10 @@ func (a *hostActor) admitSample(m *inbound) bool {
 	// sample, so a host at the cap keeps updating what it has, until its
 	// rings have grown past the cap that way.
 	grows := r == nil || !r.full() || a.sampleBytes > lim.BytesPerHost
-	if grows && a.sampleBytes+len(m.data) > lim.BytesPerHost {
-		a.env.refusals.Refuse(m.recv, limits.BytesPerHost, limits.Source{Host: a.st.name},
+	if grows && a.sampleBytes+len(m.Data) > lim.BytesPerHost {
+		a.env.refusals.Refuse(m.Recv, limits.BytesPerHost, limits.Source{Host: a.st.name},
 			"sample refused: the host's samples would take more memory than [limits] bytes_per_host allows",
-			"plugin", string(m.plugin), "bytes", len(m.data), "held", a.sampleBytes, "max", lim.BytesPerHost)
+			"plugin", string(m.Plugin), "bytes", len(m.Data), "held", a.sampleBytes, "max", lim.BytesPerHost)
 		return false
 	}
 	return true

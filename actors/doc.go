@@ -1,15 +1,17 @@
-// Package actors is hbd's ingest and state pipeline, built on protoactor-go.
+// Package actors is hbd's state pipeline, built on protoactor-go.
 //
 // Data flows one way:
 //
-//	UDP sockets -> reader goroutines -> HostActor (one per host) -> fleet index, journal
+//	UDP sockets -> readers (transport/ingest) -> HostActor (one per host) -> fleet index, journal
 //
-// The readers (one per socket) parse each datagram, verify its HMAC, check
-// its timestamp and decode its payload; a datagram that fails any check is
-// dropped and counted by reason in Stats and changes nothing. Valid messages
-// go to the host's HostActor, found through the Registry (spawned by the
-// registry actor on first contact when the host is declared or dynamic hosts
-// are accepted).
+// The readers (one per socket, in transport/ingest) parse each datagram,
+// verify its HMAC, check its timestamp and decode its payload; a datagram
+// that fails any check is dropped and counted by reason in Stats and changes
+// nothing. Each valid datagram arrives here as one message of its kind
+// (*ingest.Heartbeat, *ingest.Sample, ...), delivered by ingestRouter
+// straight to the host's HostActor, found through the Registry, or to the
+// registry actor, which spawns it on first contact when the host is
+// declared or dynamic hosts are accepted.
 //
 // A HostActor owns everything about its host: the replay window, liveness
 // and per-address-family connections, and the ring buffers of plugin

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -16,30 +15,9 @@ import (
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
-
-// inbound is one verified, decoded datagram on its way to its HostActor.
-// Its byte slices are owned by the message (copied off the socket buffer).
-type inbound struct {
-	kind     wire.Kind
-	ver      uint8
-	instance uint64 // the sender process (version 2); 0: version 1
-	seq      uint64
-	sent     int64     // agent's timestamp, unix nanoseconds
-	recv     time.Time // when the daemon read it
-	from     netip.AddrPort
-	acks     *ackWriter // the socket it came in on, for the ACK; nil sends none
-	interval time.Duration
-	connSeq  uint32
-	rtt      time.Duration
-	text     string // boot: agent version; shutdown: reason; silence: comment
-	metric   string // silence: metric glob
-	silence  time.Duration
-	plugin   []byte
-	data     []byte // sample: a validated JSON object
-	host     string // set only when the message goes through the registry
-}
 
 // livenessTick asks a HostActor to check its deadlines; sent by its timer.
 type livenessTick struct{}
@@ -170,8 +148,8 @@ func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 func (a *hostActor) Receive(ctx actor.Context) {
 	a.env.stats.hostMsgs.Add(1)
 	switch m := ctx.Message().(type) {
-	case *inbound:
-		a.apply(ctx, m)
+	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+		a.apply(ctx, m.(ingest.Message))
 	case *livenessTick:
 		a.timer, a.timerAt = nil, time.Time{}
 		if a.frozen {
@@ -253,58 +231,59 @@ func (a *hostActor) Receive(ctx actor.Context) {
 
 // reject drops m for reason: counted, and its source noted for the
 // once-a-minute log and the API's list of rejected sources.
-func (a *hostActor) reject(m *inbound, reason wire.Reason) {
+func (a *hostActor) reject(h *ingest.Header, reason wire.Reason) {
 	if a.env.rejects != nil {
-		a.env.rejects.Note(m.recv, m.from, []byte(a.st.name), reason)
+		a.env.rejects.Note(h.Recv, h.From, []byte(a.st.name), reason)
 	}
 	a.env.stats.Drop(reason)
 }
 
-func (a *hostActor) apply(ctx actor.Context, m *inbound) {
+func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
+	h := msg.Head()
 	// The replay check is here, not in the reader, because the windows are
 	// per-host state and this actor is their only owner.
-	if m.sent < a.floor {
-		a.reject(m, wire.ReasonReplay)
+	if h.Sent < a.floor {
+		a.reject(h, wire.ReasonReplay)
 		return
 	}
-	r, ev := a.replay.Check(m.instance, m.seq, m.sent)
+	r, ev := a.replay.Check(h.Instance, h.Seq, h.Sent)
 	if r != wire.ReasonNone {
-		a.reject(m, r)
+		a.reject(h, r)
 		return
 	}
 	if ev.Evicted {
-		a.forgot(ev, m)
+		a.forgot(ev, h)
 	}
-	if m.kind == wire.KindSample && !a.admitSample(m) {
+	if s, ok := msg.(*ingest.Sample); ok && !a.admitSample(s) {
 		return
 	}
-	a.env.stats.accept(m.kind)
+	a.env.stats.accept(msg.Kind())
 	a.dirty = true
-	if m.sent > a.lastSent {
-		a.lastSent, a.lastRecv = m.sent, m.recv
+	if h.Sent > a.lastSent {
+		a.lastSent, a.lastRecv = h.Sent, h.Recv
 	}
-	if m.ver == 1 && !a.env.legacyLogged.Load() {
+	if h.Version == 1 && !a.env.legacyLogged.Load() {
 		a.noteLegacy()
 	}
-	a.st.ver = m.ver
-	switch m.kind {
-	case wire.KindHeartbeat:
-		a.st.heartbeat(m.recv, m.from, m.interval, m.connSeq, m.rtt)
-		a.ack(m)
-	case wire.KindBoot:
-		a.st.boot(m.recv, m.from, m.interval, m.text)
-		a.ack(m)
-	case wire.KindShutdown:
-		a.st.shutdown(m.recv, m.from, m.text)
-	case wire.KindSample:
+	a.st.ver = h.Version
+	switch m := msg.(type) {
+	case *ingest.Heartbeat:
+		a.st.heartbeat(m.Recv, m.From, m.Interval, m.ConnSeq, m.RTT)
+		m.Ack()
+	case *ingest.Boot:
+		a.st.boot(m.Recv, m.From, m.Interval, m.AgentVersion)
+		m.Ack()
+	case *ingest.Shutdown:
+		a.st.shutdown(m.Recv, m.From, m.Reason)
+	case *ingest.Sample:
 		if a.store(ctx, m) {
-			a.observeSample(ctx, m.recv, string(m.plugin), m.data)
+			a.observeSample(ctx, m.Recv, string(m.Plugin), m.Data)
 		}
 		if a.alertsDirty {
 			a.pushSummary(ctx)
 		}
 		return // otherwise samples do not change the host's summary
-	case wire.KindSilence:
+	case *ingest.Silence:
 		a.requestSilence(ctx, m)
 		return
 	}
@@ -314,11 +293,11 @@ func (a *hostActor) apply(ctx actor.Context, m *inbound) {
 // forgot counts and logs a sender instance whose window made room for a
 // newer one: more agent processes of one host than the guard holds sent
 // datagrams in a short time, e.g. a burst of one-shot runs.
-func (a *hostActor) forgot(ev wire.Eviction, m *inbound) {
+func (a *hostActor) forgot(ev wire.Eviction, m *ingest.Header) {
 	a.env.stats.ReplayEvictions.Add(1)
 	a.logger().Debug("replay window of a sender instance forgotten to make room for another",
 		"host", a.st.name, "instances", wire.MaxInstances, "forgotten", instanceName(ev.Instance),
-		"forgotten_last_sent", time.Unix(0, ev.Last).UTC(), "new", instanceName(m.instance))
+		"forgotten_last_sent", time.Unix(0, ev.Last).UTC(), "new", instanceName(m.Instance))
 }
 
 // noteLegacy logs, once per daemon, that agents of protocol version 1 are
@@ -350,47 +329,36 @@ func instanceName(id uint64) string {
 }
 
 // requestSilence records an agent's request to mute its own host.
-func (a *hostActor) requestSilence(ctx actor.Context, m *inbound) {
-	if a.env.silences == nil || m.sent == a.lastSilence {
+func (a *hostActor) requestSilence(ctx actor.Context, m *ingest.Silence) {
+	if a.env.silences == nil || m.Sent == a.lastSilence {
 		return // the same request via another daemon address
 	}
-	a.lastSilence = m.sent
-	metric := m.metric
+	a.lastSilence = m.Sent
+	metric := m.Metric
 	if metric == "" {
 		metric = "**"
 	}
-	sil, err := a.env.silences.Add(silence.Silence{Host: a.st.name, Metric: metric, Until: m.recv.Add(m.silence), Comment: m.text, Origin: "agent"})
+	sil, err := a.env.silences.Add(silence.Silence{Host: a.st.name, Metric: metric, Until: m.Recv.Add(m.For), Comment: m.Comment, Origin: "agent"})
 	if err != nil {
 		if !silence.RefusedByCap(err) { // a cap's refusals are counted and logged, not journaled: they may come in floods
-			ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
+			ctx.Send(a.env.journal, &Event{Time: m.Recv, Host: a.st.name, Kind: "silence", Msg: "agent's silence request rejected: " + err.Error()})
 		}
 		return
 	}
-	ctx.Send(a.env.journal, &Event{Time: m.recv, Host: a.st.name, Kind: "silence",
-		Msg:    fmt.Sprintf("agent silenced %s for %s: %s", metric, m.silence, m.text),
+	ctx.Send(a.env.journal, &Event{Time: m.Recv, Host: a.st.name, Kind: "silence",
+		Msg:    fmt.Sprintf("agent silenced %s for %s: %s", metric, m.For, m.Comment),
 		Fields: map[string]any{"id": sil.ID, "metric": metric, "until": unixSeconds(sil.Until)}})
 }
 
-// ack queues the ACK with the socket's writer; a full queue drops it (and
-// counts it) rather than block: the agent just measures no RTT this time.
-func (a *hostActor) ack(m *inbound) {
-	if m.acks == nil {
-		return
-	}
-	if !m.acks.enqueue(ackRequest{host: a.st.name, to: m.from, v1: m.ver == 1, seq: m.seq, sent: m.sent, recv: m.recv}) {
-		a.env.stats.AcksDropped.Add(1)
-	}
-}
-
 // store keeps a sample in its plugin's ring; false if it was a duplicate.
-func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
-	r := a.plugins[string(m.plugin)]
+func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
+	r := a.plugins[string(m.Plugin)]
 	if r == nil {
-		r = newRing(string(m.plugin), a.env.history)
+		r = newRing(string(m.Plugin), a.env.history)
 		a.plugins[r.name] = r
 	}
 	before := r.len()
-	smp := sample{unixNano: m.sent, data: m.data}
+	smp := sample{unixNano: m.Sent, data: m.Data}
 	inserted := r.insert(smp)
 	grew := r.sizeDelta()
 	a.sampleBytes += int(grew)
@@ -406,22 +374,22 @@ func (a *hostActor) store(ctx actor.Context, m *inbound) bool {
 		a.env.stats.SamplesHeld.Add(1)
 	}
 	if a.env.streaming() {
-		a.env.publish(ctx, "plugin", a.st.name, string(m.plugin), a.pluginFrame(m))
+		a.env.publish(ctx, "plugin", a.st.name, string(m.Plugin), a.pluginFrame(m))
 	}
 	return true
 }
 
 // pluginFrame is the WebSocket frame of a new sample.
-func (a *hostActor) pluginFrame(m *inbound) []byte {
-	b := make([]byte, 0, 96+len(a.st.name)+len(m.plugin)+len(m.data))
+func (a *hostActor) pluginFrame(m *ingest.Sample) []byte {
+	b := make([]byte, 0, 96+len(a.st.name)+len(m.Plugin)+len(m.Data))
 	b = append(b, `{"type":"plugin","data":{"host":`...)
 	b = appendJSONString(b, a.st.name)
 	b = append(b, `,"plugin":`...)
-	b = appendJSONString(b, string(m.plugin))
+	b = appendJSONString(b, string(m.Plugin))
 	b = append(b, `,"data":`...)
-	b = append(b, m.data...)
+	b = append(b, m.Data...)
 	b = append(b, `,"timestamp":`...)
-	b = appendUnixNano(b, m.sent)
+	b = appendUnixNano(b, m.Sent)
 	return append(b, "}}"...)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/internal/statefile"
+	"github.com/hbd-project/hbd/transport/ingest"
 )
 
 // Registry maps host names to their HostActors. Lookup is safe from any
@@ -98,27 +99,34 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		}
 	case *barrier:
 		close(m.done)
-	case *inbound:
-		pid, ok := a.reg.Lookup(m.host)
-		if !ok {
-			if !a.watch[m.host] && !a.dynamic {
-				// The readers check this before routing; this is the backstop.
-				return
-			}
-			if !a.watch[m.host] && !a.admitHost(m) {
-				return
-			}
-			// Send before publishing the PID, so a reader that finds it
-			// cannot overtake this first message.
-			pid = a.spawn(ctx, m.host, !a.watch[m.host])
-			ctx.Send(pid, m)
-			a.publish(m.host, pid)
-			return
-		}
-		ctx.Send(pid, m)
+	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+		a.route(ctx, m.(ingest.Message))
 	default:
 		unexpected("registry", ctx.Message())
 	}
+}
+
+// route hands a message of a host the readers did not find to its
+// HostActor, spawning it first if the host may be registered.
+func (a *registryActor) route(ctx actor.Context, m ingest.Message) {
+	h := m.Head()
+	pid, ok := a.reg.Lookup(h.Host)
+	if !ok {
+		if !a.watch[h.Host] && !a.dynamic {
+			// The readers check this before routing; this is the backstop.
+			return
+		}
+		if !a.watch[h.Host] && !a.admitHost(h) {
+			return
+		}
+		// Send before publishing the PID, so a reader that finds it
+		// cannot overtake this first message.
+		pid = a.spawn(ctx, h.Host, !a.watch[h.Host])
+		ctx.Send(pid, m)
+		a.publish(h.Host, pid)
+		return
+	}
+	ctx.Send(pid, m)
 }
 
 func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {

@@ -16,6 +16,7 @@ import (
 	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/internal/silence"
 	"github.com/hbd-project/hbd/internal/statefile"
+	"github.com/hbd-project/hbd/transport/ingest"
 )
 
 // Step is one part of the pipeline: Start starts it and returns what stops
@@ -118,29 +119,21 @@ func (s *System) Durable() bool { return s.ckpt != nil }
 
 // UDPAddrs returns the addresses the daemon listens on.
 func (s *System) UDPAddrs() []netip.AddrPort {
-	var out []netip.AddrPort
-	for _, c := range s.conns {
-		out = append(out, c.LocalAddr().AddrPort())
-	}
-	return out
+	return s.ingest.Addrs()
 }
 
 // bindUDP opens the sockets. From here agents' datagrams wait in the
 // kernel's buffers; nothing reads them before the saved state is back
 // (the "ingest" step).
 func (s *System) bindUDP() (func(), error) {
-	conns, err := bindUDP(s.cfg.Listener, s.log)
+	in, err := ingest.Bind(s.cfg.Listener, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on UDP port %d: %w", s.cfg.Listener.Port, err)
 	}
-	s.conns = conns
+	s.ingest = in
 	s.openedAt = s.clock.Now()
-	s.Rejected = rejected.New(len(conns)+1, rejected.Options{Logger: s.log})
-	return func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}, nil
+	s.Rejected = rejected.New(in.Sockets()+1, rejected.Options{Logger: s.log})
+	return in.Close, nil
 }
 
 func (s *System) startSilences() (func(), error) {
@@ -246,7 +239,7 @@ func (s *System) startHosts() (func(), error) {
 		fleet:     s.fleetPID,
 		journal:   s.journal,
 		stats:     s.Stats,
-		rejects:   s.Rejected.Table(len(s.conns)),
+		rejects:   s.Rejected.Table(s.ingest.Sockets()),
 
 		rules:        cfg.Rules,
 		stoppedAfter: cfg.StoppedAfter,
@@ -405,15 +398,9 @@ func (s *System) startCheckpoints() (func(), error) {
 // startIngest starts reading the UDP sockets: a reader and an ACK writer
 // per socket. Its stop closes the sockets and waits for both.
 func (s *System) startIngest() (func(), error) {
-	cfg := &s.cfg
-	l := &listener{cfg: cfg.Listener, conns: s.conns, system: s.actors, registry: s.Registry, clock: cfg.Clock, stats: s.Stats, rejects: s.Rejected, log: s.log,
-		limits: &cfg.Limits, refusals: s.Refusals}
-	for _, c := range s.conns {
-		l.writers = append(l.writers, &ackWriter{conn: c, queue: make(chan ackRequest, 8192), keys: cfg.Listener.Keys, clock: cfg.Clock, stats: s.Stats, log: s.log})
-	}
-	s.listener = l
-	l.start()
-	return l.stop, nil
+	s.ingest.Start(ingest.Deps{Router: ingestRouter{reg: s.Registry, root: s.actors.Root}, Clock: s.clock, Stats: &s.Stats.Counters,
+		Rejected: s.Rejected, Limits: &s.cfg.Limits, Refusals: s.Refusals, Logger: s.log})
+	return s.ingest.Stop, nil
 }
 
 // poison stops an actor and waits until it has.

@@ -3,6 +3,7 @@ package actors
 import (
 	"sync/atomic"
 
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -10,9 +11,11 @@ import (
 // from the UDP readers and the HostActors and read by /metrics; a counter is
 // never behind a lock on the ingest path.
 type Stats struct {
-	Received atomic.Uint64 // datagrams read from the sockets
-	Accepted atomic.Uint64 // datagrams that passed every check and were applied
-	dropped  []atomic.Uint64
+	// Counters are transport/ingest's own (Received, AcksSent,
+	// AcksDropped, drops by reason): the readers and ACK writers write
+	// them, and the HostActors add the replays they drop through Drop.
+	ingest.Counters
+	Accepted atomic.Uint64    // datagrams that passed every check and were applied
 	byKind   [8]atomic.Uint64 // accepted datagrams by wire.Kind
 
 	HostsRegistered atomic.Uint64 // HostActors spawned (declared and dynamic)
@@ -22,8 +25,6 @@ type Stats struct {
 	// SamplesDuplicate counts sample copies not stored: the agent sends each
 	// sample to every daemon address, and late (out-of-order) samples.
 	SamplesDuplicate atomic.Uint64
-	AcksSent         atomic.Uint64
-	AcksDropped      atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
 	EventsDropped    atomic.Uint64 // journal events lost because the journal could not keep up
 	// ReplayEvictions counts sender instances whose replay window a host
 	// forgot to make room for another (wire.MaxInstances per host).
@@ -53,37 +54,7 @@ func (s *Stats) ActorMessages() map[string]uint64 {
 }
 
 // NewStats returns zeroed counters.
-func NewStats() *Stats {
-	var maxReason wire.Reason
-	for _, r := range wire.AllReasons() {
-		maxReason = max(maxReason, r)
-	}
-	return &Stats{dropped: make([]atomic.Uint64, int(maxReason)+1)}
-}
-
-// Drop counts one datagram rejected for reason r.
-func (s *Stats) Drop(r wire.Reason) {
-	if int(r) < len(s.dropped) {
-		s.dropped[r].Add(1)
-	}
-}
-
-// Dropped returns how many datagrams were rejected for reason r.
-func (s *Stats) Dropped(r wire.Reason) uint64 {
-	if int(r) < len(s.dropped) {
-		return s.dropped[r].Load()
-	}
-	return 0
-}
-
-// DroppedTotal returns the datagrams rejected for any reason.
-func (s *Stats) DroppedTotal() uint64 {
-	var n uint64
-	for i := range s.dropped {
-		n += s.dropped[i].Load()
-	}
-	return n
-}
+func NewStats() *Stats { return &Stats{} }
 
 func (s *Stats) accept(k wire.Kind) {
 	s.Accepted.Add(1)

@@ -16,7 +16,7 @@ import (
 	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/internal/statefile"
-	"github.com/hbd-project/hbd/transport/udp"
+	"github.com/hbd-project/hbd/transport/ingest"
 )
 
 // Config is what Start needs; the daemon's main fills it from config.Daemon.
@@ -133,8 +133,7 @@ type System struct {
 	cfg      Config
 	actors   *actor.ActorSystem
 	pool     *poolDispatcher
-	listener *listener
-	conns    []*udp.Conn
+	ingest   *ingest.Ingest
 	openedAt time.Time // when the UDP sockets were bound
 	fleetPID *actor.PID
 	journal  *actor.PID

@@ -66,6 +66,22 @@ func (b *Batch) Addr(i int) netip.AddrPort { return b.addrs[i] }
 // lost its tail (MSG_TRUNC). The daemon counts these as oversize.
 func (b *Batch) Truncated(i int) bool { return b.trunc[i] }
 
+// Put appends a copy of datagram p from addr to the batch, as a read
+// would: a p longer than the buffer size is cut and flagged truncated. It
+// returns false, adding nothing, when the batch is full. It is for code
+// that feeds a batch's consumer without a socket (tests, benchmarks);
+// ReadBatch replaces whatever Put added.
+func (b *Batch) Put(p []byte, addr netip.AddrPort) bool {
+	if b.n == len(b.bufs) {
+		return false
+	}
+	i := b.n
+	n := copy(b.bufs[i][:cap(b.bufs[i])], p)
+	b.lens[i], b.addrs[i], b.trunc[i] = n, addr, n < len(p)
+	b.n++
+	return true
+}
+
 // OutBatch is a queue of datagrams for [Conn.WriteBatch], reusable through
 // Reset. Add copies payloads into one growing arena, so once the arena has
 // reached its working size, queueing and sending allocate nothing. It is not

@@ -333,6 +333,25 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
+// Put fills a batch as a read would: copies, cut and flagged at the
+// buffer size, and no more datagrams than the batch holds.
+func TestBatchPut(t *testing.T) {
+	const bufSize = 8
+	b := NewBatch(2, bufSize)
+	from := netip.MustParseAddrPort("192.0.2.1:9")
+	p := []byte("0123456789")
+	if !b.Put(p[:4], from) || !b.Put(p, from) || b.Put(p, from) {
+		t.Fatal("Put: want two datagrams accepted, the third refused")
+	}
+	p[0] = 'X'
+	if b.Len() != 2 || string(b.Payload(0)) != "0123" || b.Truncated(0) || b.Addr(0) != from {
+		t.Errorf("datagram 0: %q truncated=%v from %v", b.Payload(0), b.Truncated(0), b.Addr(0))
+	}
+	if string(b.Payload(1)) != "01234567" || !b.Truncated(1) {
+		t.Errorf("datagram 1: %q truncated=%v, want cut at %d bytes", b.Payload(1), b.Truncated(1), bufSize)
+	}
+}
+
 func TestWriteBatch(t *testing.T) {
 	const receivers, perReceiver = 3, 10
 	for _, f := range families(t) {

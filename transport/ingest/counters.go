@@ -1,0 +1,47 @@
+package ingest
+
+import (
+	"sync/atomic"
+
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// maxReasons bounds the drop counters; every wire.Reason is below it
+// (TestCountersHoldEveryReason).
+const maxReasons = 32
+
+// Counters are ingest's counters: plain atomics, written by the readers and
+// ACK writers and read by /metrics and /api/0/stats, never behind a lock.
+// The receiver of the messages adds its own drops (replays) through Drop,
+// so one counter per reason covers every rejected datagram. The zero value
+// is ready to use.
+type Counters struct {
+	Received    atomic.Uint64 // datagrams read from the sockets
+	AcksSent    atomic.Uint64
+	AcksDropped atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
+	dropped     [maxReasons]atomic.Uint64
+}
+
+// Drop counts one datagram rejected for reason r.
+func (c *Counters) Drop(r wire.Reason) {
+	if int(r) < len(c.dropped) {
+		c.dropped[r].Add(1)
+	}
+}
+
+// Dropped returns how many datagrams were rejected for reason r.
+func (c *Counters) Dropped(r wire.Reason) uint64 {
+	if int(r) < len(c.dropped) {
+		return c.dropped[r].Load()
+	}
+	return 0
+}
+
+// DroppedTotal returns the datagrams rejected for any reason.
+func (c *Counters) DroppedTotal() uint64 {
+	var n uint64
+	for i := range c.dropped {
+		n += c.dropped[i].Load()
+	}
+	return n
+}
