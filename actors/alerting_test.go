@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/internal/notify"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -44,7 +45,7 @@ func TestNotifierRepeatsFiringAlerts(t *testing.T) {
 	clock := newFakeClock(time.Now())
 	key := []byte("0123456789abcdef0123456789abcdef")
 	s, err := Start(Config{
-		Listener:    ListenerConfig{Host: "127.0.0.1", Keys: NewKeys(key, nil), Watch: map[string]bool{"h": true}, MaxClockSkew: time.Hour, RecvBuffer: 1 << 20},
+		Listener:    ingest.Config{Host: "127.0.0.1", Keys: ingest.NewKeys(key, nil), Watch: map[string]bool{"h": true}, MaxClockSkew: time.Hour, RecvBuffer: 1 << 20},
 		Clock:       clock,
 		Routes:      []notify.Route{{Channel: hook, MinLevel: "WARNING", Repeat: time.Minute}},
 		RepeatCheck: 10 * time.Second,

@@ -96,7 +96,7 @@ func BenchmarkCheckpointRound(b *testing.B) {
 	const hosts = 10000
 	clock := newFakeClock(time.Unix(1795510000, 0))
 	s, err := Start(Config{
-		Listener: ListenerConfig{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: NewKeys(testKey, nil), AcceptDynamic: true, MaxClockSkew: time.Hour},
+		Listener: ingest.Config{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: ingest.NewKeys(testKey, nil), AcceptDynamic: true, MaxClockSkew: time.Hour},
 		History:  100, Clock: clock, PublishEvery: time.Millisecond,
 		State:  &StateConfig{Dir: b.TempDir(), Every: time.Hour},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -8,19 +8,6 @@ import (
 	"github.com/hbd-project/hbd/transport/ingest"
 )
 
-// ListenerConfig, Keys and NewKeys are transport/ingest's, under the names
-// cmd/hbd and the tests that start a System know them by.
-type (
-	ListenerConfig = ingest.Config
-	Keys           = ingest.Keys
-)
-
-// NewKeys returns the fleet key and the optional per-host keys (perHost
-// may be nil) the datagrams are verified and the ACKs signed with.
-func NewKeys(fleet []byte, perHost map[string][]byte) *Keys {
-	return ingest.NewKeys(fleet, perHost)
-}
-
 // ingestRouter is how the UDP readers (transport/ingest) reach the
 // actors: a registered host's HostActor directly, any other host through
 // the registry actor, which spawns it. Its methods run on the readers'

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/internal/notify"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -67,7 +68,7 @@ func TestNotifyQueueDropsCountedAndJournaled(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	logs := &lockedBuffer{}
 	s, err := Start(Config{
-		Listener:      ListenerConfig{Host: "127.0.0.1", Keys: NewKeys(key, nil), Watch: watch, MaxClockSkew: time.Hour, RecvBuffer: 1 << 20},
+		Listener:      ingest.Config{Host: "127.0.0.1", Keys: ingest.NewKeys(key, nil), Watch: watch, MaxClockSkew: time.Hour, RecvBuffer: 1 << 20},
 		Clock:         clock,
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 		PublishEvery:  time.Millisecond,

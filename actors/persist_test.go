@@ -17,6 +17,7 @@ import (
 	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/notify"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -91,8 +92,8 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 		w[h] = true
 	}
 	cfg := Config{
-		Listener: ListenerConfig{
-			Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: NewKeys(testKey, nil), Watch: w,
+		Listener: ingest.Config{
+			Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: ingest.NewKeys(testKey, nil), Watch: w,
 			AcceptDynamic: true, MaxClockSkew: time.Hour,
 		},
 		History:      max(o.history, 5),

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -34,7 +35,7 @@ func TestRejectedSourceLoggedAndListed(t *testing.T) {
 	var logs lockedBuffer
 	key := []byte("0123456789abcdef0123456789abcdef")
 	s, err := Start(Config{
-		Listener: ListenerConfig{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: NewKeys(key, nil), AcceptDynamic: true, MaxClockSkew: time.Hour},
+		Listener: ingest.Config{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: ingest.NewKeys(key, nil), AcceptDynamic: true, MaxClockSkew: time.Hour},
 		Clock:    clock, PublishEvery: time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	})

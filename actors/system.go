@@ -21,7 +21,7 @@ import (
 
 // Config is what Start needs; the daemon's main fills it from config.Daemon.
 type Config struct {
-	Listener        ListenerConfig
+	Listener        ingest.Config
 	History         int           // samples kept per plugin per host
 	DownAfter       int           // missed heartbeat intervals before a connection is down
 	DefaultInterval time.Duration // heartbeat interval assumed until an agent states its own

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hbd-project/hbd/internal/clock/fakeclock"
 
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -46,9 +47,9 @@ func startTestSystem(t *testing.T, clock Clock, watch ...string) (*System, []byt
 		w[h] = true
 	}
 	s, err := Start(Config{
-		Listener: ListenerConfig{
+		Listener: ingest.Config{
 			Host: "127.0.0.1", Port: 0, RecvBuffer: 1 << 20,
-			Keys: NewKeys(key, nil), Watch: w, AcceptDynamic: true, MaxClockSkew: time.Hour,
+			Keys: ingest.NewKeys(key, nil), Watch: w, AcceptDynamic: true, MaxClockSkew: time.Hour,
 		},
 		History:      5,
 		DownAfter:    3,

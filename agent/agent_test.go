@@ -16,6 +16,7 @@ import (
 
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/internal/clock/fakeclock"
+	"github.com/hbd-project/hbd/transport/ingest"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
@@ -50,7 +51,7 @@ func (l *logBuffer) msgs(level string) []string {
 func startDaemon(t *testing.T, key []byte, port int) *actors.System {
 	t.Helper()
 	s, err := actors.Start(actors.Config{
-		Listener: actors.ListenerConfig{Host: "127.0.0.1", Port: port, RecvBuffer: 1 << 20, Keys: actors.NewKeys(key, nil), AcceptDynamic: true, MaxClockSkew: time.Hour},
+		Listener: ingest.Config{Host: "127.0.0.1", Port: port, RecvBuffer: 1 << 20, Keys: ingest.NewKeys(key, nil), AcceptDynamic: true, MaxClockSkew: time.Hour},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

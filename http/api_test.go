@@ -23,6 +23,7 @@ import (
 	"github.com/hbd-project/hbd/internal/apiauth"
 	"github.com/hbd-project/hbd/internal/clock/fakeclock"
 	"github.com/hbd-project/hbd/internal/journal"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -76,7 +77,7 @@ func startDaemon(t *testing.T) *daemon {
 	}
 	clk := fakeclock.New(time.Now().Truncate(time.Second))
 	sys, err := actors.Start(actors.Config{
-		Listener: actors.ListenerConfig{Host: "127.0.0.1", Port: 0, RecvBuffer: 1 << 20, Keys: actors.NewKeys(testKey, nil),
+		Listener: ingest.Config{Host: "127.0.0.1", Port: 0, RecvBuffer: 1 << 20, Keys: ingest.NewKeys(testKey, nil),
 			Watch: map[string]bool{"db01": true}, AcceptDynamic: true, MaxClockSkew: time.Hour},
 		History:      5,
 		DownAfter:    3,

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -24,7 +25,7 @@ func fuzzServer(f *testing.F) *Server {
 	f.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sys, err := actors.Start(actors.Config{
-		Listener: actors.ListenerConfig{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: actors.NewKeys(fuzzKey, nil),
+		Listener: ingest.Config{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: ingest.NewKeys(fuzzKey, nil),
 			AcceptDynamic: true, MaxClockSkew: time.Hour},
 		Logger: log,
 	})

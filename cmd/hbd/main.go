@@ -27,6 +27,7 @@ import (
 	hbdhttp "github.com/hbd-project/hbd/http"
 	"github.com/hbd-project/hbd/http/ws"
 	"github.com/hbd-project/hbd/internal/deadman"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -112,7 +113,7 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		watch[h] = true
 	}
 	sys := actors.New(actors.Config{
-		Listener: actors.ListenerConfig{
+		Listener: ingest.Config{
 			Host:          cfg.UDPHost,
 			Port:          cfg.UDPPort,
 			RecvBuffer:    cfg.UDPRecvBuffer,
@@ -300,7 +301,7 @@ func startWS(cfg *config.Daemon, stream *ws.Endpoint, log *slog.Logger, guard *h
 
 // loadKeys reads the fleet key, creating it on first start when no
 // key_file is configured, and any per-host keys.
-func loadKeys(cfg *config.Daemon, log *slog.Logger) (*actors.Keys, error) {
+func loadKeys(cfg *config.Daemon, log *slog.Logger) (*ingest.Keys, error) {
 	path := cfg.ResolvedKeyFile()
 	key, err := wire.LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) && cfg.KeyFile == "" {
@@ -324,7 +325,7 @@ func loadKeys(cfg *config.Daemon, log *slog.Logger) (*actors.Keys, error) {
 		}
 		perHost[host] = k
 	}
-	return actors.NewKeys(key, perHost), nil
+	return ingest.NewKeys(key, perHost), nil
 }
 
 func displayAddr(a net.Addr) string {

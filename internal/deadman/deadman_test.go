@@ -17,6 +17,7 @@ import (
 
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/internal/clock/fakeclock"
+	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -304,9 +305,9 @@ func hostIn(s *actors.System, name string) (hostJSON, bool) {
 func startPeer(t *testing.T, clock actors.Clock, key []byte) *actors.System {
 	t.Helper()
 	s, err := actors.Start(actors.Config{
-		Listener: actors.ListenerConfig{
+		Listener: ingest.Config{
 			Host: "127.0.0.1", RecvBuffer: 1 << 20,
-			Keys: actors.NewKeys(key, nil), AcceptDynamic: true, MaxClockSkew: time.Hour,
+			Keys: ingest.NewKeys(key, nil), AcceptDynamic: true, MaxClockSkew: time.Hour,
 		},
 		PublishEvery: time.Millisecond,
 		Clock:        clock,
