@@ -120,7 +120,7 @@ var shapes = []shape{
 		}, FleetSummary{Critical: 1, Warning: 1}, 5)
 	}, join([]string{"summary.critical", "summary.warning", "summary.unknown", "summary.total", "host_count", "alerts[].hostname"}, prefixed("alerts[].", alertFields))},
 	{"messages.json", func(t *testing.T) []byte {
-		return AppendMessages(nil, slices.Values([]*Message{
+		return AppendMessages(nil, slices.Values([]Message{
 			{Time: t0, Host: "webserver01", Msg: "state UP -> DOWN", Kind: "state"},
 			{Time: t0.Add(-time.Minute), Msg: "hbd started", Kind: "system"},
 			{Time: t0.Add(-2 * time.Minute), Host: "web\"02", Msg: "line\nbreak"},

@@ -32,7 +32,7 @@ func AppendMessage(b []byte, m *Message) []byte {
 
 // AppendMessages appends the answer of GET /api/0/messages: a JSON array
 // of the messages msgs yields, in that order.
-func AppendMessages(b []byte, msgs iter.Seq[*Message]) []byte {
+func AppendMessages(b []byte, msgs iter.Seq[Message]) []byte {
 	b = append(b, '[')
 	first := true
 	for m := range msgs {
@@ -40,7 +40,7 @@ func AppendMessages(b []byte, msgs iter.Seq[*Message]) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = AppendMessage(b, m)
+		b = AppendMessage(b, &m)
 	}
 	return append(b, ']')
 }
