@@ -25,17 +25,18 @@ type Host struct {
 type Conn struct {
 	Family   string // "ipv4" or "ipv6"
 	Address  netip.AddrPort
-	Up       bool
 	LastSeen time.Time
 	// RTT is the last round trip the agent reported and SmoothedRTT its
 	// moving average; both are null until HasRTT.
 	RTT, SmoothedRTT time.Duration
-	HasRTT           bool
 	LossPct          float64 // heartbeats missing in the window, in percent; written to 2 decimals
+	Up               bool
+	HasRTT           bool
 }
 
-// hostSizeHint is the usual size of a host object with two connections.
-const hostSizeHint = 384
+// hostSizeHint is the buffer for a host object: one with two
+// connections is about 420 bytes.
+const hostSizeHint = 512
 
 // AppendHost appends h as a host object.
 func AppendHost(b []byte, h *Host) []byte {

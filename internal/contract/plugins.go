@@ -1,28 +1,15 @@
 package contract
 
 import (
-	"iter"
 	"slices"
-)
 
-// Samples is one plugin's stored samples, newest first by index, as the
-// plugin answers read them (a *samplestore.Ring). The answers read the
-// stored JSON straight into their buffer.
-type Samples interface {
-	Len() int
-	// Newest returns the timestamp (unix ns) of the i-th newest sample.
-	Newest(i int) int64
-	// AppendJSON appends the i-th newest sample's JSON object.
-	AppendJSON(dst []byte, i int) []byte
-	// Latest yields the n newest samples, newest first; the JSON is valid
-	// until the next iteration.
-	Latest(n int) iter.Seq2[int64, []byte]
-}
+	"github.com/hbd-project/hbd/internal/samplestore"
+)
 
 // Plugin is one plugin of a host in GET /api/0/hosts/{hostname}/plugins.
 type Plugin struct {
 	Name    string
-	Samples Samples // not empty
+	Samples *samplestore.Ring // not empty
 }
 
 // AppendPlugins appends the answer of GET /api/0/hosts/{hostname}/plugins:
@@ -53,7 +40,9 @@ func AppendPlugins(b []byte, host string, plugins []Plugin) []byte {
 // GET /api/0/hosts/{hostname}/plugins/{plugin}?limit=N: the newest limit
 // samples, newest first, how many were returned ("sample_count") and how
 // many are stored ("stored").
-func AppendPluginSamples(b []byte, host, plugin string, s Samples, limit int) []byte {
+// Samples are read from the ring where it keeps them (a concrete type, so
+// that the encoders allocate nothing beyond b).
+func AppendPluginSamples(b []byte, host, plugin string, s *samplestore.Ring, limit int) []byte {
 	n := min(limit, s.Len())
 	size := 0 // of the latest sample: the others are about as long
 	if n > 0 {
