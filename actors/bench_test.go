@@ -39,7 +39,7 @@ func BenchmarkPluginAnswer(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(a.answer(pluginsQuery{plugin: "cpu_monitor", limit: 10}).Body)
+		n = len(a.answer(&pluginsQuery{plugin: "cpu_monitor", limit: 10}).Body)
 	}
 	b.SetBytes(int64(n))
 }
@@ -55,7 +55,7 @@ func BenchmarkPluginsAnswer(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = a.answer(pluginsQuery{limit: 1})
+		_ = a.answer(&pluginsQuery{limit: 1})
 	}
 }
 

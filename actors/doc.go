@@ -16,7 +16,9 @@
 // A HostActor owns everything about its host: the replay window, liveness
 // and per-address-family connections, and the ring buffers of plugin
 // samples. Nothing else touches that state; the HTTP API asks with messages
-// and gets finished JSON back. Receive never blocks: ACKs are queued to a
+// and gets finished JSON back (encoded with internal/contract), or a flag
+// saying what was not found; status codes are the API's. Receive never
+// blocks: ACKs are queued to a
 // per-socket writer goroutine, events go to the journal actor, and summaries
 // to the fleet index, which publishes an immutable FleetSnapshot that any
 // goroutine may read without locks.

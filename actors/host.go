@@ -2,18 +2,19 @@ package actors
 
 import (
 	"fmt"
-	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
 	"slices"
-	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/contract"
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/rejected"
+	"github.com/hbd-project/hbd/internal/silence"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
@@ -29,13 +30,7 @@ type livenessTick struct{}
 type pluginsQuery struct {
 	plugin string
 	limit  int
-	reply  chan<- APIReply
-}
-
-// APIReply is a finished HTTP answer built by an actor.
-type APIReply struct {
-	Status int
-	Body   []byte
+	reply  chan<- Answer
 }
 
 // hostEnv is what every HostActor shares: read-only settings and the PIDs
@@ -158,10 +153,10 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		a.dirty = true
 		a.st.check(a.env.clock.Now())
 		a.afterChange(ctx)
-	case pluginsQuery:
+	case *pluginsQuery:
 		m.reply <- a.answer(m)
-	case alertsQuery:
-		m.reply <- a.answerAlerts()
+	case *alertsQuery:
+		m.reply <- Answer{Body: a.answerAlerts()}
 	case *notified:
 		if t := a.alerts[m.path]; t != nil {
 			t.NoteNotified(m.route, m.level, m.at)
@@ -374,23 +369,9 @@ func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 		a.env.stats.SamplesHeld.Add(1)
 	}
 	if a.env.streaming() {
-		a.env.publish(ctx, "plugin", a.st.name, string(m.Plugin), a.pluginFrame(m))
+		a.env.publish(ctx, contract.FramePlugin, a.st.name, string(m.Plugin), contract.PluginFrame(a.st.name, string(m.Plugin), m.Data, m.Sent))
 	}
 	return true
-}
-
-// pluginFrame is the WebSocket frame of a new sample.
-func (a *hostActor) pluginFrame(m *ingest.Sample) []byte {
-	b := make([]byte, 0, 96+len(a.st.name)+len(m.Plugin)+len(m.Data))
-	b = append(b, `{"type":"plugin","data":{"host":`...)
-	b = appendJSONString(b, a.st.name)
-	b = append(b, `,"plugin":`...)
-	b = appendJSONString(b, string(m.Plugin))
-	b = append(b, `,"data":`...)
-	b = append(b, m.Data...)
-	b = append(b, `,"timestamp":`...)
-	b = appendUnixNano(b, m.Sent)
-	return append(b, "}}"...)
 }
 
 func (a *hostActor) samplesHeld() int {
@@ -434,15 +415,8 @@ func (a *hostActor) pushSummary(ctx actor.Context) {
 	}
 	ctx.Send(a.env.fleet, s)
 	if a.env.streaming() {
-		frame := append([]byte(`{"type":"host","data":`), s.JSON...)
-		a.env.publish(ctx, "host", a.st.name, "", append(frame, '}'))
+		a.env.publish(ctx, contract.FrameHost, a.st.name, "", contract.HostFrame(s.JSON))
 	}
-}
-
-// messageFrame is the WebSocket frame of a journal event.
-func messageFrame(e *Event) []byte {
-	b := append([]byte(`{"type":"message","data":`), e.appendJSON(nil)...)
-	return append(b, '}')
 }
 
 // arm makes sure a timer fires at the next connection deadline. Deadlines
@@ -465,76 +439,20 @@ func (a *hostActor) arm(self *actor.PID) {
 	a.timer = a.env.clock.AfterFunc(next.Sub(a.env.clock.Now()), func() { root.Send(self, &livenessTick{}) })
 }
 
-// answer builds the body of a plugins query.
-func (a *hostActor) answer(q pluginsQuery) APIReply {
-	name := a.st.name
+// answer builds the answer of a plugins query: the latest sample of every
+// plugin (q.plugin ""), or the newest q.limit samples of one.
+func (a *hostActor) answer(q *pluginsQuery) Answer {
 	if q.plugin == "" {
-		names := make([]string, 0, len(a.plugins))
-		for p := range a.plugins {
-			names = append(names, p)
+		plugins := make([]contract.Plugin, 0, len(a.plugins))
+		for name, r := range a.plugins {
+			plugins = append(plugins, contract.Plugin{Name: name, Samples: &r.store})
 		}
-		slices.Sort(names)
-		b := make([]byte, 0, 256+len(names)*256)
-		b = append(b, `{"hostname":`...)
-		b = appendJSONString(b, name)
-		b = append(b, `,"plugins":{`...)
-		for i, p := range names {
-			r := a.plugins[p]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, p)
-			b = append(b, `:{"timestamp":`...)
-			b = appendUnixNano(b, r.newestTime())
-			b = append(b, `,"data":`...)
-			b = r.appendNewest(b)
-			b = append(b, `,"sample_count":`...)
-			b = strconv.AppendInt(b, int64(r.len()), 10)
-			b = append(b, '}')
-		}
-		return APIReply{Status: 200, Body: append(b, "}}"...)}
+		slices.SortFunc(plugins, func(x, y contract.Plugin) int { return strings.Compare(x.Name, y.Name) })
+		return Answer{Body: contract.AppendPlugins(nil, a.st.name, plugins)}
 	}
 	r := a.plugins[q.plugin]
 	if r == nil {
-		return errorReply(404, "Plugin '"+q.plugin+"' not found for host '"+name+"'")
+		return Answer{Missing: MissingPlugin}
 	}
-	n := min(q.limit, r.len())
-	size := 0 // of the latest sample: the others are about as long
-	if n > 0 {
-		var tmp [512]byte
-		size = len(r.appendNewest(tmp[:0]))
-	}
-	b := make([]byte, 0, 128+len(name)+len(q.plugin)+n*(48+size))
-	b = append(b, `{"hostname":`...)
-	b = appendJSONString(b, name)
-	b = append(b, `,"plugin":`...)
-	b = appendJSONString(b, q.plugin)
-	b = append(b, `,"samples":[`...)
-	i := 0
-	for ts, data := range r.latest(n) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		i++
-		b = append(b, `{"timestamp":`...)
-		b = appendUnixNano(b, ts)
-		b = append(b, `,"data":`...)
-		b = append(b, data...)
-		b = append(b, '}')
-	}
-	b = append(b, `],"sample_count":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"stored":`...)
-	b = strconv.AppendInt(b, int64(r.len()), 10)
-	return APIReply{Status: 200, Body: append(b, '}')}
-}
-
-// ErrorBody is the JSON error object every API error carries.
-func ErrorBody(msg string) []byte {
-	b := append([]byte(`{"error":`), appendJSONString(nil, msg)...)
-	return append(b, '}')
-}
-
-func errorReply(status int, msg string) APIReply {
-	return APIReply{Status: status, Body: ErrorBody(msg)}
+	return Answer{Body: contract.AppendPluginSamples(nil, a.st.name, q.plugin, &r.store, q.limit)}
 }

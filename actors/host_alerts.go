@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/contract"
 	"github.com/hbd-project/hbd/internal/notify"
 )
 
@@ -23,15 +24,16 @@ type AlertEntry struct {
 	Path  string
 	Level alert.Level
 	Since time.Time
-	// JSONOpen is the alert's JSON object without its closing brace: the
-	// API appends "silenced", which depends on silences that can change
-	// without the alert changing.
+	// JSONOpen is the alert's JSON object (contract.AppendAlertOpen)
+	// without its closing brace: the API appends "silenced", which depends
+	// on silences that can change without the alert changing.
 	JSONOpen []byte
 }
 
-// alertsQuery asks a HostActor for /api/0/hosts/{h}/alerts.
+// alertsQuery asks a HostActor for /api/0/hosts/{h}/alerts. The actor
+// answers on reply, which must have room for one value.
 type alertsQuery struct {
-	reply chan<- APIReply
+	reply chan<- Answer
 }
 
 // observeSample runs the host's rules over one sample. Samples of plugins
@@ -121,7 +123,7 @@ func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch aler
 	}
 	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg, Fields: fields})
 	if a.env.streaming() {
-		a.env.publish(ctx, "alert", a.st.name, t.Path, a.alertFrame(t, ch.From))
+		a.env.publish(ctx, contract.FrameAlert, a.st.name, t.Path, a.alertFrame(t, ch.From))
 	}
 	if !ch.Notify || a.env.notifier == nil {
 		return
@@ -235,38 +237,10 @@ func alertMessage(ch alert.Change) string {
 	return fmt.Sprintf("%s %s -> %s%s", ch.Path, ch.From, ch.To, val)
 }
 
-// appendAlertJSON appends one alert object of the seed's shape, without
-// the closing brace and without "silenced" (see AlertEntry.JSONOpen).
-func appendAlertJSON(b []byte, host string, t *alert.Tracker, withHost bool, prev *alert.Level) []byte {
-	b = append(b, '{')
-	if withHost {
-		b = append(b, `"hostname":`...)
-		b = appendJSONString(b, host)
-		b = append(b, ',')
-	}
-	b = append(b, `"metric_path":`...)
-	b = appendJSONString(b, t.Path)
-	b = append(b, `,"level":"`...)
-	b = append(b, t.Level.String()...)
-	if prev != nil {
-		b = append(b, `","prev_level":"`...)
-		b = append(b, prev.String()...)
-	}
-	b = append(b, `","since":`...)
-	b = appendUnixTime(b, t.Since)
-	b = append(b, `,"last_value":`...)
-	if t.LastValue.OK {
-		b = appendFloat(b, t.LastValue.Num)
-	} else {
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"last_check":`...)
-	b = appendUnixTime(b, t.LastCheck)
-	b = append(b, `,"notification_count":`...)
-	b = strconv.AppendInt(b, int64(t.NotificationCount), 10)
-	b = append(b, `,"flapping":`...)
-	b = appendBool(b, t.Flapping)
-	return b
+// alertOf is tracker t of host as the API shows it.
+func alertOf(host string, t *alert.Tracker) contract.Alert {
+	return contract.Alert{Host: host, MetricPath: t.Path, Level: t.Level, Since: t.Since, LastValue: t.LastValue.Num, HasValue: t.LastValue.OK,
+		LastCheck: t.LastCheck, NotificationCount: t.NotificationCount, Flapping: t.Flapping}
 }
 
 // activeAlerts returns the host's non-OK alerts for the fleet index.
@@ -278,52 +252,37 @@ func (a *hostActor) activeAlerts() []*AlertEntry {
 		}
 		out = append(out, &AlertEntry{
 			Host: a.st.name, Path: t.Path, Level: t.Level, Since: t.Since,
-			JSONOpen: appendAlertJSON(make([]byte, 0, 256), a.st.name, t, true, nil),
+			JSONOpen: a.alertOpen(t),
 		})
 	}
 	slices.SortFunc(out, func(x, y *AlertEntry) int { return strings.Compare(x.Path, y.Path) })
 	return out
 }
 
+// alertOpen is the open alert object the fleet index keeps for t.
+func (a *hostActor) alertOpen(t *alert.Tracker) []byte {
+	ca := alertOf(a.st.name, t)
+	return contract.AppendAlertOpen(make([]byte, 0, 256), &ca, true)
+}
+
+// silenced reports whether a silence covers the host's metric path now.
+func (a *hostActor) silenced(path string) bool {
+	return a.env.silences != nil && a.env.silences.Match(a.st.name, path) != nil
+}
+
 // answerAlerts builds /api/0/hosts/{h}/alerts: every tracked metric's state
 // and the summary.
-func (a *hostActor) answerAlerts() APIReply {
-	paths := make([]string, 0, len(a.alerts))
-	for p := range a.alerts {
-		paths = append(paths, p)
+func (a *hostActor) answerAlerts() []byte {
+	list := make([]contract.HostAlert, 0, len(a.alerts))
+	for p, t := range a.alerts {
+		list = append(list, contract.HostAlert{Alert: alertOf(a.st.name, t), Silenced: a.silenced(p)})
 	}
-	slices.Sort(paths)
-	var sum alert.Summary
-	b := make([]byte, 0, 128+len(paths)*200)
-	b = append(b, `{"hostname":`...)
-	b = appendJSONString(b, a.st.name)
-	b = append(b, `,"alerts":[`...)
-	for i, p := range paths {
-		t := a.alerts[p]
-		sum.Add(t.Level)
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendAlertJSON(b, a.st.name, t, false, nil)
-		b = append(b, `,"silenced":`...)
-		b = appendBool(b, a.env.silences != nil && a.env.silences.Match(a.st.name, p) != nil)
-		b = append(b, '}')
-	}
-	b = append(b, `],"summary":{"ok":`...)
-	b = strconv.AppendInt(b, int64(sum.OK), 10)
-	b = append(b, `,"warning":`...)
-	b = strconv.AppendInt(b, int64(sum.Warning), 10)
-	b = append(b, `,"critical":`...)
-	b = strconv.AppendInt(b, int64(sum.Critical), 10)
-	b = append(b, `,"unknown":`...)
-	b = strconv.AppendInt(b, int64(sum.Unknown), 10)
-	return APIReply{Status: 200, Body: append(b, "}}"...)}
+	slices.SortFunc(list, func(x, y contract.HostAlert) int { return strings.Compare(x.MetricPath, y.MetricPath) })
+	return contract.AppendHostAlerts(nil, a.st.name, list)
 }
 
 // alertFrame is the WebSocket frame for an alert's new state.
 func (a *hostActor) alertFrame(t *alert.Tracker, prev alert.Level) []byte {
-	b := append([]byte(`{"type":"alert","data":`), appendAlertJSON(nil, a.st.name, t, true, &prev)...)
-	b = append(b, `,"silenced":`...)
-	b = appendBool(b, a.env.silences != nil && a.env.silences.Match(a.st.name, t.Path) != nil)
-	return append(b, "}}"...)
+	ca := alertOf(a.st.name, t)
+	return contract.AlertFrame(&ca, prev, a.silenced(t.Path))
 }

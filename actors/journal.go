@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/hbd-project/hbd/internal/contract"
 	"github.com/hbd-project/hbd/internal/journal"
 )
 
@@ -26,20 +27,20 @@ type Event struct {
 	Fields map[string]any // structured details, journaled with the event
 }
 
-// appendJSON appends the seed's message object {time, host, msg}, plus kind.
-func (e *Event) appendJSON(b []byte) []byte {
-	b = append(b, `{"time":`...)
-	b = appendUnixTime(b, e.Time)
-	b = append(b, `,"host":`...)
-	b = appendJSONString(b, e.Host)
-	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, e.Msg)
-	if e.Kind != "" {
-		b = append(b, `,"kind":`...)
-		b = appendJSONString(b, e.Kind)
-	}
-	return append(b, '}')
+// message is e as the API shows it.
+func (e *Event) message() contract.Message {
+	return contract.Message{Time: e.Time, Host: e.Host, Msg: e.Msg, Kind: e.Kind}
 }
+
+// frame is e's WebSocket frame.
+func (e *Event) frame() []byte {
+	m := e.message()
+	return contract.MessageFrame(&m)
+}
+
+// unixSeconds is t as seconds since the epoch with millisecond precision,
+// for journal event fields.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
 
 // MessagesQuery selects journal events for /api/0/messages.
 type MessagesQuery struct {
@@ -56,7 +57,7 @@ type messagesQuery struct {
 }
 
 type messagesReply struct {
-	body []byte
+	body []byte // the JSON array (contract.AppendMessages)
 	// partial: the in-memory ring may not hold every match (it is full and
 	// fewer than limit matched), so the caller should read the file.
 	partial bool
@@ -182,7 +183,7 @@ func (j *journalActor) Receive(ctx actor.Context) {
 	case *Event:
 		j.add(*m)
 		if j.publish != nil && (j.listening == nil || j.listening()) {
-			j.publish(ctx, "message", m.Host, "", messageFrame(m))
+			j.publish(ctx, contract.FrameMessage, m.Host, "", m.frame())
 		}
 		if j.writer != nil {
 			j.pending = append(j.pending, journal.Record{Time: m.Time, Host: m.Host, Kind: m.Kind, Msg: m.Msg, Fields: m.Fields})
@@ -196,7 +197,7 @@ func (j *journalActor) Receive(ctx actor.Context) {
 	case *journalFlush:
 		j.timer = nil
 		j.flush()
-	case messagesQuery:
+	case *messagesQuery:
 		m.reply <- j.query(m.q)
 	case *actor.Stopping:
 		if j.timer != nil {
@@ -244,46 +245,44 @@ func (j *journalActor) add(e Event) {
 	j.next = (j.next + 1) % j.keep
 }
 
-// query appends a JSON array of the newest matching events, newest first.
+// query answers a JSON array of the newest matching events, newest first.
 func (j *journalActor) query(q MessagesQuery) messagesReply {
-	b := append(make([]byte, 0, 64+q.Limit*128), '[')
 	n, full := 0, len(j.events) == j.keep
-	for i := 0; i < len(j.events) && n < q.Limit; i++ {
-		// The newest is just before next (or at the end while filling up).
-		k := j.next - 1 - i
-		if !full {
-			k = len(j.events) - 1 - i
+	body := contract.AppendMessages(make([]byte, 0, 64+q.Limit*128), func(yield func(contract.Message) bool) {
+		for i := 0; i < len(j.events) && n < q.Limit; i++ {
+			// The newest is just before next (or at the end while filling up).
+			k := j.next - 1 - i
+			if !full {
+				k = len(j.events) - 1 - i
+			}
+			for k < 0 {
+				k += len(j.events)
+			}
+			e := &j.events[k]
+			if !q.Since.IsZero() && e.Time.Before(q.Since) {
+				return
+			}
+			if q.Host != "" && e.Host != q.Host {
+				continue
+			}
+			n++
+			if !yield(e.message()) {
+				return
+			}
 		}
-		for k < 0 {
-			k += len(j.events)
-		}
-		e := &j.events[k]
-		if !q.Since.IsZero() && e.Time.Before(q.Since) {
-			break
-		}
-		if q.Host != "" && e.Host != q.Host {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = e.appendJSON(b)
-		n++
-	}
-	return messagesReply{body: append(b, ']'), partial: full && n < q.Limit}
+	})
+	return messagesReply{body: body, partial: full && n < q.Limit}
 }
 
 // appendRecords appends file records as the API's JSON array.
 func appendRecords(b []byte, recs []journal.Record) []byte {
-	b = append(b, '[')
-	for i, r := range recs {
-		if i > 0 {
-			b = append(b, ',')
+	return contract.AppendMessages(b, func(yield func(contract.Message) bool) {
+		for _, r := range recs {
+			if !yield(contract.Message{Time: r.Time, Host: r.Host, Msg: r.Msg, Kind: r.Kind}) {
+				return
+			}
 		}
-		e := Event{Time: r.Time, Host: r.Host, Kind: r.Kind, Msg: r.Msg}
-		b = e.appendJSON(b)
-	}
-	return append(b, ']')
+	})
 }
 
 // eventsFromRecords converts file records (oldest first) for warming the ring.

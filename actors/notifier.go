@@ -2,7 +2,6 @@ package actors
 
 import (
 	"fmt"
-	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/notify"
+	"github.com/hbd-project/hbd/internal/silence"
 )
 
 // alertNotice asks the notifier to deliver one alert transition.

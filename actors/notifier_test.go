@@ -108,12 +108,15 @@ func TestNotifyQueueDropsCountedAndJournaled(t *testing.T) {
 	reports := func() []int {
 		// The notifier's events reach the journal before this query does.
 		s.wait(s.notifier)
-		r := s.Messages(context.Background(), MessagesQuery{Limit: 1000})
+		r, err := s.Messages(context.Background(), MessagesQuery{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
 		var ms []struct {
 			Msg  string `json:"msg"`
 			Kind string `json:"kind"`
 		}
-		if err := json.Unmarshal(r.Body, &ms); err != nil {
+		if err := json.Unmarshal(r, &ms); err != nil {
 			t.Fatal(err)
 		}
 		var out []int

@@ -215,14 +215,14 @@ func hostJSON(s *System, name string) string {
 	return ""
 }
 
-// answerer turns a query's (reply, found) into the body, failing the test
-// for anything but a 200: answerer{t}.of(s.QueryAlerts(ctx, "h")).
+// answerer turns a query's (answer, error) into the body, failing the test
+// for anything but an answer: answerer{t}.of(s.QueryAlerts(ctx, "h")).
 type answerer struct{ t *testing.T }
 
-func (a answerer) of(r APIReply, found bool) string {
+func (a answerer) of(r Answer, err error) string {
 	a.t.Helper()
-	if !found || r.Status != 200 {
-		a.t.Fatalf("query: found %v, status %d: %s", found, r.Status, r.Body)
+	if err != nil || r.Missing != MissingNothing {
+		a.t.Fatalf("query: missing %d, err %v: %s", r.Missing, err, r.Body)
 	}
 	return string(r.Body)
 }
@@ -297,9 +297,9 @@ func TestStateSurvivesCleanRestart(t *testing.T) {
 	if !strings.Contains(before["live ring"], `"stored":4`) || !strings.Contains(before["dead alerts"], `"level":"CRITICAL"`) {
 		t.Fatalf("the test did not set up what it checks: %s %s", before["live ring"], before["dead alerts"])
 	}
-	r := s.Messages(ctx, MessagesQuery{Limit: 10})
-	if !strings.Contains(string(r.Body), "state restored: 3 hosts, 4 samples, 4 alerts (3 firing) (checkpoint age 5.0 s)") {
-		t.Errorf("journal lacks the restore: %s", r.Body)
+	r, _ := s.Messages(ctx, MessagesQuery{Limit: 10})
+	if !strings.Contains(string(r), "state restored: 3 hosts, 4 samples, 4 alerts (3 firing) (checkpoint age 5.0 s)") {
+		t.Errorf("journal lacks the restore: %s", r)
 	}
 
 	// Datagrams from before the restart are replays: an old one resent,

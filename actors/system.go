@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"github.com/hbd-project/hbd/internal/silence"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/internal/rejected"
+	"github.com/hbd-project/hbd/internal/silence"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/ingest"
 )
@@ -205,54 +205,57 @@ func (s *System) inBatches(pids []*actor.PID, what string, msg func(done chan<- 
 	}
 }
 
-// errTimeout answers a query whose actor did not reply in time.
-var errTimeout = APIReply{Status: 503, Body: ErrorBody("the host's actor did not answer in time; the daemon is overloaded")}
-
-// QueryPlugins asks a host's actor for its plugin data. found is false for
-// an unknown host. plugin "" asks for the latest sample of every plugin.
-func (s *System) QueryPlugins(ctx context.Context, host, plugin string, limit int) (reply APIReply, found bool) {
+// QueryPlugins asks a host's actor for its plugin data: plugin "" asks
+// for the latest sample of every plugin, otherwise for the newest limit
+// samples of one. The answer says when the host or the plugin is unknown;
+// the error is a *NoAnswerError when the actor did not answer before ctx
+// ended.
+func (s *System) QueryPlugins(ctx context.Context, host, plugin string, limit int) (Answer, error) {
 	pid, ok := s.Registry.Lookup(host)
 	if !ok {
-		return APIReply{}, false
+		return Answer{Missing: MissingHost}, nil
 	}
-	ch := make(chan APIReply, 1)
-	s.actors.Root.Send(pid, pluginsQuery{plugin: plugin, limit: limit, reply: ch})
-	return await(ctx, ch), true
+	ch := make(chan Answer, 1)
+	s.actors.Root.Send(pid, &pluginsQuery{plugin: plugin, limit: limit, reply: ch})
+	return await(ctx, ch, "host")
 }
 
 // Messages returns the newest matching journal events as a JSON array,
 // newest first. It answers from memory and reads the journal file (here, in
 // the caller's goroutine, never in an actor) only when memory may not hold
-// every match.
-func (s *System) Messages(ctx context.Context, q MessagesQuery) APIReply {
+// every match. The error is a *NoAnswerError when the journal's actor did
+// not answer before ctx ended.
+func (s *System) Messages(ctx context.Context, q MessagesQuery) ([]byte, error) {
 	ch := make(chan messagesReply, 1)
-	s.actors.Root.Send(s.journal, messagesQuery{q: q, reply: ch})
+	s.actors.Root.Send(s.journal, &messagesQuery{q: q, reply: ch})
 	var r messagesReply
 	select {
 	case r = <-ch:
 	case <-ctx.Done():
-		return errTimeout
+		return nil, &NoAnswerError{Actor: "journal"}
 	}
 	if r.partial && s.jcfg != nil {
 		recs, err := journal.Read(*s.jcfg, journal.Query{Limit: q.Limit, Host: q.Host, Since: q.Since})
 		if err != nil {
 			s.log.Warn("cannot read the journal file; answering from memory", "err", err)
 		} else {
-			return APIReply{Status: 200, Body: appendRecords(nil, recs)}
+			return appendRecords(nil, recs), nil
 		}
 	}
-	return APIReply{Status: 200, Body: r.body}
+	return r.body, nil
 }
 
-// QueryAlerts asks a host's actor for every alert it tracks.
-func (s *System) QueryAlerts(ctx context.Context, host string) (reply APIReply, found bool) {
+// QueryAlerts asks a host's actor for every alert it tracks. The answer
+// says when the host is unknown; the error is a *NoAnswerError when the
+// actor did not answer before ctx ended.
+func (s *System) QueryAlerts(ctx context.Context, host string) (Answer, error) {
 	pid, ok := s.Registry.Lookup(host)
 	if !ok {
-		return APIReply{}, false
+		return Answer{Missing: MissingHost}, nil
 	}
-	ch := make(chan APIReply, 1)
-	s.actors.Root.Send(pid, alertsQuery{reply: ch})
-	return await(ctx, ch), true
+	ch := make(chan Answer, 1)
+	s.actors.Root.Send(pid, &alertsQuery{reply: ch})
+	return await(ctx, ch, "host")
 }
 
 // Journal records an event from outside the actors (the API's silences).
@@ -266,15 +269,16 @@ func (s *System) Journal(e Event) {
 // Now is the system's clock.
 func (s *System) Now() time.Time { return s.clock.Now() }
 
-// await waits for an actor's answer. Replies go through a buffered channel
-// rather than protoactor futures: the actor's send never blocks, a caller
-// that gave up leaves nothing behind, and there is no future PID to register.
-func await(ctx context.Context, ch <-chan APIReply) APIReply {
+// await waits for the answer of actor (for the error: "host",
+// "journal"). Replies go through a buffered channel rather than protoactor
+// futures: the actor's send never blocks, a caller that gave up leaves
+// nothing behind, and there is no future PID to register.
+func await(ctx context.Context, ch <-chan Answer, actor string) (Answer, error) {
 	select {
 	case r := <-ch:
-		return r
+		return r, nil
 	case <-ctx.Done():
-		return errTimeout
+		return Answer{}, &NoAnswerError{Actor: actor}
 	}
 }
 

@@ -111,10 +111,13 @@ func TestHostActorLivenessTimer(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r := s.Messages(ctx, MessagesQuery{Limit: 100})
+	r, err := s.Messages(ctx, MessagesQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"first contact from 127.0.0.1:", "state UNKNOWN -> UP", "state UP -> DOWN"} {
-		if !strings.Contains(string(r.Body), want) {
-			t.Errorf("messages lack %q: %s", want, r.Body)
+		if !strings.Contains(string(r), want) {
+			t.Errorf("messages lack %q: %s", want, r)
 		}
 	}
 	if s.Stats.AcksSent.Load() == 0 {
@@ -156,9 +159,9 @@ func TestHostActorStoresSamples(t *testing.T) {
 		t.Fatalf("samples bytes %d for 5 tiny samples", n)
 	}
 	ctx := context.Background()
-	r, found := s.QueryPlugins(ctx, "h2", "cpu_monitor", 3)
-	if !found || r.Status != 200 {
-		t.Fatalf("query: found %v status %d %s", found, r.Status, r.Body)
+	r, err := s.QueryPlugins(ctx, "h2", "cpu_monitor", 3)
+	if err != nil || r.Missing != MissingNothing {
+		t.Fatalf("query: missing %d, err %v: %s", r.Missing, err, r.Body)
 	}
 	if !strings.Contains(string(r.Body), `"samples":[{"timestamp":`) || !strings.Contains(string(r.Body), `"data":{"v":8}},{"timestamp"`) || !strings.Contains(string(r.Body), `"sample_count":3,"stored":5`) {
 		t.Fatalf("answer %s", r.Body)
@@ -167,10 +170,10 @@ func TestHostActorStoresSamples(t *testing.T) {
 		t.Fatalf("not newest first: %s", r.Body)
 	}
 	r, _ = s.QueryPlugins(ctx, "h2", "nope", 3)
-	if r.Status != 404 {
-		t.Fatalf("unknown plugin: %d %s", r.Status, r.Body)
+	if r.Missing != MissingPlugin || r.Body != nil {
+		t.Fatalf("unknown plugin: missing %d %s", r.Missing, r.Body)
 	}
-	if _, found := s.QueryPlugins(ctx, "nobody", "", 1); found {
+	if r, _ := s.QueryPlugins(ctx, "nobody", "", 1); r.Missing != MissingHost {
 		t.Fatal("unknown host found")
 	}
 }

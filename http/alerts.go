@@ -1,13 +1,9 @@
 package http
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hbd-project/hbd/internal/silence"
-	"io"
 	"path"
 	"slices"
 	"strconv"
@@ -18,6 +14,8 @@ import (
 
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/contract"
+	"github.com/hbd-project/hbd/internal/silence"
 )
 
 // hostAlerts answers /api/0/hosts/{hostname}/alerts from the host's actor:
@@ -27,7 +25,7 @@ func (s *Server) hostAlerts(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	s.ask(ctx, name, func(qctx context.Context) (actors.APIReply, bool) { return s.sys.QueryAlerts(qctx, name) })
+	s.ask(ctx, name, "", func(qctx context.Context) (actors.Answer, error) { return s.sys.QueryAlerts(qctx, name) })
 }
 
 // alerts answers /api/0/alerts: the active (non-OK) alerts of the whole
@@ -103,39 +101,12 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 	}
 	list = list[offset:min(len(list), offset+limit)]
 
-	b := make([]byte, 0, 128+len(list)*260)
-	b = append(b, `{"alerts":[`...)
+	page := make([]contract.FleetAlert, len(list))
 	for i, a := range list {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, a.JSONOpen...)
-		b = append(b, `,"silenced":`...)
-		b = strconv.AppendBool(b, s.sys.Silences.Match(a.Host, a.Path) != nil)
-		b = append(b, '}')
+		page[i] = contract.FleetAlert{Open: a.JSONOpen, Silenced: s.sys.Silences.Match(a.Host, a.Path) != nil}
 	}
-	b = append(b, `],"summary":{"critical":`...)
-	b = strconv.AppendInt(b, int64(critical), 10)
-	b = append(b, `,"warning":`...)
-	b = strconv.AppendInt(b, int64(warning), 10)
-	b = append(b, `,"unknown":`...)
-	b = strconv.AppendInt(b, int64(unknown), 10)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, int64(critical+warning+unknown), 10)
-	b = append(b, `},"host_count":`...)
-	b = strconv.AppendInt(b, int64(len(snap.Hosts)), 10)
-	b = append(b, '}')
-	writeJSON(ctx, fasthttp.StatusOK, b)
-}
-
-// silenceRequest is the body of POST /api/0/silences. until is unix
-// seconds; duration ("2h") may be given instead.
-type silenceRequest struct {
-	Host     string   `json:"host"`
-	Metric   string   `json:"metric"`
-	Until    *float64 `json:"until"`
-	Duration string   `json:"duration"`
-	Comment  string   `json:"comment"`
+	sum := contract.FleetSummary{Critical: critical, Warning: warning, Unknown: unknown}
+	writeJSON(ctx, fasthttp.StatusOK, contract.AppendFleetAlerts(nil, page, sum, len(snap.Hosts)))
 }
 
 func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
@@ -157,24 +128,16 @@ func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 	s.sys.Journal(actors.Event{Kind: "silence", Host: "",
 		Msg:    fmt.Sprintf("silence %s added: host %q metric %q until %s (%s)", sil.ID, sil.Host, sil.Metric, sil.Until.UTC().Format(time.RFC3339), sil.Comment),
 		Fields: map[string]any{"id": sil.ID, "host": sil.Host, "metric": sil.Metric}})
-	b, _ := json.Marshal(sil)
-	writeJSON(ctx, fasthttp.StatusCreated, b)
+	writeJSON(ctx, fasthttp.StatusCreated, contract.SilenceBody(&sil))
 }
 
 // parseSilence decodes the body of POST /api/0/silences into the silence
 // to add, its expiry computed from until or duration at now. It checks the
 // body's shape only; silence.Store.Add validates the globs and the caps.
 func parseSilence(body []byte, now time.Time) (silence.Silence, error) {
-	var req silenceRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	req, err := contract.DecodeSilenceRequest(body)
+	if err != nil {
 		return silence.Silence{}, err
-	}
-	// One JSON object and nothing after it: a body that is more is not
-	// what the client meant, and guessing is how parsers get smuggled past.
-	if _, err := dec.Token(); err != io.EOF {
-		return silence.Silence{}, errors.New("unexpected data after the JSON object")
 	}
 	var until time.Time
 	switch {
@@ -195,10 +158,7 @@ func parseSilence(body []byte, now time.Time) (silence.Silence, error) {
 }
 
 func (s *Server) listSilences(ctx *fasthttp.RequestCtx) {
-	b, _ := json.Marshal(struct {
-		Silences []silence.Silence `json:"silences"`
-	}{s.sys.Silences.List()})
-	writeJSON(ctx, fasthttp.StatusOK, b)
+	writeJSON(ctx, fasthttp.StatusOK, contract.SilencesBody(s.sys.Silences.List()))
 }
 
 func (s *Server) deleteSilence(ctx *fasthttp.RequestCtx) {
@@ -209,5 +169,5 @@ func (s *Server) deleteSilence(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.sys.Journal(actors.Event{Kind: "silence", Msg: fmt.Sprintf("silence %s deleted", id), Fields: map[string]any{"id": id}})
-	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"deleted":`+strconv.Quote(id)+`}`))
+	writeJSON(ctx, fasthttp.StatusOK, contract.DeletedBody(id))
 }

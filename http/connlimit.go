@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hbd-project/hbd/actors"
+	"github.com/hbd-project/hbd/internal/contract"
 )
 
 // connLimiter caps the open TCP connections of every listener together and
@@ -216,7 +216,7 @@ func (ll *limitListener) refuse(c net.Conn, addr netip.Addr, reason string) {
 		ll.lim.ref.refuse(reason, src, fmt.Sprintf("%s listener: the address is at max_conns_per_ip = %d", ll.name, ll.lim.perIP))
 	}
 	if ll.plain {
-		body := actors.ErrorBody(msg)
+		body := contract.ErrorBody(msg)
 		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		_, _ = fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s",
 			status, statusText(status), len(body), body)

@@ -30,8 +30,7 @@ import (
 	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/assets"
 	"github.com/hbd-project/hbd/http/ws"
-	"github.com/hbd-project/hbd/internal/jsonw"
-	"github.com/hbd-project/hbd/internal/rejected"
+	"github.com/hbd-project/hbd/internal/contract"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -241,27 +240,22 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("X-Total-Count", strconv.Itoa(total))
 	// Size the buffer for the page, not the fleet: a page of 100 out of
 	// 100,000 hosts must not allocate 30 MB.
-	b := make([]byte, 0, 2+min(limit, total)*400)
-	b = append(b, '[')
-	skipped, n := 0, 0
-	for _, h := range hosts {
-		if filter && h.State != want {
-			continue
+	b := contract.AppendHosts(make([]byte, 0, 2+min(limit, total)*400), func(yield func([]byte) bool) {
+		skipped, n := 0, 0
+		for _, h := range hosts {
+			if filter && h.State != want {
+				continue
+			}
+			if skipped < offset {
+				skipped++
+				continue
+			}
+			if n == limit || !yield(h.JSON) {
+				return
+			}
+			n++
 		}
-		if skipped < offset {
-			skipped++
-			continue
-		}
-		if n == limit {
-			break
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, h.JSON...)
-		n++
-	}
-	b = append(b, ']')
+	})
 	writeJSON(ctx, fasthttp.StatusOK, b)
 }
 
@@ -272,7 +266,7 @@ func (s *Server) host(ctx *fasthttp.RequestCtx) {
 	}
 	h := s.sys.Fleet.Snapshot().Find(name)
 	if h == nil {
-		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
+		hostNotFound(ctx, name)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, h.JSON)
@@ -296,7 +290,7 @@ func (s *Server) plugin(ctx *fasthttp.RequestCtx) {
 		plugin = u
 	}
 	if !wire.ValidPluginName([]byte(plugin)) {
-		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Plugin '%s' not found for host '%s'", plugin, name))
+		pluginNotFound(ctx, name, plugin)
 		return
 	}
 	limit, err := intArg(ctx.QueryArgs(), "limit", defaultSamples, 1, maxSamples)
@@ -308,22 +302,44 @@ func (s *Server) plugin(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) askHost(ctx *fasthttp.RequestCtx, name, plugin string, limit int) {
-	s.ask(ctx, name, func(qctx context.Context) (actors.APIReply, bool) {
+	s.ask(ctx, name, plugin, func(qctx context.Context) (actors.Answer, error) {
 		return s.sys.QueryPlugins(qctx, name, plugin, limit)
 	})
 }
 
 // ask puts a question to a host's actor within the query timeout and
-// writes its answer, or 404 for an unknown host.
-func (s *Server) ask(ctx *fasthttp.RequestCtx, name string, q func(context.Context) (actors.APIReply, bool)) {
+// writes its answer: 404 for an unknown host or plugin, 503 when the
+// actor did not answer in time.
+func (s *Server) ask(ctx *fasthttp.RequestCtx, name, plugin string, q func(context.Context) (actors.Answer, error)) {
 	qctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	r, found := q(qctx)
-	if !found {
-		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
-		return
+	r, err := q(qctx)
+	switch {
+	case err != nil:
+		noAnswer(ctx, err)
+	case r.Missing == actors.MissingHost:
+		hostNotFound(ctx, name)
+	case r.Missing == actors.MissingPlugin:
+		pluginNotFound(ctx, name, plugin)
+	default:
+		writeJSON(ctx, fasthttp.StatusOK, r.Body)
 	}
-	writeJSON(ctx, r.Status, r.Body)
+}
+
+// hostNotFound answers 404 for a host the daemon does not know.
+func hostNotFound(ctx *fasthttp.RequestCtx, name string) {
+	writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
+}
+
+// pluginNotFound answers 404 for a plugin the host has not sent.
+func pluginNotFound(ctx *fasthttp.RequestCtx, host, plugin string) {
+	writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Plugin '%s' not found for host '%s'", plugin, host))
+}
+
+// noAnswer answers 503 for a query whose actor did not answer in time
+// (an *actors.NoAnswerError says which).
+func noAnswer(ctx *fasthttp.RequestCtx, err error) {
+	writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; the daemon is overloaded")
 }
 
 func (s *Server) messages(ctx *fasthttp.RequestCtx) {
@@ -344,8 +360,12 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx) {
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	r := s.sys.Messages(qctx, q)
-	writeJSON(ctx, r.Status, r.Body)
+	b, err := s.sys.Messages(qctx, q)
+	if err != nil {
+		noAnswer(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, b)
 }
 
 // hostParam returns the {hostname} path parameter, answering 404 itself
@@ -356,7 +376,7 @@ func hostParam(ctx *fasthttp.RequestCtx) (string, bool) {
 		name = u
 	}
 	if !wire.ValidName([]byte(name)) {
-		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Host '%s' not found", name))
+		hostNotFound(ctx, name)
 		return "", false
 	}
 	// The router's value may alias the request buffer: copy before it
@@ -394,7 +414,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 }
 
 func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
-	writeJSON(ctx, status, actors.ErrorBody(msg))
+	writeJSON(ctx, status, contract.ErrorBody(msg))
 }
 
 // fasthttpLogger routes fasthttp's own messages to the daemon's log.
@@ -408,68 +428,26 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // and dropped (by reason). The Prometheus form is on /metrics.
 func (s *Server) stats(ctx *fasthttp.RequestCtx) {
 	st := s.sys.Stats
-	b := make([]byte, 0, 512)
-	b = append(b, `{"received":`...)
-	b = strconv.AppendUint(b, st.Received.Load(), 10)
-	b = append(b, `,"accepted":`...)
-	b = strconv.AppendUint(b, st.Accepted.Load(), 10)
-	b = append(b, `,"dropped":{`...)
-	for i, r := range wire.AllReasons() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, r.String()...)
-		b = append(b, `":`...)
-		b = strconv.AppendUint(b, st.Dropped(r), 10)
+	reasons := wire.AllReasons()
+	dropped := make([]contract.Count, len(reasons))
+	for i, r := range reasons {
+		dropped[i] = contract.Count{Name: r.String(), N: st.Dropped(r)}
 	}
-	b = append(b, `},"hosts":`...)
-	b = strconv.AppendInt(b, int64(s.sys.Registry.Len()), 10)
-	b = append(b, `,"samples_held":`...)
-	b = strconv.AppendInt(b, st.SamplesHeld.Load(), 10)
-	b = append(b, `,"acks_sent":`...)
-	b = strconv.AppendUint(b, st.AcksSent.Load(), 10)
-	b = append(b, `,"acks_dropped":`...)
-	b = strconv.AppendUint(b, st.AcksDropped.Load(), 10)
-	b = append(b, `,"rejected_sources":`...)
-	b = appendRejectedSources(b, s.sys.Rejected.Top(topRejected))
-	b = append(b, `,"rejected_sources_evicted":`...)
-	b = strconv.AppendUint(b, s.sys.Rejected.Evicted(), 10)
-	b = append(b, `,"replay_instances_evicted":`...)
-	b = strconv.AppendUint(b, st.ReplayEvictions.Load(), 10)
-	b = append(b, '}')
-	writeJSON(ctx, fasthttp.StatusOK, b)
+	writeJSON(ctx, fasthttp.StatusOK, contract.AppendStats(nil, &contract.Stats{
+		Received:               st.Received.Load(),
+		Accepted:               st.Accepted.Load(),
+		Dropped:                dropped,
+		Hosts:                  s.sys.Registry.Len(),
+		SamplesHeld:            st.SamplesHeld.Load(),
+		AcksSent:               st.AcksSent.Load(),
+		AcksDropped:            st.AcksDropped.Load(),
+		RejectedSources:        s.sys.Rejected.Top(topRejected),
+		RejectedSourcesEvicted: s.sys.Rejected.Evicted(),
+		ReplayInstancesEvicted: st.ReplayEvictions.Load(),
+	}))
 }
 
 // topRejected is how many rejected sources /api/0/stats and /metrics show:
 // the busiest, so the answer and the metric's cardinality stay small
 // however many addresses send garbage.
 const topRejected = 10
-
-// appendRejectedSources appends srcs as a JSON array of
-// {"address", "host", "reason", "count", "last_seen"}; host is null when
-// the datagram's header did not parse.
-func appendRejectedSources(b []byte, srcs []rejected.Source) []byte {
-	b = append(b, '[')
-	for i, src := range srcs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"address":`...)
-		b = jsonw.AppendString(b, src.Addr.String())
-		b = append(b, `,"host":`...)
-		if src.Host == "" {
-			b = append(b, "null"...)
-		} else {
-			b = jsonw.AppendString(b, src.Host)
-		}
-		b = append(b, `,"reason":"`...)
-		b = append(b, src.Reason.String()...)
-		b = append(b, `","count":`...)
-		b = strconv.AppendUint(b, src.Count, 10)
-		b = append(b, `,"last_seen":`...)
-		b = strconv.AppendFloat(b, float64(src.LastSeen.UnixMilli())/1e3, 'f', 3, 64)
-		b = append(b, '}')
-	}
-	return append(b, ']')
-}

@@ -1,5 +1,7 @@
 package broadcast
 
+import "github.com/hbd-project/hbd/internal/contract"
+
 // Conn is one client's connection as the hub sees it: a bounded queue that
 // the hub appends to and that someone else (http/ws) writes out. The hub
 // calls it only from its actor, one call at a time, and never waits on
@@ -43,17 +45,6 @@ type Snapshot struct {
 	Size   int      // the frame's size if the filter keeps every host: what it counts against the queue's bound
 }
 
-const snapshotHead, snapshotTail = `{"type":"snapshot","data":{"hosts":[`, `]}}`
-
-// snapshotSize is the size of a snapshot frame holding every host.
-func snapshotSize(hosts [][]byte) int {
-	n := len(snapshotHead) + len(snapshotTail)
-	for _, o := range hosts {
-		n += len(o) + 1
-	}
-	return n
-}
-
 // Frame builds {"type":"snapshot","data":{"hosts":[...]}} with the hosts
 // s's filter wants. It is safe to call from any goroutine.
 func (s *Snapshot) Frame() []byte {
@@ -63,19 +54,11 @@ func (s *Snapshot) Frame() []byte {
 		// most of a large fleet must not cost twice its size in growth.
 		var picked [][]byte
 		for _, o := range hosts {
-			if name, ok := hostName(o); ok && s.Filter.wantsHost(name) {
+			if name, ok := contract.HostName(o); ok && s.Filter.wantsHost(name) {
 				picked = append(picked, o)
 			}
 		}
 		hosts = picked
 	}
-	out := make([]byte, 0, snapshotSize(hosts))
-	out = append(out, snapshotHead...)
-	for i, o := range hosts {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, o...)
-	}
-	return append(out, snapshotTail...)
+	return contract.AppendSnapshot(make([]byte, 0, contract.SnapshotSize(hosts)), hosts)
 }

@@ -1,13 +1,13 @@
 package broadcast
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hbd-project/hbd/internal/contract"
 )
 
 // Event types a client can subscribe to, as a bit set.
@@ -25,13 +25,13 @@ const maxGlobLen = 512
 // typeBit maps an event type to its bit; an unknown type has none.
 func typeBit(t string) uint8 {
 	switch t {
-	case "host":
+	case contract.FrameHost:
 		return typeHost
-	case "plugin":
+	case contract.FramePlugin:
 		return typePlugin
-	case "alert":
+	case contract.FrameAlert:
 		return typeAlert
-	case "message":
+	case contract.FrameMessage:
 		return typeMessage
 	}
 	return 0
@@ -73,7 +73,7 @@ func (f *Filter) wantsHost(host string) bool {
 }
 
 // typeNames are the event types in bit order, for Types.
-var typeNames = [...]string{"host", "plugin", "alert", "message"}
+var typeNames = [...]string{contract.FrameHost, contract.FramePlugin, contract.FrameAlert, contract.FrameMessage}
 
 // NewFilter compiles a subscription: host globs in path.Match's syntax (an
 // event about a host that matches one of them passes; none means every
@@ -311,23 +311,4 @@ func (c *chunk) matchPrefix(s string) (string, bool) {
 		}
 	}
 	return s, true
-}
-
-// hostName returns the "name" of a host object. hbd encodes host objects
-// with "name" first and usually without escapes, so the common case is a
-// prefix check and a scan; anything else is decoded properly.
-func hostName(obj []byte) (string, bool) {
-	const prefix = `{"name":"`
-	if rest, ok := bytes.CutPrefix(obj, []byte(prefix)); ok {
-		if i := bytes.IndexAny(rest, `"\`); i >= 0 && rest[i] == '"' {
-			return string(rest[:i]), true
-		}
-	}
-	var h struct {
-		Name *string `json:"name"`
-	}
-	if err := json.Unmarshal(obj, &h); err != nil || h.Name == nil {
-		return "", false
-	}
-	return *h.Name, true
 }

@@ -51,28 +51,6 @@ func TestFilterWants(t *testing.T) {
 	}
 }
 
-func TestHostName(t *testing.T) {
-	tests := []struct {
-		obj  string
-		want string
-		ok   bool
-	}{
-		{`{"name":"web01","dyn":false}`, "web01", true},
-		{`{"name":"we\"b","dyn":false}`, `we"b`, true},
-		{`{"name":"caf\u00e9"}`, "café", true},
-		{`{"dyn":true,"name":"db01"}`, "db01", true},
-		{`{"dyn":true}`, "", false},
-		{`{"name":"unterminated`, "", false},
-		{`not json`, "", false},
-	}
-	for _, tt := range tests {
-		got, ok := hostName([]byte(tt.obj))
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("hostName(%s) = %q, %v; want %q, %v", tt.obj, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 // globCases are patterns and names whose results must equal path.Match's.
 var globCases = struct{ patterns, names []string }{
 	patterns: []string{

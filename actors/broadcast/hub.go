@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/internal/contract"
 )
 
 // Messages to the actor, from the connections' goroutines (through the
@@ -103,7 +105,7 @@ func (h *hub) publish(e *Event) {
 	if e == nil || len(e.Frame) == 0 {
 		return
 	}
-	if h.b.opt.Coalesce <= 0 || (e.Type != "host" && e.Type != "plugin") {
+	if h.b.opt.Coalesce <= 0 || (e.Type != contract.FrameHost && e.Type != contract.FramePlugin) {
 		h.deliver(e)
 		return
 	}
@@ -165,7 +167,7 @@ func (h *hub) allowance() int { return h.fullSnapshot }
 // frames queued after it are the changes that follow it.
 func (h *hub) sendSnapshot(c Conn, f *Filter) {
 	hosts := h.b.opt.Snapshot()
-	h.fullSnapshot = snapshotSize(hosts)
+	h.fullSnapshot = contract.SnapshotSize(hosts)
 	if !c.EnqueueSnapshot(&Snapshot{Hosts: hosts, Filter: f, Size: h.fullSnapshot}, h.allowance()) {
 		h.cutOff(c)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hbd-project/hbd/actors/broadcast"
+	"github.com/hbd-project/hbd/internal/contract"
 )
 
 // Default limits on what one client may send.
@@ -345,7 +346,7 @@ func (e *Endpoint) readLoop(c *client) {
 		alive()
 		f, err := parseSubscription(msg, e.opt.MaxGlobs)
 		if err != nil {
-			e.hub.Reject(c, errorFrame(err.Error()))
+			e.hub.Reject(c, contract.ErrorFrame(err.Error()))
 			continue
 		}
 		e.hub.Subscribe(c, f)

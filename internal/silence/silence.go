@@ -29,32 +29,39 @@ import (
 
 // Silence mutes notifications for the alerts of matching hosts and
 // metrics until it expires. Silenced alerts still change level and show
-// "silenced": true; they only send nothing.
+// "silenced": true; they only send nothing. Its API form is
+// internal/contract's; its file form is fileRecord.
 type Silence struct {
-	ID      string    `json:"id"`
-	Host    string    `json:"host"`   // host-name glob (path.Match)
-	Metric  string    `json:"metric"` // metric-path glob; "*" matches one segment, "" or "**" every metric
-	Until   time.Time `json:"-"`
-	Comment string    `json:"comment"`
-	Created time.Time `json:"-"`
-	Origin  string    `json:"origin"` // "api" or "agent"
+	ID      string
+	Host    string // host-name glob (path.Match)
+	Metric  string // metric-path glob; "*" matches one segment, "" or "**" every metric
+	Until   time.Time
+	Comment string
+	Created time.Time
+	Origin  string // "api" or "agent"
 }
 
-// silenceJSON is the API and file form, with times as unix seconds.
-type silenceJSON struct {
-	Silence
+// fileRecord is a silence in the file, times as unix seconds. The file is
+// the store's own format, not the API's; it has the same names because
+// the API once wrote the file, and files written then must still load.
+type fileRecord struct {
+	ID      string  `json:"id"`
+	Host    string  `json:"host"`
+	Metric  string  `json:"metric"`
+	Comment string  `json:"comment"`
+	Origin  string  `json:"origin"`
 	Until   float64 `json:"until"`
 	Created float64 `json:"created"`
 }
 
-// MarshalJSON encodes times as unix seconds, like the rest of the API.
-func (s Silence) MarshalJSON() ([]byte, error) {
-	type plain Silence
-	return json.Marshal(struct {
-		plain
-		Until   float64 `json:"until"`
-		Created float64 `json:"created"`
-	}{plain(s), unixSeconds(s.Until), unixSeconds(s.Created)})
+func recordOf(s *Silence) fileRecord {
+	return fileRecord{ID: s.ID, Host: s.Host, Metric: s.Metric, Comment: s.Comment, Origin: s.Origin,
+		Until: unixSeconds(s.Until), Created: unixSeconds(s.Created)}
+}
+
+func (r *fileRecord) silence() Silence {
+	return Silence{ID: r.ID, Host: r.Host, Metric: r.Metric, Comment: r.Comment, Origin: r.Origin,
+		Until: time.UnixMilli(int64(r.Until * 1e3)), Created: time.UnixMilli(int64(r.Created * 1e3))}
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
@@ -169,15 +176,13 @@ func Open(file string, clk clock.Clock, log *slog.Logger) (*Store, error) {
 		case err != nil:
 			return nil, fmt.Errorf("cannot read silences: %w", err)
 		default:
-			var stored []silenceJSON
+			var stored []fileRecord
 			if err := json.Unmarshal(b, &stored); err != nil {
 				return nil, fmt.Errorf("cannot read silences from %s: %w", file, err)
 			}
 			now := clk.Now()
-			for _, sj := range stored {
-				sil := sj.Silence
-				sil.Until = time.UnixMilli(int64(sj.Until * 1e3))
-				sil.Created = time.UnixMilli(int64(sj.Created * 1e3))
+			for i := range stored {
+				sil := stored[i].silence()
 				if now.Before(sil.Until) {
 					list = append(list, sil)
 				}
@@ -409,7 +414,11 @@ func (s *Store) write() {
 	}
 	s.writes.Add(1)
 	cur := *s.cur.Load()
-	b, err := json.MarshalIndent(cur, "", "  ")
+	recs := make([]fileRecord, len(cur))
+	for i := range cur {
+		recs[i] = recordOf(&cur[i])
+	}
+	b, err := json.MarshalIndent(recs, "", "  ")
 	if err == nil {
 		tmp := s.file + ".tmp"
 		if err = os.MkdirAll(filepath.Dir(s.file), 0o750); err == nil {

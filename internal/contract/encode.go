@@ -1,4 +1,4 @@
-package actors
+package contract
 
 import (
 	"math"
@@ -8,12 +8,9 @@ import (
 	"github.com/hbd-project/hbd/internal/jsonw"
 )
 
-// The API's answers are built by appending to byte slices rather than with
-// encoding/json: the HostActor and fleet index build them for every change,
-// and the stored plugin data is already JSON that must be embedded as is.
+// The API's value formats, shared by every shape.
 
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
+func appendString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
 
 // appendUnixTime appends t as seconds since the epoch with millisecond
 // precision, the seed's format (1711234567.123), or null for the zero time.
@@ -24,6 +21,8 @@ func appendUnixTime(b []byte, t time.Time) []byte {
 	return appendUnixNano(b, t.UnixNano())
 }
 
+// appendUnixNano appends a unix time in nanoseconds as seconds with
+// millisecond precision.
 func appendUnixNano(b []byte, ns int64) []byte {
 	return strconv.AppendFloat(b, float64(ns/1e6)/1e3, 'f', 3, 64)
 }
@@ -44,6 +43,13 @@ func appendMillis(b []byte, d time.Duration) []byte {
 
 func appendBool(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
 
-// unixSeconds is t as seconds since the epoch with millisecond precision,
-// for journal event fields.
-func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
+func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
+
+func appendInt64(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
+
+func appendUint(b []byte, n uint64) []byte { return strconv.AppendUint(b, n, 10) }
+
+// appendUnixMilli appends a unix time in milliseconds as seconds.
+func appendUnixMilli(b []byte, ms int64) []byte {
+	return strconv.AppendFloat(b, float64(ms)/1e3, 'f', 3, 64)
+}

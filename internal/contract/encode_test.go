@@ -1,6 +1,7 @@
-package actors
+package contract
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -15,5 +16,16 @@ func TestAppendUnixTime(t *testing.T) {
 	}
 	if got := string(appendMillis(nil, 1500*time.Microsecond)); got != "1.500" {
 		t.Fatalf("got %s, want 1.500", got)
+	}
+}
+
+func TestAppendFloatNotANumber(t *testing.T) {
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got := string(appendFloat(nil, f)); got != "null" {
+			t.Errorf("%v: %s, want null", f, got)
+		}
+	}
+	if got := string(appendFloat(nil, 95.5)); got != "95.5" {
+		t.Errorf("95.5: %s", got)
 	}
 }

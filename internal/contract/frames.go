@@ -1,0 +1,50 @@
+package contract
+
+// WebSocket frames: every frame is one JSON object {"type": ..., "data": ...}
+// (docs/WEBSOCKET.md). The frames of host, plugin, alert and message are
+// built by the actor that owns the data, once, whatever the number of
+// clients; snapshot frames by the broadcaster, per subscription.
+
+// The frame types, as clients name them in a subscription's "types".
+const (
+	FrameSnapshot = "snapshot"
+	FrameHost     = "host"
+	FramePlugin   = "plugin"
+	FrameAlert    = "alert"
+	FrameMessage  = "message"
+	FrameError    = "error"
+)
+
+const snapshotHead, snapshotTail = `{"type":"snapshot","data":{"hosts":[`, `]}}`
+
+// SnapshotSize is the size of the snapshot frame holding hosts, for sizing
+// its buffer (at most one byte more than it needs).
+func SnapshotSize(hosts [][]byte) int {
+	n := len(snapshotHead) + len(snapshotTail)
+	for _, o := range hosts {
+		n += len(o) + 1
+	}
+	return n
+}
+
+// AppendSnapshot appends the snapshot frame of hosts, each an encoded host
+// object (AppendHost): {"type":"snapshot","data":{"hosts":[...]}}.
+func AppendSnapshot(b []byte, hosts [][]byte) []byte {
+	b = append(b, snapshotHead...)
+	for i, o := range hosts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, o...)
+	}
+	return append(b, snapshotTail...)
+}
+
+// HostFrame is the frame of a host that changed: {"type":"host","data":host},
+// host being an encoded host object (AppendHost).
+func HostFrame(host []byte) []byte {
+	b := make([]byte, 0, len(host)+24)
+	b = append(b, `{"type":"host","data":`...)
+	b = append(b, host...)
+	return append(b, '}')
+}

@@ -1,0 +1,121 @@
+package contract
+
+import (
+	"iter"
+	"net/netip"
+	"time"
+)
+
+// Host is a host object: an entry of GET /api/0/hosts, the answer of
+// GET /api/0/hosts/{hostname}, and the data of the WebSocket snapshot's
+// hosts and of a host frame.
+type Host struct {
+	Name         string
+	Dyn          bool          // registered on first contact, not declared
+	Ver          uint8         // wire-protocol version; 0 (not known yet) is null
+	State        string        // UP, DEGRADED, DOWN, STOPPED, UNKNOWN
+	LastSeen     time.Time     // zero: null
+	Interval     time.Duration // the agent's heartbeat interval
+	AgentVersion string        // "": null
+	Conns        []Conn        // one per address family, IPv4 first
+}
+
+// Conn is one address family's path from a host: an entry of the host
+// object's "connections".
+type Conn struct {
+	Family   string // "ipv4" or "ipv6"
+	Address  netip.AddrPort
+	LastSeen time.Time
+	// RTT is the last round trip the agent reported and SmoothedRTT its
+	// moving average; both are null until HasRTT.
+	RTT, SmoothedRTT time.Duration
+	LossPct          float64 // heartbeats missing in the window, in percent; written to 2 decimals
+	Up               bool
+	HasRTT           bool
+}
+
+// hostSizeHint is the buffer for a host object: one with two
+// connections is about 420 bytes.
+const hostSizeHint = 512
+
+// AppendHost appends h as a host object.
+func AppendHost(b []byte, h *Host) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, h.Name)
+	b = append(b, `,"dyn":`...)
+	b = appendBool(b, h.Dyn)
+	b = append(b, `,"ver":`...)
+	if h.Ver == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = appendFloat(b, float64(h.Ver))
+	}
+	b = append(b, `,"state":`...)
+	b = appendString(b, h.State)
+	b = append(b, `,"last_seen":`...)
+	b = appendUnixTime(b, h.LastSeen)
+	b = append(b, `,"interval":`...)
+	b = appendFloat(b, h.Interval.Seconds())
+	b = append(b, `,"agent_version":`...)
+	if h.AgentVersion == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, h.AgentVersion)
+	}
+	b = append(b, `,"connections":[`...)
+	for i := range h.Conns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendConn(b, &h.Conns[i])
+	}
+	return append(b, "]}"...)
+}
+
+// EncodeHost returns h's host object in a new buffer sized for the usual host.
+func EncodeHost(h *Host) []byte { return AppendHost(make([]byte, 0, hostSizeHint), h) }
+
+func appendConn(b []byte, c *Conn) []byte {
+	b = append(b, `{"family":`...)
+	b = appendString(b, c.Family)
+	b = append(b, `,"address":`...)
+	b = appendString(b, c.Address.String())
+	b = append(b, `,"state":`...)
+	if c.Up {
+		b = append(b, `"UP"`...)
+	} else {
+		b = append(b, `"DOWN"`...)
+	}
+	b = append(b, `,"last_seen":`...)
+	b = appendUnixTime(b, c.LastSeen)
+	b = append(b, `,"rtt_ms":`...)
+	if c.HasRTT {
+		b = appendMillis(b, c.RTT)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"rtt_smoothed_ms":`...)
+	if c.HasRTT {
+		b = appendMillis(b, c.SmoothedRTT)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"loss_pct":`...)
+	b = appendFloat(b, float64(int(c.LossPct*100+0.5))/100)
+	return append(b, '}')
+}
+
+// AppendHosts appends the answer of GET /api/0/hosts: a JSON array of the
+// host objects hosts yields, each already encoded (AppendHost).
+func AppendHosts(b []byte, hosts iter.Seq[[]byte]) []byte {
+	b = append(b, '[')
+	first := true
+	for h := range hosts {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, h...)
+	}
+	return append(b, ']')
+}
