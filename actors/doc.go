@@ -18,10 +18,13 @@
 // samples. Nothing else touches that state; the HTTP API asks with messages
 // and gets finished JSON back (encoded with internal/contract), or a flag
 // saying what was not found; status codes are the API's. Receive never
-// blocks: ACKs are queued to a
-// per-socket writer goroutine, events go to the journal actor, and summaries
-// to the fleet index, which publishes an immutable FleetSnapshot that any
-// goroutine may read without locks.
+// blocks: ACKs are queued to a per-socket writer goroutine, events go to
+// the journal actor, and summaries to the fleet index, which publishes an
+// immutable FleetSnapshot that any goroutine may read without locks.
+//
+// Every message is a pointer, and every Receive ends in a default case that
+// counts (hbd_actor_unexpected_messages_total) and logs a message it has no
+// case for, so a value sent where a pointer is handled is found, not lost.
 //
 // Liveness is driven by time, not traffic: each HostActor arms a timer for
 // its next connection deadline, so a host that falls silent turns DOWN on
