@@ -1,6 +1,7 @@
 package samplestore
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"runtime"
@@ -266,4 +267,27 @@ func gorillaBytes(fs []fixture) int {
 		}
 	}
 	return (total + 7) / 8
+}
+
+// BenchmarkInsertLateCopy inserts the copy of a sample that arrives after
+// newer samples of its plugin (a dual-stack agent whose IPv6 copy is read
+// later than its IPv4 datagrams): a duplicate. After 3 newer ones it is
+// found among the ring's newest timestamps; after 50 the ring's timestamps
+// are decoded (its JSON is not).
+func BenchmarkInsertLateCopy(b *testing.B) {
+	rings := benchRings(b)
+	for _, behind := range []int{3, 50} {
+		b.Run(fmt.Sprintf("behind=%d", behind), func(b *testing.B) {
+			r := New(100)
+			fill(r, rings[3], 0)
+			at := r.Newest(behind)
+			data := rings[3][0].data
+			b.ReportAllocs()
+			for b.Loop() {
+				if r.Insert(at, data) {
+					b.Fatal("a copy was stored")
+				}
+			}
+		})
+	}
 }

@@ -26,7 +26,19 @@ type Ring struct {
 	// templates the stored samples refer to by index; some may be unused
 	// until the next rebuild.
 	templates []unique.Handle[string]
+	// recent are the timestamps of the newest coded samples (up to
+	// recentN, the latest at recent[(next+recentN-1)%recentN]), so that a
+	// copy of one of them, which arrives late when the agent's two
+	// address families are read at different speeds, is found a
+	// duplicate without decoding the ring.
+	recent [recentN]int64
+	next   uint8
 }
+
+// recentN is how many of the newest timestamps a ring remembers: a copy
+// that arrives later than that many newer samples of its plugin takes the
+// slow path (decoding the ring) to be found a duplicate.
+const recentN = 8
 
 // New returns an empty ring that keeps the newest limit (at least 1)
 // samples. It allocates nothing until the first sample.
@@ -85,10 +97,29 @@ func (r *Ring) Insert(unixNano int64, data []byte) bool {
 		r.push(unixNano, data)
 		return true
 	}
-	if unixNano == r.head.ts.v {
+	if unixNano == r.head.ts.v || r.isRecent(unixNano) {
 		return false
 	}
 	return r.insertLate(unixNano, data)
+}
+
+// isRecent reports whether unixNano is the timestamp of one of the newest
+// coded samples. Such a sample is stored, or hidden (older than every
+// visible sample of a full ring): either way a sample with its timestamp
+// is not stored.
+func (r *Ring) isRecent(unixNano int64) bool {
+	for i := range min(r.n, recentN) {
+		if r.recent[(int(r.next)+recentN-1-i)%recentN] == unixNano {
+			return true
+		}
+	}
+	return false
+}
+
+// noteRecent remembers the timestamp of a sample just coded as the newest.
+func (r *Ring) noteRecent(unixNano int64) {
+	r.recent[r.next] = unixNano
+	r.next = (r.next + 1) % recentN
 }
 
 // push stores a sample newer than all others.
@@ -101,6 +132,7 @@ func (r *Ring) push(unixNano int64, data []byte) {
 	}
 	sc.vals = vals
 	ti, t := r.template(data, vals, ok, sc)
+	r.noteRecent(unixNano)
 	if r.n == 0 {
 		// The first sample is the keyframe, coded from an empty state.
 		r.head.tmpl = -1
@@ -362,13 +394,20 @@ func (r *Ring) check(i int) {
 func (r *Ring) insertLate(unixNano int64, data []byte) bool {
 	sc := getScratch()
 	defer putScratch(sc)
-	r.collect(sc)
+	// Timestamps first: a copy or a sample too old to keep is refused
+	// without writing out every sample's JSON.
+	sc.times = sc.times[:0]
+	r.decode(sc, func(_ int, st *state) bool {
+		sc.times = append(sc.times, st.ts.v)
+		return true
+	})
 	if slices.Contains(sc.times, unixNano) {
 		return false
 	}
 	if r.Len() == r.limit && unixNano < sc.times[0] {
 		return false
 	}
+	r.collect(sc)
 	r.rebuild(sc, unixNano, data, true)
 	return true
 }
@@ -424,7 +463,7 @@ func (r *Ring) rebuild(sc *scratch, unixNano int64, data []byte, add bool) {
 
 // reset empties the ring, keeping its buffers.
 func (r *Ring) reset() {
-	r.buf, r.start, r.n = r.buf[:0], 0, 0
+	r.buf, r.start, r.n, r.next = r.buf[:0], 0, 0, 0
 	r.templates = r.templates[:0]
 	r.head.cols, r.head.lit = r.head.cols[:0], r.head.lit[:0]
 }

@@ -327,3 +327,36 @@ func TestRingIndexOutOfRange(t *testing.T) {
 		}()
 	}
 }
+
+// A copy of one of the newest samples that arrives after newer ones (the
+// agent's IPv6 copy read later than its next IPv4 samples) is a duplicate;
+// so is a copy of an older one, found the slow way; a late sample that is
+// not a copy is stored in its place.
+func TestLateCopies(t *testing.T) {
+	r := New(100)
+	m := &model{limit: 100}
+	obj := func(i int) []byte { return []byte(`{"v":` + strconv.Itoa(i) + `}`) }
+	for i := 1; i <= 30; i++ {
+		r.Insert(int64(i)*10, obj(i))
+		m.insert(int64(i)*10, obj(i))
+	}
+	for _, tc := range []struct {
+		at   int64
+		want bool
+	}{
+		{300, false}, // the newest
+		{290, false}, // within the recent window
+		{230, false}, // its oldest entry
+		{220, false}, // older: the slow path
+		{10, false},  // the oldest stored
+		{225, true},  // late, not a copy
+		{225, false}, // now a copy of it
+		{5, true},    // older than everything, room left
+	} {
+		data := obj(int(tc.at))
+		if got, want := r.Insert(tc.at, data), m.insert(tc.at, data); got != tc.want || want != tc.want {
+			t.Errorf("Insert(%d) = %v (model %v), want %v", tc.at, got, want, tc.want)
+		}
+		checkRing(t, r, m)
+	}
+}
