@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,6 +36,7 @@ const (
 	metricCkptWork   = "hbd_state_checkpoint_work_seconds_total"
 	metricCkptBytes  = "hbd_state_written_bytes_total"
 	metricCkptFiles  = "hbd_state_checkpoints_total"
+	metricHTTPTime   = "hbd_http_request_duration_seconds"
 )
 
 // Metrics is one scrape of the daemon's /metrics, reduced to what the
@@ -66,6 +68,12 @@ type Metrics struct {
 	CheckpointBytes  float64
 	Checkpoints      float64
 	CheckpointByKind map[string]float64
+
+	// HTTPLatency is the daemon's own request-latency histogram per
+	// route: what the API took inside the daemon, to set beside what the
+	// harness measured (which includes the harness's own scheduling on a
+	// shared machine).
+	HTTPLatency map[string]Buckets
 
 	// Has records which of the families above were present, so a report
 	// can say "not measured" (null) rather than 0 for a counter the daemon
@@ -120,7 +128,76 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	sum(metricCkptWork, &m.CheckpointWork, "", nil)
 	sum(metricCkptBytes, &m.CheckpointBytes, "", nil)
 	sum(metricCkptFiles, &m.Checkpoints, "kind", &m.CheckpointByKind)
+	if f := fams[metricHTTPTime]; f != nil {
+		m.Has[metricHTTPTime] = true
+		m.HTTPLatency = map[string]Buckets{}
+		for _, s := range f.GetMetric() {
+			h := s.GetHistogram()
+			if h == nil {
+				continue
+			}
+			var b Buckets
+			for _, bk := range h.GetBucket() {
+				b.Upper = append(b.Upper, bk.GetUpperBound())
+				b.Cum = append(b.Cum, float64(bk.GetCumulativeCount()))
+			}
+			b.Count = float64(h.GetSampleCount())
+			m.HTTPLatency[label(s, "route")] = b
+		}
+	}
 	return m, nil
+}
+
+// Buckets is one series of a Prometheus histogram: cumulative counts at
+// each upper bound (seconds), without the +Inf bucket, and the total.
+type Buckets struct {
+	Upper []float64
+	Cum   []float64
+	Count float64
+}
+
+// Since returns the observations made between old and b (same layout).
+func (b Buckets) Since(old Buckets) Buckets {
+	d := Buckets{Upper: b.Upper, Cum: make([]float64, len(b.Cum)), Count: b.Count - old.Count}
+	for i := range b.Cum {
+		d.Cum[i] = b.Cum[i]
+		if i < len(old.Cum) {
+			d.Cum[i] -= old.Cum[i]
+		}
+	}
+	return d
+}
+
+// Quantile estimates the q-quantile in seconds as Prometheus'
+// histogram_quantile does: linear within the bucket that holds it (from 0
+// for the first); a quantile beyond the last bound is that bound, so read
+// it as "at least". NaN when there are no observations.
+func (b Buckets) Quantile(q float64) float64 {
+	if b.Count <= 0 || len(b.Upper) == 0 {
+		return math.NaN()
+	}
+	rank := q * b.Count
+	lo, below := 0.0, 0.0
+	for i, up := range b.Upper {
+		if b.Cum[i] >= rank {
+			n := b.Cum[i] - below
+			if n <= 0 {
+				return up
+			}
+			return lo + (up-lo)*(rank-below)/n
+		}
+		lo, below = up, b.Cum[i]
+	}
+	return b.Upper[len(b.Upper)-1]
+}
+
+// Summary is the bucket's p50, p99 and p99.9 in milliseconds, or nil
+// without observations.
+func (b Buckets) Summary() *Quantiles {
+	if b.Count <= 0 {
+		return nil
+	}
+	return &Quantiles{P50: b.Quantile(0.5) * 1e3, P99: b.Quantile(0.99) * 1e3, P999: b.Quantile(0.999) * 1e3, N: uint64(b.Count)}
 }
 
 func value(s *dto.Metric) float64 {

@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -125,5 +127,42 @@ func TestScraper(t *testing.T) {
 		if _, err := NewScraper(u); err == nil {
 			t.Errorf("NewScraper(%q) accepted", u)
 		}
+	}
+}
+
+// The daemon's latency histogram is read per route, the difference of two
+// scrapes is what happened between them, and its quantiles are
+// interpolated within a bucket as Prometheus' histogram_quantile does.
+func TestDaemonLatencyHistogram(t *testing.T) {
+	scrape := func(le1, le5, le10, inf int) Metrics {
+		t.Helper()
+		text := fmt.Sprintf(`# TYPE hbd_http_request_duration_seconds histogram
+hbd_http_request_duration_seconds_bucket{route="/api/0/hosts",le="0.001"} %d
+hbd_http_request_duration_seconds_bucket{route="/api/0/hosts",le="0.005"} %d
+hbd_http_request_duration_seconds_bucket{route="/api/0/hosts",le="0.01"} %d
+hbd_http_request_duration_seconds_bucket{route="/api/0/hosts",le="+Inf"} %d
+hbd_http_request_duration_seconds_sum{route="/api/0/hosts"} 1
+hbd_http_request_duration_seconds_count{route="/api/0/hosts"} %d
+`, le1, le5, le10, inf, inf)
+		m, err := ParseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m0 := scrape(10, 10, 10, 10) // before the run: 10 fast requests
+	m1 := scrape(10+50, 10+90, 10+100, 10+100)
+	d := m1.HTTPLatency["/api/0/hosts"].Since(m0.HTTPLatency["/api/0/hosts"])
+	if d.Count != 100 {
+		t.Fatalf("count since the first scrape = %v, want 100", d.Count)
+	}
+	// p50 is the 50th of 100: the last of the first bucket (1 ms); p99 is
+	// in (5 ms, 10 ms], 9 of its 10: 9.5 ms.
+	s := d.Summary()
+	if s == nil || s.N != 100 || math.Abs(s.P50-1) > 1e-9 || math.Abs(s.P99-9.5) > 1e-9 {
+		t.Errorf("summary %+v, want p50 1 ms, p99 9.5 ms, n 100", s)
+	}
+	if (Buckets{}).Summary() != nil {
+		t.Error("a histogram without observations has a summary")
 	}
 }

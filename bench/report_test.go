@@ -17,7 +17,7 @@ import (
 var extraKeys = []string{
 	"mode", "started_at", "duration_s", "go_version", "machine", "hosts", "targets", "datagrams",
 	"dropped_by_reason", "nominal_per_s", "harness_send_per_s", "harness_cpu_pct", "harness_max_lag_ms",
-	"ack_rtt_ms", "api_codes", "api_skipped", "ws_frames", "ws_disconnects", "sink_loss_pct", "sink_trials", "max_vs_sink",
+	"ack_rtt_ms", "api_codes", "api_skipped", "daemon_api_ms", "ws_frames", "ws_disconnects", "sink_loss_pct", "sink_trials", "max_vs_sink",
 	"max_lossless_per_s", "steps", "stop_reason", "samples_held", "warnings",
 }
 

@@ -233,6 +233,14 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 		rep.HeapBytes = ptr(m.HeapBytes)
 	}
 	rep.DaemonCPUSPerMillion = cpuPerMillion(m.CPUSeconds-mo.m0.CPUSeconds, acc)
+	for route, b := range m.HTTPLatency {
+		if sum := b.Since(mo.m0.HTTPLatency[route]).Summary(); sum != nil {
+			if rep.DaemonAPIMs == nil {
+				rep.DaemonAPIMs = map[string]Quantiles{}
+			}
+			rep.DaemonAPIMs[route] = *sum
+		}
+	}
 	if m.Has[metricWSCutOff] {
 		rep.WSCutOff = ptr(m.WSCutOff - mo.m0.WSCutOff)
 	}
