@@ -80,7 +80,13 @@ func (a *registryActor) Receive(ctx actor.Context) {
 				a.log.Warn("host in the saved state is no longer declared and accept_dynamic is off; dropped", "host", hr.Name)
 				continue
 			}
-			pid := ctx.Spawn(a.env.restoreProps(hr.Name, !a.watch[hr.Name], hr.Records, a.openedAt))
+			// The records are applied in the actor's Started, on the
+			// pool's workers, so restoring a large fleet uses every core
+			// rather than the registry's one goroutine.
+			h := newHostActor(a.env, hr.Name, !a.watch[hr.Name])
+			h.saved, h.openedAt = hr.Records, a.openedAt
+			h.restored, h.frozen = true, true
+			pid := a.env.spawner.spawn(ctx, h)
 			a.env.stats.HostsRegistered.Add(1)
 			if !a.watch[hr.Name] {
 				a.countRestored(hr.Records)
@@ -130,7 +136,7 @@ func (a *registryActor) route(ctx actor.Context, m ingest.Message) {
 }
 
 func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {
-	pid := ctx.Spawn(a.env.props(name, dyn))
+	pid := a.env.spawner.spawn(ctx, newHostActor(a.env, name, dyn))
 	a.env.stats.HostsRegistered.Add(1)
 	return pid
 }
