@@ -127,7 +127,7 @@ type hostActor struct {
 	// per metric path, and whether the fleet index needs a new summary.
 	inDefault   bool
 	rules       *alert.HostRules
-	alerts      map[string]*alert.Tracker
+	alerts      alertSet
 	alertsDirty bool
 	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
 	lastSilence int64         // timestamp of the last agent silence request
@@ -162,8 +162,6 @@ func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 	return &hostActor{
 		env:      env,
 		st:       newHostState(name, dyn, env.interval, env.downAfter),
-		plugins:  make(map[string]*ring),
-		alerts:   make(map[string]*alert.Tracker),
 		dirty:    true,
 		needFull: true,
 	}
@@ -187,7 +185,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	case *alertsQuery:
 		m.reply <- Answer{Body: a.answerAlerts()}
 	case *notified:
-		if t := a.alerts[m.path]; t != nil {
+		if t := a.alerts.get(m.path); t != nil {
 			t.NoteNotified(m.route, m.level, m.at)
 			a.dirty = true
 			a.alertsDirty = true
@@ -378,8 +376,7 @@ func (a *hostActor) requestSilence(ctx actor.Context, m *ingest.Silence) {
 func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 	r := a.plugins[string(m.Plugin)]
 	if r == nil {
-		r = newRing(string(m.Plugin), a.env.history)
-		a.plugins[r.name] = r
+		r = a.addRing(string(m.Plugin))
 	}
 	before := r.len()
 	smp := sample{unixNano: m.Sent, data: m.Data}
@@ -401,6 +398,17 @@ func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 		a.env.publish(ctx, contract.FramePlugin, a.st.name, string(m.Plugin), contract.PluginFrame(a.st.name, string(m.Plugin), m.Data, m.Sent))
 	}
 	return true
+}
+
+// addRing makes the ring of a new plugin. The map is made with the first:
+// a host without plugins does not pay for it.
+func (a *hostActor) addRing(plugin string) *ring {
+	if a.plugins == nil {
+		a.plugins = make(map[string]*ring)
+	}
+	r := newRing(plugin, a.env.history)
+	a.plugins[r.name] = r
+	return r
 }
 
 func (a *hostActor) samplesHeld() int {
