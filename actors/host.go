@@ -116,19 +116,18 @@ func (s *hostSpawner) spawn(ctx actor.SpawnerContext, a *hostActor) *actor.PID {
 // writes them; other parts ask with messages. Receive never blocks.
 type hostActor struct {
 	env     *hostEnv
-	st      *hostState
+	st      hostState        // by value: the actor and its state are one allocation
 	replay  wire.ReplayGuard // a window per sender instance
-	plugins map[string]*ring
+	plugins map[string]*ring // nil until the first plugin
 
 	timer   Timer
 	timerAt time.Time
 
 	// Alerting: the rules that apply to this host (nil: none), one tracker
-	// per metric path, and whether the fleet index needs a new summary.
-	inDefault   bool
+	// per metric path; inDefault and alertsDirty (whether the fleet index
+	// needs a new summary) are with the other flags below.
 	rules       *alert.HostRules
 	alerts      alertSet
-	alertsDirty bool
 	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
 	lastSilence int64         // timestamp of the last agent silence request
 	sampleBytes int           // the data of every plugin's ring, in bytes ([limits] bytes_per_host)
@@ -140,12 +139,20 @@ type hostActor struct {
 	lastRecv time.Time
 	floor    int64
 
-	// Durable state (see persist.go): whether anything changed since the
-	// last checkpoint record, whether the next one must be whole, and the
-	// samples stored since.
+	// Durable state (see persist.go): the samples stored since the last
+	// checkpoint record (dirty and needFull are below).
+	pending []pendingSample
+	// saved is what a restored actor is rebuilt from, applied and
+	// dropped in Started; nil for the others.
+	saved *savedHost
+
+	// The flags, together so that they share a word.
+	inDefault   bool
+	alertsDirty bool
+	// dirty: anything changed since the last checkpoint record;
+	// needFull: the next one must be whole.
 	dirty    bool
 	needFull bool
-	pending  []pendingSample
 	// restored: built from the state files at start (from saved, applied
 	// in Started). frozen: liveness is paused, before ingest starts and
 	// once the daemon is stopping.
@@ -154,14 +161,19 @@ type hostActor struct {
 	restored      bool
 	frozen        bool
 	alertsResumed bool
-	saved         []*statefile.Record
-	openedAt      time.Time
+}
+
+// savedHost is a host as the state files had it: its records, and when
+// the daemon's sockets opened (see hostActor.restore).
+type savedHost struct {
+	recs     []*statefile.Record
+	openedAt time.Time
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 	return &hostActor{
 		env:      env,
-		st:       newHostState(name, dyn, env.interval, env.downAfter),
+		st:       makeHostState(name, dyn, env.interval, env.downAfter),
 		dirty:    true,
 		needFull: true,
 	}
@@ -229,7 +241,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
 		}
 		if a.restored {
-			a.restore(a.saved, a.openedAt)
+			a.restore(a.saved.recs, a.saved.openedAt)
 			a.saved = nil
 			a.pushSummary(ctx)
 			return

@@ -84,7 +84,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 			// pool's workers, so restoring a large fleet uses every core
 			// rather than the registry's one goroutine.
 			h := newHostActor(a.env, hr.Name, !a.watch[hr.Name])
-			h.saved, h.openedAt = hr.Records, a.openedAt
+			h.saved = &savedHost{recs: hr.Records, openedAt: a.openedAt}
 			h.restored, h.frozen = true, true
 			pid := a.env.spawner.spawn(ctx, h)
 			a.env.stats.HostsRegistered.Add(1)
