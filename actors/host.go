@@ -173,7 +173,7 @@ type savedHost struct {
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 	return &hostActor{
 		env:      env,
-		st:       makeHostState(name, dyn, env.interval, env.downAfter),
+		st:       *newHostState(name, dyn, env.interval, env.downAfter), // inlined: no allocation of its own
 		dirty:    true,
 		needFull: true,
 	}

@@ -115,13 +115,7 @@ type stateEvent struct {
 }
 
 func newHostState(name string, dyn bool, interval time.Duration, downAfter int) *hostState {
-	h := makeHostState(name, dyn, interval, downAfter)
-	return &h
-}
-
-// makeHostState is newHostState as a value, for a HostActor to hold.
-func makeHostState(name string, dyn bool, interval time.Duration, downAfter int) hostState {
-	return hostState{name: name, dyn: dyn, interval: interval, downAfter: downAfter}
+	return &hostState{name: name, dyn: dyn, interval: interval, downAfter: downAfter}
 }
 
 func (h *hostState) emit(kind, format string, args ...any) {
