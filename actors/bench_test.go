@@ -31,11 +31,10 @@ func BenchmarkHostSummaryJSON(b *testing.B) {
 // the HostActor from a full ring.
 func BenchmarkPluginAnswer(b *testing.B) {
 	a := newHostActor(&hostEnv{history: 100, stats: NewStats()}, "web01", true)
-	r := newRing("p", 100)
+	r := a.addRing("cpu_monitor")
 	for i := 0; i < 100; i++ {
 		r.insert(sample{unixNano: int64(i) * 1e9, data: benchSample})
 	}
-	a.plugins["cpu_monitor"] = r
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
@@ -49,9 +48,7 @@ func BenchmarkPluginAnswer(b *testing.B) {
 func BenchmarkPluginsAnswer(b *testing.B) {
 	a := newHostActor(&hostEnv{history: 100, stats: NewStats()}, "web01", true)
 	for _, p := range []string{"cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"} {
-		r := newRing("p", 100)
-		r.insert(sample{unixNano: 1, data: benchSample})
-		a.plugins[p] = r
+		a.addRing(p).insert(sample{unixNano: 1, data: benchSample})
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -115,7 +115,7 @@ func (a *hostActor) admitAlert(now time.Time, path string) bool {
 			"path", limits.Snippet(path), "bytes", len(path), "max", lim.MetricPathLength)
 		return false
 	}
-	if len(a.alerts) >= lim.AlertsPerHost {
+	if a.alerts.len() >= lim.AlertsPerHost {
 		a.env.refusals.Refuse(now, limits.AlertsPerHost, limits.Source{Host: a.st.name},
 			"alert not tracked: the host tracks as many metric paths as [limits] alerts_per_host allows",
 			"path", limits.Snippet(path), "max", lim.AlertsPerHost)

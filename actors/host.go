@@ -58,11 +58,9 @@ type hostEnv struct {
 	silences     *silence.Store
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
 	listening    func() bool                                                  // whether any WebSocket client is connected
-	props        func(name string, dyn bool) *actor.Props                     // how the registry spawns a HostActor
+	spawner      *hostSpawner                                                 // how the registry spawns a HostActor
 	log          *slog.Logger                                                 // nil: slog.Default()
 	legacyLogged atomic.Bool                                                  // whether a version-1 agent was logged
-	// restoreProps spawns a HostActor rebuilt from its saved records.
-	restoreProps func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props
 
 	// limits caps what one host may make its actor keep (plugins, alerts;
 	// see caps); nil in tests that build a hostEnv by hand: no caps.
@@ -82,24 +80,54 @@ func (e *hostEnv) publish(ctx actor.Context, typ, host, key string, frame []byte
 	}
 }
 
+// hostSpawner spawns HostActors with one Props for the whole fleet: a
+// Props and its producer's closure made per host cost about 290 bytes of
+// every host's memory. The producer hands protoactor the actor that spawn
+// built; protoactor calls it within Spawn, on the spawning goroutine (the
+// registry actor's), so next needs no lock. HostActors are resumed, never
+// restarted (resumeHosts), so the producer runs once per actor.
+type hostSpawner struct {
+	props *actor.Props
+	next  *hostActor
+}
+
+func newHostSpawner(opts ...actor.PropsOption) *hostSpawner {
+	s := &hostSpawner{}
+	s.props = actor.PropsFromProducer(func() actor.Actor {
+		a := s.next
+		if a == nil {
+			panic("hostSpawner: a HostActor was produced outside spawn (a restart?); HostActors are only resumed")
+		}
+		s.next = nil
+		return a
+	}, opts...)
+	return s
+}
+
+// spawn starts a as a child of ctx.
+func (s *hostSpawner) spawn(ctx actor.SpawnerContext, a *hostActor) *actor.PID {
+	s.next = a
+	defer func() { s.next = nil }()
+	return ctx.Spawn(s.props)
+}
+
 // hostActor owns everything the daemon knows of one host: liveness and
 // connections, replay windows and plugin ring buffers. Nothing else reads or
 // writes them; other parts ask with messages. Receive never blocks.
 type hostActor struct {
 	env     *hostEnv
-	st      *hostState
+	st      hostState        // by value: the actor and its state are one allocation
 	replay  wire.ReplayGuard // a window per sender instance
-	plugins map[string]*ring
+	plugins map[string]*ring // nil until the first plugin
 
 	timer   Timer
 	timerAt time.Time
 
 	// Alerting: the rules that apply to this host (nil: none), one tracker
-	// per metric path, and whether the fleet index needs a new summary.
-	inDefault   bool
+	// per metric path; inDefault and alertsDirty (whether the fleet index
+	// needs a new summary) are with the other flags below.
 	rules       *alert.HostRules
-	alerts      map[string]*alert.Tracker
-	alertsDirty bool
+	alerts      alertSet
 	lastAlerts  []*AlertEntry // what the fleet index has, reused while unchanged
 	lastSilence int64         // timestamp of the last agent silence request
 	sampleBytes int           // the data of every plugin's ring, in bytes ([limits] bytes_per_host)
@@ -111,12 +139,20 @@ type hostActor struct {
 	lastRecv time.Time
 	floor    int64
 
-	// Durable state (see persist.go): whether anything changed since the
-	// last checkpoint record, whether the next one must be whole, and the
-	// samples stored since.
+	// Durable state (see persist.go): the samples stored since the last
+	// checkpoint record (dirty and needFull are below).
+	pending []pendingSample
+	// saved is what a restored actor is rebuilt from, applied and
+	// dropped in Started; nil for the others.
+	saved *savedHost
+
+	// The flags, together so that they share a word.
+	inDefault   bool
+	alertsDirty bool
+	// dirty: anything changed since the last checkpoint record;
+	// needFull: the next one must be whole.
 	dirty    bool
 	needFull bool
-	pending  []pendingSample
 	// restored: built from the state files at start (from saved, applied
 	// in Started). frozen: liveness is paused, before ingest starts and
 	// once the daemon is stopping.
@@ -125,16 +161,19 @@ type hostActor struct {
 	restored      bool
 	frozen        bool
 	alertsResumed bool
-	saved         []*statefile.Record
-	openedAt      time.Time
+}
+
+// savedHost is a host as the state files had it: its records, and when
+// the daemon's sockets opened (see hostActor.restore).
+type savedHost struct {
+	recs     []*statefile.Record
+	openedAt time.Time
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 	return &hostActor{
 		env:      env,
-		st:       newHostState(name, dyn, env.interval, env.downAfter),
-		plugins:  make(map[string]*ring),
-		alerts:   make(map[string]*alert.Tracker),
+		st:       *newHostState(name, dyn, env.interval, env.downAfter), // inlined: no allocation of its own
 		dirty:    true,
 		needFull: true,
 	}
@@ -158,7 +197,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	case *alertsQuery:
 		m.reply <- Answer{Body: a.answerAlerts()}
 	case *notified:
-		if t := a.alerts[m.path]; t != nil {
+		if t := a.alerts.get(m.path); t != nil {
 			t.NoteNotified(m.route, m.level, m.at)
 			a.dirty = true
 			a.alertsDirty = true
@@ -202,7 +241,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
 		}
 		if a.restored {
-			a.restore(a.saved, a.openedAt)
+			a.restore(a.saved.recs, a.saved.openedAt)
 			a.saved = nil
 			a.pushSummary(ctx)
 			return
@@ -349,8 +388,7 @@ func (a *hostActor) requestSilence(ctx actor.Context, m *ingest.Silence) {
 func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 	r := a.plugins[string(m.Plugin)]
 	if r == nil {
-		r = newRing(string(m.Plugin), a.env.history)
-		a.plugins[r.name] = r
+		r = a.addRing(string(m.Plugin))
 	}
 	before := r.len()
 	smp := sample{unixNano: m.Sent, data: m.Data}
@@ -372,6 +410,17 @@ func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 		a.env.publish(ctx, contract.FramePlugin, a.st.name, string(m.Plugin), contract.PluginFrame(a.st.name, string(m.Plugin), m.Data, m.Sent))
 	}
 	return true
+}
+
+// addRing makes the ring of a new plugin. The map is made with the first:
+// a host without plugins does not pay for it.
+func (a *hostActor) addRing(plugin string) *ring {
+	if a.plugins == nil {
+		a.plugins = make(map[string]*ring)
+	}
+	r := newRing(plugin, a.env.history)
+	a.plugins[r.name] = r
+	return r
 }
 
 func (a *hostActor) samplesHeld() int {

@@ -43,13 +43,13 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 		return
 	}
 	_ = a.rules.Evaluate(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
-		t := a.alerts[path]
+		t := a.alerts.get(path)
 		if t == nil {
 			if !a.admitAlert(now, path) {
 				return
 			}
 			t = alert.NewTracker(path, now)
-			a.alerts[path] = t
+			a.alerts.put(t)
 		}
 		before := t.Level
 		ch, changed := t.Observe(now, v, rule, a.env.flap)
@@ -83,16 +83,16 @@ func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 		}
 		level, why = alert.LevelCritical, "declared host never reported"
 	}
-	t := a.alerts[heartbeatMetric]
+	t := a.alerts.get(heartbeatMetric)
 	if t == nil {
 		if level == alert.LevelOK {
 			// Track from the first contact so the API lists it as OK.
-			a.alerts[heartbeatMetric] = alert.NewTracker(heartbeatMetric, now)
+			a.alerts.put(alert.NewTracker(heartbeatMetric, now))
 			a.alertsDirty = true
 			return
 		}
 		t = alert.NewTracker(heartbeatMetric, now)
-		a.alerts[heartbeatMetric] = t
+		a.alerts.put(t)
 	}
 	if ch, changed := t.Set(now, level, alert.Value{}, a.env.flap); changed {
 		if ch.Kind == alert.ChangeRecovery || level == alert.LevelOK {
@@ -169,14 +169,15 @@ func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Cha
 // recovery that happened as the daemon stopped.
 func (a *hostActor) resumeAlerts(ctx actor.Context) {
 	now := a.env.clock.Now()
-	for _, path := range slices.Sorted(maps.Keys(a.alerts)) {
-		t := a.alerts[path]
+	// A copy: trackers are removed on the way.
+	for _, t := range slices.Clone(a.alerts.all()) {
+		path := t.Path
 		gone := t.RuleMetric != "" && !a.rules.HasRule(t.RuleMetric)
 		if path == heartbeatMetric && t.RuleMetric == "" {
 			gone = !a.inDefault
 		}
 		if gone {
-			delete(a.alerts, path)
+			a.alerts.remove(path)
 			a.dirty, a.alertsDirty = true, true
 			why := "its rule " + t.RuleMetric + " is no longer configured for this host"
 			if path == heartbeatMetric {
@@ -246,7 +247,7 @@ func alertOf(host string, t *alert.Tracker) contract.Alert {
 // activeAlerts returns the host's non-OK alerts for the fleet index.
 func (a *hostActor) activeAlerts() []*AlertEntry {
 	var out []*AlertEntry
-	for _, t := range a.alerts {
+	for _, t := range a.alerts.all() {
 		if t.Level == alert.LevelOK {
 			continue
 		}
@@ -273,9 +274,9 @@ func (a *hostActor) silenced(path string) bool {
 // answerAlerts builds /api/0/hosts/{h}/alerts: every tracked metric's state
 // and the summary.
 func (a *hostActor) answerAlerts() []byte {
-	list := make([]contract.HostAlert, 0, len(a.alerts))
-	for p, t := range a.alerts {
-		list = append(list, contract.HostAlert{Alert: alertOf(a.st.name, t), Silenced: a.silenced(p)})
+	list := make([]contract.HostAlert, 0, a.alerts.len())
+	for _, t := range a.alerts.all() {
+		list = append(list, contract.HostAlert{Alert: alertOf(a.st.name, t), Silenced: a.silenced(t.Path)})
 	}
 	slices.SortFunc(list, func(x, y contract.HostAlert) int { return strings.Compare(x.MetricPath, y.MetricPath) })
 	return contract.AppendHostAlerts(nil, a.st.name, list)

@@ -59,12 +59,12 @@ func familyOf(a netip.AddrPort) family {
 // conn is what the daemon knows of one address family's path from a host.
 type conn struct {
 	addr     netip.AddrPort
-	up       bool
 	lastSeen time.Time
 	rtt      time.Duration // last round trip the agent reported
 	srtt     time.Duration // smoothed: srtt = 7/8 srtt + 1/8 rtt
-	hasRTT   bool
 	loss     lossWindow
+	up       bool
+	hasRTT   bool
 }
 
 // hostState is the liveness state machine of one host. It does no I/O and
@@ -73,28 +73,22 @@ type conn struct {
 // forwards to the journal. Owned by one HostActor; not safe for concurrent use.
 type hostState struct {
 	name      string
-	dyn       bool // registered on first contact rather than declared in watchhosts
-	ver       uint8
 	downAfter int           // missed intervals before a connection is down
 	interval  time.Duration // the agent's heartbeat interval, as it last told us
 	conns     [numFamilies]*conn
 	lastSeen  time.Time
-	stopped   bool
-	state     HostState
 
 	agentVersion string
 	lastBoot     time.Time // when the last boot event was recorded, to report each boot once
 
 	// expectSince is when a declared host began to be expected (the
 	// daemon's start, or its restore): one never heard from is overdue
-	// down_after intervals later. Zero for dynamic hosts, which exist only
-	// once they have reported.
+	// down_after intervals later (overdue, below). Zero for dynamic hosts,
+	// which exist only once they have reported.
 	expectSince time.Time
-	overdue     bool // declared, never heard from, and past its grace
 	// stoppedAfter (0 = never) is how long a host may stay STOPPED before
-	// its liveness alert warns; stoppedLong is set once it has.
+	// its liveness alert warns; stoppedLong (below) is set once it has.
 	stoppedAfter time.Duration
-	stoppedLong  bool
 	unreported   time.Duration // the grace of a declared host; 0: down_after intervals
 
 	// resumedAt is when the daemon restored this state after a restart:
@@ -104,6 +98,14 @@ type hostState struct {
 	resumedAt time.Time
 
 	events []stateEvent // transitions since the caller last drained them
+
+	// The small fields, together so that they share a word.
+	state       HostState
+	ver         uint8
+	dyn         bool // registered on first contact rather than declared in watchhosts
+	stopped     bool
+	overdue     bool // declared, never heard from, and past its grace
+	stoppedLong bool
 }
 
 // stateEvent is one transition, with its journal kind.

@@ -12,8 +12,8 @@ const lossWindowSize = 128
 // not counted as lost, and the figure is over a fixed recent window rather
 // than a decayed average the operator cannot interpret.
 type lossWindow struct {
-	top     uint32    // highest conn_seq seen
 	seen    [2]uint64 // bit i set: heartbeat top-i arrived
+	top     uint32    // highest conn_seq seen
 	span    uint32    // how many sequence numbers the window covers (≤ 128)
 	started bool
 }

@@ -78,7 +78,7 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	a.st.export(h)
 	h.Replay = exportReplay(a.replay.State())
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
-	h.Alerts = exportAlerts(a.alerts)
+	h.Alerts = exportAlerts(a.alerts.all())
 	if rec.Type == statefile.RecordFull {
 		names := slices.Sorted(maps.Keys(a.plugins))
 		h.Plugins = make([]statefile.Plugin, 0, len(names))
@@ -151,7 +151,7 @@ func importReplay(r statefile.Replay) wire.GuardState {
 	return g
 }
 
-func exportAlerts(trackers map[string]*alert.Tracker) []statefile.Alert {
+func exportAlerts(trackers []*alert.Tracker) []statefile.Alert {
 	if len(trackers) == 0 {
 		return nil
 	}
@@ -209,16 +209,14 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 		a.st.restore(h)
 		a.replay = wire.RestoreReplayGuard(importReplay(h.Replay))
 		a.lastSent, a.lastRecv, a.lastSilence = h.LastSent, h.LastRecv, h.LastSilence
-		clear(a.alerts)
+		a.alerts.reset()
 		for i := range h.Alerts {
-			t := restoreAlert(&h.Alerts[i])
-			a.alerts[t.Path] = t
+			a.alerts.put(restoreAlert(&h.Alerts[i]))
 		}
 		for _, p := range h.Plugins {
 			r := a.plugins[p.Name]
 			if r == nil {
-				r = newRing(p.Name, a.env.history)
-				a.plugins[p.Name] = r
+				r = a.addRing(p.Name)
 			}
 			for _, s := range p.Samples {
 				r.insert(sample{unixNano: s.UnixNano, data: s.Data})

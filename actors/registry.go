@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"hash/maphash"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -14,13 +15,19 @@ import (
 )
 
 // Registry maps host names to their HostActors. Lookup is safe from any
-// goroutine and takes no lock on the hot path: the map only grows (hosts are
-// never removed while the daemon runs), the case sync.Map is built for.
-// Only the registry actor writes to it, so a host is spawned exactly once.
+// goroutine. The UDP readers cache what it returns (transport/ingest), so
+// it is asked on a reader's first datagram of a host and by the API's
+// per-host routes, not per datagram. Only the registry actor writes to it,
+// so a host is spawned exactly once.
+//
+// Plain maps in shards, each behind a read-write lock: an entry costs
+// some 40 bytes where a sync.Map's cost 120 (an indirect node, an entry
+// node and the key boxed), and the shards keep the writer from holding up
+// many readers.
 type Registry struct {
-	hosts sync.Map // string -> *actor.PID
-	count atomic.Int64
-	pid   *actor.PID
+	shards [registryShards]registryShard
+	count  atomic.Int64
+	pid    *actor.PID
 	// full holds the source addresses that registered as many dynamic
 	// hosts as [limits] hosts_per_source allows (netip.Addr -> struct{}),
 	// so the readers refuse their new hosts without asking the registry
@@ -28,22 +35,52 @@ type Registry struct {
 	full sync.Map
 }
 
+// registryShards is how many shards the Registry's map is split in.
+const registryShards = 64
+
+type registryShard struct {
+	mu    sync.RWMutex
+	hosts map[string]*actor.PID
+	_     [32]byte // pads a shard to 64 bytes, a cache line of its own
+}
+
+var registrySeed = maphash.MakeSeed()
+
+func (r *Registry) shard(name string) *registryShard {
+	return &r.shards[maphash.String(registrySeed, name)%registryShards]
+}
+
 // Lookup returns the HostActor of the named host.
 func (r *Registry) Lookup(name string) (*actor.PID, bool) {
-	v, ok := r.hosts.Load(name)
-	if !ok {
-		return nil, false
+	sh := r.shard(name)
+	sh.mu.RLock()
+	pid, ok := sh.hosts[name]
+	sh.mu.RUnlock()
+	return pid, ok
+}
+
+// store registers the named host's HostActor.
+func (r *Registry) store(name string, pid *actor.PID) {
+	sh := r.shard(name)
+	sh.mu.Lock()
+	if sh.hosts == nil {
+		sh.hosts = make(map[string]*actor.PID)
 	}
-	return v.(*actor.PID), true
+	sh.hosts[name] = pid
+	sh.mu.Unlock()
 }
 
 // PIDs returns every registered HostActor.
 func (r *Registry) PIDs() []*actor.PID {
 	out := make([]*actor.PID, 0, r.Len())
-	r.hosts.Range(func(_, v any) bool {
-		out = append(out, v.(*actor.PID))
-		return true
-	})
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		for _, pid := range sh.hosts {
+			out = append(out, pid)
+		}
+		sh.mu.RUnlock()
+	}
 	return out
 }
 
@@ -80,7 +117,13 @@ func (a *registryActor) Receive(ctx actor.Context) {
 				a.log.Warn("host in the saved state is no longer declared and accept_dynamic is off; dropped", "host", hr.Name)
 				continue
 			}
-			pid := ctx.Spawn(a.env.restoreProps(hr.Name, !a.watch[hr.Name], hr.Records, a.openedAt))
+			// The records are applied in the actor's Started, on the
+			// pool's workers, so restoring a large fleet uses every core
+			// rather than the registry's one goroutine.
+			h := newHostActor(a.env, hr.Name, !a.watch[hr.Name])
+			h.saved = &savedHost{recs: hr.Records, openedAt: a.openedAt}
+			h.restored, h.frozen = true, true
+			pid := a.env.spawner.spawn(ctx, h)
 			a.env.stats.HostsRegistered.Add(1)
 			if !a.watch[hr.Name] {
 				a.countRestored(hr.Records)
@@ -130,13 +173,13 @@ func (a *registryActor) route(ctx actor.Context, m ingest.Message) {
 }
 
 func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {
-	pid := ctx.Spawn(a.env.props(name, dyn))
+	pid := a.env.spawner.spawn(ctx, newHostActor(a.env, name, dyn))
 	a.env.stats.HostsRegistered.Add(1)
 	return pid
 }
 
 func (a *registryActor) publish(name string, pid *actor.PID) {
-	a.reg.hosts.Store(name, pid)
+	a.reg.store(name, pid)
 	a.reg.count.Add(1)
 }
 

@@ -255,20 +255,7 @@ func (s *System) startHosts() (func(), error) {
 		limits:       &cfg.Limits,
 		refusals:     s.Refusals,
 	}
-	env.props = func(name string, dyn bool) *actor.Props {
-		return actor.PropsFromProducer(func() actor.Actor { return newHostActor(env, name, dyn) }, actor.WithDispatcher(s.pool))
-	}
-	env.restoreProps = func(name string, dyn bool, recs []*statefile.Record, openedAt time.Time) *actor.Props {
-		return actor.PropsFromProducer(func() actor.Actor {
-			// The records are applied in the actor's Started, on the
-			// pool's workers, so restoring a large fleet uses every core
-			// rather than the registry's one goroutine.
-			a := newHostActor(env, name, dyn)
-			a.saved, a.openedAt = recs, openedAt
-			a.restored, a.frozen = true, true
-			return a
-		}, actor.WithDispatcher(s.pool))
-	}
+	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))
 	s.env = env
 
 	// The saved state, read back before any datagram is.

@@ -121,7 +121,14 @@ type Tracker struct {
 	RuleMetric string
 	// Level is the effective level; Since is when it last changed.
 	Level Level
-	Since time.Time
+	// Flapping is set between a ChangeFlapStart and the ChangeFlapStop.
+	Flapping bool
+	// NotifiedLevel: see NotifiedAt. The one-byte fields are together
+	// (warnRun and critRun too), so that they share a word: every host has
+	// a Tracker (its heartbeat alert).
+	NotifiedLevel    Level
+	warnRun, critRun bool
+	Since            time.Time
 	// LastValue and LastCheck are the value and time of the latest Observe
 	// or Set, whether or not anything changed.
 	LastValue Value
@@ -131,22 +138,18 @@ type Tracker struct {
 	// change away from OK starts a new episode at 0. A recovery's own
 	// notification is counted in the episode it ends.
 	NotificationCount int
-	// Flapping is set between a ChangeFlapStart and the ChangeFlapStop.
-	Flapping bool
 	// NotifiedLevel is the level of the last notification delivered for
 	// the alert, NotifiedAt when (zero: never), and RouteSent when each
 	// channel last delivered one in the current episode: what a restarted
 	// daemon needs so that it neither pages twice nor forgets to page.
-	NotifiedLevel Level
-	NotifiedAt    time.Time
-	RouteSent     map[string]time.Time
+	NotifiedAt time.Time
+	RouteSent  map[string]time.Time
 
 	// warnSince and critSince start the current unbroken run of raw levels
 	// at or above WARNING and CRITICAL (on the OK < WARNING < CRITICAL
 	// ladder); a raise to a level takes effect once its run has lasted
-	// Rule.For. warnRun and critRun say whether such a run is open.
+	// Rule.For. warnRun and critRun (above) say whether such a run is open.
 	warnSince, critSince time.Time
-	warnRun, critRun     bool
 	// changes holds the times of the recent level changes, oldest first,
 	// pruned to the flap window and capped at Start+1 entries: enough to
 	// tell "more than Start" from "at most Stop".

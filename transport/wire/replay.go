@@ -140,12 +140,27 @@ const MaxLegacyLead = 1 << 40
 // out too. A sender that is still running simply comes back with its next
 // datagram, which is newer.
 //
-// The zero value is ready to use. Check does not allocate. Not safe for
-// concurrent use; each host's owner (its HostActor) keeps one.
+// The zero value is ready to use. Check allocates only when a second
+// instance sends: a host almost always has one sender, and a daemon keeps
+// a guard per host, so the other windows are made when needed (the guard
+// is 88 bytes rather than 272). Not safe for concurrent use; each host's
+// owner (its HostActor) keeps one.
 type ReplayGuard struct {
-	slots [MaxInstances]instanceSlot
-	tick  uint64 // bumped on every accepted datagram; orders slots by recency
-	floor int64  // newest timestamp accepted from an instance since forgotten
+	first instanceSlot
+	more  *[MaxInstances - 1]instanceSlot // the other instances' slots; nil until a second sends
+	tick  uint64                          // bumped on every accepted datagram; orders slots by recency
+	floor int64                           // newest timestamp accepted from an instance since forgotten
+}
+
+// slot returns slot i (i < MaxInstances), or nil if it was never made.
+func (g *ReplayGuard) slot(i int) *instanceSlot {
+	if i == 0 {
+		return &g.first
+	}
+	if g.more == nil {
+		return nil
+	}
+	return &g.more[i-1]
 }
 
 // instanceSlot is one sender instance's window; used == 0 marks it free.
@@ -208,8 +223,12 @@ func legacyLeadOK(seq uint64, sent int64) bool {
 }
 
 func (g *ReplayGuard) find(id uint64) *instanceSlot {
-	for i := range g.slots {
-		if s := &g.slots[i]; s.used != 0 && s.id == id {
+	for i := 0; i < MaxInstances; i++ {
+		s := g.slot(i)
+		if s == nil {
+			break
+		}
+		if s.used != 0 && s.id == id {
 			return s
 		}
 	}
@@ -220,9 +239,15 @@ func (g *ReplayGuard) find(id uint64) *instanceSlot {
 // whose newest timestamp then joins the floor. The new window keeps the
 // floor from before: the evicted instance's datagrams are not this one's.
 func (g *ReplayGuard) open(id uint64) (*instanceSlot, Eviction) {
-	victim := &g.slots[0]
-	for i := range g.slots {
-		s := &g.slots[i]
+	if g.first.used != 0 && g.more == nil {
+		g.more = new([MaxInstances - 1]instanceSlot)
+	}
+	victim := &g.first
+	for i := 0; i < MaxInstances; i++ {
+		s := g.slot(i)
+		if s == nil {
+			break
+		}
 		if s.used == 0 {
 			victim = s
 			break
@@ -244,8 +269,8 @@ func (g *ReplayGuard) open(id uint64) (*instanceSlot, Eviction) {
 // Instances returns how many sender instances the guard has a window for.
 func (g *ReplayGuard) Instances() int {
 	n := 0
-	for i := range g.slots {
-		if g.slots[i].used != 0 {
+	for i := 0; i < MaxInstances; i++ {
+		if s := g.slot(i); s != nil && s.used != 0 {
 			n++
 		}
 	}
@@ -270,9 +295,9 @@ type GuardState struct {
 // State returns the guard's state.
 func (g *ReplayGuard) State() GuardState {
 	slots := make([]*instanceSlot, 0, MaxInstances)
-	for i := range g.slots {
-		if g.slots[i].used != 0 {
-			slots = append(slots, &g.slots[i])
+	for i := 0; i < MaxInstances; i++ {
+		if s := g.slot(i); s != nil && s.used != 0 {
+			slots = append(slots, s)
 		}
 	}
 	slices.SortFunc(slots, func(a, b *instanceSlot) int { return cmp.Compare(b.used, a.used) })
@@ -296,7 +321,10 @@ func RestoreReplayGuard(st GuardState) ReplayGuard {
 			continue
 		}
 		// Most recent first: the first gets the highest tick.
-		g.slots[n] = instanceSlot{id: is.Instance, win: RestoreReplayWindow(is.Window), last: is.Last, floor: is.Floor, used: uint64(MaxInstances - n)}
+		if n == 1 {
+			g.more = new([MaxInstances - 1]instanceSlot)
+		}
+		*g.slot(n) = instanceSlot{id: is.Instance, win: RestoreReplayWindow(is.Window), last: is.Last, floor: is.Floor, used: uint64(MaxInstances - n)}
 		n++
 	}
 	return g
