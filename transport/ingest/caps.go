@@ -37,19 +37,11 @@ func (r *reader) admitSampleSize(now time.Time, from netip.AddrPort, h *wire.Hea
 	return false
 }
 
-// minKeyBytes is the fewest bytes one more object key adds to a JSON
-// document: `"":0,`. A sample shorter than minKeyBytes times the cap cannot
-// exceed it and is not scanned.
-const minKeyBytes = 5
-
 // admitSampleKeys reports whether a decoded sample has at most [limits]
-// keys_per_sample object keys.
+// keys_per_sample object keys. The count comes with the sample: the wire
+// decoder's validating scan makes it, so the cap costs no pass of its own.
 func (r *reader) admitSampleKeys(now time.Time, m *Sample) bool {
-	maxKeys := r.d.Limits.KeysPerSample
-	if len(m.Data) < minKeyBytes*maxKeys {
-		return true
-	}
-	n := limits.CountKeys(m.Data)
+	n, maxKeys := m.Keys, r.d.Limits.KeysPerSample
 	if n <= maxKeys {
 		return true
 	}

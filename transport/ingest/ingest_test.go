@@ -302,6 +302,33 @@ func TestCapsInTheReader(t *testing.T) {
 	}
 }
 
+// The key cap counts keys at any depth, in compressed samples too (after
+// decompression), and the delivered Sample carries the count: keys in
+// strings are not keys.
+func TestKeyCapCountsEveryKey(t *testing.T) {
+	rec := newRecorder("web01")
+	h := newHarness(t, Config{}, limits.Config{KeysPerSample: 4}, rec)
+	big := sample(t, env("web01", 2), "p", `{"k":"`+strings.Repeat("a:b,", 300)+`","n":{"x":{"y":1}}}`)
+	if wh, err := wire.Parse(big); err != nil || !wh.Compressed() {
+		t.Fatalf("the large sample is not compressed (%v)", err)
+	}
+	h.run(sample(t, env("web01", 1), "p", `{"a":{"b":{"c":{"d":{"e":1}}}}}`),
+		big,
+		sample(t, env("web01", 3), "p", `{"a":[{"b":1},{"c":"d:e"}],"f":{}}`))
+	if n := h.refusals.Count(limits.KeysPerSample); n != 1 {
+		t.Errorf("keys_per_sample refusals = %d, want 1 (the 5-key sample)", n)
+	}
+	got := rec.messages()
+	if len(got) != 2 {
+		t.Fatalf("delivered %d messages, want 2", len(got))
+	}
+	for i, want := range []int{4, 4} {
+		if s := got[i].(*Sample); s.Keys != want || s.Keys != limits.CountKeys(s.Data) {
+			t.Errorf("sample %d: Keys = %d, want %d (CountKeys %d)", s.Seq, s.Keys, want, limits.CountKeys(s.Data))
+		}
+	}
+}
+
 func TestCountersHoldEveryReason(t *testing.T) {
 	for _, r := range wire.AllReasons() {
 		if int(r) >= maxReasons {

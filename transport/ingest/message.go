@@ -70,6 +70,10 @@ type Sample struct {
 	Header
 	Plugin []byte
 	Data   []byte // a validated JSON object
+	// Keys is how many object keys Data holds at any depth, counted by the
+	// scan that validated it (wire.Sample.Keys); the reader's key cap reads
+	// it. A Sample built by hand may leave it 0.
+	Keys int
 }
 
 // Silence is an agent's request to mute alerts of its own host.
@@ -130,7 +134,7 @@ func decode(h *wire.Header, hd Header, scratch []byte) (Message, []byte, error) 
 		buf := make([]byte, len(s.Plugin)+len(s.Data))
 		copy(buf, s.Plugin)
 		copy(buf[len(s.Plugin):], s.Data)
-		return &Sample{Header: hd, Plugin: buf[:len(s.Plugin)], Data: buf[len(s.Plugin):]}, sc, nil
+		return &Sample{Header: hd, Plugin: buf[:len(s.Plugin)], Data: buf[len(s.Plugin):], Keys: s.Keys}, sc, nil
 	case wire.KindSilence:
 		si, err := wire.DecodeSilence(h)
 		if err != nil {
