@@ -1,5 +1,10 @@
 package wire
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // A sample's JSON is scanned once on the read path: scanObject checks it
 // and counts its keys in the same pass. It replaced json.Valid followed by
 // a second pass for the key cap; a profile at 110,000 datagrams/s had
@@ -7,7 +12,7 @@ package wire
 
 // maxDepth is encoding/json's nesting bound: json.Valid refuses a document
 // with more than this many arrays and objects open at once, so the scan
-// does too. It also bounds the scan's stack, which lives in a fixed array.
+// does too. It also bounds the scan's stack, a fixed array.
 const maxDepth = 10000
 
 // scanObject reports whether data is a single JSON object with no leading
@@ -17,45 +22,70 @@ const maxDepth = 10000
 // keys it holds at any depth: as many as limits.CountKeys counts, one per
 // member. It makes one pass over data and does not allocate.
 func scanObject(data []byte) (keys int, ok bool) {
-	if len(data) == 0 || data[0] != '{' {
-		return 0, false
+	// Samples nest a few levels: 64 levels fit one word, and only a
+	// deeper document, never a real sample, is scanned again with room
+	// for maxDepth (zeroing that much stack on every call would cost a
+	// tenth of a small sample's scan).
+	var shallow [1]uint64
+	keys, ok, deeper := scan(data, shallow[:])
+	if deeper {
+		return scanDeep(data)
 	}
-	// inObject has bit d-1 set when the container at depth d is an object.
-	var inObject [(maxDepth + 63) / 64]uint64
-	depth := 0
+	return keys, ok
+}
+
+//go:noinline
+func scanDeep(data []byte) (keys int, ok bool) {
+	var stack [(maxDepth + 63) / 64]uint64
+	keys, ok, _ = scan(data, stack[:])
+	return keys, ok
+}
+
+// scan is scanObject with a stack of len(stack)*64 levels: bit d%64 of
+// stack[d/64] is set when the container at depth d+1 is an object. deeper
+// reports that data nests deeper than that (and no more than maxDepth), so
+// the verdict is still open.
+func scan(data []byte, stack []uint64) (keys int, ok, deeper bool) {
+	if len(data) == 0 || data[0] != '{' {
+		return 0, false, false
+	}
+	var depth uint // containers open
+	obj := false   // whether the innermost one is an object
 	i := 0
 	// Each turn of the loop reads one value and what follows it up to the
 	// next value: a comma (and a key, in an object) or closing brackets.
 	for {
 		i = skipSpace(data, i)
 		if i >= len(data) {
-			return 0, false
+			return 0, false, false
 		}
 		switch c := data[i]; c {
 		case '{', '[':
-			if depth == maxDepth {
-				return 0, false
+			switch {
+			case depth == maxDepth:
+				return 0, false, false
+			case depth == uint(len(stack))*64:
+				return 0, false, true
 			}
-			w, bit := depth/64, uint64(1)<<(depth%64)
+			obj = c == '{'
+			if obj {
+				stack[depth/64] |= 1 << (depth % 64)
+			} else {
+				stack[depth/64] &^= 1 << (depth % 64)
+			}
 			depth++
 			i = skipSpace(data, i+1)
-			if c == '[' {
-				inObject[w] &^= bit
-				if i < len(data) && data[i] == ']' {
-					depth--
-					i++
-					break // an empty array is a value
-				}
+			if i < len(data) && (obj && data[i] == '}' || !obj && data[i] == ']') {
+				i++
+				depth--
+				obj = depth > 0 && stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+				break // an empty container is a value
+			}
+			if !obj {
 				continue
 			}
-			inObject[w] |= bit
-			if i < len(data) && data[i] == '}' {
-				depth--
-				i++
-				break // an empty object is a value
-			}
 			if i = scanKey(data, i); i < 0 {
-				return 0, false
+				return 0, false, false
 			}
 			keys++
 			continue
@@ -71,34 +101,34 @@ func scanObject(data []byte) (keys int, ok bool) {
 			i = scanNumber(data, i)
 		}
 		if i < 0 {
-			return 0, false
+			return 0, false, false
 		}
 		// A value ended: close what it ends, then expect the next one.
 		for {
 			if depth == 0 {
-				return keys, skipSpace(data, i) == len(data)
+				return keys, skipSpace(data, i) == len(data), false
 			}
 			i = skipSpace(data, i)
 			if i >= len(data) {
-				return 0, false
+				return 0, false, false
 			}
-			obj := inObject[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 			c := data[i]
 			if c == ',' {
 				i++
 				if obj {
 					if i = scanKey(data, skipSpace(data, i)); i < 0 {
-						return 0, false
+						return 0, false, false
 					}
 					keys++
 				}
 				break
 			}
 			if obj && c != '}' || !obj && c != ']' {
-				return 0, false
+				return 0, false, false
 			}
-			depth--
 			i++
+			depth--
+			obj = depth > 0 && stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 		}
 	}
 }
@@ -106,7 +136,7 @@ func scanObject(data []byte) (keys int, ok bool) {
 // skipSpace returns the index of the first byte at or after i that is not
 // JSON whitespace.
 func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t') {
+	for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t') {
 		i++
 	}
 	return i
@@ -142,6 +172,18 @@ var plainString = func() (t [256]bool) {
 // the index just past the closing quote, or -1.
 func scanString(data []byte, i int) int {
 	for i++; i < len(data); {
+		// Eight plain bytes at a time, up to the first that is not.
+		for i+8 <= len(data) {
+			m := specialBytes(binary.LittleEndian.Uint64(data[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
 		c := data[i]
 		if plainString[c] {
 			i++
@@ -170,6 +212,16 @@ func scanString(data []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// specialBytes flags, in bit 7 of each byte, the bytes of x (eight bytes
+// of a string, little-endian) that end a plain run: '"', '\\' and those
+// below 0x20. The lowest flag is exact; flags above it may be spurious
+// (borrows), which is all scanString needs.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & highs }
+	return below(x, 0x20) | below(x^(ones*'"'), 1) | below(x^(ones*'\\'), 1)
 }
 
 func isHex(c byte) bool {

@@ -154,6 +154,9 @@ func TestScanObjectDepth(t *testing.T) {
 		{"mixed, an empty object past the bound", mixed(maxDepth, `{}`), false},
 		{"mixed, an empty array past the bound", mixed(maxDepth, `[]`), false},
 		{"mixed, past the bound", mixed(maxDepth+1, `1`), false},
+		{"mixed, 64 deep: the shallow stack", mixed(64, `1`), true},
+		{"mixed, 65 deep: the deep stack", mixed(65, `{}`), true},
+		{"mixed, 65 deep and broken", mixed(65, `{]`), false},
 		{"arrays at the bound", arrays(maxDepth - 1), true},
 		{"arrays past the bound", arrays(maxDepth), false},
 		{"far past the bound, unclosed", []byte(`{"a":` + strings.Repeat("[", 3*maxDepth)), false},
@@ -167,6 +170,21 @@ func TestScanObjectDepth(t *testing.T) {
 		}
 		if ok && keys != limits.CountKeys(tc.data) {
 			t.Errorf("%s: %d keys, CountKeys %d", tc.name, keys, limits.CountKeys(tc.data))
+		}
+	}
+}
+
+// TestScanStringEveryOffset puts each kind of byte a string may end a
+// plain run with at every offset of the eight-byte steps scanString takes,
+// with json.Valid as the judge.
+func TestScanStringEveryOffset(t *testing.T) {
+	for n := range 20 {
+		for _, b := range []string{`\"`, `\\`, `\u00e9`, `\x`, `"`, "\x00", "\x01", "\x1f", " ", "\x7f", "\x80", "\xff", "!", "#", "[", "]"} {
+			data := []byte(`{"k":"` + strings.Repeat("x", n) + b + `abcdefghij"}`)
+			keys, ok := scanObject(data)
+			if want := json.Valid(data); ok != want || ok && keys != 1 {
+				t.Errorf("scanObject(%q) = %d, %v; json.Valid says %v", data, keys, ok, want)
+			}
 		}
 	}
 }
