@@ -37,11 +37,11 @@ func (r *reader) admitSampleSize(now time.Time, from netip.AddrPort, h *wire.Hea
 	return false
 }
 
-// admitSampleKeys reports whether a decoded sample has at most [limits]
-// keys_per_sample object keys. The count comes with the sample: the wire
-// decoder's validating scan makes it, so the cap costs no pass of its own.
-func (r *reader) admitSampleKeys(now time.Time, m *Sample) bool {
-	n, maxKeys := m.Keys, r.d.Limits.KeysPerSample
+// admitSampleKeys reports whether a decoded sample, with n object keys,
+// has at most [limits] keys_per_sample. n comes from the wire decoder's
+// validating scan (wire.Sample.Keys), so the cap costs no pass of its own.
+func (r *reader) admitSampleKeys(now time.Time, m *Sample, n int) bool {
+	maxKeys := r.d.Limits.KeysPerSample
 	if n <= maxKeys {
 		return true
 	}
