@@ -209,8 +209,10 @@ func CleanText(s string) bool {
 }
 
 // CountKeys returns how many object keys the JSON document data holds, at
-// any depth. data must be valid JSON (the listener checks it first): then
-// every ':' outside a string ends one key.
+// any depth: the count keys_per_sample caps. data must be valid JSON: then
+// every ':' outside a string ends one key. It is the definition of the
+// count; the read path gets it from the validating scan of
+// transport/wire (wire.Sample.Keys), whose fuzz test holds it to this.
 func CountKeys(data []byte) int {
 	n := 0
 	inString := false

@@ -37,19 +37,11 @@ func (r *reader) admitSampleSize(now time.Time, from netip.AddrPort, h *wire.Hea
 	return false
 }
 
-// minKeyBytes is the fewest bytes one more object key adds to a JSON
-// document: `"":0,`. A sample shorter than minKeyBytes times the cap cannot
-// exceed it and is not scanned.
-const minKeyBytes = 5
-
-// admitSampleKeys reports whether a decoded sample has at most [limits]
-// keys_per_sample object keys.
-func (r *reader) admitSampleKeys(now time.Time, m *Sample) bool {
+// admitSampleKeys reports whether a decoded sample, with n object keys,
+// has at most [limits] keys_per_sample. n comes from the wire decoder's
+// validating scan (wire.Sample.Keys), so the cap costs no pass of its own.
+func (r *reader) admitSampleKeys(now time.Time, m *Sample, n int) bool {
 	maxKeys := r.d.Limits.KeysPerSample
-	if len(m.Data) < minKeyBytes*maxKeys {
-		return true
-	}
-	n := limits.CountKeys(m.Data)
 	if n <= maxKeys {
 		return true
 	}

@@ -261,13 +261,14 @@ func (r *reader) handle(batch *udp.Batch) {
 			continue
 		}
 		var m Message
-		m, r.scratch, err = decode(&h, Header{Host: rt.host, Version: h.Version, Instance: h.Instance, Seq: h.Seq,
+		var keys int
+		m, keys, r.scratch, err = decode(&h, Header{Host: rt.host, Version: h.Version, Instance: h.Instance, Seq: h.Seq,
 			Sent: h.Time, Recv: now, From: from, acks: r.acks}, r.scratch)
 		if err != nil {
 			r.reject(now, from, h.Host, wire.ReasonOf(err))
 			continue
 		}
-		if s, ok := m.(*Sample); ok && !r.admitSampleKeys(now, s) {
+		if s, ok := m.(*Sample); ok && !r.admitSampleKeys(now, s, keys) {
 			continue
 		}
 		if rt.to == nil {

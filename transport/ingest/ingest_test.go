@@ -302,6 +302,28 @@ func TestCapsInTheReader(t *testing.T) {
 	}
 }
 
+// The key cap counts keys at any depth, in compressed samples too (after
+// decompression); keys in strings are not keys.
+func TestKeyCapCountsEveryKey(t *testing.T) {
+	rec := newRecorder("web01")
+	h := newHarness(t, Config{}, limits.Config{KeysPerSample: 4}, rec)
+	big := sample(t, env("web01", 2), "p", `{"k":"`+strings.Repeat("a:b,", 300)+`","n":{"x":{"y":1}}}`)
+	if wh, err := wire.Parse(big); err != nil || !wh.Compressed() {
+		t.Fatalf("the large sample is not compressed (%v)", err)
+	}
+	h.run(sample(t, env("web01", 1), "p", `{"a":{"b":{"c":{"d":{"e":1}}}}}`),
+		big,
+		sample(t, env("web01", 3), "p", `{"a":[{"b":1},{"c":"d:e"}],"f":{}}`),
+		sample(t, env("web01", 4), "p", `{"a":[{"b":1},{"c":"d:e"}],"f":{"g":{}}}`))
+	if n := h.refusals.Count(limits.KeysPerSample); n != 2 {
+		t.Errorf("keys_per_sample refusals = %d, want 2 (the 5-key samples)", n)
+	}
+	got := rec.messages()
+	if len(got) != 2 || got[0].Head().Seq != 2 || got[1].Head().Seq != 3 {
+		t.Fatalf("delivered %d messages, want the two 4-key samples", len(got))
+	}
+}
+
 func TestCountersHoldEveryReason(t *testing.T) {
 	for _, r := range wire.AllReasons() {
 		if int(r) >= maxReasons {

@@ -97,47 +97,50 @@ func (*Silence) Kind() wire.Kind { return wire.KindSilence }
 
 // decode builds the message of h's kind from its payload, copying what
 // must outlive the socket buffer. hd is the header it carries. scratch is
-// the reader's decompression buffer, returned for reuse. An error is
-// always a *wire.Error (see wire.ReasonOf).
-func decode(h *wire.Header, hd Header, scratch []byte) (Message, []byte, error) {
+// the reader's decompression buffer, returned for reuse. keys is a
+// sample's object key count (wire.Sample.Keys), which the reader's key cap
+// reads; it travels beside the message, not in it, as the cap is checked
+// before delivery and nothing after needs it. An error is always a
+// *wire.Error (see wire.ReasonOf).
+func decode(h *wire.Header, hd Header, scratch []byte) (m Message, keys int, _ []byte, err error) {
 	switch h.Kind {
 	case wire.KindHeartbeat:
 		hb, err := wire.DecodeHeartbeat(h)
 		if err != nil {
-			return nil, scratch, err
+			return nil, 0, scratch, err
 		}
 		return &Heartbeat{Header: hd, Interval: time.Duration(hb.IntervalMS) * time.Millisecond,
-			ConnSeq: hb.ConnSeq, RTT: time.Duration(hb.RTTMicros) * time.Microsecond}, scratch, nil
+			ConnSeq: hb.ConnSeq, RTT: time.Duration(hb.RTTMicros) * time.Microsecond}, 0, scratch, nil
 	case wire.KindBoot:
 		b, err := wire.DecodeBoot(h)
 		if err != nil {
-			return nil, scratch, err
+			return nil, 0, scratch, err
 		}
-		return &Boot{Header: hd, Interval: time.Duration(b.IntervalMS) * time.Millisecond, AgentVersion: string(b.AgentVersion)}, scratch, nil
+		return &Boot{Header: hd, Interval: time.Duration(b.IntervalMS) * time.Millisecond, AgentVersion: string(b.AgentVersion)}, 0, scratch, nil
 	case wire.KindShutdown:
 		sd, err := wire.DecodeShutdown(h)
 		if err != nil {
-			return nil, scratch, err
+			return nil, 0, scratch, err
 		}
-		return &Shutdown{Header: hd, Reason: string(sd.Reason)}, scratch, nil
+		return &Shutdown{Header: hd, Reason: string(sd.Reason)}, 0, scratch, nil
 	case wire.KindSample:
 		s, sc, err := wire.DecodeSample(h, scratch)
 		if err != nil {
-			return nil, sc, err
+			return nil, 0, sc, err
 		}
 		// One allocation holds both: the receiver codes the data into its
 		// ring, and the WebSocket frame and the next checkpoint delta use it.
 		buf := make([]byte, len(s.Plugin)+len(s.Data))
 		copy(buf, s.Plugin)
 		copy(buf[len(s.Plugin):], s.Data)
-		return &Sample{Header: hd, Plugin: buf[:len(s.Plugin)], Data: buf[len(s.Plugin):]}, sc, nil
+		return &Sample{Header: hd, Plugin: buf[:len(s.Plugin)], Data: buf[len(s.Plugin):]}, s.Keys, sc, nil
 	case wire.KindSilence:
 		si, err := wire.DecodeSilence(h)
 		if err != nil {
-			return nil, scratch, err
+			return nil, 0, scratch, err
 		}
-		return &Silence{Header: hd, For: time.Duration(si.Seconds) * time.Second, Metric: string(si.Metric), Comment: string(si.Comment)}, scratch, nil
+		return &Silence{Header: hd, For: time.Duration(si.Seconds) * time.Second, Metric: string(si.Metric), Comment: string(si.Comment)}, 0, scratch, nil
 	}
 	// ACKs flow from the daemon, never to it.
-	return nil, scratch, &wire.Error{Reason: wire.ReasonKind, Msg: "datagram of kind " + h.Kind.String() + " is not accepted by the daemon"}
+	return nil, 0, scratch, &wire.Error{Reason: wire.ReasonKind, Msg: "datagram of kind " + h.Kind.String() + " is not accepted by the daemon"}
 }

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"encoding/json"
 	"testing"
+
+	"github.com/hbd-project/hbd/internal/limits"
 )
 
 func benchHeartbeat(b *testing.B) (*Signer, []byte) {
@@ -175,5 +178,34 @@ func BenchmarkReplayGuard(b *testing.B) {
 		if r, _ := g.Check(MaxInstances, seq, 2); r != ReasonNone {
 			b.Fatal(r)
 		}
+	}
+}
+
+// BenchmarkScanObject compares the read path's one-pass check of a
+// sample's JSON with what it replaced, json.Valid and then
+// limits.CountKeys, on the agent's four plugins as hbd-bench sends them
+// (the first four lines of testdata/samples.txt).
+func BenchmarkScanObject(b *testing.B) {
+	for _, s := range testSamples(b)[:4] {
+		data := []byte(s.data)
+		want := limits.CountKeys(data)
+		b.Run(s.plugin+"/scan", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if keys, ok := scanObject(data); !ok || keys != want {
+					b.Fatal("scanObject refused a sample")
+				}
+			}
+		})
+		b.Run(s.plugin+"/json.Valid+CountKeys", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if !json.Valid(data) || limits.CountKeys(data) != want {
+					b.Fatal("json.Valid refused a sample")
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"testing"
+
+	"github.com/hbd-project/hbd/internal/limits"
 )
 
 // FuzzParse feeds arbitrary bytes through the receive path (Parse, Verify,
@@ -101,6 +103,9 @@ func checkReceive(t *testing.T, s *Signer, b []byte, signed bool) {
 		v, _, err := DecodeSample(&h, nil)
 		if !decoded(t, err) {
 			return
+		}
+		if v.Keys != limits.CountKeys(v.Data) {
+			t.Fatalf("sample %q has %d keys, CountKeys says %d", v.Data, v.Keys, limits.CountKeys(v.Data))
 		}
 		out, err = AppendSample(nil, s, e, string(v.Plugin), v.Data)
 		mustEncode(t, err)

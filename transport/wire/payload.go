@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"slices"
 
 	"github.com/klauspost/compress/s2"
@@ -38,6 +37,10 @@ type Shutdown struct {
 type Sample struct {
 	Plugin []byte // plugin name, ValidPluginName
 	Data   []byte // a JSON object
+	// Keys is how many object keys Data holds at any depth (one per
+	// member, as limits.CountKeys counts them), found by the scan that
+	// validated it, so that the key cap costs no second pass.
+	Keys int
 }
 
 // Silence is the payload of a KindSilence datagram: the sending host asks
@@ -221,22 +224,25 @@ func parseSample(p []byte) (Sample, error) {
 		return Sample{}, errorf(ReasonBadPayload, "invalid plugin name %q", plugin)
 	}
 	data := p[1+n:]
-	if err := checkObject(data); err != nil {
+	keys, err := checkObject(data)
+	if err != nil {
 		return Sample{}, err
 	}
-	return Sample{Plugin: plugin, Data: data}, nil
+	return Sample{Plugin: plugin, Data: data, Keys: keys}, nil
 }
 
 // checkObject accepts exactly what the daemon can store as a sample: one
-// valid JSON object with no leading whitespace.
-func checkObject(data []byte) error {
+// valid JSON object with no leading whitespace. It returns the object's
+// key count (see scanObject).
+func checkObject(data []byte) (keys int, err error) {
 	if len(data) == 0 || data[0] != '{' {
-		return errorf(ReasonBadPayload, "sample data is not a JSON object")
+		return 0, errorf(ReasonBadPayload, "sample data is not a JSON object")
 	}
-	if !json.Valid(data) {
-		return errorf(ReasonBadPayload, "sample data is not valid JSON")
+	keys, ok := scanObject(data)
+	if !ok {
+		return 0, errorf(ReasonBadPayload, "sample data is not valid JSON")
 	}
-	return nil
+	return keys, nil
 }
 
 // readString reads a u8-length-prefixed printable ASCII string.
@@ -405,7 +411,7 @@ func AppendSample(dst []byte, s *Signer, e Envelope, plugin string, data []byte)
 	if !validName(plugin, MaxPluginNameLen) {
 		return dst, errorf(ReasonBadPayload, "invalid plugin name %q", plugin)
 	}
-	if err := checkObject(data); err != nil {
+	if _, err := checkObject(data); err != nil {
 		return dst, err
 	}
 	payLen := 1 + len(plugin) + len(data)

@@ -601,7 +601,15 @@ func TestZeroAllocs(t *testing.T) {
 	buf := make([]byte, 0, 512)
 	var g ReplayGuard
 	seq := uint64(0)
+	smp, err := AppendSample(nil, s, testEnv, "disk", []byte(`{"a":[1,-0.5e3,{"b":"\u00e9"}],"c":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, f := range map[string]func(){
+		"DecodeSample": func() {
+			h, _ := Parse(smp)
+			_, _, _ = DecodeSample(&h, nil)
+		},
 		"Parse":   func() { _, _ = Parse(b) },
 		"ParseV1": func() { _, _ = Parse(b1) },
 		"Verify":  func() { _ = s.Verify(b) },
