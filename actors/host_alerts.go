@@ -37,12 +37,13 @@ type alertsQuery struct {
 }
 
 // observeSample runs the host's rules over one sample. Samples of plugins
-// no rule mentions are not parsed at all.
+// no rule mentions are not parsed at all; the others were checked by the
+// UDP reader's one scan (transport/wire), so they are not validated again.
 func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin string, data []byte) {
 	if a.rules == nil || !a.rules.HasPlugin(plugin) {
 		return
 	}
-	_ = a.rules.Evaluate(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
+	_ = a.rules.EvaluateValid(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
 		t := a.alerts.get(path)
 		if t == nil {
 			if !a.admitAlert(now, path) {

@@ -28,6 +28,17 @@ var errNotObject = errors.New("sample data is not a JSON object")
 // without reading data. The path string and the rule must not be modified;
 // both stay valid after fn returns.
 func (hr *HostRules) Evaluate(plugin string, data []byte, fn func(path string, rule *Rule, v Value)) error {
+	return hr.evaluate(plugin, data, false, fn)
+}
+
+// EvaluateValid is Evaluate for data already known to be valid JSON (a
+// sample that passed the wire decoder's check): it skips the validation
+// pass. data must not be invalid JSON; the walk trusts its syntax.
+func (hr *HostRules) EvaluateValid(plugin string, data []byte, fn func(path string, rule *Rule, v Value)) error {
+	return hr.evaluate(plugin, data, true, fn)
+}
+
+func (hr *HostRules) evaluate(plugin string, data []byte, valid bool, fn func(path string, rule *Rule, v Value)) error {
 	if hr == nil {
 		return nil
 	}
@@ -37,7 +48,7 @@ func (hr *HostRules) Evaluate(plugin string, data []byte, fn func(path string, r
 	}
 	// Validate first, so the walk below may trust the syntax and fn never
 	// sees part of a document that turns out to be broken.
-	if !json.Valid(data) {
+	if !valid && !json.Valid(data) {
 		return fmt.Errorf("cannot evaluate sample of plugin %q: invalid JSON", plugin)
 	}
 	i := skipWS(data, 0)

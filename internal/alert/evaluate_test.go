@@ -234,6 +234,16 @@ func FuzzEvaluate(f *testing.F) {
 		if wantErr := json.Unmarshal(data, &obj) != nil || obj == nil; (err != nil) != wantErr {
 			t.Fatalf("Evaluate(%q) error %v; want error: %v", data, err, wantErr)
 		}
+		if err == nil {
+			// What the HostActors call for samples the wire decoder has
+			// checked: the same calls without the validation pass.
+			var valid []string
+			if err := hr.EvaluateValid("p", data, func(p string, r *Rule, v Value) {
+				valid = append(valid, fmt.Sprintf("%s=%s by %s", p, valueString(v), r.Metric))
+			}); err != nil || strings.Join(valid, "\n") != strings.Join(got, "\n") {
+				t.Fatalf("EvaluateValid(%q) = %q, %v; Evaluate gave %q", data, valid, err, got)
+			}
+		}
 		if err != nil || !utf8.Valid(data) {
 			// encoding/json rewrites invalid UTF-8, so the reference below
 			// would see other keys than Evaluate.
