@@ -40,11 +40,25 @@ func AppendSnapshot(b []byte, hosts [][]byte) []byte {
 	return append(b, snapshotTail...)
 }
 
+const hostFrameHead = `{"type":"host","data":`
+
 // HostFrame is the frame of a host that changed: {"type":"host","data":host},
 // host being an encoded host object (AppendHost).
 func HostFrame(host []byte) []byte {
-	b := make([]byte, 0, len(host)+24)
-	b = append(b, `{"type":"host","data":`...)
+	b := make([]byte, 0, len(host)+len(hostFrameHead)+1)
+	b = append(b, hostFrameHead...)
 	b = append(b, host...)
 	return append(b, '}')
+}
+
+// EncodeHostFrame encodes h once as both its host frame and its host
+// object: obj is frame's "data", sharing its bytes, so a host that
+// changed while WebSocket clients listen costs one encoding and one
+// buffer for the stream and the API together. Both are the bytes
+// HostFrame(EncodeHost(h)) and EncodeHost(h) would be.
+func EncodeHostFrame(h *Host) (frame, obj []byte) {
+	frame = append(make([]byte, 0, hostSizeHint+len(hostFrameHead)+1), hostFrameHead...)
+	frame = AppendHost(frame, h)
+	obj = frame[len(hostFrameHead):len(frame):len(frame)]
+	return append(frame, '}'), obj
 }
