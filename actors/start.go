@@ -159,7 +159,7 @@ func (s *System) startBroadcaster() (func(), error) {
 		hosts := fleet.Snapshot().Hosts
 		out := make([][]byte, len(hosts))
 		for i, h := range hosts {
-			out[i] = h.JSON
+			out[i] = h.JSON()
 		}
 		return out
 	}
