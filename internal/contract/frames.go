@@ -1,5 +1,7 @@
 package contract
 
+import "iter"
+
 // WebSocket frames: every frame is one JSON object {"type": ..., "data": ...}
 // (docs/WEBSOCKET.md). The frames of host, plugin, alert and message are
 // built by the actor that owns the data, once, whatever the number of
@@ -41,6 +43,29 @@ func AppendSnapshot(b []byte, hosts [][]byte) []byte {
 }
 
 const hostFrameHead = `{"type":"host","data":`
+
+// SnapshotSizeOf is SnapshotSize of the host objects hosts yields.
+func SnapshotSizeOf(hosts iter.Seq[[]byte]) int {
+	n := len(snapshotHead) + len(snapshotTail)
+	for o := range hosts {
+		n += len(o) + 1
+	}
+	return n
+}
+
+// AppendSnapshotOf is AppendSnapshot of the host objects hosts yields.
+func AppendSnapshotOf(b []byte, hosts iter.Seq[[]byte]) []byte {
+	b = append(b, snapshotHead...)
+	first := true
+	for o := range hosts {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, o...)
+	}
+	return append(b, snapshotTail...)
+}
 
 // HostFrame is the frame of a host that changed: {"type":"host","data":host},
 // host being an encoded host object (AppendHost).
