@@ -43,7 +43,7 @@ func NewHosts(list HostList, estimate int) *Hosts {
 }
 
 // HostsOf returns the snapshot source of hosts already encoded, one host
-// object each; its size is exact from the start.
+// object each; its size is known from the start (contract.SnapshotSize).
 func HostsOf(hosts [][]byte) *Hosts {
 	return NewHosts(encodedHosts(hosts), contract.SnapshotSize(hosts))
 }
