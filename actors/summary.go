@@ -1,7 +1,7 @@
 package actors
 
 import (
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/hbd-project/hbd/internal/contract"
@@ -29,10 +29,10 @@ type HostSummary struct {
 	interval     time.Duration
 	agentVersion string
 
-	// json is the host object once encoded (see JSON); jsonBuf holds the
-	// one the HostActor encoded for the stream before sending the summary.
-	json    atomic.Pointer[[]byte]
-	jsonBuf []byte
+	// json is the host object, encoded once (see JSON): by its first
+	// reader, or by the HostActor for the stream before sending the summary.
+	jsonOnce sync.Once
+	json     []byte
 
 	conns [numFamilies]contract.Conn // Conns' storage: one allocation per summary
 }
@@ -59,31 +59,29 @@ func (h *hostState) summary() *HostSummary {
 }
 
 // host is s as the contract encodes it.
-func (s *HostSummary) host() *contract.Host {
-	return &contract.Host{Name: s.Name, Dyn: s.dyn, Ver: s.ver, State: s.State.String(), LastSeen: s.LastSeen,
+func (s *HostSummary) host() contract.Host {
+	return contract.Host{Name: s.Name, Dyn: s.dyn, Ver: s.ver, State: s.State.String(), LastSeen: s.LastSeen,
 		Interval: s.interval, AgentVersion: s.agentVersion, Conns: s.Conns}
 }
 
 // JSON returns the host's object in /api/0/hosts, the WebSocket snapshot
 // and host frames. It is encoded on first use and kept, so listing 100,000
 // hosts is a concatenation for every host that did not change since the
-// last listing. Safe for concurrent use: two first readers may both
-// encode, and both get the same bytes. The result must not be modified.
+// last listing. Safe for concurrent use; the result must not be modified.
 func (s *HostSummary) JSON() []byte {
-	if p := s.json.Load(); p != nil {
-		return *p
-	}
-	b := contract.EncodeHost(s.host())
-	s.json.CompareAndSwap(nil, &b)
-	return *s.json.Load()
+	s.jsonOnce.Do(func() {
+		h := s.host()
+		s.json = contract.EncodeHost(&h)
+	})
+	return s.json
 }
 
 // encodeFrame encodes the host frame for the stream and keeps its "data"
 // as s's object, so the API and snapshots reuse the bytes. Only the
 // HostActor calls it, before sending s to the fleet index.
 func (s *HostSummary) encodeFrame() []byte {
-	frame, obj := contract.EncodeHostFrame(s.host())
-	s.jsonBuf = obj
-	s.json.Store(&s.jsonBuf)
+	h := s.host()
+	frame, obj := contract.EncodeHostFrame(&h)
+	s.jsonOnce.Do(func() { s.json = obj })
 	return frame
 }
