@@ -22,7 +22,7 @@ func BenchmarkHostSummaryJSON(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(h.summary().JSON)
+		n = len(h.summary().JSON())
 	}
 	b.SetBytes(int64(n))
 }
@@ -66,7 +66,7 @@ func BenchmarkFleetPublish(b *testing.B) {
 			a := newFleetActor(f, RealClock{}, time.Hour, nil, NewStats())
 			sums := make([]*HostSummary, hosts)
 			for i := range sums {
-				sums[i] = &HostSummary{Name: fmt.Sprintf("host-%06d", i), State: StateUp, JSON: []byte(`{}`)}
+				sums[i] = &HostSummary{Name: fmt.Sprintf("host-%06d", i), State: StateUp}
 				a.pending[sums[i].Name] = sums[i]
 			}
 			a.publish()

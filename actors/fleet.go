@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hbd-project/hbd/actors/broadcast"
 )
 
 // FleetSnapshot is an immutable view of every host, sorted by name. HTTP
@@ -20,6 +22,11 @@ type FleetSnapshot struct {
 	Alerting []*HostSummary
 	ByState  [numStates]int
 	Built    time.Time
+
+	// stream is the WebSocket snapshot source of this publication, made
+	// when the first client asks for it (streamSnapshots) and shared by
+	// every client that subscribes before the next publication.
+	stream atomic.Pointer[broadcast.Hosts]
 }
 
 // Find returns the named host's summary, or nil.

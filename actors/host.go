@@ -462,9 +462,15 @@ func (a *hostActor) pushSummary(ctx actor.Context) {
 		}
 		s.Alerts = a.lastAlerts
 	}
-	ctx.Send(a.env.fleet, s)
+	// The frame is encoded before the summary leaves: once sent it is
+	// shared and only read.
+	var frame []byte
 	if a.env.streaming() {
-		a.env.publish(ctx, contract.FrameHost, a.st.name, "", contract.HostFrame(s.JSON))
+		frame = s.encodeFrame()
+	}
+	ctx.Send(a.env.fleet, s)
+	if frame != nil {
+		a.env.publish(ctx, contract.FrameHost, a.st.name, "", frame)
 	}
 }
 

@@ -210,7 +210,7 @@ func settle(s *System) {
 
 func hostJSON(s *System, name string) string {
 	if h := s.Fleet.Snapshot().Find(name); h != nil {
-		return string(h.JSON)
+		return string(h.JSON())
 	}
 	return ""
 }

@@ -154,15 +154,7 @@ func (s *System) startBroadcaster() (func(), error) {
 		return func() {}, nil
 	}
 	opt := *s.cfg.WebSocket
-	fleet := s.Fleet
-	opt.Snapshot = func() [][]byte {
-		hosts := fleet.Snapshot().Hosts
-		out := make([][]byte, len(hosts))
-		for i, h := range hosts {
-			out[i] = h.JSON
-		}
-		return out
-	}
+	opt.Snapshot = streamSnapshots(s.Fleet)
 	if opt.Logger == nil {
 		opt.Logger = s.log
 	}

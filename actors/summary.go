@@ -1,13 +1,16 @@
 package actors
 
 import (
+	"sync"
 	"time"
 
 	"github.com/hbd-project/hbd/internal/contract"
 )
 
 // HostSummary is one host's entry in the fleet view. It is immutable once
-// sent to the fleet index: readers on any goroutine may use it without locks.
+// sent to the fleet index: readers on any goroutine may use it without
+// locks. Its host object (JSON) is encoded at most once, by whoever needs
+// it first, from the typed fields it holds.
 type HostSummary struct {
 	Name     string
 	State    HostState
@@ -17,18 +20,31 @@ type HostSummary struct {
 	// for readers that need values (a per-host metrics collector) rather
 	// than JSON.
 	Conns []contract.Conn
-	// JSON is the host's object in /api/0/hosts, encoded once by its
-	// HostActor so that listing 100,000 hosts is a concatenation.
-	JSON []byte
 	// Alerts are the host's non-OK alerts, sorted by metric path.
 	Alerts []*AlertEntry
+
+	// The rest of the host object, as the HostActor had it.
+	dyn          bool
+	ver          uint8
+	interval     time.Duration
+	agentVersion string
+
+	// json is the host object, encoded once (see JSON): by its first
+	// reader, or by the HostActor for the stream before sending the summary.
+	jsonOnce sync.Once
+	json     []byte
 
 	conns [numFamilies]contract.Conn // Conns' storage: one allocation per summary
 }
 
-// summary builds the host's immutable fleet entry.
+// summary builds the host's immutable fleet entry: typed values only. A
+// heartbeat of a host whose state does not change moves last_seen, RTT
+// and loss, so encoding the object on every one would be work thrown away
+// by the next; it is encoded when somebody reads it (JSON), or when the
+// stream needs it anyway (encodeFrame).
 func (h *hostState) summary() *HostSummary {
-	s := &HostSummary{Name: h.name, State: h.state, LastSeen: h.lastSeen}
+	s := &HostSummary{Name: h.name, State: h.state, LastSeen: h.lastSeen,
+		dyn: h.dyn, ver: h.ver, interval: h.interval, agentVersion: h.agentVersion}
 	n := 0
 	for f, c := range h.conns {
 		if c == nil {
@@ -39,7 +55,33 @@ func (h *hostState) summary() *HostSummary {
 		n++
 	}
 	s.Conns = s.conns[:n:n]
-	s.JSON = contract.EncodeHost(&contract.Host{Name: h.name, Dyn: h.dyn, Ver: h.ver, State: h.state.String(), LastSeen: h.lastSeen,
-		Interval: h.interval, AgentVersion: h.agentVersion, Conns: s.Conns})
 	return s
+}
+
+// host is s as the contract encodes it.
+func (s *HostSummary) host() contract.Host {
+	return contract.Host{Name: s.Name, Dyn: s.dyn, Ver: s.ver, State: s.State.String(), LastSeen: s.LastSeen,
+		Interval: s.interval, AgentVersion: s.agentVersion, Conns: s.Conns}
+}
+
+// JSON returns the host's object in /api/0/hosts, the WebSocket snapshot
+// and host frames. It is encoded on first use and kept, so listing 100,000
+// hosts is a concatenation for every host that did not change since the
+// last listing. Safe for concurrent use; the result must not be modified.
+func (s *HostSummary) JSON() []byte {
+	s.jsonOnce.Do(func() {
+		h := s.host()
+		s.json = contract.EncodeHost(&h)
+	})
+	return s.json
+}
+
+// encodeFrame encodes the host frame for the stream and keeps its "data"
+// as s's object, so the API and snapshots reuse the bytes. Only the
+// HostActor calls it, before sending s to the fleet index.
+func (s *HostSummary) encodeFrame() []byte {
+	h := s.host()
+	frame, obj := contract.EncodeHostFrame(&h)
+	s.jsonOnce.Do(func() { s.json = obj })
+	return frame
 }

@@ -250,7 +250,7 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 				skipped++
 				continue
 			}
-			if n == limit || !yield(h.JSON) {
+			if n == limit || !yield(h.JSON()) {
 				return
 			}
 			n++
@@ -269,7 +269,7 @@ func (s *Server) host(ctx *fasthttp.RequestCtx) {
 		hostNotFound(ctx, name)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, h.JSON)
+	writeJSON(ctx, fasthttp.StatusOK, h.JSON())
 }
 
 func (s *Server) plugins(ctx *fasthttp.RequestCtx) {

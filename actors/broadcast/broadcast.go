@@ -28,8 +28,13 @@ const DefaultCoalesce = 250 * time.Millisecond
 // Options configure a Broadcaster. The limits on what one connection may
 // queue or send belong to the connections (http/ws), not to the hub.
 type Options struct {
-	Coalesce time.Duration   // window for merging "host"/"plugin" events with the same (Type, Host, Key); 0 = off
-	Snapshot func() [][]byte // the host objects (one JSON object each) for snapshot frames; called from the actor
+	Coalesce time.Duration // window for merging "host"/"plugin" events with the same (Type, Host, Key); 0 = off
+	// Snapshot returns the fleet's hosts for snapshot frames: the same
+	// *Hosts for every call until the fleet publishes again, so that the
+	// clients subscribing within one publication share one frame. It is
+	// called from the actor, once per (re)subscription, and must return
+	// at once: a pointer, not a copy of the fleet. nil: no hosts.
+	Snapshot func() *Hosts
 	Logger   *slog.Logger
 	// Unexpected is told of every message the hub has no case for. The
 	// daemon passes the actors package's counter
@@ -44,7 +49,7 @@ func (o *Options) setDefaults() {
 		o.Coalesce = 0
 	}
 	if o.Snapshot == nil {
-		o.Snapshot = func() [][]byte { return nil }
+		o.Snapshot = func() *Hosts { return nil }
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -65,7 +70,8 @@ type Broadcaster struct {
 	pid    *actor.PID
 
 	clients   atomic.Int64
-	stopped   atomic.Bool // read by Publish and the coalescing timer
+	snapshots atomic.Uint64 // snapshots queued, one per (re)subscription
+	stopped   atomic.Bool   // read by Publish and the coalescing timer
 	stopOnce  sync.Once
 	actorDone chan struct{} // closed when the actor has stopped
 }
@@ -97,6 +103,10 @@ func (b *Broadcaster) Publish(e *Event) {
 	}
 	b.system.Root.Send(b.pid, e)
 }
+
+// Snapshots returns how many snapshots the hub has queued: one per
+// registration and subscription.
+func (b *Broadcaster) Snapshots() uint64 { return b.snapshots.Load() }
 
 // Clients returns the number of connections registered and not yet
 // unregistered.

@@ -32,33 +32,29 @@ type Conn interface {
 	CutOff()
 }
 
-// Snapshot is a snapshot frame not yet built: the fleet's host objects as
-// they were when it was asked for, and the filter to pick them with. The
-// host objects are shared and immutable, so a snapshot costs a slice
-// header per host; the connection's writer builds the frame (Frame) when
-// it is about to send it, so only one snapshot per client is ever built at
-// a time, and the actor, which serves every client, never spends time on
-// one client's globs.
+// Snapshot is one client's snapshot frame, not yet built: the fleet's
+// hosts at the publication current when it was asked for, and the filter
+// to pick them with. The hub only takes the shared Hosts (a pointer): the
+// connection's writer builds the frame (Frame) when it is about to send
+// it, so the actor, which serves every client, never spends time on a
+// snapshot, however large the fleet or however many clients reconnect.
 type Snapshot struct {
-	Hosts  [][]byte // shared, immutable; read-only for everyone
-	Filter *Filter  // nil wants every host
-	Size   int      // the frame's size if the filter keeps every host: what it counts against the queue's bound
+	Hosts  *Hosts  // shared, immutable; nil: no hosts
+	Filter *Filter // nil wants every host
+	Size   int     // the frame's size if the filter keeps every host: what it counts against the queue's bound
 }
 
 // Frame builds {"type":"snapshot","data":{"hosts":[...]}} with the hosts
-// s's filter wants. It is safe to call from any goroutine.
+// s's filter wants. A filter without host globs gets the publication's
+// shared frame, built once for every such client (Hosts.Frame); a filter
+// with globs gets a frame of its own. It is safe to call from any
+// goroutine; the result must not be modified.
 func (s *Snapshot) Frame() []byte {
-	hosts := s.Hosts
-	if s.Filter != nil && len(s.Filter.hosts) > 0 {
-		// Pick first and size the frame exactly: a filter that keeps
-		// most of a large fleet must not cost twice its size in growth.
-		var picked [][]byte
-		for _, o := range hosts {
-			if name, ok := contract.HostName(o); ok && s.Filter.wantsHost(name) {
-				picked = append(picked, o)
-			}
-		}
-		hosts = picked
+	if s.Hosts == nil {
+		return contract.AppendSnapshot(nil, nil)
 	}
-	return contract.AppendSnapshot(make([]byte, 0, contract.SnapshotSize(hosts)), hosts)
+	if s.Filter == nil || len(s.Filter.hosts) == 0 {
+		return s.Hosts.Frame()
+	}
+	return s.Hosts.filtered(s.Filter)
 }

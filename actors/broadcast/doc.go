@@ -29,9 +29,15 @@
 //     CutOff, once. It is never waited for, so one slow reader cannot slow
 //     the others or ingest. A queue may hold one snapshot of the whole
 //     fleet beyond its own byte bound (the allowance passed to Enqueue).
-//   - The actor only takes the fleet's host objects (shared, immutable) for
-//     a snapshot; the connection's writer builds the frame (Snapshot.Frame)
-//     just before sending it.
+//   - For a snapshot the actor only takes the current publication's Hosts
+//     (Options.Snapshot: a pointer, the same for every client until the
+//     fleet publishes again); the connection's writer builds the frame
+//     (Snapshot.Frame) just before sending it. The frame of every host is
+//     built once per publication, by the first writer that needs it, and
+//     shared by every client whose filter has no host globs; a filtered
+//     one is built by its client's writer. A reconnect storm thus costs
+//     the actor a pointer per client and the daemon at most one full
+//     build per publication, and cannot delay the live frames.
 //   - "host" and "plugin" events with the same (Type, Host, Key) that arrive
 //     within one Options.Coalesce window are merged: only the latest is sent,
 //     when the window's timer fires. "alert" and "message" events are never

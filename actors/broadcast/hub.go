@@ -162,12 +162,18 @@ func (h *hub) deliver(e *Event) {
 func (h *hub) allowance() int { return h.fullSnapshot }
 
 // sendSnapshot queues a snapshot of the hosts f wants for c, replacing one
-// still waiting. The frame is built by c's writer (see Snapshot); here
-// the fleet's host objects are only taken, as they are now, so that the
+// still waiting. The hub only takes the current publication's shared Hosts
+// (a pointer, the same for every client until the fleet publishes again):
+// c's writer builds the frame (see Snapshot), so a client that connects or
+// subscribes costs the actor the same with 10 or 100,000 hosts, and the
 // frames queued after it are the changes that follow it.
 func (h *hub) sendSnapshot(c Conn, f *Filter) {
 	hosts := h.b.opt.Snapshot()
-	h.fullSnapshot = contract.SnapshotSize(hosts)
+	h.fullSnapshot = 0
+	if hosts != nil {
+		h.fullSnapshot = hosts.Size()
+	}
+	h.b.snapshots.Add(1)
 	if !c.EnqueueSnapshot(&Snapshot{Hosts: hosts, Filter: f, Size: h.fullSnapshot}, h.allowance()) {
 		h.cutOff(c)
 	}

@@ -107,7 +107,7 @@ func (c *recordingConn) CutOff() {
 // it nothing more; the other connection is unaffected.
 func TestHubRoutesAndCutsOff(t *testing.T) {
 	host := []byte(`{"name":"web01"}`)
-	_, b := startHub(t, Options{Snapshot: func() [][]byte { return [][]byte{host} }})
+	_, b := startHub(t, Options{Snapshot: func() *Hosts { return HostsOf([][]byte{host}) }})
 	small, all := newRecordingConn(3), newRecordingConn(100)
 	b.Register(small)
 	b.Register(all)

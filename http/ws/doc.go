@@ -22,7 +22,9 @@
 // Options.MaxGlobs is refused with an error frame. A client has at most
 // one snapshot waiting: a new subscription replaces it. Snapshots count
 // against the queue's byte bound, which is QueueBytes plus one snapshot of
-// the whole fleet. Every cut-off is counted by reason (CutOffs) and logged
+// the whole fleet. The snapshot of the whole fleet is one shared frame per
+// fleet publication (broadcast.Hosts), written without a copy; a client
+// with host globs has its writer build its own. Every cut-off is counted by reason (CutOffs) and logged
 // at most once a minute per reason.
 //
 // Browser Origins are checked against Options.AllowedOrigins only, never

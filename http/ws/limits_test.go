@@ -214,7 +214,7 @@ func TestWriteTimeoutIsCounted(t *testing.T) {
 	// cut-off is the write timeout's, not the queue's.
 	h := newHarness(t, Options{WriteTimeout: 200 * time.Millisecond, QueueBytes: 1024})
 	hosts := bigHosts(128, 128<<10)
-	h.hosts.Store(&hosts)
+	h.hosts.Store(broadcast.HostsOf(hosts))
 	dialSmallBuffer(t, h)
 	eventually(t, "the client to be cut off", func() bool { return h.b.CutOff() == 1 })
 	eventually(t, "the client to be gone", func() bool { return h.b.Clients() == 0 })
@@ -245,7 +245,7 @@ func TestSubscribeFloodKeepsOneSnapshot(t *testing.T) {
 	// test this bound on its own.
 	h := newHarness(t, Options{MessageRate: rate.Inf, WriteTimeout: time.Minute, QueueBytes: 64 << 10})
 	hosts := bigHosts(1024, 4096)
-	h.hosts.Store(&hosts)
+	h.hosts.Store(broadcast.HostsOf(hosts))
 	c := dialSmallBuffer(t, h)
 	for i := range subscribes {
 		sub := `{"subscribe":{"types":["alert"]}}`
@@ -278,7 +278,7 @@ func TestSubscribeFloodKeepsOneSnapshot(t *testing.T) {
 		}
 		return true
 	})
-	full := len((&broadcast.Snapshot{Hosts: hosts}).Frame()) // a snapshot of every host
+	full := len((&broadcast.Snapshot{Hosts: broadcast.HostsOf(hosts)}).Frame()) // a snapshot of every host
 	if snaps != 1 || held > 64<<10+full {
 		t.Fatalf("after %d subscriptions: %d snapshots waiting, %d entries, %d bytes; want 1 snapshot within %d bytes", subscribes, snaps, entries, held, 64<<10+full)
 	}

@@ -32,7 +32,7 @@ type harness struct {
 	b      *Endpoint
 	srv    *fasthttp.Server
 	addr   string
-	hosts  atomic.Pointer[[][]byte]
+	hosts  atomic.Pointer[broadcast.Hosts] // the current publication
 	served chan struct{}
 }
 
@@ -67,9 +67,8 @@ func newHarnessHub(tb testing.TB, hubOpt broadcast.Options, options func(addr st
 	cfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger { return quietLogger() }
 	h := &harness{system: actor.NewActorSystemWithConfig(cfg), served: make(chan struct{})}
 	h.addr = ln.Addr().String()
-	empty := [][]byte{}
-	h.hosts.Store(&empty)
-	hubOpt.Snapshot = func() [][]byte { return *h.hosts.Load() }
+	h.hosts.Store(broadcast.HostsOf(nil))
+	hubOpt.Snapshot = h.hosts.Load
 	hubOpt.Logger = quietLogger()
 	h.hub = broadcast.Start(h.system, hubOpt)
 	opt := options(h.addr)
@@ -123,7 +122,7 @@ func (h *harness) setHosts(names ...string) {
 	for i, n := range names {
 		hosts[i] = hostObject(n)
 	}
-	h.hosts.Store(&hosts)
+	h.hosts.Store(broadcast.HostsOf(hosts))
 }
 
 func hostObject(name string) []byte {

@@ -2,6 +2,8 @@ package contract
 
 import (
 	"math"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,5 +29,31 @@ func TestAppendFloatNotANumber(t *testing.T) {
 	}
 	if got := string(appendFloat(nil, 95.5)); got != "95.5" {
 		t.Errorf("95.5: %s", got)
+	}
+}
+
+// EncodeHostFrame gives the bytes of HostFrame(EncodeHost(h)) and of
+// EncodeHost(h), the object sharing the frame's buffer; addresses come
+// out as netip writes them, the zero one as "invalid AddrPort".
+func TestEncodeHostFrame(t *testing.T) {
+	odd := web01()
+	odd.Conns = []Conn{
+		{Family: "ipv6", Address: netip.MustParseAddrPort("[::ffff:192.0.2.1]:1")},
+		{Family: "ipv6", Address: netip.MustParseAddrPort("[fe80::1%eth0]:65535")},
+		{Family: "ipv4"},
+	}
+	for _, h := range []*Host{web01(), db01(), odd} {
+		frame, obj := EncodeHostFrame(h)
+		if want := EncodeHost(h); string(obj) != string(want) {
+			t.Errorf("object %s, want %s", obj, want)
+		}
+		if want := HostFrame(EncodeHost(h)); string(frame) != string(want) {
+			t.Errorf("frame %s, want %s", frame, want)
+		}
+		for _, c := range h.Conns {
+			if want := `"address":"` + c.Address.String() + `"`; !strings.Contains(string(obj), want) {
+				t.Errorf("%s lacks %s", obj, want)
+			}
+		}
 	}
 }

@@ -79,7 +79,7 @@ func appendConn(b []byte, c *Conn) []byte {
 	b = append(b, `{"family":`...)
 	b = appendString(b, c.Family)
 	b = append(b, `,"address":`...)
-	b = appendString(b, c.Address.String())
+	b = appendAddrPort(b, c.Address)
 	b = append(b, `,"state":`...)
 	if c.Up {
 		b = append(b, `"UP"`...)
@@ -103,6 +103,18 @@ func appendConn(b []byte, c *Conn) []byte {
 	b = append(b, `,"loss_pct":`...)
 	b = appendFloat(b, float64(int(c.LossPct*100+0.5))/100)
 	return append(b, '}')
+}
+
+// appendAddrPort appends a as a JSON string without building the string
+// first: an address has nothing to escape. The zero AddrPort, which
+// AppendTo writes as nothing, keeps String's "invalid AddrPort".
+func appendAddrPort(b []byte, a netip.AddrPort) []byte {
+	if !a.IsValid() {
+		return appendString(b, a.String())
+	}
+	b = append(b, '"')
+	b = a.AppendTo(b)
+	return append(b, '"')
 }
 
 // AppendHosts appends the answer of GET /api/0/hosts: a JSON array of the

@@ -296,7 +296,7 @@ func hostIn(s *actors.System, name string) (hostJSON, bool) {
 		return hostJSON{}, false
 	}
 	var v hostJSON
-	_ = json.Unmarshal(h.JSON, &v)
+	_ = json.Unmarshal(h.JSON(), &v)
 	return v, true
 }
 
