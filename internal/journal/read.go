@@ -131,9 +131,47 @@ type openFile struct {
 // openForRead opens the current file and its backups, newest first,
 // skipping missing ones. Opening them all before reading any means a
 // rotation during the Read cannot shift which file we read next; a file
-// seen twice (renamed between two opens) is read once.
+// seen twice (renamed between two opens) is read once. Rotations while
+// the files are being opened could still hand it a newer file under an
+// older name (two rotations: the file opened as current is now .2, and .1
+// is newer than it), so the names are checked again once all are open,
+// and the opening is repeated until no rotation came between.
 func openForRead(c Config) ([]openFile, error) {
+	for attempt := 0; ; attempt++ {
+		files, paths, err := openFiles(c)
+		if err != nil || attempt == maxOpenAttempts-1 || unmoved(files, paths) {
+			return files, err
+		}
+		for _, f := range files {
+			f.f.Close()
+		}
+	}
+}
+
+// maxOpenAttempts bounds openForRead's retries; a journal rotating faster
+// than that is read as the last attempt found it.
+const maxOpenAttempts = 10
+
+// unmoved reports whether every path still names the file opened under it.
+func unmoved(files []openFile, paths []string) bool {
+	for i, f := range files {
+		opened, err := f.f.Stat()
+		if err != nil {
+			return false
+		}
+		now, err := os.Stat(paths[i])
+		if err != nil || !os.SameFile(opened, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// openFiles opens what openForRead reads once, with the path each file
+// was opened under.
+func openFiles(c Config) ([]openFile, []string, error) {
 	var files []openFile
+	var paths []string
 	var infos []fs.FileInfo
 	for i := 0; i <= c.MaxBackups; i++ {
 		path := c.path()
@@ -145,12 +183,12 @@ func openForRead(c Config) ([]openFile, error) {
 			continue
 		}
 		if err != nil {
-			return files, fmt.Errorf("cannot read journal: %w", err)
+			return files, paths, fmt.Errorf("cannot read journal: %w", err)
 		}
 		st, err := f.Stat()
 		if err != nil {
 			f.Close()
-			return files, fmt.Errorf("cannot read journal: %w", err)
+			return files, paths, fmt.Errorf("cannot read journal: %w", err)
 		}
 		if !st.Mode().IsRegular() || slices.ContainsFunc(infos, func(fi fs.FileInfo) bool { return os.SameFile(fi, st) }) {
 			f.Close()
@@ -158,8 +196,9 @@ func openForRead(c Config) ([]openFile, error) {
 		}
 		infos = append(infos, st)
 		files = append(files, openFile{f: f, size: st.Size()})
+		paths = append(paths, path)
 	}
-	return files, nil
+	return files, paths, nil
 }
 
 type verdict int
