@@ -6,12 +6,17 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hbd-project/hbd/transport/wire"
@@ -174,29 +179,31 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 	}
 	began := time.Now()
 	ctx, errs := browser(t)
-	d := startDaemon(t, "[limits]\nhosts_per_source = 0\n")
+	// No durable state: a checkpoint of 100,000 hosts is not what this
+	// test measures, and it would share the 2 cores with the page.
+	d := startDaemon(t, "[limits]\nhosts_per_source = 0\n[state]\nenabled = false\n")
 	f := newFleetSender(t, d, liveScaleHosts)
 
-	// Register the fleet: paced so that the daemon's socket buffer keeps
-	// up, resent (heartbeats are idempotent) until every host is known.
-	for round := 0; ; round++ {
-		for i := range f.names {
+	// Register the fleet in chunks, one chunk ahead of the daemon so that
+	// its socket buffer is never asked to hold much more than a chunk;
+	// hosts lost anyway are sent again (heartbeats are idempotent).
+	const chunk = 10_000
+	for from := 0; from < liveScaleHosts; from += chunk {
+		for i := from; i < from+chunk; i++ {
 			f.heartbeat(i, false)
-			if i%500 == 499 {
-				time.Sleep(5 * time.Millisecond)
+		}
+		waitFor(t, 30*time.Second, "the daemon a chunk behind at most", func() bool { return hostsTotal(t, d) >= from-chunk/2 })
+	}
+	for round := 0; hostsTotal(t, d) < liveScaleHosts; round++ {
+		if round == 50 {
+			t.Fatalf("%d of %d hosts registered (%d send errors)", hostsTotal(t, d), liveScaleHosts, f.sendErrs)
+		}
+		if round%10 == 9 {
+			for i := range f.names {
+				f.heartbeat(i, false)
 			}
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for hostsTotal(t, d) < liveScaleHosts && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-		n := hostsTotal(t, d)
-		if n == liveScaleHosts {
-			break
-		}
-		if round == 2 {
-			t.Fatalf("%d of %d hosts registered after 3 rounds of heartbeats (%d send errors)", n, liveScaleHosts, f.sendErrs)
-		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("%d hosts registered in %s", liveScaleHosts, time.Since(began).Round(time.Millisecond))
 
@@ -216,37 +223,49 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 		 !!document.querySelector('#hosts-table .vrow[data-host="node000000"]') &&
 		 document.querySelector('#conn-indicator').dataset.mode === 'live'`)
 	loaded := probe(t, ctx, 0, jsFloat(t, ctx, `performance.now()`))
-	t.Logf("load: %s in %s; %s", "/live", time.Since(loadStart).Round(time.Millisecond), loaded)
+	t.Logf("load: the fleet listed in %s; %s", time.Since(loadStart).Round(time.Millisecond), loaded)
 
-	// Stream: 10,000 host changes a second for the stream's duration:
-	// heartbeats round the fleet (every tenth host over IPv6 too) and one
-	// shutdown in 20, so states and counters move. Meanwhile the page
-	// scrolls through the table.
+	// Stream: 10,000 host changes a second: heartbeats round the fleet
+	// (every tenth host over IPv6 too) and one shutdown in 20, so states
+	// and counters move. Meanwhile the page scrolls through the table.
 	const streamFor, perSecond = 15 * time.Second, 10_000
 	jsFloat(t, ctx, `window.__scroll = setInterval(function () {
 	  var s = document.getElementById('hosts-table'); s.scrollTop = (s.scrollTop + 2357) % (s.scrollHeight - s.clientHeight);
-	}, 250)`)
+	}, 250), 0`)
+	browserPID := chromedp.FromContext(ctx).Browser.Process().Pid
+	m0 := perfMetrics(t, ctx)
+	r0, d0, p0 := threadCPU(browserPID, "--type=renderer"), threadCPU(d.proc.cmd.Process.Pid, ""), cpuPressure()
 	t0 := jsFloat(t, ctx, `performance.now()`)
 	streamStart := time.Now()
 	next := 0
 	for time.Since(streamStart) < streamFor {
-		// 10 ms slices of the second's budget, caught up if the sender falls behind.
-		target := int(time.Since(streamStart).Seconds() * perSecond)
-		for sentNow := 0; next < target && sentNow < perSecond; sentNow++ {
+		// Every 10 ms, what the rate owes so far.
+		owed := int(time.Since(streamStart).Seconds() * perSecond)
+		for ; next < owed; next++ {
 			i := next % liveScaleHosts
 			if next%20 == 19 {
 				f.shutdown(i)
 			} else {
 				f.heartbeat(i, i%10 == 0)
 			}
-			next++
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t1 := jsFloat(t, ctx, `performance.now()`)
-	streamed := probe(t, ctx, t0, t1)
-	t.Logf("stream: %d host changes in %s (%d send errors); %s", next, time.Since(streamStart).Round(time.Millisecond), f.sendErrs, streamed)
+	wall := time.Since(streamStart)
+	m1 := perfMetrics(t, ctx)
+	r1, d1, p1 := threadCPU(browserPID, "--type=renderer"), threadCPU(d.proc.cmd.Process.Pid, ""), cpuPressure()
 	jsFloat(t, ctx, `clearInterval(window.__scroll), 0`)
+	streamed := probe(t, ctx, t0, t1)
+	mainCPU := r1["main"] - r0["main"]
+	pressure := -1.0
+	if p0 >= 0 && p1 >= 0 {
+		pressure = float64(p1-p0) / float64(wall)
+	}
+	t.Logf("stream: %d host changes in %s; %s", next, wall.Round(time.Millisecond), streamed)
+	t.Logf("stream: page main thread busy %.1f s (script %.1f s, layout %.1f s, style %.1f s); CPU: renderer %s; hbd %s; machine CPU pressure %.0f %%",
+		m1["TaskDuration"]-m0["TaskDuration"], m1["ScriptDuration"]-m0["ScriptDuration"], m1["LayoutDuration"]-m0["LayoutDuration"],
+		m1["RecalcStyleDuration"]-m0["RecalcStyleDuration"], cpuDelta(r0, r1), cpuDelta(d0, d1), 100*pressure)
 
 	// The page still follows the stream and filters the fleet: a host
 	// that shuts down now shows STOPPED.
@@ -259,17 +278,48 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 		`(() => { const r = document.querySelectorAll('#hosts-table .vrow[data-host]'); return r.length === 1 && r[0].dataset.host === '`+last+`' && r[0].dataset.state === 'STOPPED'; })()`)
 	errs.check(t, "/live at 100,000 hosts")
 
-	// Generous bounds, far from the targets, that a page stalled by the
-	// fleet fails even on a loaded machine.
+	// Generous bounds, far from the targets, that a page which holds and
+	// parses the fleet on its main thread fails. The heap and the main
+	// thread's CPU do not depend on the machine's load. Frames do: a
+	// machine whose CPUs are contended (other tests, on 2 cores) delays
+	// any page's frames, so their bounds hold only when it was not.
 	for _, p := range []struct {
 		phase string
 		r     probeResult
-	}{{"stream", streamed}} {
-		if p.r.Worst > 1000 || p.r.FPS < 20 {
-			t.Errorf("%s: %s; want no frame over 1 s and at least 20 fps", p.phase, p.r)
+	}{{"load", loaded}, {"stream", streamed}} {
+		if p.r.Heap > 32<<20 {
+			t.Errorf("%s: %s; want a main-thread heap under 32 MiB: the fleet belongs in the worker", p.phase, p.r)
 		}
 	}
+	if r0["main"] > 0 && mainCPU > wall/4 {
+		t.Errorf("the page's main thread used %.1f CPU-s in %s of streaming; want under a quarter of that", mainCPU.Seconds(), wall.Round(time.Second))
+	}
+	switch {
+	case pressure < 0 || pressure > 0.5:
+		t.Logf("frames not asserted: the machine's CPUs were contended %.0f %% of the time (/proc/pressure/cpu)", 100*pressure)
+	case streamed.Worst > 1000 || streamed.FPS < 20:
+		t.Errorf("stream: %s; want no frame over 1 s and at least 20 fps", streamed)
+	}
 	t.Logf("whole test: %s", time.Since(began).Round(time.Millisecond))
+}
+
+// cpuPressure is the time some task waited for a CPU, from
+// /proc/pressure/cpu, since boot; -1 where there is none.
+func cpuPressure() time.Duration {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	for _, f := range strings.Fields(strings.SplitN(string(b), "\n", 2)[0]) {
+		if v, ok := strings.CutPrefix(f, "total="); ok {
+			us, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return -1
+			}
+			return time.Duration(us) * time.Microsecond
+		}
+	}
+	return -1
 }
 
 // probe reads the frame figures of [t0, t1) (performance.now() times).
@@ -310,4 +360,111 @@ func waitJSFor(t *testing.T, ctx context.Context, timeout time.Duration, what, e
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func perfMetrics(t *testing.T, ctx context.Context) map[string]float64 {
+	t.Helper()
+	m := map[string]float64{}
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, performance.Enable, performance.EnableParams{}); err != nil {
+			return err
+		}
+		r, err := cdp.Call(ctx, tg, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			return err
+		}
+		for _, x := range r.Metrics {
+			m[x.Name] = x.Value
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// threadCPU is the CPU time, by thread name, of the processes under pid
+// whose command line has want (all of them with want ""), read from
+// /proc; it is empty where there is no /proc. Used for figures only.
+func threadCPU(pid int, want string) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	parent := map[int]int{}
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		id, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		parent[id], _ = strconv.Atoi(f[1])
+	}
+	under := func(id int) bool {
+		for i := 0; id > 1 && i < 64; i++ {
+			if id == pid {
+				return true
+			}
+			id = parent[id]
+		}
+		return false
+	}
+	for id := range parent {
+		if !under(id) {
+			continue
+		}
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", id)); !strings.Contains(string(cmd), want) {
+			continue
+		}
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", id))
+		for _, task := range tasks {
+			comm, _ := os.ReadFile(task + "/comm")
+			b, err := os.ReadFile(task + "/stat")
+			if err != nil {
+				continue
+			}
+			f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+			if len(f) < 13 {
+				continue
+			}
+			ut, _ := strconv.Atoi(f[11])
+			st, _ := strconv.Atoi(f[12])
+			name := strings.TrimSpace(string(comm))
+			if filepath.Base(task) == strconv.Itoa(id) {
+				name = "main" // a process's first thread
+			}
+			// Clock ticks are 1/100 s on Linux.
+			out[name] += time.Duration(ut+st) * 10 * time.Millisecond
+		}
+	}
+	return out
+}
+
+// cpuDelta formats the CPU used between two threadCPU readings, largest
+// first, with the total.
+func cpuDelta(a, b map[string]time.Duration) string {
+	type kv struct {
+		k string
+		v time.Duration
+	}
+	var l []kv
+	var total time.Duration
+	for k, v := range b {
+		if d := v - a[k]; d > 0 {
+			l = append(l, kv{k, d})
+			total += d
+		}
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].v > l[j].v })
+	var s []string
+	for i, e := range l {
+		if i == 5 {
+			break
+		}
+		s = append(s, fmt.Sprintf("%s %.1fs", e.k, e.v.Seconds()))
+	}
+	return fmt.Sprintf("%.1f CPU-s (%s)", total.Seconds(), strings.Join(s, ", "))
 }

@@ -275,6 +275,7 @@
 
   window.hbd = {
     el: el, svg: svg, clear: clear, api: api, HTTPError: HTTPError, streamURL: streamURL,
+    token: token, needLogin: needLogin,
     nowSec: nowSec, duration: duration, ago: ago, clock: clock,
     num: num, bytes: bytes, metricValue: metricValue, metricText: metricText,
     STATES: STATES, badge: badge, every: every

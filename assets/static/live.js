@@ -2,23 +2,22 @@
 // WebSocket, or by polling /api/0/hosts every 5 s when the socket cannot
 // connect.
 //
-// Built for tens of thousands of hosts: incoming frames only update a Map
-// and mark it dirty; one requestAnimationFrame callback per frame does the
-// DOM work, and the table renders only the rows in view (a fixed row
-// height lets the visible slice be computed from scrollTop). Re-sorting
-// after data changes is rate-limited, since a sort of 10,000 hosts costs
-// milliseconds and frames can arrive thousands of times a second.
+// Built for 100,000 hosts: the fleet lives in a worker (live-worker.js)
+// that reads the stream, keeps the counters, filters and sorts. This
+// thread only draws: once per animation frame at most, it tells the worker
+// which rows are in view and draws the last answer, the per-state counters
+// and the rows in view (a fixed row height lets the visible slice be
+// computed from scrollTop). The snapshot's parse, the sorts and the stream
+// cost the page no frame, and its heap holds a screenful of rows.
 (function () {
   'use strict';
   var H = window.hbd, el = H.el;
 
   var ROW_H = 36;             // px; read from --row-h in hbd.css (taller on phones)
-  var OVERSCAN = 8;           // rows rendered beyond each edge of the view
-  var RESORT_MS = 300;        // minimum gap between data-driven re-sorts
-  var POLL_MS = 5000;         // polling period when the WebSocket is down
-  var WS_OPEN_TIMEOUT_MS = 4000;
-  var WS_RETRY_MAX_MS = 30000;
+  var OVERSCAN = 24;          // rows asked for beyond each edge of the view
+  var MESSAGES_MS = 250;      // minimum gap between redraws of the message list
   var MAX_MESSAGES = 50;
+  var MAX_FLASH = 5;          // new messages that flash at once, at most
 
   var $ = function (id) { return document.getElementById(id); };
   var scroller = $('hosts-table'), body = $('hosts-body'), head = scroller.querySelector('.vhead');
@@ -26,60 +25,21 @@
   var shownCount = $('shown-count'), errBox = $('live-error'), indicator = $('conn-indicator');
   var msgList = $('msg-list'), msgEmpty = $('msg-empty'), msgCount = $('msg-count');
 
-  // ---- state ----
-  var hosts = new Map();      // name -> host object
-  var counts = {};            // state -> number of hosts
-  var view = [];              // names, filtered and sorted, in display order
+  // ---- state: what the worker sent last ----
+  var last = {                // the last 'frame' from the worker
+    loaded: false, total: 0, shown: 0, counts: {}, first: 0, rows: []
+  };
   var sortKey = 'name', sortDir = 1;
   var nameFilter = '', stateFilter = '';
-  var loaded = false;
-
-  var needView = true;        // membership, filter or sort changed: rebuild now
-  var dataChanged = false;    // host data changed: rebuild when RESORT_MS allows
-  var lastViewBuild = 0;
-  var rafPending = false, resortTimer = 0;
+  var rafPending = false;
+  var asked = { first: -1, last: -1 }; // the window last asked of the worker
+  var owed = false;           // a frame arrived: answer with 'view' when drawn
   var messages = [];          // newest first
-  var messagesDirty = false, freshMessages = 0;
+  var messagesDirty = false, freshMessages = 0, lastMessagesDraw = -Infinity;
 
-  var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
-  var severity = {};
-  H.STATES.forEach(function (s, i) { severity[s] = i; });
+  var worker = new Worker('/static/live-worker.js');
 
-  // ---- data updates ----
-
-  function countState(st, delta) {
-    counts[st] = (counts[st] || 0) + delta;
-  }
-
-  function upsert(h) {
-    if (!h || typeof h.name !== 'string') return;
-    var prev = hosts.get(h.name);
-    var next = prev ? Object.assign({}, prev, h) : h;
-    if (prev) {
-      countState(prev.state, -1);
-    } else {
-      needView = true;
-    }
-    countState(next.state, 1);
-    hosts.set(h.name, next);
-    dataChanged = true;
-  }
-
-  function replaceAll(list) {
-    hosts = new Map();
-    counts = {};
-    if (Array.isArray(list)) {
-      for (var i = 0; i < list.length; i++) {
-        var h = list[i];
-        if (!h || typeof h.name !== 'string') continue;
-        hosts.set(h.name, h);
-        countState(h.state, 1);
-      }
-    }
-    loaded = true;
-    needView = true;
-    schedule();
-  }
+  // ---- messages ----
 
   function addMessage(m, fresh) {
     if (!m) return;
@@ -110,80 +70,27 @@
     schedule();
   }
 
-  // ---- view: filter + sort ----
+  // ---- frames from the worker ----
 
-  function connOf(h, family) {
-    var cs = h.connections;
-    if (!cs) return null;
-    for (var i = 0; i < cs.length; i++) if (cs[i] && cs[i].family === family) return cs[i];
-    return null;
-  }
+  worker.onmessage = function (ev) {
+    var f = ev.data;
+    if (!f || f.type !== 'frame') return;
+    last = f;
+    owed = true;
+    if (f.messages) for (var i = 0; i < f.messages.length; i++) addMessage(f.messages[i], true);
+    if (f.messageList) setMessages(f.messageList);
+    if (f.mode) setMode(f.mode.mode, f.mode.title);
+    if (typeof f.error === 'string') showError(f.error);
+    if (f.login) H.needLogin(f.login);
+    if (f.warn && window.console) console.warn(f.warn);
+    schedule();
+  };
+  worker.onerror = function (ev) {
+    showError('The live view stopped: ' + (ev.message || 'its worker failed'));
+  };
 
-  function rttOf(c) {
-    if (!c) return null;
-    if (typeof c.rtt_smoothed_ms === 'number') return c.rtt_smoothed_ms;
-    if (typeof c.rtt_ms === 'number') return c.rtt_ms;
-    return null;
-  }
-
-  function maxLoss(h) {
-    var cs = h.connections, m = null;
-    if (!cs) return null;
-    for (var i = 0; i < cs.length; i++) {
-      var l = cs[i] && cs[i].loss_pct;
-      if (typeof l === 'number' && (m === null || l > m)) m = l;
-    }
-    return m;
-  }
-
-  // connSortValue orders connections: UP by RTT, then UP without RTT, then
-  // DOWN, then none.
-  function connSortValue(h, family) {
-    var c = connOf(h, family);
-    if (!c) return 4e9;
-    if (c.state !== 'UP') return 3e9;
-    var r = rttOf(c);
-    return r === null ? 2e9 : r;
-  }
-
-  function sortValue(h) {
-    switch (sortKey) {
-      case 'state': return h.state in severity ? severity[h.state] : H.STATES.length;
-      case 'ipv4': return connSortValue(h, 'ipv4');
-      case 'ipv6': return connSortValue(h, 'ipv6');
-      case 'loss': var l = maxLoss(h); return l === null ? -1 : l;
-      case 'last_seen': return typeof h.last_seen === 'number' ? h.last_seen : 0;
-      default: return 0;
-    }
-  }
-
-  function buildView() {
-    var f = nameFilter, st = stateFilter, rows = [];
-    hosts.forEach(function (h, name) {
-      if (st && h.state !== st) return;
-      if (f && name.toLowerCase().indexOf(f) < 0) return;
-      rows.push(sortKey === 'name' ? { n: name } : { n: name, v: sortValue(h) });
-    });
-    var dir = sortDir;
-    if (sortKey === 'name') {
-      rows.sort(function (a, b) { return dir * collator.compare(a.n, b.n); });
-    } else {
-      rows.sort(function (a, b) {
-        if (a.v !== b.v) return dir * (a.v < b.v ? -1 : 1);
-        return collator.compare(a.n, b.n);
-      });
-    }
-    view = new Array(rows.length);
-    for (var i = 0; i < rows.length; i++) view[i] = rows[i].n;
-    lastViewBuild = performance.now();
-    needView = false;
-    dataChanged = false;
-  }
-
-  // A data change moves rows only when the sort or a state filter reads
-  // the data; sorted by name with no state filter, the order stands.
-  function dataAffectsView() {
-    return sortKey !== 'name' || stateFilter !== '';
+  function sendQuery() {
+    worker.postMessage({ type: 'query', sort: sortKey, dir: sortDir, filter: nameFilter, state: stateFilter });
   }
 
   // ---- rendering ----
@@ -196,19 +103,25 @@
 
   function frame() {
     rafPending = false;
-    if (dataChanged && !needView) {
-      if (!dataAffectsView()) {
-        dataChanged = false;
-      } else {
-        var wait = lastViewBuild + RESORT_MS - performance.now();
-        if (wait <= 0) needView = true;
-        else if (!resortTimer) resortTimer = setTimeout(function () { resortTimer = 0; schedule(); }, wait);
-      }
-    }
-    if (needView) buildView();
+    // Layout is read before anything is written: a read after a write
+    // would force a second layout in the frame.
+    var g = geometry();
     renderCounts();
-    renderRows();
-    if (messagesDirty) renderMessages();
+    var w = renderRows(g);
+    var now = performance.now();
+    if (messagesDirty && now - lastMessagesDraw >= MESSAGES_MS) {
+      lastMessagesDraw = now;
+      renderMessages();
+    } else if (messagesDirty) {
+      setTimeout(schedule, MESSAGES_MS);
+    }
+    // One 'view' per drawn frame at most: it tells the worker the window
+    // and that the page is ready for the next frame.
+    if (owed || w.first !== asked.first || w.last !== asked.last) {
+      owed = false;
+      asked = w;
+      worker.postMessage({ type: 'view', first: w.first, last: w.last });
+    }
   }
 
   function setText(node, t) {
@@ -220,19 +133,16 @@
 
   var fmt = new Intl.NumberFormat();
   function renderCounts() {
-    var total = 0;
+    var counts = last.counts || {};
     H.STATES.forEach(function (s) {
-      var n = counts[s] || 0;
-      total += n;
-      setText($('count-' + s).firstChild, fmt.format(n));
+      setText($('count-' + s).firstChild, fmt.format(counts[s] || 0));
     });
-    // States the page does not know yet still count towards ALL.
-    for (var k in counts) if (!(k in severity)) total += counts[k];
+    // ALL is every host, in the states this page knows or not.
+    var total = last.total, shown = last.shown;
     setText($('count-all').firstChild, fmt.format(total));
-    var shown = view.length;
     setText(shownCount, shown === total ? fmt.format(total) + (total === 1 ? ' host' : ' hosts') :
       'showing ' + fmt.format(shown) + ' of ' + fmt.format(total));
-    if (!loaded) {
+    if (!last.loaded) {
       emptyBox.classList.remove('hidden');
       setText(emptyBox, 'Loading hosts…');
     } else if (shown === 0) {
@@ -271,72 +181,93 @@
     return r;
   }
 
+  // fillConn draws one connection: {state, rtt, loss, addr} as the worker
+  // keeps it, or null.
   function fillConn(c, conn) {
     if (!conn) {
       setClass(c.dot, 'hidden');
       setText(c.label, '—');
       setClass(c.label, 'conn-none');
       setText(c.rtt, '');
-      c.cell.title = '';
+      if (c.cell._tip !== '') { c.cell._tip = ''; c.cell.title = ''; }
       return;
     }
-    var st = conn.state || 'UNKNOWN';
+    var st = conn.state;
     setClass(c.dot, 'dot st-' + st);
     setText(c.label, st);
     setClass(c.label, '');
     // The RTT of a DOWN connection is from before it went down: not shown.
-    var rtt = st === 'UP' ? rttOf(conn) : null;
+    var rtt = st === 'UP' ? conn.rtt : null;
     setText(c.rtt, rtt === null ? '' : H.num(rtt, rtt < 10 ? 2 : 1) + ' ms');
-    var tip = (conn.address || '') + (typeof conn.loss_pct === 'number' ? ' · loss ' + H.num(conn.loss_pct, 1) + '%' : '');
+    var tip = conn.addr + (conn.loss !== null ? ' · loss ' + H.num(conn.loss, 1) + '%' : '');
     if (c.cell._tip !== tip) { c.cell._tip = tip; c.cell.title = tip; }
   }
 
-  function fillRow(r, name, idx, now) {
-    var h = hosts.get(name);
-    if (r.name !== name) {
-      r.name = name;
-      r.root.dataset.host = name;
-      r.link.textContent = name;
-      r.link.href = '/plugins#' + encodeURIComponent(name);
-      r.link.title = name;
-    }
+  // fillRow draws row idx of the view from h, the worker's row for it, or
+  // as an empty placeholder when the worker has not sent that row yet (a
+  // fast scroll: it comes with the next frame).
+  function fillRow(r, h, idx, now) {
     if (r.idx !== idx) {
       r.idx = idx;
       r.root.style.top = (idx * ROW_H) + 'px';
     }
+    var name = h ? h.name : null;
+    if (r.name !== name) {
+      r.name = name;
+      if (h) {
+        r.root.dataset.host = name;
+        r.link.textContent = name;
+        r.link.href = '/plugins#' + encodeURIComponent(name);
+        r.link.title = name;
+      } else {
+        delete r.root.dataset.host;
+        delete r.root.dataset.state;
+        r.st = null;
+        r.link.textContent = '';
+        r.link.removeAttribute('href');
+        r.link.title = '';
+      }
+      r.root.classList.toggle('placeholder', !h);
+    }
     if (!h) return;
-    r.root.dataset.state = h.state;
+    if (r.st !== h.state) { r.st = h.state; r.root.dataset.state = h.state; }
     setClass(r.dyn, h.dyn ? 'badge dyn' : 'hidden');
     setClass(r.state, 'badge st-' + h.state);
     setText(r.state, h.state || '?');
-    fillConn(r.conns[0], connOf(h, 'ipv4'));
-    fillConn(r.conns[1], connOf(h, 'ipv6'));
-    var loss = maxLoss(h);
+    fillConn(r.conns[0], h.v4);
+    fillConn(r.conns[1], h.v6);
+    var loss = h.loss;
     setText(r.loss, loss === null ? '—' : H.num(loss, 1) + '%');
     setClass(r.loss, loss !== null && loss > 0 ? 'num c-loss loss-bad' : 'num c-loss');
-    setText(r.seen, H.ago(h.last_seen, now));
-    if (typeof h.last_seen === 'number') {
-      var t = H.clock(h.last_seen);
+    setText(r.seen, H.ago(h.seen, now));
+    if (h.seen > 0) {
+      var t = H.clock(h.seen);
       if (r.seen._tip !== t) { r.seen._tip = t; r.seen.title = t; }
     }
   }
 
-  function renderRows() {
-    var n = view.length;
+  // renderRows draws the rows in view from the last frame and returns the
+  // window to ask the worker for: the rows in view and OVERSCAN beyond.
+  function geometry() {
+    if (!headH) headH = head.offsetHeight;
+    return { top: Math.max(0, scroller.scrollTop - headH), height: scroller.clientHeight };
+  }
+
+  function renderRows(g) {
+    var n = last.shown;
     var height = (n * ROW_H) + 'px';
     if (body._h !== height) { body._h = height; body.style.height = height; }
-    if (!headH) headH = head.offsetHeight;
-    var top = Math.max(0, scroller.scrollTop - headH);
-    var first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-    var last = Math.min(n, Math.ceil((top + scroller.clientHeight) / ROW_H) + OVERSCAN);
-    var need = Math.max(0, last - first);
+    var first = Math.min(n, Math.floor(g.top / ROW_H));
+    var end = Math.min(n, Math.ceil((g.top + g.height) / ROW_H) + 1);
+    var need = Math.max(0, end - first);
     while (pool.length < need) pool.push(makeRow());
-    var now = H.nowSec();
+    var now = H.nowSec(), rows = last.rows || [], f0 = last.first;
     for (var i = 0; i < pool.length; i++) {
       var r = pool[i];
       if (i < need) {
         if (r.hidden) { r.hidden = false; r.root.classList.remove('hidden'); }
-        fillRow(r, view[first + i], first + i, now);
+        var idx = first + i, k = idx - f0;
+        fillRow(r, k >= 0 && k < rows.length ? rows[k] : null, idx, now);
       } else if (!r.hidden) {
         r.hidden = true;
         r.root.classList.add('hidden');
@@ -344,22 +275,42 @@
         delete r.root.dataset.host;
       }
     }
+    return { first: Math.max(0, first - OVERSCAN), last: Math.min(n, end + OVERSCAN) };
   }
 
+  // renderMessages draws the list into a fixed set of reused items. New
+  // messages flash, unless they come in a flood (a fleet changing state at
+  // once): fifty animations at a time would cost every frame its style and
+  // paint work.
+  var msgItems = [];
   function renderMessages() {
     messagesDirty = false;
-    H.clear(msgList);
-    for (var i = 0; i < messages.length; i++) {
-      var m = messages[i];
-      var li = el('li', { className: i < freshMessages ? 'fresh' : '', data: { host: String(m.host || '') } },
-        el('div', { className: 'meta' },
-          el('span', { className: 'mono', text: H.clock(m.time), title: new Date(m.time * 1000).toISOString() }),
-          // Daemon-wide messages have no host.
-          m.host ? el('span', { className: 'h', text: String(m.host) }) : el('span', { className: 'muted', text: 'daemon' })),
-        el('div', { className: 'text', text: String(m.msg || '') }));
-      msgList.appendChild(li);
-    }
+    var flash = freshMessages <= MAX_FLASH ? freshMessages : 0;
     freshMessages = 0;
+    while (msgItems.length < messages.length) {
+      var it = { time: el('span', { className: 'mono' }), h: el('span'), text: el('div', { className: 'text' }) };
+      it.li = el('li', null, el('div', { className: 'meta' }, it.time, it.h), it.text);
+      msgItems.push(it);
+    }
+    for (var i = 0; i < msgItems.length; i++) {
+      var item = msgItems[i], m = messages[i];
+      if (!m) {
+        if (item.li.parentNode) msgList.removeChild(item.li);
+        continue;
+      }
+      if (!item.li.parentNode) msgList.appendChild(item.li);
+      var host = String(m.host || '');
+      item.li.dataset.host = host;
+      // Restart the animation on an item that shows a new message.
+      item.li.className = '';
+      if (i < flash) { void item.li.offsetWidth; item.li.className = 'fresh'; }
+      setText(item.time, H.clock(m.time));
+      item.time.title = new Date(m.time * 1000).toISOString();
+      // Daemon-wide messages have no host.
+      setText(item.h, host || 'daemon');
+      setClass(item.h, host ? 'h' : 'muted');
+      setText(item.text, String(m.msg || ''));
+    }
     msgEmpty.classList.toggle('hidden', messages.length > 0);
     msgCount.textContent = messages.length ? String(messages.length) : '';
   }
@@ -380,13 +331,13 @@
     if (key === sortKey) sortDir = -sortDir;
     else { sortKey = key; sortDir = key === 'last_seen' ? -1 : 1; }
     updateSortHeaders();
-    needView = true;
+    sendQuery();
     schedule();
   });
 
   filterBox.addEventListener('input', function () {
     nameFilter = filterBox.value.trim().toLowerCase();
-    needView = true;
+    sendQuery();
     scroller.scrollTop = 0;
     schedule();
   });
@@ -397,7 +348,7 @@
     document.querySelectorAll('#state-counts .count').forEach(function (b) {
       b.setAttribute('aria-pressed', String(b.dataset.state === st));
     });
-    needView = true;
+    sendQuery();
     scroller.scrollTop = 0;
     schedule();
   }
@@ -421,9 +372,7 @@
   // "3s ago" must tick even when no data arrives.
   setInterval(schedule, 1000);
 
-  // ---- transport: WebSocket, falling back to polling ----
-
-  var ws = null, wsRetryMs = 1000, pollTimer = 0, wsTimer = 0, snapshotSeen = false;
+  // ---- transport: in the worker; the page shows its mode and errors ----
 
   function setMode(mode, title) {
     indicator.dataset.mode = mode;
@@ -436,121 +385,13 @@
     else errBox.classList.add('hidden');
   }
 
-  function poll() {
-    return Promise.all([
-      H.api('/api/0/hosts').then(function (list) {
-        // A socket that came up while the request was in flight has newer data.
-        if (isLive()) return;
-        replaceAll(list);
-        showError('');
-      }, function (err) {
-        showError('Cannot load hosts: ' + err.message);
-      }),
-      H.api('/api/0/messages?limit=' + MAX_MESSAGES).then(function (list) {
-        if (isLive()) return;
-        setMessages(list);
-      }, function () {})
-    ]);
-  }
-
-  function isLive() { return ws !== null && ws.readyState === WebSocket.OPEN; }
-
-  function startPolling() {
-    if (pollTimer) return;
-    setMode('polling', 'The live stream is unavailable: polling /api/0/hosts every ' + (POLL_MS / 1000) + ' s');
-    poll();
-    pollTimer = setInterval(poll, POLL_MS);
-  }
-
-  function stopPolling() {
-    if (pollTimer) { clearInterval(pollTimer); pollTimer = 0; }
-  }
-
-  function handleFrame(raw) {
-    var f;
-    try { f = JSON.parse(raw); } catch (e) { return; }
-    if (!f || typeof f !== 'object') return;
-    var d = f.data;
-    switch (f.type) {
-      case 'snapshot':
-        snapshotSeen = true;
-        replaceAll(d && d.hosts);
-        break;
-      case 'host':
-        upsert(d);
-        schedule();
-        break;
-      case 'message':
-        addMessage(d, true);
-        schedule();
-        break;
-      case 'error':
-        // The daemon refused our subscription; it keeps sending everything.
-        if (window.console) console.warn('hbd stream:', d && d.error);
-        break;
-      default:
-        // plugin and alert frames are for other pages; unknown types may be added.
-    }
-  }
-
-  function connect() {
-    wsTimer = 0;
-    var url = H.streamURL();
-    var sock;
-    try {
-      sock = new WebSocket(url);
-    } catch (e) {
-      startPolling();
-      retry();
-      return;
-    }
-    ws = sock;
-    var opened = false;
-    // A socket that neither opens nor fails (a proxy holding it) must not
-    // leave the page without data.
-    var openTimer = setTimeout(function () { if (!opened) startPolling(); }, WS_OPEN_TIMEOUT_MS);
-    sock.addEventListener('open', function () {
-      opened = true;
-      clearTimeout(openTimer);
-      wsRetryMs = 1000;
-      stopPolling();
-      showError('');
-      setMode('live', 'Receiving live updates over WebSocket');
-      // The page shows hosts and messages only; plugin and alert frames
-      // would be wasted bandwidth with a large fleet. No "hosts" key:
-      // every host.
-      sock.send(JSON.stringify({ subscribe: { types: ['host', 'message'] } }));
-    });
-    sock.addEventListener('message', function (ev) {
-      if (typeof ev.data === 'string') handleFrame(ev.data);
-    });
-    sock.addEventListener('close', function () {
-      clearTimeout(openTimer);
-      if (ws === sock) ws = null;
-      startPolling();
-      retry();
-    });
-  }
-
-  function retry() {
-    if (wsTimer) return;
-    wsTimer = setTimeout(connect, wsRetryMs);
-    wsRetryMs = Math.min(WS_RETRY_MAX_MS, wsRetryMs * 2);
-  }
-
   // ---- start ----
 
   readRowHeight();
   updateSortHeaders();
+  sendQuery();
+  worker.postMessage({ type: 'init', url: H.streamURL(), token: H.token() });
   schedule();
-  // The first data comes by HTTP whatever the transport: the stream
-  // carries only new messages, and its snapshot may take a while.
+  // The stream carries only new messages: the recent ones come by HTTP.
   H.api('/api/0/messages?limit=' + MAX_MESSAGES).then(setMessages, function () {});
-  H.api('/api/0/hosts').then(function (list) {
-    if (!snapshotSeen) replaceAll(list);
-  }, function (err) {
-    showError('Cannot load hosts: ' + err.message);
-  });
-  if (typeof WebSocket === 'function') connect();
-  else startPolling();
 })();
