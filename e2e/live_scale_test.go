@@ -87,7 +87,6 @@ type fleetSender struct {
 	connSeq  []uint32
 	seq      uint64
 	buf      []byte
-	sent     int
 	sendErrs int
 }
 
@@ -147,7 +146,6 @@ func (f *fleetSender) write(b []byte, err error) {
 func (f *fleetSender) write4() { f.count(f.v4.WriteToUDPAddrPort(f.buf, f.dst4)) }
 func (f *fleetSender) write6() { f.count(f.v6.WriteToUDPAddrPort(f.buf, f.dst6)) }
 func (f *fleetSender) count(_ int, err error) {
-	f.sent++
 	if err != nil {
 		f.sendErrs++
 	}
@@ -174,9 +172,6 @@ func hostsTotal(t *testing.T, d *daemon) int {
 // page which parses and sorts the fleet on its main thread fails (the
 // targets, 50 fps and no frame over 100 ms, are for a quiet machine).
 func TestLivePageAt100kHostsInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 100,000-host load")
-	}
 	began := time.Now()
 	ctx, errs := browser(t)
 	// No durable state: a checkpoint of 100,000 hosts is not what this
@@ -234,7 +229,8 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 	}, 250), 0`)
 	browserPID := chromedp.FromContext(ctx).Browser.Process().Pid
 	m0 := perfMetrics(t, ctx)
-	r0, d0, p0 := threadCPU(browserPID, "--type=renderer"), threadCPU(d.proc.cmd.Process.Pid, ""), cpuPressure()
+	r0, d0 := threadCPU(browserPID, "--type=renderer"), threadCPU(d.proc.cmd.Process.Pid, "")
+	o0, othersOK := othersCPU()
 	t0 := jsFloat(t, ctx, `performance.now()`)
 	streamStart := time.Now()
 	next := 0
@@ -254,18 +250,17 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 	t1 := jsFloat(t, ctx, `performance.now()`)
 	wall := time.Since(streamStart)
 	m1 := perfMetrics(t, ctx)
-	r1, d1, p1 := threadCPU(browserPID, "--type=renderer"), threadCPU(d.proc.cmd.Process.Pid, ""), cpuPressure()
+	r1, d1 := threadCPU(browserPID, "--type=renderer"), threadCPU(d.proc.cmd.Process.Pid, "")
+	o1, ok := othersCPU()
+	othersOK = othersOK && ok
+	others := (o1 - o0).Seconds() / wall.Seconds()
 	jsFloat(t, ctx, `clearInterval(window.__scroll), 0`)
 	streamed := probe(t, ctx, t0, t1)
 	mainCPU := r1["main"] - r0["main"]
-	pressure := -1.0
-	if p0 >= 0 && p1 >= 0 {
-		pressure = float64(p1-p0) / float64(wall)
-	}
 	t.Logf("stream: %d host changes in %s; %s", next, wall.Round(time.Millisecond), streamed)
-	t.Logf("stream: page main thread busy %.1f s (script %.1f s, layout %.1f s, style %.1f s); CPU: renderer %s; hbd %s; machine CPU pressure %.0f %%",
+	t.Logf("stream: page main thread busy %.1f s (script %.1f s, layout %.1f s, style %.1f s); CPU: renderer %s; hbd %s; other processes %.2f CPUs",
 		m1["TaskDuration"]-m0["TaskDuration"], m1["ScriptDuration"]-m0["ScriptDuration"], m1["LayoutDuration"]-m0["LayoutDuration"],
-		m1["RecalcStyleDuration"]-m0["RecalcStyleDuration"], cpuDelta(r0, r1), cpuDelta(d0, d1), 100*pressure)
+		m1["RecalcStyleDuration"]-m0["RecalcStyleDuration"], cpuDelta(r0, r1), cpuDelta(d0, d1), others)
 
 	// The page still follows the stream and filters the fleet: a host
 	// that shuts down now shows STOPPED.
@@ -280,46 +275,55 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 
 	// Generous bounds, far from the targets, that a page which holds and
 	// parses the fleet on its main thread fails. The heap and the main
-	// thread's CPU do not depend on the machine's load. Frames do: a
-	// machine whose CPUs are contended (other tests, on 2 cores) delays
-	// any page's frames, so their bounds hold only when it was not.
+	// thread's CPU do not depend on the machine's load. Frames do: other
+	// processes busy on the 2 cores (other tests) delay any page's frames,
+	// so their bounds are asserted only when the CPUs were this test's.
 	for _, p := range []struct {
 		phase string
 		r     probeResult
 	}{{"load", loaded}, {"stream", streamed}} {
-		if p.r.Heap > 32<<20 {
-			t.Errorf("%s: %s; want a main-thread heap under 32 MiB: the fleet belongs in the worker", p.phase, p.r)
+		if p.r.Heap > 16<<20 {
+			t.Errorf("%s: %s; want a main-thread heap under 16 MiB: the fleet belongs in the worker", p.phase, p.r)
 		}
 	}
 	if r0["main"] > 0 && mainCPU > wall/4 {
 		t.Errorf("the page's main thread used %.1f CPU-s in %s of streaming; want under a quarter of that", mainCPU.Seconds(), wall.Round(time.Second))
 	}
 	switch {
-	case pressure < 0 || pressure > 0.5:
-		t.Logf("frames not asserted: the machine's CPUs were contended %.0f %% of the time (/proc/pressure/cpu)", 100*pressure)
+	case !othersOK:
+		t.Logf("frames not asserted: no /proc/stat to tell whether other processes held the CPUs")
+	case others > 0.25:
+		t.Logf("frames not asserted: other processes kept %.2f CPUs busy", others)
 	case streamed.Worst > 1000 || streamed.FPS < 20:
 		t.Errorf("stream: %s; want no frame over 1 s and at least 20 fps", streamed)
 	}
 	t.Logf("whole test: %s", time.Since(began).Round(time.Millisecond))
 }
 
-// cpuPressure is the time some task waited for a CPU, from
-// /proc/pressure/cpu, since boot; -1 where there is none.
-func cpuPressure() time.Duration {
-	b, err := os.ReadFile("/proc/pressure/cpu")
+// othersCPU is the CPU time the machine spent outside this test's
+// process and its children (the browser, the daemon) since boot, from
+// /proc/stat; false where there is none.
+func othersCPU() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return -1
+		return 0, false
 	}
-	for _, f := range strings.Fields(strings.SplitN(string(b), "\n", 2)[0]) {
-		if v, ok := strings.CutPrefix(f, "total="); ok {
-			us, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return -1
-			}
-			return time.Duration(us) * time.Microsecond
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, false
+	}
+	var ticks int
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		if i < len(f) {
+			v, _ := strconv.Atoi(f[i])
+			ticks += v
 		}
 	}
-	return -1
+	busy := time.Duration(ticks) * 10 * time.Millisecond
+	for _, v := range threadCPU(os.Getpid(), "") {
+		busy -= v
+	}
+	return busy, true
 }
 
 // probe reads the frame figures of [t0, t1) (performance.now() times).

@@ -203,33 +203,19 @@
     if (c.cell._tip !== tip) { c.cell._tip = tip; c.cell.title = tip; }
   }
 
-  // fillRow draws row idx of the view from h, the worker's row for it, or
-  // as an empty placeholder when the worker has not sent that row yet (a
-  // fast scroll: it comes with the next frame).
+  // fillRow draws row idx of the view from h, the worker's row for it.
   function fillRow(r, h, idx, now) {
     if (r.idx !== idx) {
       r.idx = idx;
       r.root.style.top = (idx * ROW_H) + 'px';
     }
-    var name = h ? h.name : null;
-    if (r.name !== name) {
-      r.name = name;
-      if (h) {
-        r.root.dataset.host = name;
-        r.link.textContent = name;
-        r.link.href = '/plugins#' + encodeURIComponent(name);
-        r.link.title = name;
-      } else {
-        delete r.root.dataset.host;
-        delete r.root.dataset.state;
-        r.st = null;
-        r.link.textContent = '';
-        r.link.removeAttribute('href');
-        r.link.title = '';
-      }
-      r.root.classList.toggle('placeholder', !h);
+    if (r.name !== h.name) {
+      r.name = h.name;
+      r.root.dataset.host = h.name;
+      r.link.textContent = h.name;
+      r.link.href = '/plugins#' + encodeURIComponent(h.name);
+      r.link.title = h.name;
     }
-    if (!h) return;
     if (r.st !== h.state) { r.st = h.state; r.root.dataset.state = h.state; }
     setClass(r.dyn, h.dyn ? 'badge dyn' : 'hidden');
     setClass(r.state, 'badge st-' + h.state);
@@ -246,28 +232,34 @@
     }
   }
 
-  // renderRows draws the rows in view from the last frame and returns the
-  // window to ask the worker for: the rows in view and OVERSCAN beyond.
   function geometry() {
     if (!headH) headH = head.offsetHeight;
     return { top: Math.max(0, scroller.scrollTop - headH), height: scroller.clientHeight };
   }
 
+  // renderRows draws the rows in view from the last frame and returns the
+  // window to ask the worker for: the rows in view and OVERSCAN beyond.
+  // Rows the worker has not sent yet (a fast scroll past the overscan)
+  // leave the drawn rows where they are, scrolled with the table, until
+  // the next frame brings them: drawing empty rows first would cost the
+  // frame a second layout for nothing.
   function renderRows(g) {
     var n = last.shown;
     var height = (n * ROW_H) + 'px';
     if (body._h !== height) { body._h = height; body.style.height = height; }
     var first = Math.min(n, Math.floor(g.top / ROW_H));
     var end = Math.min(n, Math.ceil((g.top + g.height) / ROW_H) + 1);
+    var want = { first: Math.max(0, first - OVERSCAN), last: Math.min(n, end + OVERSCAN) };
+    var rows = last.rows || [], f0 = last.first;
+    if (first < end && (first < f0 || end > f0 + rows.length)) return want;
     var need = Math.max(0, end - first);
     while (pool.length < need) pool.push(makeRow());
-    var now = H.nowSec(), rows = last.rows || [], f0 = last.first;
+    var now = H.nowSec();
     for (var i = 0; i < pool.length; i++) {
       var r = pool[i];
       if (i < need) {
         if (r.hidden) { r.hidden = false; r.root.classList.remove('hidden'); }
-        var idx = first + i, k = idx - f0;
-        fillRow(r, k >= 0 && k < rows.length ? rows[k] : null, idx, now);
+        fillRow(r, rows[first + i - f0], first + i, now);
       } else if (!r.hidden) {
         r.hidden = true;
         r.root.classList.add('hidden');
@@ -275,7 +267,7 @@
         delete r.root.dataset.host;
       }
     }
-    return { first: Math.max(0, first - OVERSCAN), last: Math.min(n, end + OVERSCAN) };
+    return want;
   }
 
   // renderMessages draws the list into a fixed set of reused items. New
