@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -471,4 +474,51 @@ func cpuDelta(a, b map[string]time.Duration) string {
 		s = append(s, fmt.Sprintf("%s %.1fs", e.k, e.v.Seconds()))
 	}
 	return fmt.Sprintf("%.1f CPU-s (%s)", total.Seconds(), strings.Join(s, ", "))
+}
+
+// Without the stream, /live falls back to polling /api/0/hosts, a page of
+// hosts at a time: a fleet of several pages is counted whole, and a host
+// that appears is listed by the next poll. The page is reached through a
+// reverse proxy on another port, whose origin the daemon does not know:
+// it refuses the WebSocket upgrade, as it would for a proxy missing from
+// ws_origins.
+func TestLivePagePollsInPagesWithoutStream(t *testing.T) {
+	ctx, errs := browser(t)
+	d := startDaemon(t, "[limits]\nhosts_per_source = 0\n")
+	const hosts = 12_000 // three pages of the worker's 5,000
+	f := newFleetSender(t, d, hosts+1)
+	for i := 0; i < hosts; i++ {
+		f.heartbeat(i, false)
+	}
+	waitFor(t, 30*time.Second, "the fleet registered", func() bool {
+		if n := hostsTotal(t, d); n < hosts {
+			for i := 0; i < hosts; i += 100 { // a few lost datagrams are sent again
+				f.heartbeat(i, false)
+			}
+			return false
+		}
+		return true
+	})
+	target, err := url.Parse(d.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	if err := chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/live")); err != nil {
+		t.Fatal(err)
+	}
+	waitJSFor(t, ctx, 30*time.Second, "the fleet listed by polling",
+		`document.querySelector('#conn-indicator').dataset.mode === 'polling' &&
+		 document.querySelector('#count-all .n').textContent.replace(/\D/g, '') === '`+strconv.Itoa(hosts)+`' &&
+		 !!document.querySelector('#hosts-table .vrow[data-host="node000000"]')`)
+	f.heartbeat(hosts, false)
+	newcomer := f.names[hosts]
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#filter`), newcomer)); err != nil {
+		t.Fatal(err)
+	}
+	waitJSFor(t, ctx, 30*time.Second, newcomer+" listed by the next poll",
+		`(() => { const r = document.querySelectorAll('#hosts-table .vrow[data-host]'); return r.length === 1 && r[0].dataset.host === '`+newcomer+`'; })() &&
+		 document.querySelector('#count-all .n').textContent.replace(/\D/g, '') === '`+strconv.Itoa(hosts+1)+`'`)
+	errs.check(t, "/live polling")
 }
