@@ -53,6 +53,7 @@ func TestRoutes(t *testing.T) {
 		{"stylesheet", "GET", "/static/hbd.css", 200, "text/css; charset=utf-8", "--row-h"},
 		{"shared script", "GET", "/static/common.js", 200, "text/javascript; charset=utf-8", "window.hbd"},
 		{"live script", "GET", "/static/live.js", 200, "text/javascript; charset=utf-8", "requestAnimationFrame"},
+		{"live worker", "GET", "/static/live-worker.js", 200, "text/javascript; charset=utf-8", "postMessage"},
 		{"plugins script", "GET", "/static/plugins.js", 200, "text/javascript; charset=utf-8", "hashchange"},
 		{"alerts script", "GET", "/static/alerts.js", 200, "text/javascript; charset=utf-8", "/api/0/silences"},
 		{"icon", "GET", "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
