@@ -257,13 +257,23 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 	o1, ok := othersCPU()
 	othersOK = othersOK && ok
 	others := (o1 - o0).Seconds() / wall.Seconds()
-	jsFloat(t, ctx, `clearInterval(window.__scroll), 0`)
+	jsFloat(t, ctx, `clearInterval(window.__scroll), document.getElementById('hosts-table').scrollTop = 0`)
 	streamed := probe(t, ctx, t0, t1)
 	mainCPU := r1["main"] - r0["main"]
 	t.Logf("stream: %d host changes in %s; %s", next, wall.Round(time.Millisecond), streamed)
 	t.Logf("stream: page main thread busy %.1f s (script %.1f s, layout %.1f s, style %.1f s); CPU: renderer %s; hbd %s; other processes %.2f CPUs",
 		m1["TaskDuration"]-m0["TaskDuration"], m1["ScriptDuration"]-m0["ScriptDuration"], m1["LayoutDuration"]-m0["LayoutDuration"],
 		m1["RecalcStyleDuration"]-m0["RecalcStyleDuration"], cpuDelta(r0, r1), cpuDelta(d0, d1), others)
+
+	// The fleet sorts by state in the worker: one host in 20 was shut
+	// down last (and STOPPED sorts before UP), and the counter shows them.
+	firstRow := `(() => { const r = Array.from(document.querySelectorAll('#hosts-table .vrow[data-host]')).find(r => parseFloat(r.style.top) === 0); return r ? r.dataset.state : ''; })()`
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#sort-state`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJSFor(t, ctx, 20*time.Second, "STOPPED hosts counted and sorted first",
+		`document.querySelector('#sort-state').getAttribute('aria-sort') === 'ascending' && `+firstRow+` === 'STOPPED' &&
+		 parseInt(document.querySelector('#count-STOPPED .n').textContent.replace(/\D/g, ''), 10) > 0`)
 
 	// The page still follows the stream and filters the fleet: a host
 	// that shuts down now shows STOPPED.

@@ -16,16 +16,18 @@
 // the socket go into an inbox that is drained in slices of SLICE_MS, so
 // the page's requests are answered between slices; a snapshot in the inbox
 // makes every host frame queued before it moot (it replaces them all), and
-// a host's record holds only its latest state. The inbox is bounded: a
-// worker that falls INBOX_MAX frames behind drops the socket and starts
-// again from a fresh snapshot, as the daemon would cut it off anyway.
+// a host's record holds only its latest state. The inbox is bounded in
+// frames and bytes: a worker that falls that far behind drops the socket
+// and starts again from a fresh snapshot, as the daemon would cut it off
+// anyway.
 //
 // Every string from the daemon stays data: the page puts it in the DOM
 // with textContent only.
 'use strict';
 
 var SLICE_MS = 8;            // longest stretch of inbox work between yields
-var INBOX_MAX = 200000;      // frames waiting to be read before the socket is dropped
+var INBOX_MAX = 200000;      // frames waiting to be read before the socket is dropped...
+var INBOX_MAX_BYTES = 64 << 20; // ...or their bytes, beyond a snapshot's
 var RESORT_MIN_MS = 300;     // minimum gap between data-driven re-sorts...
 var RESORT_FACTOR = 4;       // ...and at least this many times the last sort's cost
 var POLL_MS = 5000;          // polling period when the WebSocket is down
@@ -50,7 +52,7 @@ var loaded = false;
 // record kept per host, reusing rec when the host is known: the view holds
 // records, and an update in place keeps it valid without a re-sort.
 function record(h, rec) {
-  if (!rec) rec = { name: h.name, key: nameKey(h.name), state: '', dyn: false, seen: 0, v4: null, v6: null, loss: null, vi: -1 };
+  if (!rec) rec = { name: h.name, key: nameKey(h.name), state: '', dyn: false, seen: 0, v4: null, v6: null, loss: null, vi: -1, sv: 0 };
   rec.state = typeof h.state === 'string' ? h.state : 'UNKNOWN';
   rec.dyn = !!h.dyn;
   rec.seen = typeof h.last_seen === 'number' ? h.last_seen : 0;
@@ -171,11 +173,9 @@ function buildView() {
     rows.sort(function (a, b) { return dir * byName(a, b); });
   } else {
     // Values are read once, not twice per comparison.
-    var vals = new Map();
-    rows.forEach(function (r) { vals.set(r, sortValue(r)); });
+    for (var j = 0; j < rows.length; j++) rows[j].sv = sortValue(rows[j]);
     rows.sort(function (a, b) {
-      var x = vals.get(a), y = vals.get(b);
-      if (x !== y) return dir * (x < y ? -1 : 1);
+      if (a.sv !== b.sv) return dir * (a.sv < b.sv ? -1 : 1);
       return byName(a, b);
     });
   }
@@ -248,21 +248,35 @@ function notify(k, v) { pending[k] = v; dirty = urgent = true; flush(); }
 
 // ---- the inbox ----
 
-var inbox = [], inboxHead = 0, draining = false;
-var lastSnapshot = -1;       // index in inbox of the newest snapshot frame, or -1
+var inbox = [], inboxHead = 0, inboxBytes = 0, draining = false;
 var yieldChan = new MessageChannel();
 yieldChan.port1.onmessage = drain;
 
 // Snapshot and message frames are told by their first bytes, without
-// parsing: the daemon writes "type" first.
-function isType(raw, type) { return raw.lastIndexOf('{"type":"' + type + '"', 0) === 0; }
+// parsing: the daemon writes "type" first (internal/contract's golden
+// frames hold it to that). A frame told wrongly is only parsed in turn:
+// it costs time, not correctness.
+var SNAPSHOT = '{"type":"snapshot"', MESSAGE = '{"type":"message"';
+function isType(raw, prefix) { return raw.lastIndexOf(prefix, 0) === 0; }
 
 function enqueue(raw) {
-  if (isType(raw, 'snapshot')) lastSnapshot = inbox.length;
+  if (isType(raw, SNAPSHOT)) {
+    // The snapshot replaces every host: host frames still queued are moot
+    // (messages are not). Its own size is not counted: it is the fleet.
+    var keep = [];
+    inboxBytes = 0;
+    for (var i = inboxHead; i < inbox.length; i++) {
+      if (isType(inbox[i], MESSAGE)) { keep.push(inbox[i]); inboxBytes += inbox[i].length; }
+    }
+    inbox = keep;
+    inboxHead = 0;
+  } else {
+    inboxBytes += raw.length;
+  }
   inbox.push(raw);
-  if (inbox.length - inboxHead > INBOX_MAX) {
-    notify('warn', 'hbd stream: the page fell ' + INBOX_MAX + ' frames behind; reconnecting');
-    inbox = []; inboxHead = 0; lastSnapshot = -1;
+  if (inbox.length - inboxHead > INBOX_MAX || inboxBytes > INBOX_MAX_BYTES) {
+    notify('warn', 'hbd stream: the page fell too far behind (' + (inbox.length - inboxHead) + ' frames); reconnecting');
+    inbox = []; inboxHead = 0; inboxBytes = 0;
     if (ws) ws.close();
     return;
   }
@@ -271,25 +285,17 @@ function enqueue(raw) {
 
 function drain() {
   var t0 = performance.now();
-  if (lastSnapshot > inboxHead) {
-    // Host frames before the snapshot are superseded by it; messages are not.
-    for (var i = inboxHead; i < lastSnapshot; i++) {
-      if (isType(inbox[i], 'message')) handleFrame(inbox[i]);
-      inbox[i] = null;
-    }
-    inboxHead = lastSnapshot;
-  }
   while (inboxHead < inbox.length) {
     var raw = inbox[inboxHead];
     inbox[inboxHead++] = null;
+    if (!isType(raw, SNAPSHOT)) inboxBytes -= raw.length;
     handleFrame(raw);
     if (performance.now() - t0 > SLICE_MS) break;
   }
   if (inboxHead >= inbox.length) {
-    inbox = []; inboxHead = 0; lastSnapshot = -1; draining = false;
+    inbox = []; inboxHead = 0; inboxBytes = 0; draining = false;
   } else if (inboxHead > 4096 && inboxHead * 2 > inbox.length) {
     inbox = inbox.slice(inboxHead);
-    lastSnapshot -= inboxHead;
     inboxHead = 0;
   }
   flush();

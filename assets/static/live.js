@@ -37,7 +37,14 @@
   var messages = [];          // newest first
   var messagesDirty = false, freshMessages = 0, lastMessagesDraw = -Infinity;
 
-  var worker = new Worker('/static/live-worker.js');
+  var worker;
+  try {
+    worker = new Worker('/static/live-worker.js');
+  } catch (e) {
+    $('live-error').textContent = 'This browser cannot run the live view: ' + e.message;
+    $('live-error').classList.remove('hidden');
+    return;
+  }
 
   // ---- messages ----
 
