@@ -138,6 +138,9 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 			}
 			var b Buckets
 			for _, bk := range h.GetBucket() {
+				if math.IsInf(bk.GetUpperBound(), 1) {
+					continue // the total is Count
+				}
 				b.Upper = append(b.Upper, bk.GetUpperBound())
 				b.Cum = append(b.Cum, float64(bk.GetCumulativeCount()))
 			}
@@ -194,7 +197,7 @@ func (b Buckets) Quantile(q float64) float64 {
 // Summary is the bucket's p50, p99 and p99.9 in milliseconds, or nil
 // without observations.
 func (b Buckets) Summary() *Quantiles {
-	if b.Count <= 0 {
+	if b.Count <= 0 || len(b.Upper) == 0 {
 		return nil
 	}
 	return &Quantiles{P50: b.Quantile(0.5) * 1e3, P99: b.Quantile(0.99) * 1e3, P999: b.Quantile(0.999) * 1e3, N: uint64(b.Count)}

@@ -162,6 +162,12 @@ hbd_http_request_duration_seconds_count{route="/api/0/hosts"} %d
 	if s == nil || s.N != 100 || math.Abs(s.P50-1) > 1e-9 || math.Abs(s.P99-9.5) > 1e-9 {
 		t.Errorf("summary %+v, want p50 1 ms, p99 9.5 ms, n 100", s)
 	}
+	// Requests slower than the last bound (+Inf bucket) read as that
+	// bound: "at least", and never an infinity the report cannot encode.
+	slow := scrape(10+50, 10+90, 10+95, 10+100).HTTPLatency["/api/0/hosts"].Since(m0.HTTPLatency["/api/0/hosts"])
+	if s := slow.Summary(); s == nil || s.P999 != 10 || math.IsInf(s.P99, 0) {
+		t.Errorf("summary with slow requests %+v, want p99.9 at the last bound, 10 ms", s)
+	}
 	if (Buckets{}).Summary() != nil {
 		t.Error("a histogram without observations has a summary")
 	}
