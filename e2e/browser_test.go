@@ -102,24 +102,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// waitJS polls a JavaScript condition in the page until it holds.
+// waitJS polls a JavaScript condition in the page until it holds, for up
+// to 20 s.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + ' | ' + document.body.innerText.slice(0, 600)`))
-			t.Fatalf("timed out waiting for %s (%s); the page: %s", what, expr, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitJSFor(t, ctx, 20*time.Second, what, expr)
 }
 
 func jsString(t *testing.T, ctx context.Context, expr string) string {

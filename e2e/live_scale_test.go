@@ -364,7 +364,8 @@ func jsFloat(t *testing.T, ctx context.Context, expr string) float64 {
 	return v
 }
 
-// waitJSFor is waitJS with its own timeout.
+// waitJSFor polls a JavaScript condition in the page until it holds,
+// for up to timeout.
 func waitJSFor(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -378,7 +379,7 @@ func waitJSFor(t *testing.T, ctx context.Context, timeout time.Duration, what, e
 		}
 		if time.Now().After(deadline) {
 			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + ' | ' + document.body.innerText.slice(0, 600)`))
-			t.Fatalf("timed out after %s waiting for %s; the page: %s", timeout, what, state)
+			t.Fatalf("timed out after %s waiting for %s (%s); the page: %s", timeout, what, expr, state)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
