@@ -112,12 +112,12 @@ func (b *Broadcaster) Snapshots() uint64 { return b.snapshots.Load() }
 // unregistered.
 func (b *Broadcaster) Clients() int { return int(b.clients.Load()) }
 
-// Register adds c to the routing set with a filter that wants everything
+// Register adds c to the routing set with filter f (nil wants everything)
 // and queues its first snapshot. It counts c after sending, so that once
 // Clients includes c, an event published afterwards reaches the actor
 // after the registration and is delivered to c.
-func (b *Broadcaster) Register(c Conn) {
-	b.system.Root.Send(b.pid, &register{c: c})
+func (b *Broadcaster) Register(c Conn, f *Filter) {
+	b.system.Root.Send(b.pid, &register{c: c, f: f})
 	b.clients.Add(1)
 }
 

@@ -13,7 +13,10 @@ import (
 // Broadcaster's methods) and from its own coalescing timer. The actor
 // receives them as pointers, like every actor in the daemon.
 type (
-	register   struct{ c Conn }
+	register struct {
+		c Conn
+		f *Filter // the subscription the client connected with; nil: everything
+	}
 	unregister struct{ c Conn }
 	subscribe  struct {
 		c Conn
@@ -68,7 +71,10 @@ func (h *hub) Receive(ctx actor.Context) {
 		h.armed = false
 		h.flush()
 	case *register:
-		f := &Filter{}
+		f := m.f
+		if f == nil {
+			f = &Filter{}
+		}
 		h.clients[m.c] = f
 		h.sendSnapshot(m.c, f)
 	case *subscribe:

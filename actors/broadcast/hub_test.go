@@ -109,8 +109,8 @@ func TestHubRoutesAndCutsOff(t *testing.T) {
 	host := []byte(`{"name":"web01"}`)
 	_, b := startHub(t, Options{Snapshot: func() *Hosts { return HostsOf([][]byte{host}) }})
 	small, all := newRecordingConn(3), newRecordingConn(100)
-	b.Register(small)
-	b.Register(all)
+	b.Register(small, nil)
+	b.Register(all, nil)
 	if n := b.Clients(); n != 2 {
 		t.Fatalf("Clients() = %d, want 2", n)
 	}

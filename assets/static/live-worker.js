@@ -420,7 +420,11 @@ function connect() {
   wsTimer = 0;
   var sock;
   try {
-    sock = new WebSocket(streamURL);
+    // The page shows hosts and messages only; plugin and alert frames
+    // would be wasted work with a large fleet. Given in the URL, the
+    // subscription applies from the first frame, so the daemon sends one
+    // snapshot, not the whole fleet and then the filtered one.
+    sock = new WebSocket(streamURL + (streamURL.indexOf('?') < 0 ? '?' : '&') + 'types=host,message');
   } catch (e) {
     startPolling();
     retry();
@@ -438,9 +442,6 @@ function connect() {
     stopPolling();
     notify('error', '');
     setMode('live', 'Receiving live updates over WebSocket');
-    // The page shows hosts and messages only; plugin and alert frames
-    // would be wasted work with a large fleet. No "hosts" key: every host.
-    sock.send(JSON.stringify({ subscribe: { types: ['host', 'message'] } }));
   });
   sock.addEventListener('message', function (ev) {
     if (ws === sock && typeof ev.data === 'string') enqueue(ev.data);

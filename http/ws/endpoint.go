@@ -207,7 +207,12 @@ func (e *Endpoint) Handler(ctx *fasthttp.RequestCtx) {
 		ctx.Error("the WebSocket broadcaster is shutting down", fasthttp.StatusServiceUnavailable)
 		return
 	}
-	if err := e.upgrader.Upgrade(ctx, e.serve); err != nil {
+	f, err := urlSubscription(ctx.QueryArgs(), e.opt.MaxGlobs)
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusBadRequest)
+		return
+	}
+	if err := e.upgrader.Upgrade(ctx, func(ws *websocket.Conn) { e.serve(ws, f) }); err != nil {
 		e.log.Debug("websocket upgrade refused", "remote", ctx.RemoteAddr().String(), "origin", string(ctx.Request.Header.Peek("Origin")), "err", err)
 	}
 }
@@ -264,7 +269,7 @@ func normalizeOrigin(o string) (string, bool) {
 // serve runs on the hijacked connection's goroutine and is the client's
 // reader. fasthttp closes the connection when serve returns, so serve
 // returns only after the writer has finished with it.
-func (e *Endpoint) serve(ws *websocket.Conn) {
+func (e *Endpoint) serve(ws *websocket.Conn, f *broadcast.Filter) {
 	c := newClient(ws, &e.opt, e.log.With("remote", ws.RemoteAddr().String()), e.cutOff)
 	e.mu.Lock()
 	if e.stopping {
@@ -281,7 +286,7 @@ func (e *Endpoint) serve(ws *websocket.Conn) {
 	// Register counts the client after registering it, so that once
 	// Clients() includes it, an event published afterwards is delivered
 	// to it.
-	e.hub.Register(c)
+	e.hub.Register(c, f)
 	c.log.Debug("websocket client connected")
 
 	go c.writeLoop(&e.opt, &e.framesSent, e.closeGrace)

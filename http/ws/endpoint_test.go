@@ -80,6 +80,43 @@ func TestSnapshotThenEventsInOrder(t *testing.T) {
 	eventually(t, "FramesSent to reach 41", func() bool { return h.b.FramesSent() == 41 })
 }
 
+// A subscription in the URL applies from the first frame: the client is
+// never sent the whole fleet, and then gets only the events it asked for.
+// A bad one is refused before the upgrade.
+func TestSubscribeInURL(t *testing.T) {
+	h := newHarness(t, Options{MaxGlobs: 2})
+	h.setHosts("db01", "web01", "web02")
+	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	c, resp, err := d.Dial(h.url()+"?hosts=web*&types=host,alert", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	if got := snapshotHosts(t, readFrame(t, c)); !slices.Equal(got, []string{"web01", "web02"}) {
+		t.Fatalf("first snapshot hosts = %v, want web01 and web02 only", got)
+	}
+	for _, e := range []*broadcast.Event{hostEvent("db01", 1), pluginEvent("web01", "cpu_monitor", 2, 0), messageEvent("web01", 3), alertEvent("web02", 4)} {
+		h.hub.Publish(e)
+	}
+	if f := readFrame(t, c); f.Type != "alert" {
+		t.Errorf("first event frame %s %s, want the alert of web02 (db01, the plugin and the message are filtered out)", f.Type, f.Data)
+	}
+	for _, bad := range []string{"?types=nosuch", "?hosts=a,b,c", "?hosts=[", "?hosts=a&hosts=b&hosts=c"} {
+		_, resp, err := d.Dial(h.url()+bad, nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			t.Errorf("dial %s: %v, HTTP %d; want 400", bad, err, status)
+		}
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+	}
+}
+
 func TestSubscribe(t *testing.T) {
 	events := []*broadcast.Event{
 		hostEvent("db01", 1),
