@@ -50,7 +50,7 @@ func BenchmarkHeartbeatUnchanged(b *testing.B) {
 			}
 			defer s.Stop()
 			if listening {
-				s.Broadcaster.Register(discardConn{})
+				s.Broadcaster.Register(discardConn{}, nil)
 			}
 			v4 := netip.MustParseAddrPort("10.0.0.7:41234")
 			base := clock.Now()
