@@ -42,7 +42,7 @@ func New(cfg Config) *System {
 	as := actor.NewActorSystemWithConfig(acfg)
 	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{},
 		Refusals: limits.NewRefusals(limits.Options{Logger: log}),
-		cfg:      cfg, actors: as, pool: newPoolDispatcher(0, 300), jcfg: cfg.Journal, clock: cfg.Clock, log: log}
+		cfg:      cfg, actors: as, pool: newPoolDispatcher(0, 300), clock: cfg.Clock, log: log}
 	if len(cfg.Routes) > 0 {
 		// Named before it exists: the HostActors are spawned (restored)
 		// before the notifier, which must stop before them, and the
@@ -248,7 +248,6 @@ func (s *System) startHosts() (func(), error) {
 		refusals:     s.Refusals,
 	}
 	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))
-	s.env = env
 
 	// The saved state, read back before any datagram is.
 	loaded := &statefile.State{NextSeq: 1}

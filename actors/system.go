@@ -137,13 +137,11 @@ type System struct {
 	openedAt time.Time // when the UDP sockets were bound
 	fleetPID *actor.PID
 	journal  *actor.PID
-	jcfg     *journal.Config
 	// notifier is the notifier's PID, named before it is spawned so the
 	// HostActors and the dispatcher can be given it first; nil without
 	// notification channels.
 	notifier *actor.PID
 	dispatch *notify.Dispatcher
-	env      *hostEnv
 	// loaded is the saved state until the HostActors own it; restored
 	// are the HostActors spawned from it, resumed by the "resume" step.
 	loaded   *statefile.State
@@ -234,8 +232,8 @@ func (s *System) Messages(ctx context.Context, q MessagesQuery) ([]byte, error) 
 	case <-ctx.Done():
 		return nil, &NoAnswerError{Actor: "journal"}
 	}
-	if r.partial && s.jcfg != nil {
-		recs, err := journal.Read(*s.jcfg, journal.Query{Limit: q.Limit, Host: q.Host, Since: q.Since})
+	if r.partial && s.cfg.Journal != nil {
+		recs, err := journal.Read(*s.cfg.Journal, journal.Query{Limit: q.Limit, Host: q.Host, Since: q.Since})
 		if err != nil {
 			s.log.Warn("cannot read the journal file; answering from memory", "err", err)
 		} else {

@@ -4,6 +4,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unique"
 	"unsafe"
 )
@@ -34,6 +35,11 @@ type Ring struct {
 	recent [recentN]int64
 	next   uint8
 }
+
+// lateDecodes counts the inserts that decoded a ring (insertLate), so a
+// test can tell the slow path from the fast one; it costs nothing next to
+// the decode it counts.
+var lateDecodes atomic.Uint64
 
 // recentN is how many of the newest timestamps a ring remembers: a copy
 // that arrives later than that many newer samples of its plugin takes the
@@ -392,6 +398,7 @@ func (r *Ring) check(i int) {
 // insertLate stores a sample older than the newest: the slow path, which
 // decodes the ring and codes it again.
 func (r *Ring) insertLate(unixNano int64, data []byte) bool {
+	lateDecodes.Add(1)
 	sc := getScratch()
 	defer putScratch(sc)
 	// Timestamps first: a copy or a sample too old to keep is refused

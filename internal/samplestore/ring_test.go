@@ -341,21 +341,26 @@ func TestLateCopies(t *testing.T) {
 		m.insert(int64(i)*10, obj(i))
 	}
 	for _, tc := range []struct {
-		at   int64
-		want bool
+		at     int64
+		want   bool
+		decode bool // takes the slow path, decoding the ring
 	}{
-		{300, false}, // the newest
-		{290, false}, // within the recent window
-		{230, false}, // its oldest entry
-		{220, false}, // older: the slow path
-		{10, false},  // the oldest stored
-		{225, true},  // late, not a copy
-		{225, false}, // now a copy of it
-		{5, true},    // older than everything, room left
+		{300, false, false}, // the newest
+		{290, false, false}, // within the recent window
+		{230, false, false}, // its oldest entry
+		{220, false, true},  // older: the slow path
+		{10, false, true},   // the oldest stored
+		{225, true, true},   // late, not a copy
+		{225, false, true},  // now a copy of it, older than the 8 newest
+		{5, true, true},     // older than everything, room left
 	} {
 		data := obj(int(tc.at))
+		before := lateDecodes.Load()
 		if got, want := r.Insert(tc.at, data), m.insert(tc.at, data); got != tc.want || want != tc.want {
 			t.Errorf("Insert(%d) = %v (model %v), want %v", tc.at, got, want, tc.want)
+		}
+		if decoded := lateDecodes.Load() != before; decoded != tc.decode {
+			t.Errorf("Insert(%d) decoded the ring: %v, want %v", tc.at, decoded, tc.decode)
 		}
 		checkRing(t, r, m)
 	}
