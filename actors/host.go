@@ -139,9 +139,8 @@ type hostActor struct {
 	lastRecv time.Time
 	floor    int64
 
-	// Durable state (see persist.go): the samples stored since the last
-	// checkpoint record (dirty and needFull are below).
-	pending []pendingSample
+	// Durable state (see persist.go): each ring remembers what it held at
+	// the last checkpoint record (dirty and needFull are below).
 	// saved is what a restored actor is rebuilt from, applied and
 	// dropped in Started; nil for the others.
 	saved *savedHost
@@ -401,7 +400,7 @@ func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 		a.env.stats.SamplesDuplicate.Add(1)
 		return false
 	}
-	a.notePending(r.name, smp)
+	a.dirty = true // the ring saves what it gained (persist.go)
 	a.env.stats.SamplesReceived.Add(1)
 	if r.len() > before {
 		a.env.stats.SamplesHeld.Add(1)

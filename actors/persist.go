@@ -37,35 +37,14 @@ type resume struct {
 // been processed.
 type barrier struct{ done chan<- struct{} }
 
-// pendingSample is a sample stored since the host's last checkpoint.
-type pendingSample struct {
-	plugin string
-	s      sample
-}
-
-// maxPending bounds the samples a host remembers for its next delta. Past
-// it the host forgets them and writes its whole state next time instead:
-// a checkpointer that cannot keep up costs disk, never unbounded memory.
-const maxPending = 4096
-
-// notePending remembers a stored sample for the next delta.
-func (a *hostActor) notePending(plugin string, s sample) {
-	a.dirty = true
-	if a.needFull {
-		return
-	}
-	if len(a.pending) >= maxPending {
-		a.pending, a.needFull = nil, true
-		return
-	}
-	a.pending = append(a.pending, pendingSample{plugin: plugin, s: s})
-}
-
 // checkpoint builds the host's record: everything when full (or when the
-// host has never written one), else its small state and the samples stored
-// since its last record; nil when nothing changed. The record shares only
-// immutable data with the actor (sample bytes, strings), so the writer
-// may encode it on its own goroutine while the actor goes on.
+// host has never written one), else its small state and what its rings
+// gained since its last record; nil when nothing changed. Rings are saved
+// in their coded form (samplestore's saved form), not as JSON: a copy of
+// their bytes, with no decoding, and in a delta only the records coded
+// since the last save. The record shares only immutable data with the
+// actor (copies, strings), so the writer may encode it on its own
+// goroutine while the actor goes on.
 func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	if !full && !a.needFull && !a.dirty {
 		return nil
@@ -79,52 +58,37 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	h.Replay = exportReplay(a.replay.State())
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts.all())
-	if rec.Type == statefile.RecordFull {
-		names := slices.Sorted(maps.Keys(a.plugins))
-		h.Plugins = make([]statefile.Plugin, 0, len(names))
-		for _, name := range names {
-			h.Plugins = append(h.Plugins, a.plugins[name].export(name))
-		}
-	} else {
-		for _, ps := range a.pending {
-			// A host has a handful of plugins: a scan beats a map.
-			i := slices.IndexFunc(h.Plugins, func(p statefile.Plugin) bool { return p.Name == ps.plugin })
-			if i < 0 {
-				i = len(h.Plugins)
-				h.Plugins = append(h.Plugins, statefile.Plugin{Name: ps.plugin})
-			}
-			h.Plugins[i].Samples = append(h.Plugins[i].Samples, statefile.Sample{UnixNano: ps.s.unixNano, Data: ps.s.data})
+	whole := rec.Type == statefile.RecordFull
+	names := slices.Sorted(maps.Keys(a.plugins))
+	for _, name := range names {
+		if p, ok := a.plugins[name].save(whole); ok {
+			h.Plugins = append(h.Plugins, p)
 		}
 	}
-	clear(a.pending)
-	a.pending = a.pending[:0]
 	a.dirty, a.needFull = false, false
 	return rec
 }
 
-// export is the ring as a checkpoint keeps it: every sample, oldest first.
-// The ring gives each sample's JSON in a buffer it reuses, so the record
-// gets copies, which the writer may encode on its own goroutine while the
-// actor goes on: in one buffer, sized from the oldest sample (a plugin's
-// samples are about as long as each other), not one allocation each.
-func (r *ring) export(name string) statefile.Plugin {
-	p := statefile.Plugin{Name: name, Samples: make([]statefile.Sample, 0, r.len())}
-	var data []byte
-	ends := make([]int, 0, r.len())
-	for ts, d := range r.all() {
-		if data == nil {
-			data = make([]byte, 0, len(d)*r.len()+len(d)*r.len()/8+64)
+// save is the ring as a checkpoint keeps it: whole, or what it gained
+// since its last save (false: nothing); the ring is marked as saved. The
+// bytes are a copy, which the writer may encode on its own goroutine.
+func (r *ring) save(whole bool) (statefile.Plugin, bool) {
+	p := statefile.Plugin{Name: r.name}
+	switch {
+	case whole:
+		p.Ring, p.Held = r.store.AppendWhole(nil), r.store.Len()
+	case !r.store.Changed():
+		return p, false
+	default:
+		var tail bool
+		p.Ring, tail = r.store.AppendChanges(nil)
+		p.Held = r.store.Len()
+		if tail {
+			p.Held = r.store.Gained()
 		}
-		data = append(data, d...)
-		ends = append(ends, len(data))
-		p.Samples = append(p.Samples, statefile.Sample{UnixNano: ts})
 	}
-	from := 0
-	for i, end := range ends {
-		p.Samples[i].Data = data[from:end:end]
-		from = end
-	}
-	return p
+	r.store.Mark()
+	return p, true
 }
 
 // exportReplay is a host's replay windows as the state file keeps them.
@@ -201,6 +165,7 @@ func restoreAlert(a *statefile.Alert) *alert.Tracker {
 // so datagrams stamped earlier (by the agent's clock, placed against the
 // daemon's with the last datagram accepted) are replays of old traffic.
 func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
+	ringLost := false
 	for _, rec := range recs {
 		h := &rec.Host
 		if rec.Type == statefile.RecordFull {
@@ -218,9 +183,22 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 			if r == nil {
 				r = a.addRing(p.Name)
 			}
+			if p.Ring != nil {
+				if err := r.store.Restore(p.Ring); err != nil {
+					// The ring keeps what it held: the samples of this
+					// record are lost, and said so. Write it whole next.
+					a.logger().Warn("cannot restore a plugin's samples from the state files", "host", a.st.name, "plugin", p.Name, "err", err)
+					a.env.stats.StateRingsLost.Add(1)
+					ringLost = true
+				}
+				continue
+			}
 			for _, s := range p.Samples {
 				r.insert(sample{unixNano: s.UnixNano, data: s.Data})
 			}
+			// Samples as JSON: files of an earlier hbd. Saved again whole,
+			// the ring's next save can be a tail of these bytes.
+			ringLost = ringLost || len(p.Samples) > 0
 		}
 	}
 	for _, r := range a.plugins {
@@ -229,8 +207,11 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 	// The files hold this state: nothing to write until it changes.
 	// Deltas alone (their snapshot was lost) leave rings partial: then
 	// write the whole state at the next checkpoint.
-	a.needFull = len(recs) > 0 && recs[0].Type != statefile.RecordFull
+	a.needFull = len(recs) > 0 && recs[0].Type != statefile.RecordFull || ringLost
 	a.dirty = a.needFull
+	for _, r := range a.plugins {
+		r.store.Mark()
+	}
 	if a.lastSent != 0 && !a.lastRecv.IsZero() {
 		a.floor = a.lastSent + int64(openedAt.Sub(a.lastRecv))
 	}

@@ -378,6 +378,13 @@ func TestCheckpointBoundsWhatACrashLoses(t *testing.T) {
 	if st := stateOf(s2, "h"); st != StateUp {
 		t.Fatalf("h is %s after the crash, want UP", st)
 	}
+	// The second checkpoint saved the ring's tail, which applied.
+	if s.State.Deltas.Load() == 0 {
+		t.Fatal("no delta was written: the test does not cover tails")
+	}
+	if n := s2.Stats.StateRingsLost.Load(); n != 0 {
+		t.Fatalf("%d rings lost at restore", n)
+	}
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -92,27 +93,52 @@ func TestRingKeepsBytes(t *testing.T) {
 	}
 }
 
-// A checkpoint's record keeps its own copies of the samples: the writer
-// encodes it on another goroutine while the ring goes on changing.
-func TestRingExportCopies(t *testing.T) {
+// A checkpoint's record keeps its own copy of the ring: the writer encodes
+// it on another goroutine while the ring goes on changing. A whole save
+// restores the samples it was taken with; a later save holds what was
+// gained since; an unchanged ring saves nothing.
+func TestRingSaveCopies(t *testing.T) {
 	r := newRing("cpu_monitor", 4)
 	for i := 1; i <= 4; i++ {
 		r.insert(sample{unixNano: int64(i), data: fmt.Appendf(nil, `{"v":%d}`, i)})
 	}
-	p := r.export("cpu_monitor")
+	p, ok := r.save(true)
+	if !ok || p.Name != "cpu_monitor" || p.Held != 4 {
+		t.Fatalf("whole save %+v %v", p, ok)
+	}
+	saved := bytes.Clone(p.Ring)
+	if _, ok := r.save(false); ok {
+		t.Fatal("an unchanged ring saved something")
+	}
 	for i := 5; i <= 12; i++ {
 		r.insert(sample{unixNano: int64(i), data: fmt.Appendf(nil, `{"v":%d,"w":"changed"}`, i)})
 	}
-	if p.Name != "cpu_monitor" || len(p.Samples) != 4 {
-		t.Fatalf("record %+v", p)
+	if !bytes.Equal(p.Ring, saved) {
+		t.Fatal("the saved ring changed with the live one")
 	}
-	for i, s := range p.Samples {
-		if want := fmt.Sprintf(`{"v":%d}`, i+1); s.UnixNano != int64(i+1) || string(s.Data) != want {
-			t.Fatalf("sample %d: %d %s, want %d %s", i, s.UnixNano, s.Data, i+1, want)
+	back := newRing("cpu_monitor", 4)
+	if err := back.store.Restore(p.Ring); err != nil {
+		t.Fatal(err)
+	}
+	i := 1
+	for ts, data := range back.all() {
+		if want := fmt.Sprintf(`{"v":%d}`, i); ts != int64(i) || string(data) != want {
+			t.Fatalf("restored sample %d: %d %s, want %d %s", i, ts, data, i, want)
 		}
+		i++
 	}
-	if p := newRing("empty", 4).export("empty"); len(p.Samples) != 0 {
-		t.Fatalf("empty ring exported %d samples", len(p.Samples))
+	if i != 5 {
+		t.Fatalf("restored %d samples, want 4", i-1)
+	}
+	later, ok := r.save(false)
+	if !ok {
+		t.Fatal("a changed ring saved nothing")
+	}
+	if err := back.store.Restore(later.Ring); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.len(), r.len(); got != want || string(back.appendNewest(nil)) != string(r.appendNewest(nil)) {
+		t.Fatalf("after the second save: %d samples, newest %s; live %d, %s", got, back.appendNewest(nil), want, r.appendNewest(nil))
 	}
 }
 

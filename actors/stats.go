@@ -22,6 +22,10 @@ type Stats struct {
 	SamplesReceived atomic.Uint64 // plugin samples stored (including those that overwrote old ones)
 	SamplesHeld     atomic.Int64  // plugin samples currently held in all ring buffers
 	SamplesBytes    atomic.Int64  // memory the ring buffers hold (samplestore.Ring.Size)
+	// StateRingsLost counts plugins whose saved samples did not apply at
+	// restore (a corrupt ring, or a delta whose predecessor was lost): each
+	// kept the samples restored before, and is logged.
+	StateRingsLost atomic.Uint64
 	// SamplesDuplicate counts sample copies not stored: the agent sends each
 	// sample to every daemon address, and late (out-of-order) samples.
 	SamplesDuplicate atomic.Uint64

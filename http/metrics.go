@@ -104,6 +104,7 @@ var (
 	descStateDisk    = prometheus.NewDesc("hbd_state_disk_bytes", "Size of the state files a restart would read, in bytes.", nil, nil)
 	descRestoreTime  = prometheus.NewDesc("hbd_state_restore_duration_seconds", "How long reading the saved state back took at start, in seconds.", nil, nil)
 	descRestored     = prometheus.NewDesc("hbd_state_restored_hosts", "Hosts restored from the saved state at start.", nil, nil)
+	descRingsLost    = prometheus.NewDesc("hbd_state_rings_lost_total", "Plugins whose saved samples could not be applied at start (a corrupt ring, or a delta whose predecessor was lost); each kept the samples restored before.", nil, nil)
 
 	// Only the busiest rejected sources become series, so a flood from
 	// spoofed addresses cannot blow up the cardinality: at most
@@ -121,7 +122,7 @@ type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descEvDrop, descMsgs, descUnexp, descFleetAge, descEvicted,
-		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored,
+		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored, descRingsLost,
 		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
 	}
@@ -186,4 +187,5 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descStateDisk, float64(ss.DiskBytes.Load()))
 	gauge(descRestoreTime, time.Duration(ss.RestoreNanos.Load()).Seconds())
 	gauge(descRestored, float64(ss.RestoredHosts.Load()))
+	counter(descRingsLost, st.StateRingsLost.Load())
 }

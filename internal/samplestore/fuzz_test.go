@@ -3,6 +3,7 @@ package samplestore
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -28,6 +29,10 @@ func FuzzRoundTrip(f *testing.F) {
 		in = in[1:]
 		r := New(limit)
 		m := &model{limit: limit}
+		// saved follows r through its saved forms, as a restart would
+		// read them back: whole first, then what changed every few inserts.
+		var saved *Ring
+		inserts := 0
 		ts := int64(1 << 40)
 		for len(in) >= 2 {
 			h, l := in[0], in[1]
@@ -52,8 +57,90 @@ func FuzzRoundTrip(f *testing.F) {
 				t.Fatalf("Insert(%d, %q) = %v, want %v", at, data, got, want)
 			}
 			checkRing(t, r, m)
+			if inserts++; inserts%3 == 0 || len(in) < 2 {
+				saved = saveAndRestore(t, r, saved, limit)
+				checkRing(t, saved, m)
+			}
 		}
 	})
+}
+
+// saveAndRestore saves r as a checkpoint does (whole the first time, then
+// its changes since the last save) and applies that to saved, a ring that
+// was restored from r's earlier saves (nil: none yet), which it returns.
+func saveAndRestore(t testing.TB, r, saved *Ring, limit int) *Ring {
+	t.Helper()
+	var b []byte
+	if saved == nil {
+		saved = New(limit)
+		b = r.AppendWhole(nil)
+	} else {
+		if !r.Changed() {
+			return saved
+		}
+		b, _ = r.AppendChanges(nil)
+	}
+	r.Mark()
+	if err := saved.Restore(b); err != nil {
+		t.Fatalf("Restore of a saved form (%q): %v", b[:1], err)
+	}
+	return saved
+}
+
+// FuzzRestore feeds Restore any bytes, on an empty ring and on one holding
+// samples: it must never panic, must leave the ring as it was when it
+// fails, and a ring it accepted must go on storing samples.
+func FuzzRestore(f *testing.F) {
+	seed := New(8)
+	for i := range int64(12) {
+		seed.Insert(1<<40+i*10, sampleAt(i))
+	}
+	whole := seed.AppendWhole(nil)
+	seed.Mark()
+	seed.Insert(1<<40+200, sampleAt(20))
+	seed.Insert(1<<40+210, []byte(`{"other":"shape","n":1.5}`))
+	tail, _ := seed.AppendChanges(nil)
+	f.Add(whole)
+	f.Add(tail)
+	f.Add([]byte{kindWhole})
+	f.Add([]byte{kindTail, 1, 1, 0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, base := range [][]byte{nil, whole} {
+			r := New(8)
+			if base != nil {
+				if err := r.Restore(base); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := collectAll(r)
+			if err := r.Restore(b); err != nil {
+				if after := collectAll(r); !slices.Equal(before, after) {
+					t.Fatalf("a failed Restore changed the ring: %q -> %q", before, after)
+				}
+				continue
+			}
+			n := r.Len()
+			if got := len(collectAll(r)); got != n {
+				t.Fatalf("Len %d, All gives %d", n, got)
+			}
+			newest := int64(1 << 50)
+			if !r.Insert(newest, []byte(`{"after":1}`)) || r.Newest(0) != newest {
+				t.Fatal("a restored ring does not store a newer sample")
+			}
+			if got := string(r.AppendJSON(nil, 0)); got != `{"after":1}` {
+				t.Fatalf("newest after restore = %q", got)
+			}
+		}
+	})
+}
+
+// collectAll returns every sample as "timestamp json".
+func collectAll(r *Ring) []string {
+	var out []string
+	for ts, d := range r.All() {
+		out = append(out, strconv.FormatInt(ts, 10)+" "+string(d))
+	}
+	return out
 }
 
 // fuzzSeeds returns inputs with real samples and the odd numbers in them.

@@ -34,6 +34,13 @@ type Ring struct {
 	// duplicate without decoding the ring.
 	recent [recentN]int64
 	next   uint8
+	// What persisting a ring needs (see persist.go): seq counts the samples
+	// ever coded, app the record bytes ever appended, gen the times the ring
+	// was coded again from scratch (which renumbers its templates and
+	// rewrites its records); mark is their values when the ring was last
+	// saved, from which a tail is taken.
+	seq, app, gen uint32
+	mark          mark
 }
 
 // lateDecodes counts the inserts that decoded a ring (insertLate), so a
@@ -151,13 +158,17 @@ func (r *Ring) push(unixNano int64, data []byte) {
 		r.buf = r.buf[:0]
 		r.appendBytes(sc.w.flush())
 		r.n = 1
+		r.seq++
 		return
 	}
 	sc.w = bitWriter{buf: sc.w.buf[:0]}
 	sc.w.record(&r.head, ti, t, unixNano, data, vals)
-	r.appendBytes(sc.w.flush())
+	rec := sc.w.flush()
+	r.appendBytes(rec)
+	r.app += uint32(len(rec))
 	sc.tmp = r.head.compactLiterals(sc.tmp)
 	r.n++
+	r.seq++
 	switch {
 	case r.n >= r.limit+r.evictBatch():
 		r.evict(sc, r.n-r.limit)
@@ -468,8 +479,10 @@ func (r *Ring) rebuild(sc *scratch, unixNano int64, data []byte, add bool) {
 	}
 }
 
-// reset empties the ring, keeping its buffers.
+// reset empties the ring, keeping its buffers. What it codes next is
+// coded afresh: no tail from an earlier mark applies to it.
 func (r *Ring) reset() {
+	r.gen++
 	r.buf, r.start, r.n, r.next = r.buf[:0], 0, 0, 0
 	r.templates = r.templates[:0]
 	r.head.cols, r.head.lit = r.head.cols[:0], r.head.lit[:0]

@@ -78,10 +78,17 @@ type ReplayWindow struct {
 	Floor    int64 // datagrams stamped at or before it are refused
 }
 
-// Plugin is one plugin's samples, oldest first in a full record.
+// Plugin is one plugin's samples, oldest first in a full record: either as
+// Samples, each its JSON, or as Ring, the plugin's ring of samples in
+// package samplestore's saved form (a whole ring, which replaces the
+// plugin's samples even in a delta, or a tail of samples to add). This
+// package does not read Ring: it is bytes, checked by its frame's CRC and
+// by samplestore when applied. Held is how many samples Ring holds.
 type Plugin struct {
 	Name    string
 	Samples []Sample
+	Ring    []byte
+	Held    int
 }
 
 // Sample is one stored sample: the agent's timestamp and the JSON object.
@@ -127,7 +134,7 @@ type RouteSent struct {
 func (h *Host) Samples() int {
 	n := 0
 	for _, p := range h.Plugins {
-		n += len(p.Samples)
+		n += len(p.Samples) + p.Held
 	}
 	return n
 }
@@ -155,6 +162,7 @@ const (
 // section it knows must decode whole.
 const (
 	sectionReplay = 1 // Replay: floor, count, then each window
+	sectionRings  = 2 // the Plugins with a Ring: count, then each name, Held and Ring
 )
 
 // Conn flags.
@@ -231,9 +239,18 @@ func AppendHost(b []byte, h *Host) []byte {
 		b = binary.AppendUvarint(b, uint64(c.Loss.Span))
 	}
 
-	b = binary.AppendUvarint(b, uint64(len(h.Plugins)))
+	rings := 0
+	for i := range h.Plugins {
+		if h.Plugins[i].Ring != nil {
+			rings++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(h.Plugins)-rings))
 	for i := range h.Plugins {
 		p := &h.Plugins[i]
+		if p.Ring != nil {
+			continue // in sectionRings
+		}
 		b = appendString(b, p.Name)
 		b = binary.AppendUvarint(b, uint64(len(p.Samples)))
 		// Timestamps as differences from the previous one: samples of
@@ -285,6 +302,19 @@ func AppendHost(b []byte, h *Host) []byte {
 	}
 	if len(h.Replay.Windows) > 0 || h.Replay.Floor != 0 {
 		b = appendSection(b, sectionReplay, func(b []byte) []byte { return appendReplay(b, &h.Replay) })
+	}
+	if rings > 0 {
+		b = appendSection(b, sectionRings, func(b []byte) []byte {
+			b = binary.AppendUvarint(b, uint64(rings))
+			for i := range h.Plugins {
+				if p := &h.Plugins[i]; p.Ring != nil {
+					b = appendString(b, p.Name)
+					b = binary.AppendUvarint(b, uint64(p.Held))
+					b = appendBytes(b, p.Ring)
+				}
+			}
+			return b
+		})
 	}
 	return b
 }
@@ -458,12 +488,29 @@ func (d *decoder) sections(h *Host) {
 		if d.err != nil {
 			return
 		}
+		if tag < 64 && seen&(1<<tag) != 0 && (tag == sectionReplay || tag == sectionRings) {
+			d.fail(fmt.Errorf("section %d twice", tag))
+			return
+		}
 		switch tag {
-		case sectionReplay:
-			if seen&(1<<tag) != 0 {
-				d.fail(fmt.Errorf("section %d twice", tag))
-				return
+		case sectionRings:
+			seen |= 1 << tag
+			sd := decoder{b: body}
+			n := sd.count()
+			for i := 0; i < n && sd.err == nil; i++ {
+				p := Plugin{Name: sd.string(), Held: int(sd.bounded(maxCount)), Ring: sd.bytesUpTo(maxPayload)}
+				if sd.err == nil && len(p.Ring) == 0 {
+					sd.fail(fmt.Errorf("plugin %q: an empty ring", p.Name))
+				}
+				h.Plugins = append(h.Plugins, p)
 			}
+			if sd.err == nil && len(sd.b) != 0 {
+				sd.fail(fmt.Errorf("%d bytes after the rings section", len(sd.b)))
+			}
+			if sd.err != nil {
+				d.fail(fmt.Errorf("rings section: %w", sd.err))
+			}
+		case sectionReplay:
 			seen |= 1 << tag
 			sd := decoder{b: body}
 			sd.replay(&h.Replay)
@@ -587,8 +634,11 @@ func (d *decoder) uint64() uint64 {
 	return v
 }
 
-func (d *decoder) bytes() []byte {
-	n := d.bounded(maxString)
+func (d *decoder) bytes() []byte { return d.bytesUpTo(maxString) }
+
+// bytesUpTo reads a length-prefixed byte string of at most limit bytes.
+func (d *decoder) bytesUpTo(limit uint64) []byte {
+	n := d.bounded(limit)
 	if d.err != nil {
 		return nil
 	}
