@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/transport/ingest"
 )
 
@@ -97,6 +98,8 @@ func BenchmarkCheckpointRound(b *testing.B) {
 		History:  100, Clock: clock, PublishEvery: time.Millisecond,
 		State:  &StateConfig{Dir: b.TempDir(), Every: time.Hour},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Every host comes from the same two addresses.
+		Limits: limits.Config{HostsPerSource: limits.Off},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -59,9 +59,24 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts.all())
 	whole := rec.Type == statefile.RecordFull
-	names := slices.Sorted(maps.Keys(a.plugins))
-	for _, name := range names {
-		if p, ok := a.plugins[name].save(whole); ok {
+	// The rings' bytes go into one buffer: a whole ring is its size, a
+	// tail a few records.
+	var buf []byte
+	for _, r := range a.plugins {
+		if whole {
+			buf = slices.Grow(buf, r.size())
+		} else if r.store.Changed() {
+			h.Plugins = slices.Grow(h.Plugins, len(a.plugins))
+			buf = slices.Grow(buf, 64)
+		}
+	}
+	if whole {
+		h.Plugins = make([]statefile.Plugin, 0, len(a.plugins))
+	}
+	for _, r := range a.plugins {
+		var ok bool
+		var p statefile.Plugin
+		if p, buf, ok = r.save(buf, whole); ok {
 			h.Plugins = append(h.Plugins, p)
 		}
 	}
@@ -71,24 +86,25 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 
 // save is the ring as a checkpoint keeps it: whole, or what it gained
 // since its last save (false: nothing); the ring is marked as saved. The
-// bytes are a copy, which the writer may encode on its own goroutine.
-func (r *ring) save(whole bool) (statefile.Plugin, bool) {
+// bytes are appended to buf (returned) and are a copy, which the writer
+// may encode on its own goroutine.
+func (r *ring) save(buf []byte, whole bool) (statefile.Plugin, []byte, bool) {
 	p := statefile.Plugin{Name: r.name}
-	switch {
-	case whole:
-		p.Ring, p.Held = r.store.AppendWhole(nil), r.store.Len()
-	case !r.store.Changed():
-		return p, false
-	default:
-		var tail bool
-		p.Ring, tail = r.store.AppendChanges(nil)
-		p.Held = r.store.Len()
-		if tail {
-			p.Held = r.store.Gained()
-		}
+	if !whole && !r.store.Changed() {
+		return p, buf, false
+	}
+	from, tail := len(buf), false
+	if whole {
+		buf = r.store.AppendWhole(buf)
+	} else {
+		buf, tail = r.store.AppendChanges(buf)
+	}
+	p.Ring, p.Held = buf[from:len(buf):len(buf)], r.store.Len()
+	if tail {
+		p.Held = r.store.Gained()
 	}
 	r.store.Mark()
-	return p, true
+	return p, buf, true
 }
 
 // exportReplay is a host's replay windows as the state file keeps them.

@@ -102,12 +102,12 @@ func TestRingSaveCopies(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		r.insert(sample{unixNano: int64(i), data: fmt.Appendf(nil, `{"v":%d}`, i)})
 	}
-	p, ok := r.save(true)
+	p, _, ok := r.save(nil, true)
 	if !ok || p.Name != "cpu_monitor" || p.Held != 4 {
 		t.Fatalf("whole save %+v %v", p, ok)
 	}
 	saved := bytes.Clone(p.Ring)
-	if _, ok := r.save(false); ok {
+	if _, _, ok := r.save(nil, false); ok {
 		t.Fatal("an unchanged ring saved something")
 	}
 	for i := 5; i <= 12; i++ {
@@ -130,7 +130,7 @@ func TestRingSaveCopies(t *testing.T) {
 	if i != 5 {
 		t.Fatalf("restored %d samples, want 4", i-1)
 	}
-	later, ok := r.save(false)
+	later, _, ok := r.save(nil, false)
 	if !ok {
 		t.Fatal("a changed ring saved nothing")
 	}
