@@ -200,7 +200,10 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 				r = a.addRing(p.Name)
 			}
 			if p.Ring != nil {
-				if err := r.store.Restore(p.Ring); err != nil {
+				// The record's ring bytes are its own (statefile copies them
+				// out of the file's buffers) and the record is dropped once
+				// restored: the ring keeps them rather than a copy.
+				if err := r.store.Adopt(p.Ring); err != nil {
 					// The ring keeps what it held: the samples of this
 					// record are lost, and said so. Write it whole next.
 					a.logger().Warn("cannot restore a plugin's samples from the state files", "host", a.st.name, "plugin", p.Name, "err", err)

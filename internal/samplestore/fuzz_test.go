@@ -119,6 +119,14 @@ func FuzzRestore(f *testing.F) {
 				}
 				continue
 			}
+			// Adopt keeps the bytes instead of copying them: the same ring.
+			adopted := New(8)
+			if base != nil {
+				_ = adopted.Restore(base)
+			}
+			if err := adopted.Adopt(slices.Clone(b)); err != nil || !slices.Equal(collectAll(adopted), collectAll(r)) {
+				t.Fatalf("Adopt differs from Restore: %v", err)
+			}
 			n := r.Len()
 			if got := len(collectAll(r)); got != n {
 				t.Fatalf("Len %d, All gives %d", n, got)

@@ -110,14 +110,21 @@ const maxSavedSample = 1 << 20
 // was on error. The ring keeps its own limit: a saved ring of a longer
 // history keeps its newest samples. The ring is marked: it holds what the
 // saved form holds.
-func (r *Ring) Restore(b []byte) (err error) {
+func (r *Ring) Restore(b []byte) error { return r.restore(b, false) }
+
+// Adopt is Restore that may keep b's memory as the ring's buffer, which
+// saves a copy of every ring when a large state is read back: the caller
+// must neither use nor change b afterwards.
+func (r *Ring) Adopt(b []byte) error { return r.restore(b, true) }
+
+func (r *Ring) restore(b []byte, own bool) (err error) {
 	if len(b) == 0 {
 		return ErrCorrupt
 	}
 	d := reader{b: b[1:]}
 	switch b[0] {
 	case kindWhole:
-		err = r.restoreWhole(&d)
+		err = r.restoreWhole(&d, own)
 	case kindTail:
 		err = r.restoreTail(&d)
 	default:
@@ -129,7 +136,7 @@ func (r *Ring) Restore(b []byte) (err error) {
 	return err
 }
 
-func (r *Ring) restoreWhole(d *reader) (err error) {
+func (r *Ring) restoreWhole(d *reader, own bool) (err error) {
 	seq := d.count(1 << 32)
 	n := d.count(1 << 24)
 	ts := d.templates(nil)
@@ -137,7 +144,11 @@ func (r *Ring) restoreWhole(d *reader) (err error) {
 	if d.bad || len(d.b) != 0 || (n == 0) != (len(body) == 0) {
 		return ErrCorrupt
 	}
-	nr := Ring{limit: r.limit, buf: append([]byte(nil), body...), n: n, templates: ts, seq: uint32(seq), app: r.app, gen: r.gen + 1}
+	buf := body[:len(body):len(body)] // the next record reallocates it
+	if !own {
+		buf = append([]byte(nil), body...)
+	}
+	nr := Ring{limit: r.limit, buf: buf, n: n, templates: ts, seq: uint32(seq), app: r.app, gen: r.gen + 1}
 	if n > 0 {
 		if err := nr.verify(); err != nil {
 			return err

@@ -142,8 +142,12 @@ func TestLoadSnapshotThenDeltas(t *testing.T) {
 		names = append(names, h.Name)
 		switch h.Name {
 		case "a":
-			if !reflect.DeepEqual(types, []RecordType{RecordFull, RecordDelta}) || h.Records[1].Host.Ver != 1 {
+			// The delta is merged into the snapshot's record: its small
+			// state replaces the snapshot's, its samples follow.
+			if !reflect.DeepEqual(types, []RecordType{RecordFull}) || h.Records[0].Host.Ver != 1 {
 				t.Errorf("a: %v", types)
+			} else if ps := h.Records[0].Host.Plugins; len(ps) != 2 || string(ps[0].Samples[0].Data) != `{"v":1}` || string(ps[1].Samples[0].Data) != `{"v":2}` {
+				t.Errorf("a's samples: %+v", ps)
 			}
 		case "b": // the later full record replaces the snapshot's
 			if !reflect.DeepEqual(types, []RecordType{RecordFull}) || h.Records[0].Host.Ver != 1 {
@@ -213,7 +217,7 @@ func TestLoadSetsBadFilesAside(t *testing.T) {
 	if st.Snapshot == nil || st.Snapshot.Header.Seq != 1 {
 		t.Fatalf("base %+v, want the intact snapshot 1", st.Snapshot)
 	}
-	if len(st.Hosts) != 1 || st.Hosts[0].Name != "a" || len(st.Hosts[0].Records) != 2 || st.Hosts[0].Records[1].Host.Ver != 5 {
+	if len(st.Hosts) != 1 || st.Hosts[0].Name != "a" || len(st.Hosts[0].Records) != 1 || st.Hosts[0].Records[0].Host.Ver != 5 {
 		t.Fatalf("hosts %+v", st.Hosts)
 	}
 	var msgs []string
