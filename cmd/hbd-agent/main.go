@@ -156,7 +156,7 @@ func buildPlugins(cfg *config.Agent) []agent.Plugin {
 		ps = append(ps, agent.Plugin{Collector: b.New(), Interval: cfg.PluginInterval(b.Name)})
 	}
 	for _, e := range cfg.Exec {
-		ps = append(ps, agent.Plugin{Collector: plugins.NewExec(e.Name, e.Command, e.Timeout.Duration), Interval: e.Interval.Duration})
+		ps = append(ps, agent.Plugin{Collector: plugins.NewExec(e.Name, e.Command.Args, e.Timeout.Duration), Interval: e.Interval.Duration})
 	}
 	return ps
 }
