@@ -156,7 +156,7 @@ func buildPlugins(cfg *config.Agent) []agent.Plugin {
 		ps = append(ps, agent.Plugin{Collector: b.New(), Interval: cfg.PluginInterval(b.Name)})
 	}
 	for _, e := range cfg.Exec {
-		ps = append(ps, agent.Plugin{Collector: plugins.NewExec(e.Name, e.Command.Args, e.Timeout.Duration), Interval: e.Interval.Duration})
+		ps = append(ps, agent.Plugin{Collector: execCollector(e), Interval: e.Interval.Duration})
 	}
 	return ps
 }
@@ -188,4 +188,13 @@ func printOnce(ps []agent.Plugin) int {
 	pretty.WriteByte('\n')
 	os.Stdout.Write(pretty.Bytes())
 	return status
+}
+
+// execCollector is the collector of an [[exec]] table: a JSON plugin, or a
+// monitoring-plugins check with format = "nagios".
+func execCollector(e config.Exec) plugins.Collector {
+	if e.Format == config.ExecFormatNagios {
+		return plugins.NewCheck(e.Name, e.Command.Args, e.Timeout.Duration)
+	}
+	return plugins.NewExec(e.Name, e.Command.Args, e.Timeout.Duration)
 }
