@@ -98,7 +98,7 @@ const maxPerfLabel = 128
 
 // ParsePerfdata parses a check's performance data: space-separated
 // 'label'=value[UOM];warn;crit;min;max items, labels quoted with ' when they
-// hold spaces (” inside quotes is one '). Items that do not parse are
+// hold spaces (a quote inside a quoted label is written twice). Items that do not parse are
 // skipped and reported, joined, in err, next to the ones that did; so a
 // plugin with one odd item still delivers the rest.
 func ParsePerfdata(s string) ([]Perf, error) {
