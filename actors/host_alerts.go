@@ -36,14 +36,19 @@ type alertsQuery struct {
 	reply chan<- Answer
 }
 
-// observeSample runs the host's rules over one sample. Samples of plugins
-// no rule mentions are not parsed at all; the others were checked by the
-// UDP reader's one scan (transport/wire), so they are not validated again.
+// observeSample runs the host's rules over one sample, after raising the
+// status alert of a check result. Samples of plugins no rule mentions are
+// not parsed at all; the others were checked by the UDP reader's one scan
+// (transport/wire), so they are not validated again.
 func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin string, data []byte) {
+	isCheck := a.observeCheck(ctx, now, plugin, data)
 	if a.rules == nil || !a.rules.HasPlugin(plugin) {
 		return
 	}
 	_ = a.rules.EvaluateValid(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
+		if isCheck && isCheckStatusPath(path, plugin) {
+			return // the check's own alert; a rule on it would fight the check's level
+		}
 		t := a.alerts.get(path)
 		if t == nil {
 			if !a.admitAlert(now, path) {
@@ -61,6 +66,49 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 			a.alertsDirty = true
 		}
 	})
+}
+
+// observeCheck raises the alert "<plugin>.status" of a check result
+// (alert.ParseCheck) at the check's level, with its output as the text of
+// the transition; it reports whether data was a check result. Like the
+// heartbeat alert it needs no rule and applies to every host; flapping,
+// silences and notifications work as for any alert. A check result with
+// an invalid status is UNKNOWN, counted in Stats.ChecksInvalid.
+func (a *hostActor) observeCheck(ctx actor.Context, now time.Time, plugin string, data []byte) bool {
+	c, ok := alert.ParseCheck(data)
+	if !ok {
+		return false
+	}
+	if !c.Valid {
+		a.env.stats.ChecksInvalid.Add(1)
+	}
+	path := plugin + "." + alert.CheckStatusKey
+	t := a.alerts.get(path)
+	if t == nil {
+		if !a.admitAlert(now, path) {
+			return true
+		}
+		// Tracked from the first result, OK included, so the API lists it.
+		t = alert.NewTracker(path, now)
+		a.alerts.put(t)
+		a.alertsDirty = true
+	}
+	before := t.Level
+	ch, changed := t.Set(now, c.Level, alert.Value{}, a.env.flap)
+	switch {
+	case changed:
+		a.alertChangedWhy(ctx, t, ch, c.Text)
+	case before != alert.LevelOK:
+		a.alertsDirty = true // last_check of an active alert moved
+	}
+	return true
+}
+
+// isCheckStatusPath reports whether path is plugin's check status alert,
+// without building the string.
+func isCheckStatusPath(path, plugin string) bool {
+	return len(path) == len(plugin)+1+len(alert.CheckStatusKey) && strings.HasPrefix(path, plugin) &&
+		path[len(plugin)] == '.' && strings.HasSuffix(path, alert.CheckStatusKey)
 }
 
 // observeLiveness sets the built-in heartbeat alert, which every host has:
