@@ -17,11 +17,14 @@ import (
 const monitoringPlugins = "/usr/lib/nagios/plugins"
 
 // realCheck returns the path of a monitoring-plugins check, skipping the
-// test when it is not installed.
+// test when it is not installed, except under CI, where it must be.
 func realCheck(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join(monitoringPlugins, name)
 	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s missing under CI (.ci/run installs monitoring-plugins-basic): %v", p, err)
+		}
 		t.Skipf("%s is not installed (apt-get install monitoring-plugins-basic; CI installs it): %v", p, err)
 	}
 	return p
