@@ -43,7 +43,8 @@ func TestCheckResultRaisesItsOwnAlert(t *testing.T) {
 	eventually(t, "the check's page and the perfdata rule's", func() bool {
 		return hook.gotSorted() == "problem:check_load.perfdata.load1.value:WARNING problem:check_load.status:WARNING"
 	})
-	if got := alertsOf(t, s, "web01"); !strings.Contains(got, `"metric_path":"check_load.status","level":"WARNING"`) {
+	if got := alertsOf(t, s, "web01"); !strings.Contains(got, `"metric_path":"check_load.status","level":"WARNING"`) ||
+		!strings.Contains(got, `"text":"LOAD WARNING - total load average: 2.39, 3.14, 2.34"`) {
 		t.Fatalf("alerts: %s", got)
 	}
 	for _, m := range hook.msgs {
@@ -67,6 +68,16 @@ func TestCheckResultRaisesItsOwnAlert(t *testing.T) {
 	}
 	if n := s.Stats.ChecksInvalid.Load(); n != 0 {
 		t.Errorf("ChecksInvalid = %d for valid results", n)
+	}
+	// The API's text is the newest output, also while the level holds.
+	clock.Advance(time.Minute)
+	a.sample("check_load", checkSample(0, "OK", "LOAD OK - load average: 0.2"))
+	if got := alertsOf(t, s, "web01"); !strings.Contains(got, `"text":"LOAD OK - load average: 0.2"`) {
+		t.Errorf("alerts after a second OK: %s", got)
+	}
+	// A rule's alert on a path ending in .status is no check's.
+	if got := alertsOf(t, s, "web01"); strings.Count(got, `"text"`) != 1 {
+		t.Errorf("only the check's alert has a text: %s", got)
 	}
 }
 

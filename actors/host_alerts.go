@@ -293,6 +293,33 @@ func alertOf(host string, t *alert.Tracker) contract.Alert {
 		LastCheck: t.LastCheck, NotificationCount: t.NotificationCount, Flapping: t.Flapping}
 }
 
+// alertOf is tracker t as the API shows it, with the text of a check's
+// status alert: the output line of the plugin's newest check result, read
+// from its ring when asked, so trackers keep no text of their own and the
+// text survives restarts with the ring.
+func (a *hostActor) alertOf(t *alert.Tracker) contract.Alert {
+	ca := alertOf(a.st.name, t)
+	ca.Text = a.checkText(t)
+	return ca
+}
+
+// checkText is the text of t if it is a check's status alert, else "".
+func (a *hostActor) checkText(t *alert.Tracker) string {
+	plugin, ok := strings.CutSuffix(t.Path, "."+alert.CheckStatusKey)
+	if !ok || t.RuleMetric != "" {
+		return ""
+	}
+	r := a.plugins[plugin]
+	if r == nil || r.len() == 0 {
+		return ""
+	}
+	c, ok := alert.ParseCheck(r.appendNewest(nil))
+	if !ok {
+		return ""
+	}
+	return c.Text
+}
+
 // activeAlerts returns the host's non-OK alerts for the fleet index.
 func (a *hostActor) activeAlerts() []*AlertEntry {
 	var out []*AlertEntry
@@ -311,7 +338,7 @@ func (a *hostActor) activeAlerts() []*AlertEntry {
 
 // alertOpen is the open alert object the fleet index keeps for t.
 func (a *hostActor) alertOpen(t *alert.Tracker) []byte {
-	ca := alertOf(a.st.name, t)
+	ca := a.alertOf(t)
 	return contract.AppendAlertOpen(make([]byte, 0, 256), &ca, true)
 }
 
@@ -325,7 +352,7 @@ func (a *hostActor) silenced(path string) bool {
 func (a *hostActor) answerAlerts() []byte {
 	list := make([]contract.HostAlert, 0, a.alerts.len())
 	for _, t := range a.alerts.all() {
-		list = append(list, contract.HostAlert{Alert: alertOf(a.st.name, t), Silenced: a.silenced(t.Path)})
+		list = append(list, contract.HostAlert{Alert: a.alertOf(t), Silenced: a.silenced(t.Path)})
 	}
 	slices.SortFunc(list, func(x, y contract.HostAlert) int { return strings.Compare(x.MetricPath, y.MetricPath) })
 	return contract.AppendHostAlerts(nil, a.st.name, list)
@@ -333,6 +360,6 @@ func (a *hostActor) answerAlerts() []byte {
 
 // alertFrame is the WebSocket frame for an alert's new state.
 func (a *hostActor) alertFrame(t *alert.Tracker, prev alert.Level) []byte {
-	ca := alertOf(a.st.name, t)
+	ca := a.alertOf(t)
 	return contract.AlertFrame(&ca, prev, a.silenced(t.Path))
 }

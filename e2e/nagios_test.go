@@ -69,6 +69,18 @@ interval = "1s"
 		a, ok := hostAlert()
 		return ok && a.Level == "WARNING"
 	})
+	var withText struct {
+		Alerts []struct {
+			MetricPath string `json:"metric_path"`
+			Text       string `json:"text"`
+		} `json:"alerts"`
+	}
+	getJSON(t, d.http+"/api/0/hosts/web01/alerts", &withText)
+	for _, a := range withText.Alerts {
+		if a.MetricPath == "check_load.status" && !strings.HasPrefix(a.Text, "LOAD WARNING - ") {
+			t.Errorf("check_load.status text %q, want check_load's output line", a.Text)
+		}
+	}
 	var fa fleetAlerts
 	waitFor(t, 20*time.Second, "the fleet's alerts", func() bool {
 		getJSON(t, d.http+"/api/0/alerts", &fa)
