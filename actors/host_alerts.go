@@ -93,6 +93,9 @@ func (a *hostActor) observeCheck(ctx actor.Context, now time.Time, plugin string
 		a.alerts.put(t)
 		a.alertsDirty = true
 	}
+	// The check owns its path, also if a rule made the tracker before the
+	// plugin turned into a check.
+	t.RuleMetric = ""
 	before := t.Level
 	ch, changed := t.Set(now, c.Level, alert.Value{}, a.env.flap)
 	switch {

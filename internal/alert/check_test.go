@@ -51,3 +51,32 @@ func TestParseCheckOtherSamplesDoNotAllocate(t *testing.T) {
 		t.Errorf("ParseCheck of a cpu sample allocates %v times", n)
 	}
 }
+
+// FuzzParseCheck: any sample parses without panicking; a check's text is
+// bounded, valid UTF-8 without control characters, and its level valid.
+func FuzzParseCheck(f *testing.F) {
+	for _, s := range []string{
+		`{"status":1,"status_text":"WARNING","output":"LOAD WARNING - 2.39","perfdata":{}}`,
+		`{"status":7,"status_text":"OK"}`,
+		`{"status":"1","status_text":"warning","output":"\u0000\ud800"}`,
+		`{"status":200}`,
+		`{"status":1e400,"status_text":"OK"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, ok := ParseCheck(data)
+		if !ok {
+			if c != (Check{}) {
+				t.Fatalf("not a check, but %+v", c)
+			}
+			return
+		}
+		if c.Level.Severity() < 0 {
+			t.Fatalf("level %v", c.Level)
+		}
+		if len(c.Text) > MaxCheckText || !utf8.ValidString(c.Text) || strings.ContainsFunc(c.Text, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("text %q", c.Text)
+		}
+	})
+}
