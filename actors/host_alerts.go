@@ -36,14 +36,19 @@ type alertsQuery struct {
 	reply chan<- Answer
 }
 
-// observeSample runs the host's rules over one sample. Samples of plugins
-// no rule mentions are not parsed at all; the others were checked by the
-// UDP reader's one scan (transport/wire), so they are not validated again.
+// observeSample runs the host's rules over one sample, after raising the
+// status alert of a check result. Samples of plugins no rule mentions are
+// not parsed at all; the others were checked by the UDP reader's one scan
+// (transport/wire), so they are not validated again.
 func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin string, data []byte) {
+	isCheck := a.observeCheck(ctx, now, plugin, data)
 	if a.rules == nil || !a.rules.HasPlugin(plugin) {
 		return
 	}
 	_ = a.rules.EvaluateValid(plugin, data, func(path string, rule *alert.Rule, v alert.Value) {
+		if isCheck && isCheckStatusPath(path, plugin) {
+			return // the check's own alert; a rule on it would fight the check's level
+		}
 		t := a.alerts.get(path)
 		if t == nil {
 			if !a.admitAlert(now, path) {
@@ -61,6 +66,52 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 			a.alertsDirty = true
 		}
 	})
+}
+
+// observeCheck raises the alert "<plugin>.status" of a check result
+// (alert.ParseCheck) at the check's level, with its output as the text of
+// the transition; it reports whether data was a check result. Like the
+// heartbeat alert it needs no rule and applies to every host; flapping,
+// silences and notifications work as for any alert. A check result with
+// an invalid status is UNKNOWN, counted in Stats.ChecksInvalid.
+func (a *hostActor) observeCheck(ctx actor.Context, now time.Time, plugin string, data []byte) bool {
+	c, ok := alert.ParseCheck(data)
+	if !ok {
+		return false
+	}
+	if !c.Valid {
+		a.env.stats.ChecksInvalid.Add(1)
+	}
+	path := plugin + "." + alert.CheckStatusKey
+	t := a.alerts.get(path)
+	if t == nil {
+		if !a.admitAlert(now, path) {
+			return true
+		}
+		// Tracked from the first result, OK included, so the API lists it.
+		t = alert.NewTracker(path, now)
+		a.alerts.put(t)
+		a.alertsDirty = true
+	}
+	// The check owns its path, also if a rule made the tracker before the
+	// plugin turned into a check.
+	t.RuleMetric = ""
+	before := t.Level
+	ch, changed := t.Set(now, c.Level, alert.Value{}, a.env.flap)
+	switch {
+	case changed:
+		a.alertChangedWhy(ctx, t, ch, c.Text)
+	case before != alert.LevelOK:
+		a.alertsDirty = true // last_check of an active alert moved
+	}
+	return true
+}
+
+// isCheckStatusPath reports whether path is plugin's check status alert,
+// without building the string.
+func isCheckStatusPath(path, plugin string) bool {
+	return len(path) == len(plugin)+1+len(alert.CheckStatusKey) && strings.HasPrefix(path, plugin) &&
+		path[len(plugin)] == '.' && strings.HasSuffix(path, alert.CheckStatusKey)
 }
 
 // observeLiveness sets the built-in heartbeat alert, which every host has:
@@ -245,6 +296,33 @@ func alertOf(host string, t *alert.Tracker) contract.Alert {
 		LastCheck: t.LastCheck, NotificationCount: t.NotificationCount, Flapping: t.Flapping}
 }
 
+// alertOf is tracker t as the API shows it, with the text of a check's
+// status alert: the output line of the plugin's newest check result, read
+// from its ring when asked, so trackers keep no text of their own and the
+// text survives restarts with the ring.
+func (a *hostActor) alertOf(t *alert.Tracker) contract.Alert {
+	ca := alertOf(a.st.name, t)
+	ca.Text = a.checkText(t)
+	return ca
+}
+
+// checkText is the text of t if it is a check's status alert, else "".
+func (a *hostActor) checkText(t *alert.Tracker) string {
+	plugin, ok := strings.CutSuffix(t.Path, "."+alert.CheckStatusKey)
+	if !ok || t.RuleMetric != "" {
+		return ""
+	}
+	r := a.plugins[plugin]
+	if r == nil || r.len() == 0 {
+		return ""
+	}
+	c, ok := alert.ParseCheck(r.appendNewest(nil))
+	if !ok {
+		return ""
+	}
+	return c.Text
+}
+
 // activeAlerts returns the host's non-OK alerts for the fleet index.
 func (a *hostActor) activeAlerts() []*AlertEntry {
 	var out []*AlertEntry
@@ -263,7 +341,7 @@ func (a *hostActor) activeAlerts() []*AlertEntry {
 
 // alertOpen is the open alert object the fleet index keeps for t.
 func (a *hostActor) alertOpen(t *alert.Tracker) []byte {
-	ca := alertOf(a.st.name, t)
+	ca := a.alertOf(t)
 	return contract.AppendAlertOpen(make([]byte, 0, 256), &ca, true)
 }
 
@@ -277,7 +355,7 @@ func (a *hostActor) silenced(path string) bool {
 func (a *hostActor) answerAlerts() []byte {
 	list := make([]contract.HostAlert, 0, a.alerts.len())
 	for _, t := range a.alerts.all() {
-		list = append(list, contract.HostAlert{Alert: alertOf(a.st.name, t), Silenced: a.silenced(t.Path)})
+		list = append(list, contract.HostAlert{Alert: a.alertOf(t), Silenced: a.silenced(t.Path)})
 	}
 	slices.SortFunc(list, func(x, y contract.HostAlert) int { return strings.Compare(x.MetricPath, y.MetricPath) })
 	return contract.AppendHostAlerts(nil, a.st.name, list)
@@ -285,6 +363,6 @@ func (a *hostActor) answerAlerts() []byte {
 
 // alertFrame is the WebSocket frame for an alert's new state.
 func (a *hostActor) alertFrame(t *alert.Tracker, prev alert.Level) []byte {
-	ca := alertOf(a.st.name, t)
+	ca := a.alertOf(t)
 	return contract.AlertFrame(&ca, prev, a.silenced(t.Path))
 }

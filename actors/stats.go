@@ -33,6 +33,10 @@ type Stats struct {
 	// ReplayEvictions counts sender instances whose replay window a host
 	// forgot to make room for another (wire.MaxInstances per host).
 	ReplayEvictions atomic.Uint64
+	// ChecksInvalid counts check results (samples of [[exec]] format =
+	// "nagios") whose status was not 0..3 matching its status_text: forged
+	// or broken; each raised its alert as UNKNOWN.
+	ChecksInvalid atomic.Uint64
 	// JournalWriteErrors counts failed writes and fsyncs of the journal
 	// file; JournalEventsLost the events of the batches that did not reach
 	// it (a full disk, an I/O error).

@@ -50,11 +50,29 @@ type Plugin struct {
 // sample.
 type Exec struct {
 	Name string `toml:"name"` // required; plugin-name rule; unique; not a built-in plugin's name
-	// Command is the program and its arguments, run without a shell.
-	Command  []string `toml:"command" example:"[\"/usr/bin/foo\", \"-x\"]"`
+	// Command is the program and its arguments: a list, run without a
+	// shell; a string, split into words (SplitCommand) and run without a
+	// shell; or, with Shell, a string run by /bin/sh -c.
+	Command Command `toml:"command" example:"\"/usr/bin/foo -x\" or [\"/usr/bin/foo\", \"-x\"]"`
+	Shell   bool    `toml:"shell"` // run Command (a string) with /bin/sh -c
+	// Format is how the command's output is read: "json" (one JSON object,
+	// the sample) or "nagios" (a monitoring-plugins check: exit status,
+	// output line and performance data).
+	Format   string   `toml:"format"`
 	Interval Duration `toml:"interval"` // 1s..24h, default 30s
-	Timeout  Duration `toml:"timeout"`  // default 10s; must be less than Interval
+	// Timeout bounds one run; default: the smaller of 10s and 80% of
+	// Interval. One written in the file must be less than Interval.
+	Timeout Duration `toml:"timeout"`
 }
+
+// The values of Exec.Format.
+const (
+	ExecFormatJSON   = "json"
+	ExecFormatNagios = "nagios"
+)
+
+// ExecFormats lists the valid values of Exec.Format, the default first.
+func ExecFormats() []string { return []string{ExecFormatJSON, ExecFormatNagios} }
 
 const (
 	defaultPluginInterval = 30 * time.Second
@@ -70,7 +88,14 @@ func (p *Plugin) setDefaults() {
 
 func (e *Exec) setDefaults() {
 	e.Interval = Duration{defaultPluginInterval}
-	e.Timeout = Duration{defaultExecTimeout}
+	e.Format = ExecFormatJSON
+}
+
+// defaultExecTimeoutFor is the timeout of an exec plugin that sets none:
+// 10s, or 80% of a shorter interval, so that interval = "1s" works as
+// written and a run still ends before the next is due.
+func defaultExecTimeoutFor(interval time.Duration) time.Duration {
+	return min(defaultExecTimeout, interval*8/10)
 }
 
 // DefaultAgent returns the agent configuration used when no file is given;
@@ -253,7 +278,8 @@ func (a *Agent) validate(r *report) {
 	}
 
 	names := map[string]int{}
-	for i, e := range a.Exec {
+	for i := range a.Exec {
+		e := &a.Exec[i]
 		p := top("exec").at(i)
 		np := p.key("name")
 		switch {
@@ -270,9 +296,15 @@ func (a *Agent) validate(r *report) {
 				names[e.Name] = i
 			}
 		}
-		validateCommand(r, p, e.Command)
+		e.validateCommand(r, p)
+		if fp := p.key("format"); !slices.Contains(ExecFormats(), e.Format) {
+			r.invalid(fp, "must be one of %s, got %q", strings.Join(ExecFormats(), ", "), e.Format)
+		}
 		ip, tp := p.key("interval"), p.key("timeout")
 		durationRange(r, ip, e.Interval, time.Second, maxPluginInterval)
+		if e.Timeout.Duration == 0 && !r.inFile(tp) {
+			e.Timeout = Duration{defaultExecTimeoutFor(e.Interval.Duration)}
+		}
 		switch {
 		case e.Timeout.Duration <= 0:
 			r.invalidAt(p, tp, "must be greater than 0, got %s", fmtDuration(e.Timeout.Duration))
@@ -281,6 +313,37 @@ func (a *Agent) validate(r *report) {
 		}
 	}
 	logLevel(r, a.LogLevel)
+}
+
+// validateCommand checks the command of the [[exec]] table at p and
+// sets Command.Args from a string: its words, or /bin/sh -c and the string.
+func (e *Exec) validateCommand(r *report, p keyPath) {
+	cp := p.key("command")
+	switch {
+	case !r.decoded(cp):
+	case e.Shell && e.Command.Line == "" && len(e.Command.Args) > 0:
+		r.invalid(p.key("shell"), "shell = true needs command as one string for %s -c, e.g. \"df -P | tail -n +2\"; a list runs without a shell", shellPath)
+	case e.Shell:
+		if strings.TrimSpace(e.Command.Line) == "" {
+			r.invalidAt(p, cp, `required: the shell command line, e.g. "df -P | tail -n +2"`)
+			return
+		}
+		e.Command.Args = []string{shellPath, "-c", e.Command.Line}
+	case e.Command.Line != "":
+		args, err := SplitCommand(e.Command.Line)
+		if err != nil {
+			r.invalid(cp, "%q: %s", e.Command.Line, err.Error())
+			return
+		}
+		e.Command.Args = args
+		if args[0] == "" {
+			r.invalid(cp, "%q: the program must not be empty", e.Command.Line)
+		}
+	case len(e.Command.Args) == 0:
+		r.invalidAt(p, cp, `required: the program and its arguments, as one string ("/usr/bin/foo -x") or a list of strings (["/usr/bin/foo", "-x"])`)
+	default:
+		validateCommand(r, p, e.Command.Args)
+	}
 }
 
 // validateCommand checks the command key of the table at p: an [[exec]]

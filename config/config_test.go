@@ -340,8 +340,8 @@ func TestGoodAgentConfigs(t *testing.T) {
 			a.Plugins["cpu_monitor"] = Plugin{Enabled: boolPtr(true), Interval: dur(10 * time.Second)}
 			a.Plugins["disk_monitor"] = Plugin{Enabled: boolPtr(false), Interval: dur(30 * time.Second)}
 			a.Exec = []Exec{
-				{Name: "nginx_status", Command: []string{"/usr/local/bin/nginx-status", "--json"}, Interval: dur(time.Minute), Timeout: dur(20 * time.Second)},
-				{Name: "raid", Command: []string{"/usr/sbin/raid-check"}, Interval: dur(30 * time.Second), Timeout: dur(10 * time.Second)},
+				{Name: "nginx_status", Command: Command{Args: []string{"/usr/local/bin/nginx-status", "--json"}}, Interval: dur(time.Minute), Timeout: dur(20 * time.Second), Format: "json"},
+				{Name: "raid", Command: Command{Args: []string{"/usr/sbin/raid-check"}}, Interval: dur(30 * time.Second), Timeout: dur(10 * time.Second), Format: "json"},
 			}
 		}},
 		{"inline.toml", func(a *Agent) {
@@ -349,8 +349,23 @@ func TestGoodAgentConfigs(t *testing.T) {
 			a.Plugins["network_monitor"] = Plugin{Enabled: boolPtr(false), Interval: dur(30 * time.Second)}
 			a.Plugins["memory_monitor"] = Plugin{Enabled: boolPtr(true), Interval: dur(time.Minute)}
 			a.Exec = []Exec{
-				{Name: "a", Command: []string{"/bin/a"}, Interval: dur(30 * time.Second), Timeout: dur(10 * time.Second)},
-				{Name: "b", Command: []string{"/bin/b", "x y"}, Interval: dur(30 * time.Second), Timeout: dur(time.Second)},
+				{Name: "a", Command: Command{Args: []string{"/bin/a"}}, Interval: dur(30 * time.Second), Timeout: dur(10 * time.Second), Format: "json"},
+				{Name: "b", Command: Command{Args: []string{"/bin/b", "x y"}}, Interval: dur(30 * time.Second), Timeout: dur(time.Second), Format: "json"},
+			}
+		}},
+		{"exec_string.toml", func(a *Agent) {
+			a.Name = "web1"
+			probe := `/usr/local/bin/probe --fast --label 'two words' "x y" a\ b ~/c *.d`
+			a.Exec = []Exec{
+				// Quotes and backslashes are removed; ~ and globs stay as
+				// written; the 1s interval gets an 800ms timeout.
+				{Name: "probe", Command: Command{Line: probe, Args: []string{"/usr/local/bin/probe", "--fast", "--label", "two words", "x y", "a b", "~/c", "*.d"}},
+					Interval: dur(time.Second), Timeout: dur(800 * time.Millisecond), Format: "json"},
+				{Name: "disks", Command: Command{Line: "df -P | tail -n +2", Args: []string{"/bin/sh", "-c", "df -P | tail -n +2"}}, Shell: true,
+					Interval: dur(5 * time.Second), Timeout: dur(4 * time.Second), Format: "json"},
+				{Name: "check_load", Command: Command{Line: "/usr/lib/nagios/plugins/check_load -r -w 4,3,2 -c 8,6,4",
+					Args: []string{"/usr/lib/nagios/plugins/check_load", "-r", "-w", "4,3,2", "-c", "8,6,4"}},
+					Interval: dur(time.Minute), Timeout: dur(10 * time.Second), Format: "nagios"},
 			}
 		}},
 	}
@@ -814,7 +829,7 @@ func TestValidateInCode(t *testing.T) {
 	a := DefaultAgent(testBuiltins)
 	a.Name = "web1"
 	a.Plugins = nil // a hand-built config may leave out the plugins
-	a.Exec = []Exec{{Name: "x", Command: []string{"/bin/x"}, Interval: dur(time.Minute), Timeout: dur(time.Minute)}}
+	a.Exec = []Exec{{Name: "x", Command: Command{Args: []string{"/bin/x"}}, Interval: dur(time.Minute), Timeout: dur(time.Minute), Format: "json"}}
 	err = a.Validate()
 	want = "exec[0].timeout: must be less than interval (1m), got 1m"
 	if err == nil || err.Error() != want {

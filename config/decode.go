@@ -208,6 +208,22 @@ func (r *report) decodeValue(raw any, rv reflect.Value, p keyPath, example strin
 		rv.Set(reflect.ValueOf(d))
 		return
 	}
+	if t == reflect.TypeFor[Command]() {
+		// A string is kept as written: how it is split depends on the
+		// table's shell key, which validation reads.
+		if line, ok := raw.(string); ok {
+			rv.Set(reflect.ValueOf(Command{Line: line}))
+			return
+		}
+		if _, ok := asList(raw); !ok {
+			mismatch("a string or a list of strings")
+			return
+		}
+		var c Command
+		r.decodeValue(raw, reflect.ValueOf(&c.Args).Elem(), p, "")
+		rv.Set(reflect.ValueOf(c))
+		return
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		v := reflect.New(t.Elem())

@@ -93,6 +93,9 @@ var (
 	descFleetAge = prometheus.NewDesc("hbd_fleet_snapshot_age_seconds", "Age of the fleet index's latest snapshot, in seconds.", nil, nil)
 	descEvicted  = prometheus.NewDesc("hbd_replay_instances_evicted_total", "Sender instances (agent processes) whose replay window a host forgot to make room for another: more agent processes of one host at once than it keeps windows for.", nil, nil)
 
+	// descChecksBad counts check results ([[exec]] format = "nagios") whose status was invalid.
+	descChecksBad = prometheus.NewDesc("hbd_check_results_invalid_total", "Check results (samples of [[exec]] format = \"nagios\") whose status was not 0..3 matching its status_text: forged or broken; each raised its <plugin>.status alert as UNKNOWN.", nil, nil)
+
 	descCkptFiles    = prometheus.NewDesc("hbd_state_checkpoints_total", "State checkpoint files written, by kind (snapshot: every host whole; delta: what changed).", []string{"kind"}, nil)
 	descCkptFailures = prometheus.NewDesc("hbd_state_checkpoint_failures_total", "State checkpoints that could not be written.", nil, nil)
 	descCkptLast     = prometheus.NewDesc("hbd_state_checkpoint_duration_seconds", "How long the last state checkpoint took, in seconds.", nil, nil)
@@ -127,6 +130,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	ch <- descSamplesBytes
+	ch <- descChecksBad
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -154,6 +158,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAckDrop, st.AcksDropped.Load())
 	counter(descEvDrop, st.EventsDropped.Load())
 	counter(descEvicted, st.ReplayEvictions.Load())
+	counter(descChecksBad, st.ChecksInvalid.Load())
 	for name, v := range st.ActorMessages() {
 		counter(descMsgs, v, name)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -34,6 +35,7 @@ type execCollector struct {
 	name    string
 	argv    []string
 	timeout time.Duration
+	check   bool // a monitoring-plugins check (NewCheck), not JSON
 }
 
 // NewExec returns a collector named name that runs argv (argv[0] is the
@@ -49,12 +51,98 @@ func NewExec(name string, argv []string, timeout time.Duration) Collector {
 	return &execCollector{name: name, argv: slices.Clone(argv), timeout: timeout}
 }
 
+// NewCheck returns a collector named name that runs argv as NewExec does,
+// but reads it as a monitoring-plugins check (check_load, check_disk, ...):
+// its exit status, first output line and performance data become the
+// sample described at CheckResult.AppendJSON. A check never fails Collect:
+// whatever goes wrong (a status outside 0..3, a timeout, a missing
+// program) is an UNKNOWN result that says what happened.
+func NewCheck(name string, argv []string, timeout time.Duration) Collector {
+	return &execCollector{name: name, argv: slices.Clone(argv), timeout: timeout, check: true}
+}
+
 func (e *execCollector) Name() string { return e.name }
 
 func (e *execCollector) Collect(ctx context.Context) ([]byte, error) {
 	if len(e.argv) == 0 {
 		return nil, fmt.Errorf("plugin %q: no command to run", e.name)
 	}
+	if e.check {
+		return e.collectCheck(ctx)
+	}
+	run := e.run(ctx)
+	switch {
+	case run.overflow:
+		return nil, e.fail(errOutputTooLarge, run.stderr)
+	case run.err == nil:
+	case run.stopped:
+		return nil, e.fail(fmt.Errorf("stopped: %w", ctx.Err()), run.stderr)
+	case run.timedOut:
+		// err only says "signal: killed"; the deadline is the news.
+		return nil, e.fail(fmt.Errorf("timed out after %v: %w", e.timeout, context.DeadlineExceeded), run.stderr)
+	default:
+		return nil, e.fail(run.err, run.stderr)
+	}
+
+	out := bytes.TrimSpace(run.stdout)
+	if len(out) == 0 || out[0] != '{' {
+		return nil, e.fail(fmt.Errorf("stdout is not a JSON object: %q", excerpt(out)), run.stderr)
+	}
+	var compact bytes.Buffer
+	compact.Grow(len(out))
+	// Compact also rejects anything after the object, so "{} {}" fails.
+	if err := json.Compact(&compact, out); err != nil {
+		return nil, e.fail(fmt.Errorf("stdout is not a JSON object: %w", err), run.stderr)
+	}
+	return compact.Bytes(), nil
+}
+
+// collectCheck runs a monitoring-plugins check and returns its result as
+// a sample (CheckResult.AppendJSON). A check that cannot be run, times out
+// or dies of a signal is an UNKNOWN result, as Nagios reports it, so the
+// daemon's alert says so; only the agent stopping is an error.
+func (e *execCollector) collectCheck(ctx context.Context) ([]byte, error) {
+	run := e.run(ctx)
+	var res CheckResult
+	var exitErr *exec.ExitError
+	switch {
+	case run.stopped:
+		return nil, e.fail(fmt.Errorf("stopped: %w", ctx.Err()), run.stderr)
+	case run.overflow:
+		res = checkFailure(errOutputTooLarge.Error(), run.stderr.String())
+	case run.timedOut:
+		res = checkFailure(fmt.Sprintf("check timed out after %v", e.timeout), run.stderr.String())
+	case run.err == nil:
+		res = ParseCheckOutput(run.stdout, 0)
+	case errors.As(run.err, &exitErr) && exitErr.ExitCode() >= 0:
+		res = ParseCheckOutput(run.stdout, exitErr.ExitCode())
+		if code := exitErr.ExitCode(); code > StatusUnknown {
+			// The guidelines: a status outside 0..3 is UNKNOWN; say which.
+			res.Output = cleanText(fmt.Sprintf("(exit status %d is not a check status) %s", code, res.Output), maxCheckOutput)
+		}
+	default:
+		res = checkFailure("cannot run the check: "+run.err.Error(), run.stderr.String())
+	}
+	if res.Output == "" {
+		// The alert's text must say something; Nagios says this.
+		res.Output = checkFailure("no output on stdout", run.stderr.String()).Output
+	}
+	return res.AppendJSON(make([]byte, 0, 256)), nil
+}
+
+// runResult is one run of the command.
+type runResult struct {
+	stdout   []byte
+	stderr   *tailBuffer
+	err      error // from exec.Cmd.Run
+	overflow bool  // stdout exceeded maxExecOutput; the command was killed
+	stopped  bool  // Collect's context ended
+	timedOut bool  // the plugin's own timeout ended it
+}
+
+// run runs the command once, within the timeout, keeping at most
+// maxExecOutput of stdout and the end of stderr.
+func (e *execCollector) run(ctx context.Context) runResult {
 	// runCtx is always cancellable: too much output cancels it too.
 	var runCtx context.Context
 	var cancel context.CancelFunc
@@ -75,30 +163,12 @@ func (e *execCollector) Collect(ctx context.Context) ([]byte, error) {
 	procgroup.KillOnCancel(cmd)
 
 	err := cmd.Run()
-	switch {
-	case stdout.overflow:
-		return nil, e.fail(errOutputTooLarge, stderr)
-	case err == nil:
-	case ctx.Err() != nil:
-		return nil, e.fail(fmt.Errorf("stopped: %w", ctx.Err()), stderr)
-	case runCtx.Err() != nil:
-		// err only says "signal: killed"; the deadline is the news.
-		return nil, e.fail(fmt.Errorf("timed out after %v: %w", e.timeout, context.DeadlineExceeded), stderr)
-	default:
-		return nil, e.fail(err, stderr)
+	r := runResult{stdout: stdout.buf, stderr: stderr, err: err, overflow: stdout.overflow}
+	if err != nil && !r.overflow {
+		r.stopped = ctx.Err() != nil
+		r.timedOut = !r.stopped && runCtx.Err() != nil
 	}
-
-	out := bytes.TrimSpace(stdout.buf)
-	if len(out) == 0 || out[0] != '{' {
-		return nil, e.fail(fmt.Errorf("stdout is not a JSON object: %q", excerpt(out)), stderr)
-	}
-	var compact bytes.Buffer
-	compact.Grow(len(out))
-	// Compact also rejects anything after the object, so "{} {}" fails.
-	if err := json.Compact(&compact, out); err != nil {
-		return nil, e.fail(fmt.Errorf("stdout is not a JSON object: %w", err), stderr)
-	}
-	return compact.Bytes(), nil
+	return r
 }
 
 // fail wraps cause with the plugin's name and the end of its stderr.

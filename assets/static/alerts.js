@@ -90,7 +90,9 @@
       var lv = String(a.level || 'UNKNOWN');
       frag.appendChild(el('tr', { className: 'lv-' + lv, data: { host: host, metric: metric, level: lv } },
         el('td', { className: 'host' }, el('a', { className: 'mono', href: pluginLink(a), text: host })),
-        el('td', { className: 'mono wrap', text: metric }),
+        // A Nagios check's alert says what the check said.
+        el('td', { className: 'mono wrap' }, metric,
+          a.text ? el('div', { className: 'alert-text', text: String(a.text) }) : null),
         el('td', null, H.badge(lv, 'lv-' + lv)),
         el('td', { className: 'num', data: { label: 'value' }, text: valueText(a), title: 'last checked ' + (a.last_check ? H.ago(a.last_check) : 'never') }),
         since,

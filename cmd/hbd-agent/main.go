@@ -33,6 +33,7 @@ func run(args []string) int {
 	cfgPath := fl.String("config", "", "config file (TOML); without one, built-in defaults are used")
 	check := fl.Bool("check-config", false, "validate the config file and exit: 0 if valid, 1 if not")
 	once := fl.Bool("once", false, "print one sample of every enabled plugin as JSON and exit")
+	only := fl.String("plugin", "", "with -once: only this plugin (a built-in or an [[exec]] name), e.g. to test a new plugin")
 	silence := fl.Duration("silence", 0, "ask the daemons not to notify about this host for this long (e.g. 10m before a reboot), then exit")
 	silenceMetric := fl.String("silence-metric", "", "with -silence: only metrics matching this glob (e.g. \"heartbeat\"); default all")
 	comment := fl.String("comment", "", "with -silence: why, shown in the daemon's journal and silences list")
@@ -59,6 +60,12 @@ func run(args []string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ps := buildPlugins(cfg)
 	if *once {
+		if *only != "" {
+			if ps = onlyPlugin(ps, *only); ps == nil {
+				fmt.Fprintf(os.Stderr, "hbd-agent: -plugin %q: no such plugin is enabled in the config\n", *only)
+				return 1
+			}
+		}
 		return printOnce(ps)
 	}
 
@@ -156,9 +163,19 @@ func buildPlugins(cfg *config.Agent) []agent.Plugin {
 		ps = append(ps, agent.Plugin{Collector: b.New(), Interval: cfg.PluginInterval(b.Name)})
 	}
 	for _, e := range cfg.Exec {
-		ps = append(ps, agent.Plugin{Collector: plugins.NewExec(e.Name, e.Command, e.Timeout.Duration), Interval: e.Interval.Duration})
+		ps = append(ps, agent.Plugin{Collector: execCollector(e), Interval: e.Interval.Duration})
 	}
 	return ps
+}
+
+// onlyPlugin returns the plugin of ps named name, or nil.
+func onlyPlugin(ps []agent.Plugin, name string) []agent.Plugin {
+	for _, p := range ps {
+		if p.Collector.Name() == name {
+			return []agent.Plugin{p}
+		}
+	}
+	return nil
 }
 
 // printOnce prints {"plugin": data, ...} for every plugin; a failing plugin
@@ -188,4 +205,13 @@ func printOnce(ps []agent.Plugin) int {
 	pretty.WriteByte('\n')
 	os.Stdout.Write(pretty.Bytes())
 	return status
+}
+
+// execCollector is the collector of an [[exec]] table: a JSON plugin, or a
+// monitoring-plugins check with format = "nagios".
+func execCollector(e config.Exec) plugins.Collector {
+	if e.Format == config.ExecFormatNagios {
+		return plugins.NewCheck(e.Name, e.Command.Args, e.Timeout.Duration)
+	}
+	return plugins.NewExec(e.Name, e.Command.Args, e.Timeout.Duration)
 }

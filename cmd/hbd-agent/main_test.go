@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,5 +82,34 @@ func TestBuildPlugins(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("plugins %v, want %v", got, want)
+	}
+}
+
+// -once -plugin NAME runs that plugin alone: how a plugin's author tests
+// it. A name that is not enabled is an error.
+func TestOncePlugin(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.toml")
+	text := "name = \"web1\"\n[[exec]]\nname = \"answer\"\ncommand = \"/bin/echo '{\\\"answer\\\": 42}'\"\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadAgent(path, plugins.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := onlyPlugin(buildPlugins(cfg), "answer")
+	if len(ps) != 1 || ps[0].Collector.Name() != "answer" {
+		t.Fatalf("onlyPlugin = %v", ps)
+	}
+	data, err := ps[0].Collector.Collect(context.Background())
+	if err != nil || string(data) != `{"answer":42}` {
+		t.Errorf("answer's sample %s, %v", data, err)
+	}
+	if ps := onlyPlugin(buildPlugins(cfg), "nope"); ps != nil {
+		t.Errorf("onlyPlugin(nope) = %v", ps)
+	}
+	if code := run([]string{"-config", path, "-once", "-plugin", "nope"}); code != 1 {
+		t.Errorf("-once -plugin nope exited %d, want 1", code)
 	}
 }

@@ -20,6 +20,9 @@ type Alert struct {
 	LastCheck         time.Time
 	NotificationCount int
 	Flapping          bool
+	// Text is what the alert says beyond its level: a check's output line
+	// (the newest). "" for alerts without one; "text" is then left out.
+	Text string
 }
 
 // AppendAlertOpen appends a's alert object without "silenced" and without
@@ -65,7 +68,12 @@ func appendAlertOpen(b []byte, a *Alert, withHost bool, prev *alert.Level) []byt
 	b = append(b, `,"notification_count":`...)
 	b = appendInt(b, a.NotificationCount)
 	b = append(b, `,"flapping":`...)
-	return appendBool(b, a.Flapping)
+	b = appendBool(b, a.Flapping)
+	if a.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendString(b, a.Text)
+	}
+	return b
 }
 
 // HostAlert is an entry of a host's alerts answer.

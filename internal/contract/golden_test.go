@@ -87,6 +87,13 @@ func diskAlert() *Alert {
 		LastCheck: t0, Flapping: true}
 }
 
+// checkAlert is the status alert of a check ([[exec]] format = "nagios"),
+// which carries the check's text.
+func checkAlert() *Alert {
+	return &Alert{Host: "web01", MetricPath: "check_load.status", Level: alert.LevelWarning, Since: t0.Add(-time.Minute),
+		LastCheck: t0, Text: "LOAD WARNING - total load average: 2.39, 3.14, 2.34"}
+}
+
 func sil() *silence.Silence {
 	return &silence.Silence{ID: "5f0c1d2e3a4b5c6d", Host: "web*", Metric: "disk_monitor.*.percent", Comment: "disk swap <1h> & more",
 		Origin: "api", Until: t0.Add(2 * time.Hour), Created: t0}
@@ -117,7 +124,8 @@ var shapes = []shape{
 		return AppendFleetAlerts(nil, []FleetAlert{
 			{Open: AppendAlertOpen(nil, cpuAlert(), true)},
 			{Open: AppendAlertOpen(nil, diskAlert(), true), Silenced: true},
-		}, FleetSummary{Critical: 1, Warning: 1}, 5)
+			{Open: AppendAlertOpen(nil, checkAlert(), true)},
+		}, FleetSummary{Critical: 1, Warning: 2}, 5)
 	}, join([]string{"summary.critical", "summary.warning", "summary.unknown", "summary.total", "host_count", "alerts[].hostname"}, prefixed("alerts[].", alertFields))},
 	{"messages.json", func(t *testing.T) []byte {
 		return AppendMessages(nil, slices.Values([]Message{
