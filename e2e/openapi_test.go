@@ -307,7 +307,6 @@ enabled = false
 	})
 
 	c := newAPIChecker(t, d.http)
-	const jsonBody = "application/json"
 
 	// Hosts.
 	for _, r := range []apiReq{
