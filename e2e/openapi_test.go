@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -639,4 +641,37 @@ hash = %q
 		}
 	}
 	t.Logf("operations checked: %v", slices.Sorted(maps.Keys(c.seen)))
+}
+
+// With every connection slot taken, a new connection is answered 503
+// with the JSON error before it sends anything: what the document says
+// every operation may answer.
+func TestOpenAPIConnectionCap(t *testing.T) {
+	d := startDaemon(t, `
+[api]
+max_conns = 2
+`)
+	c := newAPIChecker(t, d.http)
+	addr := strings.TrimPrefix(d.http, "http://")
+	openIdle(t, "127.0.0.1", addr, 3) // with the harness's, at least two are held
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := apiReq{method: "GET", path: "/api/0/hosts", status: 503}
+	req, err := c.newRequest(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("no answer on a connection over max_conns: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	c.validate(r, apiResp{status: resp.StatusCode, header: resp.Header, body: body, err: err})
 }
