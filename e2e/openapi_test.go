@@ -515,7 +515,9 @@ func checkProfileConflict(t *testing.T, c *apiChecker) {
 
 // checkStream opens the WebSocket stream on the API port: the upgrade's
 // answer matches the document, and so do the frames (schema Frame): the
-// snapshot, live frames, and the error frame of a bad subscription.
+// snapshot, live frames, and the error frame of a bad subscription. The
+// schema Subscription refuses the subscription the daemon refuses and
+// allows the one it takes.
 func checkStream(t *testing.T, c *apiChecker, d *daemon) {
 	t.Helper()
 	path := "/hbd?types=host,message,alert"
@@ -525,27 +527,51 @@ func checkStream(t *testing.T, c *apiChecker, d *daemon) {
 	}
 	defer conn.Close()
 	c.validate(apiReq{method: "GET", path: path, status: http.StatusSwitchingProtocols}, apiResp{status: resp.StatusCode, header: resp.Header})
-
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"subscribe":{"types":["cpu"]}}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	types := map[string]int{}
-	for types["snapshot"] == 0 || types["host"] == 0 || types["error"] == 0 {
-		_, msg, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("stream: %v after frames %v", err, types)
+	// readUntil reads frames, checking the first few of each type, until
+	// one of type want; it returns that one.
+	readUntil := func(want string) []byte {
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatalf("stream: %v after frames %v, waiting for a %s frame", err, types, want)
+			}
+			var f struct{ Type string }
+			if err := json.Unmarshal(msg, &f); err != nil {
+				t.Fatalf("frame is not JSON: %s", msg)
+			}
+			types[f.Type]++
+			if types[f.Type] <= 3 || f.Type == want {
+				c.validateJSON("a "+f.Type+" frame", "Frame", msg)
+			}
+			if f.Type == want {
+				return msg
+			}
 		}
-		var f struct{ Type string }
-		if err := json.Unmarshal(msg, &f); err != nil {
-			t.Fatalf("frame is not JSON: %s", msg)
+	}
+	subscribe := func(msg string, valid bool) {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal([]byte(msg), &v); err != nil {
+			t.Fatal(err)
 		}
-		types[f.Type]++
-		if types[f.Type] <= 3 {
-			c.validateJSON("a "+f.Type+" frame", "Frame", msg)
+		if err := c.doc.Components.Schemas["Subscription"].Value.VisitJSON(v); (err == nil) != valid {
+			t.Errorf("schema Subscription on %s: %v, want valid = %v", msg, err, valid)
 		}
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readUntil("snapshot")
+	readUntil("host")
+	subscribe(`{"subscribe":{"types":["cpu"]}}`, false)
+	readUntil("error")
+	subscribe(`{"subscribe":{"hosts":["web*"],"types":["host"]}}`, true)
+	if snap := readUntil("snapshot"); !bytes.Contains(snap, []byte(`"name":"web01"`)) || bytes.Contains(snap, []byte(`"name":"app01"`)) {
+		t.Errorf("snapshot after subscribing to web*: %.300s", snap)
 	}
 	t.Logf("frames checked against schema Frame: %v", types)
 }
