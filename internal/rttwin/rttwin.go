@@ -34,8 +34,11 @@ const Tick = 100 * time.Millisecond
 // times could not be told.
 const MaxStep = 65535 * Tick
 
-// none marks a heartbeat without an RTT in the ring of ranks.
-const none = 0xff
+// none marks a heartbeat without an RTT in the ring of ranks, which holds
+// a place in sorted plus one: so the zero value is empty, and the loops
+// that move places can run over the whole ring without telling used
+// slots from free ones.
+const none = 0
 
 // Window is the last Size heartbeats of one connection. The zero value is
 // empty and ready to use.
@@ -47,7 +50,7 @@ type Window struct {
 	last   int64
 	sorted [Size]uint32 // sorted[:nv]: the RTTs in the window (µs), ascending
 	step   [Size]uint16 // ring: Ticks since the previous entry (the oldest's is unused)
-	rank   [Size]uint8  // ring: the entry's place in sorted, or none
+	rank   [Size]uint8  // ring: the entry's place in sorted plus one, or none
 	head   uint8        // ring index of the oldest entry
 	n      uint8        // entries in the window
 	nv     uint8        // entries with an RTT
@@ -123,6 +126,7 @@ func (w *Window) index(i int) int { return (int(w.head) + i) % Size }
 func (w *Window) push(step uint16, us uint32) {
 	if w.n == Size {
 		w.remove(w.rank[w.head])
+		w.rank[w.head] = none
 		w.head = uint8((int(w.head) + 1) % Size)
 		w.n--
 	}
@@ -136,34 +140,40 @@ func (w *Window) push(step uint16, us uint32) {
 	w.fresh = min(Size, w.fresh+1)
 }
 
-// insert puts us into sorted and returns its place, moving the ranks
-// after it up.
+// insert puts us into sorted and returns its rank (place plus one),
+// moving the ranks after it up.
 func (w *Window) insert(us uint32) uint8 {
 	pos := upperBound(w.sorted[:w.nv], us)
 	copy(w.sorted[pos+1:w.nv+1], w.sorted[pos:w.nv])
 	w.sorted[pos] = us
 	w.nv++
-	for i := range int(w.n) {
-		if j := w.index(i); w.rank[j] != none && int(w.rank[j]) >= pos {
-			w.rank[j]++
-		}
+	p := uint8(pos)
+	for j, r := range w.rank {
+		w.rank[j] = r + b2u(r > p) // r-1 >= pos: move up; branch-free, as the places are random
 	}
-	return uint8(pos)
+	return uint8(pos + 1)
 }
 
-// remove takes the value at rank r out of sorted, moving the ranks after
+// remove takes the value of rank r out of sorted, moving the ranks after
 // it down. r may be none.
 func (w *Window) remove(r uint8) {
 	if r == none {
 		return
 	}
-	copy(w.sorted[r:w.nv-1], w.sorted[r+1:w.nv])
+	copy(w.sorted[r-1:w.nv-1], w.sorted[r:w.nv])
 	w.nv--
-	for i := range int(w.n) {
-		if j := w.index(i); w.rank[j] != none && w.rank[j] > r {
-			w.rank[j]--
-		}
+	for j, x := range w.rank {
+		w.rank[j] = x - b2u(x > r)
 	}
+}
+
+// b2u is 1 for true, compiled to a flag move rather than a branch.
+func b2u(b bool) uint8 {
+	var u uint8
+	if b {
+		u = 1
+	}
+	return u
 }
 
 // upperBound is the first index of s (sorted) holding more than v.
@@ -225,7 +235,7 @@ func (w *Window) All() iter.Seq[Entry] {
 			}
 			e := Entry{UnixMilli: t}
 			if r := w.rank[j]; r != none {
-				e.Micros = w.sorted[r]
+				e.Micros = w.sorted[r-1]
 			}
 			if !yield(e) {
 				return
@@ -281,6 +291,7 @@ func (w *Window) Restore(entries []Entry) {
 func (w *Window) dropNewest() {
 	i := w.index(int(w.n) - 1)
 	w.remove(w.rank[i])
+	w.rank[i] = none
 	w.n--
 	if w.n > 0 {
 		w.last -= int64(w.step[i]) * int64(Tick/time.Millisecond)
