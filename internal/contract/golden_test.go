@@ -37,7 +37,8 @@ type shape struct {
 
 var hostFields = []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version",
 	"connections[].family", "connections[].address", "connections[].state", "connections[].last_seen",
-	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct"}
+	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct",
+	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms"}
 
 var alertFields = []string{"metric_path", "level", "since", "last_value", "last_check", "notification_count", "flapping", "silenced"}
 
@@ -57,7 +58,7 @@ func web01() *Host {
 	return &Host{Name: "web01", Ver: 2, State: "UP", LastSeen: t0, Interval: 10 * time.Second, AgentVersion: "1.4.0",
 		Conns: []Conn{
 			{Family: "ipv4", Address: netip.MustParseAddrPort("192.0.2.10:40123"), Up: true, LastSeen: t0,
-				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true},
+				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true, RTTQuantiles: [3]uint32{420, 900, 1200}},
 			{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8::7]:41235"), LastSeen: t0.Add(-40 * time.Second), LossPct: 33.3333},
 		}}
 }
