@@ -136,7 +136,9 @@ func TestRTTDistributions(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(d.http+"/live")); err != nil {
 			t.Fatal(err)
 		}
-		row := func(host string) string { return `document.querySelector('#hosts-table .vrow[data-host="` + host + `"]')` }
+		row := func(host string) string {
+			return `document.querySelector('#hosts-table .vrow[data-host="` + host + `"]')`
+		}
 		waitJS(t, ctx, "slow01 flagged: IPv6 much slower", `!!`+row("slow01")+` && `+row("slow01")+`.dataset.rttWorse === 'ipv6'`)
 		cell := func(host, fam string) string { return row(host) + `.querySelector('[data-family="` + fam + `"]')` }
 		for _, c := range []struct{ host, fam, text string }{
