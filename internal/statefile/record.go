@@ -308,15 +308,25 @@ func AppendHost(b []byte, h *Host) []byte {
 		b = appendSection(b, sectionReplay, func(b []byte) []byte { return appendReplay(b, &h.Replay) })
 	}
 	if len(h.RTTs) > 0 {
-		b = appendSection(b, sectionRTT, func(b []byte) []byte { return appendRTTs(b, h.RTTs) })
+		b = appendSection(b, sectionRTT, func(b []byte) []byte { return appendRTTs(b, h.RTTs, rttBase(h)) })
 	}
 	return b
 }
 
+// rttBase is what the first entry's time of an RTT window is written as
+// a difference from: the host's last contact (in ms), which the newest
+// entries are close to, so a delta's one or two entries take a few bytes.
+func rttBase(h *Host) int64 {
+	if h.LastSeen.IsZero() {
+		return 0
+	}
+	return h.LastSeen.UnixMilli()
+}
+
 // appendRTTs writes each window: family, whole, count, then per entry its
-// time as a difference from the previous one's (the first from 0) and
-// the RTT: about 4 bytes a heartbeat.
-func appendRTTs(b []byte, ws []RTTWindow) []byte {
+// time as a difference from the previous one's (the first from base) and
+// the RTT: about 5 bytes a heartbeat.
+func appendRTTs(b []byte, ws []RTTWindow, base int64) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ws)))
 	for i := range ws {
 		w := &ws[i]
@@ -326,7 +336,7 @@ func appendRTTs(b []byte, ws []RTTWindow) []byte {
 		}
 		b = append(b, w.Family, whole)
 		b = binary.AppendUvarint(b, uint64(len(w.Entries)))
-		var prev int64
+		prev := base
 		for _, e := range w.Entries {
 			b = binary.AppendVarint(b, e.UnixMilli-prev)
 			prev = e.UnixMilli
@@ -354,7 +364,7 @@ func (d *decoder) rtts(h *Host) {
 		}
 		if m := d.count(); m > 0 {
 			w.Entries = make([]RTTEntry, m)
-			var prev int64
+			prev := rttBase(h)
 			for j := range w.Entries {
 				prev += d.varint()
 				w.Entries[j] = RTTEntry{UnixMilli: prev, Micros: d.uint32()}

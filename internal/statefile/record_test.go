@@ -147,7 +147,7 @@ func TestHostSections(t *testing.T) {
 	if _, err := DecodeHost(long); err == nil {
 		t.Error("a replay section with a trailing byte decoded")
 	}
-	rtts := appendSection(slices.Clone(b), sectionRTT, func(b []byte) []byte { return appendRTTs(b, h.RTTs) })
+	rtts := appendSection(slices.Clone(b), sectionRTT, func(b []byte) []byte { return appendRTTs(b, h.RTTs, rttBase(&h)) })
 	if _, err := DecodeHost(rtts); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("RTT section twice: err %v", err)
 	}
