@@ -259,7 +259,7 @@ func (h *hostState) export(out *statefile.Host) {
 		out.Conns = append(out.Conns, statefile.Conn{
 			Family: uint8(f), Addr: c.addr, Up: c.up, LastSeen: c.lastSeen,
 			RTT: c.rtt, SRTT: c.srtt, HasRTT: c.hasRTT,
-			Loss: statefile.Loss{Top: c.loss.top, Seen: c.loss.seen, Span: c.loss.span, Started: c.loss.started},
+			Loss: statefile.Loss{Top: c.loss.top, Seen: c.loss.seen, Span: c.loss.span, Started: c.loss.started()},
 		})
 	}
 }
@@ -326,9 +326,12 @@ func (h *hostState) restore(in *statefile.Host) {
 		if family(c.Family) >= numFamilies {
 			continue
 		}
+		if !c.Loss.Started {
+			c.Loss.Span = 0 // not started: what span 0 means
+		}
 		h.conns[c.Family] = &conn{
 			addr: c.Addr, up: c.Up, lastSeen: c.LastSeen, rtt: c.RTT, srtt: c.SRTT, hasRTT: c.HasRTT,
-			loss: lossWindow{top: c.Loss.Top, seen: c.Loss.Seen, span: c.Loss.Span, started: c.Loss.Started},
+			loss: lossWindow{top: c.Loss.Top, seen: c.Loss.Seen, span: c.Loss.Span},
 			rtts: rtts[c.Family],
 		}
 	}
