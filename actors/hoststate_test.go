@@ -256,3 +256,34 @@ func TestPerHostStructSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeatWithRTTDoesNotAllocate: once a connection's RTT window
+// exists, a heartbeat, with or without missed ones before it, allocates
+// nothing in the host's state.
+func TestHeartbeatWithRTTDoesNotAllocate(t *testing.T) {
+	h := newHostState("web01", true, 10*time.Second, 3)
+	now, seq := t0, uint32(1)
+	h.heartbeat(now, v4, 10*time.Second, seq, time.Millisecond)
+	h.drainEvents()
+	n := testing.AllocsPerRun(1000, func() {
+		now = now.Add(10 * time.Second)
+		seq += 1 + seq%3 // now and then a heartbeat or two lost
+		h.heartbeat(now, v4, 10*time.Second, seq, time.Duration(800+seq%500)*time.Microsecond)
+	})
+	if n != 0 {
+		t.Fatalf("a heartbeat allocates %v times", n)
+	}
+}
+
+// BenchmarkHostStateHeartbeatRTT is the host state's part of a heartbeat
+// that carries an RTT: liveness, loss and the RTT window (run with
+// -benchmem: no allocation).
+func BenchmarkHostStateHeartbeatRTT(b *testing.B) {
+	h := newHostState("web01", true, 10*time.Second, 3)
+	now := t0
+	b.ReportAllocs()
+	for i := range b.N {
+		now = now.Add(10 * time.Second)
+		h.heartbeat(now, v4, 10*time.Second, uint32(i+1), time.Duration(800+i%500)*time.Microsecond)
+	}
+}
