@@ -86,8 +86,10 @@ function conn(c) {
   var rtt = typeof c.rtt_smoothed_ms === 'number' ? c.rtt_smoothed_ms : (typeof c.rtt_ms === 'number' ? c.rtt_ms : null);
   return {
     state: typeof c.state === 'string' ? c.state : 'UNKNOWN', rtt: rtt,
-    // The quantiles of the recent heartbeats' RTTs; null until the daemon has one.
-    p50: numOrNull(c.rtt_p50_ms), p95: numOrNull(c.rtt_p95_ms), p99: numOrNull(c.rtt_p99_ms),
+    // The median and p99 of the recent heartbeats' RTTs (what the row
+    // shows; p95 is left at the API, a record per host is kept for the
+    // whole fleet); null until the daemon has one.
+    p50: numOrNull(c.rtt_p50_ms), p99: numOrNull(c.rtt_p99_ms),
     loss: typeof c.loss_pct === 'number' ? c.loss_pct : null, addr: typeof c.address === 'string' ? c.address : ''
   };
 }

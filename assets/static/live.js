@@ -190,7 +190,7 @@
 
   function ms(v) { return H.num(v, v < 10 ? 2 : 1); }
 
-  // fillConn draws one connection: {state, rtt, p50, p95, p99, loss, addr}
+  // fillConn draws one connection: {state, rtt, p50, p99, loss, addr}
   // as the worker keeps it, or null; other is the other family's, and
   // worse whether this one is flagged as much slower than it.
   function fillConn(c, conn, other, worse) {
@@ -225,7 +225,7 @@
     setText(c.rtt, text);
     setClass(c.rtt, flagTip ? 'rtt rtt-bad' : 'rtt');
     var tip = conn.addr;
-    if (conn.p50 !== null) tip += ' · RTT p50 ' + ms(conn.p50) + ' · p95 ' + ms(conn.p95) + ' · p99 ' + ms(conn.p99) + ' ms';
+    if (conn.p50 !== null) tip += ' · RTT p50 ' + ms(conn.p50) + ' · p99 ' + ms(conn.p99) + ' ms (recent heartbeats)';
     if (conn.rtt !== null) tip += ' · smoothed ' + ms(conn.rtt) + ' ms';
     if (conn.loss !== null) tip += ' · loss ' + H.num(conn.loss, 1) + '%';
     if (c.cell._tip !== tip) { c.cell._tip = tip; c.cell.title = tip; }
