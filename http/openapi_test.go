@@ -16,10 +16,8 @@ import (
 )
 
 // pendingRoutes are routes docs/openapi.yaml describes before the daemon
-// serves them: the RTT distributions of issue 13, built at the same time
-// as the document. Once the route is registered this entry is unused and
-// may go.
-var pendingRoutes = map[string]bool{"GET /api/0/hosts/{}/rtt": true}
+// serves them (none now).
+var pendingRoutes = map[string]bool{}
 
 // Every route the server registers, with pprof and the WebSocket stream
 // on, is in docs/openapi.yaml, and everything the document describes is

@@ -40,6 +40,8 @@ var goldenSchemas = map[string][]string{
 	"messages.json":             {"Messages"},
 	"plugin_samples.json":       {"PluginSamples"},
 	"plugins.json":              {"Plugins"},
+	"rtt.json":                  {"HostRTT"},
+	"rtt_empty.json":            {"HostRTT"},
 	"silence.json":              {"Silence"},
 	"silence_deleted.json":      {"SilenceDeleted"},
 	"silences.json":             {"Silences"},
@@ -48,10 +50,8 @@ var goldenSchemas = map[string][]string{
 }
 
 // optionalFields are the fields the document does not require: a message's
-// kind (absent on old journal lines), and a connection's RTT percentiles,
-// which the encoders are gaining (issue 13) and the document already
-// describes.
-var optionalFields = map[string]bool{"kind": true, "rtt_p50_ms": true, "rtt_p95_ms": true, "rtt_p99_ms": true}
+// kind (absent on old journal lines).
+var optionalFields = map[string]bool{"kind": true}
 
 // keyedObjects are the objects keyed by a name rather than by fields (a
 // host's plugins): any of their entries may be absent.

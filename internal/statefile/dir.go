@@ -35,8 +35,8 @@ func (p Problem) String() string {
 }
 
 // HostRecords are one host's records in the order they apply. Load merges
-// them into one: the newest small state, and the samples of every record
-// in order (a full record first, from the snapshot or a later delta's,
+// them into one: the newest small state, and the samples and RTT windows of
+// every record in order (a full record first, from the snapshot or a later delta's,
 // when there is one). Each record's plugin rings are copies of their own.
 type HostRecords struct {
 	Name    string
@@ -184,10 +184,12 @@ func scan(dir string, act bool) (*State, error) {
 			// and its samples follow the ones before. Merged so, a host
 			// holds one record, however many deltas there are: 64 deltas of
 			// 100,000 hosts would otherwise be 6.4 million records in memory.
+			// Its RTT windows, like its samples, add to the ones before.
 			last := hr.Records[len(hr.Records)-1]
 			plugins := append(last.Host.Plugins, copyPlugins(r.Host.Plugins)...)
+			rtts := append(last.Host.RTTs, r.Host.RTTs...)
 			last.Host = r.Host
-			last.Host.Plugins = plugins
+			last.Host.Plugins, last.Host.RTTs = plugins, rtts
 		}
 	}
 
