@@ -62,6 +62,13 @@ func TestRoutes(t *testing.T) {
 		{"page is not a static file", "GET", "/static/live.html", 404, "application/json", `"error"`},
 		{"escaped traversal", "GET", "/static/..%2fassets.go", 404, "application/json", `"error"`},
 		{"nested static path", "GET", "/static/a/b.js", 404, "", "router miss"},
+		{"vendored script", "GET", "/static/vendor/uplot/uPlot.iife.min.js", 200, "text/javascript; charset=utf-8", "uPlot"},
+		{"vendored stylesheet", "GET", "/static/vendor/uplot/uPlot.min.css", 200, "text/css; charset=utf-8", ".uplot"},
+		{"vendored licence", "GET", "/static/vendor/uplot/LICENSE", 200, "text/plain; charset=utf-8", "MIT License"},
+		{"unknown vendored file", "GET", "/static/vendor/uplot/nope.js", 404, "application/json", `"error":"no such static file: vendor/uplot/nope.js"`},
+		{"unknown vendored package", "GET", "/static/vendor/nope/uPlot.min.css", 404, "application/json", `"error"`},
+		{"vendor folder is not a file", "GET", "/static/vendor", 404, "application/json", `"error"`},
+		{"deeper vendored path", "GET", "/static/vendor/uplot/dist/uPlot.min.css", 404, "", "router miss"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
