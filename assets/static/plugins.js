@@ -531,8 +531,21 @@
     });
     var ts = Array.from(rows.keys()).sort(function (a, b) { return a - b; });
     var data = [ts];
-    fams.forEach(function (f, k) { data.push(ts.map(function (t) { return rows.get(t)[k]; })); });
+    fams.forEach(function (f, k) { data.push(spreadNulls(ts.map(function (t) { return rows.get(t)[k]; }))); });
     return data;
+  }
+
+  // spreadNulls turns the undefined next to a null into null, so that a
+  // family's gap runs from its last RTT to its next one: uPlot starts and
+  // ends a gap at the neighbouring index, which may be another family's.
+  function spreadNulls(ys) {
+    var i, j;
+    for (i = 0; i < ys.length; i++) {
+      if (ys[i] !== null) continue;
+      for (j = i - 1; j >= 0 && ys[j] === undefined; j--) ys[j] = null;
+      for (j = i + 1; j < ys.length && ys[j] === undefined; j++) ys[j] = null;
+    }
+    return ys;
   }
 
   function renderRTT(r) {
