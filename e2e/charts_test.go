@@ -159,6 +159,30 @@ func TestPluginChartsInBrowser(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "plugins-gap.png")
+
+	// A refresh brings a new sample into the same chart (its zoom and
+	// cursor stay), not a new one.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](plot+`.hbdTestMark = 1`)); err != nil {
+		t.Fatal(err)
+	}
+	s.sampleAt("cpu_monitor", `{"cpu_percent": 42.5, "used_bytes": 1}`, time.Now())
+	waitFor(t, 20*time.Second, "the 13th sample stored", func() bool {
+		var r struct {
+			Stored int `json:"stored"`
+		}
+		st, body := getQuiet(d.http + "/api/0/hosts/gap01/plugins/cpu_monitor?limit=1")
+		return st == 200 && json.Unmarshal(body, &r) == nil && r.Stored == len(sent)+1
+	})
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#refresh`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the new sample in the chart", plot+`.data[1][`+plot+`.data[1].length - 1] === 42.5`)
+	if got := jsString(t, ctx, `String(`+plot+`.hbdTestMark)`); got != "1" {
+		t.Errorf("a refresh replaced the chart instead of updating it")
+	}
+	if n := jsString(t, ctx, `String(document.querySelectorAll('.metric-card[data-metric="cpu_percent"] .uplot').length)`); n != "1" {
+		t.Errorf("%s charts in the cpu_percent card after a refresh, want 1", n)
+	}
 	checkCSP(t, ctx, "/plugins with charts")
 	errs.check(t, "/plugins with charts")
 

@@ -35,6 +35,7 @@
   H.plots = plots;
   var rttRoot = $('rtt-root');
   var rttSeq = 0;
+  var shown = ''; // host and plugin whose charts are on the page
 
   var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
@@ -177,7 +178,6 @@
       });
     }).catch(function (err) {
       if (my !== seq) return;
-      clearPlots();
       if (err.status === 404) {
         clearRTT();
         renderNothing('');
@@ -204,6 +204,11 @@
 
   function render(samples, stored) {
     showEmpty('');
+    // A refresh of the plugin on show keeps its charts (their zoom, and
+    // the cursor's legend) and gives them the new samples.
+    var shownNow = cur.host + '\n' + cur.plugin;
+    var old = shownNow === shown ? takePlots() : new Map();
+    shown = shownNow;
     clearPlots();
     fetchedAt = H.nowSec();
     sampleCount = typeof stored === 'number' ? stored : samples.length;
@@ -218,7 +223,8 @@
     var groups = [], pending = [];
     collect(samples[0].data, [], groups);
     groups.forEach(function (g) { root.appendChild(renderGroup(g, oldestFirst, pending)); });
-    drawCharts(pending, oldestFirst);
+    drawCharts(pending, oldestFirst, old);
+    old.forEach(function (u) { u.destroy(); });
     tick();
   }
 
@@ -281,7 +287,7 @@
 
   // drawCharts draws the charts of the cards just put in the page (uPlot
   // needs their width): one per numeric value, over every sample fetched.
-  function drawCharts(pending, samples) {
+  function drawCharts(pending, samples, old) {
     if (!pending.length) return;
     if (typeof window.uPlot !== 'function') {
       showError('The charts cannot be drawn: /static/vendor/uplot/uPlot.iife.min.js did not load.');
@@ -294,8 +300,32 @@
         return typeof v === 'number' && isFinite(v) ? v : null;
       });
       summarize(p.summary, p.key, xs, ys);
-      plots.set('metric:' + p.id, makePlot(p.box, withGaps(xs, [ys]), [{ label: p.key }], p.key));
+      var id = 'metric:' + p.id, data = withGaps(xs, [ys]), u = old.get(id);
+      if (u) {
+        old.delete(id);
+        p.box.appendChild(u.root);
+        refill(u, data);
+      } else {
+        u = makePlot(p.box, data, [{ label: p.key }], p.key);
+      }
+      plots.set(id, u);
     });
+  }
+
+  // refill gives a chart new data. A chart the user zoomed into keeps its
+  // time range; otherwise it spans the new data.
+  function refill(u, data) {
+    var x = u.scales.x, d = u.data[0];
+    var zoomed = d.length > 0 && (x.min > d[0] || x.max < d[d.length - 1]);
+    if (zoomed) {
+      var min = x.min, max = x.max;
+      u.setData(data, false);
+      u.setScale('x', { min: min, max: max });
+    } else {
+      u.setData(data);
+    }
+    var w = chartWidth(u.root.parentNode);
+    if (w !== u.width) u.setSize({ width: w, height: CHART_H });
   }
 
   // ---- charts ----
@@ -471,6 +501,17 @@
     var dt = p[p.length - 1].t - p[0].t;
     if (dt <= 0) return null;
     return (p[p.length - 1].v - p[0].v) / dt;
+  }
+
+  // takePlots removes the plugin's charts from plots, to be reused.
+  function takePlots() {
+    var out = new Map();
+    plots.forEach(function (u, id) {
+      if (id.indexOf('metric:') !== 0) return;
+      out.set(id, u);
+      plots.delete(id);
+    });
+    return out;
   }
 
   function clearPlots() {
