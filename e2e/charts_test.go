@@ -186,6 +186,17 @@ func TestPluginChartsInBrowser(t *testing.T) {
 	checkCSP(t, ctx, "/plugins with charts")
 	errs.check(t, "/plugins with charts")
 
+	// In a phone-sized window the charts shrink with their cards: the page
+	// does not scroll sideways.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "charts as narrow as the window", `(() => { const u = `+plot+`;
+  return u.width < 390 && u.width === u.root.parentNode.clientWidth && document.documentElement.scrollWidth <= window.innerWidth + 1; })()`)
+	screenshot(t, ctx, "plugins-narrow.png")
+	checkCSP(t, ctx, "/plugins in a narrow window")
+	errs.check(t, "/plugins in a narrow window")
+
 	// The CSP watcher itself sees a violation: an inline style attribute.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.body.appendChild(document.createElement('div')).setAttribute('style', 'color: red')`)); err != nil {
 		t.Fatal(err)
