@@ -38,9 +38,11 @@ type Conn struct {
 	HasRTT       bool
 }
 
-// hostSizeHint is the buffer for a host object: one with two
-// connections, RTTs and quantiles on both, is about 550 bytes.
-const hostSizeHint = 640
+// hostSize is the buffer for h's host object: 136 bytes and the strings
+// for the host, 256 for a connection with every RTT field set and a
+// global IPv6 address (TestHostSizeHint), so that encoding allocates
+// once, and a host on one family does not pay for two.
+func hostSize(h *Host) int { return 136 + len(h.Name) + len(h.AgentVersion) + 256*len(h.Conns) }
 
 // AppendHost appends h as a host object.
 func AppendHost(b []byte, h *Host) []byte {
@@ -77,7 +79,7 @@ func AppendHost(b []byte, h *Host) []byte {
 }
 
 // EncodeHost returns h's host object in a new buffer sized for the usual host.
-func EncodeHost(h *Host) []byte { return AppendHost(make([]byte, 0, hostSizeHint), h) }
+func EncodeHost(h *Host) []byte { return AppendHost(make([]byte, 0, hostSize(h)), h) }
 
 func appendConn(b []byte, c *Conn) []byte {
 	b = append(b, `{"family":`...)
