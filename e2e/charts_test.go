@@ -222,26 +222,6 @@ func hover(t *testing.T, ctx context.Context, sel string, frac float64) {
 	}
 }
 
-// heartbeatRTT sends a heartbeat that reports rttMicros, the round trip the
-// agent measured to this address.
-func (s *sender) heartbeatRTT(interval time.Duration, connSeq, rttMicros uint32) {
-	s.t.Helper()
-	b, err := wire.AppendHeartbeat(nil, s.sg, s.env(), wire.Heartbeat{IntervalMS: uint32(interval.Milliseconds()), ConnSeq: connSeq, RTTMicros: rttMicros})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.send(b)
-}
-
-// rttAnswer is GET /api/0/hosts/{host}/rtt.
-type rttAnswer struct {
-	Host     string `json:"host"`
-	Families []struct {
-		Family  string        `json:"family"`
-		History [][2]*float64 `json:"history"`
-	} `json:"families"`
-}
-
 // The host view of /plugins draws the host's RTT history from GET
 // /api/0/hosts/{host}/rtt: IPv4 and IPv6 on one chart, each with the RTTs
 // its heartbeats reported, and a gap where heartbeats stopped.
@@ -255,8 +235,8 @@ func TestHostRTTChartInBrowser(t *testing.T) {
 	v4.instance, v6.instance = 1, 2
 	const step = 300 * time.Millisecond
 	beat := func(connSeq uint32) {
-		v4.heartbeatRTT(step, connSeq, 1000+100*connSeq)
-		v6.heartbeatRTT(step, connSeq, 2000+100*connSeq)
+		v4.heartbeatRTT(step, connSeq, time.Duration(1000+100*connSeq)*time.Microsecond)
+		v6.heartbeatRTT(step, connSeq, time.Duration(2000+100*connSeq)*time.Microsecond)
 		time.Sleep(step) // the receive times are the history's times
 	}
 	for i := uint32(1); i <= 6; i++ {
