@@ -317,6 +317,23 @@ func TestHostRTTChartInBrowser(t *testing.T) {
 	waitJS(t, ctx, "the legend shows both families' RTT and the time", `(() => {
   const v = Array.from(document.querySelectorAll('.metric-card[data-metric="rtt"] .u-legend .u-series .u-value')).map(e => e.textContent);
   return v.length === 3 && /\d\d:\d\d:\d\d$/.test(v[0]) && / ms$/.test(v[1]) && / ms$/.test(v[2]); })()`)
+
+	// A refresh brings the new heartbeats into the same chart.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](plot+`.hbdTestMark = 1`)); err != nil {
+		t.Fatal(err)
+	}
+	v4.heartbeatRTT(step, 19, 9*time.Millisecond)
+	waitFor(t, 20*time.Second, "the 19th heartbeat in the history", func() bool {
+		st, body := getQuiet(url)
+		return st == 200 && json.Unmarshal(body, &api) == nil && len(api.Families) == 2 && numbers(api.Families[0].History) == 13
+	})
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#refresh`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the new RTT in the chart", plot+`.data[1].indexOf(9) >= 0`)
+	if got := jsString(t, ctx, `String(`+plot+`.hbdTestMark)`); got != "1" {
+		t.Errorf("a refresh replaced the RTT chart instead of updating it")
+	}
 	checkCSP(t, ctx, "/plugins with the RTT chart")
 	errs.check(t, "/plugins with the RTT chart")
 }

@@ -551,6 +551,7 @@
     var u = plots.get('rtt');
     if (u) { u.destroy(); plots.delete('rtt'); }
     H.clear(rttRoot);
+    delete rttRoot.dataset.host;
   }
 
   // joinFamilies makes one uPlot data set of every family's history: the
@@ -590,14 +591,38 @@
   }
 
   function renderRTT(r) {
-    clearRTT();
     var fams = (r && Array.isArray(r.families) ? r.families : []).filter(function (f) {
       return f && typeof f.family === 'string' && Array.isArray(f.history) && f.history.length > 0;
     });
-    if (!fams.length || typeof window.uPlot !== 'function') return;
     fams.sort(function (a, b) { return collator.compare(a.family, b.family); });
+    // The same host's chart with the same families takes the new history
+    // in place, keeping its zoom and cursor.
+    var u = plots.get('rtt'), labels = fams.map(function (f) { return f.family; }).join('\n');
+    var stats = rttRoot.querySelector('.rtt-stats');
+    if (u && stats && rttRoot.dataset.host === r.host && u.hbdLabels === labels) {
+      fillRTTStats(stats, fams);
+      refill(u, joinFamilies(fams));
+      return;
+    }
+    clearRTT();
+    if (!fams.length || typeof window.uPlot !== 'function') return;
+    stats = el('div', { className: 'rtt-stats' });
+    fillRTTStats(stats, fams);
+    var box = el('div', { className: 'chart' });
+    rttRoot.dataset.host = r.host;
+    rttRoot.appendChild(el('section', { className: 'group', data: { group: 'rtt' } },
+      el('h3', null, el('span', { className: 'path', text: 'round-trip time' }),
+        el('span', { className: 'props', text: 'heartbeat replies; a gap is a heartbeat without reply' })),
+      el('div', { className: 'metric-card charted wide', data: { metric: 'rtt' } }, stats, box)));
+    u = makePlot(box, joinFamilies(fams), fams.map(function (f) { return { label: f.family }; }), 'rtt_ms');
+    u.hbdLabels = labels;
+    plots.set('rtt', u);
+  }
+
+  // fillRTTStats writes each family's quantiles over the window.
+  function fillRTTStats(stats, fams) {
     var ms = function (v) { return typeof v === 'number' ? H.metricText('rtt_ms', v) : '—'; };
-    var stats = el('div', { className: 'rtt-stats' });
+    H.clear(stats);
     fams.forEach(function (f) {
       stats.appendChild(el('span', {
         data: { family: f.family },
@@ -605,12 +630,6 @@
         title: (f.address || '') + (typeof f.count === 'number' ? ', ' + f.count + ' replies in the window' : '')
       }));
     });
-    var box = el('div', { className: 'chart' });
-    rttRoot.appendChild(el('section', { className: 'group', data: { group: 'rtt' } },
-      el('h3', null, el('span', { className: 'path', text: 'round-trip time' }),
-        el('span', { className: 'props', text: 'heartbeat replies; a gap is a heartbeat without reply' })),
-      el('div', { className: 'metric-card charted wide', data: { metric: 'rtt' } }, stats, box)));
-    plots.set('rtt', makePlot(box, joinFamilies(fams), fams.map(function (f) { return { label: f.family }; }), 'rtt_ms'));
   }
 
   function tick() {
