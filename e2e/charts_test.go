@@ -138,12 +138,18 @@ func TestPluginChartsInBrowser(t *testing.T) {
 	for _, at := range []struct {
 		name string
 		frac float64
-	}{{"first sample", 0.02}, {"middle of the gap", 0.37}} {
+	}{{"first sample", 0.02}, {"middle of the gap", 0.5}} {
 		hover(t, ctx, `.metric-card[data-metric="cpu_percent"] .u-over`, at.frac)
 		type legend struct {
 			Time, Value, WantTime, WantValue string
 		}
-		waitJS(t, ctx, "the legend follows the cursor at the "+at.name, plot+`.cursor.idxs[1] != null`)
+		waitJS(t, ctx, "the legend follows the cursor at the "+at.name, plot+`.cursor.idxs[1] != null && `+plot+`.cursor.left > 0`)
+		if at.frac == 0.5 {
+			// The cursor is over the gap's placeholder, and shows a sample.
+			if idx := jsString(t, ctx, `String(`+plot+`.posToIdx(`+plot+`.cursor.left))`); idx != "6" {
+				t.Errorf("the cursor in the middle of the gap is at index %s, want the placeholder's 6", idx)
+			}
+		}
 		leg, err := chromedp.Run(ctx, chromedp.Evaluate[legend](`(() => { const u = `+plot+`, card = document.querySelector('.metric-card[data-metric="cpu_percent"]');
   const v = card.querySelectorAll('.u-legend .u-series .u-value');
   return { Time: v[0].textContent, Value: v[1].textContent,
