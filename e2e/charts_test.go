@@ -164,7 +164,6 @@ func TestPluginChartsInBrowser(t *testing.T) {
 			t.Errorf("%s: legend value %q, want the sample's %q", at.name, leg.Value, leg.WantValue)
 		}
 	}
-	screenshot(t, ctx, "plugins-gap.png")
 
 	// A refresh brings a new sample into the same chart (its zoom and
 	// cursor stay), not a new one.
@@ -199,7 +198,6 @@ func TestPluginChartsInBrowser(t *testing.T) {
 	}
 	waitJS(t, ctx, "charts as narrow as the window", `(() => { const u = `+plot+`;
   return u.width < 390 && u.width === u.root.parentNode.clientWidth && document.documentElement.scrollWidth <= window.innerWidth + 1; })()`)
-	screenshot(t, ctx, "plugins-narrow.png")
 	checkCSP(t, ctx, "/plugins in a narrow window")
 	errs.check(t, "/plugins in a narrow window")
 
