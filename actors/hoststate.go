@@ -185,7 +185,7 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 // heartbeat applies a heartbeat: liveness, loss and the RTT the agent measured.
 func (h *hostState) heartbeat(now time.Time, addr netip.AddrPort, interval time.Duration, connSeq uint32, rtt time.Duration) {
 	c := h.contact(now, addr, interval)
-	top, started := c.loss.top, c.loss.started
+	top, started := c.loss.top, c.loss.started()
 	c.loss.observe(connSeq)
 	c.noteRTT(now, rtt, connSeq, top, started)
 	if rtt > 0 {

@@ -11,17 +11,23 @@ const lossWindowSize = 128
 // the last 128 expected heartbeats arrived, so late (reordered) heartbeats are
 // not counted as lost, and the figure is over a fixed recent window rather
 // than a decayed average the operator cannot interpret.
+//
+// It is 24 bytes, in every connection of every host: whether it has
+// started is span > 0 rather than a flag of its own, which would round
+// it up to 32.
 type lossWindow struct {
-	seen    [2]uint64 // bit i set: heartbeat top-i arrived
-	top     uint32    // highest conn_seq seen
-	span    uint32    // how many sequence numbers the window covers (≤ 128)
-	started bool
+	seen [2]uint64 // bit i set: heartbeat top-i arrived
+	top  uint32    // highest conn_seq seen
+	span uint32    // how many sequence numbers the window covers (≤ 128); 0: none seen yet
 }
+
+// started reports whether a heartbeat has been seen.
+func (w *lossWindow) started() bool { return w.span > 0 }
 
 // observe records the arrival of heartbeat seq.
 func (w *lossWindow) observe(seq uint32) {
-	if !w.started {
-		*w = lossWindow{top: seq, seen: [2]uint64{1, 0}, span: 1, started: true}
+	if !w.started() {
+		*w = lossWindow{top: seq, seen: [2]uint64{1, 0}, span: 1}
 		return
 	}
 	switch {
@@ -36,7 +42,7 @@ func (w *lossWindow) observe(seq uint32) {
 		if d >= lossWindowSize {
 			// The counter went back further than the window: the agent
 			// restarted without a boot reaching us. Start over.
-			*w = lossWindow{top: seq, seen: [2]uint64{1, 0}, span: 1, started: true}
+			*w = lossWindow{top: seq, seen: [2]uint64{1, 0}, span: 1}
 			return
 		}
 		w.seen[d/64] |= 1 << (d % 64)

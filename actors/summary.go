@@ -13,26 +13,30 @@ import (
 // it first, from the typed fields it holds.
 type HostSummary struct {
 	Name     string
-	State    HostState
 	LastSeen time.Time // the last datagram from the host; zero: never heard from
 	// Conns are the host's connections, one per address family, IPv4
-	// first: address, state, last seen, RTT (last, smoothed and the
-	// p50/p95/p99 of the recent heartbeats) and loss, for readers that need values (a per-host metrics collector) rather
-	// than JSON.
+	// first: address, state, last seen, RTT (last, smoothed, and p50,
+	// p95 and p99 of the recent heartbeats) and loss, for readers that
+	// need values (a per-host metrics collector) rather than JSON.
 	Conns []contract.Conn
 	// Alerts are the host's non-OK alerts, sorted by metric path.
 	Alerts []*AlertEntry
 
 	// The rest of the host object, as the HostActor had it.
-	dyn          bool
-	ver          uint8
 	interval     time.Duration
 	agentVersion string
 
 	// json is the host object, encoded once (see JSON): by its first
 	// reader, or by the HostActor for the stream before sending the summary.
-	jsonOnce sync.Once
 	json     []byte
+	jsonOnce sync.Once
+
+	// State is with the other small fields, after jsonOnce's 12 bytes,
+	// so that they share a word: that keeps a summary in the 384-byte
+	// size class, and one is kept per host.
+	State HostState
+	dyn   bool
+	ver   uint8
 
 	conns [numFamilies]contract.Conn // Conns' storage: one allocation per summary
 }

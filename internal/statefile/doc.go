@@ -5,9 +5,10 @@
 // A state directory holds one snapshot and the deltas written after it:
 //
 //	snap-<seq>.hbds    every host's full record (connections, replay
-//	                   windows, rings, alert states)
+//	                   windows, rings, alert states, RTT windows)
 //	delta-<seq>.hbds   the hosts that changed since the previous file: their
-//	                   whole small state plus only the samples stored since
+//	                   whole small state plus only the samples stored (and
+//	                   the heartbeats' RTTs recorded) since
 //	                   (a new host, or one that lost its changes, writes a
 //	                   full record instead)
 //
