@@ -15,7 +15,7 @@ FUZZTIME ?= 100000x
 TEST_FUZZTIME ?= 20000x
 GOLANGCI_LINT_VERSION := v2.15.0
 
-.PHONY: all build run test test-short fuzz check lint bench clean
+.PHONY: all build run test test-short fuzz check lint bench clean js-vendor js-vendor-check
 
 all: build
 
@@ -68,14 +68,42 @@ fuzz:
 
 # lint: gofmt, go vet, golangci-lint (its linters and settings are in
 # .golangci.yml; go run of a pinned version, so CI needs nothing but Go)
-# and a tidy go.mod.
+# a tidy go.mod, and vendored browser code equal to what web/ pins.
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	$(MAKE) --no-print-directory js-vendor-check
 
 check: lint test
+
+# js-vendor copies the browser code the pages load from npm packages pinned
+# by web/package.json and web/package-lock.json (npm ci checks each
+# tarball against the lock's sha512) into assets/static/vendor, and writes
+# web/VENDOR.sha256, which TestVendoredFiles compares with the committed
+# copies. go:embed needs the copies in the tree: nothing runs npm at build
+# or run time. Run it after changing a pinned version, and commit the result.
+JS_VENDOR_DIR ?= assets/static/vendor
+JS_VENDOR_SUMS ?= web/VENDOR.sha256
+js-vendor:
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(JS_VENDOR_DIR)/uplot && mkdir -p $(JS_VENDOR_DIR)/uplot
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
+		web/node_modules/uplot/LICENSE $(JS_VENDOR_DIR)/uplot/
+	@mkdir -p $(dir $(JS_VENDOR_SUMS))
+	@{ echo "# written by make js-vendor from web/package-lock.json; checked by TestVendoredFiles"; \
+	   echo "# uplot $$(node -p 'require("./web/node_modules/uplot/package.json").version')"; \
+	   cd $(JS_VENDOR_DIR) && sha256sum uplot/*; } > $(JS_VENDOR_SUMS)
+
+# js-vendor-check redoes js-vendor from the registry into a scratch folder
+# and fails if the committed copies or their sums differ from it by a byte:
+# what is in assets/static/vendor is exactly what the lock pins.
+js-vendor-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(MAKE) --no-print-directory js-vendor JS_VENDOR_DIR=$$tmp/vendor JS_VENDOR_SUMS=$$tmp/VENDOR.sha256 >/dev/null && \
+	diff -r $$tmp/vendor $(JS_VENDOR_DIR) && diff $$tmp/VENDOR.sha256 $(JS_VENDOR_SUMS) && \
+	echo "js-vendor-check: assets/static/vendor matches web/package-lock.json"
 
 # bench runs the Go micro-benchmarks, then a short max scenario (a ramp of
 # short steps) against a freshly started local daemon on ports 51003-51005.

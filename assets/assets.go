@@ -2,9 +2,13 @@
 // CSS and JavaScript they load, embedded in the binary with go:embed, and
 // mounts them on the daemon's router.
 //
-// The pages are plain HTML, CSS and JavaScript with no build step and no
-// third-party code: they fetch the JSON API and the /hbd WebSocket of the
-// same origin. Everything is read once, at Register, into immutable
+// The pages are plain HTML, CSS and JavaScript with no build step: they
+// fetch the JSON API and the /hbd WebSocket of the same origin. The one
+// piece of third-party code, uPlot (the charts of /plugins), is a copy of
+// the npm package pinned in web/package-lock.json, put under
+// static/vendor/ by `make js-vendor` and checked byte for byte by
+// TestVendoredFiles and `make js-vendor-check`; nothing runs npm at build
+// or run time. Everything is read once, at Register, into immutable
 // in-memory responses, so the handlers allocate nothing per request beyond
 // what fasthttp does and are safe for concurrent use.
 //
@@ -33,7 +37,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// files holds the pages under pages/ and the files they load under static/.
+// files holds the pages under pages/ and the files they load under static/,
+// third-party ones under static/vendor/{package}/.
 //
 //go:embed pages/*.html static/*
 var files embed.FS
@@ -55,6 +60,7 @@ var contentTypes = map[string]string{
 	".png":  "image/png",
 	".ico":  "image/x-icon",
 	".json": "application/json",
+	"":      "text/plain; charset=utf-8", // a vendored package's LICENSE
 }
 
 // csp lets pages load only this origin's files. connect-src names ws: and
@@ -76,21 +82,24 @@ type asset struct {
 //	GET /               302 to /live
 //	GET /live, /plugins, /alerts
 //	GET /static/{file}  CSS, JavaScript and images; 404 {"error": ...} for an unknown file
+//	GET /static/vendor/{package}/{file}  third-party code, the same way
 //
 // HEAD is answered on the same paths. Register panics if the embedded files
 // are unreadable, which can only be a build defect, or if a route is
 // already taken.
 func Register(r *router.Router) {
+	// static is keyed by the path below static/: "hbd.css",
+	// "vendor/uplot/uPlot.min.css".
 	static := make(map[string]*asset)
-	entries, err := fs.ReadDir(files, "static")
+	err := fs.WalkDir(files, "static", func(name string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		static[strings.TrimPrefix(name, "static/")] = mustLoad(name, false)
+		return nil
+	})
 	if err != nil {
 		panic(fmt.Sprintf("assets: cannot list embedded static files: %v", err))
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		static[e.Name()] = mustLoad("static/"+e.Name(), false)
 	}
 
 	// A relative Location: ctx.Redirect would make it absolute from the
@@ -121,6 +130,20 @@ func Register(r *router.Router) {
 	}
 	r.GET("/static/{file}", staticHandler)
 	r.HEAD("/static/{file}", staticHandler)
+
+	// Only this one nesting is routed, so a file name never holds a slash.
+	vendorHandler := func(ctx *fasthttp.RequestCtx) {
+		pkg, _ := ctx.UserValue("pkg").(string)
+		name, _ := ctx.UserValue("file").(string)
+		a, ok := static["vendor/"+pkg+"/"+name]
+		if !ok {
+			notFound(ctx, "vendor/"+pkg+"/"+name)
+			return
+		}
+		serve(ctx, a)
+	}
+	r.GET("/static/vendor/{pkg}/{file}", vendorHandler)
+	r.HEAD("/static/vendor/{pkg}/{file}", vendorHandler)
 }
 
 // IsPublic reports whether path is one of the pages or their static files

@@ -193,7 +193,7 @@ interval = "2s"
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(d.http+"/plugins#web01/cpu_monitor")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "a chart per numeric metric", `document.querySelectorAll('svg.spark').length > 0`)
+	waitJS(t, ctx, "a chart per numeric metric", `document.querySelectorAll('.metric-card[data-metric] .chart .uplot').length > 0 && document.querySelectorAll('.metric-card[data-metric] .chart .uplot').length === document.querySelectorAll('.metric-card.charted').length`)
 	screenshot(t, ctx, "plugins.png")
 	errs.check(t, "/plugins")
 

@@ -1,16 +1,21 @@
-// /plugins: one host's plugin, its latest values as cards and the last 100
-// samples of every numeric value as a small chart.
+// /plugins: one host's plugin, its latest values as cards and every sample
+// the daemon holds of each numeric value as a chart with a time axis
+// (uPlot, vendored under /static/vendor/uplot), and above them the host's
+// round-trip time per address family.
 //
 // The selection lives in the URL as /plugins#host/plugin, so it can be
 // bookmarked and the back button walks through earlier selections: the
 // dropdowns only change location.hash, and the hashchange handler loads.
 (function () {
   'use strict';
-  var H = window.hbd, el = H.el, svg = H.svg;
+  var H = window.hbd, el = H.el;
 
   var REFRESH_MS = 30000;
-  var SAMPLES = 100;
-  var CHART_W = 200, CHART_H = 44; // SVG user units; the chart stretches to its card
+  var MAX_SAMPLES = 100000; // the API's cap on ?limit=
+  var CHART_H = 130;        // px; the width follows the card
+  // A step between samples this many times the usual one is drawn as a
+  // gap: the agent, or the daemon, was not running.
+  var GAP_FACTOR = 2.5;
 
   var $ = function (id) { return document.getElementById(id); };
   var hostSel = $('host-select'), pluginSel = $('plugin-select');
@@ -23,7 +28,14 @@
   var cur = { host: '', plugin: '' };
   var latestTs = null, sampleCount = 0, fetchedAt = 0;
   var seq = 0; // answers to superseded requests are dropped
-  var charts = new Map(); // metric path -> {points, key}
+  // plots maps a chart's id ("metric:" and the value's path, or "rtt") to
+  // its uPlot, to resize and destroy them; it is also window.hbd.plots, for
+  // the browser tests and the console.
+  var plots = new Map();
+  H.plots = plots;
+  var rttRoot = $('rtt-root');
+  var rttSeq = 0;
+  var shown = ''; // host and plugin whose charts are on the page
 
   var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
@@ -117,8 +129,7 @@
   }
 
   function renderNothing(msg) {
-    H.clear(root);
-    charts.clear();
+    clearPlots();
     latestTs = null;
     fillSelect(pluginSel, [], '—');
     pluginSel.disabled = true;
@@ -133,9 +144,10 @@
     var hostChanged = host !== cur.host;
     cur = { host: host, plugin: plugin };
     if (hostChanged) {
-      H.clear(root);
-      charts.clear();
+      clearPlots();
+      clearRTT();
     }
+    loadRTT(host);
     var base = '/api/0/hosts/' + encodeURIComponent(host) + '/plugins';
     return H.api(base).then(function (resp) {
       if (my !== seq) return;
@@ -157,15 +169,17 @@
         showError('');
       }
       selectValue(pluginSel, plugin);
-      return H.api(base + '/' + encodeURIComponent(plugin) + '?limit=' + SAMPLES).then(function (r) {
+      // Every sample the ring holds: the listing says how many.
+      var held = resp.plugins[plugin] && resp.plugins[plugin].sample_count;
+      var limit = Math.min(MAX_SAMPLES, Math.max(1, typeof held === 'number' ? held : 1));
+      return H.api(base + '/' + encodeURIComponent(plugin) + '?limit=' + limit).then(function (r) {
         if (my !== seq) return;
-        render(r && Array.isArray(r.samples) ? r.samples : [], r && r.sample_count);
+        render(r && Array.isArray(r.samples) ? r.samples : [], r && r.stored);
       });
     }).catch(function (err) {
       if (my !== seq) return;
-      H.clear(root);
-      charts.clear();
       if (err.status === 404) {
+        clearRTT();
         renderNothing('');
         showError(err.message);
       } else {
@@ -188,12 +202,16 @@
     return v;
   }
 
-  function render(samples, count) {
+  function render(samples, stored) {
     showEmpty('');
-    H.clear(root);
-    charts.clear();
+    // A refresh of the plugin on show keeps its charts (their zoom, and
+    // the cursor's legend) and gives them the new samples.
+    var shownNow = cur.host + '\n' + cur.plugin;
+    var old = shownNow === shown ? takePlots() : new Map();
+    shown = shownNow;
+    clearPlots();
     fetchedAt = H.nowSec();
-    sampleCount = typeof count === 'number' ? count : samples.length;
+    sampleCount = typeof stored === 'number' ? stored : samples.length;
     if (!samples.length || !isObj(samples[0].data)) {
       latestTs = null;
       showEmpty('No samples for ' + cur.plugin + ' on ' + cur.host + ' yet.');
@@ -202,9 +220,11 @@
     }
     latestTs = samples[0].timestamp;
     var oldestFirst = samples.slice().reverse();
-    var groups = [];
+    var groups = [], pending = [];
     collect(samples[0].data, [], groups);
-    groups.forEach(function (g) { root.appendChild(renderGroup(g, oldestFirst)); });
+    groups.forEach(function (g) { root.appendChild(renderGroup(g, oldestFirst, pending)); });
+    drawCharts(pending, oldestFirst, old);
+    old.forEach(function (u) { u.destroy(); });
     tick();
   }
 
@@ -224,7 +244,7 @@
     nested.forEach(function (k) { collect(obj[k], path.concat(k), out); });
   }
 
-  function renderGroup(g, samples) {
+  function renderGroup(g, samples, pending) {
     var latest = samples[samples.length - 1].data;
     var sec = el('section', { className: 'group', data: { group: g.path.join('.') } });
     if (g.path.length) {
@@ -238,77 +258,244 @@
       }
       sec.appendChild(h3);
     }
-    var grid = el('div', { className: 'cards' });
+    var grid = el('div', { className: 'cards' + (g.scalars.some(function (k) {
+      return typeof valueAt(latest, g.path.concat(k)) === 'number';
+    }) ? ' charts' : '') });
     g.scalars.forEach(function (k) {
       var path = g.path.concat(k);
-      grid.appendChild(card(k, path, valueAt(latest, path), samples));
+      grid.appendChild(card(k, path, valueAt(latest, path), pending));
     });
     if (g.scalars.length) sec.appendChild(grid);
     return sec;
   }
 
-  function card(key, path, value, samples) {
+  function card(key, path, value, pending) {
     var id = path.join('.');
     var mv = H.metricValue(key, value);
-    var c = el('div', { className: 'metric-card' + (typeof value === 'number' ? '' : ' text'), data: { metric: id } },
+    var c = el('div', { className: 'metric-card' + (typeof value === 'number' ? ' charted' : ' text'), data: { metric: id } },
       el('div', { className: 'label', text: key.replace(/_/g, ' '), title: id }),
       el('div', { className: 'value' }, el('span', { className: 'v', text: mv.value }),
         mv.unit ? el('span', { className: 'unit', text: mv.unit }) : null));
     if (typeof value !== 'number') return c;
-    var points = [];
-    for (var i = 0; i < samples.length; i++) {
-      var v = valueAt(samples[i].data, path);
-      if (typeof v === 'number' && isFinite(v)) points.push({ t: samples[i].timestamp, v: v });
-    }
-    if (points.length < 2) {
-      c.appendChild(el('div', { className: 'spark-legend' }, el('span', { text: 'one sample so far' })));
-      return c;
-    }
-    var chart = sparkline(points);
-    chart.appendChild(svg('title', {})).textContent = 'last ' + points.length + ' samples, ' +
-      H.clock(points[0].t) + ' to ' + H.clock(points[points.length - 1].t);
-    c.appendChild(chart);
-    var legend = el('div', { className: 'spark-legend' });
-    c.appendChild(legend);
-    var info = { key: key, points: points, legend: legend, svg: chart };
-    charts.set(id, info);
-    restoreLegend(info);
+    var box = el('div', { className: 'chart' });
+    var summary = el('div', { className: 'chart-summary' });
+    c.appendChild(box);
+    c.appendChild(summary);
+    pending.push({ id: id, key: key, path: path, box: box, summary: summary });
     return c;
   }
 
-  function scale(points) {
-    var min = Infinity, max = -Infinity, t0 = points[0].t, t1 = points[points.length - 1].t;
-    points.forEach(function (p) { if (p.v < min) min = p.v; if (p.v > max) max = p.v; });
-    var pad = (max - min) * 0.08 || Math.abs(max) * 0.05 || 1;
-    var lo = min - pad, hi = max + pad;
-    if (min >= 0 && lo < 0) lo = 0;
-    var span = t1 - t0 || 1;
-    return {
-      min: min, max: max,
-      x: function (t) { return (t - t0) / span * CHART_W; },
-      y: function (v) { return CHART_H - (v - lo) / (hi - lo) * CHART_H; },
-      t: function (x) { return t0 + x / CHART_W * span; }
+  // drawCharts draws the charts of the cards just put in the page (uPlot
+  // needs their width): one per numeric value, over every sample fetched.
+  function drawCharts(pending, samples, old) {
+    if (!pending.length) return;
+    if (typeof window.uPlot !== 'function') {
+      showError('The charts cannot be drawn: /static/vendor/uplot/uPlot.iife.min.js did not load.');
+      return;
+    }
+    var xs = samples.map(function (s) { return s.timestamp; });
+    pending.forEach(function (p) {
+      var ys = samples.map(function (s) {
+        var v = valueAt(s.data, p.path);
+        return typeof v === 'number' && isFinite(v) ? v : null;
+      });
+      summarize(p.summary, p.key, xs, ys);
+      var id = 'metric:' + p.id, data = withGaps(xs, [ys]), u = old.get(id);
+      if (u) {
+        old.delete(id);
+        p.box.appendChild(u.root);
+        refill(u, data);
+      } else {
+        u = makePlot(p.box, data, [{ label: p.key }], p.key);
+      }
+      plots.set(id, u);
+    });
+  }
+
+  // refill gives a chart new data. A chart the user zoomed into keeps its
+  // time range; otherwise it spans the new data.
+  function refill(u, data) {
+    var x = u.scales.x, d = u.data[0];
+    var zoomed = d.length > 0 && (x.min > d[0] || x.max < d[d.length - 1]);
+    if (zoomed) {
+      var min = x.min, max = x.max;
+      u.setData(data, false);
+      u.setScale('x', { min: min, max: max });
+    } else {
+      u.setData(data);
+    }
+    var w = chartWidth(u.root.parentNode);
+    if (w !== u.width) u.setSize({ width: w, height: CHART_H });
+  }
+
+  // ---- charts ----
+
+  function pad2(n) { return n < 10 ? '0' + n : '' + n; }
+
+  // medianStep is the usual time between two samples.
+  function medianStep(xs) {
+    var d = [];
+    for (var i = 1; i < xs.length; i++) if (xs[i] > xs[i - 1]) d.push(xs[i] - xs[i - 1]);
+    if (!d.length) return 0;
+    d.sort(function (a, b) { return a - b; });
+    return d[Math.floor(d.length / 2)];
+  }
+
+  // withGaps makes uPlot's data, [xs, ...cols], from ascending times and
+  // their columns, with a row of nulls put midway into every step longer
+  // than GAP_FACTOR times the median step: with spanGaps off, uPlot breaks
+  // the line there instead of drawing a straight line across an outage.
+  function withGaps(xs, cols) {
+    var limit = medianStep(xs) * GAP_FACTOR;
+    var out = [[]], c;
+    for (c = 0; c < cols.length; c++) out.push([]);
+    for (var i = 0; i < xs.length; i++) {
+      if (i > 0 && limit > 0 && xs[i] - xs[i - 1] > limit) {
+        out[0].push((xs[i - 1] + xs[i]) / 2);
+        for (c = 0; c < cols.length; c++) out[c + 1].push(null);
+      }
+      out[0].push(xs[i]);
+      for (c = 0; c < cols.length; c++) out[c + 1].push(cols[c][i]);
+    }
+    return out;
+  }
+
+  // snapIdx is uPlot's cursor.dataIdx: the cursor shows the nearest point
+  // the series has (for the time, series 0, the nearest any series has),
+  // so hovering a gap shows the sample beside it, never the gap's filler.
+  function snapIdx(u, si, idx) {
+    var d = u.data, n = d[0].length;
+    function has(i) {
+      if (si > 0) return d[si][i] != null;
+      for (var s = 1; s < d.length; s++) if (d[s][i] != null) return true;
+      return false;
+    }
+    if (idx == null || has(idx)) return idx;
+    for (var k = 1; k < n; k++) {
+      if (idx - k >= 0 && has(idx - k)) return idx - k;
+      if (idx + k < n && has(idx + k)) return idx + k;
+    }
+    return null;
+  }
+
+  // timeLabels formats the time axis in local 24-hour time: seconds only
+  // when the ticks are less than a minute apart, the date on the first
+  // tick and where a day begins when the chart spans more than one day.
+  function timeLabels(u, splits, axisIdx, space, incr) {
+    var days = splits.length > 1 && new Date(splits[0] * 1000).toDateString() !==
+      new Date(splits[splits.length - 1] * 1000).toDateString();
+    var prev = '';
+    return splits.map(function (ts) {
+      var d = new Date(ts * 1000);
+      var date = pad2(d.getMonth() + 1) + '-' + pad2(d.getDate());
+      if (incr >= 86400) return d.getFullYear() + '-' + date;
+      var t = pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + (incr < 60 ? ':' + pad2(d.getSeconds()) : '');
+      if (days && date !== prev) t = date + ' ' + t;
+      prev = date;
+      return t;
+    });
+  }
+
+  // BYTE_INCRS are tick steps of 1, 2, 4... times a power of 1024, so a
+  // byte axis reads 512 MB, 1 GB rather than 953.7 MB.
+  var BYTE_INCRS = (function () {
+    var out = [];
+    for (var p = 0; p < 6; p++) {
+      for (var m = 1; m < 1024; m *= 2) out.push(m * Math.pow(1024, p));
+    }
+    return out;
+  })();
+
+  // TIME_INCRS are the time axis's tick steps, in seconds: never less than
+  // one, since a label shows no fraction of a second.
+  var TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+    21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
+
+  function isBytes(key) { return /bytes/.test(key) && !/_per_s$/.test(key); }
+  function isPercent(key) { return key === 'percent' || /_percent$|_pct$/.test(key); }
+
+  // yRange: percentages on 0-100 (unless one is above), and a value that
+  // cannot be negative never gets a negative axis.
+  function yRange(key) {
+    return function (u, min, max) {
+      if (min == null) return [0, 1];
+      if (isPercent(key) && min >= 0 && max <= 100) return [0, 100];
+      var r = window.uPlot.rangeNum(min, max, 0.1, true);
+      if (min >= 0 && r[0] < 0) r[0] = 0;
+      return r;
     };
   }
 
-  function sparkline(points) {
-    var s = scale(points);
-    var line = points.map(function (p) { return s.x(p.t).toFixed(1) + ',' + s.y(p.v).toFixed(1); }).join(' ');
-    var chart = svg('svg', {
-      'class': 'spark', viewBox: '0 0 ' + CHART_W + ' ' + CHART_H,
-      preserveAspectRatio: 'none', role: 'img', 'aria-label': 'last ' + points.length + ' samples'
-    });
-    chart.appendChild(svg('polygon', { 'class': 'area', points: '0,' + CHART_H + ' ' + line + ' ' + CHART_W + ',' + CHART_H }));
-    chart.appendChild(svg('polyline', { 'class': 'line', points: line }));
-    var cursor = svg('line', { 'class': 'cursor hidden', x1: 0, x2: 0, y1: 0, y2: CHART_H });
-    chart.appendChild(cursor);
-    return chart;
+  function cssVar(name, dflt) {
+    var v = getComputedStyle(document.documentElement).getPropertyValue(name);
+    return (v && v.trim()) || dflt;
   }
 
-  // A monotonic counter (bytes sent, packets, read_count) is more telling
-  // as its average rate over the charted window.
-  function counterRate(info) {
-    var k = info.key, p = info.points;
+  function chartWidth(box) { return Math.max(160, box.clientWidth || 0); }
+
+  // makePlot draws data ([times, ...values]) into box: a time axis, a value
+  // axis in key's unit, a live legend with the time and values under the
+  // cursor. Dragging across the chart zooms in; a double click zooms out.
+  function makePlot(box, data, series, key) {
+    var muted = cssVar('--muted', '#667085'), line = cssVar('--border', '#dde1e8');
+    var colors = [cssVar('--accent', '#2456d6'), cssVar('--series-2', '#c2410c')];
+    var font = '11px system-ui, sans-serif';
+    var axis = { stroke: muted, font: font, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1, size: 4 } };
+    var valueText = function (u, v) { return v == null ? '—' : H.metricText(key, v); };
+    var opts = {
+      width: chartWidth(box),
+      height: CHART_H,
+      legend: { live: true },
+      cursor: { dataIdx: snapIdx },
+      scales: { x: { time: true }, y: { range: yRange(key) } },
+      series: [{
+        label: 'time',
+        value: function (u, ts) { return ts == null ? '—' : H.clock(ts); }
+      }].concat(series.map(function (s, i) {
+        return {
+          label: s.label,
+          stroke: colors[i % colors.length],
+          fill: series.length === 1 ? cssVar('--accent-soft', '#e8eefc') : undefined,
+          width: 1.5,
+          spanGaps: false,
+          value: valueText
+        };
+      })),
+      axes: [
+        Object.assign({ values: timeLabels, incrs: TIME_INCRS, space: 80, size: 32 }, axis),
+        Object.assign({
+          size: 70,
+          values: function (u, splits) { return splits.map(function (v) { return H.metricText(key, v); }); },
+          incrs: isBytes(key) ? BYTE_INCRS : undefined
+        }, axis)
+      ]
+    };
+    return new window.uPlot(opts, data, box);
+  }
+
+  // summarize writes under a chart its minimum and maximum, or, for a
+  // monotonic counter (bytes sent, packets, read_count), which tells more
+  // as a rate, its average rate over the chart.
+  function summarize(box, key, xs, ys) {
+    var pts = [];
+    for (var i = 0; i < xs.length; i++) if (ys[i] !== null) pts.push({ t: xs[i], v: ys[i] });
+    H.clear(box);
+    if (!pts.length) return;
+    var rate = counterRate(key, pts);
+    if (rate !== null) {
+      var rateKey = key.indexOf('bytes') >= 0 ? 'bytes_per_s' : 'x_per_s';
+      box.appendChild(el('span', { text: 'avg ' + H.metricText(rateKey, rate) }));
+    } else {
+      var min = Infinity, max = -Infinity;
+      pts.forEach(function (p) { if (p.v < min) min = p.v; if (p.v > max) max = p.v; });
+      box.appendChild(el('span', { text: 'min ' + H.metricText(key, min) + ' · max ' + H.metricText(key, max) }));
+    }
+    box.appendChild(el('span', {
+      text: pts.length + (pts.length === 1 ? ' sample' : ' samples') + ' since ' + H.clock(pts[0].t)
+    }));
+  }
+
+  function counterRate(k, p) {
     if (/_per_s$|percent/.test(k) || !/bytes|packets|count|err|drop/.test(k)) return null;
     for (var i = 1; i < p.length; i++) if (p[i].v < p[i - 1].v) return null;
     var dt = p[p.length - 1].t - p[0].t;
@@ -316,48 +503,134 @@
     return (p[p.length - 1].v - p[0].v) / dt;
   }
 
-  function restoreLegend(info) {
-    var s = scale(info.points);
-    H.clear(info.legend);
-    var rate = counterRate(info);
-    if (rate !== null) {
-      var rateKey = info.key.indexOf('bytes') >= 0 ? 'bytes_per_s' : 'x_per_s';
-      info.legend.appendChild(el('span', { text: 'avg ' + H.metricText(rateKey, rate) }));
-    } else {
-      info.legend.appendChild(el('span', { text: 'min ' + H.metricText(info.key, s.min) }));
-      info.legend.appendChild(el('span', { text: 'max ' + H.metricText(info.key, s.max) }));
-    }
+  // takePlots removes the plugin's charts from plots, to be reused.
+  function takePlots() {
+    var out = new Map();
+    plots.forEach(function (u, id) {
+      if (id.indexOf('metric:') !== 0) return;
+      out.set(id, u);
+      plots.delete(id);
+    });
+    return out;
   }
 
-  // Hovering a chart shows the value under the pointer in its legend.
-  root.addEventListener('pointermove', function (ev) {
-    var chart = ev.target.closest && ev.target.closest('svg.spark');
-    if (!chart) return;
-    var cardEl = chart.closest('.metric-card');
-    var info = charts.get(cardEl.dataset.metric);
-    if (!info) return;
-    var box = chart.getBoundingClientRect();
-    var x = (ev.clientX - box.left) / box.width * CHART_W;
-    var s = scale(info.points), t = s.t(x);
-    var best = info.points[0];
-    info.points.forEach(function (p) { if (Math.abs(p.t - t) < Math.abs(best.t - t)) best = p; });
-    var cursor = chart.querySelector('.cursor');
-    var cx = s.x(best.t).toFixed(1);
-    cursor.setAttribute('x1', cx);
-    cursor.setAttribute('x2', cx);
-    cursor.setAttribute('class', 'cursor');
-    H.clear(info.legend);
-    info.legend.appendChild(el('span', { text: H.metricText(info.key, best.v) }));
-    info.legend.appendChild(el('span', { text: H.clock(best.t) }));
+  function clearPlots() {
+    plots.forEach(function (u, id) {
+      if (id.indexOf('metric:') !== 0) return;
+      u.destroy();
+      plots.delete(id);
+    });
+    H.clear(root);
+  }
+
+  // The charts follow their cards' width.
+  var resizeTimer = 0;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      plots.forEach(function (u) { u.setSize({ width: chartWidth(u.root.parentNode), height: CHART_H }); });
+    }, 150);
   });
-  root.addEventListener('pointerout', function (ev) {
-    var chart = ev.target.closest && ev.target.closest('svg.spark');
-    if (!chart || chart.contains(ev.relatedTarget)) return;
-    var info = charts.get(chart.closest('.metric-card').dataset.metric);
-    if (!info) return;
-    chart.querySelector('.cursor').setAttribute('class', 'cursor hidden');
-    restoreLegend(info);
-  });
+
+  // ---- round-trip time ----
+
+  // loadRTT fetches the host's RTT history (GET /api/0/hosts/{host}/rtt)
+  // and draws it above the plugin's cards.
+  function loadRTT(host) {
+    var my = ++rttSeq;
+    return H.api('/api/0/hosts/' + encodeURIComponent(host) + '/rtt').then(function (r) {
+      if (my === rttSeq) renderRTT(r);
+    }, function () {
+      // An unknown host is reported by the plugin listing; when the RTT
+      // cannot be had the chart is left out rather than shown stale.
+      if (my === rttSeq) clearRTT();
+    });
+  }
+
+  function clearRTT() {
+    var u = plots.get('rtt');
+    if (u) { u.destroy(); plots.delete('rtt'); }
+    H.clear(rttRoot);
+    delete rttRoot.dataset.host;
+  }
+
+  // joinFamilies makes one uPlot data set of every family's history: the
+  // times of all of them, each family's value at its own times (null for a
+  // heartbeat without reply, and in its own long gaps), undefined at the
+  // others', which uPlot steps over.
+  function joinFamilies(fams) {
+    var rows = new Map();
+    fams.forEach(function (f, k) {
+      var pts = f.history.filter(function (e) { return Array.isArray(e) && typeof e[0] === 'number' && isFinite(e[0]); });
+      pts.sort(function (a, b) { return a[0] - b[0]; });
+      var g = withGaps(pts.map(function (e) { return e[0]; }),
+        [pts.map(function (e) { return typeof e[1] === 'number' && isFinite(e[1]) ? e[1] : null; })]);
+      for (var i = 0; i < g[0].length; i++) {
+        var row = rows.get(g[0][i]);
+        if (!row) { row = new Array(fams.length); rows.set(g[0][i], row); }
+        row[k] = g[1][i];
+      }
+    });
+    var ts = Array.from(rows.keys()).sort(function (a, b) { return a - b; });
+    var data = [ts];
+    fams.forEach(function (f, k) { data.push(spreadNulls(ts.map(function (t) { return rows.get(t)[k]; }))); });
+    return data;
+  }
+
+  // spreadNulls turns the undefined next to a null into null, so that a
+  // family's gap runs from its last RTT to its next one: uPlot starts and
+  // ends a gap at the neighbouring index, which may be another family's.
+  function spreadNulls(ys) {
+    var i, j;
+    for (i = 0; i < ys.length; i++) {
+      if (ys[i] !== null) continue;
+      for (j = i - 1; j >= 0 && ys[j] === undefined; j--) ys[j] = null;
+      for (j = i + 1; j < ys.length && ys[j] === undefined; j++) ys[j] = null;
+    }
+    return ys;
+  }
+
+  function renderRTT(r) {
+    var fams = (r && Array.isArray(r.families) ? r.families : []).filter(function (f) {
+      return f && typeof f.family === 'string' && Array.isArray(f.history) && f.history.length > 0;
+    });
+    fams.sort(function (a, b) { return collator.compare(a.family, b.family); });
+    // The same host's chart with the same families takes the new history
+    // in place, keeping its zoom and cursor.
+    var u = plots.get('rtt'), labels = fams.map(function (f) { return f.family; }).join('\n');
+    var stats = rttRoot.querySelector('.rtt-stats');
+    if (u && stats && rttRoot.dataset.host === r.host && u.hbdLabels === labels) {
+      fillRTTStats(stats, fams);
+      refill(u, joinFamilies(fams));
+      return;
+    }
+    clearRTT();
+    if (!fams.length || typeof window.uPlot !== 'function') return;
+    stats = el('div', { className: 'rtt-stats' });
+    fillRTTStats(stats, fams);
+    var box = el('div', { className: 'chart' });
+    rttRoot.dataset.host = r.host;
+    rttRoot.appendChild(el('section', { className: 'group', data: { group: 'rtt' } },
+      el('h3', null, el('span', { className: 'path', text: 'round-trip time' }),
+        el('span', { className: 'props', text: 'heartbeat replies; a gap is a heartbeat without reply' })),
+      el('div', { className: 'metric-card charted wide', data: { metric: 'rtt' } }, stats, box)));
+    u = makePlot(box, joinFamilies(fams), fams.map(function (f) { return { label: f.family }; }), 'rtt_ms');
+    u.hbdLabels = labels;
+    plots.set('rtt', u);
+  }
+
+  // fillRTTStats writes each family's quantiles over the window.
+  function fillRTTStats(stats, fams) {
+    var ms = function (v) { return typeof v === 'number' ? H.metricText('rtt_ms', v) : '—'; };
+    H.clear(stats);
+    fams.forEach(function (f) {
+      stats.appendChild(el('span', {
+        data: { family: f.family },
+        text: f.family + ' p50 ' + ms(f.p50_ms) + ' · p95 ' + ms(f.p95_ms) + ' · p99 ' + ms(f.p99_ms),
+        title: (f.address || '') + (typeof f.count === 'number' ? ', ' + f.count + ' replies in the window' : '')
+      }));
+    });
+  }
 
   function tick() {
     if (latestTs === null) { updated.textContent = ''; return; }
