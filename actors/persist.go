@@ -201,6 +201,8 @@ func restoreAlert(a *statefile.Alert) *alert.Tracker {
 // so datagrams stamped earlier (by the agent's clock, placed against the
 // daemon's with the last datagram accepted) are replays of old traffic.
 func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
+	a.exp.mu.Lock()
+	defer a.exp.mu.Unlock()
 	for _, rec := range recs {
 		h := &rec.Host
 		if rec.Type == statefile.RecordFull {
