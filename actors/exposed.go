@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hbd-project/hbd/internal/alert"
 )
@@ -123,3 +124,13 @@ func (s *HostSummary) NewestSample(plugin string, buf []byte) (unixNano int64, j
 	}
 	return r.newestTime(), r.appendNewest(buf), true
 }
+
+// Dyn reports whether the host registered itself (not in watchhosts).
+func (s *HostSummary) Dyn() bool { return s.dyn }
+
+// Interval is the heartbeat interval the host's agent announced (or the
+// one assumed until it does).
+func (s *HostSummary) Interval() time.Duration { return s.interval }
+
+// AgentVersion is the version the host's agent announced; "" until it does.
+func (s *HostSummary) AgentVersion() string { return s.agentVersion }
