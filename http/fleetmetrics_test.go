@@ -130,7 +130,7 @@ func TestFleetExposition(t *testing.T) {
 		{"hbd_cpu_monitor_cpu_percent", map[string]string{"host": "web01"}, 95.5},
 		{"hbd_cpu_monitor_load_1min", map[string]string{"host": "web01"}, 8.73},
 		{"hbd_disk_monitor_percent", map[string]string{"host": "web01", "mountpoint": "/"}, 15.73},
-		{"hbd_disk_monitor_free_gb", map[string]string{"host": "web01", "mountpoint": "/home"}, 1},
+		{"hbd_disk_monitor_free_bytes", map[string]string{"host": "web01", "mountpoint": "/home"}, 1 << 30},
 		{"hbd_disk_monitor_io_read_bytes", map[string]string{"host": "web01", "device": "vda"}, 3937936384},
 		{"hbd_network_monitor_interfaces_bytes_recv", map[string]string{"host": "web01", "device": "eth0"}, 250374705},
 		{"hbd_network_monitor_connections_time_wait", map[string]string{"host": "web01"}, 73},

@@ -14,6 +14,7 @@
 package promfleet
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -64,6 +65,8 @@ type Namer struct {
 	name   []byte
 	labels []Label
 	path   []byte
+	tmp    []byte // strings skipped
+	w      walker
 }
 
 // Label is one label of a series.
@@ -117,7 +120,9 @@ type Series struct {
 // malformed one (the daemon stores only validated samples) stops the walk.
 func (n *Namer) Walk(plugin string, data []byte, fn func(s *Series) bool) bool {
 	n.keys, n.ends = n.keys[:0], n.ends[:0]
-	w := walker{n: n, plugin: plugin, rules: n.rules[plugin], data: data, fn: fn}
+	n.w = walker{n: n, plugin: plugin, rules: n.rules[plugin], data: data, fn: fn}
+	w := &n.w
+	defer func() { n.w.data, n.w.fn = nil, nil }()
 	w.skipSpace()
 	if w.i >= len(data) || data[w.i] != '{' {
 		return false
@@ -177,8 +182,55 @@ func (n *Namer) match(rules []compiledRule) *compiledRule {
 	return nil
 }
 
-// series names the value at the current path.
-func (n *Namer) series(plugin string, rules []compiledRule) {
+// unitSuffixes are abbreviated units at the end of a key, which
+// Prometheus' naming rules (and promtool's lint) want spelled as base
+// units: the name takes the base unit and the value is scaled to it.
+// Sizes are binary, as hbd-agent's plugins compute them (1 GB = 2^30
+// bytes).
+var unitSuffixes = []struct {
+	abbr, base string
+	factor     float64
+}{
+	{"_kb", "_bytes", 1 << 10},
+	{"_mb", "_bytes", 1 << 20},
+	{"_gb", "_bytes", 1 << 30},
+	{"_tb", "_bytes", 1 << 40},
+	{"_ms", "_seconds", 1e-3},
+	{"_us", "_seconds", 1e-6},
+	{"_ns", "_seconds", 1e-9},
+	{"_sec", "_seconds", 1},
+	{"_s", "_seconds", 1},
+}
+
+// baseUnits rewrites an abbreviated unit at the end of name (before a
+// trailing "_per_s", which becomes "_per_second") as its base unit and
+// returns the factor that converts the value.
+func baseUnits(name []byte) ([]byte, float64) {
+	factor := 1.0
+	rate := false
+	if bytes.HasSuffix(name, []byte("_per_s")) || bytes.HasSuffix(name, []byte("_per_sec")) {
+		name = name[:bytes.LastIndex(name, []byte("_per_"))]
+		rate = true
+	}
+	for _, u := range unitSuffixes {
+		if len(name) > len(u.abbr) && string(name[len(name)-len(u.abbr):]) == u.abbr {
+			if rate && u.base == "_seconds" {
+				break // "_s_per_s" is not a rate of time to convert
+			}
+			name = append(name[:len(name)-len(u.abbr)], u.base...)
+			factor = u.factor
+			break
+		}
+	}
+	if rate {
+		name = append(name, "_per_second"...)
+	}
+	return name, factor
+}
+
+// series names the value at the current path and returns the factor that
+// converts its value to the name's unit.
+func (n *Namer) series(plugin string, rules []compiledRule) float64 {
 	c := n.match(rules)
 	n.name = append(append(n.name[:0], "hbd_"...), plugin...)
 	n.name = Sanitize(n.name, 4)
@@ -192,6 +244,9 @@ func (n *Namer) series(plugin string, rules []compiledRule) {
 		n.name = append(append(n.name, '_'), n.key(i)...)
 		n.name = Sanitize(n.name, at+1)
 	}
+	var factor float64
+	n.name, factor = baseUnits(n.name)
+	return factor
 }
 
 // bytesString is b as a string without a copy: valid until b changes,
@@ -318,8 +373,8 @@ func (w *walker) value(depth int) {
 			w.bad = true
 			return
 		}
-		w.n.series(w.plugin, w.rules)
-		w.s = Series{Name: w.n.name, Labels: w.n.labels, Value: v, Index: w.index}
+		factor := w.n.series(w.plugin, w.rules)
+		w.s = Series{Name: w.n.name, Labels: w.n.labels, Value: v * factor, Index: w.index}
 		w.index++
 		if !w.fn(&w.s) {
 			w.stop = true
@@ -346,7 +401,8 @@ func (w *walker) skip() {
 		c := w.data[w.i]
 		switch {
 		case c == '"':
-			if _, ok := w.str(nil); !ok {
+			var ok bool
+			if w.n.tmp, ok = w.str(w.n.tmp[:0]); !ok {
 				w.bad = true
 				return
 			}
