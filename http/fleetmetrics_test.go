@@ -84,7 +84,7 @@ func TestFleetExposition(t *testing.T) {
 	var body []byte
 	eventually(t, "web01's samples and alert in the exposition", func() bool {
 		body = c.get("/metrics/fleet").body
-		return bytes.Contains(body, []byte(`hbd_network_monitor_connections_total{host="web01"}`)) &&
+		return bytes.Contains(body, []byte(`hbd_network_monitor_connections_total_value{host="web01"}`)) &&
 			bytes.Contains(body, []byte(`hbd_alert_level{host="web01",metric_path="cpu_monitor.cpu_percent"} 2`))
 	})
 	fams := families(t, body)

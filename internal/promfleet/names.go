@@ -225,8 +225,20 @@ func baseUnits(name []byte) ([]byte, float64) {
 	if rate {
 		name = append(name, "_per_second"...)
 	}
+	for _, r := range reservedSuffixes {
+		if bytes.HasSuffix(name, []byte(r)) {
+			name = append(name, "_value"...)
+			break
+		}
+	}
 	return name, factor
 }
+
+// reservedSuffixes end the names of counters, histograms and summaries:
+// a gauge named so would read as one of those (and promtool refuses it),
+// so "_value" is appended: connections.total is
+// hbd_network_monitor_connections_total_value.
+var reservedSuffixes = []string{"_total", "_count", "_sum", "_bucket", "_created"}
 
 // series names the value at the current path and returns the factor that
 // converts its value to the name's unit.

@@ -44,7 +44,7 @@ func TestNames(t *testing.T) {
 				`hbd_disk_monitor_io_read_bytes{device="vda"} 39`, `hbd_disk_monitor_io_read_bytes_per_second{device="vda"} 1.5`}},
 		{"network_monitor", `{"interfaces":{"eth0":{"bytes_sent":1,"bytes_sent_per_s":2}},"connections":{"total":82}}`,
 			[]string{`hbd_network_monitor_interfaces_bytes_sent{device="eth0"} 1`, `hbd_network_monitor_interfaces_bytes_sent_per_second{device="eth0"} 2`,
-				"hbd_network_monitor_connections_total{} 82"}},
+				"hbd_network_monitor_connections_total_value{} 82"}},
 		// Anything not allowed in a name becomes '_', one per rune;
 		// escapes in keys are decoded first.
 		{"my-plugin.v2", `{"Temp °C":21,"a:b":1,"x\u00e9y":2,"tab\tkey":3,"lat_ms":250,"up_s":5}`,
