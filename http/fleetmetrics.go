@@ -23,10 +23,10 @@ import (
 // FleetOptions bound the fleet exposition, GET /metrics/fleet: the
 // [limits] fleet_* keys. Zero values take the defaults.
 type FleetOptions struct {
-	// SeriesPerPlugin is how many numeric values of one host's plugin
-	// sample become series, in the sample's order; the rest are dropped
-	// and counted.
-	SeriesPerPlugin int
+	// LabelValues is how many series one host may have in one plugin
+	// family: the partitions, interfaces... of one metric name, in the
+	// sample's order; the rest are dropped and counted.
+	LabelValues int
 	// Families is how many plugin metric names one scrape may hold, over
 	// the whole fleet; series of further names are dropped and counted.
 	Families int
@@ -34,8 +34,8 @@ type FleetOptions struct {
 
 // Defaults of FleetOptions.
 const (
-	DefaultFleetSeriesPerPlugin = 128
-	DefaultFleetFamilies        = 1000
+	DefaultFleetLabelValues = 128
+	DefaultFleetFamilies    = 1000
 )
 
 // maxFleetGlobs bounds the ?host= globs of one scrape, as the WebSocket
@@ -47,13 +47,13 @@ const flushAt = 32 << 10
 
 // Reasons a series of the fleet exposition is dropped.
 const (
-	dropSeriesPerPlugin = iota // past [limits] fleet_series_per_plugin in its sample
-	dropFamilies               // a new name past [limits] fleet_families
-	dropCollision              // its name is another plugin's, a built-in family's, or has other labels
+	dropLabelValues = iota // past [limits] fleet_label_values in its host's family
+	dropFamilies           // a new name past [limits] fleet_families
+	dropCollision          // its name is another plugin's, a built-in family's, or has other labels
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"series_per_plugin", "families", "collision"}
+var dropReasonNames = [numDropReasons]string{"label_values", "families", "collision"}
 
 // fleetExposition serves GET /metrics/fleet: every host's liveness,
 // connections, alert levels and newest plugin values as Prometheus
@@ -83,8 +83,8 @@ type fleetExposition struct {
 }
 
 func newFleetExposition(sys *actors.System, opt FleetOptions, log *slog.Logger) *fleetExposition {
-	if opt.SeriesPerPlugin <= 0 {
-		opt.SeriesPerPlugin = DefaultFleetSeriesPerPlugin
+	if opt.LabelValues <= 0 {
+		opt.LabelValues = DefaultFleetLabelValues
 	}
 	if opt.Families <= 0 {
 		opt.Families = DefaultFleetFamilies
@@ -118,17 +118,23 @@ func (f *fleetExposition) handler(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType(format.ContentType())
 	snap := f.sys.Fleet.Snapshot()
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		start := time.Now()
-		s := &fleetScrape{f: f, w: w, snap: snap, filter: filter, namer: promfleet.NewNamer(f.rule),
-			b: make([]byte, 0, flushAt+4096)}
-		s.run(format)
-		f.scrapes.Add(1)
-		f.lastNanos.Store(int64(time.Since(start)))
-		f.lastLines.Store(s.lines)
-		if s.err != nil {
-			f.log.Debug("fleet exposition cut short", "err", s.err)
+		if err := f.write(w, snap, filter, format); err != nil {
+			f.log.Debug("fleet exposition cut short", "err", err)
 		}
 	})
+}
+
+// write writes the exposition of snap's hosts that filter wants (nil:
+// all) to w and counts the scrape; an error is the client's going away.
+func (f *fleetExposition) write(w *bufio.Writer, snap *actors.FleetSnapshot, filter *broadcast.Filter, format promfleet.Format) error {
+	start := time.Now()
+	s := &fleetScrape{f: f, w: w, snap: snap, filter: filter, namer: promfleet.NewNamer(f.rule),
+		b: make([]byte, 0, flushAt+4096)}
+	s.run(format)
+	f.scrapes.Add(1)
+	f.lastNanos.Store(int64(time.Since(start)))
+	f.lastLines.Store(s.lines)
+	return s.err
 }
 
 // fleetScrape is one scrape's state and scratch buffers.
@@ -148,12 +154,21 @@ type fleetScrape struct {
 	seen    []byte // label values of the current host's sample already written, \xff-separated
 	seenAt  []int
 	lbl     [1]promfleet.Label
+	counts  []famCount
+	famN    int // series of the family written for the current host
 }
 
 // plugFamily is one plugin metric name the scrape found.
 type plugFamily struct {
 	name, plugin, help string
 	sig                string // label names, comma-separated
+	path               promfleet.Path
+}
+
+// famCount is how many series of a family the current sample made.
+type famCount struct {
+	fam *plugFamily
+	n   int
 }
 
 // hostFamily is a family written from the summaries alone.
@@ -333,24 +348,27 @@ func (s *fleetScrape) discover() []*plugFamily {
 			s.lbl[0] = promfleet.Label{Name: "plugin", Value: p.Plugin}
 			s.b = promfleet.AppendSample(s.b, sampleTimestampFamily, h.Name, s.lbl[:], float64(p.UnixNano)/1e9)
 			s.lines++
-			s.namer.Walk(p.Plugin, p.JSON, func(se *promfleet.Series) bool {
-				if se.Index >= f.opt.SeriesPerPlugin {
-					dropped[dropSeriesPerPlugin]++
-					return true
-				}
+			s.counts = s.counts[:0]
+			s.namer.Walk(p.Plugin, p.JSON, func(se promfleet.Series) bool {
 				s.sig = labelSig(s.sig[:0], se.Labels)
 				fam := byName[string(se.Name)]
 				switch {
 				case fam == nil && reservedFamily(se.Name):
 					dropped[dropCollision]++
+					return true
 				case fam == nil && len(byName) >= f.opt.Families:
 					dropped[dropFamilies]++
+					return true
 				case fam == nil:
-					fam = &plugFamily{name: string(se.Name), plugin: p.Plugin, sig: string(s.sig)}
+					fam = &plugFamily{name: string(se.Name), plugin: p.Plugin, sig: string(s.sig), path: s.namer.CurrentPath(p.Plugin)}
 					fam.help = fmt.Sprintf("Plugin value %s, as the host's agent last sent it.", s.namer.Pattern(p.Plugin))
 					byName[fam.name] = fam
 				case fam.plugin != p.Plugin || fam.sig != string(s.sig):
 					dropped[dropCollision]++
+					return true
+				}
+				if s.count(fam) > f.opt.LabelValues {
+					dropped[dropLabelValues]++
 				}
 				return true
 			})
@@ -371,6 +389,19 @@ func (s *fleetScrape) discover() []*plugFamily {
 	return fams
 }
 
+// count counts one more series of fam in the current sample and returns
+// how many it made so far.
+func (s *fleetScrape) count(fam *plugFamily) int {
+	for i := range s.counts {
+		if s.counts[i].fam == fam {
+			s.counts[i].n++
+			return s.counts[i].n
+		}
+	}
+	s.counts = append(s.counts, famCount{fam, 1})
+	return 1
+}
+
 // pluginFamily writes h's series of fam from its plugin's newest sample.
 // A series whose name and labels an earlier value of the same sample
 // took (two keys that sanitize alike) is left out.
@@ -380,17 +411,10 @@ func (s *fleetScrape) pluginFamily(h *actors.HostSummary, fam *plugFamily) {
 		return
 	}
 	s.seen, s.seenAt = s.seen[:0], s.seenAt[:0]
-	limit := s.f.opt.SeriesPerPlugin
-	s.namer.Walk(fam.plugin, s.buf, func(se *promfleet.Series) bool {
-		if se.Index >= limit {
-			return false
-		}
+	s.famN = 0 // a field: a local captured by the callback would escape
+	s.namer.WalkPath(fam.plugin, s.buf, fam.path, func(se promfleet.Series) bool {
 		if string(se.Name) != fam.name {
-			return true
-		}
-		s.sig = labelSig(s.sig[:0], se.Labels)
-		if string(s.sig) != fam.sig {
-			return true
+			return true // another key that sanitizes to the path's name
 		}
 		if len(se.Labels) == 0 {
 			s.b = promfleet.AppendSample(s.b, fam.name, h.Name, nil, se.Value)
@@ -402,7 +426,8 @@ func (s *fleetScrape) pluginFamily(h *actors.HostSummary, fam *plugFamily) {
 		}
 		s.b = promfleet.AppendSample(s.b, fam.name, h.Name, se.Labels, se.Value)
 		s.lines++
-		return true
+		s.famN++
+		return s.famN < s.f.opt.LabelValues
 	})
 }
 
@@ -441,7 +466,7 @@ func labelSig(b []byte, labels []promfleet.Label) []byte {
 type fleetCollector struct{ f *fleetExposition }
 
 var (
-	descFleetDropped = prometheus.NewDesc("hbd_fleet_series_dropped_total", "Plugin series the fleet exposition (/metrics/fleet) left out, counted once per scrape, by reason: series_per_plugin and families are [limits] fleet_series_per_plugin and fleet_families; collision is a name another plugin or a built-in family took.", []string{"reason"}, nil)
+	descFleetDropped = prometheus.NewDesc("hbd_fleet_series_dropped_total", "Plugin series the fleet exposition (/metrics/fleet) left out, counted once per scrape, by reason: label_values and families are [limits] fleet_label_values and fleet_families; collision is a name another plugin or a built-in family took.", []string{"reason"}, nil)
 	descFleetScrapes = prometheus.NewDesc("hbd_fleet_scrapes_total", "Scrapes of /metrics/fleet served.", nil, nil)
 	descFleetSeconds = prometheus.NewDesc("hbd_fleet_scrape_duration_seconds", "How long the last scrape of /metrics/fleet took to write, in seconds (a slow reader makes it longer).", nil, nil)
 	descFleetSeries  = prometheus.NewDesc("hbd_fleet_scrape_series", "Series the last scrape of /metrics/fleet wrote.", nil, nil)

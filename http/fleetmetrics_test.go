@@ -191,28 +191,28 @@ func TestFleetExpositionOpenMetrics(t *testing.T) {
 	}
 }
 
-// The fleet exposition's caps: values past fleet_series_per_plugin in a
-// sample are left out and counted.
+// The fleet exposition's caps: a host's series of one family past
+// fleet_label_values are left out and counted.
 func TestFleetExpositionCaps(t *testing.T) {
 	d := startDaemon(t)
-	ln := serve(t, d.sys, hbdhttp.Options{Fleet: hbdhttp.FleetOptions{SeriesPerPlugin: 2}})
+	ln := serve(t, d.sys, hbdhttp.Options{Fleet: hbdhttp.FleetOptions{LabelValues: 1}})
 	c := client(t, ln, "127.0.0.1:40000", nil)
 	d.heartbeat("web01")
-	d.sample("web01", "cpu_monitor", cpuSample)
+	d.sample("web01", "disk_monitor", diskSample)
 	var body []byte
-	eventually(t, "web01's cpu in the exposition", func() bool {
+	eventually(t, "web01's disk in the exposition", func() bool {
 		body = c.get("/metrics/fleet").body
-		return bytes.Contains(body, []byte("hbd_cpu_monitor_cpu_percent{"))
+		return bytes.Contains(body, []byte("hbd_disk_monitor_percent{"))
 	})
 	fams := families(t, body)
-	if _, ok := fams["hbd_cpu_monitor_load_5min"]; ok {
-		t.Error("the third value of a sample was exposed with fleet_series_per_plugin = 2")
+	if n := len(fams["hbd_disk_monitor_percent"].GetMetric()); n != 1 {
+		t.Errorf("%d partitions of web01 exposed with fleet_label_values = 1", n)
 	}
-	if _, ok := fams["hbd_cpu_monitor_load_1min"]; !ok {
-		t.Error("the second value is missing")
-	}
+	value(t, fams, "hbd_disk_monitor_percent", map[string]string{"host": "web01", "mountpoint": "/"})
+	value(t, fams, "hbd_disk_monitor_io_read_bytes", map[string]string{"host": "web01", "device": "vda"})
 	m := families(t, c.get("/metrics").body)
-	if v := value(t, m, "hbd_fleet_series_dropped_total", map[string]string{"reason": "series_per_plugin"}); v < 4 {
-		t.Errorf("dropped %v, want at least 4 (one scrape of a 6-value sample)", v)
+	// /home's percent, used, free and total.
+	if v := value(t, m, "hbd_fleet_series_dropped_total", map[string]string{"reason": "label_values"}); v < 4 {
+		t.Errorf("dropped %v, want at least 4 (one scrape)", v)
 	}
 }

@@ -66,7 +66,6 @@ type Namer struct {
 	labels []Label
 	path   []byte
 	tmp    []byte // strings skipped
-	w      walker
 }
 
 // Label is one label of a series.
@@ -118,11 +117,42 @@ type Series struct {
 // skipped, and so are values nested deeper than maxDepth. fn returns
 // false to stop. Walk reports whether data was a well-formed object; a
 // malformed one (the daemon stores only validated samples) stops the walk.
-func (n *Namer) Walk(plugin string, data []byte, fn func(s *Series) bool) bool {
+func (n *Namer) Walk(plugin string, data []byte, fn func(s Series) bool) bool {
+	return n.WalkPath(plugin, data, nil, fn)
+}
+
+// Path is the metric path of a family: its keys, with the ones the
+// family's labels capture left open. Walking a sample for one family,
+// WalkPath skips every subtree the path excludes instead of naming its
+// values, which is what makes one pass per family affordable.
+type Path []PathKey
+
+// PathKey is one key of a Path: Key, or any key when Any.
+type PathKey struct {
+	Key string
+	Any bool
+}
+
+// CurrentPath returns the path of the value fn was last called with, the
+// keys its labels capture left open. Call it within fn.
+func (n *Namer) CurrentPath(plugin string) Path {
+	c := n.match(n.rules[plugin])
+	p := make(Path, len(n.ends))
+	for i := range n.ends {
+		if c != nil && c.segs[i].label != "" {
+			p[i].Any = true
+		} else {
+			p[i].Key = string(n.key(i))
+		}
+	}
+	return p
+}
+
+// WalkPath is Walk for the values at path only (nil: every value).
+// Series.Index then counts those values only.
+func (n *Namer) WalkPath(plugin string, data []byte, path Path, fn func(s Series) bool) bool {
 	n.keys, n.ends = n.keys[:0], n.ends[:0]
-	n.w = walker{n: n, plugin: plugin, rules: n.rules[plugin], data: data, fn: fn}
-	w := &n.w
-	defer func() { n.w.data, n.w.fn = nil, nil }()
+	w := &walker{n: n, plugin: plugin, rules: n.rules[plugin], data: data, fn: fn, path: path}
 	w.skipSpace()
 	if w.i >= len(data) || data[w.i] != '{' {
 		return false
@@ -301,11 +331,11 @@ type walker struct {
 	rules  []compiledRule
 	data   []byte
 	i      int
-	fn     func(s *Series) bool
+	fn     func(s Series) bool
+	path   Path // nil: every value
 	index  int
 	bad    bool
 	stop   bool
-	s      Series
 }
 
 func (w *walker) skipSpace() {
@@ -355,9 +385,27 @@ func (w *walker) object(depth int) {
 			return
 		}
 		w.i++
-		w.value(depth + 1)
+		if w.excluded(depth) {
+			w.skipSpace()
+			w.skip()
+		} else {
+			w.value(depth + 1)
+		}
 		n.keys, n.ends = n.keys[:mark], n.ends[:len(n.ends)-1]
 	}
+}
+
+// excluded reports whether the walk's path leaves out the value of the
+// key just read, at depth (0 for the sample's own keys).
+func (w *walker) excluded(depth int) bool {
+	if w.path == nil {
+		return false
+	}
+	if depth >= len(w.path) {
+		return true
+	}
+	k := &w.path[depth]
+	return !k.Any && string(w.n.key(depth)) != k.Key
 }
 
 // value reads any value at w.i; depth is that of its key.
@@ -380,15 +428,18 @@ func (w *walker) value(depth int) {
 			w.i++
 		}
 		num := w.data[start:w.i]
+		if w.path != nil && len(w.n.ends) != len(w.path) {
+			return // an object's number on the way to the path's values
+		}
 		v, err := strconv.ParseFloat(unsafe.String(&num[0], len(num)), 64)
 		if err != nil && !isRange(err) {
 			w.bad = true
 			return
 		}
 		factor := w.n.series(w.plugin, w.rules)
-		w.s = Series{Name: w.n.name, Labels: w.n.labels, Value: v * factor, Index: w.index}
+		s := Series{Name: w.n.name, Labels: w.n.labels, Value: v * factor, Index: w.index}
 		w.index++
-		if !w.fn(&w.s) {
+		if !w.fn(s) {
 			w.stop = true
 		}
 	default:
@@ -444,6 +495,18 @@ func (w *walker) skip() {
 func (w *walker) str(dst []byte) ([]byte, bool) {
 	w.i++ // '"'
 	for w.i < len(w.data) {
+		// The common case: a run without escapes, copied at once.
+		if end := bytes.IndexByte(w.data[w.i:], '"'); end > 0 {
+			run := w.data[w.i : w.i+end]
+			if k := bytes.IndexByte(run, '\\'); k >= 0 {
+				run = run[:k]
+			}
+			dst = append(dst, run...)
+			w.i += len(run)
+			if w.i >= len(w.data) {
+				break
+			}
+		}
 		c := w.data[w.i]
 		switch {
 		case c == '"':

@@ -10,7 +10,7 @@ import (
 func walk(t *testing.T, n *Namer, plugin, data string) []string {
 	t.Helper()
 	var out []string
-	ok := n.Walk(plugin, []byte(data), func(s *Series) bool {
+	ok := n.Walk(plugin, []byte(data), func(s Series) bool {
 		var ls []string
 		for _, l := range s.Labels {
 			ls = append(ls, fmt.Sprintf("%s=%q", l.Name, l.Value))
@@ -71,7 +71,7 @@ func TestRulesMatchWholePaths(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	n.Walk("q", []byte(`{"queues":{"mail":{"size":3}}}`), func(*Series) bool {
+	n.Walk("q", []byte(`{"queues":{"mail":{"size":3}}}`), func(Series) bool {
 		if p := n.Pattern("q"); p != "q.queues.{queue}.size" {
 			t.Errorf("Pattern = %q", p)
 		}
@@ -82,7 +82,7 @@ func TestRulesMatchWholePaths(t *testing.T) {
 func TestWalkMalformed(t *testing.T) {
 	n := NewNamer(nil)
 	for _, data := range []string{``, `[]`, `{"a":`, `{"a":1`, `{"a" 1}`, `{a:1}`, `{"a":"x}`, `{"a\`, `{"a\q":1}`, `{"a":1e}`} {
-		if n.Walk("p", []byte(data), func(*Series) bool { return true }) {
+		if n.Walk("p", []byte(data), func(Series) bool { return true }) {
 			t.Errorf("Walk(%q) accepts a malformed sample", data)
 		}
 	}
@@ -93,7 +93,7 @@ func TestWalkMalformed(t *testing.T) {
 	}
 	// fn returning false stops the walk.
 	calls := 0
-	n.Walk("p", []byte(`{"a":1,"b":2,"c":3}`), func(s *Series) bool { calls++; return s.Index < 1 })
+	n.Walk("p", []byte(`{"a":1,"b":2,"c":3}`), func(s Series) bool { calls++; return s.Index < 1 })
 	if calls != 2 {
 		t.Errorf("%d calls after stopping at the second", calls)
 	}
@@ -130,7 +130,7 @@ func TestWalkAllocs(t *testing.T) {
 	n := NewNamer(nil)
 	data := []byte(`{"/":{"percent":15.73,"used_gb":14.33,"fstype":"ext4"},"io":{"vda":{"read_bytes":3937936384}}}`)
 	sum := 0.0
-	fn := func(s *Series) bool { sum += s.Value; return true }
+	fn := func(s Series) bool { sum += s.Value; return true }
 	n.Walk("disk_monitor", data, fn)
 	if a := testing.AllocsPerRun(100, func() { n.Walk("disk_monitor", data, fn) }); a != 0 {
 		t.Errorf("Walk allocates %v times per sample", a)
