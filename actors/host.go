@@ -197,6 +197,8 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		m.reply <- a.answer(m)
 	case *alertsQuery:
 		m.reply <- Answer{Body: a.answerAlerts()}
+	case *rttQuery:
+		m.reply <- a.answerRTT()
 	case *notified:
 		if t := a.alerts.get(m.path); t != nil {
 			t.NoteNotified(m.route, m.level, m.at)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/hbd-project/hbd/internal/rttwin"
 )
 
 // HostState is a host's liveness as the API reports it.
@@ -63,8 +65,12 @@ type conn struct {
 	rtt      time.Duration // last round trip the agent reported
 	srtt     time.Duration // smoothed: srtt = 7/8 srtt + 1/8 rtt
 	loss     lossWindow
-	up       bool
-	hasRTT   bool
+	// rtts are the RTTs of the last heartbeats, for quantiles and the
+	// history of /rtt; nil until the first RTT, so a host that never
+	// reports one (or only ever its first heartbeat) does not pay for it.
+	rtts   *rttwin.Window
+	up     bool
+	hasRTT bool
 }
 
 // hostState is the liveness state machine of one host. It does no I/O and
@@ -179,7 +185,9 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 // heartbeat applies a heartbeat: liveness, loss and the RTT the agent measured.
 func (h *hostState) heartbeat(now time.Time, addr netip.AddrPort, interval time.Duration, connSeq uint32, rtt time.Duration) {
 	c := h.contact(now, addr, interval)
+	top, started := c.loss.top, c.loss.started
 	c.loss.observe(connSeq)
+	c.noteRTT(now, rtt, connSeq, top, started)
 	if rtt > 0 {
 		c.rtt = rtt
 		if !c.hasRTT {
@@ -188,6 +196,29 @@ func (h *hostState) heartbeat(now time.Time, addr netip.AddrPort, interval time.
 		} else {
 			c.srtt = (7*c.srtt + rtt) / 8
 		}
+	}
+}
+
+// noteRTT records a heartbeat with conn_seq seq in the connection's RTT
+// window, given the loss window's top and started before it: a gap in
+// conn_seq is recorded as missed heartbeats first, a late heartbeat fills
+// the entry it was missing from.
+func (c *conn) noteRTT(now time.Time, rtt time.Duration, seq, top uint32, started bool) {
+	if c.rtts == nil {
+		if rtt <= 0 {
+			return
+		}
+		c.rtts = new(rttwin.Window)
+	}
+	switch {
+	case started && seq == top:
+		// The same heartbeat counted again, which loss ignores too.
+	case started && seq < top && top-seq < lossWindowSize:
+		c.rtts.Fill(int(top-seq), rtt)
+	case started && seq > top:
+		c.rtts.Add(now, rtt, int(min(seq-top-1, rttwin.Size)))
+	default:
+		c.rtts.Add(now, rtt, 0)
 	}
 }
 

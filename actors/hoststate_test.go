@@ -195,3 +195,44 @@ func eventMsgs(ev []stateEvent) []string {
 	}
 	return out
 }
+
+// TestHostStateRTTWindow: each connection keeps its own window of RTTs,
+// allocated with the first RTT; gaps in conn_seq are missed heartbeats, a
+// late one fills its place, and the summary carries the quantiles.
+func TestHostStateRTTWindow(t *testing.T) {
+	const interval = 10 * time.Second
+	h := newHostState("web01", true, interval, 3)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * interval) }
+	h.heartbeat(at(0), v4, interval, 1, 0) // the agent's first: no measurement yet
+	if h.conns[famIPv4].rtts != nil {
+		t.Fatal("a window was allocated before the first RTT")
+	}
+	h.heartbeat(at(1), v4, interval, 2, 2*time.Millisecond)
+	h.heartbeat(at(4), v4, interval, 5, 4*time.Millisecond) // 3 and 4 missed
+	h.heartbeat(at(4), v4, interval, 3, 1*time.Millisecond) // 3 arrives late
+	h.heartbeat(at(5), v4, interval, 6, 9*time.Millisecond)
+	for i := range 3 {
+		h.heartbeat(at(i), v6, interval, uint32(i+1), 30*time.Millisecond)
+	}
+	w := h.conns[famIPv4].rtts
+	var got []uint32
+	for e := range w.All() {
+		got = append(got, e.Micros)
+	}
+	if want := []uint32{2000, 1000, 0, 4000, 9000}; !slices.Equal(got, want) {
+		t.Fatalf("ipv4 window %v, want %v", got, want)
+	}
+	s := h.summary()
+	if q := s.Conns[0].RTTQuantiles; q != [3]uint32{2000, 9000, 9000} {
+		t.Fatalf("ipv4 quantiles %v, want p50 2ms, p95 and p99 9ms", q)
+	}
+	if q := s.Conns[1].RTTQuantiles; q != [3]uint32{30000, 30000, 30000} {
+		t.Fatalf("ipv6 quantiles %v", q)
+	}
+	// An agent restart: conn_seq starts again, no gap is invented.
+	h.boot(at(6), v4, interval, "1.0")
+	h.heartbeat(at(7), v4, interval, 1, 0)
+	if n := h.conns[famIPv4].rtts.Len(); n != 6 {
+		t.Fatalf("after a boot and a heartbeat without RTT: %d entries, want 6", n)
+	}
+}

@@ -16,8 +16,8 @@ type HostSummary struct {
 	State    HostState
 	LastSeen time.Time // the last datagram from the host; zero: never heard from
 	// Conns are the host's connections, one per address family, IPv4
-	// first: address, state, last seen, RTT (last and smoothed) and loss,
-	// for readers that need values (a per-host metrics collector) rather
+	// first: address, state, last seen, RTT (last, smoothed and the
+	// p50/p95/p99 of the recent heartbeats) and loss, for readers that need values (a per-host metrics collector) rather
 	// than JSON.
 	Conns []contract.Conn
 	// Alerts are the host's non-OK alerts, sorted by metric path.
@@ -56,6 +56,10 @@ func (h *hostState) summary() *HostSummary {
 		}
 		s.conns[n] = contract.Conn{Family: family(f).String(), Address: c.addr, Up: c.up, LastSeen: c.lastSeen,
 			RTT: c.rtt, SmoothedRTT: c.srtt, HasRTT: c.hasRTT, LossPct: c.loss.lossPct()}
+		if c.rtts != nil {
+			// Three lookups: the window keeps its RTTs sorted.
+			s.conns[n].RTTQuantiles = c.rtts.Quantiles()
+		}
 		n++
 	}
 	s.Conns = s.conns[:n:n]

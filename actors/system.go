@@ -256,6 +256,20 @@ func (s *System) QueryAlerts(ctx context.Context, host string) (Answer, error) {
 	return await(ctx, ch, "host")
 }
 
+// QueryRTT asks a host's actor for the RTT windows of its connections,
+// as the body of /api/0/hosts/{h}/rtt. The answer says when the host is
+// unknown; the error is a *NoAnswerError when the actor did not answer
+// before ctx ended.
+func (s *System) QueryRTT(ctx context.Context, host string) (Answer, error) {
+	pid, ok := s.Registry.Lookup(host)
+	if !ok {
+		return Answer{Missing: MissingHost}, nil
+	}
+	ch := make(chan Answer, 1)
+	s.actors.Root.Send(pid, &rttQuery{reply: ch})
+	return await(ctx, ch, "host")
+}
+
 // Journal records an event from outside the actors (the API's silences).
 func (s *System) Journal(e Event) {
 	if e.Time.IsZero() {

@@ -448,6 +448,9 @@ type connection struct {
 	RTTMs         *float64 `json:"rtt_ms"`
 	RTTSmoothedMs *float64 `json:"rtt_smoothed_ms"`
 	LossPct       *float64 `json:"loss_pct"`
+	P50           *float64 `json:"rtt_p50_ms"`
+	P95           *float64 `json:"rtt_p95_ms"`
+	P99           *float64 `json:"rtt_p99_ms"`
 }
 
 func (d *daemon) host(t *testing.T, name string) (host, bool) {

@@ -122,6 +122,7 @@ func New(sys *actors.System, opt Options) *Server {
 	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
 	r.GET("/api/0/hosts/{hostname}/plugins/{plugin_name}", s.plugin)
 	r.GET("/api/0/hosts/{hostname}/alerts", s.hostAlerts)
+	r.GET("/api/0/hosts/{hostname}/rtt", s.hostRTT)
 	r.GET("/api/0/alerts", s.alerts)
 	r.GET("/api/0/silences", s.listSilences)
 	r.POST("/api/0/silences", s.addSilence)
@@ -304,6 +305,16 @@ func (s *Server) plugin(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.askHost(ctx, name, plugin, limit)
+}
+
+// hostRTT answers /api/0/hosts/{hostname}/rtt from the host's actor: per
+// connection the quantiles of the recent heartbeats' RTTs and their history.
+func (s *Server) hostRTT(ctx *fasthttp.RequestCtx) {
+	name, ok := hostParam(ctx)
+	if !ok {
+		return
+	}
+	s.ask(ctx, name, "", func(qctx context.Context) (actors.Answer, error) { return s.sys.QueryRTT(qctx, name) })
 }
 
 func (s *Server) askHost(ctx *fasthttp.RequestCtx, name, plugin string, limit int) {

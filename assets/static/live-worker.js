@@ -52,7 +52,7 @@ var loaded = false;
 // record kept per host, reusing rec when the host is known: the view holds
 // records, and an update in place keeps it valid without a re-sort.
 function record(h, rec) {
-  if (!rec) rec = { name: h.name, key: nameKey(h.name), state: '', dyn: false, seen: 0, v4: null, v6: null, loss: null, vi: -1, sv: 0 };
+  if (!rec) rec = { name: h.name, key: nameKey(h.name), state: '', dyn: false, seen: 0, v4: null, v6: null, loss: null, worse: '', vi: -1, sv: 0 };
   rec.state = typeof h.state === 'string' ? h.state : 'UNKNOWN';
   rec.dyn = !!h.dyn;
   rec.seen = typeof h.last_seen === 'number' ? h.last_seen : 0;
@@ -66,16 +66,33 @@ function record(h, rec) {
     if (c.family === 'ipv4' && !rec.v4) rec.v4 = conn(c);
     else if (c.family === 'ipv6' && !rec.v6) rec.v6 = conn(c);
   }
+  rec.worse = worseFamily(rec.v4, rec.v6);
   return rec;
+}
+
+// A family is flagged when its median RTT over the recent heartbeats is
+// more than WORSE_FACTOR times the other's and more than WORSE_MS above
+// it: both, so that 0.1 vs 0.3 ms on a LAN is not news and neither is
+// 200 vs 206 ms across an ocean.
+var WORSE_FACTOR = 2, WORSE_MS = 5;
+function worseFamily(v4, v6) {
+  if (!v4 || !v6 || v4.state !== 'UP' || v6.state !== 'UP' || v4.p50 === null || v6.p50 === null) return '';
+  if (v6.p50 > WORSE_FACTOR * v4.p50 && v6.p50 - v4.p50 > WORSE_MS) return 'ipv6';
+  if (v4.p50 > WORSE_FACTOR * v6.p50 && v4.p50 - v6.p50 > WORSE_MS) return 'ipv4';
+  return '';
 }
 
 function conn(c) {
   var rtt = typeof c.rtt_smoothed_ms === 'number' ? c.rtt_smoothed_ms : (typeof c.rtt_ms === 'number' ? c.rtt_ms : null);
   return {
     state: typeof c.state === 'string' ? c.state : 'UNKNOWN', rtt: rtt,
+    // The quantiles of the recent heartbeats' RTTs; null until the daemon has one.
+    p50: numOrNull(c.rtt_p50_ms), p95: numOrNull(c.rtt_p95_ms), p99: numOrNull(c.rtt_p99_ms),
     loss: typeof c.loss_pct === 'number' ? c.loss_pct : null, addr: typeof c.address === 'string' ? c.address : ''
   };
 }
+
+function numOrNull(v) { return typeof v === 'number' && isFinite(v) ? v : null; }
 
 // nameKey orders names as people read them: case aside, and numbers by
 // value ("web9" before "web10"). Runs of digits are padded to 20 places
@@ -141,6 +158,8 @@ var lastBuild = -Infinity, lastBuildCost = 0, rebuildTimer = 0;
 function connSortValue(c) {
   if (!c) return 4e9;
   if (c.state !== 'UP') return 3e9;
+  // What the column shows: the median, else the smoothed RTT.
+  if (c.p50 !== null) return c.p50;
   return c.rtt === null ? 2e9 : c.rtt;
 }
 
@@ -212,7 +231,7 @@ var messages = [];           // journal messages not yet forwarded, oldest first
 var pending = {};            // mode, error, warnings not yet forwarded
 
 function row(r) {
-  return { name: r.name, state: r.state, dyn: r.dyn, seen: r.seen, v4: r.v4, v6: r.v6, loss: r.loss };
+  return { name: r.name, state: r.state, dyn: r.dyn, seen: r.seen, v4: r.v4, v6: r.v6, loss: r.loss, worse: r.worse };
 }
 
 // flush sends the page a frame when it has drawn the last one and

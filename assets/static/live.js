@@ -171,9 +171,9 @@
     r.host = el('div', { className: 'host c-host', attrs: { role: 'cell' } }, r.link, r.dyn);
     r.state = el('span');
     r.conns = ['ipv4', 'ipv6'].map(function (fam) {
-      var c = { dot: el('span'), label: el('span'), rtt: el('span', { className: 'rtt' }) };
+      var c = { dot: el('span'), label: el('span'), rtt: el('span', { className: 'rtt' }), flag: el('span', { className: 'hidden', text: '▲' }) };
       c.cell = el('div', { className: fam === 'ipv4' ? 'c-v4' : 'c-v6', attrs: { role: 'cell' }, data: { family: fam } },
-        el('span', { className: 'fam', text: fam === 'ipv4' ? 'v4 ' : 'v6 ' }), c.dot, c.label, c.rtt);
+        el('span', { className: 'fam', text: fam === 'ipv4' ? 'v4 ' : 'v6 ' }), c.dot, c.label, c.flag, c.rtt);
       return c;
     });
     r.loss = el('div', { className: 'num c-loss', attrs: { role: 'cell' } });
@@ -188,9 +188,22 @@
     return r;
   }
 
-  // fillConn draws one connection: {state, rtt, loss, addr} as the worker
-  // keeps it, or null.
-  function fillConn(c, conn) {
+  function ms(v) { return H.num(v, v < 10 ? 2 : 1); }
+
+  // fillConn draws one connection: {state, rtt, p50, p95, p99, loss, addr}
+  // as the worker keeps it, or null; other is the other family's, and
+  // worse whether this one is flagged as much slower than it.
+  function fillConn(c, conn, other, worse) {
+    var flagTip = '';
+    if (worse && conn && other) {
+      flagTip = (c.cell.dataset.family === 'ipv4' ? 'IPv4' : 'IPv6') + ' is much slower than ' +
+        (c.cell.dataset.family === 'ipv4' ? 'IPv6' : 'IPv4') + ': median RTT ' + ms(conn.p50) + ' ms vs ' + ms(other.p50) +
+        ' ms, p99 ' + ms(conn.p99) + ' vs ' + ms(other.p99) + ' ms over the recent heartbeats';
+    }
+    setClass(c.flag, flagTip ? 'rtt-flag' : 'hidden');
+    if (c.flag._tip !== flagTip) { c.flag._tip = flagTip; c.flag.title = flagTip; }
+    var w = flagTip ? 'true' : 'false';
+    if (c.cell.dataset.worse !== w) c.cell.dataset.worse = w;
     if (!conn) {
       setClass(c.dot, 'hidden');
       setText(c.label, '—');
@@ -203,10 +216,18 @@
     setClass(c.dot, 'dot st-' + st);
     setText(c.label, st);
     setClass(c.label, '');
-    // The RTT of a DOWN connection is from before it went down: not shown.
-    var rtt = st === 'UP' ? conn.rtt : null;
-    setText(c.rtt, rtt === null ? '' : H.num(rtt, rtt < 10 ? 2 : 1) + ' ms');
-    var tip = conn.addr + (conn.loss !== null ? ' · loss ' + H.num(conn.loss, 1) + '%' : '');
+    // The RTT of a DOWN connection is from before it went down: not
+    // shown. p50/p99 of the recent heartbeats once the daemon has them,
+    // else the smoothed RTT.
+    var text = '';
+    if (st === 'UP' && conn.p50 !== null) text = ms(conn.p50) + ' / ' + ms(conn.p99) + ' ms';
+    else if (st === 'UP' && conn.rtt !== null) text = ms(conn.rtt) + ' ms';
+    setText(c.rtt, text);
+    setClass(c.rtt, flagTip ? 'rtt rtt-bad' : 'rtt');
+    var tip = conn.addr;
+    if (conn.p50 !== null) tip += ' · RTT p50 ' + ms(conn.p50) + ' · p95 ' + ms(conn.p95) + ' · p99 ' + ms(conn.p99) + ' ms';
+    if (conn.rtt !== null) tip += ' · smoothed ' + ms(conn.rtt) + ' ms';
+    if (conn.loss !== null) tip += ' · loss ' + H.num(conn.loss, 1) + '%';
     if (c.cell._tip !== tip) { c.cell._tip = tip; c.cell.title = tip; }
   }
 
@@ -227,8 +248,10 @@
     setClass(r.dyn, h.dyn ? 'badge dyn' : 'hidden');
     setClass(r.state, 'badge st-' + h.state);
     setText(r.state, h.state || '?');
-    fillConn(r.conns[0], h.v4);
-    fillConn(r.conns[1], h.v6);
+    fillConn(r.conns[0], h.v4, h.v6, h.worse === 'ipv4');
+    fillConn(r.conns[1], h.v6, h.v4, h.worse === 'ipv6');
+    var worse = h.worse || '';
+    if (r.worse !== worse) { r.worse = worse; r.root.dataset.rttWorse = worse; }
     var loss = h.loss;
     setText(r.loss, loss === null ? '—' : H.num(loss, 1) + '%');
     setClass(r.loss, loss !== null && loss > 0 ? 'num c-loss loss-bad' : 'num c-loss');

@@ -3,6 +3,7 @@ package contract
 import (
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,27 @@ func TestEncodeHostFrame(t *testing.T) {
 			if want := `"address":"` + c.Address.String() + `"`; !strings.Contains(string(obj), want) {
 				t.Errorf("%s lacks %s", obj, want)
 			}
+		}
+	}
+}
+
+// TestHostSizeHint: a host object with every field at its widest but
+// for pathological ones (a global IPv6 address, RTTs of minutes, the
+// longest name and agent version; not an address with a zone, or a
+// string that needs escapes) fits hostSize: encoding it allocates once.
+func TestHostSizeHint(t *testing.T) {
+	far := time.Unix(99999999999, 999_000_000)
+	wide := Conn{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8:1234:5678:9abc:def0:1234:5678]:65535"), LastSeen: far, Up: true,
+		RTT: 999 * time.Second, SmoothedRTT: 999 * time.Second, HasRTT: true, LossPct: 33.33,
+		RTTQuantiles: [3]uint32{999_999_999, 999_999_999, 999_999_999}}
+	for n := range 3 {
+		h := &Host{Name: strings.Repeat("h", 64), Ver: 2, State: "DEGRADED", LastSeen: far, Interval: time.Hour + time.Millisecond,
+			AgentVersion: strings.Repeat("v", 255), Conns: slices.Repeat([]Conn{wide}, n)}
+		if got := len(AppendHost(nil, h)); got > hostSize(h) {
+			t.Errorf("%d connections: %d bytes, hostSize %d", n, got, hostSize(h))
+		}
+		if allocs := testing.AllocsPerRun(10, func() { EncodeHost(h) }); allocs != 1 {
+			t.Errorf("%d connections: EncodeHost allocates %v times, want 1", n, allocs)
 		}
 	}
 }

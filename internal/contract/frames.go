@@ -82,7 +82,7 @@ func HostFrame(host []byte) []byte {
 // buffer for the stream and the API together. Both are the bytes
 // HostFrame(EncodeHost(h)) and EncodeHost(h) would be.
 func EncodeHostFrame(h *Host) (frame, obj []byte) {
-	frame = append(make([]byte, 0, hostSizeHint+len(hostFrameHead)+1), hostFrameHead...)
+	frame = append(make([]byte, 0, hostSize(h)+len(hostFrameHead)+1), hostFrameHead...)
 	frame = AppendHost(frame, h)
 	obj = frame[len(hostFrameHead):len(frame):len(frame)]
 	return append(frame, '}'), obj

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"iter"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -37,7 +38,8 @@ type shape struct {
 
 var hostFields = []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version",
 	"connections[].family", "connections[].address", "connections[].state", "connections[].last_seen",
-	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct"}
+	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct",
+	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms"}
 
 var alertFields = []string{"metric_path", "level", "since", "last_value", "last_check", "notification_count", "flapping", "silenced"}
 
@@ -57,7 +59,7 @@ func web01() *Host {
 	return &Host{Name: "web01", Ver: 2, State: "UP", LastSeen: t0, Interval: 10 * time.Second, AgentVersion: "1.4.0",
 		Conns: []Conn{
 			{Family: "ipv4", Address: netip.MustParseAddrPort("192.0.2.10:40123"), Up: true, LastSeen: t0,
-				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true},
+				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true, RTTQuantiles: [3]uint32{420, 900, 1200}},
 			{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8::7]:41235"), LastSeen: t0.Add(-40 * time.Second), LossPct: 33.3333},
 		}}
 }
@@ -148,6 +150,24 @@ var shapes = []shape{
 	}, []string{"received", "accepted", "dropped", "hosts", "samples_held", "acks_sent", "acks_dropped",
 		"rejected_sources[].address", "rejected_sources[].host", "rejected_sources[].reason", "rejected_sources[].count", "rejected_sources[].last_seen",
 		"rejected_sources_evicted", "replay_instances_evicted"}},
+	{"rtt.json", func(t *testing.T) []byte {
+		hist := func(pts ...[2]int64) iter.Seq2[int64, uint32] {
+			return func(yield func(int64, uint32) bool) {
+				for _, p := range pts {
+					if !yield(p[0], uint32(p[1])) {
+						return
+					}
+				}
+			}
+		}
+		ms := t0.UnixMilli()
+		return AppendRTT(nil, "web01", 44, []RTTFamily{
+			{Family: "ipv4", Address: netip.MustParseAddrPort("192.0.2.10:40123"), Quantiles: [3]uint32{420, 900, 1200}, Count: 3,
+				History: hist([2]int64{ms - 30000, 420}, [2]int64{ms - 20000, 0}, [2]int64{ms - 10000, 1200}, [2]int64{ms, 900})},
+			{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8::7]:41235"), Count: 0, History: hist([2]int64{ms, 0})},
+		})
+	}, join([]string{"host", "window"}, prefixed("families[].", []string{"family", "address", "p50_ms", "p95_ms", "p99_ms", "count", "history"}))},
+	{"rtt_empty.json", func(t *testing.T) []byte { return AppendRTT(nil, "db01", 44, nil) }, []string{"host", "window", "families"}},
 	{"error.json", func(t *testing.T) []byte { return ErrorBody("Host 'unknown-host' not found") }, []string{"error"}},
 	{"frame_snapshot.json", func(t *testing.T) []byte {
 		hosts := [][]byte{EncodeHost(db01()), EncodeHost(web01())}

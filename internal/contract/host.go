@@ -30,13 +30,19 @@ type Conn struct {
 	// moving average; both are null until HasRTT.
 	RTT, SmoothedRTT time.Duration
 	LossPct          float64 // heartbeats missing in the window, in percent; written to 2 decimals
-	Up               bool
-	HasRTT           bool
+	// RTTQuantiles are p50, p95 and p99 of the RTTs of the connection's
+	// recent heartbeats in µs (see /api/0/hosts/{h}/rtt); 0 is null, the
+	// window holds no RTT (an RTT is at least 1 µs).
+	RTTQuantiles [3]uint32
+	Up           bool
+	HasRTT       bool
 }
 
-// hostSizeHint is the buffer for a host object: one with two
-// connections is about 420 bytes.
-const hostSizeHint = 512
+// hostSize is the buffer for h's host object: 136 bytes and the strings
+// for the host, 256 for a connection with every RTT field set and a
+// global IPv6 address (TestHostSizeHint), so that encoding allocates
+// once, and a host on one family does not pay for two.
+func hostSize(h *Host) int { return 136 + len(h.Name) + len(h.AgentVersion) + 256*len(h.Conns) }
 
 // AppendHost appends h as a host object.
 func AppendHost(b []byte, h *Host) []byte {
@@ -73,7 +79,7 @@ func AppendHost(b []byte, h *Host) []byte {
 }
 
 // EncodeHost returns h's host object in a new buffer sized for the usual host.
-func EncodeHost(h *Host) []byte { return AppendHost(make([]byte, 0, hostSizeHint), h) }
+func EncodeHost(h *Host) []byte { return AppendHost(make([]byte, 0, hostSize(h)), h) }
 
 func appendConn(b []byte, c *Conn) []byte {
 	b = append(b, `{"family":`...)
@@ -102,7 +108,21 @@ func appendConn(b []byte, c *Conn) []byte {
 	}
 	b = append(b, `,"loss_pct":`...)
 	b = appendFloat(b, float64(int(c.LossPct*100+0.5))/100)
+	for i, name := range rttQuantileKeys {
+		b = append(b, name...)
+		b = appendMicros(b, c.RTTQuantiles[i])
+	}
 	return append(b, '}')
+}
+
+var rttQuantileKeys = [3]string{`,"rtt_p50_ms":`, `,"rtt_p95_ms":`, `,"rtt_p99_ms":`}
+
+// appendMicros appends us in milliseconds like appendMillis, 0 as null.
+func appendMicros(b []byte, us uint32) []byte {
+	if us == 0 {
+		return append(b, "null"...)
+	}
+	return appendMillis(b, time.Duration(us)*time.Microsecond)
 }
 
 // appendAddrPort appends a as a JSON string without building the string
