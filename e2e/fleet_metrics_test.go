@@ -17,7 +17,7 @@ import (
 // to a real hbd; /metrics/fleet passes promtool's lint; a real
 // Prometheus (Debian's package) scrapes it every second, in the
 // OpenMetrics format it asks for first, and answers queries for the
-// host's CPU and RTT through its HTTP API.
+// host's CPU and RTT (p99 and last) through its HTTP API.
 func TestFleetMetricsPrometheus(t *testing.T) {
 	promtool, err1 := exec.LookPath("promtool")
 	prometheus, err2 := exec.LookPath("prometheus")
@@ -44,7 +44,7 @@ interval = "1s"
 		text = string(body)
 		return strings.Contains(text, `hbd_cpu_monitor_cpu_percent{host="prom1"}`) &&
 			strings.Contains(text, `hbd_disk_monitor_percent{host="prom1",mountpoint="/"}`) &&
-			strings.Contains(text, `hbd_host_rtt_seconds{host="prom1",family="ipv4"}`)
+			strings.Contains(text, `hbd_host_rtt_seconds{host="prom1",family="ipv4",quantile="0.99"}`)
 	})
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
@@ -92,10 +92,10 @@ scrape_configs:
 		return v, err == nil
 	}
 	var cpu, rtt, up float64
-	waitFor(t, 90*time.Second, "Prometheus to answer for prom1's CPU and RTT", func() bool {
+	waitFor(t, 90*time.Second, "Prometheus to answer for prom1's CPU and RTT p99", func() bool {
 		var ok1, ok2, ok3 bool
 		cpu, ok1 = query(`hbd_cpu_monitor_cpu_percent{host="prom1",job="hbd-fleet"}`)
-		rtt, ok2 = query(`hbd_host_rtt_seconds{host="prom1",family="ipv4"}`)
+		rtt, ok2 = query(`hbd_host_rtt_seconds{host="prom1",family="ipv4",quantile="0.99"}`)
 		up, ok3 = query(`up{job="hbd-fleet"}`)
 		return ok1 && ok2 && ok3
 	})
@@ -103,7 +103,10 @@ scrape_configs:
 		t.Errorf("prom1's CPU through Prometheus: %v %%, want 0..100", cpu)
 	}
 	if rtt <= 0 || rtt > 1 {
-		t.Errorf("prom1's IPv4 RTT through Prometheus: %v s, want a loopback round trip (0 < rtt < 1 s)", rtt)
+		t.Errorf("prom1's IPv4 RTT p99 through Prometheus: %v s, want a loopback round trip (0 < rtt < 1 s)", rtt)
+	}
+	if v, ok := query(`hbd_host_rtt_last_seconds{host="prom1",family="ipv6"}`); !ok || v <= 0 || v > 1 {
+		t.Errorf("prom1's last IPv6 RTT through Prometheus: %v %v", v, ok)
 	}
 	if up != 1 {
 		t.Errorf("Prometheus' up for the scrape: %v, want 1 (it could scrape and parse /metrics/fleet)", up)

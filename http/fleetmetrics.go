@@ -171,6 +171,9 @@ type famCount struct {
 	n   int
 }
 
+// rttQuantiles label contract.Conn.RTTQuantiles.
+var rttQuantiles = [len(contract.Conn{}.RTTQuantiles)]string{"0.5", "0.95", "0.99"}
+
 // hostFamily is a family written from the summaries alone.
 type hostFamily struct {
 	name, help string
@@ -218,9 +221,21 @@ var hostFamilies = []hostFamily{
 				return unixSeconds(c.LastSeen), !c.LastSeen.IsZero()
 			})
 		}},
-	{"hbd_host_rtt_seconds", "The last heartbeat round trip the host's agent measured to this daemon over an address family, in seconds; absent before the first.",
+	{"hbd_host_rtt_last_seconds", "The last heartbeat round trip the host's agent measured to this daemon over an address family, in seconds; absent before the first.",
 		func(s *fleetScrape, h *actors.HostSummary) {
-			s.conns(h, "hbd_host_rtt_seconds", func(c *contract.Conn) (float64, bool) { return c.RTT.Seconds(), c.HasRTT })
+			s.conns(h, "hbd_host_rtt_last_seconds", func(c *contract.Conn) (float64, bool) { return c.RTT.Seconds(), c.HasRTT })
+		}},
+	{"hbd_host_rtt_seconds", "Quantiles (0.5, 0.95, 0.99) of the host's heartbeat round trips over an address family, in seconds, over the window of its recent heartbeats that GET /api/0/hosts/{host}/rtt shows; absent while the window holds no round trip. A summary without _sum and _count: the window slides, so it has no cumulative count.",
+		func(s *fleetScrape, h *actors.HostSummary) {
+			for i := range h.Conns {
+				c := &h.Conns[i]
+				for q, name := range rttQuantiles {
+					if us := c.RTTQuantiles[q]; us != 0 {
+						s.sample("hbd_host_rtt_seconds", h.Name, float64(us)/1e6, promfleet.Label{Name: "family", Value: c.Family},
+							promfleet.Label{Name: "quantile", Value: name})
+					}
+				}
+			}
 		}},
 	{"hbd_host_rtt_smoothed_seconds", "The moving average of the host's heartbeat round trips over an address family, in seconds; absent before the first.",
 		func(s *fleetScrape, h *actors.HostSummary) {
@@ -268,7 +283,11 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 func (s *fleetScrape) run(format promfleet.Format) {
 	for i := range hostFamilies {
 		hf := &hostFamilies[i]
-		s.b = promfleet.AppendHeader(s.b, hf.name, hf.help)
+		typ := "gauge"
+		if hf.name == "hbd_host_rtt_seconds" {
+			typ = "summary" // quantiles
+		}
+		s.b = promfleet.AppendHeaderType(s.b, hf.name, hf.help, typ)
 		for _, h := range s.snap.Hosts {
 			if s.wants(h) {
 				hf.write(s, h)

@@ -35,7 +35,11 @@ func (f Format) AppendEnd(b []byte) []byte {
 // AppendHeader appends a gauge family's HELP and TYPE lines. Every sample
 // of the family must follow before the next family's header: both formats
 // want a family's lines together.
-func AppendHeader(b []byte, name, help string) []byte {
+func AppendHeader(b []byte, name, help string) []byte { return AppendHeaderType(b, name, help, "gauge") }
+
+// AppendHeaderType is AppendHeader for a family of type typ ("gauge",
+// "summary").
+func AppendHeaderType(b []byte, name, help, typ string) []byte {
 	b = append(b, "# HELP "...)
 	b = append(b, name...)
 	b = append(b, ' ')
@@ -51,7 +55,9 @@ func AppendHeader(b []byte, name, help string) []byte {
 	}
 	b = append(b, "\n# TYPE "...)
 	b = append(b, name...)
-	return append(b, " gauge\n"...)
+	b = append(b, ' ')
+	b = append(b, typ...)
+	return append(b, '\n')
 }
 
 // AppendSample appends one sample line: name{host="h",labels...} value.
