@@ -35,7 +35,9 @@ func (f Format) AppendEnd(b []byte) []byte {
 // AppendHeader appends a gauge family's HELP and TYPE lines. Every sample
 // of the family must follow before the next family's header: both formats
 // want a family's lines together.
-func AppendHeader(b []byte, name, help string) []byte { return AppendHeaderType(b, name, help, "gauge") }
+func AppendHeader(b []byte, name, help string) []byte {
+	return AppendHeaderType(b, name, help, "gauge")
+}
 
 // AppendHeaderType is AppendHeader for a family of type typ ("gauge",
 // "summary").
