@@ -162,7 +162,7 @@ type fleetScrape struct {
 type plugFamily struct {
 	name, plugin, help string
 	sig                string // label names, comma-separated
-	path               promfleet.Path
+	path               *promfleet.Path
 }
 
 // famCount is how many series of a family the current sample made.
@@ -432,9 +432,6 @@ func (s *fleetScrape) pluginFamily(h *actors.HostSummary, fam *plugFamily) {
 	s.seen, s.seenAt = s.seen[:0], s.seenAt[:0]
 	s.famN = 0 // a field: a local captured by the callback would escape
 	s.namer.WalkPath(fam.plugin, s.buf, fam.path, func(se promfleet.Series) bool {
-		if string(se.Name) != fam.name {
-			return true // another key that sanitizes to the path's name
-		}
 		if len(se.Labels) == 0 {
 			s.b = promfleet.AppendSample(s.b, fam.name, h.Name, nil, se.Value)
 			s.lines++

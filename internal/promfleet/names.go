@@ -65,7 +65,8 @@ type Namer struct {
 	name   []byte
 	labels []Label
 	path   []byte
-	tmp    []byte // strings skipped
+	tmp    []byte  // strings skipped
+	factor float64 // of the last value named
 }
 
 // Label is one label of a series.
@@ -121,36 +122,41 @@ func (n *Namer) Walk(plugin string, data []byte, fn func(s Series) bool) bool {
 	return n.WalkPath(plugin, data, nil, fn)
 }
 
-// Path is the metric path of a family: its keys, with the ones the
-// family's labels capture left open. Walking a sample for one family,
-// WalkPath skips every subtree the path excludes instead of naming its
-// values, which is what makes one pass per family affordable.
-type Path []PathKey
-
-// PathKey is one key of a Path: Key, or any key when Any.
-type PathKey struct {
-	Key string
-	Any bool
+// Path is a family's metric path: its keys, with the ones its labels
+// capture left open, and its name. Walking a sample for one family,
+// WalkPath skips every subtree the path excludes, and names no value:
+// that is what makes one pass per family affordable.
+type Path struct {
+	keys   []PathKey
+	name   []byte
+	factor float64
 }
 
-// CurrentPath returns the path of the value fn was last called with, the
-// keys its labels capture left open. Call it within fn.
-func (n *Namer) CurrentPath(plugin string) Path {
+// PathKey is one key of a Path: Key, or any key when Label names the
+// label that captures it.
+type PathKey struct {
+	Key, Label string
+}
+
+// CurrentPath returns the path of the value fn was last called with.
+// Call it within fn.
+func (n *Namer) CurrentPath(plugin string) *Path {
 	c := n.match(n.rules[plugin])
-	p := make(Path, len(n.ends))
+	p := &Path{keys: make([]PathKey, len(n.ends)), name: append([]byte(nil), n.name...), factor: n.factor}
 	for i := range n.ends {
 		if c != nil && c.segs[i].label != "" {
-			p[i].Any = true
+			p.keys[i].Label = c.segs[i].label
 		} else {
-			p[i].Key = string(n.key(i))
+			p.keys[i].Key = string(n.key(i))
 		}
 	}
 	return p
 }
 
 // WalkPath is Walk for the values at path only (nil: every value).
-// Series.Index then counts those values only.
-func (n *Namer) WalkPath(plugin string, data []byte, path Path, fn func(s Series) bool) bool {
+// Series.Index then counts those values only. Where two keys of a sample
+// name the same series, only the one the path was made from is walked.
+func (n *Namer) WalkPath(plugin string, data []byte, path *Path, fn func(s Series) bool) bool {
 	n.keys, n.ends = n.keys[:0], n.ends[:0]
 	w := &walker{n: n, plugin: plugin, rules: n.rules[plugin], data: data, fn: fn, path: path}
 	w.skipSpace()
@@ -270,9 +276,21 @@ func baseUnits(name []byte) ([]byte, float64) {
 // hbd_network_monitor_connections_total_value.
 var reservedSuffixes = []string{"_total", "_count", "_sum", "_bucket", "_created"}
 
-// series names the value at the current path and returns the factor that
-// converts its value to the name's unit.
-func (n *Namer) series(plugin string, rules []compiledRule) float64 {
+// pathSeries is the series of the value at the current path, which path
+// matches; its Value is the factor that converts the value to the unit.
+func (n *Namer) pathSeries(p *Path) Series {
+	n.labels = n.labels[:0]
+	for i := range p.keys {
+		if p.keys[i].Label != "" {
+			n.labels = append(n.labels, Label{Name: p.keys[i].Label, Value: bytesString(n.key(i))})
+		}
+	}
+	return Series{Name: p.name, Labels: n.labels, Value: p.factor}
+}
+
+// series names the value at the current path; its Value is the factor
+// that converts the value to the name's unit.
+func (n *Namer) series(plugin string, rules []compiledRule) Series {
 	c := n.match(rules)
 	n.name = append(append(n.name[:0], "hbd_"...), plugin...)
 	n.name = Sanitize(n.name, 4)
@@ -286,9 +304,8 @@ func (n *Namer) series(plugin string, rules []compiledRule) float64 {
 		n.name = append(append(n.name, '_'), n.key(i)...)
 		n.name = Sanitize(n.name, at+1)
 	}
-	var factor float64
-	n.name, factor = baseUnits(n.name)
-	return factor
+	n.name, n.factor = baseUnits(n.name)
+	return Series{Name: n.name, Labels: n.labels, Value: n.factor}
 }
 
 // bytesString is b as a string without a copy: valid until b changes,
@@ -332,7 +349,7 @@ type walker struct {
 	data   []byte
 	i      int
 	fn     func(s Series) bool
-	path   Path // nil: every value
+	path   *Path // nil: every value
 	index  int
 	bad    bool
 	stop   bool
@@ -401,11 +418,11 @@ func (w *walker) excluded(depth int) bool {
 	if w.path == nil {
 		return false
 	}
-	if depth >= len(w.path) {
+	if depth >= len(w.path.keys) {
 		return true
 	}
-	k := &w.path[depth]
-	return !k.Any && string(w.n.key(depth)) != k.Key
+	k := &w.path.keys[depth]
+	return k.Label == "" && string(w.n.key(depth)) != k.Key
 }
 
 // value reads any value at w.i; depth is that of its key.
@@ -428,7 +445,7 @@ func (w *walker) value(depth int) {
 			w.i++
 		}
 		num := w.data[start:w.i]
-		if w.path != nil && len(w.n.ends) != len(w.path) {
+		if w.path != nil && len(w.n.ends) != len(w.path.keys) {
 			return // an object's number on the way to the path's values
 		}
 		v, err := strconv.ParseFloat(unsafe.String(&num[0], len(num)), 64)
@@ -436,8 +453,13 @@ func (w *walker) value(depth int) {
 			w.bad = true
 			return
 		}
-		factor := w.n.series(w.plugin, w.rules)
-		s := Series{Name: w.n.name, Labels: w.n.labels, Value: v * factor, Index: w.index}
+		var s Series
+		if w.path != nil {
+			s = w.n.pathSeries(w.path)
+		} else {
+			s = w.n.series(w.plugin, w.rules)
+		}
+		s.Value, s.Index = v*s.Value, w.index
 		w.index++
 		if !w.fn(s) {
 			w.stop = true

@@ -136,3 +136,22 @@ func TestWalkAllocs(t *testing.T) {
 		t.Errorf("Walk allocates %v times per sample", a)
 	}
 }
+
+// WalkPath visits only the values at a family's path: the path made from
+// one value finds that key in every instance, and no other key, even one
+// that sanitizes to the same name.
+func TestWalkPath(t *testing.T) {
+	n := NewNamer(nil)
+	var path *Path
+	n.Walk("disk_monitor", []byte(`{"/":{"free_gb":1}}`), func(s Series) bool { path = n.CurrentPath("disk_monitor"); return false })
+	data := []byte(`{"/":{"percent":1,"free_gb":2,"free-gb":9},"/var":{"free_gb":0.5},"io":{"sda":{"free_gb":7}}}`)
+	var got []string
+	n.WalkPath("disk_monitor", data, path, func(s Series) bool {
+		got = append(got, fmt.Sprintf("%s{%s=%s} %g", s.Name, s.Labels[0].Name, s.Labels[0].Value, s.Value))
+		return true
+	})
+	want := []string{"hbd_disk_monitor_free_bytes{mountpoint=/} 2.147483648e+09", "hbd_disk_monitor_free_bytes{mountpoint=/var} 5.36870912e+08"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
