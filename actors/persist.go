@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/rttwin"
 	"github.com/hbd-project/hbd/internal/statefile"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -76,6 +77,7 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	}
 	h := &rec.Host
 	a.st.export(h)
+	h.RTTs = a.st.exportRTTs(rec.Type == statefile.RecordFull)
 	h.Replay = exportReplay(a.replay.State())
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts.all())
@@ -207,8 +209,10 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 		h := &rec.Host
 		if rec.Type == statefile.RecordFull {
 			clear(a.plugins)
+			a.st.conns = [numFamilies]*conn{} // and the RTT windows restore would keep
 		}
 		a.st.restore(h)
+		a.st.restoreRTTs(h.RTTs)
 		a.replay = wire.RestoreReplayGuard(importReplay(h.Replay))
 		a.lastSent, a.lastRecv, a.lastSilence = h.LastSent, h.LastRecv, h.LastSilence
 		a.alerts.reset()
@@ -262,15 +266,63 @@ func (h *hostState) export(out *statefile.Host) {
 	}
 }
 
+// exportRTTs is the connections' RTT windows for a record: whole in a
+// full record, else the entries added since the last record (none: the
+// window is left out, and stays as the files have it).
+func (h *hostState) exportRTTs(full bool) []statefile.RTTWindow {
+	var out []statefile.RTTWindow
+	for f, c := range h.conns {
+		if c == nil || c.rtts == nil {
+			continue
+		}
+		es, whole := c.rtts.Take(full)
+		if len(es) == 0 {
+			continue
+		}
+		w := statefile.RTTWindow{Family: uint8(f), Whole: whole, Entries: make([]statefile.RTTEntry, len(es))}
+		for i, e := range es {
+			w.Entries[i] = statefile.RTTEntry{UnixMilli: e.UnixMilli, Micros: e.Micros}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// restoreRTTs applies a record's RTT windows, after restore: a whole one
+// replaces the connection's window, another adds to it.
+func (h *hostState) restoreRTTs(ws []statefile.RTTWindow) {
+	for _, w := range ws {
+		if family(w.Family) >= numFamilies || h.conns[w.Family] == nil {
+			continue
+		}
+		c := h.conns[w.Family]
+		if c.rtts == nil || w.Whole {
+			c.rtts = new(rttwin.Window)
+		}
+		es := make([]rttwin.Entry, len(w.Entries))
+		for i, e := range w.Entries {
+			es[i] = rttwin.Entry{UnixMilli: e.UnixMilli, Micros: e.Micros}
+		}
+		c.rtts.Restore(es)
+	}
+}
+
 // restore sets the liveness state from a record. The name and dyn are the
 // registry's to decide (dyn follows today's watchhosts), and the state is
-// derived again from the connections rather than trusted.
+// derived again from the connections rather than trusted. The RTT windows
+// are kept: a delta carries only their new entries (restoreRTTs).
 func (h *hostState) restore(in *statefile.Host) {
 	h.ver, h.agentVersion = in.Ver, in.AgentVersion
 	if in.Interval > 0 {
 		h.interval = in.Interval
 	}
 	h.stopped, h.lastSeen, h.lastBoot = in.Stopped, in.LastSeen, in.LastBoot
+	var rtts [numFamilies]*rttwin.Window
+	for f, c := range h.conns {
+		if c != nil {
+			rtts[f] = c.rtts
+		}
+	}
 	h.conns = [numFamilies]*conn{}
 	for _, c := range in.Conns {
 		if family(c.Family) >= numFamilies {
@@ -279,6 +331,7 @@ func (h *hostState) restore(in *statefile.Host) {
 		h.conns[c.Family] = &conn{
 			addr: c.Addr, up: c.Up, lastSeen: c.LastSeen, rtt: c.RTT, srtt: c.SRTT, hasRTT: c.HasRTT,
 			loss: lossWindow{top: c.Loss.Top, seen: c.Loss.Seen, span: c.Loss.Span, started: c.Loss.Started},
+			rtts: rtts[c.Family],
 		}
 	}
 	h.state = h.derive()

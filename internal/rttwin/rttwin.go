@@ -54,8 +54,8 @@ type Window struct {
 	head   uint8        // ring index of the oldest entry
 	n      uint8        // entries in the window
 	nv     uint8        // entries with an RTT
-	// fresh is how many of the newest entries changed since the caller
-	// last took them (TakeFresh): a checkpoint writes only those.
+	// fresh is how many entries were added since the caller last took
+	// them (Take): a checkpoint's delta writes only those.
 	fresh uint8
 }
 
@@ -90,6 +90,8 @@ func (w *Window) Add(t time.Time, rtt time.Duration, missed int) {
 // Fill sets the RTT of the entry back heartbeats before the newest (0:
 // the newest), if it has none: a heartbeat that arrived late, after its
 // successors, was first recorded as missed. It reports whether it did.
+// The entry does not count as added (Take): a checkpoint's delta does not
+// carry it, the next whole window does.
 func (w *Window) Fill(back int, rtt time.Duration) bool {
 	us := micros(rtt)
 	if back < 0 || back >= int(w.n) || us == 0 {
@@ -100,7 +102,6 @@ func (w *Window) Fill(back int, rtt time.Duration) bool {
 		return false
 	}
 	w.rank[i] = w.insert(us)
-	w.fresh = max(w.fresh, uint8(back+1))
 	return true
 }
 
@@ -244,15 +245,18 @@ func (w *Window) All() iter.Seq[Entry] {
 	}
 }
 
-// TakeFresh returns the entries added or changed since the last call,
-// oldest first, and forgets that they were: what a checkpoint's delta
-// writes. whole is true when they are all the window holds (the caller
-// replaces rather than appends).
-func (w *Window) TakeFresh() (entries []Entry, whole bool) {
+// Take returns the entries added since the last call (all of them: every
+// entry), oldest first, and forgets that they were: what a checkpoint
+// writes, a delta or whole. whole is true when they are all the window
+// holds (a reader replaces rather than appends).
+func (w *Window) Take(all bool) (entries []Entry, whole bool) {
 	k := int(w.fresh)
+	if all {
+		k = Size
+	}
 	w.fresh = 0
-	if k == 0 {
-		return nil, false
+	if k == 0 || w.n == 0 {
+		return nil, all
 	}
 	whole = k >= int(w.n)
 	skip := max(0, int(w.n)-k)
@@ -268,32 +272,10 @@ func (w *Window) TakeFresh() (entries []Entry, whole bool) {
 }
 
 // Restore appends saved entries, oldest first, as Add would have: each
-// at its time with no missed heartbeats before it. Entries already in
-// the window with the same or a later time are replaced from the first
-// saved one on, so a delta written after a Fill corrects its entries.
+// at its time with no missed heartbeats before it.
 func (w *Window) Restore(entries []Entry) {
-	if len(entries) == 0 {
-		return
-	}
-	// Drop the window's entries at or after the first saved one: the
-	// saved ones are newer copies of them.
-	first := entries[0].UnixMilli
-	for w.n > 0 && w.last >= first {
-		w.dropNewest()
-	}
 	for _, e := range entries {
 		w.Add(time.UnixMilli(e.UnixMilli), time.Duration(e.Micros)*time.Microsecond, 0)
 	}
 	w.fresh = 0
-}
-
-// dropNewest removes the newest entry.
-func (w *Window) dropNewest() {
-	i := w.index(int(w.n) - 1)
-	w.remove(w.rank[i])
-	w.rank[i] = none
-	w.n--
-	if w.n > 0 {
-		w.last -= int64(w.step[i]) * int64(Tick/time.Millisecond)
-	}
 }

@@ -244,7 +244,7 @@ func TestMatchesSort(t *testing.T) {
 	}
 }
 
-func TestTakeFreshRestore(t *testing.T) {
+func TestTakeRestore(t *testing.T) {
 	var w, saved Window
 	at := t0
 	add := func(n int) {
@@ -255,39 +255,47 @@ func TestTakeFreshRestore(t *testing.T) {
 	}
 	// A checkpoint of the whole window, then deltas of what is new.
 	add(30)
-	es, whole := w.TakeFresh()
+	es, whole := w.Take(false)
 	if !whole || len(es) != 30 {
 		t.Fatalf("first take: %d entries whole %v, want 30 and whole", len(es), whole)
 	}
 	saved.Restore(es)
-	if es, _ := w.TakeFresh(); es != nil {
+	if es, _ := w.Take(false); es != nil {
 		t.Fatalf("nothing new, took %v", es)
 	}
 	add(5)
 	w.Add(at.Add(30*time.Second), ms(2), 2)
 	at = at.Add(30 * time.Second)
-	if !w.Fill(1, ms(7)) {
-		t.Fatal("Fill refused")
-	}
-	es, whole = w.TakeFresh()
+	es, whole = w.Take(false)
 	if whole || len(es) != 8 {
 		t.Fatalf("delta: %d entries whole %v, want 8, not whole", len(es), whole)
 	}
 	saved.Restore(es)
+	// A late heartbeat fills an entry already taken: not in the next
+	// delta, which holds only what was added.
+	if !w.Fill(1, ms(7)) {
+		t.Fatal("Fill refused")
+	}
+	if es, _ := w.Take(false); es != nil {
+		t.Fatalf("after a Fill alone, took %v", es)
+	}
 	add(Size) // wraps: the delta is the whole window
-	es, whole = w.TakeFresh()
+	es, whole = w.Take(false)
 	if !whole || len(es) != Size {
 		t.Fatalf("wrapped delta: %d entries whole %v", len(es), whole)
 	}
 	var fresh Window
 	fresh.Restore(es)
+	if all, whole := w.Take(true); !whole || !slices.Equal(all, entries(&w)) {
+		t.Fatalf("Take(true) = %v, %v; want every entry, whole", all, whole)
+	}
 	saved.Restore(es)
 	for _, got := range []*Window{&saved, &fresh} {
 		if !slices.Equal(entries(got), entries(&w)) || got.Quantiles() != w.Quantiles() {
 			t.Fatalf("restored\n got %v\nwant %v", entries(got), entries(&w))
 		}
 	}
-	if es, _ := saved.TakeFresh(); es != nil {
+	if es, _ := saved.Take(false); es != nil {
 		t.Fatalf("a restored window has nothing fresh, took %d", len(es))
 	}
 }

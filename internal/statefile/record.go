@@ -37,6 +37,26 @@ type Host struct {
 	LastSilence int64 // agent timestamp of the last silence request
 	Plugins     []Plugin
 	Alerts      []Alert
+	// RTTs are the connections' windows of recent heartbeat RTTs. Like
+	// Plugins, a delta holds only the entries added since the host's
+	// previous record, unless Whole says they are the whole window.
+	RTTs []RTTWindow
+}
+
+// RTTWindow is one connection's recent heartbeats, oldest first.
+type RTTWindow struct {
+	Family uint8 // as Conn.Family
+	// Whole: Entries are the whole window; else they follow the window
+	// as the previous records left it (replacing its entries at or after
+	// the first one's time).
+	Whole   bool
+	Entries []RTTEntry
+}
+
+// RTTEntry is one heartbeat: when it was received and its RTT.
+type RTTEntry struct {
+	UnixMilli int64
+	Micros    uint32 // 0: none (missed, or sent without a measurement)
 }
 
 // Conn is one address family's connection.
@@ -155,6 +175,7 @@ const (
 // section it knows must decode whole.
 const (
 	sectionReplay = 1 // Replay: floor, count, then each window
+	sectionRTT    = 2 // RTTs: count, then each window
 )
 
 // Conn flags.
@@ -286,7 +307,70 @@ func AppendHost(b []byte, h *Host) []byte {
 	if len(h.Replay.Windows) > 0 || h.Replay.Floor != 0 {
 		b = appendSection(b, sectionReplay, func(b []byte) []byte { return appendReplay(b, &h.Replay) })
 	}
+	if len(h.RTTs) > 0 {
+		b = appendSection(b, sectionRTT, func(b []byte) []byte { return appendRTTs(b, h.RTTs, rttBase(h)) })
+	}
 	return b
+}
+
+// rttBase is what the first entry's time of an RTT window is written as
+// a difference from: the host's last contact (in ms), which the newest
+// entries are close to, so a delta's one or two entries take a few bytes.
+func rttBase(h *Host) int64 {
+	if h.LastSeen.IsZero() {
+		return 0
+	}
+	return h.LastSeen.UnixMilli()
+}
+
+// appendRTTs writes each window: family, whole, count, then per entry its
+// time as a difference from the previous one's (the first from base) and
+// the RTT: about 5 bytes a heartbeat.
+func appendRTTs(b []byte, ws []RTTWindow, base int64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ws)))
+	for i := range ws {
+		w := &ws[i]
+		var whole byte
+		if w.Whole {
+			whole = 1
+		}
+		b = append(b, w.Family, whole)
+		b = binary.AppendUvarint(b, uint64(len(w.Entries)))
+		prev := base
+		for _, e := range w.Entries {
+			b = binary.AppendVarint(b, e.UnixMilli-prev)
+			prev = e.UnixMilli
+			b = binary.AppendUvarint(b, uint64(e.Micros))
+		}
+	}
+	return b
+}
+
+func (d *decoder) rtts(h *Host) {
+	n := d.count()
+	if n == 0 {
+		return
+	}
+	h.RTTs = make([]RTTWindow, n)
+	for i := range h.RTTs {
+		w := &h.RTTs[i]
+		w.Family = d.byte()
+		switch whole := d.byte(); whole {
+		case 0, 1:
+			w.Whole = whole == 1
+		default:
+			d.fail(fmt.Errorf("RTT window %d: whole flag %d", i, whole))
+			return
+		}
+		if m := d.count(); m > 0 {
+			w.Entries = make([]RTTEntry, m)
+			prev := rttBase(h)
+			for j := range w.Entries {
+				prev += d.varint()
+				w.Entries[j] = RTTEntry{UnixMilli: prev, Micros: d.uint32()}
+			}
+		}
+	}
 }
 
 // appendSection appends a section with tag and the body body appends.
@@ -459,19 +543,25 @@ func (d *decoder) sections(h *Host) {
 			return
 		}
 		switch tag {
-		case sectionReplay:
+		case sectionReplay, sectionRTT:
 			if seen&(1<<tag) != 0 {
 				d.fail(fmt.Errorf("section %d twice", tag))
 				return
 			}
 			seen |= 1 << tag
+			name := "replay"
 			sd := decoder{b: body}
-			sd.replay(&h.Replay)
+			if tag == sectionReplay {
+				sd.replay(&h.Replay)
+			} else {
+				name = "RTT"
+				sd.rtts(h)
+			}
 			if sd.err == nil && len(sd.b) != 0 {
-				sd.fail(fmt.Errorf("%d bytes after the replay section", len(sd.b)))
+				sd.fail(fmt.Errorf("%d bytes after the %s section", len(sd.b), name))
 			}
 			if sd.err != nil {
-				d.fail(fmt.Errorf("replay section: %w", sd.err))
+				d.fail(fmt.Errorf("%s section: %w", name, sd.err))
 			}
 		default:
 			// A later version's addition: skipped, as promised above.

@@ -47,6 +47,10 @@ func fullHost() Host {
 			NotifiedLevel: 2, NotifiedAt: ts(1795510001),
 			Routes: []RouteSent{{Name: "pager", At: ts(1795510001)}, {Name: "mail", At: ts(1795510002)}},
 		}},
+		RTTs: []RTTWindow{
+			{Family: 1, Whole: true, Entries: []RTTEntry{{UnixMilli: 1795510700123, Micros: 212}, {UnixMilli: 1795510710100, Micros: 0}, {UnixMilli: 1795510705000, Micros: math.MaxUint32}}},
+			{Family: 0, Entries: []RTTEntry{{UnixMilli: -5, Micros: 1}}},
+		},
 	}
 }
 
@@ -142,6 +146,14 @@ func TestHostSections(t *testing.T) {
 	long := appendSection(slices.Clone(bare), sectionReplay, func(b []byte) []byte { return append(appendReplay(b, &r), 0) })
 	if _, err := DecodeHost(long); err == nil {
 		t.Error("a replay section with a trailing byte decoded")
+	}
+	rtts := appendSection(slices.Clone(b), sectionRTT, func(b []byte) []byte { return appendRTTs(b, h.RTTs, rttBase(&h)) })
+	if _, err := DecodeHost(rtts); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("RTT section twice: err %v", err)
+	}
+	badFlag := appendSection(slices.Clone(bare), sectionRTT, func(b []byte) []byte { return append(b, 1, 0, 7, 0) })
+	if _, err := DecodeHost(badFlag); err == nil || !strings.Contains(err.Error(), "RTT section") {
+		t.Errorf("RTT window with a whole flag of 7: err %v", err)
 	}
 	// Version 1 records have no sections.
 	if _, err := decodeHost(b, 1); err == nil {
