@@ -112,7 +112,7 @@ func (f *fleetExposition) handler(ctx *fasthttp.RequestCtx) {
 	}
 	format := promfleet.Text
 	accept := http.Header{"Accept": {string(ctx.Request.Header.Peek("Accept"))}}
-	if expfmt.NegotiateIncludingOpenMetrics(accept).FormatType() == expfmt.TypeOpenMetrics {
+	if expfmt.NegotiateAccept(accept, expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeTextPlain)).FormatType() == expfmt.TypeOpenMetrics {
 		format = promfleet.OpenMetrics
 	}
 	ctx.SetContentType(format.ContentType())
