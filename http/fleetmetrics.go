@@ -74,7 +74,6 @@ type fleetExposition struct {
 	sys  *actors.System
 	opt  FleetOptions
 	log  *slog.Logger
-	rule []promfleet.Rule
 
 	dropped   [numDropReasons]atomic.Uint64
 	scrapes   atomic.Uint64
@@ -128,7 +127,7 @@ func (f *fleetExposition) handler(ctx *fasthttp.RequestCtx) {
 // all) to w and counts the scrape; an error is the client's going away.
 func (f *fleetExposition) write(w *bufio.Writer, snap *actors.FleetSnapshot, filter *broadcast.Filter, format promfleet.Format) error {
 	start := time.Now()
-	s := &fleetScrape{f: f, w: w, snap: snap, filter: filter, namer: promfleet.NewNamer(f.rule),
+	s := &fleetScrape{f: f, w: w, snap: snap, filter: filter, namer: promfleet.NewNamer(promfleet.BuiltinRules),
 		b: make([]byte, 0, flushAt+4096)}
 	s.run(format)
 	f.scrapes.Add(1)
