@@ -71,9 +71,9 @@ var dropReasonNames = [numDropReasons]string{"label_values", "families", "collis
 // pass per plugin family reads that plugin's newest sample of each host
 // again. See docs/METRICS.md for names, labels and bounds.
 type fleetExposition struct {
-	sys  *actors.System
-	opt  FleetOptions
-	log  *slog.Logger
+	sys *actors.System
+	opt FleetOptions
+	log *slog.Logger
 
 	dropped   [numDropReasons]atomic.Uint64
 	scrapes   atomic.Uint64
