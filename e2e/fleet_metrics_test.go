@@ -102,10 +102,12 @@ scrape_configs:
 	if cpu < 0 || cpu > 100 {
 		t.Errorf("prom1's CPU through Prometheus: %v %%, want 0..100", cpu)
 	}
-	if rtt <= 0 || rtt > 1 {
-		t.Errorf("prom1's IPv4 RTT p99 through Prometheus: %v s, want a loopback round trip (0 < rtt < 1 s)", rtt)
+	// A loopback round trip, which a loaded machine (or the race
+	// detector) can stretch to seconds, but never to the 30 s timeout.
+	if rtt <= 0 || rtt > 30 {
+		t.Errorf("prom1's IPv4 RTT p99 through Prometheus: %v s, want a loopback round trip (0 < rtt < 30 s)", rtt)
 	}
-	if v, ok := query(`hbd_host_rtt_last_seconds{host="prom1",family="ipv6"}`); !ok || v <= 0 || v > 1 {
+	if v, ok := query(`hbd_host_rtt_last_seconds{host="prom1",family="ipv6"}`); !ok || v <= 0 || v > 30 {
 		t.Errorf("prom1's last IPv6 RTT through Prometheus: %v %v", v, ok)
 	}
 	if up != 1 {
