@@ -118,7 +118,8 @@ type hostActor struct {
 	env     *hostEnv
 	st      hostState        // by value: the actor and its state are one allocation
 	replay  wire.ReplayGuard // a window per sender instance
-	plugins map[string]*ring // nil until the first plugin
+	plugins map[string]*ring // nil until the first plugin; changed under exp.mu
+	exp     exposed          // what the fleet exposition reads without a message
 
 	timer   Timer
 	timerAt time.Time
@@ -252,7 +253,9 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.st.expectSince = a.env.clock.Now()
 			a.arm(ctx.Self())
 		}
-		ctx.Send(a.env.fleet, a.st.summary())
+		s := a.st.summary()
+		s.src = a
+		ctx.Send(a.env.fleet, s)
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -387,6 +390,7 @@ func (a *hostActor) requestSilence(ctx actor.Context, m *ingest.Silence) {
 
 // store keeps a sample in its plugin's ring; false if it was a duplicate.
 func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
+	a.exp.mu.Lock()
 	r := a.plugins[string(m.Plugin)]
 	if r == nil {
 		r = a.addRing(string(m.Plugin))
@@ -394,6 +398,7 @@ func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 	before := r.len()
 	smp := sample{unixNano: m.Sent, data: m.Data}
 	inserted := r.insert(smp)
+	a.exp.mu.Unlock()
 	grew := r.sizeDelta()
 	a.sampleBytes += int(grew)
 	a.env.stats.SamplesBytes.Add(grew)
@@ -414,7 +419,7 @@ func (a *hostActor) store(ctx actor.Context, m *ingest.Sample) bool {
 }
 
 // addRing makes the ring of a new plugin. The map is made with the first:
-// a host without plugins does not pay for it.
+// a host without plugins does not pay for it. The caller holds exp.mu.
 func (a *hostActor) addRing(plugin string) *ring {
 	if a.plugins == nil {
 		a.plugins = make(map[string]*ring)
@@ -456,9 +461,11 @@ func (a *hostActor) afterChange(ctx actor.Context) {
 // current summary, with its active alerts.
 func (a *hostActor) pushSummary(ctx actor.Context) {
 	s := a.st.summary()
+	s.src = a
 	if a.alertsDirty || a.lastAlerts != nil {
 		if a.alertsDirty {
 			a.lastAlerts = a.activeAlerts()
+			a.publishLevels()
 			a.alertsDirty = false
 		}
 		s.Alerts = a.lastAlerts

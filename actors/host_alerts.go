@@ -56,6 +56,7 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 			}
 			t = alert.NewTracker(path, now)
 			a.alerts.put(t)
+			defer a.publishLevels() // at its level after Observe
 		}
 		before := t.Level
 		ch, changed := t.Observe(now, v, rule, a.env.flap)

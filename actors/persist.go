@@ -184,6 +184,8 @@ func restoreAlert(a *statefile.Alert) *alert.Tracker {
 // daemon's with the last datagram accepted) are replays of old traffic.
 func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 	ringLost := false
+	a.exp.mu.Lock()
+	defer a.exp.mu.Unlock()
 	for _, rec := range recs {
 		h := &rec.Host
 		if rec.Type == statefile.RecordFull {

@@ -39,6 +39,10 @@ type HostSummary struct {
 	ver   uint8
 
 	conns [numFamilies]contract.Conn // Conns' storage: one allocation per summary
+
+	// src is the HostActor, for what it exposes to readers on other
+	// goroutines (exposed); nil in summaries made by tests.
+	src *hostActor
 }
 
 // summary builds the host's immutable fleet entry: typed values only. A

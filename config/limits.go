@@ -23,6 +23,12 @@ type Limits struct {
 	// BytesPerHost bounds the sample data one host's plugins hold, history
 	// included, in bytes; default 16777216 (16 MiB). Raise it with history.
 	BytesPerHost int `toml:"bytes_per_host"`
+	// FleetLabelValues bounds the series one host has in one plugin
+	// family on /metrics/fleet (its partitions, interfaces...); default 128.
+	FleetLabelValues int `toml:"fleet_label_values"`
+	// FleetFamilies bounds the plugin metric names of one scrape of
+	// /metrics/fleet, over the whole fleet; default 1000.
+	FleetFamilies int `toml:"fleet_families"`
 }
 
 func defaultLimits() Limits {
@@ -37,6 +43,9 @@ func defaultLimits() Limits {
 		GlobLength:       limits.DefaultGlobLength,
 		MetricPathLength: limits.DefaultMetricPathLength,
 		BytesPerHost:     limits.DefaultBytesPerHost,
+
+		FleetLabelValues: 128,
+		FleetFamilies:    1000,
 	}
 }
 
@@ -71,6 +80,8 @@ func (l *Limits) validate(r *report, p keyPath) {
 	intRange(r, p.key("glob_length"), l.GlobLength, 16, 4096)
 	intRange(r, p.key("metric_path_length"), l.MetricPathLength, 16, 4096)
 	intRange(r, p.key("bytes_per_host"), l.BytesPerHost, 64<<10, 1<<31-1)
+	intRange(r, p.key("fleet_label_values"), l.FleetLabelValues, 1, 100000)
+	intRange(r, p.key("fleet_families"), l.FleetFamilies, 1, 1000000)
 	// Its least (64 KiB) is above the largest sample_bytes: a host can
 	// always hold one sample.
 }

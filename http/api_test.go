@@ -770,7 +770,7 @@ func TestAPITokens(t *testing.T) {
 	writer := client(t, ln, "192.0.2.8:40000", bearer("write-token"))
 	const body = `{"host":"web01","duration":"1h"}`
 
-	for _, path := range []string{"/api/0/hosts", "/api/0/stats", "/api/0/messages"} {
+	for _, path := range []string{"/api/0/hosts", "/api/0/stats", "/api/0/messages", "/metrics/fleet"} {
 		r := anon.get(path)
 		wantError(t, "anonymous GET "+path, r, 401, "authentication required")
 		if r.header["Www-Authenticate"] != `Bearer realm="hbd"` {

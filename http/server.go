@@ -62,6 +62,8 @@ type Options struct {
 	// WebSocket, when set, is served at /hbd and its counters are added
 	// to /metrics; nil serves no WebSocket stream on the API port.
 	WebSocket *ws.Endpoint
+	// Fleet bounds the fleet exposition, /metrics/fleet.
+	Fleet FleetOptions
 }
 
 // maxBodySize bounds a request body: the only bodies the API takes are
@@ -107,8 +109,11 @@ func New(sys *actors.System, opt Options) *Server {
 		r.GET("/hbd", opt.WebSocket.Handler)
 	}
 	opt.Collectors = append(opt.Collectors, notifyCollector{sys})
+	fleet := newFleetExposition(sys, opt.Fleet, opt.Logger)
+	opt.Collectors = append(opt.Collectors, fleetCollector{fleet})
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
+	r.GET("/metrics/fleet", fleet.handler)
 	if opt.Guard.pprof {
 		r.GET("/debug/pprof/{profile:*}", opt.Guard.gate.wrap(pprof()))
 	}

@@ -200,7 +200,8 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		if err != nil {
 			return nil, err
 		}
-		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: tlsCfg, WebSocket: stream})
+		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: tlsCfg, WebSocket: stream,
+			Fleet: hbdhttp.FleetOptions{LabelValues: cfg.Limits.FleetLabelValues, Families: cfg.Limits.FleetFamilies}})
 		if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 			return nil, err
 		}
