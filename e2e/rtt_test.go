@@ -53,13 +53,31 @@ func TestRTTDistributions(t *testing.T) {
 	for i, s := range []*sender{slow4, slow6, even4, even6} {
 		s.instance = uint64(i + 1)
 	}
-	for seq := uint32(1); seq <= 7; seq++ {
+	// The first heartbeats register the hosts. A new host's first
+	// datagrams go through the registry, and one of the next may overtake
+	// them once the host is known; the window keeps what comes in order,
+	// so the rest are sent once both hosts are registered.
+	send := func(seq uint32) {
 		slow4.heartbeatRTT(time.Minute, seq, time.Millisecond)
 		if seq != 4 && seq != 5 {
 			slow6.heartbeatRTT(time.Minute, seq, 20*time.Millisecond)
 		}
 		even4.heartbeatRTT(time.Minute, seq, time.Millisecond)
 		even6.heartbeatRTT(time.Minute, seq, 1500*time.Microsecond)
+	}
+	send(1)
+	for _, h := range []string{"slow01", "even01"} {
+		waitFor(t, 20*time.Second, h+"'s first heartbeats", func() bool {
+			var v rttAnswer
+			if st, _ := get(t, d.http+"/api/0/hosts/"+h+"/rtt"); st != 200 {
+				return false
+			}
+			getJSON(t, d.http+"/api/0/hosts/"+h+"/rtt", &v)
+			return len(v.Families) == 2 && v.Families[0].Count == 1 && v.Families[1].Count == 1
+		})
+	}
+	for seq := uint32(2); seq <= 7; seq++ {
+		send(seq)
 	}
 	var v rttAnswer
 	waitFor(t, 20*time.Second, "slow01's heartbeats in its windows", func() bool {
