@@ -503,7 +503,9 @@ func (a *hostActor) arm(self *actor.PID) {
 }
 
 // answer builds the answer of a plugins query: the latest sample of every
-// plugin (q.plugin ""), or the newest q.limit samples of one.
+// plugin (q.plugin ""), or the newest q.limit samples of one. It reads the
+// plugin map and the rings only: the actor calls it, or another goroutine
+// holding exp.mu (System.QueryPlugins).
 func (a *hostActor) answer(q *pluginsQuery) Answer {
 	if q.plugin == "" {
 		plugins := make([]contract.Plugin, 0, len(a.plugins))

@@ -208,10 +208,22 @@ func (s *System) inBatches(pids []*actor.PID, what string, msg func(done chan<- 
 // samples of one. The answer says when the host or the plugin is unknown;
 // the error is a *NoAnswerError when the actor did not answer before ctx
 // ended.
+//
+// A host in the fleet's published snapshot is answered here, on the
+// caller's goroutine, under the lock its HostActor holds while it changes
+// its rings (see exposed): the actor's mailbox, which holds whatever the
+// dispatcher has not run yet across the whole fleet, is not in the way.
+// A host registered since the last publication is asked through it.
 func (s *System) QueryPlugins(ctx context.Context, host, plugin string, limit int) (Answer, error) {
 	pid, ok := s.Registry.Lookup(host)
 	if !ok {
 		return Answer{Missing: MissingHost}, nil
+	}
+	if sum := s.Fleet.Snapshot().Find(host); sum != nil && sum.src != nil {
+		a := sum.src
+		a.exp.mu.Lock()
+		defer a.exp.mu.Unlock()
+		return a.answer(&pluginsQuery{plugin: plugin, limit: limit}), nil
 	}
 	ch := make(chan Answer, 1)
 	s.actors.Root.Send(pid, &pluginsQuery{plugin: plugin, limit: limit, reply: ch})
