@@ -215,8 +215,7 @@ func (s *System) inBatches(pids []*actor.PID, what string, msg func(done chan<- 
 // dispatcher has not run yet across the whole fleet, is not in the way.
 // A host registered since the last publication is asked through it.
 func (s *System) QueryPlugins(ctx context.Context, host, plugin string, limit int) (Answer, error) {
-	pid, ok := s.Registry.Lookup(host)
-	if !ok {
+	if _, ok := s.Registry.Lookup(host); !ok {
 		return Answer{Missing: MissingHost}, nil
 	}
 	if sum := s.Fleet.Snapshot().Find(host); sum != nil && sum.src != nil {
@@ -225,9 +224,7 @@ func (s *System) QueryPlugins(ctx context.Context, host, plugin string, limit in
 		defer a.exp.mu.Unlock()
 		return a.answer(&pluginsQuery{plugin: plugin, limit: limit}), nil
 	}
-	ch := make(chan Answer, 1)
-	s.actors.Root.Send(pid, &pluginsQuery{plugin: plugin, limit: limit, reply: ch})
-	return await(ctx, ch, "host")
+	return s.askHost(ctx, host, func(ch chan<- Answer) any { return &pluginsQuery{plugin: plugin, limit: limit, reply: ch} })
 }
 
 // Messages returns the newest matching journal events as a JSON array,
@@ -259,13 +256,7 @@ func (s *System) Messages(ctx context.Context, q MessagesQuery) ([]byte, error) 
 // says when the host is unknown; the error is a *NoAnswerError when the
 // actor did not answer before ctx ended.
 func (s *System) QueryAlerts(ctx context.Context, host string) (Answer, error) {
-	pid, ok := s.Registry.Lookup(host)
-	if !ok {
-		return Answer{Missing: MissingHost}, nil
-	}
-	ch := make(chan Answer, 1)
-	s.actors.Root.Send(pid, &alertsQuery{reply: ch})
-	return await(ctx, ch, "host")
+	return s.askHost(ctx, host, func(ch chan<- Answer) any { return &alertsQuery{reply: ch} })
 }
 
 // QueryRTT asks a host's actor for the RTT windows of its connections,
@@ -273,12 +264,19 @@ func (s *System) QueryAlerts(ctx context.Context, host string) (Answer, error) {
 // unknown; the error is a *NoAnswerError when the actor did not answer
 // before ctx ended.
 func (s *System) QueryRTT(ctx context.Context, host string) (Answer, error) {
+	return s.askHost(ctx, host, func(ch chan<- Answer) any { return &rttQuery{reply: ch} })
+}
+
+// askHost sends a host's actor the query that query makes with the reply
+// channel, and waits for the answer (see await); an unknown host is
+// answered MissingHost without asking.
+func (s *System) askHost(ctx context.Context, host string, query func(chan<- Answer) any) (Answer, error) {
 	pid, ok := s.Registry.Lookup(host)
 	if !ok {
 		return Answer{Missing: MissingHost}, nil
 	}
 	ch := make(chan Answer, 1)
-	s.actors.Root.Send(pid, &rttQuery{reply: ch})
+	s.actors.Root.Send(pid, query(ch))
 	return await(ctx, ch, "host")
 }
 
