@@ -61,25 +61,29 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts.all())
 	whole := rec.Type == statefile.RecordFull
-	// The rings' bytes go into one buffer: a whole ring is its size, a
-	// tail a few records.
-	var buf []byte
+	// The rings' bytes go into one buffer, sized for them: a whole ring is
+	// about its size, a tail a few records.
+	size, saved := 0, 0
 	for _, r := range a.plugins {
-		if whole {
-			buf = slices.Grow(buf, r.size())
-		} else if r.store.Changed() {
-			h.Plugins = slices.Grow(h.Plugins, len(a.plugins))
-			buf = slices.Grow(buf, 64)
+		switch {
+		case whole:
+			size += r.size()
+		case r.store.Changed():
+			size += 64
+		default:
+			continue
 		}
+		saved++
 	}
-	if whole {
-		h.Plugins = make([]statefile.Plugin, 0, len(a.plugins))
-	}
-	for _, r := range a.plugins {
-		var ok bool
-		var p statefile.Plugin
-		if p, buf, ok = r.save(buf, whole); ok {
-			h.Plugins = append(h.Plugins, p)
+	if saved > 0 {
+		buf := make([]byte, 0, size)
+		h.Plugins = make([]statefile.Plugin, 0, saved)
+		for _, r := range a.plugins {
+			var ok bool
+			var p statefile.Plugin
+			if p, buf, ok = r.save(buf, whole); ok {
+				h.Plugins = append(h.Plugins, p)
+			}
 		}
 	}
 	a.dirty, a.needFull = false, false

@@ -128,20 +128,7 @@ interval = "1s"
 timeout = "900ms"
 `, script))
 
-	hostAlert := func() (alertJSON, bool) {
-		var ha struct {
-			Hostname string      `json:"hostname"`
-			Alerts   []alertJSON `json:"alerts"`
-			Summary  map[string]int
-		}
-		getJSON(t, d.http+"/api/0/hosts/app01/alerts", &ha)
-		for _, a := range ha.Alerts {
-			if a.MetricPath == "queue.depth" {
-				return a, true
-			}
-		}
-		return alertJSON{}, false
-	}
+	hostAlert := func() (alertJSON, bool) { return hostAlertAt(d, "app01", "queue.depth") }
 	waitFor(t, 20*time.Second, "queue.depth tracked as OK", func() bool {
 		a, ok := hostAlert()
 		return ok && a.Level == "OK"
@@ -358,4 +345,22 @@ url = %q
 			t.Errorf("?host=db01 returned %v", m)
 		}
 	}
+}
+
+// hostAlertAt returns the host's alert on path from GET
+// /api/0/hosts/{host}/alerts, and false while the host or the alert is not
+// there yet (404 until the host's first datagram registers it).
+func hostAlertAt(d *daemon, host, path string) (alertJSON, bool) {
+	var ha struct {
+		Alerts []alertJSON `json:"alerts"`
+	}
+	if st, body := getQuiet(d.http + "/api/0/hosts/" + host + "/alerts"); st != 200 || json.Unmarshal(body, &ha) != nil {
+		return alertJSON{}, false
+	}
+	for _, a := range ha.Alerts {
+		if a.MetricPath == path {
+			return a, true
+		}
+	}
+	return alertJSON{}, false
 }

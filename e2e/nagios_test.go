@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -50,21 +49,7 @@ shell = true
 interval = "1s"
 `)
 
-	hostAlert := func() (alertJSON, bool) {
-		var ha struct {
-			Alerts []alertJSON `json:"alerts"`
-		}
-		// 404 until the agent's first datagram registers the host.
-		if st, body := getQuiet(d.http + "/api/0/hosts/web01/alerts"); st != 200 || json.Unmarshal(body, &ha) != nil {
-			return alertJSON{}, false
-		}
-		for _, a := range ha.Alerts {
-			if a.MetricPath == "check_load.status" {
-				return a, true
-			}
-		}
-		return alertJSON{}, false
-	}
+	hostAlert := func() (alertJSON, bool) { return hostAlertAt(d, "web01", "check_load.status") }
 	waitFor(t, 30*time.Second, "check_load.status WARNING", func() bool {
 		a, ok := hostAlert()
 		return ok && a.Level == "WARNING"
