@@ -326,8 +326,13 @@ func (s *Server) askHost(ctx *fasthttp.RequestCtx, name, plugin string, limit in
 // ask puts a question to a host's actor within the query timeout and
 // writes its answer: 404 for an unknown host or plugin, 503 when the
 // actor did not answer in time.
+//
+// The query's context is not derived from ctx: a *RequestCtx as a parent
+// makes the context package watch it from a goroutine of its own, which
+// reads the request's user values while fasthttp resets them for the next
+// request (a data race the race detector found).
 func (s *Server) ask(ctx *fasthttp.RequestCtx, name, plugin string, q func(context.Context) (actors.Answer, error)) {
-	qctx, cancel := context.WithTimeout(ctx, s.timeout)
+	qctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	r, err := q(qctx)
 	switch {
@@ -374,7 +379,7 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx) {
 		}
 		q.Since = time.UnixMilli(int64(f * 1e3))
 	}
-	qctx, cancel := context.WithTimeout(ctx, s.timeout)
+	qctx, cancel := context.WithTimeout(context.Background(), s.timeout) // not ctx: see ask
 	defer cancel()
 	b, err := s.sys.Messages(qctx, q)
 	if err != nil {
