@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"golang.org/x/time/rate"
 
 	"github.com/hbd-project/hbd/actors"
@@ -82,6 +83,8 @@ func run(args []string) int {
 		return 0
 	}
 	log := newLogger(cfg.LogLevel)
+	got, rerr := applyRuntime(cfg.Runtime, memlimit.FromCgroup)
+	logRuntime(log, got, rerr)
 	if err := serve(cfg, log); err != nil {
 		log.Error("hbd stopped with an error", "err", err)
 		return 1
