@@ -110,7 +110,7 @@ func TestValidateAlertingInCode(t *testing.T) {
 	}{
 		{"valid", func(d *Daemon) {}, ""},
 		{"key of another type", func(d *Daemon) { d.Notify[0].URL = "https://x.example.com" },
-			"notify[0].url: not used by type exec (it is a key of type webhook)"},
+			"notify[0].url: not used by type exec (it is a key of types webhook, slack or mattermost)"},
 		{"empty headers map of another type is not set", func(d *Daemon) { d.Notify[0].Headers = map[string]string{} }, ""},
 		{"no name", func(d *Daemon) { d.Notify[0].Name = "" },
 			`notify[0].name: invalid name "": use 1-64 ASCII letters, digits, '-', '.' and '_', not starting with '.' or '-'`},
