@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"time"
 )
 
@@ -17,7 +18,8 @@ type TelegramConfig struct {
 
 // Telegram sends each notification through a bot (Bot API sendMessage:
 // POST /bot{token}/sendMessage) in parse_mode HTML, everything from the
-// network escaped (see htmlMarkup).
+// network escaped (see htmlMarkup). The token is in the path as the Bot API
+// documents it ("/bot123456:ABC-DEF.../sendMessage"), ':' unescaped.
 type Telegram struct {
 	endpoint string // holds the token: never in errors
 	logURL   string
@@ -40,7 +42,7 @@ func NewTelegram(c TelegramConfig) (*Telegram, error) {
 		return nil, err
 	}
 	return &Telegram{
-		endpoint: base + "/bot" + escapePathSegment(c.Token) + "/sendMessage",
+		endpoint: base + "/bot" + url.PathEscape(c.Token) + "/sendMessage",
 		logURL:   base + "/bot<token>/sendMessage",
 		chatID:   c.ChatID,
 		post:     newPoster("telegram", name, c.Timeout),
