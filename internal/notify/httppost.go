@@ -59,7 +59,7 @@ func (p *poster) do(ctx context.Context, r request) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, method, r.url, bytes.NewReader(r.body))
 	if err != nil {
-		return p.errorf("%w", redactURL(err, r.logURL))
+		return p.wrap(redactURL(err, r.logURL))
 	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
@@ -73,7 +73,7 @@ func (p *poster) do(ctx context.Context, r request) error {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return p.errorf("%w", redactURL(err, r.logURL))
+		return p.wrap(redactURL(err, r.logURL))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -89,8 +89,9 @@ func (p *poster) do(ctx context.Context, r request) error {
 	}
 }
 
-func (p *poster) errorf(format string, args ...any) error {
-	return fmt.Errorf("%s %s: "+format, append([]any{p.kind, p.name}, args...)...)
+// wrap says which channel err is from.
+func (p *poster) wrap(err error) error {
+	return fmt.Errorf("%s %s: %w", p.kind, p.name, err)
 }
 
 // Close closes the channel's idle connections. Send may still be used

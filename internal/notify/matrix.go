@@ -77,7 +77,7 @@ func (m *Matrix) Send(ctx context.Context, n Notification) error {
 		FormattedBody: render(n, htmlMarkup("<br>"), true, matrixBodyMax),
 	})
 	if err != nil {
-		return m.post.errorf("%w", err)
+		return m.post.wrap(err)
 	}
 	return m.post.do(ctx, request{
 		method:      http.MethodPut,

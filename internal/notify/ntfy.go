@@ -72,7 +72,7 @@ func (t *Ntfy) Send(ctx context.Context, n Notification) error {
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return t.post.errorf("%w", err)
+		return t.post.wrap(err)
 	}
 	return t.post.do(ctx, request{url: t.endpoint, contentType: "application/json", header: t.header, body: body})
 }

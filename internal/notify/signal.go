@@ -57,7 +57,7 @@ func (s *Signal) Send(ctx context.Context, n Notification) error {
 		Recipients []string `json:"recipients"`
 	}{render(n, plainMarkup, true, signalMessageMax), s.number, s.recipients})
 	if err != nil {
-		return s.post.errorf("%w", err)
+		return s.post.wrap(err)
 	}
 	return s.post.do(ctx, request{url: s.endpoint, contentType: "application/json", body: body})
 }

@@ -62,7 +62,7 @@ func (w chatWebhook) Send(ctx context.Context, n Notification) error {
 		Text string `json:"text"`
 	}{render(n, w.markup, true, w.limit)})
 	if err != nil {
-		return w.post.errorf("%w", err)
+		return w.post.wrap(err)
 	}
 	// The URL is the webhook's secret: errors name the service only.
 	return w.post.do(ctx, request{url: w.url, logURL: w.post.kind + " webhook", contentType: "application/json", body: body})

@@ -67,7 +67,7 @@ func (t *Telegram) Send(ctx context.Context, n Notification) error {
 	msg.LinkPreviewOptions.IsDisabled = true // host names are not links to preview
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return t.post.errorf("%w", err)
+		return t.post.wrap(err)
 	}
 	return t.post.do(ctx, request{url: t.endpoint, logURL: t.logURL, contentType: "application/json", body: body})
 }
