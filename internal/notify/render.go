@@ -125,7 +125,7 @@ func render(n Notification, m markup, withTitle bool, limit int) string {
 	if n.GroupSize == 0 {
 		listed = 0
 	}
-	msg := n.Message
+	msg, keep := n.Message, len(n.Message)
 	for {
 		s := renderParts(n, m, withTitle, msg, listed)
 		if len(s) <= limit {
@@ -134,16 +134,19 @@ func render(n Notification, m markup, withTitle bool, limit int) string {
 		switch {
 		case listed > 0:
 			listed /= 2
-		case len(msg) > 0:
-			// The message alone is too long: halve it, on a rune boundary.
-			msg = truncateUTF8(msg, len(msg)/2) + "…"
-			if len(msg) <= len("…")+1 {
-				msg = ""
+		case msg != "":
+			// The message alone is too long: halve what is kept of it,
+			// on a rune boundary; keep shrinks every time, so this ends.
+			keep /= 2
+			msg = ""
+			if keep >= 8 {
+				msg = truncateUTF8(n.Message, keep) + "…"
 			}
 		default:
-			// Only the title is left, and it is too long: cut the
-			// plain text, which no markup has to close.
-			return truncateUTF8(oneLine(s), limit)
+			// Only the title is left, and it is too long: the plain
+			// title, cut so that escaped (each byte 5 at most: "&amp;")
+			// and marked up (2: a code span's backquotes) it fits.
+			return m.text(truncateUTF8(title(n), max(0, limit-2)/5))
 		}
 	}
 }

@@ -94,6 +94,21 @@ func TestRenderFitsLimit(t *testing.T) {
 	}
 }
 
+// A limit below the title's length still ends, with the title cut and
+// its markup whole.
+func TestRenderTinyLimit(t *testing.T) {
+	for name, m := range map[string]markup{"html": htmlMarkup("\n"), "slack": markdownMarkup(true), "plain": plainMarkup} {
+		for limit := range 200 {
+			got := render(nastyNotification(), m, true, limit)
+			amp := strings.LastIndexByte(got, '&')
+			if len(got) > limit || !utf8.ValidString(got) || strings.Count(got, "<code>") != strings.Count(got, "</code>") ||
+				strings.Count(got, "`")%2 != 0 || (name != "plain" && amp >= 0 && !strings.Contains(got[amp:], ";")) {
+				t.Errorf("%s, limit %d: %q", name, limit, got)
+			}
+		}
+	}
+}
+
 func TestEscapePathSegment(t *testing.T) {
 	for in, want := range map[string]string{
 		"!abc:example.org": "%21abc%3Aexample.org",
