@@ -43,6 +43,9 @@ type Notify struct {
 	// Webhook: an HTTP POST per notification. Slack and Mattermost: the
 	// incoming webhook's URL.
 	URL string `toml:"url" used:"webhook,slack,mattermost"` // http or https
+	// URLFile holds slack's or mattermost's URL instead (the URL is the
+	// webhook's secret), read at start-up; not with url.
+	URLFile string `toml:"url_file" used:"slack,mattermost"`
 	// Template is a text/template producing the request body from the
 	// notification; "" = the notification as JSON.
 	Template    string            `toml:"template" used:"webhook"`

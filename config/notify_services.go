@@ -125,12 +125,17 @@ func (n *Notify) validateMatrix(r *report, p keyPath) {
 
 // validateChatWebhook checks slack's and mattermost's one key.
 func (n *Notify) validateChatWebhook(r *report, p keyPath) {
-	up := p.key("url")
-	if n.URL == "" {
-		r.invalidAt(p, up, `required for type %s: the incoming webhook's URL, e.g. "https://hooks.example.com/services/T000/B000/XXXX"`, n.Type)
-		return
+	up, fp := p.key("url"), p.key("url_file")
+	switch {
+	case n.URL != "" && n.URLFile != "":
+		r.invalid(fp, "url and url_file are mutually exclusive; keep one")
+	case n.URLFile != "":
+		checkSecretFile(r, fp, n.URLFile)
+	case n.URL == "":
+		r.invalidAt(p, up, `required for type %s (or url_file, a file holding it): the incoming webhook's URL, e.g. "https://hooks.example.com/services/T000/B000/XXXX"`, n.Type)
+	default:
+		checkHTTPURL(r, up, n.URL, true)
 	}
-	checkHTTPURL(r, up, n.URL, true)
 }
 
 func (n *Notify) validateSignal(r *report, p keyPath) {

@@ -28,10 +28,18 @@ func Types() []Type {
 		{config.NotifyPushover, newPushoverFromConfig},
 		{config.NotifyMatrix, newMatrixFromConfig},
 		{config.NotifyMattermost, func(n config.Notify) (Channel, error) {
-			return NewMattermost(ChatWebhookConfig{Name: n.Name, URL: n.URL, Timeout: n.Timeout.Duration})
+			c, err := chatWebhookConfig(n)
+			if err != nil {
+				return nil, err
+			}
+			return NewMattermost(c)
 		}},
 		{config.NotifySlack, func(n config.Notify) (Channel, error) {
-			return NewSlack(ChatWebhookConfig{Name: n.Name, URL: n.URL, Timeout: n.Timeout.Duration})
+			c, err := chatWebhookConfig(n)
+			if err != nil {
+				return nil, err
+			}
+			return NewSlack(c)
 		}},
 		{config.NotifySignal, func(n config.Notify) (Channel, error) {
 			return NewSignal(SignalConfig{Name: n.Name, APIURL: n.APIURL, Number: n.From, Recipients: n.To, Timeout: n.Timeout.Duration})
@@ -121,4 +129,9 @@ func newNtfyFromConfig(n config.Notify) (Channel, error) {
 		return nil, err
 	}
 	return NewNtfy(NtfyConfig{Name: n.Name, APIURL: n.APIURL, Topic: n.Topic, Token: token, Timeout: n.Timeout.Duration})
+}
+
+func chatWebhookConfig(n config.Notify) (ChatWebhookConfig, error) {
+	u, err := secret(n.URL, n.URLFile, "url_file")
+	return ChatWebhookConfig{Name: n.Name, URL: u, Timeout: n.Timeout.Duration}, err
 }

@@ -95,6 +95,10 @@ func TestNewServicesFromConfig(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bs\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	urlFile := filepath.Join(dir, "slack-url")
+	if err := os.WriteFile(urlFile, []byte("https://hooks.slack.com/services/T000/B000/XXXX\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	text := `
 [[notify]]
 type = "pushover"
@@ -110,7 +114,7 @@ type = "mattermost"
 url = "https://chat.example.org/hooks/xyz"
 [[notify]]
 type = "slack"
-url = "https://hooks.slack.com/services/T000/B000/XXXX"
+url_file = "` + urlFile + `"
 [[notify]]
 type = "signal"
 api_url = "http://127.0.0.1:8080"
@@ -156,6 +160,7 @@ topic = "hbd-alerts"
 	for _, tt := range []struct{ got, want string }{
 		{ch(0).(*Pushover).endpoint, "https://api.pushover.net/1/messages.json"},
 		{ch(1).(*Matrix).token, "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bs"},
+		{ch(3).(*Slack).url, "https://hooks.slack.com/services/T000/B000/XXXX"},
 		{ch(5).(*SMS).endpoint, "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"},
 		{ch(6).(*Telegram).endpoint, "https://api.telegram.org/bot123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bs/sendMessage"},
 		{ch(7).(*Ntfy).endpoint, "https://ntfy.sh/"},
