@@ -51,8 +51,8 @@ func htmlMarkup(nl string) markup {
 // text goes in code spans, where neither formats *, _ or ~ nor turns
 // "@channel" into a mention; a backquote, which would end the span, becomes
 // a look-alike. Slack also reads <...> as links and mentions ("<!channel>")
-// everywhere, code spans included, so slack escapes &, < and > as its
-// documentation asks; Mattermost shows code spans literally, so it must not.
+// and asks that &, < and > always be sent escaped, so slack escapes them,
+// in code spans too; Mattermost shows code spans literally, so it must not.
 func markdownMarkup(slack bool) markup {
 	emphasis := "**" // Markdown's bold
 	if slack {
