@@ -233,13 +233,13 @@ func (s *System) startHosts() (func(), error) {
 		stats:     s.Stats,
 		rejects:   s.Rejected.Table(s.ingest.Sockets()),
 
-		notifier:     s.notifier,
-		silences:     s.Silences,
-		broadcast:    s.publish,
-		listening:    s.listening,
-		log:          log,
-		limits:       &cfg.Limits,
-		refusals:     s.Refusals,
+		notifier:  s.notifier,
+		silences:  s.Silences,
+		broadcast: s.publish,
+		listening: s.listening,
+		log:       log,
+		limits:    &cfg.Limits,
+		refusals:  s.Refusals,
 	}
 	env.alerting.Store(alertingOf(cfg))
 	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))

@@ -139,8 +139,8 @@ type Store struct {
 	wg    sync.WaitGroup
 	// caps bound how many silences Add keeps and how long their globs
 	// are; nil: no caps (set by limit before the first Add).
-	caps     atomic.Pointer[capsOf]
-	writes   atomic.Int64 // files written, for tests
+	caps   atomic.Pointer[capsOf]
+	writes atomic.Int64 // files written, for tests
 }
 
 // saveEvery paces the saver: at most one write of the file per this
