@@ -1,14 +1,20 @@
 package actors
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/transport/ingest"
+	"github.com/hbd-project/hbd/transport/wire"
 )
 
 func compile(t testing.TB, rules ...alert.Rule) *alert.Rules {
@@ -147,4 +153,97 @@ func reloadFleet(t testing.TB) (*System, Reconfig) {
 		alert.Rule{Metric: "disk_monitor.*.percent", Warning: num(80), Op: alert.OpGT, Hosts: []string{"web*"}},
 	)
 	return s, Reconfig{Rules: changed, Watch: watch}
+}
+
+// A reload that replaces the channels loses nothing the old ones had:
+// the send in hand and the queued notifications are delivered by the old
+// dispatcher, while the next notification goes to the new channel. The
+// receivers are real HTTP servers on loopback.
+func TestReconfigureRoutesDeliversWhatWasQueued(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var oldGot, newGot []string
+	record := func(list *[]string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var n notify.Notification
+			_ = json.NewDecoder(r.Body).Decode(&n)
+			if list == &oldGot {
+				<-release
+			}
+			mu.Lock()
+			*list = append(*list, n.Host)
+			mu.Unlock()
+		}
+	}
+	slow, fast := httptest.NewServer(record(&oldGot)), httptest.NewServer(record(&newGot))
+	defer slow.Close()
+	defer fast.Close()
+	hook := func(name, url string) notify.Route {
+		c, err := notify.NewWebhook(notify.WebhookConfig{Name: name, URL: url, Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return notify.Route{Channel: c, MinLevel: "WARNING"}
+	}
+	watch := map[string]bool{"h1": true, "h2": true, "h3": true, "h4": true}
+	clock := newFakeClock(time.Now())
+	key := []byte("0123456789abcdef0123456789abcdef")
+	s, err := Start(Config{
+		Listener:     ingest.Config{Host: "127.0.0.1", Keys: ingest.NewKeys(key, nil), Watch: watch, MaxClockSkew: time.Hour, RecvBuffer: 1 << 20},
+		Clock:        clock,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PublishEvery: time.Millisecond,
+		Routes:       []notify.Route{hook("old", slow.URL)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	defer func() { // before Stop, which lets the send in hand finish
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	sg := wire.NewSigner(key)
+	beat := func(seq uint64, names ...string) {
+		for _, name := range names {
+			b, _ := wire.AppendHeartbeat(nil, sg, wire.Envelope{Host: name, Seq: seq, Time: clock.Now().UnixNano()}, wire.Heartbeat{IntervalMS: 1000, ConnSeq: 1})
+			sendUDP(t, s.UDPAddrs()[0], b)
+		}
+	}
+	beat(1, "h1", "h2", "h3", "h4")
+	eventually(t, "every host UP", func() bool { return s.Fleet.Snapshot().CountByState(StateUp) == 4 })
+	clock.Advance(2 * time.Second)
+	beat(2, "h4") // h4 stays UP
+	clock.Advance(2 * time.Second)
+	eventually(t, "three hosts DOWN, their pages queued on the old channel", func() bool {
+		return s.Fleet.Snapshot().CountByState(StateDown) == 3 && s.NotifyChannels()[0].Queued >= 2
+	})
+	s.wait(s.notifier)
+	queued := s.NotifyChannels()[0].Queued
+
+	s.Reconfigure(Reconfig{Watch: watch, SwapRoutes: true, Routes: []notify.Route{hook("new", fast.URL)}})
+	if ch := s.NotifyChannels(); len(ch) != 1 || ch[0].Name != "new" {
+		t.Errorf("channels after the reload: %+v", ch)
+	}
+	clock.Advance(5 * time.Second) // h4 DOWN: a page for the new channel
+	eventually(t, "h4's page on the new channel", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(newGot) == 1 && newGot[0] == "h4"
+	})
+	close(release)
+	eventually(t, "the old channel's pages delivered, the one in hand and the queued ones", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(oldGot) == queued+1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(newGot) != 1 {
+		t.Errorf("the new channel got %v, want h4 only", newGot)
+	}
+
 }
