@@ -231,6 +231,9 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 			delete(a.firing, k)
 		}
 	}
+	if len(a.routes) == 0 {
+		return // no channels (yet: a reload may add some, and repeats then go out)
+	}
 	if sil := a.silences.Match(n.Host, n.MetricPath); sil != nil {
 		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent: silenced (%s)", n.MetricPath, n.Kind, silenceLabel(sil)))
 		return
