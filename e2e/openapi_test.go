@@ -457,6 +457,8 @@ enabled = false
 		{method: "GET", path: "/api/0/hosts/web01/nope", status: 404},
 		{method: "POST", path: "/api/0/hosts", body: "{}", status: 405},
 		{method: "PUT", path: "/api/0/silences", body: "{}", status: 405},
+		{method: "POST", path: "/-/reload", hdr: map[string]string{"Content-Type": "application/json"}, status: 200},
+		{method: "POST", path: "/-/reload", hdr: map[string]string{"Content-Type": "application/json", "Host": "hbd.example.net"}, status: 403},
 		{method: "DELETE", path: "/api/0/alerts", status: 405},
 	} {
 		c.check(r)
