@@ -104,6 +104,11 @@ func newLogger(level string) (*slog.Logger, *slog.LevelVar) {
 
 func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	started := time.Now()
+	// From the start, so that a SIGHUP during start-up waits for the
+	// reload below instead of killing the daemon (its default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return err
@@ -233,9 +238,6 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	// A listener that stops serving is logged, never fatal: UDP ingest,
 	// alerting and the other listeners go on. (The listeners retry failed
 	// accepts themselves, so this is for what cannot be retried.)
