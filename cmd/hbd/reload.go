@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hbd-project/hbd/actors"
@@ -46,7 +47,7 @@ type ReloadResult struct {
 
 // reload re-reads the config file the daemon was started with and applies
 // it: threshold rules, notification channels, [alerting], the silence caps,
-// watchhosts, alert_dynamic and log_level change in place (reloadable);
+// watchhosts, alert_dynamic, log_level and [runtime] change in place;
 // every other key that changed is reported as needing a restart and left
 // as it was. A config with any error (decode, validation, a rule that does
 // not compile, a channel that cannot be built) is refused whole: the error
@@ -122,6 +123,10 @@ func (d *daemon) apply() (ReloadResult, error) {
 		var l slog.Level
 		_ = l.UnmarshalText([]byte(next.LogLevel)) // validated by config
 		d.level.Set(l)
+	}
+	if changed("runtime") {
+		got, err := applyRuntime(next.Runtime, memlimit.FromCgroup)
+		logRuntime(d.log, got, err)
 	}
 	rc := actors.Reconfig{
 		Rules: rules, Watch: watchSet(next), AlertDynamic: next.AlertDynamic, Flap: flapPolicy(next),
@@ -244,6 +249,8 @@ var reloadKeys = map[string]reloadKey{
 	"limits.metric_path_length": {why: whyDatagram},
 	"limits.silences_per_host":  {reload: true}, "limits.silences_total": {reload: true}, "limits.glob_length": {reload: true},
 	"limits.fleet_label_values": {why: whyFleet}, "limits.fleet_families": {why: whyFleet},
+
+	"runtime.gogc": {reload: true}, "runtime.memory_limit": {reload: true},
 
 	"cors_origins": {why: whyHTTP}, "ws_origins": {why: whyHTTP},
 	"websocket.message_rate": {why: whyHTTP}, "websocket.message_burst": {why: whyHTTP}, "websocket.max_message_size": {why: whyHTTP},
