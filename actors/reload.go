@@ -163,9 +163,12 @@ func (a *notifierActor) swap(ctx actor.Context, m *swapRoutes) {
 }
 
 // Reconfig is what a reload changes in a running System (see
-// System.Reconfigure). The alert settings are taken whole; the channels
-// only when SwapRoutes is set.
+// System.Reconfigure). The alert settings are taken whole when Alerting is
+// set, the channels when SwapRoutes is; the grouping always.
 type Reconfig struct {
+	// Alerting gives every HostActor the settings below (Rules to
+	// UnreportedAfter) and spawns the hosts Watch newly declares.
+	Alerting bool
 	Rules           *alert.Rules
 	Watch           map[string]bool
 	AlertDynamic    bool
@@ -205,21 +208,10 @@ const retireGrace = 2 * time.Minute
 // System has started and before it stops.
 func (s *System) Reconfigure(rc Reconfig) ReconfigStats {
 	began := time.Now()
-	al := &alerting{rules: rc.Rules, watch: rc.Watch, alertDynamic: rc.AlertDynamic, flap: rc.Flap,
-		stoppedAfter: rc.StoppedAfter, unreported: rc.UnreportedAfter}
-	if al.watch == nil {
-		al.watch = map[string]bool{}
+	var st ReconfigStats
+	if rc.Alerting {
+		st.Hosts = s.reconfigureHosts(rc)
 	}
-	// Hosts spawned from here on read the new settings; those spawned
-	// before are published once the registry has answered, so the list
-	// below holds every one of them.
-	s.env.alerting.Store(al)
-	s.ingest.SetWatch(al.watch)
-	done := make(chan struct{})
-	s.actors.Root.Send(s.Registry.pid, &setWatch{watch: al.watch, done: done})
-	s.waitDone(done, "registry")
-	pids := s.Registry.PIDs()
-	s.inBatches(pids, "reconfigure", func(done chan<- struct{}) any { return &reconfigure{al: al, done: done} })
 
 	if rc.SilencesPerHost > 0 || rc.SilencesTotal > 0 || rc.GlobLength > 0 {
 		caps := s.cfg.Limits
@@ -235,7 +227,29 @@ func (s *System) Reconfigure(rc Reconfig) ReconfigStats {
 	}
 	s.actors.Root.Send(s.notifier, m)
 	s.waitDone(m.done, "notifier")
-	return ReconfigStats{Hosts: len(pids), Took: time.Since(began)}
+	st.Took = time.Since(began)
+	return st
+}
+
+// reconfigureHosts gives every HostActor rc's alert settings and returns
+// how many there were.
+func (s *System) reconfigureHosts(rc Reconfig) int {
+	al := &alerting{rules: rc.Rules, watch: rc.Watch, alertDynamic: rc.AlertDynamic, flap: rc.Flap,
+		stoppedAfter: rc.StoppedAfter, unreported: rc.UnreportedAfter}
+	if al.watch == nil {
+		al.watch = map[string]bool{}
+	}
+	// Hosts spawned from here on read the new settings; those spawned
+	// before are published once the registry has answered, so the list
+	// below holds every one of them.
+	s.env.alerting.Store(al)
+	s.ingest.SetWatch(al.watch)
+	done := make(chan struct{})
+	s.actors.Root.Send(s.Registry.pid, &setWatch{watch: al.watch, done: done})
+	s.waitDone(done, "registry")
+	pids := s.Registry.PIDs()
+	s.inBatches(pids, "reconfigure", func(done chan<- struct{}) any { return &reconfigure{al: al, done: done} })
+	return len(pids)
 }
 
 // orKeep is v, or def when v is 0.

@@ -56,7 +56,7 @@ func startReloadSystem(t testing.TB, rules *alert.Rules, hosts ...string) *Syste
 func TestReconfigureWatchhosts(t *testing.T) {
 	s := startReloadSystem(t, nil, "a", "b")
 	eventually(t, "a and b listed", func() bool { return stateOf(s, "a") == StateUnknown && stateOf(s, "b") == StateUnknown })
-	st := s.Reconfigure(Reconfig{Watch: map[string]bool{"b": true, "c": true}})
+	st := s.Reconfigure(Reconfig{Alerting: true, Watch: map[string]bool{"b": true, "c": true}})
 	if st.Hosts != 3 {
 		t.Errorf("Reconfigure told %d hosts, want 3", st.Hosts)
 	}
@@ -88,7 +88,7 @@ func TestReconfigureRules(t *testing.T) {
 	before := s.Fleet.Snapshot().Find("h").Alerts[1] // sorted by path: g.x, q.depth
 	changed := keep
 	changed.Critical = num(90) // q.depth's rule changes, and stays
-	s.Reconfigure(Reconfig{Rules: compile(t, changed), Watch: map[string]bool{"h": true, "late": true}})
+	s.Reconfigure(Reconfig{Alerting: true, Rules: compile(t, changed), Watch: map[string]bool{"h": true, "late": true}})
 	s.wait(s.fleetPID)
 	alerts := s.Fleet.Snapshot().Find("h").Alerts
 	if len(alerts) != 1 || alerts[0].Path != "q.depth" || alerts[0].Level != before.Level || !alerts[0].Since.Equal(before.Since) {
@@ -152,7 +152,7 @@ func reloadFleet(t testing.TB) (*System, Reconfig) {
 		alert.Rule{Metric: "cpu_monitor.cpu_percent", Warning: num(85), Critical: num(95), Op: alert.OpGT},
 		alert.Rule{Metric: "disk_monitor.*.percent", Warning: num(80), Op: alert.OpGT, Hosts: []string{"web*"}},
 	)
-	return s, Reconfig{Rules: changed, Watch: watch}
+	return s, Reconfig{Alerting: true, Rules: changed, Watch: watch}
 }
 
 // A reload that replaces the channels loses nothing the old ones had:
@@ -224,7 +224,7 @@ func TestReconfigureRoutesDeliversWhatWasQueued(t *testing.T) {
 	s.wait(s.notifier)
 	queued := s.NotifyChannels()[0].Queued
 
-	s.Reconfigure(Reconfig{Watch: watch, SwapRoutes: true, Routes: []notify.Route{hook("new", fast.URL)}})
+	s.Reconfigure(Reconfig{SwapRoutes: true, Routes: []notify.Route{hook("new", fast.URL)}})
 	if ch := s.NotifyChannels(); len(ch) != 1 || ch[0].Name != "new" {
 		t.Errorf("channels after the reload: %+v", ch)
 	}

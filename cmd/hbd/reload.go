@@ -70,7 +70,7 @@ func (d *daemon) reload() (ReloadResult, error) {
 	res.TookMs = float64(time.Since(began).Microseconds()) / 1000
 	d.log.Info("config reloaded", "file", res.File, "changed", strings.Join(res.Changed, "; "), "hosts", res.Hosts, "took", time.Since(began).Round(time.Microsecond))
 	for _, k := range res.NeedsRestart {
-		d.log.Warn("config key changed but needs a restart; the old value stays until then", "key", k, "why", reloadKeys[k].why)
+		d.log.Warn("config key changed but needs a restart; the old value stays until then", "key", k, "why", keyClass(k).why)
 	}
 	msg := "config reloaded: " + orNone(res.Changed)
 	if len(res.NeedsRestart) > 0 {
@@ -133,6 +133,7 @@ func (d *daemon) apply() (ReloadResult, error) {
 		StoppedAfter: next.Alerting.StoppedAfter.Duration, UnreportedAfter: next.Alerting.UnreportedAfter.Duration,
 		Grouping:   grouping(next),
 		SwapRoutes: changed("notify"),
+		Alerting:   changed("threshold", "watchhosts", "alert_dynamic", "alerting"),
 	}
 	if rc.SwapRoutes {
 		rc.Routes = routes
