@@ -168,7 +168,7 @@ func (a *notifierActor) swap(ctx actor.Context, m *swapRoutes) {
 type Reconfig struct {
 	// Alerting gives every HostActor the settings below (Rules to
 	// UnreportedAfter) and spawns the hosts Watch newly declares.
-	Alerting bool
+	Alerting        bool
 	Rules           *alert.Rules
 	Watch           map[string]bool
 	AlertDynamic    bool
