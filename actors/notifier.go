@@ -195,6 +195,9 @@ func key(host, path string) string { return host + "\x00" + path }
 // restart. A route that has no record of it (added since) repeats one
 // interval from now rather than at once.
 func (a *notifierActor) restore(m *restoreFiring) {
+	if len(a.routes) == 0 {
+		return // see notice
+	}
 	n := m.n
 	a.hostPIDs[n.Host] = m.host
 	f := &firing{n: n, host: m.host, lastSent: make([]time.Time, len(a.routes))}
@@ -209,6 +212,12 @@ func (a *notifierActor) restore(m *restoreFiring) {
 }
 
 func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
+	if len(a.routes) == 0 {
+		// No channels: nothing to send or repeat, and a fleet-wide outage
+		// must not fill the firing map. Channels a reload adds get the
+		// transitions from then on.
+		return
+	}
 	n := m.n
 	k := key(n.Host, n.MetricPath)
 	a.hostPIDs[n.Host] = m.host
@@ -230,9 +239,6 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 		if n.Level == "OK" {
 			delete(a.firing, k)
 		}
-	}
-	if len(a.routes) == 0 {
-		return // no channels (yet: a reload may add some, and repeats then go out)
 	}
 	if sil := a.silences.Match(n.Host, n.MetricPath); sil != nil {
 		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent: silenced (%s)", n.MetricPath, n.Kind, silenceLabel(sil)))
