@@ -48,12 +48,11 @@ type hostEnv struct {
 	// replays; nil in tests that build a hostEnv by hand.
 	rejects *rejected.Table
 
-	rules        *alert.Rules
-	watch        map[string]bool
-	alertDynamic bool
-	stoppedAfter time.Duration // 0: a STOPPED host never warns
-	unreported   time.Duration // a declared host's grace; 0: down_after intervals
-	flap         alert.FlapPolicy
+	// alerting is the reloadable part of the alert settings (rules,
+	// watchhosts, flap policy...): an immutable set swapped whole by a
+	// reload (System.Reconfigure), which then tells every HostActor. Read
+	// with cur.
+	alerting     atomic.Pointer[alerting]
 	notifier     *actor.PID // nil: no notification channels
 	silences     *silence.Store
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
@@ -231,16 +230,20 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			}
 		}
 		m.done <- struct{}{}
+	case *reconfigure:
+		a.reconfigure(ctx, m.al)
+		m.done <- struct{}{}
 	case *barrier:
 		close(m.done)
 	case *actor.Started:
 		// Threshold rules without hosts apply to declared hosts, and to
 		// dynamic ones only with alert_dynamic. The heartbeat alert applies
 		// to every host (observeLiveness).
-		a.inDefault = a.env.watch[a.st.name] || (a.st.dyn && a.env.alertDynamic)
-		a.st.stoppedAfter, a.st.unreported = a.env.stoppedAfter, a.env.unreported
-		if a.env.rules != nil {
-			a.rules = a.env.rules.ForHost(a.st.name, a.inDefault)
+		al := a.env.cur()
+		a.inDefault = al.watch[a.st.name] || (a.st.dyn && al.alertDynamic)
+		a.st.stoppedAfter, a.st.unreported = al.stoppedAfter, al.unreported
+		if al.rules != nil {
+			a.rules = al.rules.ForHost(a.st.name, a.inDefault)
 		}
 		if a.restored {
 			a.restore(a.saved.recs, a.saved.openedAt)

@@ -59,7 +59,7 @@ func (a *hostActor) observeSample(ctx actor.Context, now time.Time, plugin strin
 			defer a.publishLevels() // at its level after Observe
 		}
 		before := t.Level
-		ch, changed := t.Observe(now, v, rule, a.env.flap)
+		ch, changed := t.Observe(now, v, rule, a.env.cur().flap)
 		if changed {
 			a.alertChanged(ctx, t, ch)
 		} else if before != alert.LevelOK {
@@ -98,7 +98,7 @@ func (a *hostActor) observeCheck(ctx actor.Context, now time.Time, plugin string
 	// plugin turned into a check.
 	t.RuleMetric = ""
 	before := t.Level
-	ch, changed := t.Set(now, c.Level, alert.Value{}, a.env.flap)
+	ch, changed := t.Set(now, c.Level, alert.Value{}, a.env.cur().flap)
 	switch {
 	case changed:
 		a.alertChangedWhy(ctx, t, ch, c.Text)
@@ -147,7 +147,7 @@ func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 		t = alert.NewTracker(heartbeatMetric, now)
 		a.alerts.put(t)
 	}
-	if ch, changed := t.Set(now, level, alert.Value{}, a.env.flap); changed {
+	if ch, changed := t.Set(now, level, alert.Value{}, a.env.cur().flap); changed {
 		if ch.Kind == alert.ChangeRecovery || level == alert.LevelOK {
 			why = ""
 		}
@@ -230,19 +230,11 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 			gone = !a.inDefault
 		}
 		if gone {
-			a.alerts.remove(path)
-			a.dirty, a.alertsDirty = true, true
 			why := "its rule " + t.RuleMetric + " is no longer configured for this host"
 			if path == heartbeatMetric {
 				why = "the host is no longer in the set the heartbeat alert covers"
 			}
-			ch := alert.Change{Kind: alert.ChangeRecovery, Path: path, From: t.Level, To: alert.LevelOK, At: now, Notify: true}
-			msg := fmt.Sprintf("%s cleared: %s", path, why)
-			ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg,
-				Fields: map[string]any{"metric_path": path, "level": "OK", "prev_level": t.Level.String(), "change": "removed"}})
-			if a.env.notifier != nil && t.Level != alert.LevelOK && !t.NotifiedAt.IsZero() && t.NotifiedLevel != alert.LevelOK {
-				a.sendNotice(ctx, t, ch, msg)
-			}
+			a.dropAlert(ctx, t, now, why)
 			continue
 		}
 		if a.env.notifier == nil {
@@ -272,6 +264,27 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 			}
 			ctx.Send(a.env.notifier, &restoreFiring{n: n, host: ctx.Self(), sent: maps.Clone(t.RouteSent)})
 		}
+	}
+}
+
+// dropAlert stops tracking t, whose rule is gone: the removal is journaled
+// and, if people were paged about t, they get its recovery, as
+// Alertmanager resolves the alerts of a deleted rule.
+func (a *hostActor) dropAlert(ctx actor.Context, t *alert.Tracker, now time.Time, why string) {
+	path := t.Path
+	a.alerts.remove(path)
+	a.dirty, a.alertsDirty = true, true
+	ch := alert.Change{Kind: alert.ChangeRecovery, Path: path, From: t.Level, To: alert.LevelOK, At: now, Notify: true}
+	msg := fmt.Sprintf("%s cleared: %s", path, why)
+	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg,
+		Fields: map[string]any{"metric_path": path, "level": "OK", "prev_level": t.Level.String(), "change": "removed"}})
+	if a.env.streaming() && t.Level != alert.LevelOK {
+		ca := a.alertOf(t)
+		ca.Level, ca.Since = alert.LevelOK, now
+		a.env.publish(ctx, contract.FrameAlert, a.st.name, path, contract.AlertFrame(&ca, t.Level, a.silenced(path)))
+	}
+	if a.env.notifier != nil && t.Level != alert.LevelOK && !t.NotifiedAt.IsZero() && t.NotifiedLevel != alert.LevelOK {
+		a.sendNotice(ctx, t, ch, msg)
 	}
 }
 

@@ -61,6 +61,7 @@ type Grouping struct {
 // groupKey identifies transitions that go out together.
 type groupKey struct {
 	route             int
+	epoch             int // the notifier's channels when the group opened (see swap)
 	kind, path, level string
 }
 
@@ -125,6 +126,10 @@ type notifierActor struct {
 	// dropReportEvery (dropTimer is set while a window is open).
 	dropsSeen []notify.Drops
 	dropTimer Timer
+
+	// epoch counts the reloads that replaced the channels, so that a
+	// group timer of the channels before finds no group of the new ones.
+	epoch int
 }
 
 func (a *notifierActor) Receive(ctx actor.Context) {
@@ -138,6 +143,7 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 	case *notifyResult:
 		a.result(ctx, m.r)
 	case *repeatTick:
+		a.timer = nil
 		a.repeat(ctx)
 		a.armRepeat(ctx.Self())
 	case *groupDue:
@@ -152,6 +158,8 @@ func (a *notifierActor) Receive(ctx actor.Context) {
 		if a.reportDrops(ctx) {
 			a.armDropReport(ctx.Self())
 		}
+	case *swapRoutes:
+		a.swap(ctx, m)
 	case *barrier:
 		close(m.done)
 	case *actor.Stopping:
@@ -187,6 +195,9 @@ func key(host, path string) string { return host + "\x00" + path }
 // restart. A route that has no record of it (added since) repeats one
 // interval from now rather than at once.
 func (a *notifierActor) restore(m *restoreFiring) {
+	if len(a.routes) == 0 {
+		return // see notice
+	}
 	n := m.n
 	a.hostPIDs[n.Host] = m.host
 	f := &firing{n: n, host: m.host, lastSent: make([]time.Time, len(a.routes))}
@@ -201,6 +212,12 @@ func (a *notifierActor) restore(m *restoreFiring) {
 }
 
 func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
+	if len(a.routes) == 0 {
+		// No channels: nothing to send or repeat, and a fleet-wide outage
+		// must not fill the firing map. Channels a reload adds get the
+		// transitions from then on.
+		return
+	}
 	n := m.n
 	k := key(n.Host, n.MetricPath)
 	a.hostPIDs[n.Host] = m.host
@@ -259,7 +276,7 @@ func (a *notifierActor) route(ctx actor.Context, i int, n notify.Notification) {
 			n.Message = strings.Replace(n.Message, n.MetricPath+" "+p.Level+" -> ", n.MetricPath+" "+p.PrevLevel+" -> ", 1)
 		}
 	}
-	k := groupKey{route: i, kind: n.Kind, path: n.MetricPath, level: n.Level}
+	k := groupKey{route: i, epoch: a.epoch, kind: n.Kind, path: n.MetricPath, level: n.Level}
 	g := a.groups[k]
 	if g == nil {
 		g = &pendingGroup{index: make(map[string]int), opened: a.clock.Now(), accepted: a.stats.acceptedTotal()}
@@ -474,13 +491,19 @@ type NotifyChannel struct {
 // NotifyChannels returns every notification channel's queue counters, in
 // config order; none without [[notify]] channels.
 func (s *System) NotifyChannels() []NotifyChannel {
+	s.dispatchMu.Lock()
+	defer s.dispatchMu.Unlock()
 	if s.dispatch == nil {
 		return nil
 	}
 	routes := s.dispatch.Routes()
 	out := make([]NotifyChannel, len(routes))
 	for i, r := range routes {
-		out[i] = NotifyChannel{Name: r.Channel.Name(), Queued: s.dispatch.QueueLen(i), Drops: s.dispatch.Drops(i)}
+		// A channel a reload rebuilt keeps counting from where it was.
+		d, base := s.dispatch.Drops(i), s.dropBase[r.Channel.Name()]
+		d.QueueFull += base.QueueFull
+		d.Closed += base.Closed
+		out[i] = NotifyChannel{Name: r.Channel.Name(), Queued: s.dispatch.QueueLen(i), Drops: d}
 	}
 	return out
 }

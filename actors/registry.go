@@ -140,6 +140,15 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		if a.restored != nil {
 			a.restored <- restored
 		}
+	case *setWatch:
+		// A reload: hosts newly declared are expected from now on.
+		a.watch = m.watch
+		for name := range a.watch {
+			if _, ok := a.reg.Lookup(name); !ok {
+				a.publish(name, a.spawn(ctx, name, false))
+			}
+		}
+		close(m.done)
 	case *barrier:
 		close(m.done)
 	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:

@@ -44,14 +44,14 @@ func New(cfg Config) *System {
 	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{},
 		Refusals: limits.NewRefusals(limits.Options{Logger: log}),
 		cfg:      cfg, actors: as, pool: newPoolDispatcher(0, 300), clock: cfg.Clock, log: log}
-	if len(cfg.Routes) > 0 {
-		// Named before it exists: the HostActors are spawned (restored)
-		// before the notifier, which must stop before them, and the
-		// dispatcher's workers report to it. Nothing is sent to it before
-		// it is spawned: restored hosts report their firing alerts when
-		// they resume, after the notifier has started.
-		s.notifier = actor.NewPID(as.Address(), notifierName)
-	}
+	// Named before it exists: the HostActors are spawned (restored)
+	// before the notifier, which must stop before them, and the
+	// dispatcher's workers report to it. Nothing is sent to it before
+	// it is spawned: restored hosts report their firing alerts when
+	// they resume, after the notifier has started. It runs without
+	// channels too, so that a reload can add the first.
+	s.notifier = actor.NewPID(as.Address(), notifierName)
+	s.dropBase = make(map[string]notify.Drops)
 	return s
 }
 
@@ -234,21 +234,17 @@ func (s *System) startHosts() (func(), error) {
 		stats:     s.Stats,
 		rejects:   s.Rejected.Table(s.ingest.Sockets()),
 
-		rules:        cfg.Rules,
-		stoppedAfter: cfg.StoppedAfter,
-		unreported:   cfg.UnreportedAfter,
-		watch:        cfg.Listener.Watch,
-		alertDynamic: cfg.AlertDynamic,
-		flap:         cfg.Flap,
-		notifier:     s.notifier,
-		silences:     s.Silences,
-		broadcast:    s.publish,
-		listening:    s.listening,
-		log:          log,
-		limits:       &cfg.Limits,
-		refusals:     s.Refusals,
+		notifier:  s.notifier,
+		silences:  s.Silences,
+		broadcast: s.publish,
+		listening: s.listening,
+		log:       log,
+		limits:    &cfg.Limits,
+		refusals:  s.Refusals,
 	}
+	env.alerting.Store(alertingOf(cfg))
 	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))
+	s.env = env
 
 	// The saved state, read back before any datagram is.
 	loaded := &statefile.State{NextSeq: 1}
@@ -295,13 +291,11 @@ func (s *System) startFinalCheckpoint() (func(), error) {
 // out for up to NotifyGrace, and stops the actor, whose last messages
 // (deliveries) reach the hosts before they hand over their state.
 func (s *System) startNotifier() (func(), error) {
-	if s.notifier == nil {
-		return func() {}, nil
-	}
 	cfg, root := &s.cfg, s.actors.Root
 	opt := cfg.NotifyOptions
 	pid := s.notifier
 	opt.Result = func(r notify.Result) { root.Send(pid, &notifyResult{r: r}) }
+	s.notifyOpt = opt
 	s.dispatch = notify.NewDispatcher(cfg.Routes, opt)
 	_, err := root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &notifierActor{
@@ -323,7 +317,11 @@ func (s *System) startNotifier() (func(), error) {
 		case <-time.After(ckptWait):
 			s.log.Warn("the notifier did not flush its groups in time")
 		}
-		s.dispatch.CloseWithin(cfg.NotifyGrace)
+		s.dispatchMu.Lock()
+		d := s.dispatch
+		s.dispatchMu.Unlock()
+		d.CloseWithin(cfg.NotifyGrace)
+		s.waitRetired(cfg.NotifyGrace)
 		s.poison(pid)
 	}, nil
 }

@@ -138,10 +138,20 @@ type System struct {
 	fleetPID *actor.PID
 	journal  *actor.PID
 	// notifier is the notifier's PID, named before it is spawned so the
-	// HostActors and the dispatcher can be given it first; nil without
-	// notification channels.
+	// HostActors and the dispatcher can be given it first. It runs with
+	// no channels too, so that a reload can add some.
 	notifier *actor.PID
-	dispatch *notify.Dispatcher
+	// dispatch sends the notifier's notifications; a reload replaces it
+	// (under dispatchMu, read by NotifyChannels) and retires the old one,
+	// whose drop counts carry over in dropBase (by channel name) and whose
+	// deliveries retiring waits for.
+	dispatchMu sync.Mutex
+	dispatch   *notify.Dispatcher
+	dropBase   map[string]notify.Drops
+	retiring   sync.WaitGroup
+	notifyOpt  notify.DispatcherOptions
+	// env is what the HostActors share; a reload swaps its alert settings.
+	env *hostEnv
 	// loaded is the saved state until the HostActors own it; restored
 	// are the HostActors spawned from it, resumed by the "resume" step.
 	loaded   *statefile.State

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -456,6 +457,8 @@ enabled = false
 		{method: "GET", path: "/api/0/hosts/web01/nope", status: 404},
 		{method: "POST", path: "/api/0/hosts", body: "{}", status: 405},
 		{method: "PUT", path: "/api/0/silences", body: "{}", status: 405},
+		{method: "POST", path: "/-/reload", hdr: map[string]string{"Content-Type": "application/json"}, status: 200},
+		{method: "POST", path: "/-/reload", hdr: map[string]string{"Content-Type": "application/json", "Host": "hbd.example.net"}, status: 403},
 		{method: "DELETE", path: "/api/0/alerts", status: 405},
 	} {
 		c.check(r)
@@ -654,9 +657,20 @@ hash = %q
 		{method: "GET", path: "/api/0/hosts", hdr: read, status: 200},
 		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","duration":"1h"}`, hdr: read, status: 403},
 		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","duration":"1h"}`, hdr: write, status: 201},
+		{method: "POST", path: "/-/reload", hdr: withJSON(read), status: 403},
+		{method: "POST", path: "/-/reload", hdr: withJSON(write), status: 200},
+		{method: "POST", path: "/-/reload", hdr: write, status: 415},
+		{method: "POST", path: "/-/reload", status: 401},
 		{method: "GET", path: "/live", status: 200},
 	} {
 		c.check(r)
+	}
+	// A config with errors is refused with every problem.
+	if err := os.WriteFile(d.cfgPath, []byte("hbd_port = \"x\"\nno_such_key = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if resp := c.check(apiReq{method: "POST", path: "/-/reload", hdr: withJSON(write), status: 422}); !bytes.Contains(resp.body, []byte("no_such_key")) {
+		t.Errorf("422 without every problem: %s", resp.body)
 	}
 	for i := 0; ; i++ {
 		r := apiReq{method: "GET", path: "/api/0/stats", hdr: read, status: 200}
@@ -675,6 +689,14 @@ hash = %q
 		}
 	}
 	t.Logf("operations checked: %v", slices.Sorted(maps.Keys(c.seen)))
+}
+
+// withJSON is hdr with the JSON Content-Type a write needs, for a POST
+// without a body.
+func withJSON(hdr map[string]string) map[string]string {
+	out := maps.Clone(hdr)
+	out["Content-Type"] = "application/json"
+	return out
 }
 
 // With every connection slot taken, a new connection is answered 503

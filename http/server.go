@@ -64,6 +64,10 @@ type Options struct {
 	WebSocket *ws.Endpoint
 	// Fleet bounds the fleet exposition, /metrics/fleet.
 	Fleet FleetOptions
+	// Reload, when set, serves POST /-/reload (a write, so a write token
+	// or loopback): it re-reads the config and returns the status and the
+	// JSON body of the answer. nil answers 404.
+	Reload func() (status int, body []byte)
 }
 
 // maxBodySize bounds a request body: the only bodies the API takes are
@@ -129,6 +133,7 @@ func New(sys *actors.System, opt Options) *Server {
 	r.DELETE("/api/0/silences/{id}", s.deleteSilence)
 	r.GET("/api/0/messages", s.messages)
 	r.GET("/api/0/stats", s.stats)
+	r.POST("/-/reload", reloadHandler(opt.Reload))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such path: %s", ctx.Path()))
 	}
@@ -443,6 +448,19 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// reloadHandler serves POST /-/reload with reload, as Prometheus does;
+// the request's body is not read.
+func reloadHandler(reload func() (int, []byte)) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if reload == nil {
+			writeError(ctx, fasthttp.StatusNotFound, "this server cannot reload its config")
+			return
+		}
+		status, body := reload()
+		writeJSON(ctx, status, body)
+	}
 }
 
 // stats answers the ingest counters as JSON: what was received, accepted

@@ -82,23 +82,33 @@ func run(args []string) int {
 		fmt.Printf("%s: configuration is valid\n", name)
 		return 0
 	}
-	log := newLogger(cfg.LogLevel)
+	log, level := newLogger(cfg.LogLevel)
 	got, rerr := applyRuntime(cfg.Runtime, memlimit.FromCgroup)
 	logRuntime(log, got, rerr)
-	if err := serve(cfg, log); err != nil {
+	if err := serve(cfg, log, level); err != nil {
 		log.Error("hbd stopped with an error", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func newLogger(level string) *slog.Logger {
+// newLogger is the daemon's logger at level; a reload sets the level
+// through the LevelVar.
+func newLogger(level string) (*slog.Logger, *slog.LevelVar) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	lv := new(slog.LevelVar)
+	lv.Set(l)
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), lv
 }
 
-func serve(cfg *config.Daemon, log *slog.Logger) error {
+func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
+	started := time.Now()
+	// From the start, so that a SIGHUP during start-up waits for the
+	// reload below instead of killing the daemon (its default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return err
@@ -197,13 +207,14 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	serveErr := make(chan error, 3)
+	d := &daemon{log: log, level: level, sys: sys, stats: newReloadStats(started), cfg: cfg}
 	var api *hbdhttp.Server
 	if err := lc.start("api", func() (func(), error) {
 		tlsCfg, err := apiTLS(cfg, log)
 		if err != nil {
 			return nil, err
 		}
-		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: deadmanCollectors(dm), Guard: guard, TLS: tlsCfg, WebSocket: stream,
+		api = hbdhttp.New(sys, hbdhttp.Options{Logger: log, CORSOrigins: cfg.CORSOrigins, Collectors: append(deadmanCollectors(dm), d.stats.collectors()...), Reload: d.reloadHTTP, Guard: guard, TLS: tlsCfg, WebSocket: stream,
 			Fleet: hbdhttp.FleetOptions{LabelValues: cfg.Limits.FleetLabelValues, Families: cfg.Limits.FleetFamilies}})
 		if err := api.Listen(net.JoinHostPort(cfg.HBDHost, strconv.Itoa(cfg.HBDPort))); err != nil {
 			return nil, err
@@ -236,6 +247,9 @@ func serve(cfg *config.Daemon, log *slog.Logger) error {
 			log.Info("shutting down")
 			dm.Stop() // first: a peer hears of the clean stop at once
 			running = false
+		case <-hup:
+			log.Info("SIGHUP: reloading the config", "file", cfg.File)
+			_, _ = d.reload() // logged, journaled and counted by reload
 		case err := <-serveErr:
 			log.Error("an HTTP listener stopped serving; UDP ingest and the other listeners continue", "err", err)
 		}

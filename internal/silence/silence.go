@@ -139,9 +139,8 @@ type Store struct {
 	wg    sync.WaitGroup
 	// caps bound how many silences Add keeps and how long their globs
 	// are; nil: no caps (set by limit before the first Add).
-	caps     *limits.Config
-	refusals *limits.Refusals
-	writes   atomic.Int64 // files written, for tests
+	caps   atomic.Pointer[capsOf]
+	writes atomic.Int64 // files written, for tests
 }
 
 // saveEvery paces the saver: at most one write of the file per this
@@ -227,9 +226,17 @@ func Validate(sil *Silence, now time.Time) error {
 	return nil
 }
 
-// Limit sets the caps Add applies; refusals counts what they refuse.
+// capsOf is what Limit set: the caps and who counts their refusals.
+type capsOf struct {
+	*limits.Config
+	refusals *limits.Refusals
+}
+
+// Limit sets the caps Add applies; refusals counts what they refuse. It
+// may be called at any time (a reload changes the caps); silences already
+// active stay.
 func (s *Store) Limit(caps *limits.Config, refusals *limits.Refusals) {
-	s.caps, s.refusals = caps, refusals
+	s.caps.Store(&capsOf{Config: caps, refusals: refusals})
 }
 
 // Add validates and stores a silence, returning it with its ID. Beyond
@@ -321,14 +328,15 @@ func (s *Store) requestSave() {
 // [limits] glob_length: matching costs time in the glob's length on every
 // alert change, and no host name is longer than 253 bytes anyway.
 func (s *Store) checkGlobs(now time.Time, sil *Silence) error {
-	if s.caps == nil {
+	caps := s.caps.Load()
+	if caps == nil {
 		return nil
 	}
 	for _, g := range []struct{ what, glob string }{{"host", sil.Host}, {"metric", sil.Metric}} {
-		if len(g.glob) > s.caps.GlobLength {
-			s.refusals.Refuse(now, limits.GlobLength, limits.Source{Host: limits.Snippet(sil.Host)},
-				"silence refused: a glob is longer than [limits] glob_length", "origin", sil.Origin, "glob", g.what, "bytes", len(g.glob), "max", s.caps.GlobLength)
-			return fmt.Errorf("%w: the %s glob is %d bytes, longer than the %d [limits] glob_length allows", errGlobTooLong, g.what, len(g.glob), s.caps.GlobLength)
+		if len(g.glob) > caps.GlobLength {
+			caps.refusals.Refuse(now, limits.GlobLength, limits.Source{Host: limits.Snippet(sil.Host)},
+				"silence refused: a glob is longer than [limits] glob_length", "origin", sil.Origin, "glob", g.what, "bytes", len(g.glob), "max", caps.GlobLength)
+			return fmt.Errorf("%w: the %s glob is %d bytes, longer than the %d [limits] glob_length allows", errGlobTooLong, g.what, len(g.glob), caps.GlobLength)
 		}
 	}
 	return nil
@@ -338,7 +346,8 @@ func (s *Store) checkGlobs(now time.Time, sil *Silence) error {
 // Agents may fill only AgentSilences of the total, so that an operator can
 // still silence something while agents flood the daemon with requests.
 func (s *Store) admit(now time.Time, active []Silence, sil *Silence) error {
-	if s.caps == nil {
+	caps := s.caps.Load()
+	if caps == nil {
 		return nil
 	}
 	same := 0
@@ -348,17 +357,17 @@ func (s *Store) admit(now time.Time, active []Silence, sil *Silence) error {
 		}
 	}
 	src := limits.Source{Host: limits.Snippet(sil.Host)}
-	if same >= s.caps.SilencesPerHost {
-		s.refusals.Refuse(now, limits.SilencesPerHost, src, "silence refused: the host has as many active silences as [limits] silences_per_host allows",
-			"origin", sil.Origin, "max", s.caps.SilencesPerHost)
+	if same >= caps.SilencesPerHost {
+		caps.refusals.Refuse(now, limits.SilencesPerHost, src, "silence refused: the host has as many active silences as [limits] silences_per_host allows",
+			"origin", sil.Origin, "max", caps.SilencesPerHost)
 		return fmt.Errorf("%w: %d active for host %q, the most [limits] silences_per_host allows", ErrTooMany, same, sil.Host)
 	}
-	total := s.caps.SilencesTotal
+	total := caps.SilencesTotal
 	if sil.Origin == "agent" {
-		total = s.caps.AgentSilences()
+		total = caps.AgentSilences()
 	}
 	if len(active) >= total {
-		s.refusals.Refuse(now, limits.SilencesTotal, src, "silence refused: as many active silences as [limits] silences_total allows",
+		caps.refusals.Refuse(now, limits.SilencesTotal, src, "silence refused: as many active silences as [limits] silences_total allows",
 			"origin", sil.Origin, "active", len(active), "max", total)
 		return fmt.Errorf("%w: %d active, the most [limits] silences_total allows for %s silences", ErrTooMany, len(active), originName(sil.Origin))
 	}

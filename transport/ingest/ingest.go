@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hbd-project/hbd/internal/clock"
@@ -64,7 +65,10 @@ type Deps struct {
 // parallel (parse, MAC, payload decode) and hand each valid message to its
 // Route.
 type Ingest struct {
-	cfg     Config
+	cfg Config
+	// watch is Config.Watch, replaced whole by SetWatch (a reload); the
+	// readers load it on a cache miss only, never per datagram.
+	watch   atomic.Pointer[map[string]bool]
 	conns   []*udp.Conn
 	writers []*ackWriter
 	log     *slog.Logger
@@ -93,6 +97,7 @@ func Bind(cfg Config, log *slog.Logger) (*Ingest, error) {
 		}
 	}
 	in := &Ingest{cfg: cfg, log: log}
+	in.SetWatch(cfg.Watch)
 	for _, a := range addrs {
 		network := "udp6"
 		if a.Is4() {
@@ -139,6 +144,13 @@ func lookupHost(host string) ([]netip.Addr, error) {
 func (in *Ingest) Sockets() int { return len(in.conns) }
 
 // Addrs returns the addresses the sockets listen on.
+// SetWatch replaces the declared hosts (Config.Watch), for a reload. A
+// host the readers already route to is not asked about again; the change
+// decides about hosts not registered yet.
+func (in *Ingest) SetWatch(watch map[string]bool) {
+	in.watch.Store(&watch)
+}
+
 func (in *Ingest) Addrs() []netip.AddrPort {
 	out := make([]netip.AddrPort, 0, len(in.conns))
 	for _, c := range in.conns {
@@ -154,6 +166,7 @@ func (in *Ingest) Start(d Deps) {
 		w := &ackWriter{conn: c, queue: make(chan ackRequest, ackQueue), keys: in.cfg.Keys, clock: d.Clock, stats: d.Stats, log: d.Logger}
 		in.writers = append(in.writers, w)
 		r := newReader(in.cfg, d, w, d.Rejected.Table(i))
+		r.watch = &in.watch
 		in.wg.Add(2)
 		go func() { defer in.wg.Done(); r.run(c) }()
 		go func() { defer in.wg.Done(); w.run(in.done) }()
@@ -202,10 +215,16 @@ type reader struct {
 	sg      *signers
 	routes  map[string]route // this reader's cache of the Router; grows with the registered hosts
 	scratch []byte           // decompression buffer, reused
+	// watch is the declared hosts: Ingest's, which a reload replaces;
+	// cfg.Watch for a reader made alone.
+	watch *atomic.Pointer[map[string]bool]
 }
 
 func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader {
-	return &reader{cfg: cfg, d: d, acks: acks, rej: rej, sg: newSigners(cfg.Keys), routes: make(map[string]route)}
+	r := &reader{cfg: cfg, d: d, acks: acks, rej: rej, sg: newSigners(cfg.Keys), routes: make(map[string]route)}
+	r.watch = new(atomic.Pointer[map[string]bool])
+	r.watch.Store(&cfg.Watch)
+	return r
 }
 
 // run reads the socket until it is closed.
@@ -289,7 +308,7 @@ func (r *reader) lookup(now time.Time, from netip.AddrPort, host []byte) (route,
 		r.routes[name] = rt
 		return rt, true
 	}
-	declared := r.cfg.Watch[name]
+	declared := (*r.watch.Load())[name]
 	if !declared && !r.cfg.AcceptDynamic {
 		r.reject(now, from, host, wire.ReasonUnknownHost)
 		return route{}, false

@@ -391,3 +391,23 @@ func TestLoopbackAck(t *testing.T) {
 		t.Fatalf("after Stop: %d messages (was %d), received %d", got, before, stats.Received.Load())
 	}
 }
+
+// With accept_dynamic off, a host is accepted once a reload declares it
+// (SetWatch), and refused once it is no longer declared.
+func TestSetWatch(t *testing.T) {
+	rec := newRecorder()
+	h := newHarness(t, Config{Watch: map[string]bool{"a": true}}, limits.Config{}, rec)
+	in := &Ingest{}
+	in.SetWatch(map[string]bool{"a": true})
+	h.r.watch = &in.watch // as Start shares it
+	h.run(heartbeat(t, testKey, env("b", 1)))
+	in.SetWatch(map[string]bool{"b": true})
+	h.run(heartbeat(t, testKey, env("b", 2)), heartbeat(t, testKey, env("a", 1)))
+	got := rec.messages()
+	if len(got) != 1 || got[0].Head().Host != "b" || got[0].Head().Seq != 2 {
+		t.Fatalf("delivered %v, want b's second heartbeat only", got)
+	}
+	if n := h.stats.Dropped(wire.ReasonUnknownHost); n != 2 {
+		t.Errorf("unknown_host drops = %d, want 2", n)
+	}
+}
