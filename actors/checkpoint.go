@@ -171,6 +171,7 @@ func (c *checkpointer) roundPaced(paced bool) bool {
 		c.log.Warn("hosts did not answer the checkpoint in time; the next one writes every host whole", "hosts", missing)
 	}
 	var size int64
+	var written *atomic.Uint64 // the file counter, bumped once the stats above it are stored
 	switch {
 	case kind == statefile.KindDelta && w.Count() == 0:
 		w.Abort() // nothing changed: no file
@@ -188,11 +189,11 @@ func (c *checkpointer) roundPaced(paced bool) bool {
 				c.log.Warn("cannot remove state files older than the new snapshot", "err", err)
 			}
 			c.hasBase, c.baseBytes, c.deltaBytes, c.deltas = true, size, 0, 0
-			c.stats.Snapshots.Add(1)
+			written = &c.stats.Snapshots
 		} else {
 			c.deltaBytes += size
 			c.deltas++
-			c.stats.Deltas.Add(1)
+			written = &c.stats.Deltas
 		}
 		c.log.Debug("checkpoint written", "file", path, "hosts", w.Count(), "bytes", size, "took", time.Since(began))
 	}
@@ -207,6 +208,10 @@ func (c *checkpointer) roundPaced(paced bool) bool {
 	c.stats.LastBytes.Store(size)
 	c.stats.LastSuccess.Store(c.clock.Now().UnixNano())
 	c.stats.DiskBytes.Store(c.baseBytes + c.deltaBytes)
+	if written != nil {
+		// Last, so that whoever sees the count sees the round's figures.
+		written.Add(1)
+	}
 	if c.failing {
 		c.failing = false
 		c.log.Info("checkpoints succeed again")
