@@ -110,10 +110,6 @@ var (
 	descWSCut     = prometheus.NewDesc("hbd_ws_cut_off_total",
 		"WebSocket clients the daemon disconnected, by reason: queue (fell too far behind), write_timeout, pong_timeout (sent nothing for two ping intervals), rate (sent messages too fast), message_size.",
 		[]string{"reason"}, nil)
-	descWSConflated = prometheus.NewDesc("hbd_ws_frames_conflated_total",
-		"Host and plugin frames replaced by a newer frame of the same host and plugin before the stream's hub took them: the hub was behind, and clients got the newer state only.", nil, nil)
-	descWSDropped = prometheus.NewDesc("hbd_ws_frames_dropped_total",
-		"Frames dropped before the stream's hub took them, because the frames waiting for it reached their bound (64 MiB).", nil, nil)
 	descWSRefused = prometheus.NewDesc("hbd_ws_upgrades_refused_total", "WebSocket upgrades refused, by reason: origin (a browser page not in ws_origins nor served by the daemon).", []string{"reason"}, nil)
 )
 
@@ -125,8 +121,6 @@ func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWSFrames
 	ch <- descWSCut
 	ch <- descWSRefused
-	ch <- descWSConflated
-	ch <- descWSDropped
 }
 
 func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -136,6 +130,4 @@ func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descWSCut, prometheus.CounterValue, float64(c.b.CutOffs(r)), r.String())
 	}
 	ch <- prometheus.MustNewConstMetric(descWSRefused, prometheus.CounterValue, float64(c.b.OriginsRefused()), "origin")
-	ch <- prometheus.MustNewConstMetric(descWSConflated, prometheus.CounterValue, float64(c.b.FramesConflated()))
-	ch <- prometheus.MustNewConstMetric(descWSDropped, prometheus.CounterValue, float64(c.b.FramesDropped()))
 }

@@ -42,17 +42,11 @@ type Options struct {
 	// actors, which imports it, so the count is handed in rather than
 	// reached for. nil logs the message's type as an error.
 	Unexpected func(msg any)
-	// InboxBytes bounds the frames published and not yet taken by the hub
-	// (see inbox); 0 = DefaultInboxBytes.
-	InboxBytes int
 }
 
 func (o *Options) setDefaults() {
 	if o.Coalesce < 0 {
 		o.Coalesce = 0
-	}
-	if o.InboxBytes <= 0 {
-		o.InboxBytes = DefaultInboxBytes
 	}
 	if o.Snapshot == nil {
 		o.Snapshot = func() *Hosts { return nil }
@@ -74,9 +68,6 @@ type Broadcaster struct {
 	log    *slog.Logger
 	system *actor.ActorSystem
 	pid    *actor.PID
-	in     *inbox
-
-	lastDropLog atomic.Int64 // unix ns of the last "frames dropped" warning
 
 	clients   atomic.Int64
 	snapshots atomic.Uint64 // snapshots queued, one per (re)subscription
@@ -93,7 +84,6 @@ func Start(system *actor.ActorSystem, opt Options) *Broadcaster {
 		log:       opt.Logger,
 		system:    system,
 		actorDone: make(chan struct{}),
-		in:        newInbox(opt.Coalesce > 0, opt.InboxBytes),
 	}
 	h := newHub(b)
 	// The producer returns the same hub every time: if a panic makes
@@ -103,50 +93,16 @@ func Start(system *actor.ActorSystem, opt Options) *Broadcaster {
 	return b
 }
 
-// PID is the actor's address.
+// PID is the actor's address; other actors ctx.Send it an *Event.
 func (b *Broadcaster) PID() *actor.PID { return b.pid }
 
-// Publish hands e to the hub. It never blocks; after Stop it does nothing.
-// e must not be modified afterwards.
+// Publish sends e to the actor. It never blocks; after Stop it does nothing.
 func (b *Broadcaster) Publish(e *Event) {
-	if e == nil || len(e.Frame) == 0 || b.stopped.Load() {
+	if e == nil || b.stopped.Load() {
 		return
 	}
-	post, dropped := b.in.put(e)
-	if dropped {
-		b.noteDrop()
-	}
-	if post {
-		b.system.Root.Send(b.pid, &drain{})
-	}
+	b.system.Root.Send(b.pid, e)
 }
-
-// control hands the hub a connection's registration, subscription,
-// rejection or departure, in order with the events.
-func (b *Broadcaster) control(m any) {
-	if b.in.putControl(m) {
-		b.system.Root.Send(b.pid, &drain{})
-	}
-}
-
-// noteDrop logs, at most once a minute, that the hub fell so far behind
-// that the inbox filled.
-func (b *Broadcaster) noteDrop() {
-	now := time.Now().UnixNano()
-	last := b.lastDropLog.Load()
-	if now-last < int64(time.Minute) || !b.lastDropLog.CompareAndSwap(last, now) {
-		return
-	}
-	b.log.Warn("the websocket hub is behind: frames dropped because its inbox is full (counted in hbd_ws_frames_dropped_total)",
-		"inbox_bytes", b.opt.InboxBytes, "dropped_so_far", b.in.dropped.Load())
-}
-
-// Conflated returns how many host and plugin frames were replaced by a
-// newer one of the same host and plugin before the hub took them.
-func (b *Broadcaster) Conflated() uint64 { return b.in.conflated.Load() }
-
-// Dropped returns how many frames were dropped because the inbox was full.
-func (b *Broadcaster) Dropped() uint64 { return b.in.dropped.Load() }
 
 // Snapshots returns how many snapshots the hub has queued: one per
 // registration and subscription.
@@ -161,14 +117,14 @@ func (b *Broadcaster) Clients() int { return int(b.clients.Load()) }
 // Clients includes c, an event published afterwards reaches the actor
 // after the registration and is delivered to c.
 func (b *Broadcaster) Register(c Conn, f *Filter) {
-	b.control(&register{c: c, f: f})
+	b.system.Root.Send(b.pid, &register{c: c, f: f})
 	b.clients.Add(1)
 }
 
 // Subscribe replaces c's filter with f and queues a fresh snapshot of the
 // hosts f wants. f must not be modified afterwards.
 func (b *Broadcaster) Subscribe(c Conn, f *Filter) {
-	b.control(&subscribe{c: c, f: f})
+	b.system.Root.Send(b.pid, &subscribe{c: c, f: f})
 }
 
 // Reject queues frame, the answer to a message c sent that was not a valid
@@ -176,14 +132,14 @@ func (b *Broadcaster) Subscribe(c Conn, f *Filter) {
 // among the frames the actor queues for c (after the snapshot of an
 // earlier subscription, say).
 func (b *Broadcaster) Reject(c Conn, frame []byte) {
-	b.control(&rejected{c: c, frame: frame})
+	b.system.Root.Send(b.pid, &rejected{c: c, frame: frame})
 }
 
 // Unregister drops c from the routing set: the connection has ended. The
 // actor may still hold a message queued for c before this one and act on
 // it, so c must keep accepting (and dropping) what it is given.
 func (b *Broadcaster) Unregister(c Conn) {
-	b.control(&unregister{c: c})
+	b.system.Root.Send(b.pid, &unregister{c: c})
 	b.clients.Add(-1)
 }
 

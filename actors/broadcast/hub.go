@@ -53,7 +53,6 @@ type hub struct {
 
 	self     *actor.PID
 	stopOnce sync.Once
-	spare    []item // the inbox's other slice; see inbox.take
 }
 
 func newHub(b *Broadcaster) *hub {
@@ -66,43 +65,11 @@ func newHub(b *Broadcaster) *hub {
 
 func (h *hub) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *drain:
-		items := h.b.in.take(h.spare)
-		for i := range items {
-			if e := items[i].e; e != nil {
-				h.publish(e)
-			} else {
-				h.control(items[i].ctl)
-			}
-		}
-		clear(items)
-		h.spare = items
+	case *Event:
+		h.publish(m)
 	case *flushTick:
 		h.armed = false
 		h.flush()
-	case *register, *subscribe, *rejected, *unregister:
-		h.control(m)
-	case *actor.Started:
-		h.self = ctx.Self()
-	case *actor.Stopping:
-		if h.timer != nil {
-			h.timer.Stop()
-		}
-	case *actor.Stopped:
-		h.stopOnce.Do(func() { close(h.b.actorDone) })
-	case actor.SystemMessage, actor.AutoReceiveMessage:
-	default:
-		// A message of a type the hub does not handle is a bug (a value
-		// where a pointer is expected, say): count it and say so rather
-		// than drop it without a trace.
-		h.b.opt.Unexpected(m)
-	}
-}
-
-// control applies a connection's registration, subscription, rejection
-// or departure.
-func (h *hub) control(msg any) {
-	switch m := msg.(type) {
 	case *register:
 		f := m.f
 		if f == nil {
@@ -123,7 +90,19 @@ func (h *hub) control(msg any) {
 		}
 	case *unregister:
 		delete(h.clients, m.c)
+	case *actor.Started:
+		h.self = ctx.Self()
+	case *actor.Stopping:
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+	case *actor.Stopped:
+		h.stopOnce.Do(func() { close(h.b.actorDone) })
+	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
+		// A message of a type the hub does not handle is a bug (a value
+		// where a pointer is expected, say): count it and say so rather
+		// than drop it without a trace.
 		h.b.opt.Unexpected(m)
 	}
 }

@@ -60,8 +60,13 @@ func TestSnapshotThenEventsInOrder(t *testing.T) {
 		events = append(events, e)
 		wants = append(wants, want{e.Type, host, i})
 	}
-	for _, e := range events {
-		h.hub.Publish(e)
+	// Half through Publish, half as another actor would send them.
+	for i, e := range events {
+		if i%2 == 0 {
+			h.hub.Publish(e)
+		} else {
+			h.system.Root.Send(h.hub.PID(), e)
+		}
 	}
 	for i, w := range wants {
 		if got := readWant(t, c); got != w {
