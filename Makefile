@@ -15,12 +15,21 @@ FUZZTIME ?= 100000x
 TEST_FUZZTIME ?= 20000x
 GOLANGCI_LINT_VERSION := v2.15.0
 
+# What -version prints (internal/version): set at link time, so a package
+# or an image names its release even where the build has no VCS stamping.
+# Outside a git checkout (a source tarball) pass VERSION=... COMMIT=...
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/hbd-project/hbd/internal/version
+LDFLAGS    := -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(BUILD_DATE)
+
 .PHONY: all build run test test-short fuzz check lint bench clean js-vendor js-vendor-check
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # run builds, then starts hbd on its defaults (data under .run/) and a local
 # hbd-agent reporting this machine over IPv4 and IPv6 with the same key.
