@@ -150,11 +150,13 @@ package:
 	sed -e 's|^key_file = ""|key_file = "/etc/hbd/hbd.key"|' config/example/hbd-agent.toml > $(DIST)/build/hbd-agent.toml
 	@grep -q '^data_dir = "/var/lib/hbd"' $(DIST)/build/hbd.toml && grep -q '^key_file = "/etc/hbd/hbd.key"' $(DIST)/build/hbd.toml && \
 		grep -q '^key_file = "/etc/hbd/hbd.key"' $(DIST)/build/hbd-agent.toml || { echo "package: the examples' data_dir/key_file lines changed; fix the sed above"; exit 1; }
-	$(GO) run ./cmd/hbd -check-config -config $(DIST)/build/hbd.toml
-	$(GO) run ./cmd/hbd-agent -check-config -config $(DIST)/build/hbd-agent.toml
 	@set -e; for arch in $(PKG_ARCHES); do \
 		echo "build linux/$$arch"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/build/linux_$$arch/ ./cmd/hbd ./cmd/hbd-agent; \
+		if [ "$$arch" = "$$($(GO) env GOHOSTARCH)" ]; then \
+			$(DIST)/build/linux_$$arch/hbd -check-config -config $(DIST)/build/hbd.toml; \
+			$(DIST)/build/linux_$$arch/hbd-agent -check-config -config $(DIST)/build/hbd-agent.toml; \
+		fi; \
 		for pkg in hbd hbd-agent; do for fmt in $(PKG_FORMATS); do \
 			ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
 				$(NFPM) package --config packaging/nfpm/$$pkg.yaml --packager $$fmt --target $(DIST)/; \
