@@ -82,8 +82,13 @@ func TestVersionFromLdflags(t *testing.T) {
 	dir := t.TempDir()
 	const pkg = "github.com/hbd-project/hbd/internal/version"
 	ldflags := fmt.Sprintf("-X %s.version=v9.8.7-3-gabcdef0 -X %s.commit=abcdef0123456789 -X %s.date=2031-02-03T04:05:06Z", pkg, pkg, pkg)
-	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", dir+"/", "../cmd/hbd", "../cmd/hbd-agent", "../cmd/hbd-bench")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the packages build them
+	// The flags of TestMain's build but -ldflags, which only the link step
+	// sees: every package comes from the build cache.
+	args := []string{"build", "-ldflags", ldflags, "-o", dir + "/"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "../cmd/hbd", "../cmd/hbd-agent", "../cmd/hbd-bench")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -ldflags: %v\n%s", err, out)
 	}
