@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -353,6 +354,12 @@ func (s *System) resumeHosts() (func(), error) {
 			len(s.restored), s.Stats.SamplesHeld.Load(), tracked, firing, now.Sub(s.loaded.Newest).Seconds())
 		s.log.Info(msg, "dir", s.cfg.State.Dir, "took", time.Since(s.began).Round(time.Millisecond))
 		s.actors.Root.Send(s.journal, &Event{Time: now, Kind: "system", Msg: msg})
+	}
+	if len(s.loaded.Hosts) > 0 {
+		// Reading the files made garbage about the size of the state;
+		// give it back to the system now rather than at the scavenger's
+		// pace, so the restarted daemon's RSS is what it holds.
+		go debug.FreeOSMemory()
 	}
 	s.loaded.Hosts, s.restored = nil, nil // the records belong to the actors now
 	return func() {

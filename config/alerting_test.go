@@ -110,7 +110,7 @@ func TestValidateAlertingInCode(t *testing.T) {
 	}{
 		{"valid", func(d *Daemon) {}, ""},
 		{"key of another type", func(d *Daemon) { d.Notify[0].URL = "https://x.example.com" },
-			"notify[0].url: not used by type exec (it is a key of type webhook)"},
+			"notify[0].url: not used by type exec (it is a key of types webhook, slack or mattermost)"},
 		{"empty headers map of another type is not set", func(d *Daemon) { d.Notify[0].Headers = map[string]string{} }, ""},
 		{"no name", func(d *Daemon) { d.Notify[0].Name = "" },
 			`notify[0].name: invalid name "": use 1-64 ASCII letters, digits, '-', '.' and '_', not starting with '.' or '-'`},
@@ -119,6 +119,15 @@ func TestValidateAlertingInCode(t *testing.T) {
 		{"email starttls left empty", func(d *Daemon) {
 			d.Notify[0] = Notify{Type: "email", Name: "m", MinLevel: "WARNING", Timeout: dur(time.Minute), Server: "mx:25", From: "a@b", To: []string{"c@d"}}
 		}, `notify[0].starttls: must be one of always, opportunistic, never, got ""`},
+		{"matrix without api_url", func(d *Daemon) {
+			d.Notify[0] = Notify{Type: "matrix", Name: "m", MinLevel: "WARNING", Timeout: dur(10 * time.Second), Token: "t", Room: "!r:example.org"}
+		}, `notify[0].api_url: required for type matrix: the homeserver's URL, e.g. "https://matrix.example.org"`},
+		{"ntfy without api_url takes the public server", func(d *Daemon) {
+			d.Notify[0] = Notify{Type: "ntfy", Name: "n", MinLevel: "WARNING", Timeout: dur(10 * time.Second), Topic: "hbd"}
+		}, ""},
+		{"sms with an email key", func(d *Daemon) {
+			d.Notify[0] = Notify{Type: "sms", Name: "s", MinLevel: "WARNING", Timeout: dur(10 * time.Second), AccountSID: "AC1", Token: "t", From: "+15005550006", To: []string{"+15005550010"}, StartTLS: "never"}
+		}, "notify[0].starttls: not used by type sms (it is a key of type email)"},
 		{"threshold without operator", func(d *Daemon) { d.Thresholds[0].Operator = "" },
 			`threshold[0].operator: must be one of > >= < <= == !=, got ""`},
 		{"flap stop", func(d *Daemon) { d.Alerting.FlapStop = 6 },

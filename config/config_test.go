@@ -234,8 +234,9 @@ func TestGoodDaemonConfigs(t *testing.T) {
 					},
 					Users: []APIUser{{Name: "alice", Scope: "write", PasswordHash: "$2a$10$WylJjcshTiyqXRvEvMH7mOsFwTQ4Wn6EjwxxGut0BZvrm89F0c4CC"}},
 				},
-				// full.toml has no [limits]: the defaults stand.
-				Limits: defaultLimits(),
+				// full.toml has no [limits] or [runtime]: the defaults stand.
+				Limits:  defaultLimits(),
+				Runtime: defaultRuntime(),
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
@@ -293,6 +294,12 @@ func TestGoodDaemonConfigs(t *testing.T) {
 			d.Limits = Limits{PluginsPerHost: 8, KeysPerSample: 100, SampleBytes: 61440, HostsPerSource: 0, AlertsPerHost: 50,
 				SilencesPerHost: 3, SilencesTotal: 10, GlobLength: 64, MetricPathLength: 128, BytesPerHost: 1 << 20,
 				FleetLabelValues: 128, FleetFamilies: 1000}
+		}},
+		{"runtime.toml", func(d *Daemon) {
+			d.Runtime = Runtime{GOGC: 200, MemoryLimit: "3GiB"}
+			if n := d.Runtime.MemoryLimitBytes(); n != 3<<30 {
+				t.Errorf("MemoryLimitBytes() = %d, want 3 GiB", n)
+			}
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}

@@ -59,6 +59,7 @@ type Daemon struct {
 	State        State       `toml:"state"`     // [state]: durable host state
 	Deadman      Deadman     `toml:"deadman"`   // [deadman]: the daemon's own outbound heartbeat
 	Limits       Limits      `toml:"limits"`    // [limits]: caps on what one agent can make the daemon keep
+	Runtime      Runtime     `toml:"runtime"`   // [runtime]: the Go runtime's memory and GC settings
 
 	// CORSOrigins are the origins allowed to read the HTTP API from a
 	// browser: "*" or "scheme://host[:port]". Empty (the default) sends no
@@ -108,6 +109,7 @@ func DefaultDaemon() Daemon {
 		WebSocket:     defaultWebSocket(),
 		API:           defaultAPI(),
 		Limits:        defaultLimits(),
+		Runtime:       defaultRuntime(),
 	}
 }
 
@@ -305,6 +307,7 @@ func (d *Daemon) validate(r *report) {
 	d.State.validate(r, top("state"))
 	d.Deadman.validate(r, top("deadman"))
 	d.Limits.validate(r, top("limits"))
+	d.Runtime.validate(r, top("runtime"))
 	d.validateMetricLengths(r)
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)

@@ -18,14 +18,15 @@ import (
 )
 
 // Notify is one [[notify]] channel: where alert notifications go. The keys
-// after Timeout belong to one type each (the `used` tag says which); a key
-// of another type in the table is an error, since it would be ignored.
+// after Group belong to some types only (the `used` tag lists them, comma
+// separated); a key of another type in the table is an error, since it
+// would be ignored.
 //
 // LoadDaemon fills in the defaults that depend on Type or on the table's
 // position after decoding: Name, Timeout and (for email) StartTLS, and it
 // upper-cases MinLevel and lower-cases StartTLS.
 type Notify struct {
-	Type string `toml:"type"` // required: "webhook", "exec" or "email"
+	Type string `toml:"type"` // required: one of NotifyTypes()
 	// Name identifies the channel in logs and metrics; unique among
 	// [[notify]] tables. Default "<type>-<n>", n counting [[notify]]
 	// tables from 1.
@@ -33,14 +34,18 @@ type Notify struct {
 	MinLevel string   `toml:"min_level"` // least severe level sent: WARNING (default), UNKNOWN or CRITICAL
 	Hosts    []string `toml:"hosts"`     // path.Match globs on host names; empty = all hosts
 	Repeat   Duration `toml:"repeat"`    // re-send while an alert stays active; default 0 = never, else >= 1m
-	Timeout  Duration `toml:"timeout"`   // per attempt; 1s..5m, default 10s for webhook, 30s for exec and email
+	Timeout  Duration `toml:"timeout"`   // per attempt; 1s..5m, default 10s for the HTTP types, 30s for exec and email
 	// Group: transitions that start within [alerting] group_wait of each
 	// other go out as one notification (default true); false sends each
 	// at once.
 	Group bool `toml:"group"`
 
-	// Webhook: an HTTP POST per notification.
-	URL string `toml:"url" used:"webhook"` // http or https
+	// Webhook: an HTTP POST per notification. Slack and Mattermost: the
+	// incoming webhook's URL.
+	URL string `toml:"url" used:"webhook,slack,mattermost"` // http or https
+	// URLFile holds slack's or mattermost's URL instead (the URL is the
+	// webhook's secret), read at start-up; not with url.
+	URLFile string `toml:"url_file" used:"slack,mattermost"`
 	// Template is a text/template producing the request body from the
 	// notification; "" = the notification as JSON.
 	Template    string            `toml:"template" used:"webhook"`
@@ -52,14 +57,32 @@ type Notify struct {
 	Command []string `toml:"command" used:"exec" example:"[\"/usr/local/bin/page\", \"--team\", \"ops\"]"`
 
 	// Email: a plain-text mail over SMTP.
-	Server       string   `toml:"server" used:"email"`        // SMTP server, host:port
-	From         string   `toml:"from" used:"email"`          // RFC 5322 address, e.g. "hbd <hbd@example.com>"
-	To           []string `toml:"to" used:"email"`            // at least one RFC 5322 address
-	Username     string   `toml:"username" used:"email"`      // "" = no SMTP AUTH
-	Password     string   `toml:"password" used:"email"`      // or password_file, not both
-	PasswordFile string   `toml:"password_file" used:"email"` // file holding the password, read at start-up; keeps the secret out of the config
-	StartTLS     string   `toml:"starttls" used:"email"`      // "always" (default), "opportunistic" or "never"
-	Subject      string   `toml:"subject" used:"email"`       // text/template; "" = the notifier's default subject
+	Server       string   `toml:"server" used:"email"`          // SMTP server, host:port
+	From         string   `toml:"from" used:"email,signal,sms"` // email: RFC 5322 address, e.g. "hbd <hbd@example.com>"; signal, sms: the sender's number
+	To           []string `toml:"to" used:"email,signal,sms"`   // email: at least one RFC 5322 address; signal, sms: the recipients' numbers
+	Username     string   `toml:"username" used:"email"`        // "" = no SMTP AUTH
+	Password     string   `toml:"password" used:"email"`        // or password_file, not both
+	PasswordFile string   `toml:"password_file" used:"email"`   // file holding the password, read at start-up; keeps the secret out of the config
+	StartTLS     string   `toml:"starttls" used:"email"`        // "always" (default), "opportunistic" or "never"
+	Subject      string   `toml:"subject" used:"email"`         // text/template; "" = the notifier's default subject
+
+	// The chat and push services (see notify_services.go for their checks).
+	//
+	// APIURL is the service's base URL: its public API by default, a
+	// self-hosted server's (or a test server's) when set. Matrix and
+	// signal have no default: the homeserver, the signal-cli REST API.
+	APIURL string `toml:"api_url" used:"pushover,matrix,signal,sms,telegram,ntfy"`
+	// Token is the service's secret: pushover's application token,
+	// matrix's access token, sms's auth token (the basic-auth password),
+	// telegram's bot token, ntfy's access token (optional). Or TokenFile,
+	// a file holding it, read at start-up; not both.
+	Token      string `toml:"token" used:"pushover,matrix,sms,telegram,ntfy"`
+	TokenFile  string `toml:"token_file" used:"pushover,matrix,sms,telegram,ntfy"`
+	UserKey    string `toml:"user_key" used:"pushover"` // the user or group key to notify
+	Room       string `toml:"room" used:"matrix"`       // room id, "!abc:example.org"
+	AccountSID string `toml:"account_sid" used:"sms"`   // the account, in the path and as the basic-auth user
+	ChatID     string `toml:"chat_id" used:"telegram"`  // a chat id ("-1001234567890") or "@channelname"
+	Topic      string `toml:"topic" used:"ntfy"`        // the topic to publish to
 
 	// Line is the line of the channel's [[notify]] header, set by
 	// LoadDaemon (0 for channels built in code).
@@ -72,6 +95,15 @@ const (
 	NotifyWebhook = "webhook"
 	NotifyExec    = "exec"
 	NotifyEmail   = "email"
+
+	NotifyPushover   = "pushover"
+	NotifyMatrix     = "matrix"
+	NotifyMattermost = "mattermost"
+	NotifySlack      = "slack"
+	NotifySignal     = "signal"
+	NotifySMS        = "sms"
+	NotifyTelegram   = "telegram"
+	NotifyNtfy       = "ntfy"
 )
 
 // notifyType is what the config knows of one [[notify]] type: its default
@@ -95,6 +127,14 @@ func notifyTypeTable() []notifyType {
 		// Mail servers and paging scripts are slower than web hooks.
 		{name: NotifyExec, timeout: 30 * time.Second, validate: (*Notify).validateExec},
 		{name: NotifyEmail, timeout: 30 * time.Second, complete: (*Notify).completeEmail, validate: (*Notify).validateEmail},
+		{name: NotifyPushover, timeout: 10 * time.Second, complete: defaultAPIURL(PushoverAPIURL), validate: (*Notify).validatePushover},
+		{name: NotifyMatrix, timeout: 10 * time.Second, validate: (*Notify).validateMatrix},
+		{name: NotifyMattermost, timeout: 10 * time.Second, validate: (*Notify).validateChatWebhook},
+		{name: NotifySlack, timeout: 10 * time.Second, validate: (*Notify).validateChatWebhook},
+		{name: NotifySignal, timeout: 10 * time.Second, validate: (*Notify).validateSignal},
+		{name: NotifySMS, timeout: 10 * time.Second, complete: defaultAPIURL(TwilioAPIURL), validate: (*Notify).validateSMS},
+		{name: NotifyTelegram, timeout: 10 * time.Second, complete: defaultAPIURL(TelegramAPIURL), validate: (*Notify).validateTelegram},
+		{name: NotifyNtfy, timeout: 10 * time.Second, complete: defaultAPIURL(NtfyAPIURL), validate: (*Notify).validateNtfy},
 	}
 }
 
@@ -223,12 +263,20 @@ func (n *Notify) rejectOtherTypes(r *report, p keyPath) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		used := f.Tag.Get("used")
-		if used == "" || used == n.Type {
+		if used == "" {
+			continue
+		}
+		types := strings.Split(used, ",")
+		if slices.Contains(types, n.Type) {
 			continue
 		}
 		kp := p.key(tagName(f))
 		if r.written(kp, v.Field(i)) {
-			r.invalid(kp, "not used by type %s (it is a key of type %s)", n.Type, used)
+			what := "type " + used
+			if len(types) > 1 {
+				what = "types " + orList(types, false)
+			}
+			r.invalid(kp, "not used by type %s (it is a key of %s)", n.Type, what)
 		}
 	}
 }

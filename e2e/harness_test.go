@@ -145,6 +145,8 @@ type daemon struct {
 	// client, when set, is what waits for the API to come up (an HTTPS
 	// client trusting the test's certificate).
 	client *http.Client
+	// env is added to the daemon's environment.
+	env []string
 }
 
 // freePorts returns n ports free for TCP and for UDP on both loopbacks.
@@ -250,9 +252,9 @@ func (d *daemon) startProc(t *testing.T) {
 	t.Helper()
 	if len(d.wrapper) > 0 {
 		args := append(append(append([]string(nil), d.wrapper[1:]...), bins.hbd), "-config", d.cfgPath)
-		d.proc = start(t, d.wrapper[0], nil, args...)
+		d.proc = start(t, d.wrapper[0], d.env, args...)
 	} else {
-		d.proc = start(t, bins.hbd, nil, "-config", d.cfgPath)
+		d.proc = start(t, bins.hbd, d.env, "-config", d.cfgPath)
 	}
 	client := d.client
 	if client == nil {

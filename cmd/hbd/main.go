@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/time/rate"
 
@@ -100,6 +101,8 @@ func run(args []string) int {
 		return 0
 	}
 	log := newLogger(cfg.LogLevel)
+	got, rerr := applyRuntime(cfg.Runtime, memlimit.FromCgroup)
+	logRuntime(log, got, rerr)
 	if err := serve(cfg, log); err != nil {
 		log.Error("hbd stopped with an error", "err", err)
 		return 1

@@ -293,6 +293,9 @@ func (d *Dispatcher) drain(w *worker) {
 }
 
 // deliver sends n on w's channel, retrying failures with doubling backoff.
+// An HTTP answer that says a retry cannot help (a 4xx other than 408, 425
+// and 429) ends it at once; one with Retry-After waits that long if it is
+// longer than the backoff, at most MaxBackoff.
 // Retries need no jitter: there is one worker per route, so failures do not
 // line up into a thundering herd.
 func (d *Dispatcher) deliver(w *worker, n Notification) {
@@ -305,11 +308,23 @@ func (d *Dispatcher) deliver(w *worker, n Notification) {
 			d.report(w, n, attempt, nil)
 			return
 		}
+		var se *HTTPStatusError
+		isStatus := errors.As(err, &se)
+		if isStatus && !se.Temporary() {
+			// A bad token or an unknown room fails the same way again.
+			d.report(w, n, attempt, fmt.Errorf("giving up after %d attempts (not retryable): %w", attempt, err))
+			return
+		}
 		if attempt >= d.opt.MaxAttempts {
 			d.report(w, n, attempt, fmt.Errorf("giving up after %d attempts: %w", attempt, err))
 			return
 		}
-		if d.opt.Sleep(d.ctx, delay) != nil || d.ctx.Err() != nil {
+		wait := delay
+		if isStatus && se.RetryAfter > wait {
+			// A 429's or 503's Retry-After, within our own cap.
+			wait = min(se.RetryAfter, d.opt.MaxBackoff)
+		}
+		if d.opt.Sleep(d.ctx, wait) != nil || d.ctx.Err() != nil {
 			d.report(w, n, attempt, fmt.Errorf("%w after %d attempts: %w", ErrClosed, attempt, err))
 			return
 		}

@@ -25,6 +25,10 @@ import (
 //     or */*+json) escapes every value it prints for the inside of a JSON
 //     string, so a key cannot close the string and add fields of its own.
 //     {{json .X}} still prints X as a complete JSON value.
+//   - the chat and push services: render.go's markups. HTML-escaped text
+//     for Matrix and Telegram; code spans for Slack and Mattermost (with
+//     &, <, > escaped for Slack); one line of plain text for the others.
+//     Their JSON bodies come from encoding/json.
 
 // replacement stands for a character a channel cannot carry.
 const replacement = '\uFFFD'

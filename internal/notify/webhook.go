@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,8 +42,7 @@ type Webhook struct {
 	contentType string
 	headers     http.Header
 	timeout     time.Duration
-	client      *http.Client
-	transport   *http.Transport
+	post        *poster
 }
 
 // maxErrorBody is how much of a failed answer's body goes into the error
@@ -98,10 +96,7 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 			escapeJSONActions(w.tmpl)
 		}
 	}
-	// A transport of its own, so Close can drop this channel's idle
-	// connections without touching anyone else's.
-	w.transport = http.DefaultTransport.(*http.Transport).Clone()
-	w.client = &http.Client{Transport: w.transport}
+	w.post = newPoster("webhook", name, w.timeout)
 	return w, nil
 }
 
@@ -114,37 +109,12 @@ func (w *Webhook) Send(ctx context.Context, n Notification) error {
 	if err != nil {
 		return fmt.Errorf("webhook %s: cannot render body: %w", w.name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("webhook %s: %w", w.name, err)
-	}
-	req.Header.Set("Content-Type", w.contentType)
-	req.Header.Set("User-Agent", "hbd-notify")
-	for k, v := range w.headers {
-		req.Header[k] = v
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("webhook %s: %w", w.name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
-		return nil
-	}
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
-	return &HTTPStatusError{StatusCode: resp.StatusCode, Status: resp.Status, Body: cleanSnippet(snippet), channel: w.name}
+	return w.post.do(ctx, request{url: w.url, contentType: w.contentType, header: w.headers, body: body})
 }
 
 // Close closes the channel's idle connections. Send may still be used
 // afterwards; it opens new ones.
-func (w *Webhook) Close() error {
-	w.transport.CloseIdleConnections()
-	return nil
-}
+func (w *Webhook) Close() error { return w.post.Close() }
 
 func (w *Webhook) body(n Notification) ([]byte, error) {
 	if w.tmpl == nil {
@@ -155,21 +125,6 @@ func (w *Webhook) body(n Notification) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// HTTPStatusError is a webhook answer outside 2xx.
-type HTTPStatusError struct {
-	StatusCode int
-	Status     string // e.g. "500 Internal Server Error"
-	Body       string // up to 512 bytes of the answer's body
-	channel    string
-}
-
-func (e *HTTPStatusError) Error() string {
-	if e.Body == "" {
-		return fmt.Sprintf("webhook %s: status %s", e.channel, e.Status)
-	}
-	return fmt.Sprintf("webhook %s: status %s: %s", e.channel, e.Status, e.Body)
 }
 
 // cleanSnippet makes a body excerpt safe for a one-line log: valid UTF-8,
@@ -185,4 +140,3 @@ func cleanSnippet(b []byte) string {
 }
 
 var _ Channel = (*Webhook)(nil)
-var _ error = (*HTTPStatusError)(nil)

@@ -186,7 +186,7 @@ func scan(dir string, act bool) (*State, error) {
 			// 100,000 hosts would otherwise be 6.4 million records in memory.
 			// Its RTT windows, like its samples, add to the ones before.
 			last := hr.Records[len(hr.Records)-1]
-			plugins := append(last.Host.Plugins, copyPlugins(r.Host.Plugins)...)
+			plugins := append(last.Host.Plugins, r.Host.Plugins...)
 			rtts := append(last.Host.RTTs, r.Host.RTTs...)
 			last.Host = r.Host
 			last.Host.Plugins, last.Host.RTTs = plugins, rtts
@@ -224,28 +224,12 @@ func scan(dir string, act bool) (*State, error) {
 	return st, nil
 }
 
-// copyRecord returns r on its own: the file's slice of records, and the
-// buffers of what it holds, can go once every record was used.
+// copyRecord returns r on its own, so that the file's slice of records can
+// go once every record was used. What a record holds is its own already:
+// decoding copies rings and samples out of the file's buffers.
 func copyRecord(r *Record) *Record {
 	c := *r
-	c.Host.Plugins = copyPlugins(r.Host.Plugins)
 	return &c
-}
-
-// copyPlugins copies what stays of a record's plugins: saved rings share
-// the buffer of their record, most of which is the host's small state,
-// which a later record replaces.
-func copyPlugins(ps []Plugin) []Plugin {
-	if len(ps) == 0 {
-		return nil
-	}
-	out := slices.Clone(ps)
-	for i := range out {
-		if out[i].Ring != nil {
-			out[i].Ring = slices.Clone(out[i].Ring)
-		}
-	}
-	return out
 }
 
 // read reads one file; a file that cannot be used is recorded as a problem

@@ -513,7 +513,7 @@ func decodeHost(b []byte, v uint16) (Host, error) {
 				var prev int64
 				for j := range p.Samples {
 					prev += d.varint()
-					p.Samples[j] = Sample{UnixNano: prev, Data: d.bytes()}
+					p.Samples[j] = Sample{UnixNano: prev, Data: slices.Clone(d.bytes())}
 				}
 			}
 		}
@@ -582,7 +582,12 @@ func (d *decoder) sections(h *Host) {
 			sd := decoder{b: body}
 			n := sd.count()
 			for i := 0; i < n && sd.err == nil; i++ {
-				p := Plugin{Name: sd.string(), Held: int(sd.bounded(maxCount)), Ring: sd.bytesUpTo(maxPayload)}
+				// The ring is copied out of the record's buffer, so that the
+				// buffer (the host's small state, which a later record
+				// replaces) can go as soon as the record is decoded: a
+				// snapshot of 40 M samples would otherwise hold every
+				// record's buffer until the whole file is read.
+				p := Plugin{Name: sd.string(), Held: int(sd.bounded(maxCount)), Ring: slices.Clone(sd.bytesUpTo(maxPayload))}
 				if sd.err == nil && len(p.Ring) == 0 {
 					sd.fail(fmt.Errorf("plugin %q: an empty ring", p.Name))
 				}

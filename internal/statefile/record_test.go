@@ -2,6 +2,7 @@ package statefile
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"net/netip"
 	"path/filepath"
@@ -113,6 +114,32 @@ func TestHostRoundTripEveryField(t *testing.T) {
 	got, _ = DecodeHost(AppendHost(nil, &h))
 	if !math.IsInf(got.Alerts[0].LastValue, -1) {
 		t.Errorf("LastValue = %v, want -Inf", got.Alerts[0].LastValue)
+	}
+}
+
+// TestDecodedRecordOwnsItsBytes: what a decoded record keeps (rings,
+// samples) is copied out of the buffer it was decoded from, so the loader
+// can drop each file's buffers as it reads and keep only what the hosts
+// need; a ring aliasing its record would hold the whole record.
+func TestDecodedRecordOwnsItsBytes(t *testing.T) {
+	h := fullHost()
+	h.Plugins = append(h.Plugins, Plugin{Name: "json_era", Samples: []Sample{{UnixNano: 7, Data: []byte(`{"a":1}`)}}})
+	b := AppendHost(nil, &h)
+	got, err := DecodeHost(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, len(got.Plugins))
+	for i, p := range got.Plugins {
+		want[i] = fmt.Sprint(p)
+	}
+	for i := range b {
+		b[i] = 0xAA
+	}
+	for i, p := range got.Plugins {
+		if fmt.Sprint(p) != want[i] {
+			t.Errorf("plugin %s changed with the buffer it was decoded from", p.Name)
+		}
 	}
 }
 
