@@ -112,7 +112,7 @@ func TestHelp(t *testing.T) {
 	}{
 		{"hbd", bins.hbd,
 			[]string{"-config", "-check-config", "-check-state", "-new-token", "-hash-token", "-new-key", "-version", "-help"},
-			[]string{"Usage: hbd [flags]", "fleet heartbeat daemon", "UDP (port 50003)", "(port 50004)", "(port 50005)",
+			[]string{"Usage: hbd [flags]", "fleet heartbeat daemon", "UDP (port 50003)", "(port 50004)", "(port 50005)", "Channel types: webhook, exec, email",
 				"config/example/hbd.toml", "/etc/hbd/hbd.toml", "docs/INSTALL.md", "/usr/share/doc/hbd"}},
 		{"hbd-agent", bins.agent,
 			[]string{"-config", "-check-config", "-once", "-plugin", "-silence", "-silence-metric", "-comment", "-check", "-check-timeout", "-version", "-help"},

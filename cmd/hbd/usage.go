@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hbd-project/hbd/config"
 )
@@ -16,8 +17,9 @@ func usage(w io.Writer, fl *flag.FlagSet) {
 hbd is the fleet heartbeat daemon. It receives the signed heartbeats and
 plugin samples that hbd-agent sends over UDP (port %d), keeps every host's
 liveness (UP, DEGRADED, DOWN, STOPPED), its recent samples and its alerts,
-notifies (webhook, email, exec), writes a journal, and serves the fleet as a
-JSON API and web pages (port %d) and a WebSocket stream (port %d).
+notifies through [[notify]] channels, writes a journal, and serves the fleet
+as a JSON API and web pages (port %d) and a WebSocket stream (port %d).
+Channel types: %s.
 
 Without -config it runs on the built-in defaults: data and the fleet key in
 $HBD_DATA_DIR, else /var/lib/hbd as root, else ~/.local/state/hbd; the key
@@ -25,7 +27,7 @@ $HBD_DATA_DIR, else /var/lib/hbd as root, else ~/.local/state/hbd; the key
 saves its state.
 
 Flags:
-`, config.DefaultUDPPort, config.DefaultHBDPort, config.DefaultWSPort)
+`, config.DefaultUDPPort, config.DefaultHBDPort, config.DefaultWSPort, strings.Join(config.NotifyTypes(), ", "))
 	out := fl.Output()
 	fl.SetOutput(w)
 	fl.PrintDefaults()
