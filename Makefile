@@ -15,12 +15,21 @@ FUZZTIME ?= 100000x
 TEST_FUZZTIME ?= 20000x
 GOLANGCI_LINT_VERSION := v2.15.0
 
-.PHONY: all build run test test-short fuzz check lint bench clean js-vendor js-vendor-check
+# What -version prints (internal/version): set at link time, so a package
+# or an image names its release even where the build has no VCS stamping.
+# Outside a git checkout (a source tarball) pass VERSION=... COMMIT=...
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/hbd-project/hbd/internal/version
+LDFLAGS    := -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(BUILD_DATE)
+
+.PHONY: all build run test test-short fuzz check lint bench clean js-vendor js-vendor-check package package-test image
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # run builds, then starts hbd on its defaults (data under .run/) and a local
 # hbd-agent reporting this machine over IPv4 and IPv6 with the same key.
@@ -119,5 +128,53 @@ bench: build
 	$(BIN)/hbd-bench ramp -scenario max -addr 127.0.0.1:51003 -http http://127.0.0.1:51004 \
 		-key $(BENCH_DIR)/hbd.key -step-duration 3s -sink-duration 2s -duration 2m -quiet -json $(BENCH_DIR)/max.json
 
+# package builds the .deb and .rpm packages of hbd and hbd-agent for each
+# of PKG_ARCHES into dist/, with nfpm run as a pinned Go tool (nothing to
+# install). Recipes, units and maintainer scripts: packaging/. The
+# binaries are static (CGO_ENABLED=0), so one build runs on every distro.
+NFPM_VERSION   := v2.48.0
+NFPM           := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+DIST           := dist
+PKG_ARCHES     ?= amd64 arm64
+PKG_FORMATS    ?= deb rpm
+PKG_MAINTAINER ?= hbd project <hbd-project@users.noreply.github.com>
+# A package version must start with a digit: v1.2.3-4-gabc -> 1.2.3-4-gabc
+# (nfpm makes the part after "-" a pre-release); an untagged tree is
+# 0.0.0-git.<describe>, which sorts below any release.
+PKG_VERSION    ?= $(shell v='$(VERSION)'; case $$v in (v[0-9]*) echo "$${v#v}";; (*) echo "0.0.0-git.$$(echo "$$v" | tr -c 'a-zA-Z0-9.\n' '.')";; esac)
+package:
+	@rm -rf $(DIST) && mkdir -p $(DIST)/build
+	@# The examples as installed: state and key where the units and the
+	@# maintainer scripts put them.
+	sed -e 's|^data_dir = ""|data_dir = "/var/lib/hbd"|' -e 's|^key_file = ""|key_file = "/etc/hbd/hbd.key"|' config/example/hbd.toml > $(DIST)/build/hbd.toml
+	sed -e 's|^key_file = ""|key_file = "/etc/hbd/hbd.key"|' config/example/hbd-agent.toml > $(DIST)/build/hbd-agent.toml
+	@grep -q '^data_dir = "/var/lib/hbd"' $(DIST)/build/hbd.toml && grep -q '^key_file = "/etc/hbd/hbd.key"' $(DIST)/build/hbd.toml && \
+		grep -q '^key_file = "/etc/hbd/hbd.key"' $(DIST)/build/hbd-agent.toml || { echo "package: the examples' data_dir/key_file lines changed; fix the sed above"; exit 1; }
+	@set -e; for arch in $(PKG_ARCHES); do \
+		echo "build linux/$$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/build/linux_$$arch/ ./cmd/hbd ./cmd/hbd-agent; \
+		if [ "$$arch" = "$$($(GO) env GOHOSTARCH)" ]; then \
+			$(DIST)/build/linux_$$arch/hbd -check-config -config $(DIST)/build/hbd.toml; \
+			$(DIST)/build/linux_$$arch/hbd-agent -check-config -config $(DIST)/build/hbd-agent.toml; \
+		fi; \
+		for pkg in hbd hbd-agent; do for fmt in $(PKG_FORMATS); do \
+			ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
+				$(NFPM) package --config packaging/nfpm/$$pkg.yaml --packager $$fmt --target $(DIST)/; \
+		done; done; \
+	done
+	@ls -l $(DIST)/*.deb $(DIST)/*.rpm 2>/dev/null || true
+
+# package-test builds the amd64 .deb, installs it on this machine (root),
+# checks what it installed, and purges it again: packaging/test-deb.sh.
+package-test:
+	$(MAKE) --no-print-directory package PKG_ARCHES=amd64 PKG_FORMATS=deb
+	packaging/test-deb.sh $(DIST)
+
+# image builds the daemon's container image (Dockerfile) as hbd:$(VERSION).
+IMAGE ?= hbd
+image:
+	docker build --build-arg VERSION='$(VERSION)' --build-arg COMMIT='$(COMMIT)' --build-arg BUILD_DATE='$(BUILD_DATE)' \
+		-t $(IMAGE):$(VERSION) .
+
 clean:
-	rm -rf $(BIN) $(RUN_DIR)
+	rm -rf $(BIN) $(RUN_DIR) $(DIST)

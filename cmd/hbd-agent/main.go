@@ -21,6 +21,7 @@ import (
 	"github.com/hbd-project/hbd/agent"
 	"github.com/hbd-project/hbd/agent/plugins"
 	"github.com/hbd-project/hbd/config"
+	"github.com/hbd-project/hbd/internal/version"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -39,8 +40,20 @@ func run(args []string) int {
 	comment := fl.String("comment", "", "with -silence: why, shown in the daemon's journal and silences list")
 	checkAcks := fl.Bool("check", false, "send one heartbeat to every address of every server, wait for the ACKs and print what came back; exit 0 if every address answered, 1 if not")
 	checkTimeout := fl.Duration("check-timeout", 3*time.Second, "with -check: how long to wait for the ACKs")
+	showVersion := fl.Bool("version", false, "print the version, commit, build date and Go version, then exit")
+	help := fl.Bool("help", false, "print this help, then exit")
+	fl.BoolVar(help, "h", false, "print this help, then exit")
+	fl.Usage = func() { usage(fl.Output(), fl) }
 	if err := fl.Parse(args); err != nil {
 		return 2
+	}
+	if *help {
+		usage(os.Stdout, fl)
+		return 0
+	}
+	if *showVersion {
+		fmt.Print(version.Get().String("hbd-agent"))
+		return 0
 	}
 	if *checkTimeout <= 0 {
 		fmt.Fprintf(os.Stderr, "hbd-agent: -check-timeout must be positive, got %s\n", *checkTimeout)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/bench"
+	"github.com/hbd-project/hbd/internal/version"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -135,6 +136,8 @@ type options struct {
 	execCmd string
 	logFile string
 
+	version, help bool
+
 	set map[string]bool // flags given on the command line
 }
 
@@ -183,12 +186,23 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fl.IntVar(&o.pid, "pid", 0, "restart: the running daemon's process ID")
 	fl.StringVar(&o.execCmd, "exec", "", "restart: the command that starts the daemon again, split at spaces (e.g. \"bin/hbd -config hbd.toml\")")
 	fl.StringVar(&o.logFile, "log", "", "restart: append the new daemon's output to `file`")
+
+	fl.BoolVar(&o.version, "version", false, "print the version, commit, build date and Go version, then exit")
+	fl.BoolVar(&o.help, "help", false, "print this help, then exit")
+	fl.BoolVar(&o.help, "h", false, "print this help, then exit")
 	return fl
 }
 
 func usage(w io.Writer, fl *flag.FlagSet) {
 	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink|restart [flags]
        hbd-bench [load|ramp] -scenario max|memory|fleet-100k|fleet-100k-full [flags]
+       hbd-bench -version | -help
+
+hbd-bench load-tests an hbd daemon: it simulates a fleet of agents from one
+process (signed heartbeats and plugin samples over UDP, WebSocket clients,
+API requests) and measures the daemon through its /metrics counters. It
+sends to loopback only unless -allow-remote is given, and every run ends by
+itself (-duration, at most 1h). It needs the daemon's key file (-key).
 
 load     simulate -hosts agents (heartbeats, plugin samples) for -duration
 ramp     raise the offered rate step by step until loss exceeds -max-loss
@@ -197,7 +211,14 @@ restart  stop a running daemon (SIGTERM), start it again, and time the
          clean stop and the restore until the API lists every host
 
 flags:`)
+	out := fl.Output()
+	fl.SetOutput(w)
 	fl.PrintDefaults()
+	fl.SetOutput(out)
+	fmt.Fprintln(w, `
+The scenarios, how to run them and the figures measured so far are in
+docs/BENCHMARKS.md of the source tree; the daemon's config example with
+every key is config/example/hbd.toml (installed as /etc/hbd/hbd.toml).`)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -210,6 +231,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fl.Parse(args); err != nil {
 		return 2
+	}
+	if o.help {
+		usage(stdout, fl)
+		return 0
+	}
+	if o.version {
+		fmt.Fprint(stdout, version.Get().String("hbd-bench"))
+		return 0
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "hbd-bench: unexpected argument %q\n", fl.Arg(0))

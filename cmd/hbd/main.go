@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/time/rate"
 
 	"github.com/hbd-project/hbd/actors"
@@ -28,6 +29,7 @@ import (
 	hbdhttp "github.com/hbd-project/hbd/http"
 	"github.com/hbd-project/hbd/http/ws"
 	"github.com/hbd-project/hbd/internal/deadman"
+	"github.com/hbd-project/hbd/internal/version"
 	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -43,8 +45,24 @@ func run(args []string) int {
 	checkSt := fl.Bool("check-state", false, "report what the state directory ([state] dir) holds and whether it is intact, then exit: 0 if every file is usable, 1 if not")
 	newTok := fl.Bool("new-token", false, "print a fresh random API token, its hash and the [[api.token]] table for hbd.toml, then exit")
 	hashTok := fl.Bool("hash-token", false, "read an API token on standard input and print its hash for [[api.token]] hash, then exit")
+	newKey := fl.String("new-key", "", "write a fresh random fleet key to this `file` (mode 0600; an existing file is never replaced), then exit")
+	showVersion := fl.Bool("version", false, "print the version, commit, build date and Go version, then exit")
+	help := fl.Bool("help", false, "print this help, then exit")
+	fl.BoolVar(help, "h", false, "print this help, then exit")
+	fl.Usage = func() { usage(fl.Output(), fl) }
 	if err := fl.Parse(args); err != nil {
 		return 2
+	}
+	if *help {
+		usage(os.Stdout, fl)
+		return 0
+	}
+	if *showVersion {
+		fmt.Print(version.Get().String("hbd"))
+		return 0
+	}
+	if *newKey != "" {
+		return writeNewKey(*newKey)
 	}
 	if *newTok || *hashTok {
 		var err error
@@ -235,6 +253,9 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	for _, a := range sys.UDPAddrs() {
 		log.Info("listening for agents", "udp", a.String())
 	}
+	// Every socket is open: agents' datagrams queue in the kernel and the
+	// HTTP and WebSocket ports accept.
+	sdNotify(log, daemon.SdNotifyReady)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -245,6 +266,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down")
+			sdNotify(log, daemon.SdNotifyStopping)
 			dm.Stop() // first: a peer hears of the clean stop at once
 			running = false
 		case <-hup:

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+)
+
+// sdNotify tells the service manager about the daemon's state, for a
+// systemd unit of Type=notify (packaging/systemd/hbd.service): "READY=1"
+// once every listener is open, so that `systemctl start` returns, and units
+// ordered after hbd start, only when agents and clients can connect;
+// "STOPPING=1" when a clean stop begins. A reload (SIGHUP) is to send
+// "RELOADING=1" first and "READY=1" when done.
+//
+// Outside systemd (no NOTIFY_SOCKET) it does nothing. A failure to notify
+// is logged and otherwise ignored: with Type=notify, systemd reports the
+// start as timed out, which names the problem better than an exit would.
+// NOTIFY_SOCKET stays set: the next state change needs it, and systemd
+// ignores what children send (NotifyAccess=main).
+func sdNotify(log *slog.Logger, state string) {
+	sent, err := daemon.SdNotify(false, state)
+	switch {
+	case err != nil:
+		log.Warn("cannot notify systemd", "state", state, "err", err)
+	case sent:
+		log.Debug("notified systemd", "state", state)
+	}
+}
