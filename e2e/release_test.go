@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -231,6 +232,16 @@ func TestSystemdNotify(t *testing.T) {
 		_, ok := d.host(t, "ready-host")
 		return ok
 	})
+
+	// A reload is framed by RELOADING=1 (with the monotonic time systemd's
+	// Type=notify-reload needs) and READY=1.
+	_ = d.proc.cmd.Process.Signal(syscall.SIGHUP)
+	if msg := recv(10 * time.Second); !regexp.MustCompile(`^RELOADING=1\nMONOTONIC_USEC=[1-9][0-9]*$`).MatchString(msg) {
+		t.Errorf("notification after SIGHUP %q, want RELOADING=1 and MONOTONIC_USEC", msg)
+	}
+	if msg := recv(10 * time.Second); msg != "READY=1" {
+		t.Errorf("notification after the reload %q, want READY=1", msg)
+	}
 
 	_ = d.proc.cmd.Process.Signal(syscall.SIGTERM)
 	if msg := recv(10 * time.Second); msg != "STOPPING=1" {

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
-	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/time/rate"
 
 	"github.com/hbd-project/hbd/actors"
@@ -255,7 +254,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	}
 	// Every socket is open: agents' datagrams queue in the kernel and the
 	// HTTP and WebSocket ports accept.
-	sdNotify(log, daemon.SdNotifyReady)
+	sdNotify(log, sdReady)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -266,7 +265,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down")
-			sdNotify(log, daemon.SdNotifyStopping)
+			sdNotify(log, sdStopping)
 			dm.Stop() // first: a peer hears of the clean stop at once
 			running = false
 		case <-hup:

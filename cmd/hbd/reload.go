@@ -55,6 +55,10 @@ type ReloadResult struct {
 func (d *daemon) reload() (ReloadResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// systemd (Type=notify) shows the unit as reloading until READY=1,
+	// whether the new config was taken or refused.
+	sdReloading(d.log)
+	defer sdNotify(d.log, sdReady)
 	began := time.Now()
 	res, err := d.apply()
 	d.stats.record(err == nil, time.Now())
