@@ -71,6 +71,8 @@ type proc struct {
 	out  *syncBuffer
 	done chan struct{}
 	err  error
+	// stopWait is how long stop waits after SIGTERM; 0 = 10 s.
+	stopWait time.Duration
 }
 
 type syncBuffer struct {
@@ -116,13 +118,17 @@ func (p *proc) stop() error {
 		return p.err
 	default:
 	}
+	wait := p.stopWait
+	if wait == 0 {
+		wait = 10 * time.Second
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(wait):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		p.t.Errorf("%s did not stop within 10 s of SIGTERM", p.cmd.Path)
+		p.t.Errorf("%s did not stop within %s of SIGTERM", p.cmd.Path, wait)
 	}
 	return p.err
 }
