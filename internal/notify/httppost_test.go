@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -46,6 +47,23 @@ func newServiceServer(t *testing.T, answer func(i int) (int, http.Header)) (*htt
 func answerOK(int) (int, http.Header) { return http.StatusOK, nil }
 
 // next returns the next request the server saw.
+// jsonPost checks that r is a POST to uri with a JSON body, and returns
+// the body decoded.
+func jsonPost(t *testing.T, r seen, uri string) map[string]any {
+	t.Helper()
+	if r.method != http.MethodPost || r.requestURI != uri {
+		t.Errorf("request %s %s, want POST %s", r.method, r.requestURI, uri)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("body %s: %v", r.body, err)
+	}
+	return body
+}
+
 func next(t *testing.T, reqs <-chan seen) seen {
 	t.Helper()
 	select {

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
@@ -17,17 +16,7 @@ func TestSignalRequest(t *testing.T) {
 	if err := s.Send(context.Background(), nastyNotification()); err != nil {
 		t.Fatal(err)
 	}
-	r := next(t, reqs)
-	if r.method != http.MethodPost || r.requestURI != "/signal/v2/send" {
-		t.Errorf("request %s %s, want POST /signal/v2/send", r.method, r.requestURI)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q", ct)
-	}
-	var body map[string]any
-	if err := json.Unmarshal(r.body, &body); err != nil {
-		t.Fatalf("body %s: %v", r.body, err)
-	}
+	body := jsonPost(t, next(t, reqs), "/signal/v2/send")
 	want := map[string]any{
 		"message": "CRITICAL db_1*<b>&\"x\" disk_monitor._root_.`percent`\n" +
 			"*bold* _it_ ~del~ <!channel> @here <script>alert(1)</script> & done second line",

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -34,17 +32,7 @@ func TestChatWebhookRequests(t *testing.T) {
 			if err := ch.Send(context.Background(), nastyNotification()); err != nil {
 				t.Fatal(err)
 			}
-			r := next(t, reqs)
-			if r.method != http.MethodPost || r.requestURI != "/hooks/T000/B000/XXXX?x=1" {
-				t.Errorf("request %s %s", r.method, r.requestURI)
-			}
-			if ct := r.header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			var body map[string]any
-			if err := json.Unmarshal(r.body, &body); err != nil {
-				t.Fatalf("body %s: %v", r.body, err)
-			}
+			body := jsonPost(t, next(t, reqs), "/hooks/T000/B000/XXXX?x=1")
 			if body["text"] != tt.want || len(body) != 1 {
 				t.Errorf("body = %v\nwant text\n%s", body, tt.want)
 			}

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"reflect"
 	"testing"
 )
@@ -17,17 +15,7 @@ func TestTelegramRequest(t *testing.T) {
 	if err := tg.Send(context.Background(), nastyNotification()); err != nil {
 		t.Fatal(err)
 	}
-	r := next(t, reqs)
-	if r.method != http.MethodPost || r.requestURI != "/bot123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bs/sendMessage" {
-		t.Errorf("request %s %s", r.method, r.requestURI)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q", ct)
-	}
-	var body map[string]any
-	if err := json.Unmarshal(r.body, &body); err != nil {
-		t.Fatalf("body %s: %v", r.body, err)
-	}
+	body := jsonPost(t, next(t, reqs), "/bot123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bs/sendMessage")
 	want := map[string]any{
 		"chat_id": "-1001234567890",
 		"text": "<b>CRITICAL</b> <code>db_1*&lt;b&gt;&amp;&#34;x&#34;</code> <code>disk_monitor._root_.`percent`</code>\n" +
