@@ -7,50 +7,44 @@ import (
 
 // TestRuntimeSettings: [runtime] sets the collector's target and the
 // memory limit the daemon runs with, and GOGC / GOMEMLIMIT in the
-// environment win over it, as /metrics (the Go collector) shows.
+// environment win over it, as /metrics (the Go collector) and the
+// start-up log show.
 func TestRuntimeSettings(t *testing.T) {
-	metric := func(t *testing.T, d *daemon, name string) string {
-		t.Helper()
-		_, body := get(t, d.http+"/metrics")
-		for line := range strings.Lines(string(body)) {
-			if v, ok := strings.CutPrefix(line, name+" "); ok {
-				return strings.TrimSpace(v)
+	const oneGiB = "[runtime]\ngogc = 40\nmemory_limit = \"1GiB\"\n"
+	for _, tc := range []struct {
+		name, config string
+		env          []string
+		gogc, limit  string // as /metrics prints them; limit "" = not checked
+		log          string // in the start-up log; "" = not checked
+	}{
+		{"config", oneGiB, []string{"GOGC=", "GOMEMLIMIT="}, "40", "1.073741824e+09",
+			`gogc=40 gogc_from=config memory_limit="1024 MiB" memory_limit_from=config`},
+		{"default", "", []string{"GOGC=", "GOMEMLIMIT="}, "50", "", "gogc=50 gogc_from=config"},
+		{"environment", oneGiB, []string{"GOGC=70", "GOMEMLIMIT=512MiB"}, "70", "5.36870912e+08",
+			"gogc=70 gogc_from=GOGC memory_limit=\"512 MiB\" memory_limit_from=GOMEMLIMIT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDaemon(t, tc.config)
+			d.env = tc.env
+			d.start(t)
+			_, body := get(t, d.http+"/metrics")
+			metric := func(name string) string {
+				for line := range strings.Lines(string(body)) {
+					if v, ok := strings.CutPrefix(line, name+" "); ok {
+						return strings.TrimSpace(v)
+					}
+				}
+				return "(missing)"
 			}
-		}
-		t.Fatalf("/metrics has no %s", name)
-		return ""
+			if got := metric("go_gc_gogc_percent"); got != tc.gogc {
+				t.Errorf("go_gc_gogc_percent = %s, want %s", got, tc.gogc)
+			}
+			if got := metric("go_gc_gomemlimit_bytes"); tc.limit != "" && got != tc.limit {
+				t.Errorf("go_gc_gomemlimit_bytes = %s, want %s", got, tc.limit)
+			}
+			if out := d.out.String(); !strings.Contains(out, tc.log) {
+				t.Errorf("the start-up log does not say %q:\n%s", tc.log, out)
+			}
+		})
 	}
-	t.Run("config", func(t *testing.T) {
-		d := newDaemon(t, "[runtime]\ngogc = 40\nmemory_limit = \"1GiB\"\n")
-		d.env = []string{"GOGC=", "GOMEMLIMIT="}
-		d.start(t)
-		if got := metric(t, d, "go_gc_gogc_percent"); got != "40" {
-			t.Errorf("go_gc_gogc_percent = %s, want 40", got)
-		}
-		if got := metric(t, d, "go_gc_gomemlimit_bytes"); got != "1.073741824e+09" {
-			t.Errorf("go_gc_gomemlimit_bytes = %s, want 1 GiB", got)
-		}
-		if out := d.out.String(); !strings.Contains(out, "gogc=40 gogc_from=config memory_limit=\"1024 MiB\" memory_limit_from=config") {
-			t.Errorf("the start-up log does not say what was set:\n%s", out)
-		}
-	})
-	t.Run("default", func(t *testing.T) {
-		d := newDaemon(t, "")
-		d.env = []string{"GOGC=", "GOMEMLIMIT="}
-		d.start(t)
-		if got := metric(t, d, "go_gc_gogc_percent"); got != "50" {
-			t.Errorf("go_gc_gogc_percent = %s, want the default 50", got)
-		}
-	})
-	t.Run("environment", func(t *testing.T) {
-		d := newDaemon(t, "[runtime]\ngogc = 40\nmemory_limit = \"1GiB\"\n")
-		d.env = []string{"GOGC=70", "GOMEMLIMIT=512MiB"}
-		d.start(t)
-		if got := metric(t, d, "go_gc_gogc_percent"); got != "70" {
-			t.Errorf("go_gc_gogc_percent = %s, want GOGC's 70", got)
-		}
-		if got := metric(t, d, "go_gc_gomemlimit_bytes"); got != "5.36870912e+08" {
-			t.Errorf("go_gc_gomemlimit_bytes = %s, want GOMEMLIMIT's 512 MiB", got)
-		}
-	})
 }
