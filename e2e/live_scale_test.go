@@ -186,8 +186,8 @@ func TestLivePageAt100kHostsInBrowser(t *testing.T) {
 	// test measures, and it would share the 2 cores with the page.
 	d := startDaemon(t, "[limits]\nhosts_per_source = 0\n[state]\nenabled = false\n")
 	// A clean stop freezes and then stops 100,000 HostActors: 8–9 s next
-	// to the rest of the suite on 2 cores (seen in make test), more than
-	// the 10 s every other daemon gets once the process exits.
+	// to the rest of the suite on 2 cores (seen in make test), too close
+	// to the 10 s every other daemon gets.
 	d.stopWait = 30 * time.Second
 	f := newFleetSender(t, d, liveScaleHosts)
 
