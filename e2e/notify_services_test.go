@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,11 +34,7 @@ type servicesServer struct {
 func newServicesServer(t *testing.T) *servicesServer {
 	t.Helper()
 	s := &servicesServer{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		var body map[string]any
 		if err := json.Unmarshal(raw, &body); err != nil {
@@ -58,10 +54,9 @@ func newServicesServer(t *testing.T) *servicesServer {
 			return
 		}
 		_, _ = io.WriteString(w, `{"ok":true}`)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	s.url = "http://" + ln.Addr().String()
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
 	return s
 }
 

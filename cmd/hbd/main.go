@@ -138,10 +138,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	if err != nil {
 		return err
 	}
-	watch := make(map[string]bool, len(cfg.WatchHosts))
-	for _, h := range cfg.WatchHosts {
-		watch[h] = true
-	}
+	watch := watchSet(cfg)
 	sys := actors.New(actors.Config{
 		Listener: ingest.Config{
 			Host:          cfg.UDPHost,
@@ -162,15 +159,11 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		Routes:          routes,
 		StoppedAfter:    cfg.Alerting.StoppedAfter.Duration,
 		UnreportedAfter: cfg.Alerting.UnreportedAfter.Duration,
-		Grouping: actors.Grouping{
-			Wait:           cfg.Alerting.GroupWait.Duration,
-			OutageFraction: cfg.Alerting.OutageFraction,
-			OutageMinHosts: cfg.Alerting.OutageMinHosts,
-		},
-		Journal:      journalConfig(cfg),
-		SilencesFile: silencesFile(cfg),
-		State:        stateConfig(cfg),
-		Limits:       cfg.Limits.Caps(),
+		Grouping:        grouping(cfg),
+		Journal:         journalConfig(cfg),
+		SilencesFile:    silencesFile(cfg),
+		State:           stateConfig(cfg),
+		Limits:          cfg.Limits.Caps(),
 		// The coalescing window merges what arrives together, above all
 		// the IPv4 and IPv6 copies of a host's heartbeat, milliseconds
 		// apart; a host changes only once per heartbeat interval, so a

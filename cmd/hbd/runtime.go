@@ -38,19 +38,17 @@ func applyRuntime(rt config.Runtime, limitOf memlimit.Provider) (goRuntime, erro
 		got.MemoryLimit, got.LimitFrom = debug.SetMemoryLimit(-1), "GOMEMLIMIT"
 		return got, nil
 	}
+	var err error
+	got.MemoryLimit, got.LimitFrom = math.MaxInt64, "none"
 	switch rt.MemoryLimit {
 	case config.MemoryLimitOff:
-		got.MemoryLimit, got.LimitFrom = math.MaxInt64, "none"
 	case config.MemoryLimitAuto:
-		n, err := limitOf()
+		n, cerr := limitOf()
 		switch {
-		case errors.Is(err, memlimit.ErrNoLimit):
-			got.MemoryLimit, got.LimitFrom = math.MaxInt64, "none"
-		case err != nil:
+		case errors.Is(cerr, memlimit.ErrNoLimit):
+		case cerr != nil:
 			// Not fatal: the daemon runs as it would without a limit.
-			debug.SetMemoryLimit(math.MaxInt64)
-			return goRuntime{GOGC: got.GOGC, GOGCFrom: got.GOGCFrom, MemoryLimit: math.MaxInt64, LimitFrom: "none"},
-				fmt.Errorf("cannot read the cgroup's memory limit for [runtime] memory_limit = \"auto\": %w", err)
+			err = fmt.Errorf("cannot read the cgroup's memory limit for [runtime] memory_limit = \"auto\": %w", cerr)
 		default:
 			got.MemoryLimit, got.LimitFrom = int64(float64(min(n, math.MaxInt64))*config.DefaultMemoryRatio), "cgroup"
 		}
@@ -58,7 +56,7 @@ func applyRuntime(rt config.Runtime, limitOf memlimit.Provider) (goRuntime, erro
 		got.MemoryLimit, got.LimitFrom = rt.MemoryLimitBytes(), "config"
 	}
 	debug.SetMemoryLimit(got.MemoryLimit)
-	return got, nil
+	return got, err
 }
 
 // logRuntime says what applyRuntime set.
