@@ -162,9 +162,8 @@ func (s *System) startBroadcaster() (func(), error) {
 	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b
-	pid := b.PID()
-	s.publish = func(ctx actor.Context, typ, host, key string, frame []byte) {
-		ctx.Send(pid, &broadcast.Event{Type: typ, Host: host, Key: key, Frame: frame})
+	s.publish = func(_ actor.Context, typ, host, key string, frame []byte) {
+		b.Publish(&broadcast.Event{Type: typ, Host: host, Key: key, Frame: frame})
 	}
 	// With nobody connected there is nothing to frame: a new client
 	// starts from the fleet snapshot anyway.

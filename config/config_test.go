@@ -207,7 +207,7 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				AlertDynamic:  true,
 				CORSOrigins:   []string{"https://grafana.example.com", "http://[2001:db8::1]:3000", "*"},
 				WSOrigins:     []string{"https://status.example.com:8443"},
-				WebSocket:     WebSocket{MessageRate: 0.5, MessageBurst: 3, MaxMessageSize: 4096, MaxGlobs: 8, QueueBytes: 1 << 20},
+				WebSocket:     WebSocket{MessageRate: 0.5, MessageBurst: 3, MaxMessageSize: 4096, MaxGlobs: 8, QueueBytes: 1 << 20, FanoutRate: 0},
 				Journal: Journal{
 					Enabled:    false,
 					Dir:        "/var/log/hbd",

@@ -25,6 +25,13 @@ type WebSocket struct {
 	// waiting, in bytes, beyond one snapshot of the whole fleet; default
 	// 8 MiB, between 64 KiB and 1 GiB.
 	QueueBytes int `toml:"queue_bytes"`
+	// FanoutRate is the stream's CPU budget: frames a second queued for
+	// all clients together (one frame to 20 clients counts 20). Host and
+	// plugin changes past it wait, the newest of each host and plugin in
+	// place of the older, so clients get every host's latest state later
+	// rather than the stream taking the cores ingest needs. Default
+	// 100,000; 0 turns the budget off.
+	FanoutRate int `toml:"fanout_rate"`
 }
 
 func defaultWebSocket() WebSocket {
@@ -34,6 +41,7 @@ func defaultWebSocket() WebSocket {
 		MaxMessageSize: 64 << 10,
 		MaxGlobs:       64,
 		QueueBytes:     8 << 20,
+		FanoutRate:     100000,
 	}
 }
 
@@ -45,4 +53,7 @@ func (w *WebSocket) validate(r *report, p keyPath) {
 	intRange(r, p.key("max_message_size"), w.MaxMessageSize, 1024, 16<<20)
 	intRange(r, p.key("max_globs"), w.MaxGlobs, 1, 1024)
 	intRange(r, p.key("queue_bytes"), w.QueueBytes, 64<<10, 1<<30)
+	if w.FanoutRate != 0 {
+		intRange(r, p.key("fanout_rate"), w.FanoutRate, 1000, 100000000)
+	}
 }

@@ -110,6 +110,12 @@ var (
 	descWSCut     = prometheus.NewDesc("hbd_ws_cut_off_total",
 		"WebSocket clients the daemon disconnected, by reason: queue (fell too far behind), write_timeout, pong_timeout (sent nothing for two ping intervals), rate (sent messages too fast), message_size.",
 		[]string{"reason"}, nil)
+	descWSConflated = prometheus.NewDesc("hbd_ws_frames_conflated_total",
+		"Host and plugin frames replaced by a newer frame of the same host and plugin before the stream's hub took them: the hub was behind, and clients got the newer state only.", nil, nil)
+	descWSDropped = prometheus.NewDesc("hbd_ws_frames_dropped_total",
+		"Frames dropped before the stream's hub took them, because the frames waiting for it reached their bound (64 MiB in its inbox, 256 MiB waiting for a flush).", nil, nil)
+	descWSPending = prometheus.NewDesc("hbd_ws_hub_pending_frames",
+		"Host and plugin frames waiting in the stream's hub for their turn: the coalescing window, or past [websocket] fanout_rate, one per host and plugin, the newest.", nil, nil)
 	descWSRefused = prometheus.NewDesc("hbd_ws_upgrades_refused_total", "WebSocket upgrades refused, by reason: origin (a browser page not in ws_origins nor served by the daemon).", []string{"reason"}, nil)
 )
 
@@ -121,6 +127,9 @@ func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWSFrames
 	ch <- descWSCut
 	ch <- descWSRefused
+	ch <- descWSConflated
+	ch <- descWSDropped
+	ch <- descWSPending
 }
 
 func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -130,4 +139,7 @@ func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descWSCut, prometheus.CounterValue, float64(c.b.CutOffs(r)), r.String())
 	}
 	ch <- prometheus.MustNewConstMetric(descWSRefused, prometheus.CounterValue, float64(c.b.OriginsRefused()), "origin")
+	ch <- prometheus.MustNewConstMetric(descWSConflated, prometheus.CounterValue, float64(c.b.FramesConflated()))
+	ch <- prometheus.MustNewConstMetric(descWSDropped, prometheus.CounterValue, float64(c.b.FramesDropped()))
+	ch <- prometheus.MustNewConstMetric(descWSPending, prometheus.GaugeValue, float64(c.b.FramesPending()))
 }

@@ -42,11 +42,40 @@ type Options struct {
 	// actors, which imports it, so the count is handed in rather than
 	// reached for. nil logs the message's type as an error.
 	Unexpected func(msg any)
+	// InboxBytes bounds the frames published and not yet taken by the hub
+	// (see inbox); 0 = DefaultInboxBytes.
+	InboxBytes int
+	// FanoutRate is the stream's CPU budget: how many frames a second the
+	// hub may queue for all its clients together (a frame queued for 20
+	// clients counts 20). Host and plugin frames past it wait, one per
+	// host and plugin, the newest replacing the older in its place (see
+	// hub.flush); alert and message frames are never held back but count
+	// against it. 0 = no budget. It needs a Coalesce window.
+	FanoutRate int
+	// PendingBytes bounds the host and plugin frames waiting for a flush;
+	// 0 = DefaultPendingBytes. A waiting frame replaced by a newer one of
+	// its host and plugin never counts twice, so the bound is only reached
+	// by a fleet whose one-frame-per-host-and-plugin outgrows it.
+	PendingBytes int
 }
+
+// DefaultPendingBytes bounds the frames waiting in the hub for their turn:
+// enough for one host and four plugin frames of every host of a
+// 100,000-host fleet.
+const DefaultPendingBytes = 256 << 20
 
 func (o *Options) setDefaults() {
 	if o.Coalesce < 0 {
 		o.Coalesce = 0
+	}
+	if o.InboxBytes <= 0 {
+		o.InboxBytes = DefaultInboxBytes
+	}
+	if o.PendingBytes <= 0 {
+		o.PendingBytes = DefaultPendingBytes
+	}
+	if o.FanoutRate < 0 {
+		o.FanoutRate = 0
 	}
 	if o.Snapshot == nil {
 		o.Snapshot = func() *Hosts { return nil }
@@ -68,6 +97,12 @@ type Broadcaster struct {
 	log    *slog.Logger
 	system *actor.ActorSystem
 	pid    *actor.PID
+	in     *inbox
+
+	lastDropLog atomic.Int64 // unix ns of the last "frames dropped" warning
+
+	pendingFrames  atomic.Int64  // host and plugin frames waiting in the hub for a flush
+	pendingDropped atomic.Uint64 // frames the hub dropped because PendingBytes were waiting
 
 	clients   atomic.Int64
 	snapshots atomic.Uint64 // snapshots queued, one per (re)subscription
@@ -84,6 +119,7 @@ func Start(system *actor.ActorSystem, opt Options) *Broadcaster {
 		log:       opt.Logger,
 		system:    system,
 		actorDone: make(chan struct{}),
+		in:        newInbox(opt.Coalesce > 0, opt.InboxBytes),
 	}
 	h := newHub(b)
 	// The producer returns the same hub every time: if a panic makes
@@ -93,16 +129,56 @@ func Start(system *actor.ActorSystem, opt Options) *Broadcaster {
 	return b
 }
 
-// PID is the actor's address; other actors ctx.Send it an *Event.
+// PID is the actor's address.
 func (b *Broadcaster) PID() *actor.PID { return b.pid }
 
-// Publish sends e to the actor. It never blocks; after Stop it does nothing.
+// Publish hands e to the hub. It never blocks; after Stop it does nothing.
+// e must not be modified afterwards.
 func (b *Broadcaster) Publish(e *Event) {
-	if e == nil || b.stopped.Load() {
+	if e == nil || len(e.Frame) == 0 || b.stopped.Load() {
 		return
 	}
-	b.system.Root.Send(b.pid, e)
+	post, dropped := b.in.put(e)
+	if dropped {
+		b.noteDrop()
+	}
+	if post {
+		b.system.Root.Send(b.pid, &drain{})
+	}
 }
+
+// control hands the hub a connection's registration, subscription,
+// rejection or departure, in order with the events.
+func (b *Broadcaster) control(m any) {
+	if b.in.putControl(m) {
+		b.system.Root.Send(b.pid, &drain{})
+	}
+}
+
+// noteDrop logs, at most once a minute, that the hub fell so far behind
+// that the inbox filled.
+func (b *Broadcaster) noteDrop() {
+	now := time.Now().UnixNano()
+	last := b.lastDropLog.Load()
+	if now-last < int64(time.Minute) || !b.lastDropLog.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("the websocket hub is behind: frames dropped because the frames waiting for it reached their bound (counted in hbd_ws_frames_dropped_total)",
+		"inbox_bytes", b.opt.InboxBytes, "pending_bytes", b.opt.PendingBytes, "dropped_so_far", b.Dropped())
+}
+
+// Conflated returns how many host and plugin frames were replaced by a
+// newer one of the same host and plugin before the hub took them.
+func (b *Broadcaster) Conflated() uint64 { return b.in.conflated.Load() }
+
+// Dropped returns how many frames were dropped because the inbox, or the
+// frames waiting in the hub for their turn, were full.
+func (b *Broadcaster) Dropped() uint64 { return b.in.dropped.Load() + b.pendingDropped.Load() }
+
+// Pending returns how many host and plugin frames wait in the hub for a
+// flush: past the coalescing window, the ones the fan-out budget holds
+// back.
+func (b *Broadcaster) Pending() int { return int(b.pendingFrames.Load()) }
 
 // Snapshots returns how many snapshots the hub has queued: one per
 // registration and subscription.
@@ -117,14 +193,14 @@ func (b *Broadcaster) Clients() int { return int(b.clients.Load()) }
 // Clients includes c, an event published afterwards reaches the actor
 // after the registration and is delivered to c.
 func (b *Broadcaster) Register(c Conn, f *Filter) {
-	b.system.Root.Send(b.pid, &register{c: c, f: f})
+	b.control(&register{c: c, f: f})
 	b.clients.Add(1)
 }
 
 // Subscribe replaces c's filter with f and queues a fresh snapshot of the
 // hosts f wants. f must not be modified afterwards.
 func (b *Broadcaster) Subscribe(c Conn, f *Filter) {
-	b.system.Root.Send(b.pid, &subscribe{c: c, f: f})
+	b.control(&subscribe{c: c, f: f})
 }
 
 // Reject queues frame, the answer to a message c sent that was not a valid
@@ -132,14 +208,14 @@ func (b *Broadcaster) Subscribe(c Conn, f *Filter) {
 // among the frames the actor queues for c (after the snapshot of an
 // earlier subscription, say).
 func (b *Broadcaster) Reject(c Conn, frame []byte) {
-	b.system.Root.Send(b.pid, &rejected{c: c, frame: frame})
+	b.control(&rejected{c: c, frame: frame})
 }
 
 // Unregister drops c from the routing set: the connection has ended. The
 // actor may still hold a message queued for c before this one and act on
 // it, so c must keep accepting (and dropping) what it is given.
 func (b *Broadcaster) Unregister(c Conn) {
-	b.system.Root.Send(b.pid, &unregister{c: c})
+	b.control(&unregister{c: c})
 	b.clients.Add(-1)
 }
 

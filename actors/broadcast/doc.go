@@ -42,6 +42,11 @@
 //     within one Options.Coalesce window are merged: only the latest is sent,
 //     when the window's timer fires. "alert" and "message" events are never
 //     coalesced or delayed.
+//   - With a fan-out budget (Options.FanoutRate), a flush hands out at
+//     most a window's share of it; the host and plugin events left wait,
+//     in order, one per (Type, Host, Key), the newest in the place of the
+//     first, for the next windows. The stream thus has a CPU budget and a
+//     bound in bytes (Options.PendingBytes), whatever the fleet's rate.
 //   - Every message the actor receives is a pointer; one it has no case
 //     for goes to Options.Unexpected.
 //

@@ -39,13 +39,15 @@ type hub struct {
 	b       *Broadcaster
 	clients map[Conn]*Filter
 
-	// pending holds the coalesced events of the current window in order of
-	// first arrival, so a flush keeps the order hosts changed in; slot
-	// finds an entry to replace.
-	pending []*Event
-	slot    map[coalesceKey]int
+	// pending holds the coalesced events in order of first arrival, so a
+	// flush keeps the order hosts changed in.
+	pending *pending
 	timer   *time.Timer
 	armed   bool
+
+	// tokens is what the hub may still hand out before the next flush, in
+	// client frames (one frame queued for one client); see flush.
+	tokens int
 
 	// fullSnapshot is the size of the latest snapshot of the whole fleet,
 	// measured whenever a client asks for one; see allowance.
@@ -53,23 +55,56 @@ type hub struct {
 
 	self     *actor.PID
 	stopOnce sync.Once
+	spare    []item // the inbox's other slice; see inbox.take
 }
 
 func newHub(b *Broadcaster) *hub {
 	return &hub{
 		b:       b,
 		clients: make(map[Conn]*Filter),
-		slot:    make(map[coalesceKey]int),
+		pending: newPending(),
 	}
 }
 
 func (h *hub) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *Event:
-		h.publish(m)
+	case *drain:
+		items := h.b.in.take(h.spare)
+		for i := range items {
+			if e := items[i].e; e != nil {
+				h.publish(e)
+			} else {
+				h.control(items[i].ctl)
+			}
+		}
+		clear(items)
+		h.spare = items
 	case *flushTick:
 		h.armed = false
 		h.flush()
+	case *register, *subscribe, *rejected, *unregister:
+		h.control(m)
+	case *actor.Started:
+		h.self = ctx.Self()
+	case *actor.Stopping:
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+	case *actor.Stopped:
+		h.stopOnce.Do(func() { close(h.b.actorDone) })
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		// A message of a type the hub does not handle is a bug (a value
+		// where a pointer is expected, say): count it and say so rather
+		// than drop it without a trace.
+		h.b.opt.Unexpected(m)
+	}
+}
+
+// control applies a connection's registration, subscription, rejection
+// or departure.
+func (h *hub) control(msg any) {
+	switch m := msg.(type) {
 	case *register:
 		f := m.f
 		if f == nil {
@@ -90,19 +125,7 @@ func (h *hub) Receive(ctx actor.Context) {
 		}
 	case *unregister:
 		delete(h.clients, m.c)
-	case *actor.Started:
-		h.self = ctx.Self()
-	case *actor.Stopping:
-		if h.timer != nil {
-			h.timer.Stop()
-		}
-	case *actor.Stopped:
-		h.stopOnce.Do(func() { close(h.b.actorDone) })
-	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
-		// A message of a type the hub does not handle is a bug (a value
-		// where a pointer is expected, say): count it and say so rather
-		// than drop it without a trace.
 		h.b.opt.Unexpected(m)
 	}
 }
@@ -112,16 +135,15 @@ func (h *hub) publish(e *Event) {
 		return
 	}
 	if h.b.opt.Coalesce <= 0 || (e.Type != contract.FrameHost && e.Type != contract.FramePlugin) {
-		h.deliver(e)
+		h.spend(h.deliver(e))
 		return
 	}
-	k := coalesceKey{e.Type, e.Host, e.Key}
-	if i, ok := h.slot[k]; ok {
-		h.pending[i] = e
+	if _, ok := h.pending.put(e, h.b.opt.PendingBytes); !ok {
+		h.b.pendingDropped.Add(1)
+		h.b.noteDrop()
 		return
 	}
-	h.slot[k] = len(h.pending)
-	h.pending = append(h.pending, e)
+	h.b.pendingFrames.Store(int64(h.pending.len()))
 	if !h.armed {
 		h.armed = true
 		h.arm()
@@ -143,21 +165,68 @@ func (h *hub) arm() {
 	h.timer.Reset(h.b.opt.Coalesce)
 }
 
+// flush delivers the waiting events, oldest key first, within the fan-out
+// budget: each flush grants FanoutRate × Coalesce client frames (never
+// more than one window's worth, so an idle hub saves nothing up for a
+// burst). What the grant does not cover waits for the next window, where a
+// newer frame of the same key replaces it in place: a daemon with more
+// changes than its budget sends every host's latest state, later, instead
+// of taking the cores that ingest needs. Without a FanoutRate everything
+// waiting goes at once.
 func (h *hub) flush() {
-	for _, e := range h.pending {
-		h.deliver(e)
+	if h.b.opt.FanoutRate <= 0 {
+		for e := h.pending.pop(); e != nil; e = h.pending.pop() {
+			h.deliver(e)
+		}
+		h.b.pendingFrames.Store(0)
+		return
 	}
-	clear(h.pending)
-	h.pending = h.pending[:0]
-	clear(h.slot)
+	grant := h.grant()
+	h.tokens = min(h.tokens+grant, grant)
+	for h.tokens > 0 {
+		e := h.pending.pop()
+		if e == nil {
+			break
+		}
+		h.tokens -= h.deliver(e)
+	}
+	n := h.pending.len()
+	h.b.pendingFrames.Store(int64(n))
+	if n > 0 && !h.armed {
+		h.armed = true
+		h.arm()
+	}
 }
 
-func (h *hub) deliver(e *Event) {
+// grant is the client frames one window may hand out.
+func (h *hub) grant() int {
+	return max(1, int(float64(h.b.opt.FanoutRate)*h.b.opt.Coalesce.Seconds()))
+}
+
+// spend takes n client frames of alert, message or uncoalesced frames,
+// which are never held back, from the budget: they delay the host and
+// plugin frames instead. The debt is capped at one second's budget.
+func (h *hub) spend(n int) {
+	if h.b.opt.FanoutRate <= 0 || h.b.opt.Coalesce <= 0 {
+		return
+	}
+	h.tokens = max(h.tokens-n, -h.b.opt.FanoutRate)
+}
+
+// deliver queues e for every client whose filter wants it and returns
+// how many that was.
+func (h *hub) deliver(e *Event) int {
+	n := 0
 	for c, f := range h.clients {
-		if f.Wants(e.Type, e.Host) && !c.Enqueue(e.Frame, h.allowance()) {
+		if !f.Wants(e.Type, e.Host) {
+			continue
+		}
+		n++
+		if !c.Enqueue(e.Frame, h.allowance()) {
 			h.cutOff(c)
 		}
 	}
+	return n
 }
 
 // allowance is what a client's queue may hold beyond QueueBytes: one

@@ -170,8 +170,9 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		// longer window would add latency (the fleet-100k target is a
 		// UDP-to-WebSocket p99 of 50 ms) and merge little. The byte bound
 		// (below) is what cuts a slow client off; the frame bound holds a
-		// flush.
-		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond},
+		// flush. The fan-out budget bounds the stream's CPU (see
+		// [websocket] fanout_rate).
+		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond, FanoutRate: cfg.WebSocket.FanoutRate},
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in

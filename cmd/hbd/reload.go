@@ -260,6 +260,7 @@ var reloadKeys = map[string]reloadKey{
 	"cors_origins": {why: whyHTTP}, "ws_origins": {why: whyHTTP},
 	"websocket.message_rate": {why: whyHTTP}, "websocket.message_burst": {why: whyHTTP}, "websocket.max_message_size": {why: whyHTTP},
 	"websocket.max_globs": {why: whyHTTP}, "websocket.queue_bytes": {why: whyHTTP},
+	"websocket.fanout_rate": {why: "the stream hub's budget, set when it starts"},
 
 	"api.token": {why: whyHTTP}, "api.user": {why: whyHTTP}, "api.tls_pem": {why: whyTLSPath}, "api.tls_key": {why: whyTLSPath},
 	"api.pprof": {why: whyHTTP}, "api.rate": {why: whyHTTP}, "api.burst": {why: whyHTTP}, "api.rate_exempt": {why: whyHTTP},

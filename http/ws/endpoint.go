@@ -165,6 +165,19 @@ func (e *Endpoint) Clients() int { return e.hub.Clients() }
 // together, snapshots and error frames included.
 func (e *Endpoint) FramesSent() uint64 { return e.framesSent.Load() }
 
+// FramesConflated returns how many host and plugin frames the hub's inbox
+// replaced with a newer one of the same host and plugin before the hub
+// took them (a hub behind the publishers).
+func (e *Endpoint) FramesConflated() uint64 { return e.hub.Conflated() }
+
+// FramesPending returns how many host and plugin frames wait in the hub
+// for their turn (the coalescing window, or the fan-out budget).
+func (e *Endpoint) FramesPending() int { return e.hub.Pending() }
+
+// FramesDropped returns how many frames the hub's inbox dropped because it
+// was full.
+func (e *Endpoint) FramesDropped() uint64 { return e.hub.Dropped() }
+
 // CutOff returns the number of clients the daemon disconnected, for any
 // reason.
 func (e *Endpoint) CutOff() uint64 {

@@ -60,13 +60,8 @@ func TestSnapshotThenEventsInOrder(t *testing.T) {
 		events = append(events, e)
 		wants = append(wants, want{e.Type, host, i})
 	}
-	// Half through Publish, half as another actor would send them.
-	for i, e := range events {
-		if i%2 == 0 {
-			h.hub.Publish(e)
-		} else {
-			h.system.Root.Send(h.hub.PID(), e)
-		}
+	for _, e := range events {
+		h.hub.Publish(e)
 	}
 	for i, w := range wants {
 		if got := readWant(t, c); got != w {
