@@ -26,6 +26,9 @@ const (
 	metricWSClients  = "hbd_ws_clients"
 	metricWSFrames   = "hbd_ws_frames_sent_total"
 	metricWSCutOff   = "hbd_ws_cut_off_total"
+	metricWSPending  = "hbd_ws_hub_pending_frames"
+	metricWSConfl    = "hbd_ws_frames_conflated_total"
+	metricWSDropped  = "hbd_ws_frames_dropped_total"
 	metricHTTP       = "hbd_http_requests_total"
 	metricCPU        = "process_cpu_seconds_total"
 	metricRSS        = "process_resident_memory_bytes"
@@ -55,11 +58,17 @@ type Metrics struct {
 	WSClients       float64
 	WSFramesSent    float64
 	WSCutOff        float64
-	HTTPRequests    map[string]float64 // route -> requests, all codes
-	CPUSeconds      float64            // process user+system CPU, seconds
-	RSSBytes        float64
-	HeapBytes       float64 // Go heap allocated: live objects plus garbage not yet collected
-	Goroutines      float64
+	// The stream's hub: frames waiting for their turn (a gauge), frames
+	// replaced by newer ones of their host and plugin while waiting, and
+	// frames dropped at the hub's bounds.
+	WSPending    float64
+	WSConflated  float64
+	WSDropped    float64
+	HTTPRequests map[string]float64 // route -> requests, all codes
+	CPUSeconds   float64            // process user+system CPU, seconds
+	RSSBytes     float64
+	HeapBytes    float64 // Go heap allocated: live objects plus garbage not yet collected
+	Goroutines   float64
 	// Durable state: the files a restart reads, and what checkpoints
 	// have cost so far.
 	StateDiskBytes   float64
@@ -118,6 +127,9 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	sum(metricWSClients, &m.WSClients, "", nil)
 	sum(metricWSFrames, &m.WSFramesSent, "", nil)
 	sum(metricWSCutOff, &m.WSCutOff, "", nil)
+	sum(metricWSPending, &m.WSPending, "", nil)
+	sum(metricWSConfl, &m.WSConflated, "", nil)
+	sum(metricWSDropped, &m.WSDropped, "", nil)
 	sum(metricHTTP, &httpTotal, "route", &m.HTTPRequests)
 	sum(metricCPU, &m.CPUSeconds, "", nil)
 	sum(metricRSS, &m.RSSBytes, "", nil)

@@ -33,7 +33,13 @@ type Report struct {
 	// 0.1 ms to 2.5 s): the rest of api_ms is queueing and the harness.
 	DaemonAPIMs map[string]Quantiles `json:"daemon_api_ms"`
 	WSCutOff    *float64             `json:"ws_cut_off"` // daemon's cut-off counter, delta
-	SinkPerS    *float64             `json:"sink_per_s"` // bare receive rate of this machine
+	// The daemon's stream hub at the end of the run: frames waiting for
+	// their turn past the fan-out budget; over the run, frames replaced by
+	// a newer one of their host and plugin while waiting, and dropped.
+	WSPending   *float64 `json:"ws_hub_pending,omitempty"`
+	WSConflated *float64 `json:"ws_frames_conflated,omitempty"`
+	WSDropped   *float64 `json:"ws_frames_dropped,omitempty"`
+	SinkPerS    *float64 `json:"sink_per_s"` // bare receive rate of this machine
 
 	Mode            string                    `json:"mode"` // load, ramp, memory, max, sink
 	StartedAt       time.Time                 `json:"started_at"`
@@ -216,6 +222,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("api requests skipped", fmt.Sprint(*r.APISkipped))
 	}
 	num("ws cut off", r.WSCutOff, "", 0)
+	num("ws hub pending at end", r.WSPending, "frames", 0)
+	num("ws frames conflated", r.WSConflated, "", 0)
+	num("ws frames dropped (daemon)", r.WSDropped, "", 0)
 	if r.WSDisconnects != nil {
 		row("ws disconnects (harness)", fmt.Sprint(*r.WSDisconnects))
 	}

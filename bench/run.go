@@ -244,6 +244,15 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 	if m.Has[metricWSCutOff] {
 		rep.WSCutOff = ptr(m.WSCutOff - mo.m0.WSCutOff)
 	}
+	if m.Has[metricWSPending] {
+		rep.WSPending = ptr(m.WSPending)
+	}
+	if m.Has[metricWSConfl] {
+		rep.WSConflated = ptr(m.WSConflated - mo.m0.WSConflated)
+	}
+	if m.Has[metricWSDropped] {
+		rep.WSDropped = ptr(m.WSDropped - mo.m0.WSDropped)
+	}
 	if m.Has[metricCkptFiles] {
 		rep.Checkpoints = ptr(m.Checkpoints - mo.m0.Checkpoints)
 		rep.CheckpointS = ptr(m.CheckpointSecs - mo.m0.CheckpointSecs)
