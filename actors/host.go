@@ -182,6 +182,7 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	a.env.stats.hostMsgs.Add(1)
 	switch m := ctx.Message().(type) {
 	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+		a.env.stats.Taken()
 		a.apply(ctx, m.(ingest.Message))
 	case *livenessTick:
 		a.timer, a.timerAt = nil, time.Time{}

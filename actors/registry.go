@@ -152,6 +152,8 @@ func (a *registryActor) Receive(ctx actor.Context) {
 	case *barrier:
 		close(m.done)
 	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+		// Taken here; handed on to a HostActor, it waits again.
+		a.env.stats.Taken()
 		a.route(ctx, m.(ingest.Message))
 	default:
 		unexpected("registry", ctx.Message())
@@ -174,10 +176,12 @@ func (a *registryActor) route(ctx actor.Context, m ingest.Message) {
 		// Send before publishing the PID, so a reader that finds it
 		// cannot overtake this first message.
 		pid = a.spawn(ctx, h.Host, !a.watch[h.Host])
+		a.env.stats.Backlog.Add(1)
 		ctx.Send(pid, m)
 		a.publish(h.Host, pid)
 		return
 	}
+	a.env.stats.Backlog.Add(1)
 	ctx.Send(pid, m)
 }
 

@@ -97,6 +97,12 @@ func TestRejectedSourceLoggedAndListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped(wire.ReasonReplay, 1)
+	// Both valid datagrams were taken by the actors (the first through the
+	// registry, which spawned the host): nothing is left in the backlog
+	// that [limits] ingest_backlog bounds.
+	if n := s.Stats.Backlog.Load(); n != 0 {
+		t.Errorf("ingest backlog = %d after the actors took every message, want 0", n)
+	}
 	top := s.Rejected.Top(10)
 	if len(top) != 2 {
 		t.Fatalf("Top = %+v, want the bad_mac and the replay source", top)

@@ -52,6 +52,18 @@ func New(cfg Config) *System {
 	// channels too, so that a reload can add the first.
 	s.notifier = actor.NewPID(as.Address(), notifierName)
 	s.dropBase = make(map[string]notify.Drops)
+	// A message the readers handed over leaves the ingest backlog when an
+	// actor takes it, or here, if it meets no actor (a dead letter).
+	// HostActors stop only with the daemon, so a message cannot be left
+	// uncounted in a stopped one's mailbox while the readers run.
+	stats := s.Stats
+	as.EventStream.Subscribe(func(evt any) {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+			if _, ok := dl.Message.(ingest.Message); ok {
+				stats.Taken()
+			}
+		}
+	})
 	return s
 }
 

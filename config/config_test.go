@@ -293,7 +293,7 @@ func TestGoodDaemonConfigs(t *testing.T) {
 		{"limits.toml", func(d *Daemon) {
 			d.Limits = Limits{PluginsPerHost: 8, KeysPerSample: 100, SampleBytes: 61440, HostsPerSource: 0, AlertsPerHost: 50,
 				SilencesPerHost: 3, SilencesTotal: 10, GlobLength: 64, MetricPathLength: 128, BytesPerHost: 1 << 20,
-				FleetLabelValues: 128, FleetFamilies: 1000}
+				FleetLabelValues: 128, FleetFamilies: 1000, IngestBacklog: 5000}
 		}},
 		{"runtime.toml", func(d *Daemon) {
 			d.Runtime = Runtime{GOGC: 200, MemoryLimit: "3GiB"}

@@ -29,6 +29,12 @@ type Limits struct {
 	// FleetFamilies bounds the plugin metric names of one scrape of
 	// /metrics/fleet, over the whole fleet; default 1000.
 	FleetFamilies int `toml:"fleet_families"`
+	// IngestBacklog bounds the datagrams read and not yet applied by the
+	// hosts' actors; past it a valid datagram is dropped, counted as
+	// hbd_datagrams_dropped_total{reason="overload"} and logged. It is
+	// what keeps a daemon short of CPU from queueing without end: memory
+	// and the time an ACK takes stay bounded. Default 262144; 0 = no bound.
+	IngestBacklog int `toml:"ingest_backlog"`
 }
 
 func defaultLimits() Limits {
@@ -46,6 +52,7 @@ func defaultLimits() Limits {
 
 		FleetLabelValues: 128,
 		FleetFamilies:    1000,
+		IngestBacklog:    262144,
 	}
 }
 
@@ -74,6 +81,9 @@ func (l *Limits) validate(r *report, p keyPath) {
 	intRange(r, p.key("keys_per_sample"), l.KeysPerSample, 1, 1000000)
 	intRange(r, p.key("sample_bytes"), l.SampleBytes, 1024, limits.MaxSampleBytes)
 	intRange(r, p.key("hosts_per_source"), l.HostsPerSource, 0, 10000000)
+	if l.IngestBacklog != 0 {
+		intRange(r, p.key("ingest_backlog"), l.IngestBacklog, 1024, 100000000)
+	}
 	intRange(r, p.key("alerts_per_host"), l.AlertsPerHost, 1, 1000000)
 	intRange(r, p.key("silences_per_host"), l.SilencesPerHost, 1, 100000)
 	intRange(r, p.key("silences_total"), l.SilencesTotal, 1, 1000000)

@@ -148,6 +148,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 			Watch:         watch,
 			AcceptDynamic: cfg.AcceptDynamic,
 			MaxClockSkew:  cfg.MaxClockSkew.Duration,
+			MaxBacklog:    cfg.Limits.IngestBacklog,
 		},
 		History:         cfg.History,
 		DownAfter:       cfg.DownAfter,

@@ -252,6 +252,7 @@ var reloadKeys = map[string]reloadKey{
 	"limits.plugins_per_host": {why: whyDatagram}, "limits.keys_per_sample": {why: whyDatagram}, "limits.sample_bytes": {why: whyDatagram},
 	"limits.hosts_per_source": {why: whyDatagram}, "limits.alerts_per_host": {why: whyDatagram}, "limits.bytes_per_host": {why: whyDatagram},
 	"limits.metric_path_length": {why: whyDatagram},
+	"limits.ingest_backlog":     {why: "the readers' bound, set when they start"},
 	"limits.silences_per_host":  {reload: true}, "limits.silences_total": {reload: true}, "limits.glob_length": {reload: true},
 	"limits.fleet_label_values": {why: whyFleet}, "limits.fleet_families": {why: whyFleet},
 

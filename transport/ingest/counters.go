@@ -19,8 +19,16 @@ type Counters struct {
 	Received    atomic.Uint64 // datagrams read from the sockets
 	AcksSent    atomic.Uint64
 	AcksDropped atomic.Uint64 // ACKs not sent because the writer's queue was full or the send failed
-	dropped     [maxReasons]atomic.Uint64
+	// Backlog is the messages the readers handed to the actors that the
+	// actors have not taken yet: the readers add, the receivers subtract
+	// (Taken). Config.MaxBacklog bounds it.
+	Backlog atomic.Int64
+	dropped [maxReasons]atomic.Uint64
 }
+
+// Taken tells the counters that a receiver took one message the readers
+// handed over (or that it was lost on the way, as a dead letter).
+func (c *Counters) Taken() { c.Backlog.Add(-1) }
 
 // Drop counts one datagram rejected for reason r.
 func (c *Counters) Drop(r wire.Reason) {

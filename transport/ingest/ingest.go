@@ -25,6 +25,12 @@ type Config struct {
 	Watch         map[string]bool // the declared hosts
 	AcceptDynamic bool            // whether undeclared hosts are registered
 	MaxClockSkew  time.Duration
+	// MaxBacklog bounds the messages handed to the actors and not yet
+	// taken by them (Counters.Backlog); past it a valid datagram is
+	// dropped as wire.ReasonOverload, counted and logged, so a daemon
+	// short of CPU sheds load at its door instead of queueing it in
+	// memory without end. 0: no bound.
+	MaxBacklog int
 }
 
 // Router finds the receiver of a host's messages. See the package doc for
@@ -218,6 +224,8 @@ type reader struct {
 	// watch is the declared hosts: Ingest's, which a reload replaces;
 	// cfg.Watch for a reader made alone.
 	watch *atomic.Pointer[map[string]bool]
+	// overloadLogged is when this reader last logged an overload drop.
+	overloadLogged time.Time
 }
 
 func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader {
@@ -270,6 +278,10 @@ func (r *reader) handle(batch *udp.Batch) {
 			r.reject(now, from, h.Host, wire.ReasonClock)
 			continue
 		}
+		if r.cfg.MaxBacklog > 0 && r.d.Stats.Backlog.Load() >= int64(r.cfg.MaxBacklog) {
+			r.overload(now)
+			continue
+		}
 		rt, ok := r.routes[string(h.Host)]
 		if !ok {
 			if rt, ok = r.lookup(now, from, h.Host); !ok {
@@ -290,12 +302,26 @@ func (r *reader) handle(batch *udp.Batch) {
 		if s, ok := m.(*Sample); ok && !r.admitSampleKeys(now, s, keys) {
 			continue
 		}
+		r.d.Stats.Backlog.Add(1)
 		if rt.to == nil {
 			r.d.Router.Unrouted(m)
 			continue
 		}
 		rt.to.Deliver(m)
 	}
+}
+
+// overload drops a valid datagram because the actors have MaxBacklog
+// messages waiting. The source is not noted: it did nothing wrong. The
+// warning goes out at most once a minute per reader.
+func (r *reader) overload(now time.Time) {
+	r.d.Stats.Drop(wire.ReasonOverload)
+	if now.Sub(r.overloadLogged) < time.Minute {
+		return
+	}
+	r.overloadLogged = now
+	r.d.Logger.Warn("ingest is behind: the actors have as many messages waiting as the bound allows, so valid datagrams are dropped (hbd_datagrams_dropped_total{reason=\"overload\"}); the daemon needs more CPU or fewer datagrams",
+		"max_backlog", r.cfg.MaxBacklog, "dropped_so_far", r.d.Stats.Dropped(wire.ReasonOverload))
 }
 
 // lookup is the cache miss: it asks the Router, caching what it knows, and

@@ -411,3 +411,38 @@ func TestSetWatch(t *testing.T) {
 		t.Errorf("unknown_host drops = %d, want 2", n)
 	}
 }
+
+// The backlog bound: the readers count what they hand over until the
+// receiver takes it; at MaxBacklog a valid datagram is dropped as
+// overload (the source is not noted: it did nothing wrong), and once the
+// receiver takes messages the readers deliver again.
+func TestBacklogBoundDropsAsOverload(t *testing.T) {
+	rec := newRecorder("web01")
+	h := newHarness(t, Config{MaxBacklog: 3}, limits.Config{}, rec)
+	var ds [][]byte
+	for seq := uint64(1); seq <= 5; seq++ {
+		ds = append(ds, heartbeat(t, testKey, env("web01", seq)))
+	}
+	h.run(ds...)
+	if got := len(rec.messages()); got != 3 {
+		t.Fatalf("delivered %d messages with a bound of 3, want 3", got)
+	}
+	if n := h.stats.Dropped(wire.ReasonOverload); n != 2 {
+		t.Fatalf("overload drops = %d, want 2", n)
+	}
+	if n := h.stats.Backlog.Load(); n != 3 {
+		t.Fatalf("Backlog = %d, want 3", n)
+	}
+	if n := h.rejects.Len(); n != 0 {
+		t.Errorf("the rejected-source table noted %d sources for overload drops, want none", n)
+	}
+	h.stats.Taken()
+	h.stats.Taken()
+	h.run(heartbeat(t, testKey, env("web01", 6)), heartbeat(t, testKey, env("web01", 7)), heartbeat(t, testKey, env("web01", 8)))
+	if got := len(rec.messages()); got != 5 {
+		t.Fatalf("delivered %d messages after the receiver took 2, want 5", got)
+	}
+	if n := h.stats.Dropped(wire.ReasonOverload); n != 3 {
+		t.Fatalf("overload drops = %d, want 3", n)
+	}
+}
