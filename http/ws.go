@@ -116,6 +116,8 @@ var (
 		"Frames dropped before the stream's hub took them, because the frames waiting for it reached their bound (64 MiB in its inbox, 256 MiB waiting for a flush).", nil, nil)
 	descWSPending = prometheus.NewDesc("hbd_ws_hub_pending_frames",
 		"Host and plugin frames waiting in the stream's hub for their turn: the coalescing window, or past [websocket] fanout_rate, one per host and plugin, the newest.", nil, nil)
+	descWSShare = prometheus.NewDesc("hbd_ws_fanout_share",
+		"The share of [websocket] fanout_rate the stream's hub uses now: 1, halved at each flush while ingest is behind (down to 1/64) and grown back by 1/32 a flush after.", nil, nil)
 	descWSRefused = prometheus.NewDesc("hbd_ws_upgrades_refused_total", "WebSocket upgrades refused, by reason: origin (a browser page not in ws_origins nor served by the daemon).", []string{"reason"}, nil)
 )
 
@@ -130,6 +132,7 @@ func (c wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWSConflated
 	ch <- descWSDropped
 	ch <- descWSPending
+	ch <- descWSShare
 }
 
 func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -142,4 +145,5 @@ func (c wsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWSConflated, prometheus.CounterValue, float64(c.b.FramesConflated()))
 	ch <- prometheus.MustNewConstMetric(descWSDropped, prometheus.CounterValue, float64(c.b.FramesDropped()))
 	ch <- prometheus.MustNewConstMetric(descWSPending, prometheus.GaugeValue, float64(c.b.FramesPending()))
+	ch <- prometheus.MustNewConstMetric(descWSShare, prometheus.GaugeValue, c.b.FanoutShare())
 }

@@ -57,7 +57,19 @@ type Options struct {
 	// its host and plugin never counts twice, so the bound is only reached
 	// by a fleet whose one-frame-per-host-and-plugin outgrows it.
 	PendingBytes int
+	// Behind reports whether ingest is behind (its actors have datagrams
+	// waiting); nil: never. While it says so, each flush halves the share
+	// of FanoutRate the stream may use, down to 1/64; once it stops, the
+	// share grows back by 1/32 a flush. Ingest comes first: a lost
+	// heartbeat costs more than a late frame.
+	Behind func() bool
 }
+
+// Bounds of the share of FanoutRate the hub uses (see Options.Behind).
+const (
+	minShare  = 1.0 / 64
+	shareStep = 1.0 / 32
+)
 
 // DefaultPendingBytes bounds the frames waiting in the hub for their turn:
 // enough for one host and four plugin frames of every host of a
@@ -102,6 +114,7 @@ type Broadcaster struct {
 	lastDropLog atomic.Int64 // unix ns of the last "frames dropped" warning
 
 	pendingFrames  atomic.Int64  // host and plugin frames waiting in the hub for a flush
+	shareMilli     atomic.Int64  // the share of FanoutRate in use, in thousandths (see Options.Behind)
 	pendingDropped atomic.Uint64 // frames the hub dropped because PendingBytes were waiting
 
 	clients   atomic.Int64
@@ -121,6 +134,7 @@ func Start(system *actor.ActorSystem, opt Options) *Broadcaster {
 		actorDone: make(chan struct{}),
 		in:        newInbox(opt.Coalesce > 0, opt.InboxBytes),
 	}
+	b.shareMilli.Store(1000)
 	h := newHub(b)
 	// The producer returns the same hub every time: if a panic makes
 	// protoactor restart the actor, it keeps its clients instead of
@@ -174,6 +188,10 @@ func (b *Broadcaster) Conflated() uint64 { return b.in.conflated.Load() }
 // Dropped returns how many frames were dropped because the inbox, or the
 // frames waiting in the hub for their turn, were full.
 func (b *Broadcaster) Dropped() uint64 { return b.in.dropped.Load() + b.pendingDropped.Load() }
+
+// Share returns the share of FanoutRate the hub uses now: 1 unless ingest
+// has been behind (Options.Behind).
+func (b *Broadcaster) Share() float64 { return float64(b.shareMilli.Load()) / 1000 }
 
 // Pending returns how many host and plugin frames wait in the hub for a
 // flush: past the coalescing window, the ones the fan-out budget holds

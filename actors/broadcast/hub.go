@@ -48,6 +48,9 @@ type hub struct {
 	// tokens is what the hub may still hand out before the next flush, in
 	// client frames (one frame queued for one client); see flush.
 	tokens int
+	// share is the part of the budget a flush grants, lowered while ingest
+	// is behind (Options.Behind).
+	share float64
 
 	// fullSnapshot is the size of the latest snapshot of the whole fleet,
 	// measured whenever a client asks for one; see allowance.
@@ -63,6 +66,7 @@ func newHub(b *Broadcaster) *hub {
 		b:       b,
 		clients: make(map[Conn]*Filter),
 		pending: newPending(),
+		share:   1,
 	}
 }
 
@@ -168,7 +172,7 @@ func (h *hub) arm() {
 // flush delivers the waiting events, oldest key first, within the fan-out
 // budget: each flush grants FanoutRate × Coalesce client frames (never
 // more than one window's worth, so an idle hub saves nothing up for a
-// burst). What the grant does not cover waits for the next window, where a
+// burst), less while ingest is behind (see grant). What the grant does not cover waits for the next window, where a
 // newer frame of the same key replaces it in place: a daemon with more
 // changes than its budget sends every host's latest state, later, instead
 // of taking the cores that ingest needs. Without a FanoutRate everything
@@ -198,9 +202,16 @@ func (h *hub) flush() {
 	}
 }
 
-// grant is the client frames one window may hand out.
+// grant is the client frames one window may hand out: the window's part
+// of the budget, times the share ingest leaves the stream.
 func (h *hub) grant() int {
-	return max(1, int(float64(h.b.opt.FanoutRate)*h.b.opt.Coalesce.Seconds()))
+	if behind := h.b.opt.Behind; behind != nil && behind() {
+		h.share = max(h.share/2, minShare)
+	} else {
+		h.share = min(h.share+shareStep, 1)
+	}
+	h.b.shareMilli.Store(int64(h.share * 1000))
+	return max(1, int(float64(h.b.opt.FanoutRate)*h.b.opt.Coalesce.Seconds()*h.share))
 }
 
 // spend takes n client frames of alert, message or uncoalesced frames,

@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -129,4 +130,54 @@ func TestFanoutBudgetPacesHostFrames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// While ingest is behind, each flush halves the stream's share of the
+// budget, down to 1/64; once it is not, the share grows back by 1/32 a
+// flush.
+func TestFanoutShareYieldsToIngest(t *testing.T) {
+	var behind atomic.Bool
+	behind.Store(true)
+	// One frame a second over an hour's window: 3,600 client frames a
+	// flush at full share.
+	_, b := startHub(t, Options{Coalesce: time.Hour, FanoutRate: 1, Behind: behind.Load})
+	c := newRecordingConn(1 << 20)
+	c.events = make(chan string, 1<<16)
+	b.Register(c, nil)
+	recv(t, c.events, "the snapshot")
+	for i := range 10000 {
+		b.Publish(&Event{Type: "host", Host: fmt.Sprintf("h%04d", i), Frame: fmt.Appendf(nil, "h%04d", i)})
+	}
+	next := 0
+	flush := func(want int, share float64) {
+		t.Helper()
+		b.Flush()
+		for range want {
+			w := fmt.Sprintf("h%04d", next)
+			if got := recv(t, c.events, w); got != w {
+				t.Fatalf("got %q, want %q", got, w)
+			}
+			next++
+		}
+		// An alert goes out at once: it comes next only if the flush sent
+		// no more than want.
+		b.Publish(&Event{Type: "alert", Host: "x", Frame: []byte("mark")})
+		if got := recv(t, c.events, "mark"); got != "mark" {
+			t.Fatalf("after %d frames got %q, want the mark", want, got)
+		}
+		if got := b.Share(); got < share-0.001 || got > share+0.001 {
+			t.Fatalf("Share() = %v, want %v", got, share)
+		}
+	}
+	// Each alert costs one client frame of the next grant.
+	flush(1800, 0.5)
+	flush(900-1, 0.25)
+	flush(450-1, 0.125)
+	// The grant is truncated to whole frames.
+	grant := func(share float64) int { return int(3600 * share) }
+	for _, s := range []float64{1.0 / 16, 1.0 / 32, 1.0 / 64, 1.0 / 64} {
+		flush(grant(s)-1, s)
+	}
+	behind.Store(false)
+	flush(grant(3.0/64)-1, 3.0/64)
 }

@@ -174,6 +174,10 @@ func (e *Endpoint) FramesConflated() uint64 { return e.hub.Conflated() }
 // for their turn (the coalescing window, or the fan-out budget).
 func (e *Endpoint) FramesPending() int { return e.hub.Pending() }
 
+// FanoutShare returns the share of the fan-out budget the hub uses now
+// (lowered while ingest is behind).
+func (e *Endpoint) FanoutShare() float64 { return e.hub.Share() }
+
 // FramesDropped returns how many frames the hub's inbox dropped because it
 // was full.
 func (e *Endpoint) FramesDropped() uint64 { return e.hub.Dropped() }
