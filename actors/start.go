@@ -135,6 +135,16 @@ func (s *System) Close() {
 // Durable reports whether the system keeps its state on disk.
 func (s *System) Durable() bool { return s.ckpt != nil }
 
+// KernelDrops returns the datagrams the kernel dropped on the daemon's
+// sockets because their receive buffers were full; ok is false where the
+// platform cannot tell.
+func (s *System) KernelDrops() (uint64, bool) {
+	if s.ingest == nil {
+		return 0, false
+	}
+	return s.ingest.KernelDrops()
+}
+
 // UDPAddrs returns the addresses the daemon listens on.
 func (s *System) UDPAddrs() []netip.AddrPort {
 	return s.ingest.Addrs()

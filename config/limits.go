@@ -30,10 +30,11 @@ type Limits struct {
 	// /metrics/fleet, over the whole fleet; default 1000.
 	FleetFamilies int `toml:"fleet_families"`
 	// IngestBacklog bounds the datagrams read and not yet applied by the
-	// hosts' actors; past it a valid datagram is dropped, counted as
-	// hbd_datagrams_dropped_total{reason="overload"} and logged. It is
-	// what keeps a daemon short of CPU from queueing without end: memory
-	// and the time an ACK takes stay bounded. Default 262144; 0 = no bound.
+	// hosts' actors; at it the UDP readers stop reading until the actors
+	// catch up, leaving the rest to the socket's buffer (what overflows
+	// it is counted in hbd_udp_kernel_drops_total). It keeps a daemon
+	// short of CPU from queueing without end: memory and the time an ACK
+	// takes stay bounded. Default 65536; 0 = no bound.
 	IngestBacklog int `toml:"ingest_backlog"`
 }
 
@@ -52,7 +53,7 @@ func defaultLimits() Limits {
 
 		FleetLabelValues: 128,
 		FleetFamilies:    1000,
-		IngestBacklog:    262144,
+		IngestBacklog:    65536,
 	}
 }
 

@@ -87,7 +87,10 @@ var (
 	descRegs     = prometheus.NewDesc("hbd_hosts_registered_total", "HostActors spawned (declared and dynamic hosts).", nil, nil)
 	descAcks     = prometheus.NewDesc("hbd_acks_sent_total", "ACKs sent to agents.", nil, nil)
 	descAckDrop  = prometheus.NewDesc("hbd_acks_dropped_total", "ACKs not sent because the writer's queue was full or the send failed.", nil, nil)
-	descBacklog  = prometheus.NewDesc("hbd_ingest_backlog", "Datagrams read and handed to the hosts' actors that they have not applied yet; at [limits] ingest_backlog the readers drop valid datagrams as reason=\"overload\".", nil, nil)
+	descKernDrop = prometheus.NewDesc("hbd_udp_kernel_drops_total", "Datagrams the kernel dropped on the daemon's UDP sockets because their receive buffers were full (Linux: /proc/net/udp drops): load the daemon did not read in time.", nil, nil)
+	descPauses   = prometheus.NewDesc("hbd_ingest_pauses_total", "Times a UDP reader stopped reading because the hosts' actors had [limits] ingest_backlog datagrams waiting.", nil, nil)
+	descPaused   = prometheus.NewDesc("hbd_ingest_paused_seconds_total", "Time the UDP readers spent stopped at [limits] ingest_backlog, summed over the readers.", nil, nil)
+	descBacklog  = prometheus.NewDesc("hbd_ingest_backlog", "Datagrams read and handed to the hosts' actors that they have not applied yet; at [limits] ingest_backlog the readers stop reading until it falls.", nil, nil)
 	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
 	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
 	descUnexp    = prometheus.NewDesc("hbd_actor_unexpected_messages_total", "Messages an actor had no case for and dropped: a bug, logged once per type.", nil, nil)
@@ -125,7 +128,7 @@ var descSamplesBytes = prometheus.NewDesc("hbd_samples_bytes", "Memory held by a
 type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descBacklog, descEvDrop, descMsgs, descUnexp, descFleetAge, descEvicted,
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descBacklog, descPauses, descPaused, descKernDrop, descEvDrop, descMsgs, descUnexp, descFleetAge, descEvicted,
 		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored, descRingsLost,
 		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
@@ -158,6 +161,11 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAcks, st.AcksSent.Load())
 	counter(descAckDrop, st.AcksDropped.Load())
 	ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(max(st.Backlog.Load(), 0)))
+	counter(descPauses, st.Pauses.Load())
+	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.CounterValue, float64(st.PausedNanos.Load())/1e9)
+	if n, ok := c.sys.KernelDrops(); ok {
+		counter(descKernDrop, n)
+	}
 	counter(descEvDrop, st.EventsDropped.Load())
 	counter(descEvicted, st.ReplayEvictions.Load())
 	counter(descChecksBad, st.ChecksInvalid.Load())

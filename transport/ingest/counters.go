@@ -23,6 +23,10 @@ type Counters struct {
 	// actors have not taken yet: the readers add, the receivers subtract
 	// (Taken). Config.MaxBacklog bounds it.
 	Backlog atomic.Int64
+	// Pauses and PausedNanos count the readers' waits for the actors at
+	// Config.MaxBacklog, and how long they waited in all.
+	Pauses      atomic.Uint64
+	PausedNanos atomic.Uint64
 	dropped [maxReasons]atomic.Uint64
 }
 

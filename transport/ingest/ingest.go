@@ -26,10 +26,14 @@ type Config struct {
 	AcceptDynamic bool            // whether undeclared hosts are registered
 	MaxClockSkew  time.Duration
 	// MaxBacklog bounds the messages handed to the actors and not yet
-	// taken by them (Counters.Backlog); past it a valid datagram is
-	// dropped as wire.ReasonOverload, counted and logged, so a daemon
-	// short of CPU sheds load at its door instead of queueing it in
-	// memory without end. 0: no bound.
+	// taken by them (Counters.Backlog): at the bound the readers stop
+	// reading until the actors catch up, so a daemon short of CPU leaves
+	// the excess in the socket's buffer, where the kernel drops what does
+	// not fit (counted by the kernel, see udp.Conn.KernelDrops) at no
+	// cost to the daemon, instead of queueing it in memory without end or
+	// spending CPU on datagrams it would drop after checking them. A
+	// reader checks between batches, so the backlog may pass the bound by
+	// one batch per socket. 0: no bound.
 	MaxBacklog int
 }
 
@@ -157,6 +161,20 @@ func (in *Ingest) SetWatch(watch map[string]bool) {
 	in.watch.Store(&watch)
 }
 
+// KernelDrops returns, summed over the sockets, the datagrams the kernel
+// dropped because a receive buffer was full; ok is false when the platform
+// cannot tell (only Linux does).
+func (in *Ingest) KernelDrops() (n uint64, ok bool) {
+	for _, c := range in.conns {
+		d, err := c.KernelDrops()
+		if err != nil {
+			return 0, false
+		}
+		n += d
+	}
+	return n, true
+}
+
 func (in *Ingest) Addrs() []netip.AddrPort {
 	out := make([]netip.AddrPort, 0, len(in.conns))
 	for _, c := range in.conns {
@@ -173,6 +191,7 @@ func (in *Ingest) Start(d Deps) {
 		in.writers = append(in.writers, w)
 		r := newReader(in.cfg, d, w, d.Rejected.Table(i))
 		r.watch = &in.watch
+		r.done = in.done
 		in.wg.Add(2)
 		go func() { defer in.wg.Done(); r.run(c) }()
 		go func() { defer in.wg.Done(); w.run(in.done) }()
@@ -224,8 +243,10 @@ type reader struct {
 	// watch is the declared hosts: Ingest's, which a reload replaces;
 	// cfg.Watch for a reader made alone.
 	watch *atomic.Pointer[map[string]bool]
-	// overloadLogged is when this reader last logged an overload drop.
-	overloadLogged time.Time
+	// done is closed when the ingest stops (nil for a reader made alone).
+	done <-chan struct{}
+	// pauseLogged is when this reader last logged a pause (see wait).
+	pauseLogged time.Time
 }
 
 func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader {
@@ -239,6 +260,7 @@ func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader
 func (r *reader) run(c *udp.Conn) {
 	batch := udp.NewBatch(readBatch, 1<<16)
 	for {
+		r.wait()
 		_, err := c.ReadBatch(batch)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -278,10 +300,6 @@ func (r *reader) handle(batch *udp.Batch) {
 			r.reject(now, from, h.Host, wire.ReasonClock)
 			continue
 		}
-		if r.cfg.MaxBacklog > 0 && r.d.Stats.Backlog.Load() >= int64(r.cfg.MaxBacklog) {
-			r.overload(now)
-			continue
-		}
 		rt, ok := r.routes[string(h.Host)]
 		if !ok {
 			if rt, ok = r.lookup(now, from, h.Host); !ok {
@@ -311,17 +329,33 @@ func (r *reader) handle(batch *udp.Batch) {
 	}
 }
 
-// overload drops a valid datagram because the actors have MaxBacklog
-// messages waiting. The source is not noted: it did nothing wrong. The
-// warning goes out at most once a minute per reader.
-func (r *reader) overload(now time.Time) {
-	r.d.Stats.Drop(wire.ReasonOverload)
-	if now.Sub(r.overloadLogged) < time.Minute {
+// wait holds the reader while the actors have MaxBacklog messages
+// waiting, polling every millisecond, until they are below it or the
+// ingest stops. The time is counted (Counters.Paused) and logged at most
+// once a minute.
+func (r *reader) wait() {
+	limit := int64(r.cfg.MaxBacklog)
+	if limit <= 0 || r.d.Stats.Backlog.Load() < limit {
 		return
 	}
-	r.overloadLogged = now
-	r.d.Logger.Warn("ingest is behind: the actors have as many messages waiting as the bound allows, so valid datagrams are dropped (hbd_datagrams_dropped_total{reason=\"overload\"}); the daemon needs more CPU or fewer datagrams",
-		"max_backlog", r.cfg.MaxBacklog, "dropped_so_far", r.d.Stats.Dropped(wire.ReasonOverload))
+	start := time.Now()
+	r.d.Stats.Pauses.Add(1)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for r.d.Stats.Backlog.Load() >= limit {
+		select {
+		case <-r.done:
+			return
+		case <-tick.C:
+		}
+	}
+	r.d.Stats.PausedNanos.Add(uint64(time.Since(start)))
+	if start.Sub(r.pauseLogged) < time.Minute {
+		return
+	}
+	r.pauseLogged = start
+	r.d.Logger.Warn("ingest is behind: the hosts' actors had as many datagrams waiting as [limits] ingest_backlog allows, so the reader paused and left the rest in the socket's buffer (hbd_ingest_paused_seconds_total; what the buffer could not hold: hbd_udp_kernel_drops_total); the daemon needs more CPU or fewer datagrams",
+		"max_backlog", limit, "paused", time.Since(start).Round(time.Millisecond))
 }
 
 // lookup is the cache miss: it asks the Router, caching what it knows, and

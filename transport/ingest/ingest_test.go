@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -413,36 +415,66 @@ func TestSetWatch(t *testing.T) {
 }
 
 // The backlog bound: the readers count what they hand over until the
-// receiver takes it; at MaxBacklog a valid datagram is dropped as
-// overload (the source is not noted: it did nothing wrong), and once the
-// receiver takes messages the readers deliver again.
-func TestBacklogBoundDropsAsOverload(t *testing.T) {
+// receiver takes it; at MaxBacklog a reader stops reading, leaving the
+// datagrams in the socket's buffer, and reads them once the receiver has
+// taken enough. Nothing is dropped by the daemon meanwhile.
+func TestBacklogBoundPausesTheReader(t *testing.T) {
+	in, err := Bind(Config{Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: NewKeys(testKey, nil), MaxClockSkew: time.Hour, MaxBacklog: 3}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := newRecorder("web01")
-	h := newHarness(t, Config{MaxBacklog: 3}, limits.Config{}, rec)
-	var ds [][]byte
-	for seq := uint64(1); seq <= 5; seq++ {
-		ds = append(ds, heartbeat(t, testKey, env("web01", seq)))
+	stats := &Counters{}
+	lim := limits.Config{}
+	lim.SetDefaults()
+	log := slog.New(slog.DiscardHandler)
+	in.Start(Deps{Router: rec, Clock: clock.Real{}, Stats: stats, Rejected: rejected.New(in.Sockets(), rejected.Options{Logger: log}),
+		Limits: &lim, Refusals: limits.NewRefusals(limits.Options{Logger: log}), Logger: log})
+	defer in.Stop()
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(in.Addrs()[0]))
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.run(ds...)
-	if got := len(rec.messages()); got != 3 {
-		t.Fatalf("delivered %d messages with a bound of 3, want 3", got)
+	defer conn.Close()
+	seq := uint64(0)
+	send := func(n int) {
+		t.Helper()
+		for range n {
+			seq++
+			e := wire.Envelope{Host: "web01", Seq: seq, Time: time.Now().UnixNano(), Instance: 7}
+			if _, err := conn.Write(heartbeat(t, testKey, e)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if n := h.stats.Dropped(wire.ReasonOverload); n != 2 {
-		t.Fatalf("overload drops = %d, want 2", n)
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
-	if n := h.stats.Backlog.Load(); n != 3 {
-		t.Fatalf("Backlog = %d, want 3", n)
+	// One at a time, so each is its own batch: the reader stops after the
+	// third and waits, holding the fourth and fifth in the socket.
+	for i := 1; i <= 3; i++ {
+		send(1)
+		eventually(fmt.Sprintf("message %d delivered", i), func() bool { return len(rec.messages()) == i })
 	}
-	if n := h.rejects.Len(); n != 0 {
-		t.Errorf("the rejected-source table noted %d sources for overload drops, want none", n)
+	eventually("the reader paused", func() bool { return stats.Pauses.Load() == 1 })
+	send(2)
+	if n := stats.Backlog.Load(); n != 3 {
+		t.Fatalf("Backlog = %d while paused, want 3", n)
 	}
-	h.stats.Taken()
-	h.stats.Taken()
-	h.run(heartbeat(t, testKey, env("web01", 6)), heartbeat(t, testKey, env("web01", 7)), heartbeat(t, testKey, env("web01", 8)))
-	if got := len(rec.messages()); got != 5 {
-		t.Fatalf("delivered %d messages after the receiver took 2, want 5", got)
+	stats.Taken()
+	stats.Taken()
+	eventually("the held datagrams delivered", func() bool { return len(rec.messages()) == 5 })
+	if n := stats.DroppedTotal(); n != 0 {
+		t.Errorf("%d datagrams dropped by the daemon, want 0", n)
 	}
-	if n := h.stats.Dropped(wire.ReasonOverload); n != 3 {
-		t.Fatalf("overload drops = %d, want 3", n)
+	if stats.PausedNanos.Load() == 0 {
+		t.Error("PausedNanos = 0 after a pause")
 	}
 }

@@ -105,8 +105,8 @@ func (k Kind) small() bool { return k != KindSample }
 // Reason classifies why a datagram was rejected, for per-reason drop counters.
 type Reason uint8
 
-// Rejection reasons. ReasonReplay, ReasonClock, ReasonUnknownHost,
-// ReasonSeqJump and ReasonOverload are not produced by this package's parsers; they exist so that receivers count
+// Rejection reasons. ReasonReplay, ReasonClock, ReasonUnknownHost and
+// ReasonSeqJump are not produced by this package's parsers; they exist so that receivers count
 // every drop with one vocabulary.
 const (
 	ReasonNone Reason = iota
@@ -126,10 +126,6 @@ const (
 	// MaxSeqJump): accepting it would make the instance's every later
 	// datagram look like a replay.
 	ReasonSeqJump
-	// ReasonOverload is a valid datagram the daemon could not take: its
-	// actors had as many messages waiting as its bound allows. It is the
-	// daemon's state, not the sender's fault.
-	ReasonOverload
 	numReasons
 )
 
@@ -162,8 +158,6 @@ func (r Reason) String() string {
 		return "unknown_host"
 	case ReasonSeqJump:
 		return "seq_jump"
-	case ReasonOverload:
-		return "overload"
 	}
 	return "reason(" + strconv.Itoa(int(r)) + ")"
 }

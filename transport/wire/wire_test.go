@@ -645,7 +645,7 @@ func TestStrings(t *testing.T) {
 			t.Errorf("Kind(%d) = %q, want %q", k, got, want)
 		}
 	}
-	want := []string{"truncated", "bad_magic", "version", "kind", "oversize", "bad_host", "bad_mac", "bad_payload", "replay", "clock_skew", "unknown_host", "seq_jump", "overload"}
+	want := []string{"truncated", "bad_magic", "version", "kind", "oversize", "bad_host", "bad_mac", "bad_payload", "replay", "clock_skew", "unknown_host", "seq_jump"}
 	var got []string
 	for _, r := range AllReasons() {
 		got = append(got, r.String())
