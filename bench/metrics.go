@@ -29,6 +29,8 @@ const (
 	metricWSPending  = "hbd_ws_hub_pending_frames"
 	metricWSConfl    = "hbd_ws_frames_conflated_total"
 	metricWSDropped  = "hbd_ws_frames_dropped_total"
+	metricKernDrops  = "hbd_udp_kernel_drops_total"
+	metricPaused     = "hbd_ingest_paused_seconds_total"
 	metricHTTP       = "hbd_http_requests_total"
 	metricCPU        = "process_cpu_seconds_total"
 	metricRSS        = "process_resident_memory_bytes"
@@ -130,6 +132,8 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	sum(metricWSPending, &m.WSPending, "", nil)
 	sum(metricWSConfl, &m.WSConflated, "", nil)
 	sum(metricWSDropped, &m.WSDropped, "", nil)
+	sum(metricKernDrops, &m.KernelDrops, "", nil)
+	sum(metricPaused, &m.PausedSecs, "", nil)
 	sum(metricHTTP, &httpTotal, "route", &m.HTTPRequests)
 	sum(metricCPU, &m.CPUSeconds, "", nil)
 	sum(metricRSS, &m.RSSBytes, "", nil)

@@ -37,6 +37,8 @@ func TestParseMetrics(t *testing.T) {
 		{"ws hub pending", m.WSPending, 4321},
 		{"ws frames conflated", m.WSConflated, 99},
 		{"ws frames dropped", m.WSDropped, 7},
+		{"kernel drops", m.KernelDrops, 1234},
+		{"ingest paused", m.PausedSecs, 2.5},
 		{"cpu", m.CPUSeconds, 4.34},
 		{"rss", m.RSSBytes, 57966592},
 		{"goroutines", m.Goroutines, 41},

@@ -39,6 +39,11 @@ type Report struct {
 	WSPending   *float64 `json:"ws_hub_pending,omitempty"`
 	WSConflated *float64 `json:"ws_frames_conflated,omitempty"`
 	WSDropped   *float64 `json:"ws_frames_dropped,omitempty"`
+	// Over the run: datagrams the kernel dropped on the daemon's full
+	// sockets (part of the loss), and how long its readers paused at the
+	// ingest backlog's bound.
+	KernelDrops *float64 `json:"kernel_drops,omitempty"`
+	PausedS     *float64 `json:"ingest_paused_s,omitempty"`
 	SinkPerS    *float64 `json:"sink_per_s"` // bare receive rate of this machine
 
 	Mode            string                    `json:"mode"` // load, ramp, memory, max, sink
@@ -225,6 +230,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	num("ws hub pending at end", r.WSPending, "frames", 0)
 	num("ws frames conflated", r.WSConflated, "", 0)
 	num("ws frames dropped (daemon)", r.WSDropped, "", 0)
+	num("kernel drops (daemon sockets)", r.KernelDrops, "datagrams", 0)
+	num("ingest paused", r.PausedS, "s (summed over readers)", 1)
 	if r.WSDisconnects != nil {
 		row("ws disconnects (harness)", fmt.Sprint(*r.WSDisconnects))
 	}

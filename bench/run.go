@@ -253,6 +253,12 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 	if m.Has[metricWSDropped] {
 		rep.WSDropped = ptr(m.WSDropped - mo.m0.WSDropped)
 	}
+	if m.Has[metricKernDrops] {
+		rep.KernelDrops = ptr(m.KernelDrops - mo.m0.KernelDrops)
+	}
+	if m.Has[metricPaused] {
+		rep.PausedS = ptr(m.PausedSecs - mo.m0.PausedSecs)
+	}
 	if m.Has[metricCkptFiles] {
 		rep.Checkpoints = ptr(m.Checkpoints - mo.m0.Checkpoints)
 		rep.CheckpointS = ptr(m.CheckpointSecs - mo.m0.CheckpointSecs)
