@@ -63,9 +63,13 @@ type Metrics struct {
 	// The stream's hub: frames waiting for their turn (a gauge), frames
 	// replaced by newer ones of their host and plugin while waiting, and
 	// frames dropped at the hub's bounds.
-	WSPending    float64
-	WSConflated  float64
-	WSDropped    float64
+	WSPending   float64
+	WSConflated float64
+	WSDropped   float64
+	// Ingest under overload: datagrams the kernel dropped on the daemon's
+	// full sockets, and the time its readers paused at the backlog bound.
+	KernelDrops  float64
+	PausedSecs   float64
 	HTTPRequests map[string]float64 // route -> requests, all codes
 	CPUSeconds   float64            // process user+system CPU, seconds
 	RSSBytes     float64
