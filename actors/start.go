@@ -68,8 +68,8 @@ func New(cfg Config) *System {
 }
 
 // ingestBehind is the ingest backlog past which the WebSocket hub lowers
-// its share of the fan-out budget: at 40,000 datagrams a second, 0.1 s of
-// the actors' work waiting.
+// its share of the fan-out budget (so does a full read batch): at 40,000
+// datagrams a second, 0.1 s of the actors' work waiting.
 const ingestBehind = 4096
 
 // notifierName is the notifier actor's name in the actor system.
@@ -188,7 +188,17 @@ func (s *System) startBroadcaster() (func(), error) {
 	}
 	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
 	stats := s.Stats
-	opt.Behind = func() bool { return stats.Backlog.Load() > ingestBehind }
+	// Ingest is behind when its actors have datagrams waiting, or when a
+	// reader found a whole batch waiting in its socket since the hub last
+	// asked (the readers themselves are short of CPU). Only the hub calls
+	// it, so lastFull needs no lock.
+	var lastFull uint64
+	opt.Behind = func() bool {
+		full := stats.FullBatches.Load()
+		moved := full != lastFull
+		lastFull = full
+		return moved || stats.Backlog.Load() > ingestBehind
+	}
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b
 	s.publish = func(_ actor.Context, typ, host, key string, frame []byte) {

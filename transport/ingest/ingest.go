@@ -261,13 +261,16 @@ func (r *reader) run(c *udp.Conn) {
 	batch := udp.NewBatch(readBatch, 1<<16)
 	for {
 		r.wait()
-		_, err := c.ReadBatch(batch)
+		n, err := c.ReadBatch(batch)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			r.d.Logger.Warn("UDP read failed", "err", err)
 			continue
+		}
+		if n == batch.Cap() {
+			r.d.Stats.FullBatches.Add(1)
 		}
 		r.handle(batch)
 	}

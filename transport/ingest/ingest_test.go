@@ -464,13 +464,24 @@ func TestBacklogBoundPausesTheReader(t *testing.T) {
 		eventually(fmt.Sprintf("message %d delivered", i), func() bool { return len(rec.messages()) == i })
 	}
 	eventually("the reader paused", func() bool { return stats.Pauses.Load() == 1 })
-	send(2)
+	// More than a batch waits in the socket meanwhile.
+	send(readBatch + 6)
 	if n := stats.Backlog.Load(); n != 3 {
 		t.Fatalf("Backlog = %d while paused, want 3", n)
 	}
-	stats.Taken()
-	stats.Taken()
-	eventually("the held datagrams delivered", func() bool { return len(rec.messages()) == 5 })
+	if n := stats.FullBatches.Load(); n != 0 {
+		t.Fatalf("FullBatches = %d before a full read, want 0", n)
+	}
+	// The receiver takes everything as it comes; the reader's first read
+	// after the pause fills its batch, which says it is behind.
+	for taken := 0; taken < 3+readBatch+6; taken++ {
+		eventually("a message to take", func() bool { return stats.Backlog.Load() > 0 })
+		stats.Taken()
+	}
+	eventually("the held datagrams delivered", func() bool { return len(rec.messages()) == 3+readBatch+6 })
+	if n := stats.FullBatches.Load(); n == 0 {
+		t.Error("FullBatches = 0 after reading a socket that held more than a batch")
+	}
 	if n := stats.DroppedTotal(); n != 0 {
 		t.Errorf("%d datagrams dropped by the daemon, want 0", n)
 	}
