@@ -49,10 +49,13 @@ type Options struct {
 	// hub may queue for all its clients together (a frame queued for 20
 	// clients counts 20). Host and plugin frames past it wait, one per
 	// host and plugin, the newest replacing the older in its place (see
-	// hub.flush); alert and message frames are never held back but count
-	// against it. 0 = no budget. It needs a Coalesce window.
+	// hub.flush); alert and message frames wait too, never replaced, in
+	// order, ahead of the others. 0 = no budget: every frame goes at the
+	// end of its window, alerts and messages at once. It needs a Coalesce
+	// window.
 	FanoutRate int
-	// PendingBytes bounds the host and plugin frames waiting for a flush;
+	// PendingBytes bounds the host and plugin frames waiting for a flush,
+	// and separately the alert and message frames;
 	// 0 = DefaultPendingBytes. A waiting frame replaced by a newer one of
 	// its host and plugin never counts twice, so the bound is only reached
 	// by a fleet whose one-frame-per-host-and-plugin outgrows it.

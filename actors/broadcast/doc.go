@@ -41,9 +41,10 @@
 //   - "host" and "plugin" events with the same (Type, Host, Key) that arrive
 //     within one Options.Coalesce window are merged: only the latest is sent,
 //     when the window's timer fires. "alert" and "message" events are never
-//     coalesced or delayed.
+//     coalesced; without a fan-out budget they are not delayed either.
 //   - With a fan-out budget (Options.FanoutRate), a flush hands out at
-//     most a window's share of it; the host and plugin events left wait,
+//     most a window's share of it, alert and message events first, in
+//     order; the host and plugin events left wait,
 //     in order, one per (Type, Host, Key), the newest in the place of the
 //     first, for the next windows. The stream thus has a CPU budget and a
 //     bound in bytes (Options.PendingBytes), whatever the fleet's rate.

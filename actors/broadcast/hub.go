@@ -51,6 +51,12 @@ type hub struct {
 	// share is the part of the budget a flush grants, lowered while ingest
 	// is behind (Options.Behind).
 	share float64
+	// events are the alert and message frames waiting for a flush under a
+	// fan-out budget, in order, from eventsHead; eventBytes are their
+	// frames' bytes.
+	events     []*Event
+	eventsHead int
+	eventBytes int
 
 	// fullSnapshot is the size of the latest snapshot of the whole fleet,
 	// measured whenever a client asks for one; see allowance.
@@ -138,16 +144,33 @@ func (h *hub) publish(e *Event) {
 	if e == nil || len(e.Frame) == 0 {
 		return
 	}
-	if h.b.opt.Coalesce <= 0 || (e.Type != contract.FrameHost && e.Type != contract.FramePlugin) {
-		h.spend(h.deliver(e))
+	if h.b.opt.Coalesce <= 0 {
+		h.deliver(e)
 		return
 	}
-	if _, ok := h.pending.put(e, h.b.opt.PendingBytes); !ok {
+	if e.Type != contract.FrameHost && e.Type != contract.FramePlugin {
+		if h.b.opt.FanoutRate <= 0 {
+			h.deliver(e)
+			return
+		}
+		// Alert and message frames are never coalesced, but they are
+		// frames like the others: a fleet of 100,000 hosts starting
+		// sends hundreds of thousands. They wait for the next flush, in
+		// order and ahead of host and plugin frames, within the budget
+		// and a bound in bytes.
+		if h.eventBytes+len(e.Frame) > h.b.opt.PendingBytes {
+			h.b.pendingDropped.Add(1)
+			h.b.noteDrop()
+			return
+		}
+		h.events = append(h.events, e)
+		h.eventBytes += len(e.Frame)
+	} else if _, ok := h.pending.put(e, h.b.opt.PendingBytes); !ok {
 		h.b.pendingDropped.Add(1)
 		h.b.noteDrop()
 		return
 	}
-	h.b.pendingFrames.Store(int64(h.pending.len()))
+	h.b.pendingFrames.Store(int64(h.pending.len() + len(h.events) - h.eventsHead))
 	if !h.armed {
 		h.armed = true
 		h.arm()
@@ -187,6 +210,22 @@ func (h *hub) flush() {
 	}
 	grant := h.grant()
 	h.tokens = min(h.tokens+grant, grant)
+	// Alert and message frames first, in order; then host and plugin
+	// frames, oldest key first.
+	for h.tokens > 0 && h.eventsHead < len(h.events) {
+		e := h.events[h.eventsHead]
+		h.events[h.eventsHead] = nil
+		h.eventsHead++
+		h.eventBytes -= len(e.Frame)
+		h.tokens -= h.deliver(e)
+	}
+	if h.eventsHead == len(h.events) {
+		h.events, h.eventsHead = h.events[:0], 0
+	} else if h.eventsHead >= 1024 && h.eventsHead >= len(h.events)/2 {
+		n := copy(h.events, h.events[h.eventsHead:])
+		clear(h.events[n:])
+		h.events, h.eventsHead = h.events[:n], 0
+	}
 	for h.tokens > 0 {
 		e := h.pending.pop()
 		if e == nil {
@@ -194,7 +233,7 @@ func (h *hub) flush() {
 		}
 		h.tokens -= h.deliver(e)
 	}
-	n := h.pending.len()
+	n := h.pending.len() + len(h.events) - h.eventsHead
 	h.b.pendingFrames.Store(int64(n))
 	if n > 0 && !h.armed {
 		h.armed = true
@@ -212,16 +251,6 @@ func (h *hub) grant() int {
 	}
 	h.b.shareMilli.Store(int64(h.share * 1000))
 	return max(1, int(float64(h.b.opt.FanoutRate)*h.b.opt.Coalesce.Seconds()*h.share))
-}
-
-// spend takes n client frames of alert, message or uncoalesced frames,
-// which are never held back, from the budget: they delay the host and
-// plugin frames instead. The debt is capped at one second's budget.
-func (h *hub) spend(n int) {
-	if h.b.opt.FanoutRate <= 0 || h.b.opt.Coalesce <= 0 {
-		return
-	}
-	h.tokens = max(h.tokens-n, -h.b.opt.FanoutRate)
 }
 
 // deliver queues e for every client whose filter wants it and returns

@@ -59,75 +59,98 @@ func TestPendingQueue(t *testing.T) {
 	}
 }
 
+// eventually polls cond until it holds; the deadline only turns a hang
+// into a failure.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// budgetHub is a hub whose window never ends on its own (an hour): the
+// test ends windows with Flush. One frame a second over an hour makes a
+// grant of 3,600 client frames per window at full share.
+func budgetHub(t *testing.T, clients int, behind func() bool) (*Broadcaster, []*recordingConn) {
+	t.Helper()
+	_, b := startHub(t, Options{Coalesce: time.Hour, FanoutRate: 1, Behind: behind})
+	conns := make([]*recordingConn, clients)
+	for i := range conns {
+		conns[i] = newRecordingConn(1 << 20)
+		conns[i].events = make(chan string, 1<<16)
+		b.Register(conns[i], nil)
+		recv(t, conns[i].events, "the snapshot")
+	}
+	return b, conns
+}
+
+// expect checks that every connection receives want, in order.
+func expect(t *testing.T, conns []*recordingConn, want ...string) {
+	t.Helper()
+	for _, c := range conns {
+		for _, w := range want {
+			if got := recv(t, c.events, w); got != w {
+				t.Fatalf("got %q, want %q", got, w)
+			}
+		}
+	}
+}
+
 // With a fan-out budget, a flush hands out at most FanoutRate × Coalesce
-// client frames, oldest key first; the rest waits, a newer frame of a
+// client frames: alert and message frames first, in order, then host and
+// plugin frames, oldest key first; the rest waits, a newer frame of a
 // waiting host taking its place, and goes out with the next flushes. A
-// frame for two clients costs two.
-func TestFanoutBudgetPacesHostFrames(t *testing.T) {
+// frame for two clients costs two. An alert published after a flush comes
+// first in the next one, so it also shows that the flush before sent no
+// more than its grant.
+func TestFanoutBudgetPacesFrames(t *testing.T) {
+	const grant, hosts = 3600, 5000
 	for _, clients := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d clients", clients), func(t *testing.T) {
-			// A window of an hour never ends on its own: the test ends it
-			// with Flush. One frame a second makes a grant of 3,600 client
-			// frames per window.
-			_, b := startHub(t, Options{Coalesce: time.Hour, FanoutRate: 1})
-			const grant, hosts = 3600, 5000
+			b, conns := budgetHub(t, clients, nil)
 			perFlush := grant / clients
-			conns := make([]*recordingConn, clients)
-			for i := range conns {
-				conns[i] = newRecordingConn(1 << 20)
-				conns[i].events = make(chan string, 1<<16)
-				b.Register(conns[i], nil)
-				recv(t, conns[i].events, "the snapshot")
-			}
+			name := func(i int) string { return fmt.Sprintf("h%04d", i) }
 			for i := range hosts {
-				b.Publish(&Event{Type: "host", Host: fmt.Sprintf("h%04d", i), Frame: fmt.Appendf(nil, "h%04d", i)})
+				b.Publish(&Event{Type: "host", Host: name(i), Frame: []byte(name(i))})
 			}
 			b.Flush()
-			expect := func(want ...string) {
-				t.Helper()
-				for _, c := range conns {
-					for _, w := range want {
-						if got := recv(t, c.events, w); got != w {
-							t.Fatalf("got %q, want %q", got, w)
-						}
-					}
-				}
-			}
-			var first []string
+			var want []string
 			for i := range perFlush {
-				first = append(first, fmt.Sprintf("h%04d", i))
+				want = append(want, name(i))
 			}
-			expect(first...)
-			// The flush has been handled; an alert published now goes out at
-			// once, so it comes next only if the flush sent nothing more.
-			b.Publish(&Event{Type: "alert", Host: "h0000", Frame: []byte("mark")})
-			expect("mark")
-			if got, want := b.Pending(), hosts-perFlush; got != want {
-				t.Fatalf("Pending() = %d, want %d", got, want)
-			}
+			expect(t, conns, want...)
+			eventually(t, "the pending count", func() bool { return b.Pending() == hosts-perFlush })
+
 			// A newer frame of a waiting host replaces it in its turn; a host
 			// already sent queues again at the end.
-			waiting := fmt.Sprintf("h%04d", perFlush+1)
+			waiting := name(perFlush + 1)
 			b.Publish(&Event{Type: "host", Host: waiting, Frame: []byte(waiting + "'")})
 			b.Publish(&Event{Type: "host", Host: "h0000", Frame: []byte("h0000'")})
 			var rest []string
 			for i := perFlush; i < hosts; i++ {
-				w := fmt.Sprintf("h%04d", i)
+				w := name(i)
 				if w == waiting {
 					w += "'"
 				}
 				rest = append(rest, w)
 			}
 			rest = append(rest, "h0000'")
-			for sent := 0; sent < len(rest); sent += perFlush {
+			for sent, flush := 0, 0; sent < len(rest); flush++ {
+				mark := fmt.Sprintf("mark%d", flush)
+				b.Publish(&Event{Type: "alert", Host: "h0000", Frame: []byte(mark)})
 				b.Flush()
-				expect(rest[sent:min(sent+perFlush, len(rest))]...)
+				n := min(perFlush-1, len(rest)-sent) // the mark took one frame per client
+				expect(t, conns, append([]string{mark}, rest[sent:sent+n]...)...)
+				sent += n
 			}
-			b.Publish(&Event{Type: "alert", Host: "h0000", Frame: []byte("mark2")})
-			expect("mark2")
-			if n := b.Pending(); n != 0 {
-				t.Fatalf("Pending() = %d after the last flush, want 0", n)
-			}
+			b.Publish(&Event{Type: "alert", Host: "h0000", Frame: []byte("last")})
+			b.Flush()
+			expect(t, conns, "last")
+			eventually(t, "nothing pending", func() bool { return b.Pending() == 0 })
 		})
 	}
 }
@@ -138,46 +161,43 @@ func TestFanoutBudgetPacesHostFrames(t *testing.T) {
 func TestFanoutShareYieldsToIngest(t *testing.T) {
 	var behind atomic.Bool
 	behind.Store(true)
-	// One frame a second over an hour's window: 3,600 client frames a
-	// flush at full share.
-	_, b := startHub(t, Options{Coalesce: time.Hour, FanoutRate: 1, Behind: behind.Load})
-	c := newRecordingConn(1 << 20)
-	c.events = make(chan string, 1<<16)
-	b.Register(c, nil)
-	recv(t, c.events, "the snapshot")
+	b, conns := budgetHub(t, 1, behind.Load)
 	for i := range 10000 {
 		b.Publish(&Event{Type: "host", Host: fmt.Sprintf("h%04d", i), Frame: fmt.Appendf(nil, "h%04d", i)})
 	}
-	next := 0
-	flush := func(want int, share float64) {
+	next, flushes := 0, 0
+	flush := func(share float64) {
 		t.Helper()
+		// Every flush but the first starts with the mark published before
+		// it, which takes one frame of its grant; the grant is truncated
+		// to whole frames.
+		want := int(3600 * share)
+		var frames []string
+		if flushes > 0 {
+			mark := fmt.Sprintf("mark%d", flushes)
+			b.Publish(&Event{Type: "alert", Host: "x", Frame: []byte(mark)})
+			frames = append(frames, mark)
+			want--
+		}
+		flushes++
 		b.Flush()
 		for range want {
-			w := fmt.Sprintf("h%04d", next)
-			if got := recv(t, c.events, w); got != w {
-				t.Fatalf("got %q, want %q", got, w)
-			}
+			frames = append(frames, fmt.Sprintf("h%04d", next))
 			next++
 		}
-		// An alert goes out at once: it comes next only if the flush sent
-		// no more than want.
-		b.Publish(&Event{Type: "alert", Host: "x", Frame: []byte("mark")})
-		if got := recv(t, c.events, "mark"); got != "mark" {
-			t.Fatalf("after %d frames got %q, want the mark", want, got)
-		}
+		expect(t, conns, frames...)
 		if got := b.Share(); got < share-0.001 || got > share+0.001 {
 			t.Fatalf("Share() = %v, want %v", got, share)
 		}
 	}
-	// Each alert costs one client frame of the next grant.
-	flush(1800, 0.5)
-	flush(900-1, 0.25)
-	flush(450-1, 0.125)
-	// The grant is truncated to whole frames.
-	grant := func(share float64) int { return int(3600 * share) }
-	for _, s := range []float64{1.0 / 16, 1.0 / 32, 1.0 / 64, 1.0 / 64} {
-		flush(grant(s)-1, s)
+	for _, s := range []float64{1.0 / 2, 1.0 / 4, 1.0 / 8, 1.0 / 16, 1.0 / 32, 1.0 / 64, 1.0 / 64} {
+		flush(s)
 	}
 	behind.Store(false)
-	flush(grant(3.0/64)-1, 3.0/64)
+	flush(3.0 / 64)
+	// The last flush sent no more than its grant: the next mark comes
+	// before any host.
+	b.Publish(&Event{Type: "alert", Host: "x", Frame: []byte("end")})
+	b.Flush()
+	expect(t, conns, "end", fmt.Sprintf("h%04d", next))
 }
