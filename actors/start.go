@@ -188,16 +188,17 @@ func (s *System) startBroadcaster() (func(), error) {
 	}
 	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
 	stats := s.Stats
-	// Ingest is behind when its actors have datagrams waiting, or when a
-	// reader found a whole batch waiting in its socket since the hub last
-	// asked (the readers themselves are short of CPU). Only the hub calls
-	// it, so lastFull needs no lock.
-	var lastFull uint64
+	// Ingest is behind when its actors have datagrams waiting, or when
+	// most of the readers' reads since the hub last asked found a whole
+	// batch waiting in the socket (the readers themselves short of CPU;
+	// a full read now and then is a burst). Only the hub calls it, so the
+	// last counts need no lock.
+	var lastReads, lastFull uint64
 	opt.Behind = func() bool {
-		full := stats.FullBatches.Load()
-		moved := full != lastFull
-		lastFull = full
-		return moved || stats.Backlog.Load() > ingestBehind
+		reads, full := stats.Reads.Load(), stats.FullBatches.Load()
+		dr, df := reads-lastReads, full-lastFull
+		lastReads, lastFull = reads, full
+		return df > 0 && 2*df > dr || stats.Backlog.Load() > ingestBehind
 	}
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b

@@ -27,8 +27,10 @@ type Counters struct {
 	// Config.MaxBacklog, and how long they waited in all.
 	Pauses      atomic.Uint64
 	PausedNanos atomic.Uint64
-	// FullBatches counts reads that filled the whole batch: the socket had
-	// at least a batch waiting, so the readers are behind the senders.
+	// Reads counts the readers' batch reads; FullBatches those that filled
+	// the whole batch: the socket had at least a batch waiting. Most reads
+	// full means the readers are behind the senders.
+	Reads       atomic.Uint64
 	FullBatches atomic.Uint64
 	dropped [maxReasons]atomic.Uint64
 }

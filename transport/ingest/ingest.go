@@ -269,6 +269,7 @@ func (r *reader) run(c *udp.Conn) {
 			r.d.Logger.Warn("UDP read failed", "err", err)
 			continue
 		}
+		r.d.Stats.Reads.Add(1)
 		if n == batch.Cap() {
 			r.d.Stats.FullBatches.Add(1)
 		}
