@@ -68,9 +68,16 @@ func New(cfg Config) *System {
 }
 
 // ingestBehind is the ingest backlog past which the WebSocket hub lowers
-// its share of the fan-out budget (so does a full read batch): at 40,000
-// datagrams a second, 0.1 s of the actors' work waiting.
-const ingestBehind = 4096
+// its share of the fan-out budget: at 40,000 datagrams a second, 0.4 s of
+// the actors' work waiting. fullReadsBehind full reads within one of the
+// hub's windows (20 ms: 512 datagrams queued, 25,000 a second) say the
+// same of the readers. Lower, a burst of a daemon that keeps up throttled
+// its stream, whose catch-up then outran a client reading at the rate the
+// changes came.
+const (
+	ingestBehind    = 16384
+	fullReadsBehind = 8
+)
 
 // notifierName is the notifier actor's name in the actor system.
 const notifierName = "notifier"
@@ -188,17 +195,18 @@ func (s *System) startBroadcaster() (func(), error) {
 	}
 	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
 	stats := s.Stats
-	// Ingest is behind when its actors have datagrams waiting, or when
-	// most of the readers' reads since the hub last asked found a whole
-	// batch waiting in the socket (the readers themselves short of CPU;
-	// a full read now and then is a burst). Only the hub calls it, so the
+	// Ingest is behind when its actors have more than ingestBehind
+	// datagrams waiting, or when most of the readers' reads since the hub
+	// last asked, and at least fullReadsBehind of them, found a whole
+	// batch waiting in the socket (the readers themselves short of CPU; a
+	// full read now and then is a burst). Only the hub calls it, so the
 	// last counts need no lock.
 	var lastReads, lastFull uint64
 	opt.Behind = func() bool {
 		reads, full := stats.Reads.Load(), stats.FullBatches.Load()
 		dr, df := reads-lastReads, full-lastFull
 		lastReads, lastFull = reads, full
-		return df > 0 && 2*df > dr || stats.Backlog.Load() > ingestBehind
+		return df >= fullReadsBehind && 2*df > dr || stats.Backlog.Load() > ingestBehind
 	}
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b
