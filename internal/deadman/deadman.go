@@ -205,22 +205,23 @@ func (d *Deadman) pingOnce(t *target) {
 	d.record(t, err)
 }
 
-// record counts an outcome and logs the first failure, every tenth in a
-// row, and the recovery: a target down for a day logs 144 lines at the
-// default interval, not 1440.
+// record logs the first failure, every tenth in a row, and the recovery
+// (a target down for a day logs 144 lines at the default interval, not
+// 1440), then counts the outcome: the log line comes first, so whoever
+// sees the counter move also finds the line.
 func (d *Deadman) record(t *target, err error) {
 	if err == nil {
-		t.ok.Add(1)
-		t.lastSuccess.Store(d.clock.Now().UnixNano())
 		if t.failing > 0 {
 			d.log.Info("dead man's switch ping works again", "target", t.desc, "failures", t.failing)
 		}
 		t.failing = 0
+		t.lastSuccess.Store(d.clock.Now().UnixNano())
+		t.ok.Add(1)
 		return
 	}
-	t.failed.Add(1)
 	t.failing++
 	if t.failing == 1 || t.failing%10 == 0 {
 		d.log.Warn("dead man's switch ping failed", "target", t.desc, "err", err, "failures_in_a_row", t.failing)
 	}
+	t.failed.Add(1)
 }
