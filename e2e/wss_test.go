@@ -53,10 +53,13 @@ func TestSecureWebSocket(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
 	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 5 * time.Second}
-	c, _, err := dialer.Dial(fmt.Sprintf("wss://127.0.0.1:%d/hbd", port), nil)
-	if err != nil {
-		t.Fatalf("wss dial: %v", err)
-	}
+	// The daemon opens wss_port after the API the harness waits for.
+	var c *websocket.Conn
+	var dialErr error
+	waitFor(t, 10*time.Second, "the wss listener", func() bool {
+		c, _, dialErr = dialer.Dial(fmt.Sprintf("wss://127.0.0.1:%d/hbd", port), nil)
+		return dialErr == nil
+	})
 	defer c.Close()
 	if f := next(t, c, "snapshot"); len(f.Data) == 0 {
 		t.Fatal("empty snapshot over wss")
