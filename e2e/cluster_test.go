@@ -79,7 +79,7 @@ func freeClusterPorts(t *testing.T, n int) clusterPorts {
 		}
 		l.Close()
 		for _, c := range closers {
-			c()
+			_ = c()
 		}
 		if ok {
 			got = append(got, port)
