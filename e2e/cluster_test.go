@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -251,31 +252,46 @@ type clusterStats struct {
 }
 
 // runBenches runs one hbd-bench per member, each sending perMember
-// hosts' heartbeats to that member only (disjoint host names), and waits
-// for all of them.
-func (c *cluster) runBenches(t *testing.T, perMember int, duration string) {
+// hosts' heartbeats to that member only (disjoint host names), waits for
+// all of them and returns how many ACKs they received.
+func (c *cluster) runBenches(t *testing.T, perMember int, duration string) uint64 {
 	t.Helper()
 	errs := make([]error, len(c.members))
 	outs := make([][]byte, len(c.members))
+	reports := make([]string, len(c.members))
 	var wg sync.WaitGroup
 	for i, d := range c.members {
+		reports[i] = filepath.Join(t.TempDir(), "bench.json")
 		cmd := exec.Command(bins.bench, "load", "-addr", c.udp(i), "-http", d.http, "-key", c.keyPath,
 			"-hosts", strconv.Itoa(perMember), "-first-host", strconv.Itoa(1+i*perMember), "-duration", duration,
-			"-hb-interval", "2s", "-plugins", "0", "-settle", "500ms", "-shutdown-rate", "0", "-quiet")
+			"-hb-interval", "2s", "-plugins", "0", "-settle", "1s", "-shutdown-rate", "0", "-quiet", "-json", reports[i])
 		wg.Go(func() { outs[i], errs[i] = cmd.CombinedOutput() })
 	}
 	wg.Wait()
+	var acks uint64
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("hbd-bench to %s: %v\n%s", c.udp(i), err, outs[i])
 		}
+		var rep struct {
+			AckRTT *struct {
+				N uint64 `json:"n"`
+			} `json:"ack_rtt_ms"`
+		}
+		b, err := os.ReadFile(reports[i])
+		if err != nil || json.Unmarshal(b, &rep) != nil || rep.AckRTT == nil {
+			t.Fatalf("hbd-bench to %s: no ACKs in its report (%v): %s", c.udp(i), err, b)
+		}
+		acks += rep.AckRTT.N
 	}
+	return acks
 }
 
 // checkOwnership waits until the members hold hosts hosts between them and
 // every datagram read was applied and ACKed, then checks that each host
-// lives on exactly one member, the one protoactor's rendezvous names.
-func (c *cluster) checkOwnership(t *testing.T, hosts int) {
+// lives on exactly one member, the one protoactor's rendezvous names, and
+// that the agents got (nearly) every ACK: acks is what hbd-bench counted.
+func (c *cluster) checkOwnership(t *testing.T, hosts int, acks uint64) {
 	t.Helper()
 	var total clusterStats
 	var owned []int
@@ -307,6 +323,12 @@ func (c *cluster) checkOwnership(t *testing.T, hosts int) {
 	if total.Received < uint64(hosts) {
 		t.Fatalf("only %d datagrams received for %d hosts", total.Received, hosts)
 	}
+	// The benches stop listening a second after their last datagram, so
+	// an ACK delayed longer on a starved machine is not counted.
+	if acks > total.AcksSent || float64(acks) < 0.95*float64(total.AcksSent) {
+		t.Errorf("the agents got %d ACKs, the members sent %d", acks, total.AcksSent)
+	}
+	t.Logf("%d datagrams received, applied and ACKed; the agents counted %d ACKs", total.Received, acks)
 	var addrs []string
 	for i := range c.members {
 		addrs = append(addrs, c.remote(i))
@@ -434,7 +456,7 @@ func clusterScenario(t *testing.T, provider string, perMember int, duration stri
 		c := start(attempt)
 		c.checkViews(t, 3, provider)
 		before := c.views(t)
-		c.runBenches(t, perMember, duration)
+		acks := c.runBenches(t, perMember, duration)
 		if changed := c.changedSince(t, before); changed != "" {
 			if attempt == 1 {
 				t.Logf("the membership changed during the load (%s); once more on a fresh cluster", changed)
@@ -443,7 +465,7 @@ func clusterScenario(t *testing.T, provider string, perMember int, duration stri
 			}
 			t.Fatalf("the membership changed during the load again (%s)", changed)
 		}
-		c.checkOwnership(t, 3*perMember)
+		c.checkOwnership(t, 3*perMember, acks)
 		c.checkViews(t, 3, provider)
 		c.checkCleanStop(t)
 		return
