@@ -171,7 +171,7 @@ listen = %q
 func (c *cluster) startAll(t *testing.T) {
 	t.Helper()
 	for _, d := range c.members {
-		d.proc = start(t, bins.hbd, nil, "-config", d.cfgPath)
+		d.proc = start(t, bins.hbd, raceEnv, "-config", d.cfgPath)
 	}
 	for _, d := range c.members {
 		waitFor(t, 20*time.Second, d.http+" API up", func() bool {
@@ -264,7 +264,7 @@ func (c *cluster) runBenches(t *testing.T, perMember int, duration string) uint6
 		reports[i] = filepath.Join(t.TempDir(), "bench.json")
 		cmd := exec.Command(bins.bench, "load", "-addr", c.udp(i), "-http", d.http, "-key", c.keyPath,
 			"-hosts", strconv.Itoa(perMember), "-first-host", strconv.Itoa(1+i*perMember), "-duration", duration,
-			"-hb-interval", "2s", "-plugins", "0", "-settle", "1s", "-shutdown-rate", "0", "-quiet", "-json", reports[i])
+			"-hb-interval", "2s", "-plugins", "0", "-settle", "2s", "-shutdown-rate", "0", "-quiet", "-json", reports[i])
 		wg.Go(func() { outs[i], errs[i] = cmd.CombinedOutput() })
 	}
 	wg.Wait()
@@ -323,9 +323,12 @@ func (c *cluster) checkOwnership(t *testing.T, hosts int, acks uint64) {
 	if total.Received < uint64(hosts) {
 		t.Fatalf("only %d datagrams received for %d hosts", total.Received, hosts)
 	}
-	// The benches stop listening a second after their last datagram, so
-	// an ACK delayed longer on a starved machine is not counted.
-	if acks > total.AcksSent || float64(acks) < 0.95*float64(total.AcksSent) {
+	// The benches stop listening 2 s after their last datagram, and their
+	// sockets' buffers can overflow in a burst of ACKs (race-detector
+	// builds on a busy machine): an ACK later than that, or one the kernel
+	// dropped at the harness, is not counted. Without the race detector
+	// they count every one.
+	if acks > total.AcksSent || float64(acks) < 0.9*float64(total.AcksSent) {
 		t.Errorf("the agents got %d ACKs, the members sent %d", acks, total.AcksSent)
 	}
 	t.Logf("%d datagrams received, applied and ACKed; the agents counted %d ACKs", total.Received, acks)
@@ -417,17 +420,51 @@ func (c *cluster) checkViews(t *testing.T, n int, provider string) {
 }
 
 // checkCleanStop stops every member with SIGTERM and checks each leaves
-// the cluster and exits cleanly.
+// the cluster and exits cleanly, with no data race in hbd's code.
 func (c *cluster) checkCleanStop(t *testing.T) {
 	t.Helper()
 	for i, err := range c.stop() {
 		if err != nil {
 			t.Errorf("member %d did not stop cleanly: %v", i, err)
 		}
-		if out := c.members[i].proc.out.String(); !strings.Contains(out, "cluster: topology changed") || !strings.Contains(out, "msg=stopped") {
+		out := c.members[i].proc.out.String()
+		if !strings.Contains(out, "cluster: topology changed") || !strings.Contains(out, "msg=stopped") {
 			t.Errorf("member %d's log lacks the topology change or the stop:\n%s", i, out)
 		}
+		ours, theirs := races(out)
+		for _, r := range ours {
+			t.Errorf("member %d: data race in hbd's code:\n%s", i, r)
+		}
+		if theirs > 0 {
+			t.Logf("member %d: %d data races inside protoactor's cluster (no hbd code in their stacks)", i, theirs)
+		}
 	}
+}
+
+// raceEnv is the members' environment: with the race detector, a race
+// does not change their exit status. protoactor's cluster races on its
+// own state at the pinned version (MemberList, BlockList, gossip state,
+// known upstream); checkCleanStop fails on the races whose accesses run
+// hbd's code.
+var raceEnv = []string{"GORACE=exitcode=0"}
+
+// races splits the race detector's reports in out into those whose
+// conflicting accesses have hbd's code in their stacks, and a count of the
+// others.
+func races(out string) (ours []string, theirs int) {
+	reports := strings.Split(out, "WARNING: DATA RACE")
+	for _, r := range reports[1:] {
+		r, _, _ = strings.Cut(r, "==================")
+		// The accesses come first; "Goroutine N created at" stacks after
+		// them say only who started the goroutines.
+		access, _, _ := strings.Cut(r, "\nGoroutine ")
+		if strings.Contains(access, "github.com/hbd-project/hbd/") {
+			ours = append(ours, r)
+		} else {
+			theirs++
+		}
+	}
+	return ours, theirs
 }
 
 // Three members with the static provider; three hbd-bench runs, each

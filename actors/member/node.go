@@ -301,13 +301,38 @@ func (n *Node) provider() (cluster.ClusterProvider, error) {
 	case ProviderStatic:
 		return n.staticProvider()
 	case ProviderEtcd:
-		p, err := etcd.NewWithConfig(n.cfg.EtcdPrefix, clientv3.Config{Endpoints: n.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
-		if err != nil {
-			return nil, fmt.Errorf("cluster provider etcd %v: %w", n.cfg.EtcdEndpoints, err)
-		}
-		return p, nil
+		return &lateEtcd{cfg: n.cfg}, nil
 	}
 	return nil, fmt.Errorf("cluster provider %q: want %q or %q", n.cfg.Provider, ProviderStatic, ProviderEtcd)
+}
+
+// lateEtcd is protoactor's etcd provider, made when the member starts:
+// its client dials (and its gRPC logs through grpclog) at once, and
+// protoactor's remote.Start, which StartMember runs first, replaces
+// grpclog's logger without a lock.
+type lateEtcd struct {
+	cfg Config
+	p   *etcd.Provider
+}
+
+func (l *lateEtcd) StartMember(c *cluster.Cluster) error {
+	p, err := etcd.NewWithConfig(l.cfg.EtcdPrefix, clientv3.Config{Endpoints: l.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("cluster provider etcd %v: %w", l.cfg.EtcdEndpoints, err)
+	}
+	l.p = p
+	return p.StartMember(c)
+}
+
+func (l *lateEtcd) StartClient(c *cluster.Cluster) error {
+	return errors.New("cluster provider etcd: hbd starts members only")
+}
+
+func (l *lateEtcd) Shutdown(graceful bool) error {
+	if l.p == nil {
+		return nil
+	}
+	return l.p.Shutdown(graceful)
 }
 
 // staticProvider is protoactor's automanaged provider with our own health
