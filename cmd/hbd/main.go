@@ -174,6 +174,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		// flush. The fan-out budget bounds the stream's CPU (see
 		// [websocket] fanout_rate).
 		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond, FanoutRate: cfg.WebSocket.FanoutRate},
+		Cluster:   clusterConfig(cfg),
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in

@@ -192,6 +192,7 @@ func (in *Ingest) Start(d Deps) {
 		r := newReader(in.cfg, d, w, d.Rejected.Table(i))
 		r.watch = &in.watch
 		r.done = in.done
+		r.socket = i
 		in.wg.Add(2)
 		go func() { defer in.wg.Done(); r.run(c) }()
 		go func() { defer in.wg.Done(); w.run(in.done) }()
@@ -224,10 +225,12 @@ func (in *Ingest) Stop() {
 const readBatch = 64
 
 // route is a reader's cached route of a host, with the host's name, so a
-// message's Header.Host costs no allocation.
+// message's Header.Host costs no allocation. fwd is to as a RemoteRoute,
+// found once when the route is cached; nil in single-node mode.
 type route struct {
 	to   Route
 	host string
+	fwd  RemoteRoute
 }
 
 // reader is one socket's read loop and what it keeps between datagrams;
@@ -247,6 +250,10 @@ type reader struct {
 	done <-chan struct{}
 	// pauseLogged is when this reader last logged a pause (see wait).
 	pauseLogged time.Time
+	// socket is the index of the reader's socket; fwd the datagram it
+	// hands a RemoteRoute, reused.
+	socket int
+	fwd    Datagram
 }
 
 func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader {
@@ -310,6 +317,14 @@ func (r *reader) handle(batch *udp.Batch) {
 				continue
 			}
 		}
+		// In cluster mode a host owned by another member gets the
+		// verified datagram undecoded: the owner decodes and caps it.
+		if rt.fwd != nil {
+			r.fwd = Datagram{Socket: r.socket, From: from, Recv: now, Raw: p}
+			if rt.fwd.Forward(&r.fwd) {
+				continue
+			}
+		}
 		if h.Kind == wire.KindSample && !r.admitSampleSize(now, from, &h) {
 			continue
 		}
@@ -369,6 +384,7 @@ func (r *reader) lookup(now time.Time, from netip.AddrPort, host []byte) (route,
 	name := string(host)
 	if to, ok := r.d.Router.Lookup(name); ok {
 		rt := route{to: to, host: name}
+		rt.fwd, _ = to.(RemoteRoute)
 		r.routes[name] = rt
 		return rt, true
 	}

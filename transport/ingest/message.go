@@ -18,7 +18,10 @@ type Header struct {
 	Recv     time.Time // when the daemon read it
 	From     netip.AddrPort
 
-	acks *ackWriter // the socket it came in on; nil sends no ACK
+	// acks sends the ACK: the writer of the socket it came in on, or, for
+	// a datagram another cluster member received, a writer whose remote
+	// is the way back to that member's socket. nil sends no ACK.
+	acks *ackWriter
 }
 
 // Head returns the header; it makes every message kind a [Message].
