@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/broadcast"
+	"github.com/hbd-project/hbd/actors/member"
 	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/internal/limits"
@@ -71,6 +72,9 @@ type Config struct {
 	// Limits are the caps on what one agent can make the daemon keep;
 	// zero fields take their defaults.
 	Limits limits.Config
+	// Cluster, when set, makes the daemon a cluster member (see Cluster);
+	// nil: single node.
+	Cluster *member.Config
 }
 
 func (c *Config) setDefaults() {
@@ -129,6 +133,8 @@ type System struct {
 	// WebSocket. Its connections are an http/ws Endpoint built on it,
 	// which must stop before the hub does.
 	Broadcaster *broadcast.Broadcaster
+	// Cluster is cluster mode's part; nil on a single node.
+	Cluster *Cluster
 
 	cfg      Config
 	actors   *actor.ActorSystem

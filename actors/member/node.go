@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,9 @@ func NewNode(local *actor.ActorSystem, cfg Config) *Node {
 	return n
 }
 
+// Config is the configuration the node was made with.
+func (n *Node) Config() Config { return n.cfg }
+
 // Self is this member's advertised remote address.
 func (n *Node) Self() string { return n.self }
 
@@ -182,15 +186,44 @@ func (n *Node) Request(member, service string, frame []byte, timeout time.Durati
 	return b.Value, nil
 }
 
-// Consensus reports whether every member gossips the same topology, and
-// its hash.
+// Consensus reports whether every member of this member's topology
+// gossips the same topology, and its hash. (protoactor's own
+// TopologyConsensus never reports one at the pinned version: its check
+// collects the members' states into a copy of its slice and its active
+// member set is never filled.) It asks the local gossip actor.
 func (n *Node) Consensus() (uint64, bool) {
-	if n.cluster == nil {
+	p := n.Placement()
+	if n.cluster == nil || p.Hash == 0 {
 		return 0, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	return n.cluster.MemberList.TopologyConsensus(ctx)
+	states, err := n.cluster.Gossip.GetState(cluster.TopologyKey)
+	if err != nil {
+		return p.Hash, false
+	}
+	for _, id := range p.IDs {
+		kv := gossipOf(states, id)
+		if kv == nil {
+			return p.Hash, false
+		}
+		var t cluster.ClusterTopology
+		if kv.Value == nil || kv.Value.UnmarshalTo(&t) != nil || t.TopologyHash != p.Hash {
+			return p.Hash, false
+		}
+	}
+	return p.Hash, true
+}
+
+// gossipOf finds a member's gossip state: gossip keys members by their
+// actor system's ID, which is the member ID of the static provider and
+// the part after "@" of the etcd provider's.
+func gossipOf(states map[string]*cluster.GossipKeyValue, memberID string) *cluster.GossipKeyValue {
+	if kv, ok := states[memberID]; ok {
+		return kv
+	}
+	if i := strings.LastIndexByte(memberID, '@'); i >= 0 {
+		return states[memberID[i+1:]]
+	}
+	return nil
 }
 
 // Start joins the cluster: it starts the remote listener, the service
@@ -246,10 +279,12 @@ func (n *Node) Start() (err error) {
 // waitConsensus waits until every member gossips the same topology, up to
 // ConsensusWait.
 func (n *Node) waitConsensus() {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ConsensusWait)
-	defer cancel()
 	start := time.Now()
-	hash, ok := n.cluster.MemberList.TopologyConsensus(ctx)
+	hash, ok := n.Consensus()
+	for !ok && time.Since(start) < n.cfg.ConsensusWait {
+		time.Sleep(100 * time.Millisecond)
+		hash, ok = n.Consensus()
+	}
 	p := n.Placement()
 	if !ok {
 		n.log.Warn("cluster: no topology consensus yet; serving with this member's view", "waited", n.cfg.ConsensusWait, "members", p.Members)
