@@ -112,8 +112,53 @@ func (s *System) JoinCluster(node ClusterNode, fleetEvery time.Duration) {
 		s.log.Warn("bad fleet frame from a cluster member; ignored", "from", from, "err", err)
 		return nil
 	})
+	node.Handle(QueryService, func(from string, frame []byte) []byte {
+		return s.answerQuery(from, frame)
+	})
+	if fleetEvery <= 0 {
+		fleetEvery = time.Second // config's default
+	}
 	node.Subscribe(pid)
 	root.Send(pid, &fleetCluster{node: node, every: fleetEvery, log: s.log})
+}
+
+// QueryService is the member service that answers per-host API queries
+// for the hosts this member owns.
+const QueryService = "query"
+
+// QueryHandler answers a per-host API request (a GET of uri) for another
+// member, as this member's own API would; the HTTP server installs it.
+type QueryHandler func(uri string) clusterwire.QueryReply
+
+// SetQueryHandler installs the answerer of other members' per-host
+// queries; until then they get 503.
+func (s *System) SetQueryHandler(h QueryHandler) { s.queryHandler.Store(&h) }
+
+// answerQuery answers a KindQuery frame with a KindQueryReply frame. It
+// runs on the query service's goroutine: the answer takes what the API
+// takes (a HostActor's reply, bounded by the API's query timeout).
+func (s *System) answerQuery(from string, frame []byte) []byte {
+	k, body, err := clusterwire.ParseHeader(frame)
+	var q clusterwire.Query
+	if err == nil && k != clusterwire.KindQuery {
+		err = fmt.Errorf("a %s frame sent to the query service", k)
+	}
+	if err == nil {
+		q, err = clusterwire.DecodeQuery(body)
+	}
+	if err != nil {
+		s.Stats.ClusterBadFrames.Add(1)
+		s.log.Warn("bad query frame from a cluster member; answered 400", "from", from, "err", err)
+		return clusterwire.AppendQueryReply(nil, &clusterwire.QueryReply{Status: 400, ContentType: "application/json",
+			Body: contract.ErrorBody("bad query frame: " + err.Error())})
+	}
+	h := s.queryHandler.Load()
+	if h == nil {
+		return clusterwire.AppendQueryReply(nil, &clusterwire.QueryReply{Status: 503, ContentType: "application/json",
+			Body: contract.ErrorBody("member " + s.Cluster.Node.Self() + " is starting: its API is not up yet")})
+	}
+	r := (*h)(q.URI)
+	return clusterwire.AppendQueryReply(nil, &r)
 }
 
 // receiveCluster handles the fleet actor's cluster messages; false for

@@ -229,6 +229,11 @@ func (s *System) startFleet() (func(), error) {
 	s.fleetPID = s.actors.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newFleetActor(s.Fleet, s.clock, s.cfg.PublishEvery, s.actors, s.Stats)
 	}))
+	if s.Cluster != nil {
+		// Before the cluster step starts the member: it registers the
+		// fleet service.
+		s.JoinCluster(s.Cluster.Node, s.cfg.FleetEvery)
+	}
 	return func() { s.poison(s.fleetPID) }, nil
 }
 

@@ -171,8 +171,9 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		// UDP-to-WebSocket p99 of 50 ms) and merge little. The byte bound
 		// (below) is what cuts a slow client off; the frame bound holds a
 		// flush.
-		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond},
-		Cluster:   clusterConfig(cfg),
+		WebSocket:  &broadcast.Options{Coalesce: 20 * time.Millisecond},
+		Cluster:    clusterConfig(cfg),
+		FleetEvery: cfg.Cluster.FleetEvery.Duration,
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in
