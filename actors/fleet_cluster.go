@@ -65,6 +65,8 @@ type fleetCluster struct {
 	remote  int // hosts in the view from other members
 	timer   *time.Timer
 	refused uint64 // other members' hosts refused: the view was full
+	// detached: the exchange has stopped (the member is leaving).
+	detached bool
 }
 
 type peerFleet struct {
@@ -84,9 +86,11 @@ type fleetFrame struct {
 // fleetRequested asks the fleet actor for its whole fleet, for origin.
 type fleetRequested struct{ origin string }
 
-// JoinCluster makes the fleet index exchange its hosts with the other
-// members of node's cluster every fleetEvery. Call it before node starts
-// (it registers the fleet service) and only once.
+// JoinCluster prepares the fleet index to exchange its hosts with the
+// other members of node's cluster every fleetEvery, and this member to
+// answer their per-host queries. Call it before node starts (it registers
+// the services) and only once; startFleetExchange starts the exchange
+// once the member has joined.
 func (s *System) JoinCluster(node ClusterNode, fleetEvery time.Duration) {
 	pid, root, clock := s.fleetPID, s.actors.Root, s.clock
 	node.Handle(FleetService, func(from string, frame []byte) []byte {
@@ -119,7 +123,27 @@ func (s *System) JoinCluster(node ClusterNode, fleetEvery time.Duration) {
 		fleetEvery = time.Second // config's default
 	}
 	node.Subscribe(pid)
-	root.Send(pid, &fleetCluster{node: node, every: fleetEvery, log: s.log})
+	s.fleetJoin = &fleetCluster{node: node, every: fleetEvery, log: s.log}
+}
+
+// fleetDetach stops the exchange: nothing more is sent to the members.
+type fleetDetach struct{ done chan<- struct{} }
+
+// startFleetExchange starts the exchange prepared by JoinCluster. Its
+// stop ends it before the member leaves the cluster (steps stop in
+// reverse), so no frame is on its way while the member shuts down.
+func (s *System) startFleetExchange() (func(), error) {
+	root := s.actors.Root
+	root.Send(s.fleetPID, s.fleetJoin)
+	return func() {
+		done := make(chan struct{})
+		root.Send(s.fleetPID, &fleetDetach{done: done})
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			s.log.Warn("the fleet index did not stop its cluster exchange within 5 s")
+		}
+	}, nil
 }
 
 // QueryService is the member service that answers per-host API queries
@@ -172,8 +196,16 @@ func (a *fleetActor) receiveCluster(ctx actor.Context) bool {
 		if a.cl != nil {
 			a.topology(m.Joined, m.Left)
 		}
-	case *fleetPush:
+	case *fleetDetach:
 		if a.cl != nil {
+			a.cl.detached = true
+			if a.cl.timer != nil {
+				a.cl.timer.Stop()
+			}
+		}
+		close(m.done)
+	case *fleetPush:
+		if a.cl != nil && !a.cl.detached {
 			a.push()
 			a.schedulePush(ctx)
 		}
@@ -319,6 +351,9 @@ func (a *fleetActor) frames(names []string) [][]byte {
 }
 
 func (a *fleetActor) send(m string, frame []byte) {
+	if a.cl.detached {
+		return
+	}
 	a.stats.ClusterFleetFramesOut.Add(1)
 	a.cl.node.Send(m, FleetService, frame)
 }

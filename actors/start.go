@@ -79,7 +79,7 @@ func (s *System) Steps() []Step {
 	// A member joins before its hosts are spawned: only the declared
 	// hosts it owns are.
 	if s.Cluster != nil {
-		steps = append(steps, Step{"cluster", s.Cluster.start})
+		steps = append(steps, Step{"cluster", s.Cluster.start}, Step{"fleet exchange", s.startFleetExchange})
 	}
 	return append(steps, []Step{
 		{"hosts", s.startHosts},

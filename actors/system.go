@@ -142,6 +142,7 @@ type System struct {
 	// queryHandler answers other members' per-host API queries (set by
 	// the HTTP server; see SetQueryHandler).
 	queryHandler atomic.Pointer[QueryHandler]
+	fleetJoin    *fleetCluster // the exchange JoinCluster prepared
 
 	cfg      Config
 	actors   *actor.ActorSystem
