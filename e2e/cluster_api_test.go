@@ -62,7 +62,7 @@ listen = %q
 health_listen = "%s:%d"
 peers = [%s]
 refresh = "1s"
-fleet_every = "200ms"
+fleet_every = "500ms"
 `, ip, ports[0], ports[1], ip, ports[2], dir, keyPath, extra, m.remote, ip, ports[4], strings.Join(peers, ", "))
 		m.cfgPath = filepath.Join(dir, "hbd.toml")
 		if err := os.WriteFile(m.cfgPath, []byte(cfg), 0o600); err != nil {
@@ -159,7 +159,7 @@ func TestClusterAPIAnyNode(t *testing.T) {
 		ms[i%3].heartbeat(t, fmt.Sprintf("api-%02d", i), 1)
 	}
 	for _, m := range ms {
-		waitFor(t, 15*time.Second, m.ip+" listing all hosts UP", func() bool {
+		waitFor(t, 30*time.Second, m.ip+" listing all hosts UP", func() bool {
 			states, total, partial, ok := m.listing()
 			if !ok || len(states) != hosts || total != fmt.Sprint(hosts) || partial != "" {
 				return false
@@ -206,13 +206,18 @@ func TestClusterAPIAnyNode(t *testing.T) {
 		t.Fatalf("an unknown host's rtt: %d %s", st, body)
 	}
 
+	if _, body := get(t, ms[0].http+"/metrics"); !strings.Contains(string(body), `hbd_cluster_fleet_frames_total{direction="in"}`) ||
+		strings.Contains(string(body), `hbd_cluster_fleet_frames_total{direction="in"} 0`+"\n") {
+		t.Fatalf("/metrics has no fleet frames received:\n%s", body)
+	}
+
 	stopped := ms[2]
 	if err := stopped.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stopped.proc.cmd.Process.Signal(syscall.SIGCONT) })
 	for _, m := range ms[:2] {
-		waitFor(t, 15*time.Second, m.ip+" marking its answers partial", func() bool {
+		waitFor(t, 20*time.Second, m.ip+" marking its answers partial", func() bool {
 			_, _, partial, ok := m.listing()
 			return ok && strings.Contains(partial, stopped.remote)
 		})

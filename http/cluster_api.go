@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/hbd-project/hbd/actors"
@@ -132,4 +133,37 @@ func (s *Server) answerQuery(uri string) clusterwire.QueryReply {
 			Body: []byte(`{"error":"the answer is larger than a cluster frame allows (` + strconv.Itoa(clusterwire.MaxReplyBody) + ` bytes)"}`)}
 	}
 	return r
+}
+
+// fleetExchangeCollector exposes the fleet exchange's counters (cluster
+// mode only).
+type fleetExchangeCollector struct{ sys *actors.System }
+
+var (
+	descFleetFrames = prometheus.NewDesc("hbd_cluster_fleet_frames_total",
+		"Frames of host summaries exchanged with the other members, by direction (out, in).", []string{"direction"}, nil)
+	descFleetBad = prometheus.NewDesc("hbd_cluster_fleet_bad_frames_total",
+		"Fleet and query frames, or host summaries in them, that did not decode or were invalid: ignored.", nil, nil)
+	descFleetRefused = prometheus.NewDesc("hbd_cluster_fleet_refused_total",
+		"Other members' hosts not taken into this member's view because it held its maximum.", nil, nil)
+	descFleetPartial = prometheus.NewDesc("hbd_cluster_fleet_partial_members",
+		"Members whose hosts this member's answers may miss (the X-Hbd-Partial header).", nil, nil)
+)
+
+func (c fleetExchangeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descFleetFrames, descFleetBad, descFleetRefused, descFleetPartial} {
+		ch <- d
+	}
+}
+
+func (c fleetExchangeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.sys.Stats
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(descFleetFrames, st.ClusterFleetFramesOut.Load(), "out")
+	counter(descFleetFrames, st.ClusterFleetFramesIn.Load(), "in")
+	counter(descFleetBad, st.ClusterBadFrames.Load())
+	counter(descFleetRefused, st.ClusterFleetRefused.Load())
+	ch <- prometheus.MustNewConstMetric(descFleetPartial, prometheus.GaugeValue, float64(len(c.sys.Fleet.Snapshot().Partial)))
 }

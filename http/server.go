@@ -118,6 +118,9 @@ func New(sys *actors.System, opt Options) *Server {
 	if sys.Cluster != nil {
 		opt.Collectors = append(opt.Collectors, clusterCollector{sys.Cluster, sys.Registry})
 	}
+	if sys.Cluster != nil {
+		opt.Collectors = append(opt.Collectors, fleetExchangeCollector{sys})
+	}
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
 	r.GET("/metrics/fleet", fleet.handler)
