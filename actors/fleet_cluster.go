@@ -67,6 +67,10 @@ type fleetCluster struct {
 	refused uint64 // other members' hosts refused: the view was full
 	// detached: the exchange has stopped (the member is leaving).
 	detached bool
+	// publish and listening are the WebSocket hub's (nil without one):
+	// other members' hosts that change are streamed as host frames too.
+	publish   func(ctx actor.Context, typ, host, key string, frame []byte)
+	listening func() bool
 }
 
 type peerFleet struct {
@@ -123,7 +127,7 @@ func (s *System) JoinCluster(node ClusterNode, fleetEvery time.Duration) {
 		fleetEvery = time.Second // config's default
 	}
 	node.Subscribe(pid)
-	s.fleetJoin = &fleetCluster{node: node, every: fleetEvery, log: s.log}
+	s.fleetJoin = &fleetCluster{node: node, every: fleetEvery, log: s.log, publish: s.publish, listening: s.listening}
 }
 
 // fleetDetach stops the exchange: nothing more is sent to the members.
@@ -211,7 +215,7 @@ func (a *fleetActor) receiveCluster(ctx actor.Context) bool {
 		}
 	case *fleetFrame:
 		if a.cl != nil {
-			a.merge(&m.f, m.at)
+			a.merge(ctx, &m.f, m.at)
 		}
 	case *fleetRequested:
 		if a.cl != nil && m.origin != a.cl.node.Self() {
@@ -361,8 +365,9 @@ func (a *fleetActor) send(m string, frame []byte) {
 // merge takes another member's frame into the view. This member's own
 // hosts stay its own unless the placement gives them to the sender (a
 // host handed over); between members, the latest frame wins.
-func (a *fleetActor) merge(f *clusterwire.Fleet, at time.Time) {
+func (a *fleetActor) merge(ctx actor.Context, f *clusterwire.Fleet, at time.Time) {
 	cl := a.cl
+	streaming := ctx != nil && cl.publish != nil && (cl.listening == nil || cl.listening())
 	self := cl.node.Self()
 	if f.Origin == self || f.Origin == "" {
 		return
@@ -402,6 +407,9 @@ func (a *fleetActor) merge(f *clusterwire.Fleet, at time.Time) {
 		cl.origin[h.Name] = f.Origin
 		delete(a.removed, h.Name)
 		a.pending[h.Name] = s
+		if streaming {
+			cl.publish(ctx, contract.FrameHost, h.Name, "", s.encodeFrame())
+		}
 	}
 	for _, n := range f.Removed {
 		if cl.origin[n] == f.Origin {

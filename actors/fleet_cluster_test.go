@@ -102,7 +102,7 @@ func TestFleetMergesMembers(t *testing.T) {
 	since := clock.Now().Add(-time.Minute)
 	alerting := clusterwire.FleetHost{Name: "r1", State: uint8(StateDown), LastSeen: since.UnixNano(), Interval: int64(10 * time.Second),
 		AgentVersion: "0.1.0", Alerts: []clusterwire.FleetAlert{{Path: "heartbeat", Level: uint8(alert.LevelCritical), Since: since.UnixNano(), JSONOpen: []byte(`{"host":"r1"`)}}}
-	a.merge(&clusterwire.Fleet{Origin: other, Hosts: []clusterwire.FleetHost{
+	a.merge(nil, &clusterwire.Fleet{Origin: other, Hosts: []clusterwire.FleetHost{
 		alerting,
 		{Name: "r2", State: uint8(StateUp)},
 		{Name: mine, State: uint8(StateDown)}, // a stale claim on our host
@@ -148,7 +148,7 @@ func TestFleetMergesMembers(t *testing.T) {
 	if p := f.Snapshot().Partial; !slices.Equal(p, []string{other}) {
 		t.Fatalf("partial %v after three periods without a frame, want [%s]", p, other)
 	}
-	a.merge(&clusterwire.Fleet{Origin: other, Removed: []string{"r2", mine}}, clock.Now())
+	a.merge(nil, &clusterwire.Fleet{Origin: other, Removed: []string{"r2", mine}}, clock.Now())
 	a.publish()
 	if s := f.Snapshot(); len(s.Partial) != 0 || !slices.Equal(names(s.Hosts), []string{mine, "r1"}) || s.CountByState(StateUp) != 0 {
 		t.Fatalf("after a frame removing r2: hosts %v, partial %v, by state %v", names(s.Hosts), s.Partial, s.ByState)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hbd-project/hbd/actors/member"
 	"github.com/hbd-project/hbd/transport/wire"
 )
 
@@ -77,6 +78,43 @@ func TestClusterAPIAnyNode(t *testing.T) {
 			return true
 		})
 	}
+	// The WebSocket of one member starts from every member's hosts and
+	// streams the changes of a host another member owns.
+	ws := dialWS(t, strings.Replace(ms[0].http, "http://", "ws://", 1)+"/hbd")
+	var snap struct {
+		Hosts []host `json:"hosts"`
+	}
+	mustUnmarshal(t, next(t, ws, "snapshot").Data, &snap)
+	if len(snap.Hosts) != hosts {
+		t.Fatalf("%s's WebSocket snapshot has %d hosts, want %d", ms[0].http, len(snap.Hosts), hosts)
+	}
+	place := member.NewPlacement(1, c.remote(0), []string{c.remote(0), c.remote(1), c.remote(2)}, nil, 0)
+	elsewhere := "api-elsewhere-0"
+	for i := 1; place.Owner(elsewhere) == c.remote(0); i++ {
+		elsewhere = fmt.Sprintf("api-elsewhere-%d", i)
+	}
+	c.heartbeat(t, 1, elsewhere, 1)
+	if err := ws.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var f frame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("no host frame of %s (owned by %s) on %s's WebSocket: %v", elsewhere, place.Owner(elsewhere), ms[0].http, err)
+		}
+		var h host
+		if f.Type == "host" && json.Unmarshal(f.Data, &h) == nil && h.Name == elsewhere && h.State == "UP" {
+			break
+		}
+	}
+	const all = hosts + 1
+	for _, m := range ms {
+		waitFor(t, 15*time.Second, m.http+" listing "+elsewhere, func() bool {
+			states, total, _, ok := listing(m)
+			return ok && states[elsewhere] == "UP" && total == fmt.Sprint(all)
+		})
+	}
+
 	// Pagination and the state filter count the whole cluster.
 	for _, m := range ms {
 		resp, err := http.Get(m.http + "/api/0/hosts?state=UP&limit=7&offset=28")
@@ -86,7 +124,7 @@ func TestClusterAPIAnyNode(t *testing.T) {
 		var page []host
 		_ = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != fmt.Sprint(hosts) || len(page) != 2 || page[0].Name != "api-28" {
+		if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != fmt.Sprint(all) || len(page) != 3 || page[0].Name != "api-28" {
 			t.Fatalf("%s: page of UP hosts from 28: status %d, total %q, %d hosts", m.http, resp.StatusCode, resp.Header.Get("X-Total-Count"), len(page))
 		}
 	}
