@@ -22,6 +22,10 @@ type FleetSnapshot struct {
 	Alerting []*HostSummary
 	ByState  [numStates]int
 	Built    time.Time
+	// Partial names the cluster members whose hosts this view may miss
+	// or show out of date (their fleet frames stopped, or they left);
+	// sorted; nil in single-node mode and when the view is whole.
+	Partial []string
 
 	// stream is the WebSocket snapshot source of this publication, made
 	// when the first client asks for it (streamSnapshots) and shared by
@@ -78,6 +82,15 @@ type fleetActor struct {
 	scheduled bool
 	timer     *time.Timer
 	stats     *Stats
+	self      *actor.PID
+
+	// In a cluster (cl non-nil, see fleet_cluster.go): the hosts to take
+	// out of the view at the next publication, the members it misses,
+	// and whether to publish although no host changed (Partial did).
+	cl      *fleetCluster
+	removed map[string]struct{}
+	partial []string
+	force   bool
 }
 
 func newFleetActor(f *Fleet, clock Clock, every time.Duration, system *actor.ActorSystem, stats *Stats) *fleetActor {
@@ -90,6 +103,7 @@ func newFleetActor(f *Fleet, clock Clock, every time.Duration, system *actor.Act
 		stats:   stats,
 		idx:     make(map[string]int),
 		pending: make(map[string]*HostSummary),
+		removed: make(map[string]struct{}),
 	}
 }
 
@@ -98,13 +112,8 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *HostSummary:
 		a.pending[m.Name] = m
-		if !a.scheduled {
-			a.scheduled = true
-			self, root := ctx.Self(), a.system.Root
-			// Publishing cadence is wall-clock pacing, not logic under test,
-			// so it uses a real timer even when the clock is a fake.
-			a.timer = time.AfterFunc(a.every, func() { root.Send(self, &flushTick{}) })
-		}
+		a.noteLocal(m.Name)
+		a.schedule()
 	case *flushTick:
 		a.scheduled = false
 		a.publish()
@@ -112,25 +121,61 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		// Publish now what has arrived, for a caller that must see it.
 		a.publish()
 		close(m.done)
+	case *actor.Started:
+		a.self = ctx.Self()
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+		if a.cl != nil && a.cl.timer != nil {
+			a.cl.timer.Stop()
+		}
 		a.publish()
 	default:
-		unexpected("fleet", ctx.Message())
+		if !a.receiveCluster(ctx) {
+			unexpected("fleet", ctx.Message())
+		}
 	}
 }
 
-func (a *fleetActor) publish() {
-	if len(a.pending) == 0 {
+// schedule arranges a publication one interval from now, unless one is
+// already due.
+func (a *fleetActor) schedule() {
+	if a.scheduled {
 		return
 	}
+	a.scheduled = true
+	self, root := a.self, a.system.Root
+	// Publishing cadence is wall-clock pacing, not logic under test,
+	// so it uses a real timer even when the clock is a fake.
+	a.timer = time.AfterFunc(a.every, func() { root.Send(self, &flushTick{}) })
+}
+
+func (a *fleetActor) publish() {
+	if len(a.pending) == 0 && len(a.removed) == 0 && !a.force {
+		return
+	}
+	a.force = false
 	old := a.fleet.Snapshot()
-	next := &FleetSnapshot{ByState: old.ByState, Built: a.clock.Now()}
+	next := &FleetSnapshot{ByState: old.ByState, Built: a.clock.Now(), Partial: a.partial}
 	hosts := slices.Clone(old.Hosts)
-	var added []*HostSummary
 	alertsChanged := false
+	if len(a.removed) > 0 {
+		hosts = slices.DeleteFunc(hosts, func(h *HostSummary) bool {
+			if _, gone := a.removed[h.Name]; !gone {
+				return false
+			}
+			next.ByState[h.State]--
+			alertsChanged = alertsChanged || len(h.Alerts) > 0
+			delete(a.idx, h.Name)
+			return true
+		})
+		clear(a.removed)
+		for i, h := range hosts {
+			a.idx[h.Name] = i
+		}
+	}
+	var added []*HostSummary
 	for name, s := range a.pending {
 		alertsChanged = alertsChanged || len(s.Alerts) > 0
 		i, ok := a.idx[name]

@@ -103,7 +103,7 @@ func (s *System) Steps() []Step {
 	// A member joins before its hosts are spawned: only the declared
 	// hosts it owns are.
 	if s.Cluster != nil {
-		steps = append(steps, Step{"cluster", s.Cluster.start})
+		steps = append(steps, Step{"cluster", s.Cluster.start}, Step{"fleet exchange", s.startFleetExchange})
 	}
 	return append(steps, []Step{
 		{"hosts", s.startHosts},
@@ -276,6 +276,11 @@ func (s *System) startFleet() (func(), error) {
 	s.fleetPID = s.actors.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newFleetActor(s.Fleet, s.clock, s.cfg.PublishEvery, s.actors, s.Stats)
 	}))
+	if s.Cluster != nil {
+		// Before the cluster step starts the member: it registers the
+		// fleet service.
+		s.JoinCluster(s.Cluster.Node, s.cfg.FleetEvery)
+	}
 	return func() { s.poison(s.fleetPID) }, nil
 }
 

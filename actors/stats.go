@@ -15,8 +15,16 @@ type Stats struct {
 	// AcksDropped, drops by reason): the readers and ACK writers write
 	// them, and the HostActors add the replays they drop through Drop.
 	ingest.Counters
-	Accepted atomic.Uint64    // datagrams that passed every check and were applied
-	byKind   [8]atomic.Uint64 // accepted datagrams by wire.Kind
+	Accepted atomic.Uint64 // datagrams that passed every check and were applied
+
+	// Cluster fleet exchange (one API, any node): frames of host
+	// summaries sent to and received from the other members, bad frames
+	// ignored, and other members' hosts refused because the view was full.
+	ClusterFleetFramesOut atomic.Uint64
+	ClusterFleetFramesIn  atomic.Uint64
+	ClusterBadFrames      atomic.Uint64
+	ClusterFleetRefused   atomic.Uint64
+	byKind                [8]atomic.Uint64 // accepted datagrams by wire.Kind
 
 	HostsRegistered atomic.Uint64 // HostActors spawned (declared and dynamic)
 	SamplesReceived atomic.Uint64 // plugin samples stored (including those that overwrote old ones)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,6 +76,9 @@ type Config struct {
 	// Cluster, when set, makes the daemon a cluster member (see Cluster);
 	// nil: single node.
 	Cluster *member.Config
+	// FleetEvery is how often, in a cluster, the fleet index sends the
+	// other members its hosts that changed; 0 = 1 s.
+	FleetEvery time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -135,6 +139,10 @@ type System struct {
 	Broadcaster *broadcast.Broadcaster
 	// Cluster is cluster mode's part; nil on a single node.
 	Cluster *Cluster
+	// queryHandler answers other members' per-host API queries (set by
+	// the HTTP server; see SetQueryHandler).
+	queryHandler atomic.Pointer[QueryHandler]
+	fleetJoin    *fleetCluster // the exchange JoinCluster prepared
 
 	cfg      Config
 	actors   *actor.ActorSystem

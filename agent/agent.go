@@ -1,7 +1,10 @@
 // Package agent is hbd-agent's send loop: it resolves the configured
 // servers, sends signed heartbeats to every address of every server, runs
 // the plugins on their own intervals and sends their samples, and measures
-// the round trip to each address from the daemon's ACKs.
+// the round trip to each address from the daemon's ACKs. A servers entry
+// that names the members of one hbd cluster ("a;b;c") gets each message
+// on one member at a time, per address family, and fails over to the next
+// member when ACKs stop (cluster.go).
 //
 // An Agent is started once with Run, which returns after ctx is cancelled
 // and the shutdown announcement has been sent; or used once for Check or
@@ -42,13 +45,17 @@ type Plugin struct {
 
 // Options configure an Agent.
 type Options struct {
-	Name         string
-	Servers      []string // "host", "host:port", "[v6]:port"
-	Interval     time.Duration
-	ResolveEvery time.Duration // 0: every 5 minutes
-	Key          []byte
-	Plugins      []Plugin
-	Logger       *slog.Logger
+	Name     string
+	Servers  []string // "host", "host:port", "[v6]:port"; "a;b;c": one cluster's members
+	Interval time.Duration
+	// FailoverAfter is how long the member of a cluster entry the agent
+	// sends to may go without an ACK before the agent moves to the next
+	// member; 0 = 2 × Interval.
+	FailoverAfter time.Duration
+	ResolveEvery  time.Duration // 0: every 5 minutes
+	Key           []byte
+	Plugins       []Plugin
+	Logger        *slog.Logger
 	// Resolve looks up a server name's addresses; nil uses the system resolver.
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Clock is the agent's time: timestamps, round trips, the no-ACK
@@ -59,7 +66,9 @@ type Options struct {
 
 // dest is one address of one server, and what we measured on it.
 type dest struct {
-	server  string
+	server  string   // the server (a cluster member) as written in servers
+	cluster *cluster // the cluster entry server is a member of; nil if none
+	member  int      // server's index in the cluster
 	addr    netip.AddrPort
 	connSeq uint32
 	rtt     time.Duration        // last measured round trip
@@ -77,8 +86,13 @@ type Agent struct {
 	v6       *udp.Conn
 	bufs     sync.Pool
 
-	mu    sync.Mutex // guards dests and their fields, and acked
+	mu    sync.Mutex // guards dests and their fields, clusters' fields, failStopped and acked
 	dests []*dest
+	// clusters holds the fail-over state of every servers entry with
+	// several members, by entry; fixed at New.
+	clusters    map[string]*cluster
+	failStopped bool       // Run has ended: the fail-over timers send nothing
+	failMu      sync.Mutex // held while a fail-over runs; see stopFailover
 	// acked, when set (by Check), gets a token for every matched ACK.
 	acked chan struct{}
 }
@@ -94,6 +108,9 @@ func New(opt Options) (*Agent, error) {
 	if opt.Clock == nil {
 		opt.Clock = clock.Real{}
 	}
+	if opt.FailoverAfter <= 0 {
+		opt.FailoverAfter = 2 * opt.Interval // config's default
+	}
 	if opt.Resolve == nil {
 		opt.Resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
@@ -102,7 +119,7 @@ func New(opt Options) (*Agent, error) {
 	if !wire.ValidName([]byte(opt.Name)) {
 		return nil, fmt.Errorf("invalid host name %q: set name in the agent config", opt.Name)
 	}
-	a := &Agent{opt: opt, log: opt.Logger}
+	a := &Agent{opt: opt, log: opt.Logger, clusters: newClusters(opt.Servers, config.SplitServers)}
 	a.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	// Every process is a sender instance of its own, with a sequence of
 	// its own counting from 1: the daemon keeps a replay window per
@@ -128,6 +145,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins),
 		"instance", fmt.Sprintf("%016x", a.instance))
+	if len(a.clusters) > 0 {
+		for _, c := range a.Clusters() {
+			a.log.Info("sending to one cluster member at a time", "cluster", c.Entry, "ipv4", c.Active[famV4], "ipv6", c.Active[famV6],
+				"failover_after", a.opt.FailoverAfter)
+		}
+		a.startFailover()
+	}
 
 	var loops sync.WaitGroup
 	loops.Add(2 + len(a.opt.Plugins))
@@ -140,11 +164,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	loops.Wait()
+	a.stopFailover()
 
 	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		return wire.AppendShutdown(buf, s, e, wire.Shutdown{Reason: []byte("agent stopped")})
 	})
 	a.log.Info("agent stopped; shutdown announced")
+	for _, c := range a.Clusters() {
+		a.log.Info("cluster fail-overs", "cluster", c.Entry, "failovers", c.Failovers, "ipv4", c.Active[famV4], "ipv6", c.Active[famV6])
+	}
 	stopReaders()
 	return nil
 }
@@ -224,9 +252,10 @@ wait:
 		results[i].RTT = d.rtt
 	}
 	a.mu.Unlock()
-	// Servers without an address, in their configured place.
+	// Servers without an address, in their configured place. Check tries
+	// every member of a cluster: it is how to see which ones answer.
 	var out []CheckResult
-	for _, s := range a.opt.Servers {
+	for _, s := range a.members() {
 		found := false
 		for _, r := range results {
 			if r.Server == s {
@@ -248,7 +277,9 @@ wait:
 // SendSilence asks every server to silence this host's alerts on metrics
 // matching metric ("" = all) for d, then returns. Like samples, every
 // address gets a copy with the same timestamp, so the request survives the
-// loss of one path and the daemon records it once.
+// loss of one path and the daemon records it once. Every member of a
+// cluster gets it too: a one-shot run has no ACKs to tell which member is
+// up, and the cluster counts the copies after the first as duplicates.
 func (a *Agent) SendSilence(ctx context.Context, d time.Duration, metric, comment string) error {
 	defer func() {
 		for _, c := range []*udp.Conn{a.v4, a.v6} {
@@ -269,7 +300,10 @@ func (a *Agent) SendSilence(ctx context.Context, d time.Duration, metric, commen
 		return errors.New("no server address could be resolved")
 	}
 	at := a.opt.Clock.Now().UnixNano()
-	a.sendAll(func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+	a.mu.Lock()
+	every := append([]*dest(nil), a.dests...)
+	a.mu.Unlock()
+	a.sendDests(every, func(buf []byte, _ *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		e.Time = at
 		return wire.AppendSilence(buf, s, e, wire.Silence{Seconds: uint32(secs), Metric: []byte(metric), Comment: []byte(comment)})
 	})
@@ -329,7 +363,8 @@ func (a *Agent) resolveAll(ctx context.Context) (failed map[string]error) {
 		old[d.addr] = d
 	}
 	a.mu.Unlock()
-	for _, s := range a.opt.Servers {
+	for _, m := range a.serverList() {
+		s := m.server
 		host, port, err := config.ParseServer(s)
 		if err != nil {
 			a.log.Warn("bad server address", "server", s, "err", err)
@@ -364,29 +399,77 @@ func (a *Agent) resolveAll(ctx context.Context) (failed map[string]error) {
 				continue
 			}
 			seen[ap] = true
-			if d, ok := old[ap]; ok {
+			if d, ok := old[ap]; ok && d.server == s && d.cluster == m.cluster {
 				next = append(next, d)
 			} else {
-				next = append(next, &dest{server: s, addr: ap, pending: make(map[uint64]time.Time)})
+				next = append(next, &dest{server: s, cluster: m.cluster, member: m.member, addr: ap, pending: make(map[uint64]time.Time)})
 			}
 		}
 	}
 	a.mu.Lock()
 	a.dests = next
+	a.settleClusters(a.opt.Clock.Now())
 	a.mu.Unlock()
 	return failed
 }
 
+// server is one member of a servers entry.
+type server struct {
+	server  string
+	cluster *cluster // nil: an entry of its own
+	member  int
+}
+
+// serverList returns the members of every servers entry, in order.
+func (a *Agent) serverList() []server {
+	var out []server
+	for _, e := range a.opt.Servers {
+		c := a.clusters[e]
+		if c == nil {
+			out = append(out, server{server: e})
+			continue
+		}
+		for i, m := range c.members {
+			out = append(out, server{server: m, cluster: c, member: i})
+		}
+	}
+	return out
+}
+
+// members returns the addresses of every servers entry's members, in order.
+func (a *Agent) members() []string {
+	var out []string
+	for _, m := range a.serverList() {
+		out = append(out, m.server)
+	}
+	return out
+}
+
 type encodeFunc func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error)
 
-// sendAll sends one datagram, built per destination, to every destination.
-func (a *Agent) sendAll(enc encodeFunc) {
-	a.mu.Lock()
-	dests := append([]*dest(nil), a.dests...)
-	a.mu.Unlock()
+// sendAll sends one datagram, built per destination, to every destination
+// Run sends to: every address of every server, but only the addresses of
+// the member each cluster sends to.
+func (a *Agent) sendAll(enc encodeFunc) { a.sendDests(a.sendingDests(), enc) }
+
+// sendDests sends one datagram, built per destination, to each of dests.
+func (a *Agent) sendDests(dests []*dest, enc encodeFunc) {
 	for _, d := range dests {
 		_ = a.sendTo(d, enc) // logged by sendTo; each datagram is sent once
 	}
+}
+
+// sendingDests returns the destinations Run sends to now (see sendAll).
+func (a *Agent) sendingDests() []*dest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*dest, 0, len(a.dests))
+	for _, d := range a.dests {
+		if a.sending(d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // signer returns a signer for one use; HMAC state is not shared between goroutines.
@@ -417,10 +500,7 @@ func (a *Agent) sendTo(d *dest, enc encodeFunc) error {
 }
 
 func (a *Agent) heartbeat(context.Context) {
-	a.mu.Lock()
-	dests := append([]*dest(nil), a.dests...)
-	a.mu.Unlock()
-	for _, d := range dests {
+	for _, d := range a.sendingDests() {
 		_ = a.heartbeatTo(d) // logged by sendTo; the next interval tries again
 	}
 }
@@ -538,6 +618,7 @@ func (a *Agent) recordAck(from netip.AddrPort, ack wire.Ack, now time.Time) (out
 			rtt = time.Microsecond
 		}
 		d.rtt = rtt
+		a.clusterAcked(d, now)
 		if a.acked != nil {
 			select {
 			case a.acked <- struct{}{}:

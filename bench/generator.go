@@ -19,6 +19,8 @@ const (
 	// MaxTargets bounds the -addr list: an agent typically has one IPv4
 	// and one IPv6 address per daemon; four leaves room for two daemons.
 	MaxTargets = 4
+	// MaxClusterMembers bounds the -cluster list.
+	MaxClusterMembers = 8
 	// DefaultSenders is the number of sender goroutines. Two sendmmsg
 	// loops offer several hundred thousand datagrams/s on loopback, more
 	// than a 2-core daemon accepts, while leaving a core to the daemon.
@@ -38,12 +40,20 @@ const (
 
 // GenConfig configures a Generator.
 type GenConfig struct {
-	Targets   []netip.AddrPort // daemon UDP addresses; every datagram goes to each
-	Key       []byte           // the daemon's fleet key
-	Hosts     int              // simulated hosts
-	FirstHost int              // number of the first host name; 0 means 1 (bench-000001)
-	Senders   int              // sender goroutines; 0 means DefaultSenders; at most Hosts
-	Batch     int              // datagrams per sendmmsg; 0 means DefaultBatch
+	Targets []netip.AddrPort // daemon UDP addresses; every datagram goes to each (see Cluster)
+	// Cluster makes Targets the members of one hbd cluster, as an agent's
+	// "a;b;c" servers entry does: each host sends to one member at a
+	// time, host i (counted from 0) starting on member i mod n, and moves
+	// to the next member when FailoverAfter passes without an ACK from
+	// its member. Needs ReadAcks and heartbeats.
+	Cluster bool
+	// FailoverAfter is the agent's failover_after; 0 = 2 × HeartbeatInterval.
+	FailoverAfter time.Duration
+	Key           []byte // the daemon's fleet key
+	Hosts         int    // simulated hosts
+	FirstHost     int    // number of the first host name; 0 means 1 (bench-000001)
+	Senders       int    // sender goroutines; 0 means DefaultSenders; at most Hosts
+	Batch         int    // datagrams per sendmmsg; 0 means DefaultBatch
 
 	// HeartbeatInterval paces each host's heartbeats; 0 sends none.
 	HeartbeatInterval time.Duration
@@ -74,7 +84,14 @@ type GenConfig struct {
 
 func (c *GenConfig) validate() error {
 	var errs []error
-	if len(c.Targets) == 0 || len(c.Targets) > MaxTargets {
+	switch {
+	case c.Cluster && (len(c.Targets) == 0 || len(c.Targets) > MaxClusterMembers):
+		errs = append(errs, fmt.Errorf("need 1..%d cluster members, have %d", MaxClusterMembers, len(c.Targets)))
+	case c.Cluster && (!c.ReadAcks || c.HeartbeatInterval == 0):
+		errs = append(errs, errors.New("a cluster needs ACKs read and heartbeats sent: they decide when a host fails over"))
+	case c.Cluster && c.FailoverAfter < 0:
+		errs = append(errs, fmt.Errorf("negative fail-over time %s", c.FailoverAfter))
+	case !c.Cluster && (len(c.Targets) == 0 || len(c.Targets) > MaxTargets):
 		errs = append(errs, fmt.Errorf("need 1..%d target addresses, have %d", MaxTargets, len(c.Targets)))
 	}
 	for _, t := range c.Targets {
@@ -109,6 +126,15 @@ func (c *GenConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// copies is how many datagrams each message makes: one per target, or
+// one in all in a cluster.
+func (c *GenConfig) copies() int {
+	if c.Cluster {
+		return 1
+	}
+	return len(c.Targets)
+}
+
 // HostName returns the name of simulated host number i: bench-000001 for 1.
 // It is a valid wire name for every i >= 0.
 func HostName(i int) string { return fmt.Sprintf("bench-%06d", i) }
@@ -123,6 +149,7 @@ type GenStats struct {
 	Boots      uint64        // boot datagrams queued
 	Shutdowns  uint64        // shutdown datagrams queued
 	Acks       uint64        // ACK datagrams read (with ReadAcks)
+	Failovers  uint64        // hosts moved to the next cluster member (Cluster)
 	MaxLag     time.Duration // worst delay of a paced event behind its schedule
 	LastError  error         // the latest send error, if any
 }
@@ -241,7 +268,7 @@ func (g *Generator) Shutdown(ctx context.Context, perS float64) {
 	if perS <= 0 {
 		return
 	}
-	need := float64(g.cfg.Hosts*len(g.cfg.Targets)) / perS
+	need := float64(g.cfg.Hosts*g.cfg.copies()) / perS
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(2*need*float64(time.Second))+5*time.Second)
 	defer cancel()
 	j := &rateJob{perS: perS, rounds: 1, shutdown: true, done: make(chan struct{})}
@@ -265,6 +292,7 @@ func (g *Generator) Stats() GenStats {
 		st.Boots += s.kinds[wire.KindBoot].Load()
 		st.Shutdowns += s.kinds[wire.KindShutdown].Load()
 		st.MaxLag = max(st.MaxLag, time.Duration(s.maxLag.Load()))
+		st.Failovers += s.failovers.Load()
 		if e := s.lastErr.Load(); e != nil {
 			st.LastError = *e
 		}
@@ -325,8 +353,50 @@ func (g *Generator) readAcks(c *udp.Conn) {
 			}
 			g.acks.Add(1)
 			g.ackRTT.Record(time.Duration(now - a.Time - int64(a.HoldNanos)))
+			if g.cfg.Cluster {
+				g.clusterAck(h.Host, b.Addr(i), now)
+			}
 		}
 	}
+}
+
+// clusterAck records, for the host an ACK answers, when it came and from
+// which member, for the host's sender to decide on a fail-over. The
+// host's number in its name gives its sender and place there.
+func (g *Generator) clusterAck(host []byte, from netip.AddrPort, now int64) {
+	num, ok := hostNumber(host)
+	i := num - g.cfg.FirstHost
+	if !ok || i < 0 || i >= g.cfg.Hosts {
+		return
+	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	for t, addr := range g.cfg.Targets {
+		if addr == from {
+			s := g.senders[i%len(g.senders)]
+			s.acked[i/len(g.senders)].Store(now&^ackMemberMask | int64(t))
+			return
+		}
+	}
+}
+
+// ackMemberMask keeps the member an ACK came from in the low bits of its
+// time: one atomic word per host, so the reader and the sender need no lock.
+const ackMemberMask = 0xf
+
+// hostNumber parses the number of a HostName.
+func hostNumber(name []byte) (int, bool) {
+	const prefix = "bench-"
+	if len(name) <= len(prefix) || string(name[:len(prefix)]) != prefix {
+		return 0, false
+	}
+	n := 0
+	for _, c := range name[len(prefix):] {
+		if c < '0' || c > '9' || n > 1e9 {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // simHost is one simulated agent. It belongs to one sender goroutine.
@@ -335,9 +405,14 @@ type simHost struct {
 	seq     uint64 // next sequence number
 	lastTS  int64  // last timestamp sent, unix ns
 	booted  bool
-	connSeq [MaxTargets]uint32
-	rttUS   [MaxTargets]uint32
+	connSeq [MaxClusterMembers]uint32
+	rttUS   [MaxClusterMembers]uint32
 	w       walk
+	// In a cluster: the member it sends to, and since when (unix ns);
+	// idx is its place in its sender's hosts.
+	member int
+	since  int64
+	idx    int
 }
 
 // stamp returns the timestamp for the host's next message: now, but always
@@ -410,12 +485,12 @@ type sender struct {
 	hosts  []simHost
 	rng    *rand.Rand
 	signer *wire.Signer
-	inst   uint64           // the sender instance of all its hosts' agents, as one process each
-	conns  [2]*udp.Conn     // IPv4, IPv6; nil if no target of that family
-	out    [2]*udp.OutBatch // one per socket
-	fam    [MaxTargets]int  // target index -> conns index
-	buf    []byte           // one datagram being built
-	data   []byte           // one sample's JSON
+	inst   uint64                 // the sender instance of all its hosts' agents, as one process each
+	conns  [2]*udp.Conn           // IPv4, IPv6; nil if no target of that family
+	out    [2]*udp.OutBatch       // one per socket
+	fam    [MaxClusterMembers]int // target index -> conns index
+	buf    []byte                 // one datagram being built
+	data   []byte                 // one sample's JSON
 	wake   chan struct{}
 
 	sched     eventHeap
@@ -434,6 +509,11 @@ type sender struct {
 	kinds   [wire.KindAck + 1]atomic.Uint64
 	maxLag  atomic.Int64
 	lastErr atomic.Pointer[error]
+
+	// In a cluster: per host, the last ACK's time with its member in the
+	// low bits (see clusterAck); and the fail-overs.
+	acked     []atomic.Int64
+	failovers atomic.Uint64
 }
 
 func newSender(g *Generator, idx int) (*sender, error) {
@@ -457,11 +537,14 @@ func newSender(g *Generator, idx int) (*sender, error) {
 	// Host i goes to sender i mod Senders, so every sender has hosts from
 	// the whole name range and equal shares within one.
 	for i := idx; i < cfg.Hosts; i += cfg.Senders {
-		h := simHost{name: HostName(cfg.FirstHost + i), seq: seq0, w: newWalk(s.rng)}
+		h := simHost{name: HostName(cfg.FirstHost + i), seq: seq0, w: newWalk(s.rng), member: i % len(cfg.Targets), idx: len(s.hosts)}
 		for t := range cfg.Targets {
 			h.rttUS[t] = uint32(150 + s.rng.IntN(850))
 		}
 		s.hosts = append(s.hosts, h)
+	}
+	if cfg.Cluster {
+		s.acked = make([]atomic.Int64, len(s.hosts))
 	}
 	for t, addr := range cfg.Targets {
 		fi, network := 0, "udp4"
@@ -588,7 +671,7 @@ func (s *sender) runDue(start, now time.Time) {
 // rateUnits returns the job's rate in units (one sample or shutdown to
 // every target) per second for this sender.
 func (s *sender) rateUnits() float64 {
-	return s.job.perS / float64(len(s.g.senders)) / float64(len(s.cfg.Targets))
+	return s.job.perS / float64(len(s.g.senders)) / float64(s.cfg.copies())
 }
 
 // runRate sends what the rate job owes by now: rate × time since the job
@@ -646,7 +729,7 @@ func (s *sender) rateWake(now time.Time) (time.Time, bool) {
 	if s.job == nil || s.jobDone || s.job.perS <= 0 {
 		return time.Time{}, false
 	}
-	units := float64(s.cfg.Batch) / float64(len(s.cfg.Targets))
+	units := float64(s.cfg.Batch) / float64(s.cfg.copies())
 	d := time.Duration(units / s.rateUnits() * float64(time.Second))
 	// Below 100 µs timers cost more than they save; above 10 ms a rate
 	// change would lag visibly.
@@ -654,19 +737,55 @@ func (s *sender) rateWake(now time.Time) (time.Time, bool) {
 	return now.Add(d), true
 }
 
+// targets returns the targets h sends to: all, or in a cluster the one
+// member it is on.
+func (s *sender) targets(h *simHost) (lo, hi int) {
+	if s.cfg.Cluster {
+		return h.member, h.member + 1
+	}
+	return 0, len(s.cfg.Targets)
+}
+
+// failover moves h, in a cluster, to the next member when its member has
+// sent no ACK for FailoverAfter (counted from when h came to it).
+func (s *sender) failover(h *simHost, now time.Time) {
+	if !s.cfg.Cluster {
+		return
+	}
+	ns := now.UnixNano()
+	if h.since == 0 {
+		h.since = ns
+	}
+	last := h.since
+	if a := s.acked[h.idx].Load(); a != 0 && int(a&ackMemberMask) == h.member {
+		last = max(last, a&^ackMemberMask)
+	}
+	after := s.cfg.FailoverAfter
+	if after == 0 {
+		after = 2 * s.cfg.HeartbeatInterval
+	}
+	if ns-last >= int64(after) {
+		h.member = (h.member + 1) % len(s.cfg.Targets)
+		h.since = ns
+		s.failovers.Add(1)
+	}
+}
+
 // heartbeat queues h's heartbeat to every target (and its boot first, once).
 func (s *sender) heartbeat(h *simHost, now time.Time) {
+	s.failover(h, now)
 	ts := h.stamp(now.UnixNano())
 	ms := uint32(s.cfg.HeartbeatInterval / time.Millisecond)
+	lo, hi := s.targets(h)
 	if s.cfg.Boot && !h.booted {
 		h.booted = true
-		for t := range s.cfg.Targets {
+		for t := lo; t < hi; t++ {
 			b, err := wire.AppendBoot(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst},
 				wire.Boot{IntervalMS: ms, AgentVersion: []byte("hbd-bench")})
 			s.queue(b, t, wire.KindBoot, err)
 		}
 	}
-	for t := range s.cfg.Targets {
+	for t := lo; t < hi; t++ {
 		h.connSeq[t]++
 		// The RTT an agent would report: a walk around its start value.
 		rtt := int64(h.rttUS[t]) + int64(s.rng.IntN(41)) - 20
@@ -682,7 +801,8 @@ func (s *sender) heartbeat(h *simHost, now time.Time) {
 func (s *sender) sample(h *simHost, p Plugin, now time.Time, elapsedS float64) {
 	ts := h.stamp(now.UnixNano())
 	s.data = h.w.appendSample(s.data[:0], p, s.rng, elapsedS)
-	for t := range s.cfg.Targets {
+	lo, hi := s.targets(h)
+	for t := lo; t < hi; t++ {
 		b, err := wire.AppendSample(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst}, p.Name(), s.data)
 		s.queue(b, t, wire.KindSample, err)
 	}
@@ -690,7 +810,8 @@ func (s *sender) sample(h *simHost, p Plugin, now time.Time, elapsedS float64) {
 
 func (s *sender) shutdownMsg(h *simHost, now time.Time) {
 	ts := h.stamp(now.UnixNano())
-	for t := range s.cfg.Targets {
+	lo, hi := s.targets(h)
+	for t := lo; t < hi; t++ {
 		b, err := wire.AppendShutdown(s.buf[:0], s.signer, wire.Envelope{Host: h.name, Seq: h.nextSeq(), Time: ts, Instance: s.inst},
 			wire.Shutdown{Reason: []byte("hbd-bench finished")})
 		s.queue(b, t, wire.KindShutdown, err)

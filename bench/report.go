@@ -53,6 +53,8 @@ type Report struct {
 	Machine         string                    `json:"machine"`
 	Hosts           int                       `json:"hosts"`
 	Targets         []string                  `json:"targets"`
+	Cluster         bool                      `json:"cluster,omitempty"`   // targets are one cluster's members (-cluster)
+	Failovers       *uint64                   `json:"failovers,omitempty"` // hosts moved to the next member
 	Datagrams       *Counts                   `json:"datagrams"`
 	DroppedByReason map[string]float64        `json:"dropped_by_reason"`
 	NominalPerS     *float64                  `json:"nominal_per_s"` // what the paced schedule asks for
@@ -160,7 +162,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("hosts", fmt.Sprint(r.Hosts))
 	}
 	if len(r.Targets) > 0 {
-		row("targets", strings.Join(r.Targets, " "))
+		what := "targets"
+		if r.Cluster {
+			what = "cluster"
+		}
+		row(what, strings.Join(r.Targets, " "))
+	}
+	if r.Failovers != nil {
+		row("fail-overs", fmt.Sprint(*r.Failovers))
 	}
 	row("duration", fmt.Sprintf("%.1f s", r.DurationS))
 	num("offered", r.OfferedPerS, "datagrams/s", 0)

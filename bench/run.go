@@ -48,7 +48,7 @@ func nominalPerS(g *GenConfig) float64 {
 	if g.SampleInterval > 0 {
 		per += float64(len(g.Plugins)) / g.SampleInterval.Seconds()
 	}
-	return per * float64(g.Hosts) * float64(len(g.Targets))
+	return per * float64(g.Hosts) * float64(g.copies())
 }
 
 // monitor follows a run: it keeps the starting counters, prints the
@@ -211,6 +211,9 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 		rep.HarnessMaxLagMs = ptr(float64(st.MaxLag) / 1e6)
 		rep.Datagrams = &Counts{Offered: offered, SendErrs: st.SendErrors}
 		rep.AckRTTMs = mo.g.AckRTT().Summary()
+		if g.Cluster {
+			rep.Cluster, rep.Failovers = true, ptr(st.Failovers)
+		}
 		if st.SendErrors > 0 {
 			rep.warn("%d datagrams could not be sent; last error: %v", st.SendErrors, st.LastError)
 		}

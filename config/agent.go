@@ -26,11 +26,21 @@ type Agent struct {
 	Name string `toml:"name"`
 	// Servers are the daemons to report to, each "host", "host:port",
 	// "[v6]:port" or an IPv6 literal; the port defaults to 50003. Split them
-	// with ParseServer. Default ["localhost:50003"].
-	Servers      []string `toml:"servers"`
-	Interval     Duration `toml:"interval"`      // heartbeat period; 1s..1h, default 10s
-	KeyFile      string   `toml:"key_file"`      // "" = hbd.key in DefaultDataDir(), shared with a daemon on the same machine
-	ResolveEvery Duration `toml:"resolve_every"` // how often server names are re-resolved; 1s..24h, default 5m
+	// with ParseServer. An entry of several addresses joined by ';' is one
+	// cluster ("a:50003;b:50003"): the agent sends to one of its members
+	// at a time and fails over to the next when ACKs stop (SplitServers
+	// splits it). Default ["localhost:50003"].
+	Servers  []string `toml:"servers"`
+	Interval Duration `toml:"interval"` // heartbeat period; 1s..1h, default 10s
+	// FailoverAfter is how long the member of a cluster entry the agent
+	// sends to may leave it without an ACK before the agent moves to the
+	// next member; 0 = 2 × Interval (FailoverPeriod). At least
+	// 1.5 × Interval, so one lost heartbeat does not move it, and less
+	// than 3 × Interval, the daemon's default down_after, so the host
+	// moves before it could be called DOWN.
+	FailoverAfter Duration `toml:"failover_after"`
+	KeyFile       string   `toml:"key_file"`      // "" = hbd.key in DefaultDataDir(), shared with a daemon on the same machine
+	ResolveEvery  Duration `toml:"resolve_every"` // how often server names are re-resolved; 1s..24h, default 5m
 
 	// Plugins configures the built-in plugins ([plugins.cpu_monitor] ...);
 	// keys must be in Builtins. DefaultAgent fills in every built-in plugin,
@@ -182,6 +192,27 @@ func (a *Agent) PluginInterval(name string) time.Duration {
 	return defaultPluginInterval
 }
 
+// FailoverPeriod is FailoverAfter, or twice the heartbeat interval when
+// it is not set.
+func (a *Agent) FailoverPeriod() time.Duration {
+	if a.FailoverAfter.Duration > 0 {
+		return a.FailoverAfter.Duration
+	}
+	return 2 * a.Interval.Duration
+}
+
+// SplitServers splits a servers entry into its members: one address for a
+// daemon of its own, several for the members of one cluster, written
+// "a:50003;b:50003;c:50003". Spaces around each member are dropped; an
+// empty member stays, for validation to report.
+func SplitServers(entry string) []string {
+	members := strings.Split(entry, ";")
+	for i, m := range members {
+		members[i] = strings.TrimSpace(m)
+	}
+	return members
+}
+
 // ResolvedKeyFile is KeyFile, or hbd.key in DefaultDataDir() when it is
 // empty, which is where a daemon on the same machine keeps its key.
 func (a *Agent) ResolvedKeyFile() string {
@@ -247,22 +278,30 @@ func (a *Agent) validate(r *report) {
 		r.invalid(top("servers"), "at least one server is required")
 	}
 	seen := map[string]int{}
-	for i, s := range a.Servers {
+	for i, entry := range a.Servers {
 		p := top("servers").at(i)
-		host, port, err := ParseServer(s)
-		if err != nil {
-			r.invalid(p, "%s", err.Error())
-			continue
+		members := SplitServers(entry)
+		for _, s := range members {
+			host, port, err := ParseServer(s)
+			if err != nil {
+				if len(members) > 1 {
+					r.invalid(p, "cluster member %q: %s", s, err.Error())
+				} else {
+					r.invalid(p, "%s", err.Error())
+				}
+				break
+			}
+			hp := net.JoinHostPort(host, strconv.Itoa(port))
+			if j, dup := seen[hp]; dup {
+				r.invalid(p, "duplicate server %q (also servers[%d])", s, j)
+				break
+			}
+			seen[hp] = i
 		}
-		hp := net.JoinHostPort(host, strconv.Itoa(port))
-		if j, dup := seen[hp]; dup {
-			r.invalid(p, "duplicate server %q (also servers[%d])", s, j)
-			continue
-		}
-		seen[hp] = i
 	}
 
 	durationRange(r, top("interval"), a.Interval, time.Second, time.Hour)
+	a.validateFailover(r)
 	durationRange(r, top("resolve_every"), a.ResolveEvery, time.Second, maxPluginInterval)
 
 	known := a.Builtins
@@ -313,6 +352,23 @@ func (a *Agent) validate(r *report) {
 		}
 	}
 	logLevel(r, a.LogLevel)
+}
+
+// validateFailover checks failover_after against the heartbeat interval:
+// one lost heartbeat must not move the agent (at least 1.5 intervals: the
+// next heartbeat may come 10% late, its ACK a round trip later), and it
+// must move before the daemon calls the host DOWN (less than 3 intervals,
+// the daemon's default down_after).
+func (a *Agent) validateFailover(r *report) {
+	p := top("failover_after")
+	d, iv := a.FailoverAfter.Duration, a.Interval.Duration
+	if !r.inFile(p) && d == 0 {
+		return
+	}
+	if lo, hi := iv*3/2, 3*iv; d < lo || d >= hi {
+		r.invalid(p, "must be at least 1.5 × interval (%s) and less than 3 × interval (%s, after which the daemon's default down_after calls the host DOWN), got %s",
+			fmtDuration(lo), fmtDuration(hi), fmtDuration(d))
+	}
 }
 
 // validateCommand checks the command of the [[exec]] table at p and

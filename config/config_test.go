@@ -115,6 +115,8 @@ func TestDefaultAgent(t *testing.T) {
 		{"interval", a.Interval, dur(10 * time.Second)},
 		{"key_file", a.KeyFile, ""},
 		{"resolve_every", a.ResolveEvery, dur(5 * time.Minute)},
+		{"failover_after", a.FailoverAfter, dur(0)},
+		{"failover period", a.FailoverPeriod(), 20 * time.Second},
 		{"exec", len(a.Exec), 0},
 		{"log_level", a.LogLevel, "info"},
 	}
@@ -360,8 +362,10 @@ func TestGoodAgentConfigs(t *testing.T) {
 		{"minimal.toml", func(a *Agent) { a.Name = "web1.example.com" }},
 		{"full.toml", func(a *Agent) {
 			a.Name = "web1.example.com"
-			a.Servers = []string{"hbd1.example.com", "hbd2.example.com:6000", "[2001:db8::1]:6001", "2001:db8::2", "192.0.2.10:6002"}
+			a.Servers = []string{"hbd1.example.com", "hbd2.example.com:6000", "[2001:db8::1]:6001", "2001:db8::2", "192.0.2.10:6002",
+				"hbd-a.example.com;hbd-b.example.com:6003; [2001:db8::3]:6003"}
 			a.Interval = dur(5 * time.Second)
+			a.FailoverAfter = dur(12 * time.Second)
 			a.KeyFile = "/etc/hbd/hbd.key"
 			a.ResolveEvery = dur(time.Hour)
 			a.LogLevel = "error"
@@ -928,5 +932,29 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(tt.in, keys); got != tt.want {
 			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A servers entry joined by ';' is one cluster's members, in order; every
+// other entry is one member of its own.
+func TestSplitServers(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		"hbd.example.com":            {"hbd.example.com"},
+		"a:50003;b:50003; [::1]:600": {"a:50003", "b:50003", "[::1]:600"},
+		"a;":                         {"a", ""},
+	} {
+		if got := SplitServers(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("SplitServers(%q) = %q, want %q", in, got, want)
+		}
+	}
+	a := DefaultAgent(testBuiltins)
+	a.Interval = dur(time.Second)
+	if got := a.FailoverPeriod(); got != 2*time.Second {
+		t.Errorf("FailoverPeriod with interval 1s = %s, want 2s", got)
+	}
+	a.FailoverAfter = dur(2500 * time.Millisecond)
+	if got := a.FailoverPeriod(); got != 2500*time.Millisecond {
+		t.Errorf("FailoverPeriod with failover_after 2.5s = %s", got)
 	}
 }

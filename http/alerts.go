@@ -106,7 +106,8 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 		page[i] = contract.FleetAlert{Open: a.JSONOpen, Silenced: s.sys.Silences.Match(a.Host, a.Path) != nil}
 	}
 	sum := contract.FleetSummary{Critical: critical, Warning: warning, Unknown: unknown}
-	writeJSON(ctx, fasthttp.StatusOK, contract.AppendFleetAlerts(nil, page, sum, len(snap.Hosts)))
+	setPartial(ctx, snap)
+	writeJSON(ctx, fasthttp.StatusOK, appendPartial(contract.AppendFleetAlerts(nil, page, sum, len(snap.Hosts)), snap))
 }
 
 func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {

@@ -116,6 +116,7 @@ func (f *fleetExposition) handler(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType(format.ContentType())
 	snap := f.sys.Fleet.Snapshot()
+	setPartial(ctx, snap)
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		if err := f.write(w, snap, filter, format); err != nil {
 			f.log.Debug("fleet exposition cut short", "err", err)

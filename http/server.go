@@ -118,6 +118,9 @@ func New(sys *actors.System, opt Options) *Server {
 	if sys.Cluster != nil {
 		opt.Collectors = append(opt.Collectors, clusterCollector{sys.Cluster, sys.Registry})
 	}
+	if sys.Cluster != nil {
+		opt.Collectors = append(opt.Collectors, fleetExchangeCollector{sys})
+	}
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
 	r.GET("/metrics/fleet", fleet.handler)
@@ -126,10 +129,10 @@ func New(sys *actors.System, opt Options) *Server {
 	}
 	r.GET("/api/0/hosts", s.hosts)
 	r.GET("/api/0/hosts/{hostname}", s.host)
-	r.GET("/api/0/hosts/{hostname}/plugins", s.plugins)
-	r.GET("/api/0/hosts/{hostname}/plugins/{plugin_name}", s.plugin)
-	r.GET("/api/0/hosts/{hostname}/alerts", s.hostAlerts)
-	r.GET("/api/0/hosts/{hostname}/rtt", s.hostRTT)
+	r.GET("/api/0/hosts/{hostname}/plugins", s.byOwner(s.plugins))
+	r.GET("/api/0/hosts/{hostname}/plugins/{plugin_name}", s.byOwner(s.plugin))
+	r.GET("/api/0/hosts/{hostname}/alerts", s.byOwner(s.hostAlerts))
+	r.GET("/api/0/hosts/{hostname}/rtt", s.byOwner(s.hostRTT))
 	r.GET("/api/0/alerts", s.alerts)
 	r.GET("/api/0/silences", s.listSilences)
 	r.POST("/api/0/silences", s.addSilence)
@@ -149,6 +152,9 @@ func New(sys *actors.System, opt Options) *Server {
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal error")
 	}
 	s.router = r
+	if sys.Cluster != nil {
+		sys.SetQueryHandler(s.answerQuery)
+	}
 	s.srv = &fasthttp.Server{
 		// The guard's rate limit comes before CORS so that preflights count
 		// too, and its checks after, so that a refusal carries the CORS
@@ -247,6 +253,7 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 		filter = true
 	}
 	snap := s.sys.Fleet.Snapshot()
+	setPartial(ctx, snap)
 	hosts := snap.Hosts
 	total := len(hosts)
 	if filter {

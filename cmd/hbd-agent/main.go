@@ -92,13 +92,14 @@ func run(args []string) int {
 		return 1
 	}
 	a, err := agent.New(agent.Options{
-		Name:         cfg.Name,
-		Servers:      cfg.Servers,
-		Interval:     cfg.Interval.Duration,
-		ResolveEvery: cfg.ResolveEvery.Duration,
-		Key:          key,
-		Plugins:      ps,
-		Logger:       log,
+		Name:          cfg.Name,
+		Servers:       cfg.Servers,
+		Interval:      cfg.Interval.Duration,
+		FailoverAfter: cfg.FailoverPeriod(),
+		ResolveEvery:  cfg.ResolveEvery.Duration,
+		Key:           key,
+		Plugins:       ps,
+		Logger:        log,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hbd-agent:", err)

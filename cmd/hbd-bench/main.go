@@ -71,13 +71,13 @@ var scenarios = map[string]scenario{
 // flagsOf lists the flags each mode reads; setting any other is an error,
 // so a typo or a flag meant for another subcommand does not pass silently.
 var flagsOf = map[string][]string{
-	"load": {"addr", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+	"load": {"addr", "cluster", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks"},
-	"memory": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+	"memory": {"addr", "cluster", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "plugins", "jitter", "history", "fill-rate", "read-acks"},
-	"full": {"addr", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+	"full": {"addr", "cluster", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks", "history", "fill-rate", "fill-timeout"},
-	"ramp": {"addr", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
+	"ramp": {"addr", "cluster", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "jitter", "start", "step", "step-duration", "warmup", "max-loss", "read-acks"},
 	"sink":    {"listen", "self", "senders", "duration", "json", "quiet"},
 	"restart": {"http", "pid", "exec", "log", "duration", "json", "quiet", "allow-remote"},
@@ -94,6 +94,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
 	addrs        listFlag
+	cluster      string
 	httpBase     string
 	wsURL        string
 	keyFile      string
@@ -145,6 +146,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fl := flag.NewFlagSet("hbd-bench", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Var(&o.addrs, "addr", "daemon UDP `host:port`; repeat for several (e.g. one IPv4, one IPv6); every datagram goes to each")
+	fl.StringVar(&o.cluster, "cluster", "", "the UDP `host:port,...` of one hbd cluster's members, instead of -addr: each host sends to one member at a time, host i starting on member i mod n, and fails over to the next when its member sends no ACK for two heartbeat intervals")
 	fl.StringVar(&o.httpBase, "http", "", "daemon HTTP base `URL` for /metrics and the API, e.g. http://127.0.0.1:50004")
 	fl.StringVar(&o.wsURL, "ws", "", "daemon WebSocket `URL`, e.g. ws://127.0.0.1:50005/hbd")
 	fl.StringVar(&o.keyFile, "key", "", "the daemon's key `file` (hex)")
@@ -357,8 +359,17 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		return bench.RunRestart(ctx, bench.RestartConfig{HTTPBase: o.httpBase, PID: o.pid, Command: strings.Fields(o.execCmd),
 			LogFile: o.logFile, Timeout: dur, Progress: progress})
 	}
-	if len(o.addrs) == 0 {
-		return nil, errors.New("need at least one -addr")
+	addrs := []string(o.addrs)
+	switch {
+	case o.cluster != "" && len(o.addrs) > 0:
+		return nil, errors.New("-cluster and -addr exclude each other: -cluster lists the members, each host sends to one")
+	case o.cluster != "":
+		addrs = strings.Split(o.cluster, ",")
+		if !o.readAcks {
+			return nil, errors.New("-cluster needs -read-acks: missing ACKs are what make a host fail over")
+		}
+	case len(o.addrs) == 0:
+		return nil, errors.New("need at least one -addr (or -cluster)")
 	}
 	if o.keyFile == "" {
 		return nil, errors.New("need the daemon's key: -key FILE")
@@ -367,7 +378,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	if err != nil {
 		return nil, err
 	}
-	targets, err := bench.ResolveTargets(ctx, o.addrs)
+	targets, err := bench.ResolveTargets(ctx, addrs)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +394,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	common := bench.Common{
 		Scenario: o.scenario,
 		Gen: bench.GenConfig{
-			Targets: targets, Key: key, Hosts: o.hosts, FirstHost: o.firstHost, Senders: o.senders,
+			Targets: targets, Cluster: o.cluster != "", Key: key, Hosts: o.hosts, FirstHost: o.firstHost, Senders: o.senders,
 			HeartbeatInterval: o.hbInterval, Jitter: o.jitter, Boot: true, ReadAcks: o.readAcks, Seed: o.seed,
 		},
 		HTTPBase:     o.httpBase,

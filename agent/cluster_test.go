@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hbd-project/hbd/internal/clock/fakeclock"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// queued returns the datagrams d has received and not read yet. The agent
+// sends on the goroutine that advances the fake clock and loopback
+// delivers at once, so after Advance returns everything it sent is
+// queued: an empty answer means nothing was sent, not "not yet".
+func (d *daemonSock) queued(t *testing.T) []datagram {
+	t.Helper()
+	var out []datagram
+	buf := make([]byte, 4096)
+	for {
+		if err := d.c.SetReadDeadline(time.Now().Add(5 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		n, from, err := d.c.ReadFromUDPAddrPort(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := wire.Parse(buf[:n])
+		if err != nil || !d.sg.Verify(buf[:n]) {
+			t.Fatalf("a datagram that does not parse or verify: %v", err)
+		}
+		h.Host = append([]byte(nil), h.Host...)
+		g := datagram{Header: h, from: from}
+		if h.Kind == wire.KindHeartbeat {
+			g.hb, _ = wire.DecodeHeartbeat(&h)
+		}
+		out = append(out, g)
+	}
+}
+
+// waitAcked waits until the agent has taken the ACK of heartbeat seq
+// sent to it from the address of d (its ACK readers run on their own
+// goroutines).
+func waitAcked(t *testing.T, a *Agent, d *daemonSock, seq uint64) {
+	t.Helper()
+	eventually(t, "the ACK from "+d.addr().String(), func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, x := range a.dests {
+			if x.addr == d.addr() {
+				_, waiting := x.pending[seq]
+				return !waiting
+			}
+		}
+		return false
+	})
+}
+
+// An entry of three members is one cluster: boot, heartbeats and the
+// shutdown go to one member at a time, while a separate entry gets them
+// all. When the member leaves FailoverAfter (2 intervals) without an ACK
+// the agent moves to the next one at once, stays there while it answers,
+// and after the last member wraps around to the first; each move is
+// logged and counted. Time is the fake clock's, advanced a second at a
+// time, so "at once" is exact.
+func TestRunClusterFailsOverInTurn(t *testing.T) {
+	m := []*daemonSock{listenDaemon(t, "127.0.0.1:0"), listenDaemon(t, "127.0.0.1:0"), listenDaemon(t, "127.0.0.1:0")}
+	solo := listenDaemon(t, "127.0.0.1:0")
+	entry := fmt.Sprintf("%s;%s;%s", m[0].addr(), m[1].addr(), m[2].addr())
+	clk := &armedClock{Clock: fakeclock.New(time.Unix(1_800_000_000, 0))}
+	var log logBuffer
+	a := newRunAgent(t, clk, &log, nil, entry, solo.addr().String())
+	stop := runAgent(t, a)
+	start := clk.Now()
+
+	m[0].nextKind(t, wire.KindBoot)
+	first := m[0].nextKind(t, wire.KindHeartbeat)
+	m[0].ack(t, first, 0, testKey)
+	solo.nextKind(t, wire.KindBoot)
+	solo.nextKind(t, wire.KindHeartbeat)
+	clk.waitArmed(t, 4) // heartbeat, resolve, and the fail-over timers of both families
+	waitAcked(t, a, m[0], first.Seq)
+
+	soloBeats := 1
+	lastAck := clk.Now() // of the member sent to, or when it became the one
+	// step advances the clock a second, answers the heartbeats of the
+	// members in ack (and only theirs), and returns the members that
+	// got a datagram, which must all be heartbeats.
+	step := func(ack map[int]bool) (got []int) {
+		t.Helper()
+		clk.Advance(time.Second)
+		for i, d := range m {
+			q := d.queued(t)
+			for _, g := range q {
+				if g.Kind != wire.KindHeartbeat {
+					t.Fatalf("member %d got a %s", i, g.Kind)
+				}
+				if ack[i] {
+					d.ack(t, g, 0, testKey)
+					waitAcked(t, a, d, g.Seq)
+					lastAck = clk.Now()
+				}
+			}
+			if len(q) > 0 {
+				got = append(got, i)
+			}
+		}
+		soloBeats += len(solo.queued(t))
+		return got
+	}
+	// answers steps for d with member i answering, checking that only
+	// it is sent to, at least once in every 11 s.
+	answers := func(i int, d time.Duration) {
+		t.Helper()
+		last := clk.Now()
+		for end := clk.Now().Add(d); clk.Now().Before(end); {
+			got := step(map[int]bool{i: true})
+			if len(got) > 1 || len(got) == 1 && got[0] != i {
+				t.Fatalf("at %s: members %v got datagrams, want only member %d", clk.Now().Sub(start), got, i)
+			}
+			if len(got) == 1 {
+				last = clk.Now()
+			}
+			if clk.Now().Sub(last) > 11*time.Second {
+				t.Fatalf("at %s: member %d got nothing for 11 s", clk.Now().Sub(start), i)
+			}
+		}
+	}
+	// failsOver steps with nobody answering: member from keeps getting
+	// the heartbeats until 20 s after its last ACK, when member to gets
+	// one at once.
+	failsOver := func(from, to int) {
+		t.Helper()
+		for {
+			got := step(nil)
+			// from's last heartbeat may come in the same second.
+			if slices.Contains(got, to) && !slices.ContainsFunc(got, func(i int) bool { return i != to && i != from }) {
+				break
+			}
+			if len(got) > 1 || len(got) == 1 && got[0] != from || clk.Now().Sub(lastAck) > 20*time.Second {
+				t.Fatalf("at %s (last ACK at %s): members %v got datagrams, want member %d until 20 s after its last ACK, then %d",
+					clk.Now().Sub(start), lastAck.Sub(start), got, from, to)
+			}
+		}
+		if silent := clk.Now().Sub(lastAck); silent != 20*time.Second {
+			t.Fatalf("failed over from member %d to %d %s after its last ACK, want 20s", from, to, silent)
+		}
+		lastAck = clk.Now()
+	}
+	failovers := func() []string {
+		var out []string
+		for _, w := range log.msgs("WARN") {
+			if strings.Contains(w, "failing over") {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+
+	// Answered heartbeats keep the agent on the first member.
+	answers(0, 40*time.Second)
+	if st := a.Clusters()[0]; st.Failovers != 0 || st.Active[famV4] != m[0].addr().String() {
+		t.Fatalf("status while the first member answers: %+v", st)
+	}
+	failsOver(0, 1)
+	if f := failovers(); len(f) != 1 || f[0] != fmt.Sprintf("no ACK from cluster member %s over IPv4 for 20s: failing over to %s", m[0].addr(), m[1].addr()) {
+		t.Fatalf("fail-over warnings %q", f)
+	}
+	// The second answers: the agent stays there (the first does not
+	// get it back); then the third; then round to the first.
+	answers(1, 60*time.Second)
+	failsOver(1, 2)
+	failsOver(2, 0)
+	st := a.Clusters()
+	if len(st) != 1 || st[0].Failovers != 3 || st[0].Active[famV4] != m[0].addr().String() || st[0].Active[famV6] != "" || st[0].Entry != entry {
+		t.Fatalf("status after three fail-overs: %+v", st)
+	}
+	if f := failovers(); len(f) != 3 {
+		t.Fatalf("fail-over warnings %q, want 3", f)
+	}
+
+	stop()
+	m[0].nextKind(t, wire.KindShutdown)
+	for i, d := range m[1:] {
+		if q := d.queued(t); len(q) != 0 {
+			t.Fatalf("member %d got %d datagrams after the fail-over away from it", i+1, len(q))
+		}
+	}
+	// The separate entry got every heartbeat: one per 9-11 s throughout.
+	elapsed := clk.Now().Sub(start)
+	if min := int(elapsed/(11*time.Second)) + 1; soloBeats < min {
+		t.Fatalf("the separate server got %d heartbeats in %s, want at least %d", soloBeats, elapsed, min)
+	}
+	if q := solo.queued(t); len(q) != 1 || q[0].Kind != wire.KindShutdown {
+		t.Fatalf("the separate server's last datagrams: %d, want its shutdown", len(q))
+	}
+}
