@@ -52,11 +52,8 @@ type hub struct {
 	// is behind (Options.Behind).
 	share float64
 	// events are the alert and message frames waiting for a flush under a
-	// fan-out budget, in order, from eventsHead; eventBytes are their
-	// frames' bytes.
-	events     []*Event
-	eventsHead int
-	eventBytes int
+	// fan-out budget, in order.
+	events fifo
 
 	// fullSnapshot is the size of the latest snapshot of the whole fleet,
 	// measured whenever a client asks for one; see allowance.
@@ -158,19 +155,18 @@ func (h *hub) publish(e *Event) {
 		// sends hundreds of thousands. They wait for the next flush, in
 		// order and ahead of host and plugin frames, within the budget
 		// and a bound in bytes.
-		if h.eventBytes+len(e.Frame) > h.b.opt.PendingBytes {
+		if h.events.bytes+len(e.Frame) > h.b.opt.PendingBytes {
 			h.b.pendingDropped.Add(1)
 			h.b.noteDrop()
 			return
 		}
-		h.events = append(h.events, e)
-		h.eventBytes += len(e.Frame)
+		h.events.push(e)
 	} else if _, ok := h.pending.put(e, h.b.opt.PendingBytes); !ok {
 		h.b.pendingDropped.Add(1)
 		h.b.noteDrop()
 		return
 	}
-	h.b.pendingFrames.Store(int64(h.pending.len() + len(h.events) - h.eventsHead))
+	h.b.pendingFrames.Store(int64(h.pending.len() + h.events.len()))
 	if !h.armed {
 		h.armed = true
 		h.arm()
@@ -192,14 +188,15 @@ func (h *hub) arm() {
 	h.timer.Reset(h.b.opt.Coalesce)
 }
 
-// flush delivers the waiting events, oldest key first, within the fan-out
-// budget: each flush grants FanoutRate × Coalesce client frames (never
-// more than one window's worth, so an idle hub saves nothing up for a
-// burst), less while ingest is behind (see grant). What the grant does not cover waits for the next window, where a
-// newer frame of the same key replaces it in place: a daemon with more
-// changes than its budget sends every host's latest state, later, instead
-// of taking the cores that ingest needs. Without a FanoutRate everything
-// waiting goes at once.
+// flush delivers the waiting events within the fan-out budget: alert and
+// message events first, in order, then host and plugin events, oldest key
+// first. Each flush grants FanoutRate × Coalesce client frames (never more
+// than one window's worth, so an idle hub saves nothing up for a burst),
+// less while ingest is behind (see grant). What the grant does not cover
+// waits for the next window, where a newer frame of the same key replaces
+// it in place: a daemon with more changes than its budget sends every
+// host's latest state, later, instead of taking the cores that ingest
+// needs. Without a FanoutRate everything waiting goes at once.
 func (h *hub) flush() {
 	if h.b.opt.FanoutRate <= 0 {
 		for e := h.pending.pop(); e != nil; e = h.pending.pop() {
@@ -212,28 +209,17 @@ func (h *hub) flush() {
 	h.tokens = min(h.tokens+grant, grant)
 	// Alert and message frames first, in order; then host and plugin
 	// frames, oldest key first.
-	for h.tokens > 0 && h.eventsHead < len(h.events) {
-		e := h.events[h.eventsHead]
-		h.events[h.eventsHead] = nil
-		h.eventsHead++
-		h.eventBytes -= len(e.Frame)
-		h.tokens -= h.deliver(e)
-	}
-	if h.eventsHead == len(h.events) {
-		h.events, h.eventsHead = h.events[:0], 0
-	} else if h.eventsHead >= 1024 && h.eventsHead >= len(h.events)/2 {
-		n := copy(h.events, h.events[h.eventsHead:])
-		clear(h.events[n:])
-		h.events, h.eventsHead = h.events[:n], 0
-	}
 	for h.tokens > 0 {
-		e := h.pending.pop()
+		e := h.events.pop()
+		if e == nil {
+			e = h.pending.pop()
+		}
 		if e == nil {
 			break
 		}
 		h.tokens -= h.deliver(e)
 	}
-	n := h.pending.len() + len(h.events) - h.eventsHead
+	n := h.pending.len() + h.events.len()
 	h.b.pendingFrames.Store(int64(n))
 	if n > 0 && !h.armed {
 		h.armed = true

@@ -1,20 +1,56 @@
 package broadcast
 
+// fifo is a queue of events read from head, bounded by its owner in frame
+// bytes. Popping from the front never shifts the slice; once most of it is
+// spent, the rest moves to the front, so a queue that never empties does
+// not grow for ever. base is the absolute position of ev[0], for pending's
+// index.
+type fifo struct {
+	ev    []*Event
+	head  int
+	base  int
+	bytes int // frame bytes of ev[head:]
+}
+
+func (q *fifo) len() int { return len(q.ev) - q.head }
+
+func (q *fifo) push(e *Event) {
+	q.ev = append(q.ev, e)
+	q.bytes += len(e.Frame)
+}
+
+// pop removes and returns the oldest event; nil when none waits.
+func (q *fifo) pop() *Event {
+	if q.head == len(q.ev) {
+		return nil
+	}
+	e := q.ev[q.head]
+	q.ev[q.head] = nil
+	q.head++
+	q.bytes -= len(e.Frame)
+	switch {
+	case q.head == len(q.ev):
+		q.base += len(q.ev)
+		q.ev, q.head = q.ev[:0], 0
+	case q.head >= 1024 && q.head >= len(q.ev)/2:
+		n := copy(q.ev, q.ev[q.head:])
+		clear(q.ev[n:])
+		q.base += q.head
+		q.ev, q.head = q.ev[:n], 0
+	}
+	return e
+}
+
 // pending is the hub's coalescing buffer: the "host" and "plugin" events
 // waiting for a flush, one per (Type, Host, Key), in the order their key
 // first arrived. A newer event of a waiting key takes the old one's place,
 // so a key that changes faster than the hub may send it keeps its turn
-// and goes out with its latest frame.
-//
-// The queue is a slice read from head; slot maps a key to its absolute
-// position (base + index), so popping from the front and compacting never
-// rewrite the map.
+// and goes out with its latest frame. slot maps a key to its absolute
+// position in the queue (fifo.base + index), which popping and compacting
+// leave valid.
 type pending struct {
-	ev    []*Event
-	head  int
-	base  int
-	slot  map[coalesceKey]int
-	bytes int // frame bytes of ev[head:]
+	q    fifo
+	slot map[coalesceKey]int
 }
 
 func newPending() *pending { return &pending{slot: make(map[coalesceKey]int)} }
@@ -22,7 +58,7 @@ func newPending() *pending { return &pending{slot: make(map[coalesceKey]int)} }
 func keyOf(e *Event) coalesceKey { return coalesceKey{e.Type, e.Host, e.Key} }
 
 // len returns the number of events waiting.
-func (p *pending) len() int { return len(p.ev) - p.head }
+func (p *pending) len() int { return p.q.len() }
 
 // put adds e, or replaces the waiting event of its key; it reports
 // whether e replaced one. A new key is refused (false, false) when it
@@ -31,41 +67,24 @@ func (p *pending) len() int { return len(p.ev) - p.head }
 func (p *pending) put(e *Event, limit int) (replaced, ok bool) {
 	k := keyOf(e)
 	if abs, found := p.slot[k]; found {
-		i := abs - p.base
-		p.bytes += len(e.Frame) - len(p.ev[i].Frame)
-		p.ev[i] = e
+		i := abs - p.q.base
+		p.q.bytes += len(e.Frame) - len(p.q.ev[i].Frame)
+		p.q.ev[i] = e
 		return true, true
 	}
-	if p.bytes+len(e.Frame) > limit {
+	if p.q.bytes+len(e.Frame) > limit {
 		return false, false
 	}
-	p.slot[k] = p.base + len(p.ev)
-	p.ev = append(p.ev, e)
-	p.bytes += len(e.Frame)
+	p.slot[k] = p.q.base + len(p.q.ev)
+	p.q.push(e)
 	return false, true
 }
 
 // pop removes and returns the oldest waiting event; nil when none waits.
 func (p *pending) pop() *Event {
-	if p.head == len(p.ev) {
-		return nil
-	}
-	e := p.ev[p.head]
-	p.ev[p.head] = nil
-	p.head++
-	delete(p.slot, keyOf(e))
-	p.bytes -= len(e.Frame)
-	switch {
-	case p.head == len(p.ev):
-		p.base += len(p.ev)
-		p.ev, p.head = p.ev[:0], 0
-	case p.head >= 1024 && p.head >= len(p.ev)/2:
-		// Most of the slice is spent: move the rest to the front, so a
-		// queue that never empties does not grow for ever.
-		n := copy(p.ev, p.ev[p.head:])
-		clear(p.ev[n:])
-		p.base += p.head
-		p.ev, p.head = p.ev[:n], 0
+	e := p.q.pop()
+	if e != nil {
+		delete(p.slot, keyOf(e))
 	}
 	return e
 }

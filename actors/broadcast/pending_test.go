@@ -43,8 +43,8 @@ func TestPendingQueue(t *testing.T) {
 	}
 	for e := p.pop(); e != nil; e = p.pop() {
 	}
-	if p.len() != 0 || p.bytes != 0 || len(p.slot) != 0 {
-		t.Fatalf("drained queue: len %d, bytes %d, slots %d", p.len(), p.bytes, len(p.slot))
+	if p.len() != 0 || p.q.bytes != 0 || len(p.slot) != 0 {
+		t.Fatalf("drained queue: len %d, bytes %d, slots %d", p.len(), p.q.bytes, len(p.slot))
 	}
 
 	small := newPending()
