@@ -75,6 +75,7 @@ type fleetActor struct {
 	system    *actor.ActorSystem
 	idx       map[string]int // position of each host in the current snapshot
 	pending   map[string]*HostSummary
+	gone      map[string]bool // hosts handed to another member (cluster mode); nil until the first
 	scheduled bool
 	timer     *time.Timer
 	stats     *Stats
@@ -98,13 +99,17 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *HostSummary:
 		a.pending[m.Name] = m
-		if !a.scheduled {
-			a.scheduled = true
-			self, root := ctx.Self(), a.system.Root
-			// Publishing cadence is wall-clock pacing, not logic under test,
-			// so it uses a real timer even when the clock is a fake.
-			a.timer = time.AfterFunc(a.every, func() { root.Send(self, &flushTick{}) })
+		if a.gone != nil {
+			delete(a.gone, m.Name) // handed back again
 		}
+		a.schedule(ctx)
+	case *hostGone:
+		delete(a.pending, m.name)
+		if a.gone == nil {
+			a.gone = make(map[string]bool)
+		}
+		a.gone[m.name] = true
+		a.schedule(ctx)
 	case *flushTick:
 		a.scheduled = false
 		a.publish()
@@ -122,7 +127,21 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 	}
 }
 
+// schedule makes sure a publication is due.
+func (a *fleetActor) schedule(ctx actor.Context) {
+	if !a.scheduled {
+		a.scheduled = true
+		self, root := ctx.Self(), a.system.Root
+		// Publishing cadence is wall-clock pacing, not logic under test,
+		// so it uses a real timer even when the clock is a fake.
+		a.timer = time.AfterFunc(a.every, func() { root.Send(self, &flushTick{}) })
+	}
+}
+
 func (a *fleetActor) publish() {
+	if len(a.gone) > 0 {
+		a.forget()
+	}
 	if len(a.pending) == 0 {
 		return
 	}
@@ -180,4 +199,27 @@ func mergeByName(a, b []*HostSummary) []*HostSummary {
 	}
 	out = append(out, a[i:]...)
 	return append(out, b[j:]...)
+}
+
+// forget publishes a snapshot without the hosts handed to another member.
+func (a *fleetActor) forget() {
+	old := a.fleet.Snapshot()
+	next := &FleetSnapshot{ByState: old.ByState, Built: a.clock.Now()}
+	next.Hosts = make([]*HostSummary, 0, len(old.Hosts))
+	for _, h := range old.Hosts {
+		if a.gone[h.Name] {
+			next.ByState[h.State]--
+			delete(a.idx, h.Name)
+			continue
+		}
+		next.Hosts = append(next.Hosts, h)
+		if len(h.Alerts) > 0 {
+			next.Alerting = append(next.Alerting, h)
+		}
+	}
+	clear(a.gone)
+	for i, h := range next.Hosts {
+		a.idx[h.Name] = i
+	}
+	a.fleet.snap.Store(next)
 }

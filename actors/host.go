@@ -54,6 +54,7 @@ type hostEnv struct {
 	// with cur.
 	alerting     atomic.Pointer[alerting]
 	notifier     *actor.PID // nil: no notification channels
+	replicator   *actor.PID // nil: single node, nothing replicated (replicator.go)
 	silences     *silence.Store
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
 	listening    func() bool                                                  // whether any WebSocket client is connected
@@ -160,6 +161,9 @@ type hostActor struct {
 	restored      bool
 	frozen        bool
 	alertsResumed bool
+	// rep holds the replication flags (cluster mode, replica_host.go) in
+	// the byte left in this word: the actor stays in its size class.
+	rep repFlags
 }
 
 // savedHost is a host as the state files had it: its records, and when
@@ -189,8 +193,10 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.dirty = true
+		a.rep |= repDirty
 		a.st.check(a.env.clock.Now())
 		a.afterChange(ctx)
+		a.replicate(ctx)
 	case *pluginsQuery:
 		m.reply <- a.answer(m)
 	case *alertsQuery:
@@ -203,33 +209,25 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.dirty = true
 			a.alertsDirty = true
 			a.pushSummary(ctx)
+			// Who was paged goes to the successor at once: a takeover
+			// must not page them again.
+			a.rep |= repNow
+			a.replicate(ctx)
 		}
 	case *checkpointReq:
 		m.reply <- a.checkpoint(m.full)
 	case *freeze:
-		a.frozen = true
-		if a.timer != nil {
-			a.timer.Stop()
-			a.timer, a.timerAt = nil, time.Time{}
-		}
+		a.pause()
 		m.done <- struct{}{}
 	case *resume:
-		a.frozen = false
-		a.st.resumedAt = m.at
-		if !a.st.dyn {
-			a.st.expectSince = m.at
-		}
-		a.arm(ctx.Self())
-		if a.restored && !a.alertsResumed {
-			// The notifier runs from here on: what was firing or never
-			// delivered before the restart goes to it now.
-			a.alertsResumed = true
-			a.resumeAlerts(ctx)
-			if a.alertsDirty {
-				a.pushSummary(ctx)
-			}
-		}
+		a.resume(ctx, m.at)
 		m.done <- struct{}{}
+	case *replicaReq:
+		a.answerReplica(ctx, m)
+	case *handoffReq:
+		a.handOff(m)
+	case *adopt:
+		a.adoptRecord(ctx, m)
 	case *reconfigure:
 		a.reconfigure(ctx, m.al)
 		m.done <- struct{}{}
@@ -300,6 +298,11 @@ func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
 	}
 	a.env.stats.accept(msg.Kind())
 	a.dirty = true
+	a.rep |= repDirty
+	if a.rep&repSeen == 0 {
+		// A new host: its successor hears of it now, not a round later.
+		a.rep |= repNow | repSeen
+	}
 	if h.Sent > a.lastSent {
 		a.lastSent, a.lastRecv = h.Sent, h.Recv
 	}
@@ -323,12 +326,14 @@ func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
 		if a.alertsDirty {
 			a.pushSummary(ctx)
 		}
+		a.replicate(ctx)
 		return // otherwise samples do not change the host's summary
 	case *ingest.Silence:
 		a.requestSilence(ctx, m)
 		return
 	}
 	a.afterChange(ctx)
+	a.replicate(ctx)
 }
 
 // forgot counts and logs a sender instance whose window made room for a

@@ -165,6 +165,7 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 // message ("heartbeat OK -> CRITICAL: host DOWN: ...").
 func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch alert.Change, why string) {
 	a.alertsDirty = true
+	a.rep |= repNow // the successor learns of it at once (replicate)
 	now := ch.At
 	msg := alertMessage(ch)
 	if why != "" {
@@ -274,6 +275,7 @@ func (a *hostActor) dropAlert(ctx actor.Context, t *alert.Tracker, now time.Time
 	path := t.Path
 	a.alerts.remove(path)
 	a.dirty, a.alertsDirty = true, true
+	a.rep |= repNow
 	ch := alert.Change{Kind: alert.ChangeRecovery, Path: path, From: t.Level, To: alert.LevelOK, At: now, Notify: true}
 	msg := fmt.Sprintf("%s cleared: %s", path, why)
 	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg,

@@ -151,6 +151,10 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		close(m.done)
 	case *barrier:
 		close(m.done)
+	case *adoptHosts:
+		a.adopt(ctx, m)
+	case *releaseHosts:
+		a.release(ctx, m)
 	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
 		a.route(ctx, m.(ingest.Message))
 	default:
