@@ -71,6 +71,11 @@ func TestDefaultDaemon(t *testing.T) {
 		{"deadman.peer", d.Deadman.Peer, ""},
 		{"deadman.name", d.Deadman.Name, ""},
 		{"deadman enabled", d.Deadman.Enabled(), false},
+		{"cluster enabled", d.Cluster.Enabled(), false},
+		{"cluster.refresh", d.Cluster.Refresh, dur(time.Second)},
+		{"cluster.etcd_prefix", d.Cluster.EtcdPrefix, "/hbd"},
+		{"cluster.replicate_every", d.Cluster.ReplicateEvery, dur(2 * time.Second)},
+		{"cluster.fleet_every", d.Cluster.FleetEvery, dur(time.Second)},
 		{"api.token", len(d.API.Tokens), 0},
 		{"api.user", len(d.API.Users), 0},
 		{"api.tls_pem", d.API.TLSPem, ""},
@@ -234,9 +239,10 @@ func TestGoodDaemonConfigs(t *testing.T) {
 					},
 					Users: []APIUser{{Name: "alice", Scope: "write", PasswordHash: "$2a$10$WylJjcshTiyqXRvEvMH7mOsFwTQ4Wn6EjwxxGut0BZvrm89F0c4CC"}},
 				},
-				// full.toml has no [limits] or [runtime]: the defaults stand.
+				// full.toml has no [limits], [runtime] or [cluster]: the defaults stand.
 				Limits:  defaultLimits(),
 				Runtime: defaultRuntime(),
+				Cluster: defaultCluster(),
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
@@ -300,6 +306,20 @@ func TestGoodDaemonConfigs(t *testing.T) {
 			if n := d.Runtime.MemoryLimitBytes(); n != 3<<30 {
 				t.Errorf("MemoryLimitBytes() = %d, want 3 GiB", n)
 			}
+		}},
+		{"cluster_static.toml", func(d *Daemon) {
+			d.Cluster.Name, d.Cluster.Listen, d.Cluster.Provider = "prod", "127.0.0.11:51310", "static"
+			d.Cluster.Peers = []string{"127.0.0.11:51311", "127.0.0.12:51311", "hbd-c.example.net:51311"}
+			d.Cluster.HealthListen = "127.0.0.11:51311"
+			d.Cluster.Refresh = dur(2 * time.Second)
+			if !d.Cluster.Enabled() || d.Cluster.AdvertiseAddr() != "127.0.0.11:51310" {
+				t.Errorf("Enabled() = %v, AdvertiseAddr() = %q", d.Cluster.Enabled(), d.Cluster.AdvertiseAddr())
+			}
+		}},
+		{"cluster_etcd.toml", func(d *Daemon) {
+			d.Cluster = Cluster{Name: "prod.eu-1", Listen: "0.0.0.0:51310", Advertise: "hbd-a.example.net:51310", Provider: "etcd",
+				Refresh: dur(time.Second), EtcdEndpoints: []string{"127.0.0.1:2379", "http://[::1]:2379"}, EtcdPrefix: "/hbd/prod",
+				ReplicateEvery: dur(500 * time.Millisecond), FleetEvery: dur(3 * time.Second)}
 		}},
 		{"inline.toml", func(d *Daemon) {
 			d.HostKeys = map[string]string{"web1.example.com": "/etc/hbd/keys/web1.key"}

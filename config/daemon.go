@@ -76,6 +76,10 @@ type Daemon struct {
 	// API is the [api] table: authentication, TLS, profiling and limits
 	// of the HTTP listeners.
 	API API `toml:"api"`
+
+	// Cluster is the [cluster] table: this daemon as a member of a
+	// cluster. Absent, the daemon runs alone.
+	Cluster Cluster `toml:"cluster"`
 }
 
 // Default ports and sizes of the daemon.
@@ -110,6 +114,7 @@ func DefaultDaemon() Daemon {
 		API:           defaultAPI(),
 		Limits:        defaultLimits(),
 		Runtime:       defaultRuntime(),
+		Cluster:       defaultCluster(),
 	}
 }
 
@@ -313,6 +318,7 @@ func (d *Daemon) validate(r *report) {
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 	d.WebSocket.validate(r, top("websocket"))
 	d.validateAPI(r)
+	d.Cluster.validate(r, top("cluster"))
 }
 
 // validateMetricLengths checks that every threshold's metric fits

@@ -217,6 +217,7 @@ const (
 	whyHTTP     = "the HTTP listeners' guard (credentials, origins, limits) is built at start"
 	whyDeadman  = "the dead man's switch is started with the daemon"
 	whyFleet    = "/metrics/fleet is built at start"
+	whyCluster  = "cluster membership is joined at start: a member that changed its address, peers or periods would be another member"
 )
 
 // reloadKeys classifies every key of hbd.toml. A key missing here needs a
@@ -264,6 +265,11 @@ var reloadKeys = map[string]reloadKey{
 	"api.token": {why: whyHTTP}, "api.user": {why: whyHTTP}, "api.tls_pem": {why: whyTLSPath}, "api.tls_key": {why: whyTLSPath},
 	"api.pprof": {why: whyHTTP}, "api.rate": {why: whyHTTP}, "api.burst": {why: whyHTTP}, "api.rate_exempt": {why: whyHTTP},
 	"api.max_conns": {why: whyHTTP}, "api.max_conns_per_ip": {why: whyHTTP}, "api.read_timeout": {why: whyHTTP}, "api.idle_timeout": {why: whyHTTP},
+
+	"cluster.name": {why: whyCluster}, "cluster.listen": {why: whyCluster}, "cluster.advertise": {why: whyCluster},
+	"cluster.provider": {why: whyCluster}, "cluster.peers": {why: whyCluster}, "cluster.health_listen": {why: whyCluster},
+	"cluster.refresh": {why: whyCluster}, "cluster.etcd_endpoints": {why: whyCluster}, "cluster.etcd_prefix": {why: whyCluster},
+	"cluster.replicate_every": {why: whyCluster}, "cluster.fleet_every": {why: whyCluster},
 }
 
 // keyClass is how a reload treats key: a key nobody classified needs a

@@ -1,0 +1,424 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/labstack/echo"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Providers of membership.
+const (
+	ProviderStatic = "static" // protoactor's automanaged provider over a static peer list
+	ProviderEtcd   = "etcd"   // protoactor's etcd provider
+)
+
+// Config is what a Node needs to join its cluster; cmd/hbd fills it from
+// the [cluster] table.
+type Config struct {
+	Name          string        // cluster name; members must agree
+	Listen        string        // host:port of the remote (gRPC) listener
+	Advertise     string        // host:port peers dial; "" = Listen
+	Provider      string        // ProviderStatic or ProviderEtcd
+	Peers         []string      // static: every member's health_listen, self included
+	HealthListen  string        // static: host:port of this member's /_health
+	Refresh       time.Duration // static: how often every peer is polled
+	EtcdEndpoints []string      // etcd: the client endpoints
+	EtcdPrefix    string        // etcd: the key prefix members register under
+	// ConsensusWait bounds how long Start waits for every member to agree
+	// on the topology; default 5 s. Start returns without it: a member may
+	// start while the others are down.
+	ConsensusWait time.Duration
+	Logger        *slog.Logger
+}
+
+// TopologyChanged is sent to every subscriber (see Node.Subscribe) when
+// the cluster's membership changes: the placement before and after, and
+// the members that joined and left.
+type TopologyChanged struct {
+	Old, New     *Placement
+	Joined, Left []string
+}
+
+// Handler handles one frame sent to a service of this member: from is the
+// sender's advertised address when known, frame the bytes it sent. For a
+// Request the returned bytes are the answer; for a Send they are dropped.
+// It runs on the service actor's goroutine, one frame at a time, and must
+// be quick: decode and send to your own actors.
+type Handler func(from string, frame []byte) []byte
+
+// ServicePrefix prefixes a service's name to make the name of the actor
+// that receives its frames on every member.
+const ServicePrefix = "hbd-"
+
+// fromID is the name of the sender PID on one-way sends: it carries the
+// sender's address and tells the receiver not to answer.
+const fromID = "hbd-from"
+
+// Node is this daemon's membership of the cluster. Build it with NewNode,
+// register services with Handle, then Start; Stop leaves the cluster. In
+// single-node mode there is no Node: every user checks for nil.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	local *actor.ActorSystem // hbd's actor system: subscribers live there
+	self  string             // advertised address
+
+	// The cluster runs in an actor system of its own: protoactor's
+	// Cluster.Shutdown shuts its actor system down, which must not stop
+	// hbd's HostActors, and they must not stop with the cluster either.
+	system   *actor.ActorSystem
+	cluster  *cluster.Cluster
+	from     *actor.PID
+	topoSub  *eventstream.Subscription
+	health   net.Listener
+	handlers map[string]Handler
+
+	placement atomic.Pointer[Placement]
+	changes   atomic.Uint64
+
+	mu      sync.Mutex // guards subs and the version sequence of placements
+	subs    []*actor.PID
+	started bool
+	stopped bool
+}
+
+// NewNode prepares a member. local is the actor system of the actors that
+// Subscribe; it is not the cluster's.
+func NewNode(local *actor.ActorSystem, cfg Config) *Node {
+	if cfg.ConsensusWait == 0 {
+		cfg.ConsensusWait = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	self := cfg.Advertise
+	if self == "" {
+		self = cfg.Listen
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("cluster", cfg.Name), local: local, self: self, handlers: map[string]Handler{}}
+	n.placement.Store(NewPlacement(1, self, nil, nil, 0))
+	return n
+}
+
+// Self is this member's advertised remote address.
+func (n *Node) Self() string { return n.self }
+
+// Placement is the current placement; never nil. Before the first
+// topology it holds this member alone.
+func (n *Node) Placement() *Placement { return n.placement.Load() }
+
+// TopologyChanges is how many topology changes this member has seen.
+func (n *Node) TopologyChanges() uint64 { return n.changes.Load() }
+
+// Subscribe makes pid (an actor of the local system) receive a
+// *TopologyChanged on every change from now on.
+func (n *Node) Subscribe(pid *actor.PID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subs = append(n.subs, pid)
+}
+
+// Handle registers h for frames sent to service. Call it before Start.
+func (n *Node) Handle(service string, h Handler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		panic("member: Handle(" + service + ") after Start")
+	}
+	n.handlers[service] = h
+}
+
+func servicePID(member, service string) *actor.PID {
+	return actor.NewPID(member, ServicePrefix+service)
+}
+
+// Send sends frame to service on member, one way. Nothing tells whether it
+// arrived: frames that need it carry their own acknowledgement. Sending
+// to Self delivers locally.
+func (n *Node) Send(member, service string, frame []byte) {
+	if n.system == nil {
+		return
+	}
+	n.system.Root.RequestWithCustomSender(servicePID(member, service), wrapperspb.Bytes(frame), n.from)
+}
+
+// ErrNoAnswer is returned by Request when the member answered with
+// something other than bytes (no such service there, or it is gone).
+var ErrNoAnswer = errors.New("member: no answer from the service")
+
+// Request sends frame to service on member and waits up to timeout for the
+// handler's answer.
+func (n *Node) Request(member, service string, frame []byte, timeout time.Duration) ([]byte, error) {
+	if n.system == nil {
+		return nil, fmt.Errorf("member: request to %s on %s: not started", service, member)
+	}
+	res, err := n.system.Root.RequestFuture(servicePID(member, service), wrapperspb.Bytes(frame), timeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("member: request to %s on %s: %w", service, member, err)
+	}
+	b, ok := res.(*wrapperspb.BytesValue)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s on %s answered %T", ErrNoAnswer, service, member, res)
+	}
+	return b.Value, nil
+}
+
+// Consensus reports whether every member gossips the same topology, and
+// its hash.
+func (n *Node) Consensus() (uint64, bool) {
+	if n.cluster == nil {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	return n.cluster.MemberList.TopologyConsensus(ctx)
+}
+
+// Start joins the cluster: it starts the remote listener, the service
+// actors, gossip and the provider, then waits up to ConsensusWait for
+// every member to agree on the topology. An error leaves nothing running.
+func (n *Node) Start() (err error) {
+	n.mu.Lock()
+	n.started = true
+	n.mu.Unlock()
+	defer func() {
+		if err != nil {
+			n.shutdown(false)
+		}
+	}()
+	host, port, err := splitHostPort(n.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cluster listen %q: %w", n.cfg.Listen, err)
+	}
+	prov, err := n.provider()
+	if err != nil {
+		return err
+	}
+	acfg := actor.Configure()
+	log := n.log
+	acfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
+	}
+	n.system = actor.NewActorSystemWithConfig(acfg)
+	n.from = actor.NewPID(n.self, fromID)
+	rc := remote.Configure(host, port, remote.WithAdvertisedHost(n.self))
+	// The kind is never activated (no grain per host): members advertise
+	// it so that Rendezvous, which filters members by kind, places hosts.
+	kind := cluster.NewKind(KindHost, actor.PropsFromFunc(func(actor.Context) {}))
+	ccfg := cluster.Configure(n.cfg.Name, prov, disthash.New(), rc, cluster.WithKinds(kind))
+	if err := catch("create the cluster", func() { n.cluster = cluster.New(n.system, ccfg) }); err != nil {
+		return err
+	}
+	n.topoSub = n.system.EventStream.Subscribe(n.onEvent)
+	for service, h := range n.handlers {
+		if _, err := n.system.Root.SpawnNamed(serviceProps(h), ServicePrefix+service); err != nil {
+			return fmt.Errorf("cluster service %s: %w", service, err)
+		}
+	}
+	// StartMember panics when the remote port is taken or the provider
+	// cannot register (etcd unreachable): turn that into an error.
+	if err := catch("start the member", n.cluster.StartMember); err != nil {
+		return fmt.Errorf("%w (listen %s, provider %s)", err, n.cfg.Listen, n.cfg.Provider)
+	}
+	n.waitConsensus()
+	return nil
+}
+
+// waitConsensus waits until every member gossips the same topology, up to
+// ConsensusWait.
+func (n *Node) waitConsensus() {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ConsensusWait)
+	defer cancel()
+	start := time.Now()
+	hash, ok := n.cluster.MemberList.TopologyConsensus(ctx)
+	p := n.Placement()
+	if !ok {
+		n.log.Warn("cluster: no topology consensus yet; serving with this member's view", "waited", n.cfg.ConsensusWait, "members", p.Members)
+		return
+	}
+	n.log.Info("cluster: joined", "self", n.self, "members", p.Members, "topology", hash, "after", time.Since(start).Round(time.Millisecond))
+}
+
+// provider builds the membership provider the config names.
+func (n *Node) provider() (cluster.ClusterProvider, error) {
+	switch n.cfg.Provider {
+	case ProviderStatic:
+		return n.staticProvider()
+	case ProviderEtcd:
+		p, err := etcd.NewWithConfig(n.cfg.EtcdPrefix, clientv3.Config{Endpoints: n.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("cluster provider etcd %v: %w", n.cfg.EtcdEndpoints, err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("cluster provider %q: want %q or %q", n.cfg.Provider, ProviderStatic, ProviderEtcd)
+}
+
+// staticProvider is protoactor's automanaged provider with our own health
+// listener: left to itself it listens on 0.0.0.0, and in its testing mode
+// (which takes a prepared echo server) it serves nothing, so the
+// /_health route is ours too, answering what it would.
+func (n *Node) staticProvider() (cluster.ClusterProvider, error) {
+	_, hport, err := splitHostPort(n.cfg.HealthListen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster health_listen %q: %w", n.cfg.HealthListen, err)
+	}
+	ln, err := net.Listen("tcp", n.cfg.HealthListen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster health_listen: %w", err)
+	}
+	n.health = ln
+	e := echo.New()
+	e.Listener = ln
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/_health", func(c echo.Context) error {
+		host, port, err := n.system.GetHostPort()
+		if err != nil {
+			return c.NoContent(http.StatusServiceUnavailable)
+		}
+		return c.JSON(http.StatusOK, automanaged.NewNode(n.cfg.Name, n.system.ID, host, port, hport, []string{KindHost}))
+	})
+	return automanaged.NewWithTesting(n.cfg.Refresh, hport, e, n.cfg.Peers...), nil
+}
+
+// onEvent runs on the provider's goroutine for everything published on the
+// cluster's event stream: it turns a topology into a placement and tells
+// the subscribers, without blocking.
+func (n *Node) onEvent(ev any) {
+	t, ok := ev.(*cluster.ClusterTopology)
+	if !ok {
+		return
+	}
+	var addrs, ids []string
+	for _, m := range t.Members {
+		if m.HasKind(KindHost) {
+			addrs = append(addrs, m.Address())
+			ids = append(ids, m.Id)
+		}
+	}
+	n.mu.Lock()
+	old := n.placement.Load()
+	next := NewPlacement(old.Version+1, n.self, addrs, ids, t.TopologyHash)
+	n.placement.Store(next)
+	subs := slices.Clone(n.subs)
+	n.mu.Unlock()
+	n.changes.Add(1)
+	joined, left := diff(old, next)
+	n.log.Info("cluster: topology changed", "version", next.Version, "members", next.Members, "joined", joined, "left", left, "hash", t.TopologyHash)
+	msg := &TopologyChanged{Old: old, New: next, Joined: joined, Left: left}
+	for _, pid := range subs {
+		n.local.Root.Send(pid, msg)
+	}
+}
+
+// Stop leaves the cluster gracefully: the provider deregisters this member
+// (the others see it leave at once instead of after a failed poll or an
+// expired lease), then the remote listener closes. It takes about two
+// seconds (protoactor waits for the handover of grains, of which we have
+// none). Safe to call more than once.
+func (n *Node) Stop() { n.shutdown(true) }
+
+func (n *Node) shutdown(graceful bool) {
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return
+	}
+	n.stopped = true
+	n.mu.Unlock()
+	if n.topoSub != nil {
+		n.system.EventStream.Unsubscribe(n.topoSub)
+	}
+	switch {
+	case n.cluster != nil && n.cluster.Remote != nil:
+		if err := catch("stop the member", func() { n.cluster.Shutdown(graceful) }); err != nil {
+			n.log.Warn("cluster: stop", "err", err)
+		}
+	case n.system != nil:
+		n.system.Shutdown()
+	}
+	if n.health != nil {
+		n.health.Close() // usually closed by the provider already
+	}
+}
+
+// serviceProps is the actor that hands each frame of a service to h and,
+// for a request, answers with what h returns.
+func serviceProps(h Handler) *actor.Props {
+	return actor.PropsFromFunc(func(ctx actor.Context) {
+		b, ok := ctx.Message().(*wrapperspb.BytesValue)
+		if !ok {
+			return // lifecycle messages
+		}
+		sender := ctx.Sender()
+		from := ""
+		if sender != nil {
+			from = sender.Address
+		}
+		out := h(from, b.Value)
+		if sender != nil && sender.Id != fromID {
+			ctx.Respond(wrapperspb.Bytes(out))
+		}
+	})
+}
+
+// catch runs f and turns a panic into an error naming what.
+func catch(what string, f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cluster: cannot %s: %v", what, r)
+		}
+	}()
+	f()
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", p, err)
+	}
+	return host, port, nil
+}
+
+// minLevel drops records below min: protoactor logs routine events at
+// Info.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(as), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}
