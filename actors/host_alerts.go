@@ -252,6 +252,9 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 				ch.Kind = alert.ChangeRecovery
 			}
 			msg := alertMessage(ch) + " (not delivered before the restart)"
+			if a.rep&takenOver != 0 {
+				msg = alertMessage(ch) + " (not delivered before its cluster member left)"
+			}
 			a.sendNotice(ctx, t, ch, msg)
 		case t.Level != alert.LevelOK:
 			n := notify.Notification{

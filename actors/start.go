@@ -41,7 +41,7 @@ func New(cfg Config) *System {
 		return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
 	}
 	as := actor.NewActorSystemWithConfig(acfg)
-	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{},
+	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, Replica: &ReplicaStats{},
 		Refusals: limits.NewRefusals(limits.Options{Logger: log}),
 		cfg:      cfg, actors: as, pool: newPoolDispatcher(0, 300), clock: cfg.Clock, log: log}
 	// Named before it exists: the HostActors are spawned (restored)
@@ -52,6 +52,9 @@ func New(cfg Config) *System {
 	// channels too, so that a reload can add the first.
 	s.notifier = actor.NewPID(as.Address(), notifierName)
 	s.dropBase = make(map[string]notify.Drops)
+	if cfg.Replica != nil {
+		s.replicator = actor.NewPID(as.Address(), replicatorName)
+	}
 	return s
 }
 
@@ -73,6 +76,7 @@ func (s *System) Steps() []Step {
 		{"journal", s.startJournal},
 		{"fleet index", s.startFleet},
 		{"hosts", s.startHosts},
+		{"replication", s.startReplication},
 		{"final checkpoint", s.startFinalCheckpoint},
 		{"notifier", s.startNotifier},
 		{"resume", s.resumeHosts},
@@ -234,13 +238,14 @@ func (s *System) startHosts() (func(), error) {
 		stats:     s.Stats,
 		rejects:   s.Rejected.Table(s.ingest.Sockets()),
 
-		notifier:  s.notifier,
-		silences:  s.Silences,
-		broadcast: s.publish,
-		listening: s.listening,
-		log:       log,
-		limits:    &cfg.Limits,
-		refusals:  s.Refusals,
+		notifier:   s.notifier,
+		replicator: s.replicator,
+		silences:   s.Silences,
+		broadcast:  s.publish,
+		listening:  s.listening,
+		log:        log,
+		limits:     &cfg.Limits,
+		refusals:   s.Refusals,
 	}
 	env.alerting.Store(alertingOf(cfg))
 	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -71,6 +72,9 @@ type Config struct {
 	// Limits are the caps on what one agent can make the daemon keep;
 	// zero fields take their defaults.
 	Limits limits.Config
+	// Replica turns replication to the hosts' successors on (cluster
+	// mode, replicator.go); nil in single-node mode.
+	Replica *ReplicaConfig
 }
 
 func (c *Config) setDefaults() {
@@ -105,6 +109,14 @@ func (c *Config) setDefaults() {
 		c.State.Every = 10 * time.Second
 	}
 	c.Limits.SetDefaults()
+	if c.Replica != nil {
+		if c.Replica.Every <= 0 {
+			c.Replica.Every = 2 * time.Second
+		}
+		if c.Replica.MaxReplicas <= 0 {
+			c.Replica.MaxReplicas = defaultMaxReplicas
+		}
+	}
 }
 
 // System is the actor pipeline: UDP ingest, registry and HostActors, fleet
@@ -125,6 +137,8 @@ type System struct {
 	State *StateStats
 	// Refusals counts what the [limits] caps refused, by limit.
 	Refusals *limits.Refusals
+	// Replica counts replication in cluster mode; zero otherwise.
+	Replica *ReplicaStats
 	// Broadcaster is the WebSocket stream's hub actor; nil without
 	// WebSocket. Its connections are an http/ws Endpoint built on it,
 	// which must stop before the hub does.
@@ -163,6 +177,15 @@ type System struct {
 	// whether anybody is connected; nil without WebSocket.
 	publish   func(ctx actor.Context, typ, host, key string, frame []byte)
 	listening func() bool
+
+	// replicator is the replicator's PID (cluster mode; nil otherwise),
+	// named before it is spawned like the notifier; replicating says it
+	// runs; handoffs are the hand-overs in progress; badFrameLog is when
+	// a bad replica frame was last logged (unix ns).
+	replicator  *actor.PID
+	replicating atomic.Bool
+	handoffs    sync.WaitGroup
+	badFrameLog atomic.Int64
 
 	clock Clock
 	log   *slog.Logger
