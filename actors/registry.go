@@ -104,6 +104,15 @@ type registryActor struct {
 	// perSource counts the dynamic hosts each source address registered
 	// (see admitHost); nil until the first.
 	perSource map[netip.Addr]int
+	// owns says whether this cluster member owns a host; nil on a single
+	// node. A member spawns only the declared hosts it owns: the others
+	// are their owners' (and UNKNOWN there until they report).
+	owns func(host string) bool
+}
+
+// declared reports whether the registry spawns a declared host itself.
+func (a *registryActor) declared(name string) bool {
+	return a.owns == nil || a.owns(name)
 }
 
 func (a *registryActor) Receive(ctx actor.Context) {
@@ -133,7 +142,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		}
 		a.restore = nil // the records now live in the actors
 		for name := range a.watch {
-			if _, ok := a.reg.Lookup(name); !ok {
+			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
 				a.publish(name, a.spawn(ctx, name, false))
 			}
 		}
@@ -144,7 +153,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		// A reload: hosts newly declared are expected from now on.
 		a.watch = m.watch
 		for name := range a.watch {
-			if _, ok := a.reg.Lookup(name); !ok {
+			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
 				a.publish(name, a.spawn(ctx, name, false))
 			}
 		}

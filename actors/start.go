@@ -52,8 +52,11 @@ func New(cfg Config) *System {
 	// channels too, so that a reload can add the first.
 	s.notifier = actor.NewPID(as.Address(), notifierName)
 	s.dropBase = make(map[string]notify.Drops)
-	if cfg.Replica != nil {
-		s.replicator = actor.NewPID(as.Address(), replicatorName)
+	if cfg.Cluster != nil {
+		s.Cluster = newCluster(s, *cfg.Cluster)
+		s.newReplication()
+	} else if cfg.Replica != nil {
+		s.newReplication()
 	}
 	return s
 }
@@ -69,12 +72,19 @@ const notifierName = "notifier"
 // silences, in that order. cmd/hbd runs them as start/stop pairs beside
 // its own (HTTP, dead man's switch); Start runs them for tests.
 func (s *System) Steps() []Step {
-	return []Step{
+	steps := []Step{
 		{"udp", s.bindUDP},
 		{"silences", s.startSilences},
 		{"websocket hub", s.startBroadcaster},
 		{"journal", s.startJournal},
 		{"fleet index", s.startFleet},
+	}
+	// A member joins before its hosts are spawned: only the declared
+	// hosts it owns are.
+	if s.Cluster != nil {
+		steps = append(steps, Step{"cluster", s.Cluster.start})
+	}
+	return append(steps, []Step{
 		{"hosts", s.startHosts},
 		{"replication", s.startReplication},
 		{"final checkpoint", s.startFinalCheckpoint},
@@ -82,7 +92,7 @@ func (s *System) Steps() []Step {
 		{"resume", s.resumeHosts},
 		{"checkpoints", s.startCheckpoints},
 		{"ingest", s.startIngest},
-	}
+	}...)
 }
 
 // Start prepares a System and starts every step. An error (a UDP port in
@@ -137,7 +147,11 @@ func (s *System) bindUDP() (func(), error) {
 	}
 	s.ingest = in
 	s.openedAt = s.clock.Now()
-	s.Rejected = rejected.New(in.Sockets()+1, rejected.Options{Logger: s.log})
+	tables := in.Sockets() + 1
+	if s.Cluster != nil {
+		tables++ // the Injector's, for datagrams other members forward
+	}
+	s.Rejected = rejected.New(tables, rejected.Options{Logger: s.log})
 	return in.Close, nil
 }
 
@@ -267,8 +281,12 @@ func (s *System) startHosts() (func(), error) {
 	s.loaded = loaded
 	restored := make(chan []*actor.PID, 1)
 	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log,
+		a := &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log,
 			restore: loaded.Hosts, openedAt: s.openedAt, restored: restored}
+		if s.Cluster != nil {
+			a.owns = s.Cluster.Owns
+		}
+		return a
 	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))
 	s.restored = <-restored
 	return func() { s.poison(s.Registry.pid) }, nil
@@ -386,8 +404,19 @@ func (s *System) startCheckpoints() (func(), error) {
 // startIngest starts reading the UDP sockets: a reader and an ACK writer
 // per socket. Its stop closes the sockets and waits for both.
 func (s *System) startIngest() (func(), error) {
-	s.ingest.Start(ingest.Deps{Router: ingestRouter{reg: s.Registry, root: s.actors.Root}, Clock: s.clock, Stats: &s.Stats.Counters,
-		Rejected: s.Rejected, Limits: &s.cfg.Limits, Refusals: s.Refusals, Logger: s.log})
+	deps := ingest.Deps{Router: ingestRouter{reg: s.Registry, root: s.actors.Root}, Clock: s.clock, Stats: &s.Stats.Counters,
+		Rejected: s.Rejected, Limits: &s.cfg.Limits, Refusals: s.Refusals, Logger: s.log}
+	if s.Cluster != nil {
+		deps.Router = clusterRouter{ingestRouter: deps.Router.(ingestRouter), c: s.Cluster}
+	}
+	s.ingest.Start(deps)
+	if s.Cluster != nil {
+		s.Cluster.injector.Store(s.ingest.NewInjector(deps, s.ingest.Sockets()+1, s.Cluster))
+		return func() {
+			s.Cluster.injector.Store(nil)
+			s.ingest.Stop()
+		}, nil
+	}
 	return s.ingest.Stop, nil
 }
 

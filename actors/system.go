@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/broadcast"
+	"github.com/hbd-project/hbd/actors/member"
 	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/internal/limits"
@@ -72,8 +73,12 @@ type Config struct {
 	// Limits are the caps on what one agent can make the daemon keep;
 	// zero fields take their defaults.
 	Limits limits.Config
-	// Replica turns replication to the hosts' successors on (cluster
-	// mode, replicator.go); nil in single-node mode.
+	// Cluster, when set, makes the daemon a cluster member (see Cluster);
+	// nil: single node.
+	Cluster *member.Config
+	// Replica tunes replication to the hosts' successors (replicator.go),
+	// which runs in cluster mode; nil there takes the defaults, and its
+	// Link defaults to the cluster's member.
 	Replica *ReplicaConfig
 }
 
@@ -109,6 +114,9 @@ func (c *Config) setDefaults() {
 		c.State.Every = 10 * time.Second
 	}
 	c.Limits.SetDefaults()
+	if c.Cluster != nil && c.Replica == nil {
+		c.Replica = &ReplicaConfig{}
+	}
 	if c.Replica != nil {
 		if c.Replica.Every <= 0 {
 			c.Replica.Every = 2 * time.Second
@@ -143,6 +151,8 @@ type System struct {
 	// WebSocket. Its connections are an http/ws Endpoint built on it,
 	// which must stop before the hub does.
 	Broadcaster *broadcast.Broadcaster
+	// Cluster is cluster mode's part; nil on a single node.
+	Cluster *Cluster
 
 	cfg      Config
 	actors   *actor.ActorSystem

@@ -23,6 +23,23 @@ const (
 	handoffGiveUp = 30 * time.Second
 )
 
+// newReplication prepares replication (cluster mode, or a test's
+// ReplicaConfig with a Link of its own): the replicator's name, and on a
+// member the replica service and the hold on each new placement
+// (BeforePlacement).
+func (s *System) newReplication() {
+	rc := *s.cfg.Replica
+	if rc.Link == nil {
+		rc.Link = s.Cluster.Node
+	}
+	s.cfg.Replica = &rc
+	s.replicator = actor.NewPID(s.actors.Address(), replicatorName)
+	if s.Cluster != nil {
+		s.Cluster.Node.Handle(ReplicaService, s.ReplicaFrame)
+		s.Cluster.Node.BeforePublish(s.BeforePlacement)
+	}
+}
+
 // startReplication spawns the replicator, in cluster mode. It needs the
 // registry, so it starts after the hosts; BeforePlacement does nothing
 // until it has.

@@ -115,6 +115,9 @@ func New(sys *actors.System, opt Options) *Server {
 	opt.Collectors = append(opt.Collectors, notifyCollector{sys})
 	fleet := newFleetExposition(sys, opt.Fleet, opt.Logger)
 	opt.Collectors = append(opt.Collectors, fleetCollector{fleet})
+	if sys.Cluster != nil {
+		opt.Collectors = append(opt.Collectors, clusterCollector{sys.Cluster, sys.Registry})
+	}
 	s.metrics = newMetrics(sys, opt.Collectors...)
 	r.GET("/metrics", s.metrics.handler())
 	r.GET("/metrics/fleet", fleet.handler)
@@ -133,6 +136,7 @@ func New(sys *actors.System, opt Options) *Server {
 	r.DELETE("/api/0/silences/{id}", s.deleteSilence)
 	r.GET("/api/0/messages", s.messages)
 	r.GET("/api/0/stats", s.stats)
+	r.GET("/api/0/cluster", s.cluster)
 	r.POST("/-/reload", reloadHandler(opt.Reload))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such path: %s", ctx.Path()))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,8 +96,9 @@ type Node struct {
 	placement atomic.Pointer[Placement]
 	changes   atomic.Uint64
 
-	mu      sync.Mutex // guards subs and the version sequence of placements
+	mu      sync.Mutex // guards subs, gate and the version sequence of placements
 	subs    []*actor.PID
+	gate    func(*TopologyChanged)
 	started bool
 	stopped bool
 }
@@ -119,6 +121,9 @@ func NewNode(local *actor.ActorSystem, cfg Config) *Node {
 	return n
 }
 
+// Config is the configuration the node was made with.
+func (n *Node) Config() Config { return n.cfg }
+
 // Self is this member's advertised remote address.
 func (n *Node) Self() string { return n.self }
 
@@ -135,6 +140,17 @@ func (n *Node) Subscribe(pid *actor.PID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.subs = append(n.subs, pid)
+}
+
+// BeforePublish makes f run on every change of membership before the new
+// placement is published (Placement, and the subscribers' message): the
+// readers keep routing by the old one until f returns. Replication uses it
+// to restore the hosts of a member that left before their datagrams come
+// here. f runs on the provider's goroutine and must return within seconds.
+func (n *Node) BeforePublish(f func(*TopologyChanged)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.gate = f
 }
 
 // Handle registers h for frames sent to service. Call it before Start.
@@ -182,15 +198,44 @@ func (n *Node) Request(member, service string, frame []byte, timeout time.Durati
 	return b.Value, nil
 }
 
-// Consensus reports whether every member gossips the same topology, and
-// its hash.
+// Consensus reports whether every member of this member's topology
+// gossips the same topology, and its hash. (protoactor's own
+// TopologyConsensus never reports one at the pinned version: its check
+// collects the members' states into a copy of its slice and its active
+// member set is never filled.) It asks the local gossip actor.
 func (n *Node) Consensus() (uint64, bool) {
-	if n.cluster == nil {
+	p := n.Placement()
+	if n.cluster == nil || p.Hash == 0 {
 		return 0, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	return n.cluster.MemberList.TopologyConsensus(ctx)
+	states, err := n.cluster.Gossip.GetState(cluster.TopologyKey)
+	if err != nil {
+		return p.Hash, false
+	}
+	for _, id := range p.IDs {
+		kv := gossipOf(states, id)
+		if kv == nil {
+			return p.Hash, false
+		}
+		var t cluster.ClusterTopology
+		if kv.Value == nil || kv.Value.UnmarshalTo(&t) != nil || t.TopologyHash != p.Hash {
+			return p.Hash, false
+		}
+	}
+	return p.Hash, true
+}
+
+// gossipOf finds a member's gossip state: gossip keys members by their
+// actor system's ID, which is the member ID of the static provider and
+// the part after "@" of the etcd provider's.
+func gossipOf(states map[string]*cluster.GossipKeyValue, memberID string) *cluster.GossipKeyValue {
+	if kv, ok := states[memberID]; ok {
+		return kv
+	}
+	if i := strings.LastIndexByte(memberID, '@'); i >= 0 {
+		return states[memberID[i+1:]]
+	}
+	return nil
 }
 
 // Start joins the cluster: it starts the remote listener, the service
@@ -246,10 +291,12 @@ func (n *Node) Start() (err error) {
 // waitConsensus waits until every member gossips the same topology, up to
 // ConsensusWait.
 func (n *Node) waitConsensus() {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ConsensusWait)
-	defer cancel()
 	start := time.Now()
-	hash, ok := n.cluster.MemberList.TopologyConsensus(ctx)
+	hash, ok := n.Consensus()
+	for !ok && time.Since(start) < n.cfg.ConsensusWait {
+		time.Sleep(100 * time.Millisecond)
+		hash, ok = n.Consensus()
+	}
 	p := n.Placement()
 	if !ok {
 		n.log.Warn("cluster: no topology consensus yet; serving with this member's view", "waited", n.cfg.ConsensusWait, "members", p.Members)
@@ -318,13 +365,23 @@ func (n *Node) onEvent(ev any) {
 	n.mu.Lock()
 	old := n.placement.Load()
 	next := NewPlacement(old.Version+1, n.self, addrs, ids, t.TopologyHash)
+	gate := n.gate
+	n.mu.Unlock()
+	joined, left := diff(old, next)
+	msg := &TopologyChanged{Old: old, New: next, Joined: joined, Left: left}
+	if gate != nil && (len(joined) > 0 || len(left) > 0) {
+		// The hosts move first (a takeover restores them here), so no
+		// datagram reaches this member's readers for a host it now owns
+		// before that host is back. Only this goroutine publishes
+		// placements, so old stays the current one meanwhile.
+		gate(msg)
+	}
+	n.mu.Lock()
 	n.placement.Store(next)
 	subs := slices.Clone(n.subs)
 	n.mu.Unlock()
 	n.changes.Add(1)
-	joined, left := diff(old, next)
 	n.log.Info("cluster: topology changed", "version", next.Version, "members", next.Members, "joined", joined, "left", left, "hash", t.TopologyHash)
-	msg := &TopologyChanged{Old: old, New: next, Joined: joined, Left: left}
 	for _, pid := range subs {
 		n.local.Root.Send(pid, msg)
 	}

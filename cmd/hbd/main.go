@@ -172,6 +172,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		// (below) is what cuts a slow client off; the frame bound holds a
 		// flush.
 		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond},
+		Cluster:   clusterConfig(cfg),
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in

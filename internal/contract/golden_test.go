@@ -144,6 +144,15 @@ var shapes = []shape{
 	}, prefixed("silences[].", []string{"id", "host", "metric", "comment", "origin", "until", "created"})},
 	{"silences_empty.json", func(t *testing.T) []byte { return SilencesBody(nil) }, []string{"silences"}},
 	{"silence_deleted.json", func(t *testing.T) []byte { return DeletedBody("5f0c1d2e3a4b5c6d") }, []string{"deleted"}},
+	{"cluster.json", func(t *testing.T) []byte {
+		return AppendCluster(nil, &Cluster{Name: "prod", Self: "10.0.0.12:50010", Provider: "static", HostsOwned: 9835,
+			Version: 4, Hash: 0x0123456789abcdef, Consensus: true, Changes: 3, Members: []ClusterMember{
+				{Address: "10.0.0.11:50010", ID: "hbd-5f0c1d2e"}, {Address: "10.0.0.12:50010", ID: "hbd-3a4b5c6d", Self: true},
+				{Address: "10.0.0.13:50010"},
+			}})
+	}, []string{"enabled", "name", "self", "provider", "hosts_owned", "topology.version", "topology.hash", "topology.consensus",
+		"topology.changes", "members[].address", "members[].id", "members[].self"}},
+	{"cluster_disabled.json", func(t *testing.T) []byte { return ClusterDisabledBody() }, []string{"enabled"}},
 	{"stats.json", func(t *testing.T) []byte {
 		var dropped []Count
 		for i, r := range wire.AllReasons() {

@@ -24,6 +24,8 @@ import (
 // a new public shape needs its schema.
 var goldenSchemas = map[string][]string{
 	"alerts.json":               {"FleetAlerts"},
+	"cluster.json":              {"Cluster"},
+	"cluster_disabled.json":     {"Cluster"},
 	"error.json":                {"Error"},
 	"frame_alert.json":          {"AlertFrame", "Frame"},
 	"frame_error.json":          {"ErrorFrame", "Frame"},

@@ -167,6 +167,7 @@ func (in *Ingest) Start(d Deps) {
 		in.writers = append(in.writers, w)
 		r := newReader(in.cfg, d, w, d.Rejected.Table(i))
 		r.watch = &in.watch
+		r.socket = i
 		in.wg.Add(2)
 		go func() { defer in.wg.Done(); r.run(c) }()
 		go func() { defer in.wg.Done(); w.run(in.done) }()
@@ -199,10 +200,12 @@ func (in *Ingest) Stop() {
 const readBatch = 64
 
 // route is a reader's cached route of a host, with the host's name, so a
-// message's Header.Host costs no allocation.
+// message's Header.Host costs no allocation. fwd is to as a RemoteRoute,
+// found once when the route is cached; nil in single-node mode.
 type route struct {
 	to   Route
 	host string
+	fwd  RemoteRoute
 }
 
 // reader is one socket's read loop and what it keeps between datagrams;
@@ -210,7 +213,7 @@ type route struct {
 type reader struct {
 	cfg     Config
 	d       Deps
-	acks    *ackWriter
+	acks    ackSink // the socket's ACK writer; nil (not a nil *ackWriter) for none
 	rej     *rejected.Table
 	sg      *signers
 	routes  map[string]route // this reader's cache of the Router; grows with the registered hosts
@@ -218,10 +221,17 @@ type reader struct {
 	// watch is the declared hosts: Ingest's, which a reload replaces;
 	// cfg.Watch for a reader made alone.
 	watch *atomic.Pointer[map[string]bool]
+	// socket is the index of the reader's socket; fwd the datagram it
+	// hands a RemoteRoute, reused.
+	socket int
+	fwd    Datagram
 }
 
 func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader {
-	r := &reader{cfg: cfg, d: d, acks: acks, rej: rej, sg: newSigners(cfg.Keys), routes: make(map[string]route)}
+	r := &reader{cfg: cfg, d: d, rej: rej, sg: newSigners(cfg.Keys), routes: make(map[string]route)}
+	if acks != nil {
+		r.acks = acks
+	}
 	r.watch = new(atomic.Pointer[map[string]bool])
 	r.watch.Store(&cfg.Watch)
 	return r
@@ -276,6 +286,14 @@ func (r *reader) handle(batch *udp.Batch) {
 				continue
 			}
 		}
+		// In cluster mode a host owned by another member gets the
+		// verified datagram undecoded: the owner decodes and caps it.
+		if rt.fwd != nil {
+			r.fwd = Datagram{Socket: r.socket, From: from, Recv: now, Raw: p}
+			if rt.fwd.Forward(&r.fwd) {
+				continue
+			}
+		}
 		if h.Kind == wire.KindSample && !r.admitSampleSize(now, from, &h) {
 			continue
 		}
@@ -305,6 +323,7 @@ func (r *reader) lookup(now time.Time, from netip.AddrPort, host []byte) (route,
 	name := string(host)
 	if to, ok := r.d.Router.Lookup(name); ok {
 		rt := route{to: to, host: name}
+		rt.fwd, _ = to.(RemoteRoute)
 		r.routes[name] = rt
 		return rt, true
 	}
