@@ -173,6 +173,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		// flush.
 		WebSocket: &broadcast.Options{Coalesce: 20 * time.Millisecond},
 		Cluster:   clusterConfig(cfg),
+		Replica:   replicaConfig(cfg),
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in
