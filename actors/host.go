@@ -253,6 +253,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			// Declared: expected from now on, and overdue if it never reports.
 			a.st.expectSince = a.env.clock.Now()
 			a.arm(ctx.Self())
+		} else if a.env.replicator != nil {
+			// In a cluster a dynamic host is born of its first datagram,
+			// which publishes it: its UNKNOWN summary before that datagram
+			// is applied would show a host handed back to this member (and
+			// seen UP on its previous owner) as UNKNOWN for an instant.
+			return
 		}
 		s := a.st.summary()
 		s.src = a
