@@ -65,8 +65,10 @@ const (
 	// is given up (counted) rather than kept for ever for a dead member.
 	replicaInflight = 1024
 	// replicaAckWait is how long a frame may wait for its ack before it
-	// is given up: the lag stops counting it.
-	replicaAckWait = 10 * time.Second
+	// is given up: the lag stops counting it. A frame is lost when its
+	// successor dies or is still starting; the next rounds send its hosts'
+	// records again.
+	replicaAckWait = 5 * time.Second
 	// handoffWait bounds a hand-over frame's round trip; handoffPace is
 	// how many records a second a hand-over sends at most, so the share
 	// of a returning member comes back without a storm.

@@ -116,31 +116,23 @@ func (s *System) takeOver(ch *member.TopologyChanged) {
 	s.actors.Root.Send(s.journal, &Event{Time: s.clock.Now(), Kind: "system", Msg: msg})
 }
 
-// adopt has the registry spawn (or update) the hosts of recs and waits
-// until each has resumed. It returns the hosts taken and how many were
-// refused.
+// adopt has the registry spawn (or update) the hosts of recs, resuming
+// with liveness counted from at. It returns once the registry has them
+// (a datagram routed from then on reaches them after their record), not
+// once each has resumed: a starved member must not hold the placement,
+// or a hand-over's ack, for that. It returns the hosts taken and how
+// many were refused.
 func (s *System) adopt(recs []*statefile.Record, at time.Time) ([]*actor.PID, int) {
-	done := make(chan struct{}, len(recs))
+	done := make(chan struct{}, len(recs)) // room for every answer: nobody waits on them
 	reply := make(chan adoptResult, 1)
 	s.actors.Root.Send(s.Registry.pid, &adoptHosts{recs: recs, at: at, done: done, reply: reply})
-	var res adoptResult
-	timeout := time.NewTimer(ckptWait)
-	defer timeout.Stop()
 	select {
-	case res = <-reply:
-	case <-timeout.C:
+	case res := <-reply:
+		return res.pids, res.refused
+	case <-time.After(ckptWait):
 		s.log.Error("the registry did not answer in time", "hosts", len(recs))
 		return nil, 0
 	}
-	for range recs {
-		select {
-		case <-done:
-		case <-timeout.C:
-			s.log.Warn("hosts did not answer in time", "message", "adopt")
-			return res.pids, res.refused
-		}
-	}
-	return res.pids, res.refused
 }
 
 // receiveHandoff applies a hand-over frame: its hosts are spawned here (or
