@@ -414,6 +414,7 @@ enabled = false
 		{method: "GET", path: "/api/0/messages?since=yesterday", status: 400, bad: true},
 		{method: "GET", path: "/api/0/messages?since=-1", status: 400, bad: true},
 		{method: "GET", path: "/api/0/stats", status: 200},
+		{method: "GET", path: "/api/0/cluster", status: 200}, // {"enabled":false}: this daemon runs alone
 		{method: "GET", path: "/metrics", status: 200},
 		{method: "GET", path: "/metrics/fleet", status: 200},
 		{method: "GET", path: "/metrics/fleet?host=web*&host=db01", status: 200},

@@ -91,6 +91,7 @@ type Node struct {
 	from     *actor.PID
 	topoSub  *eventstream.Subscription
 	health   net.Listener
+	prov     cluster.ClusterProvider
 	handlers map[string]Handler
 
 	placement atomic.Pointer[Placement]
@@ -258,6 +259,7 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return err
 	}
+	n.prov = prov
 	acfg := actor.Configure()
 	log := n.log
 	acfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger {
@@ -387,11 +389,14 @@ func (n *Node) onEvent(ev any) {
 	}
 }
 
-// Stop leaves the cluster gracefully: the provider deregisters this member
-// (the others see it leave at once instead of after a failed poll or an
-// expired lease), then the remote listener closes. It takes about two
-// seconds (protoactor waits for the handover of grains, of which we have
-// none). Safe to call more than once.
+// Stop leaves the cluster. With the static provider the health listener
+// closes first, so the others drop this member at their next poll; with
+// etcd its lease expires (3 s): the provider's own Shutdown writes a flag
+// its keep-alive goroutine reads without a lock. Then gossip says this
+// member left and the remote listener closes at once: protoactor's
+// graceful Shutdown waits 2 s for grain handovers (we have no grains) and
+// up to 10 s for gRPC streams the other members keep open. Safe to call
+// more than once.
 func (n *Node) Stop() { n.shutdown(true) }
 
 func (n *Node) shutdown(graceful bool) {
@@ -407,7 +412,12 @@ func (n *Node) shutdown(graceful bool) {
 	}
 	switch {
 	case n.cluster != nil && n.cluster.Remote != nil:
-		if err := catch("stop the member", func() { n.cluster.Shutdown(graceful) }); err != nil {
+		if graceful && n.cfg.Provider == ProviderStatic {
+			if err := catch("stop the provider", func() { _ = n.prov.Shutdown(true) }); err != nil {
+				n.log.Warn("cluster: stop", "err", err)
+			}
+		}
+		if err := catch("stop the member", func() { n.cluster.Shutdown(false) }); err != nil {
 			n.log.Warn("cluster: stop", "err", err)
 		}
 	case n.system != nil:
