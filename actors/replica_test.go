@@ -94,7 +94,9 @@ func (l *pairLink) change(s *System, members []string) {
 // startMember starts a System replicating over link.
 func startMember(t *testing.T, clock *fakeClock, link *pairLink, o persistOpts) *System {
 	t.Helper()
-	o.dir = t.TempDir()
+	if o.dir == "" {
+		o.dir = t.TempDir()
+	}
 	o.replica = &ReplicaConfig{Link: link, Every: time.Hour}
 	return startPersist(t, clock, o)
 }
@@ -346,5 +348,37 @@ func TestReplicaFrameRefusesBadInput(t *testing.T) {
 	b.wait(b.replicator)
 	if got := b.Replica.Stored.Load(); got != 1 {
 		t.Errorf("stored %d from a good frame, want 1", got)
+	}
+}
+
+// A member restores from its own state files only the hosts it owns now:
+// a copy of another member's host would turn DOWN here, for want of its
+// datagrams, and page.
+func TestRestoreKeepsOnlyOwnedHosts(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	dir := t.TempDir()
+	both := member.NewPlacement(2, memberA, []string{memberA, memberB}, nil, 0)
+	mine, theirs := ownedBy(both, memberA, 1)[0], ownedBy(both, memberB, 1)[0]
+	alone := newPairLink(memberA, memberA)
+	a := startMember(t, clock, alone, persistOpts{dir: dir, hook: hook.URL})
+	newTestAgent(t, a, clock, mine).beat()
+	newTestAgent(t, a, clock, theirs).beat()
+	a.Stop()
+
+	a = startMember(t, clock, newPairLink(memberA, memberA, memberB), persistOpts{dir: dir, hook: hook.URL})
+	if _, ok := a.Registry.Lookup(mine); !ok {
+		t.Errorf("%s, owned here, not restored", mine)
+	}
+	if _, ok := a.Registry.Lookup(theirs); ok {
+		t.Errorf("%s, owned by the other member, restored here", theirs)
+	}
+	// Past its deadline: nothing pages for the host left to its owner.
+	// The page of the owned host's silence is the barrier.
+	clock.Advance(time.Minute)
+	eventually(t, "the owned host's page", func() bool { return hook.got() != "" })
+	settle(a)
+	if got := hook.got(); got != "problem:heartbeat:CRITICAL" {
+		t.Errorf("pages %q, want the owned host's alone", got)
 	}
 }

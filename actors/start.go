@@ -285,6 +285,9 @@ func (s *System) startHosts() (func(), error) {
 			restore: loaded.Hosts, openedAt: s.openedAt, restored: restored}
 		if s.Cluster != nil {
 			a.owns = s.Cluster.Owns
+		} else if s.cfg.Replica != nil {
+			link := s.cfg.Replica.Link // a test's members
+			a.owns = func(host string) bool { return link.Placement().Local(host) }
 		}
 		return a
 	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))
