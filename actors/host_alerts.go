@@ -211,7 +211,14 @@ func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Cha
 		v := ch.Value.Num
 		n.Value = &v
 	}
-	ctx.Send(a.env.notifier, &alertNotice{n: n, host: ctx.Self()})
+	to := a.env.notifier
+	if a.env.replicator != nil && !a.frozen {
+		// In a cluster the transition reaches the host's successor
+		// before anyone is paged (replicatorActor.hold), so a page
+		// repeated after a takeover is the same event, with the same ID.
+		to = a.env.replicator
+	}
+	ctx.Send(to, &alertNotice{n: n, host: ctx.Self()})
 }
 
 // resumeAlerts runs once for a host restored at start, when it resumes. It drops the alerts

@@ -366,7 +366,10 @@ func TestRestoreKeepsOnlyOwnedHosts(t *testing.T) {
 	newTestAgent(t, a, clock, theirs).beat()
 	a.Stop()
 
-	a = startMember(t, clock, newPairLink(memberA, memberA, memberB), persistOpts{dir: dir, hook: hook.URL})
+	la, lb := newPairLink(memberA, memberA, memberB), newPairLink(memberB, memberA, memberB)
+	a = startMember(t, clock, la, persistOpts{dir: dir, hook: hook.URL})
+	b := startMember(t, clock, lb, persistOpts{hook: hook.URL})
+	la.peers[memberB], lb.peers[memberA] = b, a
 	if _, ok := a.Registry.Lookup(mine); !ok {
 		t.Errorf("%s, owned here, not restored", mine)
 	}
@@ -381,4 +384,33 @@ func TestRestoreKeepsOnlyOwnedHosts(t *testing.T) {
 	if got := hook.got(); got != "problem:heartbeat:CRITICAL" {
 		t.Errorf("pages %q, want the owned host's alone", got)
 	}
+}
+
+// A page waits until the host's successor has the transition: with the
+// successor unreachable nothing is sent; once it is gone from the
+// cluster, the page goes.
+func TestPageWaitsForTheSuccessor(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	la, lb := newPairLink(memberA, memberA, memberB), newPairLink(memberB, memberA, memberB)
+	a := startMember(t, clock, la, persistOpts{hook: hook.URL})
+	b := startMember(t, clock, lb, persistOpts{hook: hook.URL})
+	la.peers[memberB], lb.peers[memberA] = b, a
+
+	h := newTestAgent(t, a, clock, ownedBy(la.Placement(), memberA, 1)[0])
+	h.beat()
+	caughtUp(t, a)
+	la.mu.Lock()
+	la.cut = true // B stops hearing from A
+	la.mu.Unlock()
+	clock.Advance(30 * time.Second)
+	eventually(t, "DOWN", func() bool { return stateOf(a, h.name) == StateDown })
+	settle(a)
+	a.wait(a.replicator) // the record is sent: the page waits for its ack
+	a.wait(a.notifier)
+	if got := hook.got(); got != "" {
+		t.Fatalf("paged before the successor had the transition: %q", got)
+	}
+	la.change(a, []string{memberA}) // B left
+	eventually(t, "the page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
 }

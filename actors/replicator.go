@@ -198,6 +198,8 @@ type (
 	replicaTick struct{}
 	// replicaFlush sends the records waiting for their frame.
 	replicaFlush struct{}
+	// replicaExpire gives up the frames whose ack is overdue.
+	replicaExpire struct{}
 	// replicaFrame is a decoded KindReplica frame from another member.
 	replicaFrame struct{ recs clusterwire.Records }
 	// replicaAck is a decoded KindReplicaAck.
@@ -210,11 +212,13 @@ type (
 	}
 )
 
-// inflight is a frame awaiting its ack.
+// inflight is a frame awaiting its ack, with the notifications that wait
+// for it.
 type inflight struct {
-	to   string
-	sent time.Time
-	n    int
+	to      string
+	sent    time.Time
+	n       int
+	notices []*alertNotice
 }
 
 // replicatorActor batches the owned hosts' records into frames to their
@@ -236,13 +240,20 @@ type replicatorActor struct {
 	// in a takeover replicate to their new successors.
 	placement *member.Placement
 	batch     map[string][]clusterwire.Record // successor -> records waiting for their frame
-	flushing  bool                            // a replicaFlush is due
-	seq       uint64                          // frames sent
-	recSeq    uint64                          // records sent: their number (clusterwire.Record.Seq)
-	inflight  map[uint64]inflight
-	rounds    int
-	fullNext  bool
-	timer     Timer
+	// Notifications wait until the successor has the transition they
+	// tell of (hold): held by host until its record comes, then with the
+	// record's frame (batchNotices, then inflight) until its ack.
+	notifier     *actor.PID
+	held         map[string][]*alertNotice
+	batchNotices map[string][]*alertNotice
+	flushing     bool // a replicaFlush is due
+	pid          *actor.PID
+	seq          uint64 // frames sent
+	recSeq       uint64 // records sent: their number (clusterwire.Record.Seq)
+	inflight     map[uint64]inflight
+	rounds       int
+	fullNext     bool
+	timer        Timer
 }
 
 func (a *replicatorActor) Receive(ctx actor.Context) {
@@ -251,8 +262,11 @@ func (a *replicatorActor) Receive(ctx actor.Context) {
 		a.arm(ctx.Self())
 	case *replicaRecord:
 		a.add(ctx, m)
+	case *alertNotice:
+		a.hold(ctx, m)
 	case *replicaFlush:
 		a.flushing = false
+		a.releaseHeld()
 		for to := range a.batch {
 			a.flush(to)
 		}
@@ -260,6 +274,8 @@ func (a *replicatorActor) Receive(ctx actor.Context) {
 		a.timer = nil
 		a.round(ctx)
 		a.arm(ctx.Self())
+	case *replicaExpire:
+		a.expire()
 	case *replicaFrame:
 		a.keep(m.recs)
 	case *replicaAck:
@@ -276,6 +292,7 @@ func (a *replicatorActor) Receive(ctx actor.Context) {
 		a.dropLeft(m.Left)
 		a.fullNext = true
 	case *barrier:
+		a.releaseHeld()
 		a.flushAll()
 		close(m.done)
 	case *actor.Stopping:
@@ -302,30 +319,41 @@ func (a *replicatorActor) round(ctx actor.Context) {
 	for _, pid := range a.registry.PIDs() {
 		ctx.Send(pid, req)
 	}
+	a.expire()
+	// What the hosts answer comes after this message: flush it soon.
+	a.scheduleFlush(ctx)
+}
+
+// expire gives up the frames that waited too long for their ack; the
+// notifications that waited for them go out.
+func (a *replicatorActor) expire() {
 	now := a.clock.Now()
 	for seq, f := range a.inflight {
 		if now.Sub(f.sent) > replicaAckWait {
 			delete(a.inflight, seq)
 			a.stats.GivenUp.Add(1)
+			a.release(f.notices)
 		}
 	}
 	a.noteOldest()
-	// What the hosts answer comes after this message: flush it soon.
-	a.scheduleFlush(ctx)
 }
 
 // add queues a host's record for its successor.
 func (a *replicatorActor) add(ctx actor.Context, m *replicaRecord) {
 	p := a.placement
-	if !p.Local(m.host) {
-		return // handed over, or a change is being applied: its owner replicates it
+	notices := a.held[m.host]
+	delete(a.held, m.host)
+	to := ""
+	if p.Local(m.host) { // else handed over, or a change is being applied: its owner replicates it
+		to = p.Successor(m.host) // "" alone: nobody to replicate to
 	}
-	to := p.Successor(m.host)
 	if to == "" {
-		return // alone: nobody to replicate to
+		a.release(notices)
+		return
 	}
 	a.recSeq++
 	a.batch[to] = append(a.batch[to], clusterwire.Record{Host: m.host, Seq: a.recSeq, Bytes: m.rec})
+	a.batchNotices[to] = append(a.batchNotices[to], notices...)
 	if len(a.batch[to]) >= clusterwire.MaxRecords {
 		a.flush(to)
 		return
@@ -357,6 +385,8 @@ func (a *replicatorActor) flush(to string) {
 		return
 	}
 	delete(a.batch, to)
+	notices := a.batchNotices[to]
+	delete(a.batchNotices, to)
 	now := a.clock.Now()
 	a.seq++
 	frame := clusterwire.AppendRecords(nil, clusterwire.KindReplica, &clusterwire.Records{From: a.self, Seq: a.seq, Sent: now.UnixNano(), Records: recs})
@@ -368,22 +398,33 @@ func (a *replicatorActor) flush(to string) {
 				oldest = seq
 			}
 		}
+		a.release(a.inflight[oldest].notices)
 		delete(a.inflight, oldest)
 		a.stats.GivenUp.Add(1)
 	}
-	a.inflight[a.seq] = inflight{to: to, sent: now, n: len(recs)}
+	a.inflight[a.seq] = inflight{to: to, sent: now, n: len(recs), notices: notices}
+	if len(notices) > 0 {
+		// Pages wait for this ack: a successor that died must not hold
+		// them longer than replicaAckWait, whatever the round's period.
+		root, self := a.system.Root, a.self
+		_ = self
+		time.AfterFunc(replicaAckWait+replicaFlushWait, func() { root.Send(a.pid, &replicaExpire{}) })
+	}
 	a.noteOldest()
 	a.stats.FramesSent.Add(1)
 	a.stats.RecordsSent.Add(uint64(len(recs)))
 	a.link.Send(to, ReplicaService, frame)
 }
 
-// acked notes a successor's ack.
+// acked notes a successor's ack: the notifications that waited for it
+// go to the notifier.
 func (a *replicatorActor) acked(ack clusterwire.Ack) {
-	if _, ok := a.inflight[ack.Seq]; !ok {
+	f, ok := a.inflight[ack.Seq]
+	if !ok {
 		return // given up already, or not ours
 	}
 	delete(a.inflight, ack.Seq)
+	a.release(f.notices)
 	a.stats.Acked.Add(1)
 	if ack.Refused > 0 {
 		a.stats.RefusedByPeer.Add(ack.Refused)
@@ -406,17 +447,48 @@ func (a *replicatorActor) noteOldest() {
 	a.stats.oldest.Store(oldest.UnixNano())
 }
 
-// dropLeft forgets what was on its way to members that left.
+// dropLeft forgets what was on its way to members that left; the
+// notifications that waited for it go out now.
 func (a *replicatorActor) dropLeft(left []string) {
 	for _, m := range left {
 		delete(a.batch, m)
+		a.release(a.batchNotices[m])
+		delete(a.batchNotices, m)
 		for seq, f := range a.inflight {
 			if f.to == m {
+				a.release(f.notices)
 				delete(a.inflight, seq)
 			}
 		}
 	}
 	a.noteOldest()
+}
+
+// hold keeps a host's notification until the successor has the host's
+// record that follows it (the HostActor sends the record after the
+// notice, in the same message). Owner order: transition, replica,
+// delivery, "notified", replica: only a member killed between a delivery
+// and the last replica (milliseconds) leaves a page to be sent again, and
+// then as the same event (notify.Notification.ID).
+func (a *replicatorActor) hold(ctx actor.Context, m *alertNotice) {
+	a.held[m.n.Host] = append(a.held[m.n.Host], m)
+	a.scheduleFlush(ctx)
+}
+
+// releaseHeld sends the notifications whose host sent no record after
+// them (a frozen or departing host): nothing to wait for.
+func (a *replicatorActor) releaseHeld() {
+	for host, ns := range a.held {
+		a.release(ns)
+		delete(a.held, host)
+	}
+}
+
+// release hands notifications to the notifier.
+func (a *replicatorActor) release(ns []*alertNotice) {
+	for _, n := range ns {
+		a.system.Root.Send(a.notifier, n)
+	}
 }
 
 // keep stores another member's replicas and acks the frame.

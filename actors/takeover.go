@@ -54,6 +54,7 @@ func (s *System) startReplication() (func(), error) {
 			system: s.actors, stats: s.Replica, log: s.log,
 			store:     newReplicaStore(rc.MaxReplicas, s.Replica, s.clock, s.log),
 			placement: rc.Link.Placement(), batch: make(map[string][]clusterwire.Record), inflight: make(map[uint64]inflight),
+			notifier: s.notifier, held: make(map[string][]*alertNotice), batchNotices: make(map[string][]*alertNotice),
 		}
 	}), replicatorName)
 	if err != nil {
