@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -79,7 +80,7 @@ func freeClusterPorts(t *testing.T, n int) clusterPorts {
 		}
 		l.Close()
 		for _, c := range closers {
-			c()
+			_ = c()
 		}
 		if ok {
 			got = append(got, port)
@@ -251,31 +252,46 @@ type clusterStats struct {
 }
 
 // runBenches runs one hbd-bench per member, each sending perMember
-// hosts' heartbeats to that member only (disjoint host names), and waits
-// for all of them.
-func (c *cluster) runBenches(t *testing.T, perMember int, duration string) {
+// hosts' heartbeats to that member only (disjoint host names), waits for
+// all of them and returns how many ACKs they received.
+func (c *cluster) runBenches(t *testing.T, perMember int, duration string) uint64 {
 	t.Helper()
 	errs := make([]error, len(c.members))
 	outs := make([][]byte, len(c.members))
+	reports := make([]string, len(c.members))
 	var wg sync.WaitGroup
 	for i, d := range c.members {
+		reports[i] = filepath.Join(t.TempDir(), "bench.json")
 		cmd := exec.Command(bins.bench, "load", "-addr", c.udp(i), "-http", d.http, "-key", c.keyPath,
 			"-hosts", strconv.Itoa(perMember), "-first-host", strconv.Itoa(1+i*perMember), "-duration", duration,
-			"-hb-interval", "2s", "-plugins", "0", "-settle", "500ms", "-shutdown-rate", "0", "-quiet")
+			"-hb-interval", "2s", "-plugins", "0", "-settle", "1s", "-shutdown-rate", "0", "-quiet", "-json", reports[i])
 		wg.Go(func() { outs[i], errs[i] = cmd.CombinedOutput() })
 	}
 	wg.Wait()
+	var acks uint64
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("hbd-bench to %s: %v\n%s", c.udp(i), err, outs[i])
 		}
+		var rep struct {
+			AckRTT *struct {
+				N uint64 `json:"n"`
+			} `json:"ack_rtt_ms"`
+		}
+		b, err := os.ReadFile(reports[i])
+		if err != nil || json.Unmarshal(b, &rep) != nil || rep.AckRTT == nil {
+			t.Fatalf("hbd-bench to %s: no ACKs in its report (%v): %s", c.udp(i), err, b)
+		}
+		acks += rep.AckRTT.N
 	}
+	return acks
 }
 
 // checkOwnership waits until the members hold hosts hosts between them and
 // every datagram read was applied and ACKed, then checks that each host
-// lives on exactly one member, the one protoactor's rendezvous names.
-func (c *cluster) checkOwnership(t *testing.T, hosts int) {
+// lives on exactly one member, the one protoactor's rendezvous names, and
+// that the agents got (nearly) every ACK: acks is what hbd-bench counted.
+func (c *cluster) checkOwnership(t *testing.T, hosts int, acks uint64) {
 	t.Helper()
 	var total clusterStats
 	var owned []int
@@ -307,6 +323,12 @@ func (c *cluster) checkOwnership(t *testing.T, hosts int) {
 	if total.Received < uint64(hosts) {
 		t.Fatalf("only %d datagrams received for %d hosts", total.Received, hosts)
 	}
+	// The benches stop listening a second after their last datagram, so
+	// an ACK delayed longer on a starved machine is not counted.
+	if acks > total.AcksSent || float64(acks) < 0.95*float64(total.AcksSent) {
+		t.Errorf("the agents got %d ACKs, the members sent %d", acks, total.AcksSent)
+	}
+	t.Logf("%d datagrams received, applied and ACKed; the agents counted %d ACKs", total.Received, acks)
 	var addrs []string
 	for i := range c.members {
 		addrs = append(addrs, c.remote(i))
@@ -415,8 +437,13 @@ func (c *cluster) checkCleanStop(t *testing.T) {
 // it.
 func TestClusterStatic(t *testing.T) {
 	t.Parallel()
-	clusterScenario(t, "static", 1000, "4s", func(int) *cluster { return startCluster(t, 3, "") })
+	clusterScenario(t, "static", 1000, "4s", func(int) *cluster { return startCluster(t, 3, benchLimits) })
 }
+
+// benchLimits lifts the cap on hosts per source address: every simulated
+// host sends from 127.0.0.1, and an owner applies the cap to the agent's
+// address of a forwarded datagram as to its own.
+const benchLimits = "[limits]\nhosts_per_source = 0\n"
 
 // clusterScenario starts a 3-member cluster, runs the load and checks it
 // (see TestClusterStatic). When the membership changed during the load, the
@@ -429,7 +456,7 @@ func clusterScenario(t *testing.T, provider string, perMember int, duration stri
 		c := start(attempt)
 		c.checkViews(t, 3, provider)
 		before := c.views(t)
-		c.runBenches(t, perMember, duration)
+		acks := c.runBenches(t, perMember, duration)
 		if changed := c.changedSince(t, before); changed != "" {
 			if attempt == 1 {
 				t.Logf("the membership changed during the load (%s); once more on a fresh cluster", changed)
@@ -438,7 +465,7 @@ func clusterScenario(t *testing.T, provider string, perMember int, duration stri
 			}
 			t.Fatalf("the membership changed during the load again (%s)", changed)
 		}
-		c.checkOwnership(t, 3*perMember)
+		c.checkOwnership(t, 3*perMember, acks)
 		c.checkViews(t, 3, provider)
 		c.checkCleanStop(t)
 		return
@@ -467,10 +494,17 @@ func startEtcd(t *testing.T) string {
 	if _, err := os.Stat(etcdBin); errors.Is(err, os.ErrNotExist) {
 		t.Skipf("%s is missing: install Debian's etcd-server (.ci/run does) to run the etcd provider test", etcdBin)
 	}
+	// Its data in memory where the machine has /dev/shm: on a busy disk
+	// an fsync can outlast the members' 3 s leases.
+	dataDir := filepath.Join(t.TempDir(), "etcd")
+	if shm, err := os.MkdirTemp("/dev/shm", "hbd-e2e-etcd-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		dataDir = shm
+	}
 	ports := freePorts(t, 2)
 	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	p := start(t, etcdBin, nil, "--name", "e2e", "--data-dir", filepath.Join(t.TempDir(), "etcd"),
+	p := start(t, etcdBin, nil, "--name", "e2e", "--data-dir", dataDir,
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "e2e="+peer,
 		"--log-level", "warn")
@@ -496,7 +530,7 @@ func TestClusterEtcd(t *testing.T) {
 	t.Parallel()
 	endpoint := startEtcd(t)
 	clusterScenario(t, "etcd", 200, "3s", func(attempt int) *cluster {
-		return launchCluster(t, 3, "", func(_ *cluster, _ int) string {
+		return launchCluster(t, 3, benchLimits, func(_ *cluster, _ int) string {
 			return fmt.Sprintf("provider = \"etcd\"\netcd_endpoints = [%q]\netcd_prefix = \"/hbd-e2e-%d\"\n", endpoint, attempt)
 		})
 	})
