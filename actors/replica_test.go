@@ -414,3 +414,36 @@ func TestPageWaitsForTheSuccessor(t *testing.T) {
 	la.change(a, []string{memberA}) // B left
 	eventually(t, "the page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
 }
+
+// A page whose successor never acknowledges (it hangs, and has not left)
+// goes once the ack is replicaAckWait overdue.
+func TestPageGoesWhenTheAckIsOverdue(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	la, lb := newPairLink(memberA, memberA, memberB), newPairLink(memberB, memberA, memberB)
+	a := startMember(t, clock, la, persistOpts{hook: hook.URL})
+	b := startMember(t, clock, lb, persistOpts{hook: hook.URL})
+	la.peers[memberB], lb.peers[memberA] = b, a
+
+	h := newTestAgent(t, a, clock, ownedBy(la.Placement(), memberA, 1)[0])
+	h.beat()
+	caughtUp(t, a)
+	la.mu.Lock()
+	la.cut = true
+	la.mu.Unlock()
+	clock.Advance(30 * time.Second)
+	eventually(t, "DOWN", func() bool { return stateOf(a, h.name) == StateDown })
+	settle(a)
+	a.wait(a.replicator)
+	a.wait(a.notifier)
+	if got := hook.got(); got != "" {
+		t.Fatalf("paged before the ack was overdue: %q", got)
+	}
+	clock.Advance(replicaAckWait + time.Second)
+	// What the expiry timer (real time) sends when it fires.
+	a.actors.Root.Send(a.replicator, &replicaExpire{})
+	eventually(t, "the page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	if got := a.Replica.GivenUp.Load(); got == 0 {
+		t.Error("the frame was not counted as given up")
+	}
+}

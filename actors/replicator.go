@@ -259,6 +259,7 @@ type replicatorActor struct {
 func (a *replicatorActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.pid = ctx.Self()
 		a.arm(ctx.Self())
 	case *replicaRecord:
 		a.add(ctx, m)
@@ -406,9 +407,8 @@ func (a *replicatorActor) flush(to string) {
 	if len(notices) > 0 {
 		// Pages wait for this ack: a successor that died must not hold
 		// them longer than replicaAckWait, whatever the round's period.
-		root, self := a.system.Root, a.self
-		_ = self
-		time.AfterFunc(replicaAckWait+replicaFlushWait, func() { root.Send(a.pid, &replicaExpire{}) })
+		root, self := a.system.Root, a.pid
+		time.AfterFunc(replicaAckWait+replicaFlushWait, func() { root.Send(self, &replicaExpire{}) })
 	}
 	a.noteOldest()
 	a.stats.FramesSent.Add(1)
