@@ -406,10 +406,14 @@ min_level = "WARNING"
 	// The value drops: the recovery, sent by the pager's owner now (the
 	// restarted member, which got the alert with the host), is the
 	// barrier after which any page repeated by a move would have come.
-	send(func(e wire.Envelope) ([]byte, error) {
-		return wire.AppendSample(nil, sg, e, "load", []byte(`{"value":5}`))
-	})
-	waitFor(t, 10*time.Second, "the recovery", func() bool {
+	lastSample = time.Time{}
+	waitFor(t, 20*time.Second, "the recovery", func() bool {
+		if time.Since(lastSample) > time.Second { // as above: sent again until seen
+			send(func(e wire.Envelope) ([]byte, error) {
+				return wire.AppendSample(nil, sg, e, "load", []byte(`{"value":5}`))
+			})
+			lastSample = time.Now()
+		}
 		pages, _ := recv.snapshot()
 		return len(pages) > 0 && strings.HasPrefix(pages[len(pages)-1], "recovery:")
 	})
