@@ -206,7 +206,9 @@ type clusterRoute struct {
 }
 
 func (r *clusterRoute) place(p *member.Placement) {
-	r.version, r.owner, r.queue = p.Version, p.Owner(r.host), nil
+	// The HostActor is looked up again: a host handed over and back has
+	// another one.
+	r.version, r.owner, r.queue, r.pid = p.Version, p.Owner(r.host), nil, nil
 	if r.owner != p.Self {
 		r.queue = r.c.forward.Queue(r.owner)
 	}

@@ -114,6 +114,8 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		a.pending[m.Name] = m
 		a.noteLocal(m.Name)
 		a.schedule()
+	case *hostGone:
+		a.handedAway(m.name)
 	case *flushTick:
 		a.scheduled = false
 		a.publish()

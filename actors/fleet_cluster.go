@@ -284,6 +284,26 @@ func (a *fleetActor) noteLocal(name string) {
 	delete(a.removed, name)
 }
 
+// handedAway notes that one of this member's hosts went to another member
+// (a hand-over): it stays in the view, as it was, until its new owner's
+// fleet frame replaces it, so the cluster's list never misses it; this
+// member stops sending it as its own.
+func (a *fleetActor) handedAway(name string) {
+	delete(a.pending, name)
+	cl := a.cl
+	if cl == nil {
+		a.removed[name] = struct{}{}
+		a.schedule()
+		return
+	}
+	delete(cl.changed, name)
+	if cl.origin[name] == cl.node.Self() {
+		// Unknown until the new owner speaks: its frame counts it as
+		// remote then.
+		delete(cl.origin, name)
+	}
+}
+
 // push sends the hosts that changed since the last push to every other
 // member present, and drops the hosts of members gone for longer than
 // leftGrace.

@@ -59,8 +59,8 @@ func names(hs []*HostSummary) []string {
 	return out
 }
 
-// ownedBy returns a host name the placement gives to m.
-func ownedBy(p *member.Placement, m string) string {
+// hostOwnedBy returns a host name the placement gives to m.
+func hostOwnedBy(p *member.Placement, m string) string {
 	for i := 0; ; i++ {
 		if n := fmt.Sprintf("h%d", i); p.Owner(n) == m {
 			return n
@@ -89,7 +89,7 @@ func TestFleetMergesMembers(t *testing.T) {
 	}()
 	const self, other = "127.0.0.11:51410", "127.0.0.12:51410"
 	node := &recordingNode{placement: member.NewPlacement(2, self, []string{self, other}, nil, 0), sent: map[string][][]byte{}}
-	mine := ownedBy(node.placement, self)
+	mine := hostOwnedBy(node.placement, self)
 
 	a.pending[mine] = &HostSummary{Name: mine, State: StateUp}
 	a.publish()

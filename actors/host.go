@@ -54,6 +54,7 @@ type hostEnv struct {
 	// with cur.
 	alerting     atomic.Pointer[alerting]
 	notifier     *actor.PID // nil: no notification channels
+	replicator   *actor.PID // nil: single node, nothing replicated (replicator.go)
 	silences     *silence.Store
 	broadcast    func(ctx actor.Context, typ, host, key string, frame []byte) // nil: no WebSocket stream
 	listening    func() bool                                                  // whether any WebSocket client is connected
@@ -160,6 +161,9 @@ type hostActor struct {
 	restored      bool
 	frozen        bool
 	alertsResumed bool
+	// rep holds the replication flags (cluster mode, replica_host.go) in
+	// the byte left in this word: the actor stays in its size class.
+	rep repFlags
 }
 
 // savedHost is a host as the state files had it: its records, and when
@@ -183,6 +187,9 @@ func (a *hostActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
 		a.env.stats.Taken()
+		if a.rep&handedOff != 0 {
+			return // the new owner has the host's state; this copy is going
+		}
 		a.apply(ctx, m.(ingest.Message))
 	case *livenessTick:
 		a.timer, a.timerAt = nil, time.Time{}
@@ -190,8 +197,10 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.dirty = true
+		a.rep |= repDirty
 		a.st.check(a.env.clock.Now())
 		a.afterChange(ctx)
+		a.replicate(ctx)
 	case *pluginsQuery:
 		m.reply <- a.answer(m)
 	case *alertsQuery:
@@ -204,33 +213,25 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.dirty = true
 			a.alertsDirty = true
 			a.pushSummary(ctx)
+			// Who was paged goes to the successor at once: a takeover
+			// must not page them again.
+			a.rep |= repNow
+			a.replicate(ctx)
 		}
 	case *checkpointReq:
 		m.reply <- a.checkpoint(m.full)
 	case *freeze:
-		a.frozen = true
-		if a.timer != nil {
-			a.timer.Stop()
-			a.timer, a.timerAt = nil, time.Time{}
-		}
+		a.pause()
 		m.done <- struct{}{}
 	case *resume:
-		a.frozen = false
-		a.st.resumedAt = m.at
-		if !a.st.dyn {
-			a.st.expectSince = m.at
-		}
-		a.arm(ctx.Self())
-		if a.restored && !a.alertsResumed {
-			// The notifier runs from here on: what was firing or never
-			// delivered before the restart goes to it now.
-			a.alertsResumed = true
-			a.resumeAlerts(ctx)
-			if a.alertsDirty {
-				a.pushSummary(ctx)
-			}
-		}
+		a.resume(ctx, m.at)
 		m.done <- struct{}{}
+	case *replicaReq:
+		a.answerReplica(ctx, m)
+	case *handoffReq:
+		a.handOff(m)
+	case *adopt:
+		a.adoptRecord(ctx, m)
 	case *reconfigure:
 		a.reconfigure(ctx, m.al)
 		m.done <- struct{}{}
@@ -256,6 +257,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			// Declared: expected from now on, and overdue if it never reports.
 			a.st.expectSince = a.env.clock.Now()
 			a.arm(ctx.Self())
+		} else if a.env.replicator != nil {
+			// In a cluster a dynamic host is born of its first datagram,
+			// which publishes it: its UNKNOWN summary before that datagram
+			// is applied would show a host handed back to this member (and
+			// seen UP on its previous owner) as UNKNOWN for an instant.
+			return
 		}
 		s := a.st.summary()
 		s.src = a
@@ -301,6 +308,11 @@ func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
 	}
 	a.env.stats.accept(msg.Kind())
 	a.dirty = true
+	a.rep |= repDirty
+	if a.rep&repSeen == 0 {
+		// A new host: its successor hears of it now, not a round later.
+		a.rep |= repNow | repSeen
+	}
 	if h.Sent > a.lastSent {
 		a.lastSent, a.lastRecv = h.Sent, h.Recv
 	}
@@ -324,12 +336,14 @@ func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
 		if a.alertsDirty {
 			a.pushSummary(ctx)
 		}
+		a.replicate(ctx)
 		return // otherwise samples do not change the host's summary
 	case *ingest.Silence:
 		a.requestSilence(ctx, m)
 		return
 	}
 	a.afterChange(ctx)
+	a.replicate(ctx)
 }
 
 // forgot counts and logs a sender instance whose window made room for a

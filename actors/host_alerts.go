@@ -165,6 +165,7 @@ func (a *hostActor) alertChanged(ctx actor.Context, t *alert.Tracker, ch alert.C
 // message ("heartbeat OK -> CRITICAL: host DOWN: ...").
 func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch alert.Change, why string) {
 	a.alertsDirty = true
+	a.rep |= repNow // the successor learns of it at once (replicate)
 	now := ch.At
 	msg := alertMessage(ch)
 	if why != "" {
@@ -210,7 +211,14 @@ func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Cha
 		v := ch.Value.Num
 		n.Value = &v
 	}
-	ctx.Send(a.env.notifier, &alertNotice{n: n, host: ctx.Self()})
+	to := a.env.notifier
+	if a.env.replicator != nil && !a.frozen {
+		// In a cluster the transition reaches the host's successor
+		// before anyone is paged (replicatorActor.hold), so a page
+		// repeated after a takeover is the same event, with the same ID.
+		to = a.env.replicator
+	}
+	ctx.Send(to, &alertNotice{n: n, host: ctx.Self()})
 }
 
 // resumeAlerts runs once for a host restored at start, when it resumes. It drops the alerts
@@ -251,6 +259,9 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 				ch.Kind = alert.ChangeRecovery
 			}
 			msg := alertMessage(ch) + " (not delivered before the restart)"
+			if a.rep&takenOver != 0 {
+				msg = alertMessage(ch) + " (not delivered before its cluster member left)"
+			}
 			a.sendNotice(ctx, t, ch, msg)
 		case t.Level != alert.LevelOK:
 			n := notify.Notification{
@@ -274,6 +285,7 @@ func (a *hostActor) dropAlert(ctx actor.Context, t *alert.Tracker, now time.Time
 	path := t.Path
 	a.alerts.remove(path)
 	a.dirty, a.alertsDirty = true, true
+	a.rep |= repNow
 	ch := alert.Change{Kind: alert.ChangeRecovery, Path: path, From: t.Level, To: alert.LevelOK, At: now, Notify: true}
 	msg := fmt.Sprintf("%s cleared: %s", path, why)
 	ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "alert", Msg: msg,

@@ -82,6 +82,7 @@ type persistOpts struct {
 	stoppedAfter   time.Duration
 	grouping       Grouping
 	limits         limits.Config
+	replica        *ReplicaConfig
 }
 
 // startPersist starts a System with durable state in o.dir.
@@ -108,7 +109,8 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 		NotifyOptions: notify.DispatcherOptions{
 			MaxAttempts: 1,
 		},
-		Limits: o.limits,
+		Limits:  o.limits,
+		Replica: o.replica,
 	}
 	if o.history > 0 {
 		cfg.History = o.history

@@ -120,10 +120,18 @@ func (a *registryActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		var restored []*actor.PID
+		elsewhere := 0
 		for i := range a.restore {
 			hr := &a.restore[i]
 			if !a.watch[hr.Name] && !a.dynamic {
 				a.log.Warn("host in the saved state is no longer declared and accept_dynamic is off; dropped", "host", hr.Name)
+				continue
+			}
+			if !a.declared(hr.Name) {
+				// Another member owns it now and has its state (its
+				// replica, or a hand-over): a copy here would turn DOWN
+				// for want of datagrams and page.
+				elsewhere++
 				continue
 			}
 			// The records are applied in the actor's Started, on the
@@ -141,6 +149,9 @@ func (a *registryActor) Receive(ctx actor.Context) {
 			restored = append(restored, pid)
 		}
 		a.restore = nil // the records now live in the actors
+		if elsewhere > 0 {
+			a.log.Info("cluster: hosts in the saved state owned by other members now; left to them", "hosts", elsewhere)
+		}
 		for name := range a.watch {
 			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
 				a.publish(name, a.spawn(ctx, name, false))
@@ -160,6 +171,10 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		close(m.done)
 	case *barrier:
 		close(m.done)
+	case *adoptHosts:
+		a.adopt(ctx, m)
+	case *releaseHosts:
+		a.release(ctx, m)
 	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
 		// Taken here; handed on to a HostActor, it waits again.
 		a.env.stats.Taken()

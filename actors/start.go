@@ -41,7 +41,7 @@ func New(cfg Config) *System {
 		return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
 	}
 	as := actor.NewActorSystemWithConfig(acfg)
-	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{},
+	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, Replica: &ReplicaStats{},
 		Refusals: limits.NewRefusals(limits.Options{Logger: log}),
 		cfg:      cfg, actors: as, pool: newPoolDispatcher(0, 300), clock: cfg.Clock, log: log}
 	// Named before it exists: the HostActors are spawned (restored)
@@ -66,6 +66,9 @@ func New(cfg Config) *System {
 	})
 	if cfg.Cluster != nil {
 		s.Cluster = newCluster(s, *cfg.Cluster)
+		s.newReplication()
+	} else if cfg.Replica != nil {
+		s.newReplication()
 	}
 	return s
 }
@@ -107,6 +110,7 @@ func (s *System) Steps() []Step {
 	}
 	return append(steps, []Step{
 		{"hosts", s.startHosts},
+		{"replication", s.startReplication},
 		{"final checkpoint", s.startFinalCheckpoint},
 		{"notifier", s.startNotifier},
 		{"resume", s.resumeHosts},
@@ -300,13 +304,14 @@ func (s *System) startHosts() (func(), error) {
 		stats:     s.Stats,
 		rejects:   s.Rejected.Table(s.ingest.Sockets()),
 
-		notifier:  s.notifier,
-		silences:  s.Silences,
-		broadcast: s.publish,
-		listening: s.listening,
-		log:       log,
-		limits:    &cfg.Limits,
-		refusals:  s.Refusals,
+		notifier:   s.notifier,
+		replicator: s.replicator,
+		silences:   s.Silences,
+		broadcast:  s.publish,
+		listening:  s.listening,
+		log:        log,
+		limits:     &cfg.Limits,
+		refusals:   s.Refusals,
 	}
 	env.alerting.Store(alertingOf(cfg))
 	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))
@@ -332,6 +337,9 @@ func (s *System) startHosts() (func(), error) {
 			restore: loaded.Hosts, openedAt: s.openedAt, restored: restored}
 		if s.Cluster != nil {
 			a.owns = s.Cluster.Owns
+		} else if s.cfg.Replica != nil {
+			link := s.cfg.Replica.Link // a test's members
+			a.owns = func(host string) bool { return link.Placement().Local(host) }
 		}
 		return a
 	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))

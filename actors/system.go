@@ -79,6 +79,10 @@ type Config struct {
 	// FleetEvery is how often, in a cluster, the fleet index sends the
 	// other members its hosts that changed; 0 = 1 s.
 	FleetEvery time.Duration
+	// Replica tunes replication to the hosts' successors (replicator.go),
+	// which runs in cluster mode; nil there takes the defaults, and its
+	// Link defaults to the cluster's member.
+	Replica *ReplicaConfig
 }
 
 func (c *Config) setDefaults() {
@@ -113,6 +117,17 @@ func (c *Config) setDefaults() {
 		c.State.Every = 10 * time.Second
 	}
 	c.Limits.SetDefaults()
+	if c.Cluster != nil && c.Replica == nil {
+		c.Replica = &ReplicaConfig{}
+	}
+	if c.Replica != nil {
+		if c.Replica.Every <= 0 {
+			c.Replica.Every = 2 * time.Second
+		}
+		if c.Replica.MaxReplicas <= 0 {
+			c.Replica.MaxReplicas = defaultMaxReplicas
+		}
+	}
 }
 
 // System is the actor pipeline: UDP ingest, registry and HostActors, fleet
@@ -133,6 +148,8 @@ type System struct {
 	State *StateStats
 	// Refusals counts what the [limits] caps refused, by limit.
 	Refusals *limits.Refusals
+	// Replica counts replication in cluster mode; zero otherwise.
+	Replica *ReplicaStats
 	// Broadcaster is the WebSocket stream's hub actor; nil without
 	// WebSocket. Its connections are an http/ws Endpoint built on it,
 	// which must stop before the hub does.
@@ -177,6 +194,15 @@ type System struct {
 	// whether anybody is connected; nil without WebSocket.
 	publish   func(ctx actor.Context, typ, host, key string, frame []byte)
 	listening func() bool
+
+	// replicator is the replicator's PID (cluster mode; nil otherwise),
+	// named before it is spawned like the notifier; replicating says it
+	// runs; handoffs are the hand-overs in progress; badFrameLog is when
+	// a bad replica frame was last logged (unix ns).
+	replicator  *actor.PID
+	replicating atomic.Bool
+	handoffs    sync.WaitGroup
+	badFrameLog atomic.Int64
 
 	clock Clock
 	log   *slog.Logger

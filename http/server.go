@@ -117,6 +117,7 @@ func New(sys *actors.System, opt Options) *Server {
 	opt.Collectors = append(opt.Collectors, fleetCollector{fleet})
 	if sys.Cluster != nil {
 		opt.Collectors = append(opt.Collectors, clusterCollector{sys.Cluster, sys.Registry})
+		opt.Collectors = append(opt.Collectors, replicaCollector{sys})
 	}
 	if sys.Cluster != nil {
 		opt.Collectors = append(opt.Collectors, fleetExchangeCollector{sys})

@@ -97,8 +97,9 @@ type Node struct {
 	placement atomic.Pointer[Placement]
 	changes   atomic.Uint64
 
-	mu      sync.Mutex // guards subs and the version sequence of placements
+	mu      sync.Mutex // guards subs, gate and the version sequence of placements
 	subs    []*actor.PID
+	gate    func(*TopologyChanged)
 	started bool
 	stopped bool
 }
@@ -140,6 +141,17 @@ func (n *Node) Subscribe(pid *actor.PID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.subs = append(n.subs, pid)
+}
+
+// BeforePublish makes f run on every change of membership before the new
+// placement is published (Placement, and the subscribers' message): the
+// readers keep routing by the old one until f returns. Replication uses it
+// to restore the hosts of a member that left before their datagrams come
+// here. f runs on the provider's goroutine and must return within seconds.
+func (n *Node) BeforePublish(f func(*TopologyChanged)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.gate = f
 }
 
 // Handle registers h for frames sent to service. Call it before Start.
@@ -380,6 +392,18 @@ func (n *Node) onEvent(ev any) {
 	n.mu.Lock()
 	old := n.placement.Load()
 	next := NewPlacement(old.Version+1, n.self, addrs, ids, t.TopologyHash)
+	gate := n.gate
+	n.mu.Unlock()
+	joined, left := diff(old, next)
+	msg := &TopologyChanged{Old: old, New: next, Joined: joined, Left: left}
+	if gate != nil && (len(joined) > 0 || len(left) > 0) {
+		// The hosts move first (a takeover restores them here), so no
+		// datagram reaches this member's readers for a host it now owns
+		// before that host is back. Only this goroutine publishes
+		// placements, so old stays the current one meanwhile.
+		gate(msg)
+	}
+	n.mu.Lock()
 	n.placement.Store(next)
 	subs := slices.Clone(n.subs)
 	n.mu.Unlock()
@@ -387,9 +411,7 @@ func (n *Node) onEvent(ev any) {
 	if a, b := skewed(next.Members); a != "" {
 		n.log.Warn("cluster: members' addresses differ only in their last character; placement hashes them unevenly (one member may get half the hosts): give them the same port on different addresses", "a", a, "b", b)
 	}
-	joined, left := diff(old, next)
 	n.log.Info("cluster: topology changed", "version", next.Version, "members", next.Members, "joined", joined, "left", left, "hash", t.TopologyHash)
-	msg := &TopologyChanged{Old: old, New: next, Joined: joined, Left: left}
 	for _, pid := range subs {
 		n.local.Root.Send(pid, msg)
 	}

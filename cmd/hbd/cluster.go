@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/hbd-project/hbd/actors"
 	"github.com/hbd-project/hbd/actors/member"
 	"github.com/hbd-project/hbd/config"
 )
@@ -23,4 +24,13 @@ func clusterConfig(cfg *config.Daemon) *member.Config {
 		EtcdEndpoints: c.EtcdEndpoints,
 		EtcdPrefix:    c.EtcdPrefix,
 	}
+}
+
+// replicaConfig is how the member replicates its hosts to their
+// successors; nil when the daemon runs alone.
+func replicaConfig(cfg *config.Daemon) *actors.ReplicaConfig {
+	if !cfg.Cluster.Enabled() {
+		return nil
+	}
+	return &actors.ReplicaConfig{Every: cfg.Cluster.ReplicateEvery.Duration}
 }

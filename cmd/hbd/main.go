@@ -176,6 +176,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		WebSocket:  &broadcast.Options{Coalesce: 20 * time.Millisecond, FanoutRate: cfg.WebSocket.FanoutRate},
 		Cluster:    clusterConfig(cfg),
 		FleetEvery: cfg.Cluster.FleetEvery.Duration,
+		Replica:    replicaConfig(cfg),
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in

@@ -34,7 +34,9 @@ type WebhookConfig struct {
 	Timeout     time.Duration     // per attempt, default 10 s
 }
 
-// Webhook POSTs each notification to a URL. Any non-2xx answer is an error.
+// Webhook POSTs each notification to a URL, with its ID (Notification.ID)
+// in the IDHeader header unless the configured headers set one. Any non-2xx
+// answer is an error.
 type Webhook struct {
 	name        string
 	url         string
@@ -109,7 +111,14 @@ func (w *Webhook) Send(ctx context.Context, n Notification) error {
 	if err != nil {
 		return fmt.Errorf("webhook %s: cannot render body: %w", w.name, err)
 	}
-	return w.post.do(ctx, request{url: w.url, contentType: w.contentType, header: w.headers, body: body})
+	header := w.headers
+	if header.Get(IDHeader) == "" {
+		// One map per request: the configured headers are shared by the
+		// channel's concurrent sends.
+		header = w.headers.Clone()
+		header.Set(IDHeader, n.ID())
+	}
+	return w.post.do(ctx, request{url: w.url, contentType: w.contentType, header: header, body: body})
 }
 
 // Close closes the channel's idle connections. Send may still be used
