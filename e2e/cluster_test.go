@@ -172,6 +172,9 @@ func (c *cluster) startAll(t *testing.T) {
 	t.Helper()
 	for _, d := range c.members {
 		d.proc = start(t, bins.hbd, raceEnv, "-config", d.cfgPath)
+		// A member's stop adds leaving the cluster to a daemon's; with
+		// the race detector on a busy machine it has run past 10 s.
+		d.proc.stopWait = 20 * time.Second
 	}
 	for _, d := range c.members {
 		waitFor(t, 20*time.Second, d.http+" API up", func() bool {

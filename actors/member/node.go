@@ -96,6 +96,8 @@ type Node struct {
 
 	placement atomic.Pointer[Placement]
 	changes   atomic.Uint64
+	consensus atomic.Pointer[consensusState]
+	done      chan struct{} // stops watchConsensus
 
 	mu      sync.Mutex // guards subs, gate and the version sequence of placements
 	subs    []*actor.PID
@@ -200,11 +202,47 @@ func (n *Node) Request(member, service string, frame []byte, timeout time.Durati
 }
 
 // Consensus reports whether every member of this member's topology
-// gossips the same topology, and its hash. (protoactor's own
+// gossips the same topology, and its hash, as last checked (every
+// consensusEvery): the API and /metrics read it without waiting on the
+// gossip actor.
+func (n *Node) Consensus() (uint64, bool) {
+	c := n.consensus.Load()
+	if c == nil || c.version != n.Placement().Version {
+		return 0, false
+	}
+	return c.hash, c.ok
+}
+
+// consensusEvery is how often a started node checks for consensus.
+const consensusEvery = time.Second
+
+type consensusState struct {
+	version, hash uint64
+	ok            bool
+}
+
+// watchConsensus keeps Consensus current until done closes.
+func (n *Node) watchConsensus(done <-chan struct{}) {
+	t := time.NewTicker(consensusEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		version := n.Placement().Version
+		hash, ok := n.checkConsensus()
+		n.consensus.Store(&consensusState{version: version, hash: hash, ok: ok})
+	}
+}
+
+// checkConsensus asks the local gossip actor whether every member of this
+// member's topology gossips the same topology. (protoactor's own
 // TopologyConsensus never reports one at the pinned version: its check
 // collects the members' states into a copy of its slice and its active
-// member set is never filled.) It asks the local gossip actor.
-func (n *Node) Consensus() (uint64, bool) {
+// member set is never filled.)
+func (n *Node) checkConsensus() (uint64, bool) {
 	p := n.Placement()
 	if n.cluster == nil || p.Hash == 0 {
 		return 0, false
@@ -287,6 +325,8 @@ func (n *Node) Start() (err error) {
 		return fmt.Errorf("%w (listen %s, provider %s)", err, n.cfg.Listen, n.cfg.Provider)
 	}
 	n.waitConsensus()
+	n.done = make(chan struct{})
+	go n.watchConsensus(n.done)
 	return nil
 }
 
@@ -294,11 +334,14 @@ func (n *Node) Start() (err error) {
 // ConsensusWait.
 func (n *Node) waitConsensus() {
 	start := time.Now()
-	hash, ok := n.Consensus()
+	version := n.Placement().Version
+	hash, ok := n.checkConsensus()
 	for !ok && time.Since(start) < n.cfg.ConsensusWait {
 		time.Sleep(100 * time.Millisecond)
-		hash, ok = n.Consensus()
+		version = n.Placement().Version
+		hash, ok = n.checkConsensus()
 	}
+	n.consensus.Store(&consensusState{version: version, hash: hash, ok: ok})
 	p := n.Placement()
 	if !ok {
 		n.log.Warn("cluster: no topology consensus yet; serving with this member's view", "waited", n.cfg.ConsensusWait, "members", p.Members)
@@ -449,6 +492,9 @@ func (n *Node) shutdown(graceful bool) {
 	}
 	n.stopped = true
 	n.mu.Unlock()
+	if n.done != nil {
+		close(n.done)
+	}
 	if n.topoSub != nil {
 		n.system.EventStream.Unsubscribe(n.topoSub)
 	}
