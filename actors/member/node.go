@@ -301,13 +301,38 @@ func (n *Node) provider() (cluster.ClusterProvider, error) {
 	case ProviderStatic:
 		return n.staticProvider()
 	case ProviderEtcd:
-		p, err := etcd.NewWithConfig(n.cfg.EtcdPrefix, clientv3.Config{Endpoints: n.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
-		if err != nil {
-			return nil, fmt.Errorf("cluster provider etcd %v: %w", n.cfg.EtcdEndpoints, err)
-		}
-		return p, nil
+		return &lateEtcd{cfg: n.cfg}, nil
 	}
 	return nil, fmt.Errorf("cluster provider %q: want %q or %q", n.cfg.Provider, ProviderStatic, ProviderEtcd)
+}
+
+// lateEtcd is protoactor's etcd provider, made when the member starts:
+// its client dials (and its gRPC logs through grpclog) at once, and
+// protoactor's remote.Start, which StartMember runs first, replaces
+// grpclog's logger without a lock.
+type lateEtcd struct {
+	cfg Config
+	p   *etcd.Provider
+}
+
+func (l *lateEtcd) StartMember(c *cluster.Cluster) error {
+	p, err := etcd.NewWithConfig(l.cfg.EtcdPrefix, clientv3.Config{Endpoints: l.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("cluster provider etcd %v: %w", l.cfg.EtcdEndpoints, err)
+	}
+	l.p = p
+	return p.StartMember(c)
+}
+
+func (l *lateEtcd) StartClient(c *cluster.Cluster) error {
+	return errors.New("cluster provider etcd: hbd starts members only")
+}
+
+func (l *lateEtcd) Shutdown(graceful bool) error {
+	if l.p == nil {
+		return nil
+	}
+	return l.p.Shutdown(graceful)
 }
 
 // staticProvider is protoactor's automanaged provider with our own health
@@ -359,12 +384,29 @@ func (n *Node) onEvent(ev any) {
 	subs := slices.Clone(n.subs)
 	n.mu.Unlock()
 	n.changes.Add(1)
+	if a, b := skewed(next.Members); a != "" {
+		n.log.Warn("cluster: members' addresses differ only in their last character; placement hashes them unevenly (one member may get half the hosts): give them the same port on different addresses", "a", a, "b", b)
+	}
 	joined, left := diff(old, next)
 	n.log.Info("cluster: topology changed", "version", next.Version, "members", next.Members, "joined", joined, "left", left, "hash", t.TopologyHash)
 	msg := &TopologyChanged{Old: old, New: next, Joined: joined, Left: left}
 	for _, pid := range subs {
 		n.local.Root.Send(pid, msg)
 	}
+}
+
+// skewed returns two members whose addresses differ only in their last
+// character, which protoactor's FNV-based rendezvous spreads badly
+// (127.0.0.1:7001..7003 place 50/25/25 %), or "" when none do.
+func skewed(members []string) (string, string) {
+	for i, a := range members {
+		for _, b := range members[i+1:] {
+			if len(a) == len(b) && len(a) > 1 && a[:len(a)-1] == b[:len(b)-1] {
+				return a, b
+			}
+		}
+	}
+	return "", ""
 }
 
 // Stop leaves the cluster. With the static provider the health listener

@@ -115,3 +115,12 @@ func TestPlacementMembersAndDiff(t *testing.T) {
 		t.Errorf("diff = %v, %v", joined, left)
 	}
 }
+
+func TestSkewedAddresses(t *testing.T) {
+	if a, b := skewed([]string{"127.0.0.1:7001", "127.0.0.1:7002"}); a == "" || b == "" {
+		t.Error("7001/7002 not reported")
+	}
+	if a, _ := skewed(three); a != "" {
+		t.Errorf("%v reported as skewed", three)
+	}
+}

@@ -29,6 +29,11 @@ const ackQueue = 8192
 // (Header.Ack) without blocking; when the queue is full the ACK is dropped
 // and counted.
 type ackWriter struct {
+	// remote, when set, takes every request instead (cluster mode: the ACK
+	// of a datagram another member received goes back to it); such a
+	// writer has no socket and does not run.
+	remote *remoteAck
+
 	conn  *udp.Conn
 	queue chan ackRequest
 	keys  *Keys
@@ -38,6 +43,10 @@ type ackWriter struct {
 }
 
 func (w *ackWriter) enqueue(r ackRequest) {
+	if w.remote != nil {
+		w.remote.enqueue(r)
+		return
+	}
 	select {
 	case w.queue <- r:
 	default:

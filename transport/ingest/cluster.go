@@ -54,8 +54,9 @@ type AckSink interface {
 	Ack(origin string, a AckTo)
 }
 
-// remoteAck is the ackSink of injected messages: one per origin member
-// and socket, reused by every message from there.
+// remoteAck is where the ACKs of injected messages go: one per origin
+// member and socket (inside an ackWriter, see ackWriter.remote), reused by
+// every message from there.
 type remoteAck struct {
 	origin string
 	socket int
@@ -92,7 +93,7 @@ const (
 type Injector struct {
 	r    *reader
 	sink AckSink
-	acks map[remoteKey]*remoteAck
+	acks map[remoteKey]*ackWriter
 }
 
 type remoteKey struct {
@@ -106,7 +107,7 @@ type remoteKey struct {
 func (in *Ingest) NewInjector(d Deps, table int, sink AckSink) *Injector {
 	r := newReader(in.cfg, d, nil, d.Rejected.Table(table))
 	r.watch = &in.watch
-	return &Injector{r: r, sink: sink, acks: map[remoteKey]*remoteAck{}}
+	return &Injector{r: r, sink: sink, acks: map[remoteKey]*ackWriter{}}
 }
 
 // Inject applies d, received by member origin. The datagram was verified
@@ -150,14 +151,14 @@ func (j *Injector) Inject(origin string, d *Datagram) InjectResult {
 	return Injected
 }
 
-// ackFor is the reused ackSink for origin's socket. The map grows with
+// ackFor is the reused ACK writer for origin's socket. The map grows with
 // members times sockets, a handful.
-func (j *Injector) ackFor(origin string, socket int) *remoteAck {
+func (j *Injector) ackFor(origin string, socket int) *ackWriter {
 	k := remoteKey{origin, socket}
-	a := j.acks[k]
-	if a == nil {
-		a = &remoteAck{origin: origin, socket: socket, sink: j.sink}
-		j.acks[k] = a
+	w := j.acks[k]
+	if w == nil {
+		w = &ackWriter{remote: &remoteAck{origin: origin, socket: socket, sink: j.sink}}
+		j.acks[k] = w
 	}
-	return a
+	return w
 }

@@ -81,7 +81,7 @@ func TestForwardAndInject(t *testing.T) {
 	owner := newRecorder("remote01")
 	oh := newHarness(t, Config{AcceptDynamic: true}, limits.Config{}, owner)
 	sink := &ackRecorder{}
-	inj := &Injector{r: oh.r, sink: sink, acks: map[remoteKey]*remoteAck{}}
+	inj := &Injector{r: oh.r, sink: sink, acks: map[remoteKey]*ackWriter{}}
 	for i := range rr.got {
 		if res := inj.Inject("127.0.0.11:51310", &rr.got[i]); res != Injected {
 			t.Fatalf("Inject = %v", res)

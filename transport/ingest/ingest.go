@@ -213,7 +213,7 @@ type route struct {
 type reader struct {
 	cfg     Config
 	d       Deps
-	acks    ackSink // the socket's ACK writer; nil (not a nil *ackWriter) for none
+	acks    *ackWriter
 	rej     *rejected.Table
 	sg      *signers
 	routes  map[string]route // this reader's cache of the Router; grows with the registered hosts
@@ -228,10 +228,7 @@ type reader struct {
 }
 
 func newReader(cfg Config, d Deps, acks *ackWriter, rej *rejected.Table) *reader {
-	r := &reader{cfg: cfg, d: d, rej: rej, sg: newSigners(cfg.Keys), routes: make(map[string]route)}
-	if acks != nil {
-		r.acks = acks
-	}
+	r := &reader{cfg: cfg, d: d, acks: acks, rej: rej, sg: newSigners(cfg.Keys), routes: make(map[string]route)}
 	r.watch = new(atomic.Pointer[map[string]bool])
 	r.watch.Store(&cfg.Watch)
 	return r

@@ -18,14 +18,11 @@ type Header struct {
 	Recv     time.Time // when the daemon read it
 	From     netip.AddrPort
 
-	// acks sends the ACK: the socket's writer it came in on, or, for a
-	// datagram another cluster member received, the way back to that
-	// member's socket. nil sends no ACK.
-	acks ackSink
+	// acks sends the ACK: the writer of the socket it came in on, or, for
+	// a datagram another cluster member received, a writer whose remote
+	// is the way back to that member's socket. nil sends no ACK.
+	acks *ackWriter
 }
-
-// ackSink takes ACK requests without blocking.
-type ackSink interface{ enqueue(ackRequest) }
 
 // Head returns the header; it makes every message kind a [Message].
 func (h *Header) Head() *Header { return h }
