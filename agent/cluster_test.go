@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -200,5 +203,67 @@ func TestRunClusterFailsOverInTurn(t *testing.T) {
 	}
 	if q := solo.queued(t); len(q) != 1 || q[0].Kind != wire.KindShutdown {
 		t.Fatalf("the separate server's last datagrams: %d, want its shutdown", len(q))
+	}
+}
+
+// Each address family has a member of its own: a member without an
+// address in a family leaves that family to the next member that has
+// one, and a family fails over without moving the other.
+func TestRunClusterPerFamily(t *testing.T) {
+	a4 := listenDaemon(t, "127.0.0.1:0")
+	port := a4.addr().Port()
+	b4 := listenDaemon(t, fmt.Sprintf("127.0.0.2:%d", port))
+	c6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback, Port: int(port)})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	t.Cleanup(func() { c6.Close() })
+	b6 := &daemonSock{c: c6, sg: wire.NewSigner(testKey)}
+	resolve := func(_ context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "a.test":
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		case "b.test":
+			return []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.IPv6Loopback()}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	clk := &armedClock{Clock: fakeclock.New(time.Unix(1_800_000_000, 0))}
+	var log logBuffer
+	entry := fmt.Sprintf("a.test:%d;b.test:%d", port, port)
+	a := newRunAgent(t, clk, &log, resolve, entry)
+	runAgent(t, a)
+
+	a4.nextKind(t, wire.KindBoot)
+	a4.nextKind(t, wire.KindHeartbeat)
+	b6.nextKind(t, wire.KindBoot)
+	hb6 := b6.nextKind(t, wire.KindHeartbeat)
+	if q := b4.queued(t); len(q) != 0 {
+		t.Fatalf("b.test's IPv4 address got %d datagrams while a.test's answers for IPv4", len(q))
+	}
+	want := fmt.Sprintf("cluster member a.test:%d has no IPv6 address; sending to b.test:%d", port, port)
+	if !slices.Contains(log.msgs("INFO"), want) {
+		t.Fatalf("log %q lacks %q", log.msgs("INFO"), want)
+	}
+	clk.waitArmed(t, 4)
+	b6.ack(t, hb6, 0, testKey)
+	waitAcked(t, a, b6, hb6.Seq)
+
+	// IPv4 gets no ACK, IPv6 does: after 20 s IPv4 moves to b.test,
+	// IPv6 stays there.
+	for range 20 {
+		clk.Advance(time.Second)
+		for _, g := range b6.queued(t) {
+			b6.ack(t, g, 0, testKey)
+			waitAcked(t, a, b6, g.Seq)
+		}
+	}
+	st := a.Clusters()[0]
+	b := fmt.Sprintf("b.test:%d", port)
+	if st.Active[famV4] != b || st.Active[famV6] != b || st.Failovers != 1 {
+		t.Fatalf("status %+v, want both families on %s after one fail-over", st, b)
+	}
+	if q := b4.queued(t); len(q) == 0 {
+		t.Fatal("b.test's IPv4 address got no heartbeat after the fail-over")
 	}
 }
