@@ -32,7 +32,7 @@ type Counters struct {
 	// full means the readers are behind the senders.
 	Reads       atomic.Uint64
 	FullBatches atomic.Uint64
-	dropped [maxReasons]atomic.Uint64
+	dropped     [maxReasons]atomic.Uint64
 }
 
 // Taken tells the counters that a receiver took one message the readers
