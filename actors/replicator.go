@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -178,18 +179,8 @@ func (s *replicaStore) take(p *member.Placement, left []string) []*statefile.Rec
 		delete(s.hosts, host)
 	}
 	s.stats.Stored.Store(int64(len(s.hosts)))
-	slices.SortFunc(out, func(a, b *statefile.Record) int { return cmpString(a.Host.Name, b.Host.Name) })
+	slices.SortFunc(out, func(a, b *statefile.Record) int { return cmp.Compare(a.Host.Name, b.Host.Name) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Messages of the replicator actor.

@@ -13,6 +13,7 @@ import (
 	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/internal/limits"
+	"github.com/hbd-project/hbd/internal/logx"
 	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/internal/rejected"
 	"github.com/hbd-project/hbd/internal/silence"
@@ -38,7 +39,7 @@ func New(cfg Config) *System {
 	acfg := actor.Configure()
 	// protoactor logs at Info for routine events; keep only its warnings.
 	acfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
+		return slog.New(logx.AtLeast(log.Handler(), slog.LevelWarn)).With("lib", "protoactor")
 	}
 	as := actor.NewActorSystemWithConfig(acfg)
 	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, Replica: &ReplicaStats{},

@@ -353,21 +353,3 @@ func await(ctx context.Context, ch <-chan Answer, actor string) (Answer, error) 
 		return Answer{}, &NoAnswerError{Actor: actor}
 	}
 }
-
-// minLevel drops records below min.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
-	return minLevel{Handler: h.Handler.WithAttrs(a), min: h.min}
-}
-
-func (h minLevel) WithGroup(n string) slog.Handler {
-	return minLevel{Handler: h.Handler.WithGroup(n), min: h.min}
-}

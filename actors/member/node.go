@@ -1,7 +1,6 @@
 package member
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,8 @@ import (
 	"github.com/labstack/echo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/hbd-project/hbd/internal/logx"
 )
 
 // Providers of membership.
@@ -301,7 +302,7 @@ func (n *Node) Start() (err error) {
 	acfg := actor.Configure()
 	log := n.log
 	acfg.LoggerFactory = func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
+		return slog.New(logx.AtLeast(log.Handler(), slog.LevelWarn)).With("lib", "protoactor")
 	}
 	n.system = actor.NewActorSystemWithConfig(acfg)
 	n.from = actor.NewPID(n.self, fromID)
@@ -557,23 +558,4 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("port %q: %w", p, err)
 	}
 	return host, port, nil
-}
-
-// minLevel drops records below min: protoactor logs routine events at
-// Info.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
-	return minLevel{Handler: h.Handler.WithAttrs(as), min: h.min}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }
