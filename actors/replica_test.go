@@ -386,14 +386,15 @@ func TestRestoreKeepsOnlyOwnedHosts(t *testing.T) {
 	}
 }
 
-// A page waits until the host's successor has the transition: with the
-// successor unreachable nothing is sent; once it is gone from the
-// cluster, the page goes.
-func TestPageWaitsForTheSuccessor(t *testing.T) {
-	hook := newHookRecorder(t)
-	clock := newFakeClock(time.Unix(1795510000, 0))
+// downWithSuccessorCut starts members A and B paging to one webhook, gives
+// A a host, cuts B off from A once B has the host's record, and lets the
+// host go DOWN on A: the page of that transition then waits for B's ack.
+func downWithSuccessorCut(t *testing.T) (a *System, la *pairLink, hook *hookRecorder, clock *fakeClock) {
+	t.Helper()
+	hook = newHookRecorder(t)
+	clock = newFakeClock(time.Unix(1795510000, 0))
 	la, lb := newPairLink(memberA, memberA, memberB), newPairLink(memberB, memberA, memberB)
-	a := startMember(t, clock, la, persistOpts{hook: hook.URL})
+	a = startMember(t, clock, la, persistOpts{hook: hook.URL})
 	b := startMember(t, clock, lb, persistOpts{hook: hook.URL})
 	la.peers[memberB], lb.peers[memberA] = b, a
 
@@ -408,6 +409,14 @@ func TestPageWaitsForTheSuccessor(t *testing.T) {
 	settle(a)
 	a.wait(a.replicator) // the record is sent: the page waits for its ack
 	a.wait(a.notifier)
+	return a, la, hook, clock
+}
+
+// A page waits until the host's successor has the transition: with the
+// successor unreachable nothing is sent; once it is gone from the
+// cluster, the page goes.
+func TestPageWaitsForTheSuccessor(t *testing.T) {
+	a, la, hook, _ := downWithSuccessorCut(t)
 	if got := hook.got(); got != "" {
 		t.Fatalf("paged before the successor had the transition: %q", got)
 	}
@@ -418,24 +427,7 @@ func TestPageWaitsForTheSuccessor(t *testing.T) {
 // A page whose successor never acknowledges (it hangs, and has not left)
 // goes once the ack is replicaAckWait overdue.
 func TestPageGoesWhenTheAckIsOverdue(t *testing.T) {
-	hook := newHookRecorder(t)
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	la, lb := newPairLink(memberA, memberA, memberB), newPairLink(memberB, memberA, memberB)
-	a := startMember(t, clock, la, persistOpts{hook: hook.URL})
-	b := startMember(t, clock, lb, persistOpts{hook: hook.URL})
-	la.peers[memberB], lb.peers[memberA] = b, a
-
-	h := newTestAgent(t, a, clock, ownedBy(la.Placement(), memberA, 1)[0])
-	h.beat()
-	caughtUp(t, a)
-	la.mu.Lock()
-	la.cut = true
-	la.mu.Unlock()
-	clock.Advance(30 * time.Second)
-	eventually(t, "DOWN", func() bool { return stateOf(a, h.name) == StateDown })
-	settle(a)
-	a.wait(a.replicator)
-	a.wait(a.notifier)
+	a, _, hook, clock := downWithSuccessorCut(t)
 	if got := hook.got(); got != "" {
 		t.Fatalf("paged before the ack was overdue: %q", got)
 	}
