@@ -85,13 +85,13 @@ func AppendRecords(b []byte, k Kind, r *Records) []byte {
 		panic(fmt.Sprintf("clusterwire: %d records in one frame (at most %d)", len(r.Records), MaxRecords))
 	}
 	b = AppendHeader(b, k)
-	b = appendRString(b, r.From)
+	b = appendString(b, r.From)
 	b = binary.AppendUvarint(b, r.Seq)
 	b = binary.AppendVarint(b, r.Sent)
 	b = binary.AppendUvarint(b, uint64(len(r.Records)))
 	for i := range r.Records {
 		rec := &r.Records[i]
-		b = appendRString(b, rec.Host)
+		b = appendString(b, rec.Host)
 		b = binary.AppendUvarint(b, rec.Seq)
 		b = binary.AppendUvarint(b, uint64(len(rec.Bytes)))
 		b = append(b, rec.Bytes...)
@@ -104,20 +104,14 @@ func AppendRecords(b []byte, k Kind, r *Records) []byte {
 // record named as its entry says: a frame with one bad record is refused
 // whole, so bad input changes nothing.
 func DecodeRecords(body []byte) (Records, error) {
-	d := rdecoder{b: body}
-	r := Records{From: d.str(maxAddr), Seq: d.uvarint(), Sent: d.varint()}
-	n := d.uvarint()
-	if d.err == nil && n > MaxRecords {
-		d.fail(fmt.Errorf("%d records (at most %d)", n, MaxRecords))
-	}
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.fail(fmt.Errorf("%d records in %d bytes", n, len(d.b)))
-	}
+	d := decoder{b: body}
+	r := Records{From: string(d.bytes("from", maxAddr)), Seq: d.uvarint("seq"), Sent: d.varint("sent")}
+	n := d.bounded("records", MaxRecords)
 	if d.err == nil && n > 0 {
 		r.Records = make([]Record, 0, n)
 	}
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		rec := Record{Host: d.str(maxHost), Seq: d.uvarint(), Bytes: d.bytes(MaxRecordBytes)}
+	for i := 0; i < n && d.err == nil; i++ {
+		rec := Record{Host: string(d.bytes("host", maxHost)), Seq: d.uvarint("record seq"), Bytes: d.bytes("record", MaxRecordBytes)}
 		if d.err != nil {
 			break
 		}
@@ -150,7 +144,7 @@ func AppendAck(b []byte, k Kind, a *Ack) []byte {
 		panic("clusterwire: AppendAck of kind " + k.String())
 	}
 	b = AppendHeader(b, k)
-	b = appendRString(b, a.From)
+	b = appendString(b, a.From)
 	b = binary.AppendUvarint(b, a.Seq)
 	b = binary.AppendVarint(b, a.Sent)
 	b = binary.AppendUvarint(b, a.Taken)
@@ -159,8 +153,11 @@ func AppendAck(b []byte, k Kind, a *Ack) []byte {
 
 // DecodeAck decodes the body of a KindReplicaAck or KindHandoffAck frame.
 func DecodeAck(body []byte) (Ack, error) {
-	d := rdecoder{b: body}
-	a := Ack{From: d.str(maxAddr), Seq: d.uvarint(), Sent: d.varint(), Taken: d.bounded(MaxRecords), Refused: d.bounded(MaxRecords)}
+	d := decoder{b: body}
+	a := Ack{From: string(d.bytes("from", maxAddr)), Seq: d.uvarint("seq"), Sent: d.varint("sent"), Taken: d.uvarint("taken"), Refused: d.uvarint("refused")}
+	if d.err == nil && (a.Taken > MaxRecords || a.Refused > MaxRecords) {
+		d.fail(fmt.Errorf("ack of %d taken and %d refused records (at most %d each)", a.Taken, a.Refused, MaxRecords))
+	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail(fmt.Errorf("%d bytes after the ack", len(d.b)))
 	}
@@ -169,75 +166,3 @@ func DecodeAck(body []byte) (Ack, error) {
 	}
 	return a, nil
 }
-
-func appendRString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-var errRShort = errors.New("frame ends early")
-
-// rdecoder reads a body; the first error sticks and later reads return
-// zero values.
-type rdecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *rdecoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-	d.b = nil
-}
-
-func (d *rdecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errRShort)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *rdecoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(errRShort)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *rdecoder) bounded(limit uint64) uint64 {
-	v := d.uvarint()
-	if v > limit {
-		d.fail(fmt.Errorf("value %d is over its limit %d", v, limit))
-		return 0
-	}
-	return v
-}
-
-func (d *rdecoder) bytes(limit uint64) []byte {
-	n := d.bounded(limit)
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail(errRShort)
-		return nil
-	}
-	s := d.b[:n:n]
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *rdecoder) str(limit uint64) string { return string(d.bytes(limit)) }

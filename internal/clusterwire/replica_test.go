@@ -82,7 +82,7 @@ func TestRecordsRejectBadInput(t *testing.T) {
 		}
 	}
 	// A count over the bound, whatever follows.
-	over := appendRString(nil, "a:1")
+	over := appendString(nil, "a:1")
 	over = append(over, 1, 2)
 	over = binary.AppendUvarint(over, MaxRecords+1)
 	over = append(over, make([]byte, 1024)...)
