@@ -1,6 +1,7 @@
 package member
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +121,7 @@ func NewNode(local *actor.ActorSystem, cfg Config) *Node {
 		self = cfg.Listen
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("cluster", cfg.Name), local: local, self: self, handlers: map[string]Handler{}}
+	n.handlers[topologyService] = n.answerTopology
 	n.placement.Store(NewPlacement(1, self, nil, nil, 0))
 	return n
 }
@@ -238,44 +239,48 @@ func (n *Node) watchConsensus(done <-chan struct{}) {
 	}
 }
 
-// checkConsensus asks the local gossip actor whether every member of this
-// member's topology gossips the same topology. (protoactor's own
-// TopologyConsensus never reports one at the pinned version: its check
-// collects the members' states into a copy of its slice and its active
-// member set is never filled.)
+// topologyService is the built-in service that answers with this
+// member's topology hash (8 bytes, big-endian; 0 before its first
+// topology).
+const topologyService = "topology"
+
+// consensusTimeout bounds each member's answer to a consensus check.
+const consensusTimeout = 500 * time.Millisecond
+
+// answerTopology is the handler of topologyService.
+func (n *Node) answerTopology(string, []byte) []byte {
+	return binary.BigEndian.AppendUint64(nil, n.Placement().Hash)
+}
+
+// checkConsensus asks every member of this member's topology for its
+// topology hash, over our own service (topologyService), and reports
+// whether they all hold this member's. It does not read protoactor's
+// gossip state: Gossip.GetState hands out the gossip actor's own
+// GossipKeyValue objects, which that actor rewrites while the caller reads
+// them (a data race), and protoactor's TopologyConsensus never reports one
+// at the pinned version (its check collects the members' states into a
+// copy of its slice, and its active member set is never filled).
 func (n *Node) checkConsensus() (uint64, bool) {
 	p := n.Placement()
 	if n.cluster == nil || p.Hash == 0 {
 		return 0, false
 	}
-	states, err := n.cluster.Gossip.GetState(cluster.TopologyKey)
-	if err != nil {
-		return p.Hash, false
-	}
-	for _, id := range p.IDs {
-		kv := gossipOf(states, id)
-		if kv == nil {
-			return p.Hash, false
+	agree := make(chan bool, len(p.Members))
+	for _, m := range p.Members {
+		if m == p.Self {
+			agree <- true
+			continue
 		}
-		var t cluster.ClusterTopology
-		if kv.Value == nil || kv.Value.UnmarshalTo(&t) != nil || t.TopologyHash != p.Hash {
-			return p.Hash, false
-		}
+		go func() {
+			b, err := n.Request(m, topologyService, nil, consensusTimeout)
+			agree <- err == nil && len(b) == 8 && binary.BigEndian.Uint64(b) == p.Hash
+		}()
 	}
-	return p.Hash, true
-}
-
-// gossipOf finds a member's gossip state: gossip keys members by their
-// actor system's ID, which is the member ID of the static provider and
-// the part after "@" of the etcd provider's.
-func gossipOf(states map[string]*cluster.GossipKeyValue, memberID string) *cluster.GossipKeyValue {
-	if kv, ok := states[memberID]; ok {
-		return kv
+	ok := true
+	for range p.Members {
+		ok = <-agree && ok
 	}
-	if i := strings.LastIndexByte(memberID, '@'); i >= 0 {
-		return states[memberID[i+1:]]
-	}
-	return nil
+	return p.Hash, ok
 }
 
 // Start joins the cluster: it starts the remote listener, the service
