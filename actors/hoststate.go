@@ -18,10 +18,18 @@ const (
 	StateDegraded           // some connections are down
 	StateDown               // every connection is overdue
 	StateStopped            // the agent announced a clean shutdown
+	// StateSuspect: no connection is down, but the failure detector
+	// suspects at least one (its heartbeats are later than this host's
+	// own history makes likely). It does not page.
+	StateSuspect
+	// StateUnreachable: the host would be DOWN, but a host it depends on
+	// (a parent) is DOWN too: the parent's page covers it.
+	StateUnreachable
 	numStates
 )
 
-var stateNames = [numStates]string{"UNKNOWN", "UP", "DEGRADED", "DOWN", "STOPPED"}
+// The values are persisted (internal/statefile): new states are appended.
+var stateNames = [numStates]string{"UNKNOWN", "UP", "DEGRADED", "DOWN", "STOPPED", "SUSPECT", "UNREACHABLE"}
 
 func (s HostState) String() string {
 	if s < numStates {
@@ -32,7 +40,7 @@ func (s HostState) String() string {
 
 // AllStates lists every host state, for per-state counters.
 func AllStates() []HostState {
-	return []HostState{StateUnknown, StateUp, StateDegraded, StateDown, StateStopped}
+	return []HostState{StateUnknown, StateUp, StateDegraded, StateDown, StateStopped, StateSuspect, StateUnreachable}
 }
 
 // family indexes a host's connections: one per address family.

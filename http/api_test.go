@@ -374,7 +374,7 @@ func TestAPI(t *testing.T) {
 			{"limit=", "invalid limit"},
 			{"offset=-1", "invalid offset '-1'"},
 			{"offset=1.5", "invalid offset"},
-			{"state=up", "invalid state 'up': must be one of UP, DEGRADED, DOWN, STOPPED, UNKNOWN"},
+			{"state=up", "invalid state 'up': must be one of UNKNOWN, UP, DEGRADED, DOWN, STOPPED, SUSPECT, UNREACHABLE"},
 			{"state=", "invalid state"},
 			{"limit=2&state=BOGUS", "invalid state 'BOGUS'"},
 		} {

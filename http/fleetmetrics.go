@@ -191,9 +191,9 @@ var hostFamilies = []hostFamily{
 			s.sample("hbd_host_info", h.Name, 1, promfleet.Label{Name: "agent_version", Value: h.AgentVersion()},
 				promfleet.Label{Name: "dynamic", Value: dyn})
 		}},
-	{"hbd_host_up", "Whether the host is reachable: 1 when its state is UP or DEGRADED (at least one address family answers), 0 when DOWN, STOPPED or UNKNOWN.",
+	{"hbd_host_up", "Whether the host is reachable: 1 when its state is UP, DEGRADED or SUSPECT (at least one address family answers in time), 0 when DOWN, UNREACHABLE, STOPPED or UNKNOWN.",
 		func(s *fleetScrape, h *actors.HostSummary) {
-			s.sample("hbd_host_up", h.Name, b2f(h.State == actors.StateUp || h.State == actors.StateDegraded))
+			s.sample("hbd_host_up", h.Name, b2f(h.State == actors.StateUp || h.State == actors.StateDegraded || h.State == actors.StateSuspect))
 		}},
 	{"hbd_host_state", "The host's liveness state, one series per state: 1 for the current one, 0 for the others.",
 		func(s *fleetScrape, h *actors.HostSummary) {

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,7 +249,7 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 		var ok bool
 		want, ok = parseState(string(st))
 		if !ok {
-			writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("invalid state '%s': must be one of UP, DEGRADED, DOWN, STOPPED, UNKNOWN", st))
+			writeError(ctx, fasthttp.StatusBadRequest, fmt.Sprintf("invalid state '%s': must be one of %s", st, stateList))
 			return
 		}
 		filter = true
@@ -421,6 +422,15 @@ func hostParam(ctx *fasthttp.RequestCtx) (string, bool) {
 	// travels to an actor.
 	return string([]byte(name)), true
 }
+
+// stateList is the states parseState accepts, for its error message.
+var stateList = func() string {
+	var names []string
+	for _, st := range actors.AllStates() {
+		names = append(names, st.String())
+	}
+	return strings.Join(names, ", ")
+}()
 
 func parseState(s string) (actors.HostState, bool) {
 	for _, st := range actors.AllStates() {

@@ -247,7 +247,7 @@
 
   // STATES lists host states from most to least alarming: the order of the
   // state column when sorted descending by severity.
-  var STATES = ['DOWN', 'DEGRADED', 'UNKNOWN', 'STOPPED', 'UP'];
+  var STATES = ['DOWN', 'UNREACHABLE', 'DEGRADED', 'SUSPECT', 'UNKNOWN', 'STOPPED', 'UP'];
 
   function badge(text, cls) {
     return el('span', { className: 'badge ' + cls, text: text });

@@ -38,7 +38,7 @@ var MAX_MESSAGES = 50;       // messages forwarded per frame at most (the page s
 var MAX_WINDOW = 500;        // rows the page may ask for at once
 var DATA_FRAME_MS = 200;     // minimum gap between frames sent for data changes alone
 
-var STATES = ['DOWN', 'DEGRADED', 'UNKNOWN', 'STOPPED', 'UP'];
+var STATES = ['DOWN', 'UNREACHABLE', 'DEGRADED', 'SUSPECT', 'UNKNOWN', 'STOPPED', 'UP'];
 var severity = {};
 STATES.forEach(function (s, i) { severity[s] = i; });
 

@@ -16,7 +16,7 @@ func usage(w io.Writer, fl *flag.FlagSet) {
 
 hbd is the fleet heartbeat daemon. It receives the signed heartbeats and
 plugin samples that hbd-agent sends over UDP (port %d), keeps every host's
-liveness (UP, DEGRADED, DOWN, STOPPED), its recent samples and its alerts,
+liveness (UP, DEGRADED, SUSPECT, DOWN, UNREACHABLE, STOPPED), its recent samples and its alerts,
 notifies through [[notify]] channels, writes a journal, and serves the fleet
 as a JSON API and web pages (port %d) and a WebSocket stream (port %d).
 Channel types: %s.

@@ -13,7 +13,7 @@ type Host struct {
 	Name         string
 	Dyn          bool          // registered on first contact, not declared
 	Ver          uint8         // wire-protocol version; 0 (not known yet) is null
-	State        string        // UP, DEGRADED, DOWN, STOPPED, UNKNOWN
+	State        string        // UP, DEGRADED, SUSPECT, DOWN, UNREACHABLE, STOPPED, UNKNOWN
 	LastSeen     time.Time     // zero: null
 	Interval     time.Duration // the agent's heartbeat interval
 	AgentVersion string        // "": null

@@ -21,7 +21,8 @@ type Host struct {
 	Ver          uint8
 	AgentVersion string
 	Interval     time.Duration // the agent's heartbeat interval
-	// State is the host state: 0 UNKNOWN, 1 UP, 2 DEGRADED, 3 DOWN, 4 STOPPED.
+	// State is the host state: 0 UNKNOWN, 1 UP, 2 DEGRADED, 3 DOWN, 4 STOPPED,
+	// 5 SUSPECT, 6 UNREACHABLE (actors.HostState).
 	State    uint8
 	Stopped  bool
 	LastSeen time.Time
