@@ -34,7 +34,9 @@ func APIRoutes() []APIRoute {
 
 // HTTPLoadConfig configures an HTTPLoad.
 type HTTPLoadConfig struct {
-	Base      string  // daemon HTTP base URL
+	// Base is the daemon's HTTP base URL; for a cluster, every member's,
+	// separated by commas: requests go to each in turn.
+	Base      string
 	RPS       float64 // requests per second over all routes
 	Hosts     int     // host names are picked from the bench hosts
 	FirstHost int     // 0 means 1
@@ -52,7 +54,7 @@ type HTTPLoad struct {
 	cfg     HTTPLoadConfig
 	routes  []APIRoute
 	client  *http.Client
-	base    string // scheme://host:port
+	bases   []string // scheme://host:port of each member
 	hists   []Histogram
 	skipped atomic.Uint64
 
@@ -62,8 +64,15 @@ type HTTPLoad struct {
 
 // NewHTTPLoad checks cfg and prepares the client.
 func NewHTTPLoad(cfg HTTPLoadConfig) (*HTTPLoad, error) {
-	u, err := url.Parse(cfg.Base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	var bases []string
+	for _, b := range SplitBases(cfg.Base) {
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("invalid HTTP base URL %q: want http://host:port", b)
+		}
+		bases = append(bases, u.Scheme+"://"+u.Host)
+	}
+	if len(bases) == 0 {
 		return nil, fmt.Errorf("invalid HTTP base URL %q: want http://host:port", cfg.Base)
 	}
 	if cfg.RPS <= 0 || cfg.Hosts < 1 {
@@ -78,7 +87,7 @@ func NewHTTPLoad(cfg HTTPLoadConfig) (*HTTPLoad, error) {
 	l := &HTTPLoad{
 		cfg:    cfg,
 		routes: APIRoutes(),
-		base:   u.Scheme + "://" + u.Host,
+		bases:  bases,
 		// net/http rather than fasthttp: fasthttp's client keeps
 		// background goroutines that cannot be stopped.
 		client: &http.Client{
@@ -96,6 +105,7 @@ func NewHTTPLoad(cfg HTTPLoadConfig) (*HTTPLoad, error) {
 
 type httpJob struct {
 	route int
+	base  int // index into bases
 	host  string
 	due   time.Time
 }
@@ -136,8 +146,10 @@ func (l *HTTPLoad) Run(ctx context.Context) {
 			}
 			j := httpJob{
 				route: issued % len(l.routes),
-				host:  HostName(l.cfg.FirstHost + rng.IntN(l.cfg.Hosts)),
-				due:   due,
+				// Each member in turn gets a whole round of the routes.
+				base: issued / len(l.routes) % len(l.bases),
+				host: HostName(l.cfg.FirstHost + rng.IntN(l.cfg.Hosts)),
+				due:  due,
 			}
 			select {
 			case jobs <- j:
@@ -151,7 +163,7 @@ func (l *HTTPLoad) Run(ctx context.Context) {
 func (l *HTTPLoad) worker(jobs <-chan httpJob) {
 	for j := range jobs {
 		code := 0
-		resp, err := l.client.Get(l.base + l.routes[j.route].path(j.host))
+		resp, err := l.client.Get(l.bases[j.base] + l.routes[j.route].path(j.host))
 		if err == nil {
 			// Read the whole body: the latency is that of the full answer,
 			// and a drained body lets the connection be reused.

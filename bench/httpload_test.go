@@ -90,3 +90,37 @@ func TestHTTPLoadConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Given every member of a cluster, the load sends each member a whole
+// round of the routes in turn, so each member answers every route.
+func TestHTTPLoadSpreadsOverMembers(t *testing.T) {
+	var mu sync.Mutex
+	got := map[int]map[string]int{} // member -> route path prefix -> requests
+	var srvs []string
+	for i := range 2 {
+		got[i] = map[string]int{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got[i][r.URL.Path]++
+			mu.Unlock()
+			_, _ = w.Write([]byte(`{}`))
+		}))
+		defer srv.Close()
+		srvs = append(srvs, srv.URL)
+	}
+	n := 4 * len(APIRoutes())
+	l, err := NewHTTPLoad(HTTPLoadConfig{Base: strings.Join(srvs, ","), RPS: 4000, Hosts: 1, Workers: 4, Requests: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Run(t.Context())
+	for i := range 2 {
+		total := 0
+		for _, c := range got[i] {
+			total += c
+		}
+		if total != n/2 || got[i]["/api/0/alerts"] != 2 || got[i]["/api/0/hosts"] != 2 {
+			t.Errorf("member %d answered %v (%d requests), want %d: two of each route", i, got[i], total, n/2)
+		}
+	}
+}

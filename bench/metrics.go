@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -244,24 +245,108 @@ func label(s *dto.Metric, name string) string {
 	return ""
 }
 
-// Scraper fetches and parses the daemon's /metrics. It is safe for
-// concurrent use. It uses net/http rather than fasthttp because fasthttp's
+// Merge adds o, a scrape of another member of the same cluster, into m:
+// the members' counters, gauges and histograms add up to the cluster's
+// (each datagram is counted as accepted once, by the member that applied
+// it; CPU and RSS are each member's own), except the hosts by state,
+// which every member reports for the whole cluster (its merged fleet
+// index): those take the larger of the two views, the one that has seen
+// the most hosts.
+func (m *Metrics) Merge(o Metrics) {
+	hosts, byState := m.Hosts, m.HostsByState
+	if o.Hosts > hosts {
+		hosts, byState = o.Hosts, o.HostsByState
+	}
+	for _, f := range []struct{ dst, src *float64 }{
+		{&m.Received, &o.Received}, {&m.Accepted, &o.Accepted}, {&m.Dropped, &o.Dropped},
+		{&m.SamplesHeld, &o.SamplesHeld}, {&m.SamplesReceived, &o.SamplesReceived},
+		{&m.WSClients, &o.WSClients}, {&m.WSFramesSent, &o.WSFramesSent}, {&m.WSCutOff, &o.WSCutOff},
+		{&m.WSPending, &o.WSPending}, {&m.WSConflated, &o.WSConflated}, {&m.WSDropped, &o.WSDropped},
+		{&m.KernelDrops, &o.KernelDrops}, {&m.PausedSecs, &o.PausedSecs},
+		{&m.CPUSeconds, &o.CPUSeconds}, {&m.RSSBytes, &o.RSSBytes}, {&m.HeapBytes, &o.HeapBytes},
+		{&m.Goroutines, &o.Goroutines}, {&m.StateDiskBytes, &o.StateDiskBytes},
+		{&m.CheckpointSecs, &o.CheckpointSecs}, {&m.CheckpointWork, &o.CheckpointWork},
+		{&m.CheckpointBytes, &o.CheckpointBytes}, {&m.Checkpoints, &o.Checkpoints},
+	} {
+		*f.dst += *f.src
+	}
+	m.Hosts, m.HostsByState = hosts, byState
+	m.AcceptedByKind = addMaps(m.AcceptedByKind, o.AcceptedByKind)
+	m.DroppedByReason = addMaps(m.DroppedByReason, o.DroppedByReason)
+	m.HTTPRequests = addMaps(m.HTTPRequests, o.HTTPRequests)
+	m.CheckpointByKind = addMaps(m.CheckpointByKind, o.CheckpointByKind)
+	for route, b := range o.HTTPLatency {
+		if m.HTTPLatency == nil {
+			m.HTTPLatency = map[string]Buckets{}
+		}
+		m.HTTPLatency[route] = m.HTTPLatency[route].add(b)
+	}
+	for k, v := range o.Has {
+		if m.Has == nil {
+			m.Has = map[string]bool{}
+		}
+		m.Has[k] = m.Has[k] || v
+	}
+}
+
+// addMaps returns a + b by key, in a new map (nil when both are).
+func addMaps(a, b map[string]float64) map[string]float64 {
+	if a == nil && b == nil {
+		return nil
+	}
+	out := make(map[string]float64, max(len(a), len(b)))
+	for k, v := range a {
+		out[k] += v
+	}
+	for k, v := range b {
+		out[k] += v
+	}
+	return out
+}
+
+// add returns the observations of b and o together; members export the
+// same bounds, and a series with other bounds (a different version) is
+// not added but replaces an empty one.
+func (b Buckets) add(o Buckets) Buckets {
+	if len(b.Upper) == 0 {
+		return Buckets{Upper: o.Upper, Cum: slices.Clone(o.Cum), Count: o.Count}
+	}
+	if !slices.Equal(b.Upper, o.Upper) {
+		return b
+	}
+	sum := Buckets{Upper: b.Upper, Cum: slices.Clone(b.Cum), Count: b.Count + o.Count}
+	for i := range sum.Cum {
+		sum.Cum[i] += o.Cum[i]
+	}
+	return sum
+}
+
+// Scraper fetches and parses the daemon's /metrics, or every member's of a
+// cluster and merges them (Metrics.Merge). It is safe for concurrent use. It uses net/http rather than fasthttp because fasthttp's
 // client keeps background goroutines that cannot be stopped, and a harness
 // that is itself tested for goroutine leaks must be able to shut down.
 type Scraper struct {
-	url    string
+	urls   []string
 	client *http.Client
 }
 
 // NewScraper returns a scraper for the daemon whose HTTP base URL is base
-// (e.g. http://127.0.0.1:50004).
+// (e.g. http://127.0.0.1:50004), or for the members of a cluster when base
+// lists each member's, separated by commas.
 func NewScraper(base string) (*Scraper, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	var urls []string
+	for _, b := range SplitBases(base) {
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("invalid HTTP base URL %q: want http://host:port", b)
+		}
+		urls = append(urls, strings.TrimSuffix(b, "/")+"/metrics")
+	}
+	if len(urls) == 0 {
 		return nil, fmt.Errorf("invalid HTTP base URL %q: want http://host:port", base)
 	}
 	return &Scraper{
-		url: strings.TrimSuffix(base, "/") + "/metrics",
+		urls: urls,
 		// One connection per scrape: at one scrape a second that costs
 		// nothing, and no idle keep-alive connection (with its reader
 		// goroutine parked in a socket read) outlives a scrape.
@@ -269,11 +354,41 @@ func NewScraper(base string) (*Scraper, error) {
 	}, nil
 }
 
-// Scrape fetches and parses /metrics once.
+// SplitBases splits a comma-separated list of HTTP base URLs (one per
+// member of a cluster), dropping empty entries.
+func SplitBases(list string) []string {
+	var out []string
+	for b := range strings.SplitSeq(list, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Scrape fetches and parses /metrics once, of every member when there are
+// several, and merges them. A member that cannot be scraped fails the
+// scrape: a sum without it would under-count.
 func (s *Scraper) Scrape(ctx context.Context) (Metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	var all Metrics
+	for i, u := range s.urls {
+		m, err := s.scrape(ctx, u)
+		if err != nil {
+			return Metrics{}, err
+		}
+		if i == 0 {
+			all = m
+		} else {
+			all.Merge(m)
+		}
+	}
+	return all, nil
+}
+
+func (s *Scraper) scrape(ctx context.Context, target string) (Metrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return Metrics{}, fmt.Errorf("cannot scrape %s: %w", s.url, err)
+		return Metrics{}, fmt.Errorf("cannot scrape %s: %w", target, err)
 	}
 	// Plain text: the parser reads the classic text format, and the
 	// daemon would otherwise be free to pick a protobuf or OpenMetrics
@@ -281,16 +396,16 @@ func (s *Scraper) Scrape(ctx context.Context) (Metrics, error) {
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return Metrics{}, fmt.Errorf("cannot scrape %s: %w", s.url, err)
+		return Metrics{}, fmt.Errorf("cannot scrape %s: %w", target, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return Metrics{}, fmt.Errorf("cannot scrape %s: status %d", s.url, resp.StatusCode)
+		return Metrics{}, fmt.Errorf("cannot scrape %s: status %d", target, resp.StatusCode)
 	}
 	m, err := ParseMetrics(resp.Body)
 	if err != nil {
-		return Metrics{}, fmt.Errorf("%s: %w", s.url, err)
+		return Metrics{}, fmt.Errorf("%s: %w", target, err)
 	}
 	return m, nil
 }

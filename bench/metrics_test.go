@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -175,5 +176,66 @@ hbd_http_request_duration_seconds_count{route="/api/0/hosts"} %d
 	}
 	if (Buckets{}).Summary() != nil {
 		t.Error("a histogram without observations has a summary")
+	}
+}
+
+// A scraper given every member of a cluster sums their counters, gauges
+// and latency histograms, keeps the largest view of the hosts by state
+// (each member reports the whole cluster's), and fails when one member
+// cannot be scraped, rather than under-counting.
+func TestScraperMergesMembers(t *testing.T) {
+	body, err := os.ReadFile("testdata/metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := ParseMetrics(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits [3]atomic.Int32
+	var srvs []*httptest.Server
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			_, _ = w.Write(body)
+		}))
+		defer srv.Close()
+		srvs = append(srvs, srv)
+	}
+	s, err := NewScraper(srvs[0].URL + ", " + srvs[1].URL + "/," + srvs[2].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.Scrape(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hits {
+		if hits[i].Load() != 1 {
+			t.Errorf("member %d scraped %d times", i, hits[i].Load())
+		}
+	}
+	if m.Accepted != 3*one.Accepted || m.RSSBytes != 3*one.RSSBytes || m.AcceptedByKind["heartbeat"] != 3*one.AcceptedByKind["heartbeat"] {
+		t.Errorf("accepted %g (by kind %v), RSS %g: want three members' sums of %g, %g", m.Accepted, m.AcceptedByKind, m.RSSBytes, one.Accepted, one.RSSBytes)
+	}
+	if m.Hosts != one.Hosts || m.HostsByState["UP"] != one.HostsByState["UP"] {
+		t.Errorf("hosts %g (%v), want one member's view %g", m.Hosts, m.HostsByState, one.Hosts)
+	}
+	for route, b := range one.HTTPLatency {
+		got := m.HTTPLatency[route]
+		if got.Count != 3*b.Count || got.Cum[len(got.Cum)-1] != 3*b.Cum[len(b.Cum)-1] {
+			t.Errorf("%s: latency count %g, want %g", route, got.Count, 3*b.Count)
+		}
+		if q, want := got.Quantile(0.5), b.Quantile(0.5); q != want {
+			t.Errorf("%s: p50 of three equal members %g, want %g", route, q, want)
+		}
+	}
+	srvs[1].Close()
+	if _, err := s.Scrape(t.Context()); err == nil || !strings.Contains(err.Error(), srvs[1].URL) {
+		t.Errorf("a member down: scrape error %v, want one naming it", err)
+	}
+	if _, err := NewScraper(srvs[0].URL + ",ftp://x/"); err == nil {
+		t.Error("a bad member URL was accepted")
 	}
 }

@@ -147,7 +147,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fl.SetOutput(stderr)
 	fl.Var(&o.addrs, "addr", "daemon UDP `host:port`; repeat for several (e.g. one IPv4, one IPv6); every datagram goes to each")
 	fl.StringVar(&o.cluster, "cluster", "", "the UDP `host:port,...` of one hbd cluster's members, instead of -addr: each host sends to one member at a time, host i starting on member i mod n, and fails over to the next when its member sends no ACK for two heartbeat intervals")
-	fl.StringVar(&o.httpBase, "http", "", "daemon HTTP base `URL` for /metrics and the API, e.g. http://127.0.0.1:50004")
+	fl.StringVar(&o.httpBase, "http", "", "daemon HTTP base `URL` for /metrics and the API, e.g. http://127.0.0.1:50004; for a cluster, every member's, separated by commas: the report sums the members' counters and the API load goes to each in turn")
 	fl.StringVar(&o.wsURL, "ws", "", "daemon WebSocket `URL`, e.g. ws://127.0.0.1:50005/hbd")
 	fl.StringVar(&o.keyFile, "key", "", "the daemon's key `file` (hex)")
 	fl.IntVar(&o.hosts, "hosts", 1000, "simulated hosts")
@@ -351,6 +351,9 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	}
 
 	if mode == "restart" {
+		if len(bench.SplitBases(o.httpBase)) > 1 {
+			return nil, errors.New("restart: -http names one daemon, not a cluster")
+		}
 		if !o.allowRemote {
 			if err := bench.CheckLoopback(ctx, nil, []string{o.httpBase}); err != nil {
 				return nil, err
@@ -383,7 +386,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		return nil, err
 	}
 	if !o.allowRemote {
-		if err := bench.CheckLoopback(ctx, targets, []string{o.httpBase, o.wsURL}); err != nil {
+		if err := bench.CheckLoopback(ctx, targets, append(bench.SplitBases(o.httpBase), o.wsURL)); err != nil {
 			return nil, err
 		}
 	}
