@@ -746,16 +746,19 @@ func (s *sender) targets(h *simHost) (lo, hi int) {
 	return 0, len(s.cfg.Targets)
 }
 
-// failover moves h, in a cluster, to the next member when its member will
-// have sent no ACK for FailoverAfter (counted from when h came to it)
-// before h's next heartbeat. The agent fails over on a timer, the moment
+// failover moves h, in a cluster, to the next member when its member has
+// sent no ACK for FailoverAfter (counted from when h came to it), give or
+// take half an interval. The agent fails over on a timer, the moment
 // FailoverAfter has passed, and sends a heartbeat to the next member at
 // once; the simulated host only acts when it sends, so it moves at the
-// last heartbeat before that moment: never later than the agent, at most
-// one interval earlier. (Moving at the first heartbeat after it, as an
-// earlier version did, was up to an interval late, and with the defaults
-// (fail over after 2 intervals, DOWN after 3) the daemon could call the
-// host DOWN before its first heartbeat reached the next member.)
+// heartbeat nearest that moment. Moving at the first heartbeat after it,
+// as an earlier version did, was up to an interval late: with the
+// defaults (fail over after 2 intervals, DOWN after 3) the daemon could
+// call the host DOWN before its first heartbeat reached the next member.
+// Moving at the last one before it leaves a healthy host no margin: a
+// heartbeat the harness sends a little late (its pacing lags under load)
+// would find the previous ACK more than an interval old. Half an interval
+// is the margin both ways.
 func (s *sender) failover(h *simHost, now time.Time) {
 	if !s.cfg.Cluster {
 		return
@@ -772,7 +775,7 @@ func (s *sender) failover(h *simHost, now time.Time) {
 	if after == 0 {
 		after = 2 * s.cfg.HeartbeatInterval
 	}
-	if ns+int64(s.cfg.HeartbeatInterval)-last > int64(after) {
+	if ns+int64(s.cfg.HeartbeatInterval/2)-last >= int64(after) {
 		h.member = (h.member + 1) % len(s.cfg.Targets)
 		h.since = ns
 		s.failovers.Add(1)

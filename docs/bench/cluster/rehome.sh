@@ -14,6 +14,6 @@ before=$(owned 3); echo "member 3 owns $before"
 T0=$(date +%s.%N); kill -9 ${PIDS[2]}
 while :; do o=$(owned 1 2); [ "$o" -ge $H ] && break; sleep 0.1; done
 T1=$(date +%s.%N); echo "rehomed: survivors own $o hosts after $(echo "$T1-$T0" | bc) s"
-down=0; for k in $(seq 20); do d=$(curl -s -D - -o /dev/null "http://127.0.0.11:52004/api/0/hosts?state=DOWN&limit=1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-total-count"{print $2+0}'); u=$(curl -s -D - -o /dev/null "http://127.0.0.11:52004/api/0/hosts?state=UNKNOWN&limit=1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-total-count"{print $2+0}'); [ "${d:-0}" -gt $down ] && down=$d; echo "t+$k s: down=$d unknown=$u"; sleep 1; done
+down=0; for k in $(seq 35); do d=$(curl -s -D - -o /dev/null "http://127.0.0.11:52004/api/0/hosts?state=DOWN&limit=1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-total-count"{print $2+0}'); u=$(curl -s -D - -o /dev/null "http://127.0.0.11:52004/api/0/hosts?state=UNKNOWN&limit=1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-total-count"{print $2+0}'); [ "${d:-0}" -gt $down ] && down=$d; echo "t+$k s: down=$d unknown=$u"; sleep 1; done
 grep -c "" $D/m1/log; grep -i "takeover\|took over" $D/m1/log $D/m2/log | head -4
 kill -TERM ${PIDS[0]} ${PIDS[1]} $B; wait 2>/dev/null
