@@ -16,7 +16,14 @@ import (
 // the member it sends to has left FailoverAfter without an ACK; it stays
 // on the new member (a member that comes back is not preferred: going
 // back would move the host twice), and after the last member it wraps
-// around to the first. Separate entries are independent daemons and each
+// around to the first. The member failed over to gets a heartbeat at once
+// and, when the one before it had been answering, only probeAfter to
+// answer it: a member that is alive answers in milliseconds, and the
+// member before may have gone silent only because the host's owner died
+// (its forwards were lost until the survivors took the host over), in
+// which case the next member in turn may be the dead one. Waiting
+// FailoverAfter on it too would leave the host's daemon without a
+// heartbeat for two FailoverAfters, past down_after. Separate entries are independent daemons and each
 // gets every message, as before.
 
 // Address families, the index of a cluster's per-family state.
@@ -55,6 +62,10 @@ type clusterFamily struct {
 	active  int       // index into members
 	lastAck time.Time // last ACK from the active member, or when it became active
 	timer   clock.Timer
+	// answered: the active member has sent an ACK since it became
+	// active. probing: it has not yet, and the member before it had, so
+	// it has only probeAfter to answer.
+	answered, probing bool
 }
 
 // ClusterStatus is what the agent does with one cluster entry of servers.
@@ -148,6 +159,7 @@ func (a *Agent) settleClusters(now time.Time) {
 				a.log.Info(fmt.Sprintf("cluster member %s has no %s address; sending to %s", c.members[fs.active], familyName(f), c.members[m]),
 					"cluster", c.entry)
 				fs.active, fs.lastAck = m, now
+				fs.answered, fs.probing = false, false
 			}
 		}
 	}
@@ -160,6 +172,7 @@ func (a *Agent) clusterAcked(d *dest, now time.Time) {
 	}
 	if fs := &d.cluster.fam[familyOf(d.addr)]; fs.active == d.member {
 		fs.lastAck = now
+		fs.answered, fs.probing = true, false
 	}
 }
 
@@ -173,6 +186,7 @@ func (a *Agent) startFailover() {
 	for _, c := range a.clusters {
 		for f := range families {
 			c.fam[f].lastAck = now
+			c.fam[f].answered, c.fam[f].probing = false, false
 			a.armFailover(c, f, a.opt.FailoverAfter)
 		}
 	}
@@ -214,11 +228,11 @@ func (a *Agent) checkFailover(c *cluster, f int) {
 	}
 	now := a.opt.Clock.Now()
 	fs := &c.fam[f]
-	period := a.opt.FailoverAfter
 	var moved []*dest
-	if now.Sub(fs.lastAck) >= period && a.hasDest(c, f, fs.active) {
+	if now.Sub(fs.lastAck) >= a.failoverPeriod(fs) && a.hasDest(c, f, fs.active) {
 		moved = a.failover(c, f, now)
 	}
+	period := a.failoverPeriod(fs)
 	next := fs.lastAck.Add(period).Sub(now)
 	if next <= 0 {
 		next = period // this family has no address now; look again later
@@ -228,6 +242,22 @@ func (a *Agent) checkFailover(c *cluster, f int) {
 	for _, d := range moved {
 		_ = a.heartbeatTo(d) // logged by sendTo; the next interval tries again
 	}
+}
+
+// probeAfter is how long a member failed over to, after one that had been
+// answering, has to answer the heartbeat it got at once: half an interval,
+// at least a second, at most FailoverAfter.
+func (a *Agent) probeAfter() time.Duration {
+	return min(a.opt.FailoverAfter, max(a.opt.Interval/2, time.Second))
+}
+
+// failoverPeriod is how long fs's member may go without an ACK. Called
+// with mu held.
+func (a *Agent) failoverPeriod(fs *clusterFamily) time.Duration {
+	if fs.probing {
+		return a.probeAfter()
+	}
+	return a.opt.FailoverAfter
 }
 
 // failover moves family f of c from its silent member to the next one and
@@ -240,7 +270,9 @@ func (a *Agent) failover(c *cluster, f int, now time.Time) (moved []*dest) {
 	from := fs.active
 	to := a.nextMember(c, f, from)
 	fs.lastAck = now
+	fs.probing, fs.answered = fs.answered, false
 	if to == from {
+		fs.probing = false
 		return nil
 	}
 	fs.active = to

@@ -119,13 +119,16 @@ func TestGeneratorClusterFailover(t *testing.T) {
 		t.Fatalf("stats %+v, want 5 fail-overs and 24 heartbeats", st)
 	}
 	// At 4 s nothing answered hosts 0 and 3 since they came to member 1:
-	// they move on to member 2.
-	check(4*time.Second, map[int][]int{0: {2, 5}, 1: {4}, 2: {0, 1, 3}})
+	// they move on to member 2. Hosts 2 and 5 came to member 0 from one
+	// that had answered them, so member 0 had only the probe time (1 s)
+	// to answer: they move on to member 1. Host 1 came to member 2 from
+	// member 1, whose last ACK the harness saw was not its own (member
+	// 0's came after it): member 2 has the full 2 s.
+	check(4*time.Second, map[int][]int{1: {2, 4, 5}, 2: {0, 1, 3}})
 	// Every member answers; the next heartbeats go out 0.4 s late (the
 	// harness's pacing lags under load) and find the last ACK 1.4
 	// intervals old: nobody moves.
-	ack(4001*time.Millisecond, 0, 2, 5)
-	ack(4001*time.Millisecond, 1, 4)
+	ack(4001*time.Millisecond, 1, 2, 4, 5)
 	ack(4001*time.Millisecond, 2, 0, 1, 3)
-	check(5400*time.Millisecond, map[int][]int{0: {2, 5}, 1: {4}, 2: {0, 1, 3}})
+	check(5400*time.Millisecond, map[int][]int{1: {2, 4, 5}, 2: {0, 1, 3}})
 }

@@ -413,6 +413,9 @@ type simHost struct {
 	member int
 	since  int64
 	idx    int
+	// probing: the host came to member from one that had answered it, so
+	// member has the agent's probe time to answer (see agent/cluster.go).
+	probing bool
 }
 
 // stamp returns the timestamp for the host's next message: now, but always
@@ -758,7 +761,9 @@ func (s *sender) targets(h *simHost) (lo, hi int) {
 // Moving at the last one before it leaves a healthy host no margin: a
 // heartbeat the harness sends a little late (its pacing lags under load)
 // would find the previous ACK more than an interval old. Half an interval
-// is the margin both ways.
+// is the margin both ways. As the agent does, a member the host came to
+// from one that had answered it has only half an interval (at least 1 s)
+// to answer: at the harness's pace, the next heartbeat.
 func (s *sender) failover(h *simHost, now time.Time) {
 	if !s.cfg.Cluster {
 		return
@@ -768,16 +773,21 @@ func (s *sender) failover(h *simHost, now time.Time) {
 		h.since = ns
 	}
 	last := h.since
-	if a := s.acked[h.idx].Load(); a != 0 && int(a&ackMemberMask) == h.member {
-		last = max(last, a&^ackMemberMask)
+	answered := false
+	if a := s.acked[h.idx].Load(); a != 0 && int(a&ackMemberMask) == h.member && a&^ackMemberMask > h.since {
+		last, answered = a&^ackMemberMask, true
 	}
 	after := s.cfg.FailoverAfter
 	if after == 0 {
 		after = 2 * s.cfg.HeartbeatInterval
 	}
+	if h.probing && !answered {
+		after = min(after, max(s.cfg.HeartbeatInterval/2, time.Second))
+	}
 	if ns+int64(s.cfg.HeartbeatInterval/2)-last >= int64(after) {
 		h.member = (h.member + 1) % len(s.cfg.Targets)
 		h.since = ns
+		h.probing = answered
 		s.failovers.Add(1)
 	}
 }
