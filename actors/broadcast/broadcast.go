@@ -20,6 +20,12 @@ type Event struct {
 	Frame []byte // the complete frame JSON: {"type":...,"data":...}
 }
 
+// size is what e's frame holds in memory, which the hub's and the
+// inbox's bounds count: its buffer's capacity, which may exceed the
+// frame's length (a host frame's buffer is allocated for its largest
+// shape), so that a bound in bytes bounds the heap.
+func (e *Event) size() int { return cap(e.Frame) }
+
 // DefaultCoalesce is the coalescing window the daemon uses unless its
 // config says otherwise. Options.Coalesce has no implicit default because
 // its zero value means "off".

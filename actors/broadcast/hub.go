@@ -138,7 +138,7 @@ func (h *hub) control(msg any) {
 }
 
 func (h *hub) publish(e *Event) {
-	if e == nil || len(e.Frame) == 0 {
+	if e == nil || e.size() == 0 {
 		return
 	}
 	if h.b.opt.Coalesce <= 0 {
@@ -155,7 +155,7 @@ func (h *hub) publish(e *Event) {
 		// sends hundreds of thousands. They wait for the next flush, in
 		// order and ahead of host and plugin frames, within the budget
 		// and a bound in bytes.
-		if h.events.bytes+len(e.Frame) > h.b.opt.PendingBytes {
+		if h.events.bytes+e.size() > h.b.opt.PendingBytes {
 			h.b.pendingDropped.Add(1)
 			h.b.noteDrop()
 			return

@@ -69,21 +69,21 @@ func (in *inbox) put(e *Event) (post, dropped bool) {
 	if in.coalesce && coalescible(e) {
 		k := coalesceKey{e.Type, e.Host, e.Key}
 		if i, ok := in.slot[k]; ok {
-			in.bytes += len(e.Frame) - len(in.items[i].e.Frame)
+			in.bytes += e.size() - in.items[i].e.size()
 			in.items[i].e = e
 			in.conflated.Add(1)
 			return false, false
 		}
-		if in.bytes+len(e.Frame) > in.limit {
+		if in.bytes+e.size() > in.limit {
 			in.dropped.Add(1)
 			return false, true
 		}
 		in.slot[k] = len(in.items)
-	} else if in.bytes+len(e.Frame) > in.limit {
+	} else if in.bytes+e.size() > in.limit {
 		in.dropped.Add(1)
 		return false, true
 	}
-	in.bytes += len(e.Frame)
+	in.bytes += e.size()
 	in.items = append(in.items, item{e: e})
 	return in.post(), false
 }

@@ -43,15 +43,15 @@ func TestInboxBoundsAHubThatIsBehind(t *testing.T) {
 	// 10,000 frames of 10 hosts × (host, cpu plugin): 20 slots.
 	for i := range 10000 {
 		h := fmt.Sprintf("h%d", i%10)
-		b.Publish(&Event{Type: "host", Host: h, Frame: fmt.Appendf(nil, "host-%s-%05d", h, i)})
-		b.Publish(&Event{Type: "plugin", Host: h, Key: "cpu", Frame: fmt.Appendf(nil, "cpu-%s-%05d", h, i)})
+		b.Publish(&Event{Type: "host", Host: h, Frame: exact("host-%s-%05d", h, i)})
+		b.Publish(&Event{Type: "plugin", Host: h, Key: "cpu", Frame: exact("cpu-%s-%05d", h, i)})
 	}
 	// Alert frames until the inbox is full: the 20 slots hold 10 host
 	// frames of 13 bytes and 10 plugin frames of 12; the rest of the 4,096
 	// bytes holds 256 alerts of 15 bytes.
 	const fit = (limit - 10*13 - 10*12) / 15
 	for i := range 1000 {
-		b.Publish(&Event{Type: "alert", Host: "h1", Frame: fmt.Appendf(nil, "alert-h1-%06d", i)})
+		b.Publish(&Event{Type: "alert", Host: "h1", Frame: exact("alert-h1-%06d", i)})
 	}
 	late := newRecordingConn(1 << 20)
 	b.Register(late, nil) // a control message: kept though the inbox is full
@@ -98,11 +98,30 @@ func TestInboxBoundsAHubThatIsBehind(t *testing.T) {
 	}
 }
 
+// exact formats a frame whose buffer is exactly its length, so that the
+// bounds, which count a frame's capacity, count what the test expects.
+func exact(format string, args ...any) []byte {
+	b := fmt.Appendf(nil, format, args...)
+	return b[:len(b):len(b)]
+}
+
+// The bounds count what a frame holds in memory, its buffer's capacity,
+// not its length: a 1-byte frame in a 64-byte buffer costs 64.
+func TestInboxCountsTheFramesBuffer(t *testing.T) {
+	in := newInbox(false, 200)
+	for i := range 4 {
+		_, dropped := in.put(&Event{Type: "alert", Host: "h", Frame: make([]byte, 1, 64)})
+		if wantDrop := i == 3; dropped != wantDrop {
+			t.Errorf("put %d of a 1-byte frame in a 64-byte buffer: dropped = %v, want %v (bound 200)", i, dropped, wantDrop)
+		}
+	}
+}
+
 // With coalescing off every frame is kept, in order, up to the bound.
 func TestInboxWithoutCoalescingKeepsEveryFrame(t *testing.T) {
 	in := newInbox(false, 100)
 	for i := range 12 {
-		post, dropped := in.put(&Event{Type: "host", Host: "h", Frame: fmt.Appendf(nil, "%09d", i)}) // 9 bytes
+		post, dropped := in.put(&Event{Type: "host", Host: "h", Frame: exact("%09d", i)}) // 9 bytes
 		if wantPost := i == 0; post != wantPost {
 			t.Errorf("put %d: post = %v, want %v (one drain message per batch)", i, post, wantPost)
 		}

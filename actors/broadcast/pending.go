@@ -16,7 +16,7 @@ func (q *fifo) len() int { return len(q.ev) - q.head }
 
 func (q *fifo) push(e *Event) {
 	q.ev = append(q.ev, e)
-	q.bytes += len(e.Frame)
+	q.bytes += e.size()
 }
 
 // pop removes and returns the oldest event; nil when none waits.
@@ -27,7 +27,7 @@ func (q *fifo) pop() *Event {
 	e := q.ev[q.head]
 	q.ev[q.head] = nil
 	q.head++
-	q.bytes -= len(e.Frame)
+	q.bytes -= e.size()
 	switch {
 	case q.head == len(q.ev):
 		q.base += len(q.ev)
@@ -68,11 +68,11 @@ func (p *pending) put(e *Event, limit int) (replaced, ok bool) {
 	k := keyOf(e)
 	if abs, found := p.slot[k]; found {
 		i := abs - p.q.base
-		p.q.bytes += len(e.Frame) - len(p.q.ev[i].Frame)
+		p.q.bytes += e.size() - p.q.ev[i].size()
 		p.q.ev[i] = e
 		return true, true
 	}
-	if p.q.bytes+len(e.Frame) > limit {
+	if p.q.bytes+e.size() > limit {
 		return false, false
 	}
 	p.slot[k] = p.q.base + len(p.q.ev)

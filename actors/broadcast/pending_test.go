@@ -163,7 +163,7 @@ func TestFanoutShareYieldsToIngest(t *testing.T) {
 	behind.Store(true)
 	b, conns := budgetHub(t, 1, behind.Load)
 	for i := range 10000 {
-		b.Publish(&Event{Type: "host", Host: fmt.Sprintf("h%04d", i), Frame: fmt.Appendf(nil, "h%04d", i)})
+		b.Publish(&Event{Type: "host", Host: fmt.Sprintf("h%04d", i), Frame: exact("h%04d", i)})
 	}
 	next, flushes := 0, 0
 	flush := func(share float64) {
