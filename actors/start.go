@@ -115,6 +115,7 @@ func (s *System) Steps() []Step {
 		{"final checkpoint", s.startFinalCheckpoint},
 		{"notifier", s.startNotifier},
 		{"resume", s.resumeHosts},
+		{"silence ends", s.startSilenceEnds},
 		{"checkpoints", s.startCheckpoints},
 		{"ingest", s.startIngest},
 	}...)

@@ -245,6 +245,9 @@ type Store struct {
 	edge   clock.Timer
 	edgeAt time.Time
 	onEnd  func([]Silence)
+	// unheard holds what ended before OnEnd was set (the daemon is
+	// starting), for OnEnd to get at once; bounded by the store's size.
+	unheard []Silence
 }
 
 // saveEvery paces the saver: at most one write of the file per this
@@ -317,6 +320,10 @@ func Open(file string, clk clock.Clock, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
+// maxUnheard bounds what is kept for OnEnd before it is set: a daemon sets
+// it while starting, so only a store without one (a test) gets near it.
+const maxUnheard = 4096
+
 // OnEnd sets the function the store calls, on its own goroutine, with
 // the silences that stopped muting: expired, deleted, removed from the
 // config, or whose window closed. Set it before the first of them ends;
@@ -324,7 +331,12 @@ func Open(file string, clk clock.Clock, log *slog.Logger) (*Store, error) {
 func (s *Store) OnEnd(f func([]Silence)) {
 	s.mu.Lock()
 	s.onEnd = f
+	unheard := s.unheard
+	s.unheard = nil
 	s.mu.Unlock()
+	if f != nil && len(unheard) > 0 {
+		f(unheard)
+	}
 }
 
 // settle brings the set to now, with s.mu held: it drops what expired,
@@ -418,6 +430,13 @@ func (s *Store) ended(list []Silence) {
 	}
 	s.mu.Lock()
 	f := s.onEnd
+	if f == nil {
+		for _, x := range list {
+			if len(s.unheard) < maxUnheard && !slices.ContainsFunc(s.unheard, func(y Silence) bool { return y.ID == x.ID }) {
+				s.unheard = append(s.unheard, x)
+			}
+		}
+	}
 	s.mu.Unlock()
 	for i := range list {
 		s.log.Info("silence ended", "id", list[i].ID, "host", list[i].Host, "metric", list[i].Metric, "label", list[i].Label())
