@@ -148,7 +148,7 @@ func TestSilenceEndSendsStillFiringAlertOnce(t *testing.T) {
 			h.beat()
 			eventually(t, "h UP", func() bool { return stateOf(h.s, "h") == StateUp })
 			h.advanceBeating(time.Minute) // 12:01, UP
-			h.advance(40 * time.Second) // DOWN at 12:01:30; 12:01:40
+			h.advance(40 * time.Second)   // DOWN at 12:01:30; 12:01:40
 			eventually(t, "h CRITICAL and silenced", func() bool {
 				l, s := h.heartbeatAlert()
 				return l == "CRITICAL" && s
