@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 )
 
 // windowJSON is a maintenance window as GET /api/0/silences shows it.
@@ -195,4 +200,30 @@ func TestMaintenanceWindowReleasesAcrossRestart(t *testing.T) {
 	if m := fmt.Sprint(hook.received()[0]["message"]); !strings.Contains(m, "not delivered before the restart") {
 		t.Errorf("release %q", m)
 	}
+}
+
+func jsBool(t *testing.T, ctx context.Context, expr string) bool {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return b
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// inZone sets the browser's time zone.
+func inZone(zone string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+		return err
+	})
 }
