@@ -183,7 +183,7 @@ func TestMaintenanceWindowMutesThenReleases(t *testing.T) {
 // alert is sent once, by the restarted daemon.
 func TestMaintenanceWindowReleasesAcrossRestart(t *testing.T) {
 	d, hook := maintenanceDaemon(t)
-	w, s := holdInWindow(t, d, hook, 5*time.Second)
+	w, s := holdInWindow(t, d, hook, 8*time.Second)
 	if err := d.proc.stop(); err != nil {
 		t.Fatalf("hbd did not stop cleanly: %v", err)
 	}
