@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +228,74 @@ func inZone(zone string) chromedp.Action[chromedp.Void] {
 		_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
 		return err
 	})
+}
+
+// A reload replaces the config's windows; a config with a bad window is
+// refused with every problem at its line, and the windows in force stay.
+func TestMaintenanceWindowsReload(t *testing.T) {
+	d, _ := maintenanceDaemon(t)
+	base, err := os.ReadFile(d.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func(cfg string) (int, string) {
+		t.Helper()
+		if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, d.http+"/-/reload", nil)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	ids := func() string {
+		var list struct {
+			Silences []windowJSON `json:"silences"`
+		}
+		getJSON(t, d.http+"/api/0/silences", &list)
+		var out []string
+		for _, w := range list.Silences {
+			out = append(out, w.ID)
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	if got := ids(); got != "config:saturday-patching" {
+		t.Fatalf("windows %q", got)
+	}
+
+	renamed := strings.Replace(string(base), `name = "saturday-patching"`, `name = "sunday-patching"`, 1) + `
+[[maintenance]]
+name = "backups"
+hosts = "nas*"
+schedule = "0 3 * * *"
+duration = "45m"
+`
+	if st, body := reload(renamed); st != 200 || !strings.Contains(body, "maintenance") {
+		t.Fatalf("reload: %d %s", st, body)
+	}
+	if got := ids(); got != "config:backups config:sunday-patching" {
+		t.Errorf("after the reload: %q", got)
+	}
+
+	bad := renamed + `
+[[maintenance]]
+name = "broken"
+hosts = "x"
+schedule = "Sat 02:00-04:00"
+timezone = "Europe/Nowhere"
+`
+	line := strings.Count(renamed, "\n") + 6 // the timezone line
+	st, body := reload(bad)
+	if want := fmt.Sprintf("hbd.toml:%d: maintenance[2].timezone: unknown timezone", line); st != 422 || !strings.Contains(body, want) {
+		t.Errorf("bad reload: %d %s, want 422 with %q", st, body, want)
+	}
+	if got := ids(); got != "config:backups config:sunday-patching" {
+		t.Errorf("after a refused reload: %q", got)
+	}
 }
