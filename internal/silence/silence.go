@@ -383,17 +383,42 @@ func (s *Store) settle(now time.Time) []Silence {
 func (s *Store) arm(now time.Time, list []Silence) {
 	var at time.Time
 	for i := range list {
-		e := list[i].Until
-		if list[i].Schedule != nil {
-			e = list[i].Window.End
-			if now.Before(list[i].Window.Start) {
-				e = list[i].Window.Start
-			}
-		}
-		if e.After(now) && (at.IsZero() || e.Before(at)) {
+		if e := list[i].nextEdge(now); !e.IsZero() && (at.IsZero() || e.Before(at)) {
 			at = e
 		}
 	}
+	s.armAt(now, at)
+}
+
+// nextEdge is the silence's next expiry or window edge after now; zero if
+// none.
+func (s *Silence) nextEdge(now time.Time) time.Time {
+	e := s.Until
+	if s.Schedule != nil {
+		e = s.Window.End
+		if now.Before(s.Window.Start) {
+			e = s.Window.Start
+		}
+	}
+	if !e.After(now) {
+		return time.Time{}
+	}
+	return e
+}
+
+// added is settle for one silence just added, with s.mu held: nothing
+// else changed, so a flood of adds costs no walk over the whole set.
+func (s *Store) added(now time.Time, sil *Silence) {
+	if sil.activeAt(now) {
+		s.muting[sil.ID] = *sil
+	}
+	if e := sil.nextEdge(now); !e.IsZero() && (s.edge == nil || e.Before(s.edgeAt)) {
+		s.armAt(now, e)
+	}
+}
+
+// armAt sets the edge timer to at (zero: none).
+func (s *Store) armAt(now, at time.Time) {
 	if at.Equal(s.edgeAt) && s.edge != nil {
 		return
 	}
@@ -528,9 +553,8 @@ func (s *Store) Add(sil Silence) (Silence, error) {
 	}
 	next = append(next, sil)
 	s.cur.Store(&next)
-	ended := s.settle(now)
+	s.added(now, &sil)
 	s.mu.Unlock()
-	s.ended(ended)
 	s.requestSave()
 	return sil, nil
 }
