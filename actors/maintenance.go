@@ -60,6 +60,14 @@ func (s *System) startSilenceEnds() (func(), error) {
 // releaseEnded sends each HostActor that an ended silence covered one
 // releaseHeld with all of them. It runs on the store's timer goroutine.
 func (s *System) releaseEnded(ended []silence.Silence) {
+	for i := range ended {
+		what := "silence " + ended[i].ID
+		if ended[i].Recurring() {
+			what = "maintenance window " + ended[i].ID
+		}
+		s.Journal(Event{Time: s.clock.Now(), Kind: "silence", Msg: fmt.Sprintf("%s (%s) ended: host %q metric %q", what, ended[i].Label(), ended[i].Host, ended[i].Metric),
+			Fields: map[string]any{"id": ended[i].ID, "host": ended[i].Host, "metric": ended[i].Metric}})
+	}
 	if s.env == nil || s.env.notifier == nil {
 		return // no channels: nothing was held back
 	}
