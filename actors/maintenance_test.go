@@ -215,3 +215,32 @@ func TestSilenceEndSendsNothingForAnAlertThatRecoveredInside(t *testing.T) {
 		t.Errorf("the later problem %q came from the release", msg)
 	}
 }
+
+// An alert paged before the window that recovers inside it sends its
+// recovery when the window ends: the page gets closed.
+func TestSilenceEndSendsTheRecoveryOfAnAlertPagedBefore(t *testing.T) {
+	h := newHeldHarness(t, time.Date(2026, 1, 7, 12, 0, 0, 0, time.UTC))
+	sched, err := silence.ParseSchedule("Wed 12:01-12:03", 0, "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Silences.Add(silence.Silence{Host: "h", Origin: "api", Schedule: sched, Comment: "switch swap"}); err != nil {
+		t.Fatal(err)
+	}
+	h.beat()
+	eventually(t, "h UP", func() bool { return stateOf(h.s, "h") == StateUp })
+	h.advance(40 * time.Second) // DOWN at 12:00:30, before the window
+	eventually(t, "the problem paged", func() bool { return h.sent() == "problem:CRITICAL" })
+	h.advance(30 * time.Second) // 12:01:10, inside
+	h.beat()
+	eventually(t, "h OK", func() bool { l, _ := h.heartbeatAlert(); return l == "OK" })
+	eventually(t, "journal: recovery held", func() bool { return h.journalHas("heartbeat recovery not sent: silenced (switch swap)") })
+	h.advanceBeating(110 * time.Second) // 12:03:00: the end
+	eventually(t, "the recovery sent", func() bool { return h.sent() == "problem:CRITICAL recovery:OK" })
+	h.mu.Lock()
+	msg := h.msgs[1]
+	h.mu.Unlock()
+	if !strings.Contains(msg, "recovered: CRITICAL -> OK (held by switch swap, which ended)") {
+		t.Errorf("recovery message %q", msg)
+	}
+}
