@@ -94,17 +94,19 @@ func (m *Maintenance) validate(r *report, p keyPath, names map[string]int) {
 	if !r.decoded(p.key("duration")) {
 		return
 	}
-	if _, err := silence.ParseSchedule(m.Schedule, m.Duration.Duration, m.Timezone); err != nil {
-		// Blame the key the message is about, if it is in the file.
+	// The zone and the schedule are checked apart, so a bad zone does not
+	// hide a bad schedule.
+	zone := m.Timezone
+	if _, err := silence.LoadZone(zone); err != nil {
+		r.invalid(p.key("timezone"), "%s", err.Error())
+		zone = ""
+	}
+	if _, err := silence.ParseSchedule(m.Schedule, m.Duration.Duration, zone); err != nil {
+		// Blame the duration if the message is about it and it is in
+		// the file; a missing one, at the schedule that needs it.
 		at := sp
-		switch {
-		case strings.Contains(err.Error(), "timezone"):
-			at = p.key("timezone")
-		case strings.Contains(err.Error(), "duration"):
+		if strings.Contains(err.Error(), "duration") && r.isSet(p.key("duration")) {
 			at = p.key("duration")
-		}
-		if !r.isSet(at) {
-			at = sp // a missing duration: at the schedule that needs it
 		}
 		r.invalid(at, "%s", err.Error())
 	}

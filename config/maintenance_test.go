@@ -54,6 +54,7 @@ timezone = "Europe/Nowhere"
 name = "a"
 hosts = "["
 schedule = "0 2 * * 6"
+timezone = "Berlin"
 
 [[maintenance]]
 hosts = "x"
@@ -74,10 +75,11 @@ duration = "1h"
 		`hbd.toml:11: maintenance[1].name: duplicate name "a"`,
 		`hbd.toml:12: maintenance[1].hosts: bad host pattern "["`,
 		`hbd.toml:13: maintenance[1].schedule: schedule "0 2 * * 6": a cron schedule needs a duration`,
-		`hbd.toml:15: maintenance[2].name: required`,
-		`hbd.toml:17: maintenance[2].schedule: schedule "Sam 02:00-04:00": unknown weekday "Sam"`,
-		`hbd.toml:19: maintenance[3]: more [[maintenance]] windows than [limits] silences_total (3)`,
-		`hbd.toml:23: maintenance[3].duration: schedule "Sat 02:00-04:00" is a time range, which has its own length: drop the duration`,
+		`hbd.toml:14: maintenance[1].timezone: unknown timezone "Berlin"`,
+		`hbd.toml:16: maintenance[2].name: required`,
+		`hbd.toml:18: maintenance[2].schedule: schedule "Sam 02:00-04:00": unknown weekday "Sam"`,
+		`hbd.toml:20: maintenance[3]: more [[maintenance]] windows than [limits] silences_total (3)`,
+		`hbd.toml:24: maintenance[3].duration: schedule "Sat 02:00-04:00" is a time range, which has its own length: drop the duration`,
 	}
 	if len(errs) != len(want) {
 		t.Errorf("%d errors, want %d:\n%v", len(errs), len(want), err)

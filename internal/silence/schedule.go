@@ -74,7 +74,7 @@ var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 // the window's length for a cron spec and must be 0 for a time range,
 // which has its own.
 func ParseSchedule(spec string, duration time.Duration, zone string) (*Schedule, error) {
-	loc, err := loadZone(zone)
+	loc, err := LoadZone(zone)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,9 @@ func ParseSchedule(spec string, duration time.Duration, zone string) (*Schedule,
 	return s, nil
 }
 
-func loadZone(zone string) (*time.Location, error) {
+// LoadZone loads the IANA zone of a schedule: "" is UTC; "Local" is
+// refused.
+func LoadZone(zone string) (*time.Location, error) {
 	if zone == "" || zone == "UTC" {
 		return time.UTC, nil
 	}
