@@ -157,7 +157,7 @@ func TestMaintenanceWindowMutesThenReleases(t *testing.T) {
 		t.Errorf("DELETE config window: %d %s", resp.StatusCode, b)
 	}
 
-	w, s := holdInWindow(t, d, hook, 6*time.Second)
+	w, s := holdInWindow(t, d, hook, 8*time.Second)
 	waitFor(t, 15*time.Second, "the held problem sent when the window closed", func() bool { return hook.summary() != "" })
 	got := hook.received()
 	if n := got[0]; n["kind"] != "problem" || n["level"] != "CRITICAL" || !strings.Contains(fmt.Sprint(n["message"]), "held by db01 upgrade, which ended") {
