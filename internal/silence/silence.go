@@ -430,8 +430,14 @@ func (s *Store) armAt(now, at time.Time) {
 	if at.IsZero() {
 		return
 	}
-	s.edge = s.clock.AfterFunc(at.Sub(now), s.onEdge)
+	s.edge = s.clock.AfterFunc(min(at.Sub(now), maxEdgeWait), s.onEdge)
 }
+
+// maxEdgeWait caps the edge timer: it runs on the monotonic clock, which
+// neither a step of the wall clock (NTP) nor a suspended machine moves, so
+// a timer for an edge hours ahead could fire hours after it. Waking once
+// a minute to find nothing due costs one look over the set.
+const maxEdgeWait = time.Minute
 
 // onEdge runs when the edge timer fires.
 func (s *Store) onEdge() {
