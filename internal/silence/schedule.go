@@ -237,9 +237,15 @@ func (s *Schedule) Duration() time.Duration { return s.duration }
 // open; ok is false if the schedule never opens again (a cron
 // schedule's starts run out five years ahead).
 func (s *Schedule) Occurrence(now time.Time) (Window, bool) {
-	// The walk starts one window's length (and an hour for DST) before
-	// now, so it finds a window that opened then and is still open.
-	back := s.duration + s.wallLen + time.Hour
+	// The walk starts one window's length before now, so it finds a
+	// window that opened then and is still open; an hour more if the
+	// clocks changed meanwhile (after they go back, the wall-clock time a
+	// window's length ago can be later than its start).
+	back := s.duration + s.wallLen
+	_, then := now.Add(-back - time.Hour).In(s.zone).Zone()
+	if _, off := now.In(s.zone).Zone(); off != then {
+		back += time.Hour
+	}
 	wall := wallOf(now.Add(-back), s.zone)
 	for range maxWalk {
 		start, next := s.wallNext(wall)
