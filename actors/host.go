@@ -237,6 +237,8 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		m.done <- struct{}{}
 	case *barrier:
 		close(m.done)
+	case *releaseHeld:
+		a.releaseHeld(ctx, m)
 	case *actor.Started:
 		// Threshold rules without hosts apply to declared hosts, and to
 		// dynamic ones only with alert_dynamic. The heartbeat alert applies

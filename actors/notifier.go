@@ -97,6 +97,9 @@ type firing struct {
 	n        notify.Notification
 	host     *actor.PID
 	lastSent []time.Time // per route
+	// held: its latest transition was silenced, so nothing of it went
+	// out to repeat; the silence's end sends it (maintenance.go).
+	held bool
 }
 
 // notifierActor decides what is sent: it drops silenced alerts, tracks
@@ -240,7 +243,11 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 			delete(a.firing, k)
 		}
 	}
-	if sil := a.silences.Match(n.Host, n.MetricPath); sil != nil {
+	sil := a.silences.Match(n.Host, n.MetricPath)
+	if f := a.firing[k]; f != nil {
+		f.held = sil != nil
+	}
+	if sil != nil {
 		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent: silenced (%s)", n.MetricPath, n.Kind, silenceLabel(sil)))
 		return
 	}
@@ -371,16 +378,13 @@ func (a *notifierActor) submit(ctx actor.Context, i int, n notify.Notification) 
 }
 
 func silenceLabel(s *silence.Silence) string {
-	if s.Comment != "" {
-		return s.Comment
-	}
-	return "silence " + s.ID
+	return s.Label()
 }
 
 func (a *notifierActor) repeat(ctx actor.Context) {
 	now := a.clock.Now()
 	for _, f := range a.firing {
-		if a.silences.Match(f.n.Host, f.n.MetricPath) != nil {
+		if f.held || a.silences.Match(f.n.Host, f.n.MetricPath) != nil {
 			continue
 		}
 		for i, r := range a.routes {

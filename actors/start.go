@@ -115,6 +115,7 @@ func (s *System) Steps() []Step {
 		{"final checkpoint", s.startFinalCheckpoint},
 		{"notifier", s.startNotifier},
 		{"resume", s.resumeHosts},
+		{"silence ends", s.startSilenceEnds},
 		{"checkpoints", s.startCheckpoints},
 		{"ingest", s.startIngest},
 	}...)
@@ -196,6 +197,10 @@ func (s *System) startSilences() (func(), error) {
 		return nil, err
 	}
 	sil.Limit(&s.cfg.Limits, s.Refusals)
+	if err := sil.SetConfig(s.cfg.Maintenance); err != nil {
+		sil.Close()
+		return nil, err
+	}
 	s.Silences = sil
 	return sil.Close, nil
 }

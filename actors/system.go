@@ -58,6 +58,9 @@ type Config struct {
 	Journal *journal.Config
 	// SilencesFile persists silences across restarts ("" = memory only).
 	SilencesFile string
+	// Maintenance is the config's [[maintenance]] windows (see
+	// silence.Store.SetConfig); a reload replaces them.
+	Maintenance []silence.Silence
 	// WebSocket, when set, starts the broadcaster (the WebSocket hub) with
 	// these options; its Snapshot (every host's JSON from the fleet index)
 	// and Unexpected are filled in here.

@@ -80,6 +80,10 @@ type Daemon struct {
 	// Cluster is the [cluster] table: this daemon as a member of a
 	// cluster. Absent, the daemon runs alone.
 	Cluster Cluster `toml:"cluster"`
+
+	// Maintenance is the [[maintenance]] windows, in file order:
+	// recurring silences (see Maintenance).
+	Maintenance []Maintenance `toml:"maintenance"`
 }
 
 // Default ports and sizes of the daemon.
@@ -186,6 +190,9 @@ func (d *Daemon) complete(r *report) {
 	}
 	for i := range d.Notify {
 		d.Notify[i].complete(r, top("notify").at(i), i)
+	}
+	for i := range d.Maintenance {
+		d.Maintenance[i].Line = r.lineOf(top("maintenance").at(i))
 	}
 	d.Deadman.complete(r, top("deadman"))
 }
@@ -319,6 +326,7 @@ func (d *Daemon) validate(r *report) {
 	d.WebSocket.validate(r, top("websocket"))
 	d.validateAPI(r)
 	d.Cluster.validate(r, top("cluster"))
+	d.validateMaintenance(r)
 }
 
 // validateMetricLengths checks that every threshold's metric fits

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +131,12 @@ metric = "cpu_monitor.cpu_percent"
 warning = 80.0
 critical = 90.0
 hosts = ["db*"]  # web01's real CPU must not make the count flaky
+
+[[maintenance]]
+name = "nas-backups"
+hosts = "nas*"
+schedule = "Sat 02:00-04:00"
+timezone = "Asia/Tokyo"
 `)
 	startAgent(t, d, "web01", `
 [plugins.cpu_monitor]
@@ -197,9 +204,26 @@ interval = "2s"
 	screenshot(t, ctx, "plugins.png")
 	errs.check(t, "/plugins")
 
-	// /alerts: db01's CPU is CRITICAL; silence it from the page.
-	if err := chromedp.Do(ctx, chromedp.Navigate(d.http+"/alerts")); err != nil {
+	// /alerts: db01's CPU is CRITICAL; silence it from the page. The
+	// browser is in Berlin, the config's maintenance window in Tokyo.
+	if err := chromedp.Do(ctx, inZone("Europe/Berlin"), chromedp.Navigate(d.http+"/alerts")); err != nil {
 		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the maintenance window listed", `!!document.querySelector('#silences-list tr[data-window="yes"][data-host="nas*"] td.window')`)
+	win := jsString(t, ctx, `document.querySelector('#silences-list tr[data-window="yes"] td.window').innerText`)
+	// Saturday 02:00-04:00 in Tokyo (UTC+9, no DST) is Friday 18:00-20:00
+	// in Berlin in winter, 19:00-21:00 in summer.
+	berlin := "18:00–20:00"
+	if _, off := time.Now().In(mustZone(t, "Europe/Berlin")).Zone(); off == 2*3600 {
+		berlin = "19:00–21:00"
+	}
+	for _, want := range []string{"Sat 02:00-04:00", "Asia/Tokyo", "02:00–04:00", "your time", berlin, "opens in"} {
+		if !strings.Contains(win, want) {
+			t.Errorf("window cell %q lacks %q", win, want)
+		}
+	}
+	if !jsBool(t, ctx, `document.querySelector('#silences-list tr[data-window="yes"] button[data-action="delete"]').disabled`) {
+		t.Error("the config window's Delete button is enabled; the API refuses it")
 	}
 	waitJS(t, ctx, "CRITICAL alert row", `!!document.querySelector('#alerts-list tr[data-host="db01"][data-metric="cpu_monitor.cpu_percent"][data-level="CRITICAL"]')`)
 	if got := jsString(t, ctx, `document.querySelector('#summary-critical').textContent`); !strings.Contains(got, "1") {
@@ -217,11 +241,12 @@ interval = "2s"
 	); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "the silence listed", `document.querySelectorAll('#silences-list tr[data-id]').length === 1`)
+	waitJS(t, ctx, "the silence listed", `document.querySelectorAll('#silences-list tr[data-id]:not([data-window="yes"])').length === 1`)
 	var sil struct {
 		Silences []struct{ Host, Metric, Comment string } `json:"silences"`
 	}
 	getJSON(t, d.http+"/api/0/silences", &sil)
+	sil.Silences = slices.DeleteFunc(sil.Silences, func(s struct{ Host, Metric, Comment string }) bool { return s.Host == "nas*" })
 	if len(sil.Silences) != 1 || sil.Silences[0].Host != "db01" || sil.Silences[0].Comment != "browser test" {
 		t.Errorf("silence made by the page: %+v", sil.Silences)
 	}

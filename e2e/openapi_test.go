@@ -274,6 +274,12 @@ operator = ">"
 [limits]
 silences_per_host = 2
 
+[[maintenance]]
+name = "db-patching"
+hosts = "db*"
+schedule = "Sat 02:00-04:00"
+timezone = "Europe/Berlin"
+
 [api]
 pprof = true
 `)
@@ -393,7 +399,11 @@ enabled = false
 		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","duration":"1h"}`, hdr: map[string]string{"Content-Type": "text/plain"}, status: 415, bad: true},
 		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","duration":"1h"}`, hdr: map[string]string{"Host": "hbd.example.net"}, status: 403},
 		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","duration":"1h"}`, hdr: map[string]string{"Origin": "https://evil.example"}, status: 403},
+		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","schedule":"0 3 * * *","duration":"1h","timezone":"Europe/Berlin"}`, status: 201},
 		{method: "GET", path: "/api/0/silences", status: 200},
+		{method: "DELETE", path: "/api/0/silences/config:db-patching", status: 409},
+		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","schedule":"Sat 02:00-04:00","timezone":"Mars/Olympus"}`, status: 400},
+		{method: "POST", path: "/api/0/silences", body: `{"host":"web*","schedule":"0 3 * * *"}`, status: 400},
 		{method: "GET", path: "/api/0/alerts?host=app01", status: 200}, // silenced: true
 		{method: "DELETE", path: "/api/0/silences/" + added[0], status: 200},
 		{method: "DELETE", path: "/api/0/silences/" + added[0], status: 404},

@@ -126,10 +126,13 @@ func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid silence: "+err.Error())
 		return
 	}
-	s.sys.Journal(actors.Event{Kind: "silence", Host: "",
-		Msg:    fmt.Sprintf("silence %s added: host %q metric %q until %s (%s)", sil.ID, sil.Host, sil.Metric, sil.Until.UTC().Format(time.RFC3339), sil.Comment),
+	msg := fmt.Sprintf("silence %s added: host %q metric %q until %s (%s)", sil.ID, sil.Host, sil.Metric, sil.Until.UTC().Format(time.RFC3339), sil.Comment)
+	if sil.Schedule != nil {
+		msg = windowAdded(&sil)
+	}
+	s.sys.Journal(actors.Event{Kind: "silence", Host: "", Msg: msg,
 		Fields: map[string]any{"id": sil.ID, "host": sil.Host, "metric": sil.Metric}})
-	writeJSON(ctx, fasthttp.StatusCreated, contract.SilenceBody(&sil))
+	writeJSON(ctx, fasthttp.StatusCreated, contract.SilenceBody(&sil, s.sys.Now()))
 }
 
 // parseSilence decodes the body of POST /api/0/silences into the silence
@@ -139,6 +142,9 @@ func parseSilence(body []byte, now time.Time) (silence.Silence, error) {
 	req, err := contract.DecodeSilenceRequest(body)
 	if err != nil {
 		return silence.Silence{}, err
+	}
+	if req.Schedule != "" || req.Timezone != "" {
+		return parseWindow(&req)
 	}
 	var until time.Time
 	switch {
@@ -159,16 +165,52 @@ func parseSilence(body []byte, now time.Time) (silence.Silence, error) {
 }
 
 func (s *Server) listSilences(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, fasthttp.StatusOK, contract.SilencesBody(s.sys.Silences.List()))
+	writeJSON(ctx, fasthttp.StatusOK, contract.SilencesBody(s.sys.Silences.List(), s.sys.Now()))
 }
 
 func (s *Server) deleteSilence(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	id = string([]byte(id))
-	if !s.sys.Silences.Delete(id) {
+	if err := s.sys.Silences.Remove(id); err != nil {
+		if errors.Is(err, silence.ErrFromConfig) {
+			// Deleting it here would last until the next reload.
+			writeError(ctx, fasthttp.StatusConflict, fmt.Sprintf("Silence '%s' cannot be deleted with the API: %v", id, err))
+			return
+		}
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("Silence '%s' not found", id))
 		return
 	}
 	s.sys.Journal(actors.Event{Kind: "silence", Msg: fmt.Sprintf("silence %s deleted", id), Fields: map[string]any{"id": id}})
 	writeJSON(ctx, fasthttp.StatusOK, contract.DeletedBody(id))
+}
+
+// parseWindow is parseSilence for a recurring maintenance window: a
+// schedule in a zone and, for a cron schedule, a duration. A window has
+// no until: it lasts until deleted.
+func parseWindow(req *contract.SilenceRequest) (silence.Silence, error) {
+	if req.Until != nil {
+		return silence.Silence{}, errors.New("a recurring window (schedule) has no until: it lasts until deleted")
+	}
+	if req.Schedule == "" {
+		return silence.Silence{}, errors.New("timezone is given without a schedule")
+	}
+	var d time.Duration
+	if req.Duration != "" {
+		var err error
+		if d, err = time.ParseDuration(req.Duration); err != nil || d <= 0 {
+			return silence.Silence{}, fmt.Errorf("duration '%s' is not a positive duration like \"2h\"", req.Duration)
+		}
+	}
+	sched, err := silence.ParseSchedule(req.Schedule, d, req.Timezone)
+	if err != nil {
+		return silence.Silence{}, err
+	}
+	return silence.Silence{Host: req.Host, Metric: req.Metric, Schedule: sched, Comment: req.Comment, Origin: "api"}, nil
+}
+
+// windowAdded is the journal's line for a maintenance window added.
+func windowAdded(sil *silence.Silence) string {
+	loc := sil.Schedule.Zone()
+	return fmt.Sprintf("maintenance window %s added: host %q metric %q schedule %q (%s), next %s to %s (%s)", sil.ID, sil.Host, sil.Metric,
+		sil.Schedule, loc, sil.Window.Start.In(loc).Format(time.DateTime), sil.Window.End.In(loc).Format(time.DateTime), sil.Comment)
 }

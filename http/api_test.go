@@ -23,6 +23,7 @@ import (
 	"github.com/hbd-project/hbd/internal/apiauth"
 	"github.com/hbd-project/hbd/internal/clock/fakeclock"
 	"github.com/hbd-project/hbd/internal/journal"
+	"github.com/hbd-project/hbd/internal/silence"
 	"github.com/hbd-project/hbd/transport/ingest"
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -671,6 +672,87 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("maintenance windows", func(t *testing.T) {
+		for _, c := range []struct{ body, msg string }{
+			{`{"host":"db*","schedule":"Sat 02:00-04:00","timezone":"Mars/Olympus"}`, `unknown timezone "Mars/Olympus"`},
+			{`{"host":"db*","schedule":"0 2 * * 6"}`, "a cron schedule needs a duration"},
+			{`{"host":"db*","schedule":"Sat 02:00-04:00","duration":"1h"}`, "drop the duration"},
+			{`{"host":"db*","schedule":"Sat 02:00-04:00","until":5}`, "has no until"},
+			{`{"host":"db*","schedule":"Sam 02:00-04:00"}`, `unknown weekday "Sam"`},
+			{`{"host":"db*","timezone":"UTC","duration":"1h"}`, "timezone is given without a schedule"},
+			{`{"host":"[","schedule":"Sat 02:00-04:00"}`, "invalid host glob"},
+		} {
+			wantError(t, "POST "+c.body, a.do("POST", "/api/0/silences", "application/json", c.body), 400, c.msg)
+		}
+		type windowJSON struct {
+			ID        string   `json:"id"`
+			Origin    string   `json:"origin"`
+			Name      string   `json:"name"`
+			Schedule  string   `json:"schedule"`
+			Timezone  string   `json:"timezone"`
+			Duration  *float64 `json:"duration"`
+			Until     float64  `json:"until"`
+			NextStart float64  `json:"next_start"`
+			NextEnd   float64  `json:"next_end"`
+			Active    *bool    `json:"active"`
+		}
+		var list struct {
+			Silences []windowJSON `json:"silences"`
+		}
+		a.getJSON("/api/0/silences", &list)
+		if len(list.Silences) != 0 {
+			t.Fatalf("refused bodies left silences: %+v", list.Silences)
+		}
+		// Every day, all day, in UTC: open now, since midnight.
+		r := a.do("POST", "/api/0/silences", "application/json", `{"host":"db*","schedule":"* 00:00-24:00","timezone":"UTC","comment":"all day"}`)
+		var w windowJSON
+		if r.status != 201 || json.Unmarshal(r.body, &w) != nil {
+			t.Fatalf("POST window: %s", r)
+		}
+		midnight := d.clk.Now().UTC().Truncate(24 * time.Hour)
+		if w.Schedule != "* 00:00-24:00" || w.Timezone != "UTC" || w.Duration != nil || w.Active == nil || !*w.Active ||
+			w.NextStart != float64(midnight.Unix()) || w.NextEnd != float64(midnight.Add(24*time.Hour).Unix()) || w.Until != w.NextEnd {
+			t.Errorf("window %+v, want open since %s", w, midnight)
+		}
+		r = a.do("POST", "/api/0/silences", "application/json", `{"host":"web*","schedule":"0 2 * * 6","duration":"90m","timezone":"Europe/Berlin"}`)
+		var cw windowJSON
+		if r.status != 201 || json.Unmarshal(r.body, &cw) != nil || cw.Duration == nil || *cw.Duration != 5400 || cw.NextEnd-cw.NextStart != 5400 {
+			t.Fatalf("POST cron window: %s", r)
+		}
+		if got := time.Unix(int64(cw.NextStart), 0).In(mustLoad(t, "Europe/Berlin")); got.Weekday() != time.Saturday || got.Hour() != 2 {
+			t.Errorf("cron window starts %s, want a Saturday 02:00 in Berlin", got)
+		}
+		var al alertsJSON
+		a.getJSON("/api/0/alerts", &al)
+		for _, x := range al.Alerts {
+			if want := strings.HasPrefix(x.Hostname, "db"); x.Silenced != want {
+				t.Errorf("%s %s silenced %v, want %v", x.Hostname, x.MetricPath, x.Silenced, want)
+			}
+		}
+
+		// A [[maintenance]] window is the config's: the API cannot delete it.
+		sched, err := silence.ParseSchedule("Sun 01:00-03:00", 0, "UTC")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.sys.Silences.SetConfig([]silence.Silence{{Name: "backups", Host: "nas*", Schedule: sched}}); err != nil {
+			t.Fatal(err)
+		}
+		wantError(t, "delete config window", a.do("DELETE", "/api/0/silences/config:backups", "", ""), 409, `remove [[maintenance]] "backups" from the config and reload`)
+		a.getJSON("/api/0/silences", &list)
+		if len(list.Silences) != 3 || !slices.ContainsFunc(list.Silences, func(x windowJSON) bool { return x.Origin == "config" && x.Name == "backups" }) {
+			t.Errorf("silences %+v, want the two windows and the config's", list.Silences)
+		}
+		for _, id := range []string{w.ID, cw.ID} {
+			if r := a.do("DELETE", "/api/0/silences/"+id, "", ""); r.status != 200 {
+				t.Errorf("DELETE %s: %s", id, r)
+			}
+		}
+		if err := d.sys.Silences.SetConfig(nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("silences", func(t *testing.T) {
 		const body = `{"host":"web0*","metric":"cpu_monitor.*","duration":"2h","comment":"maintenance"}`
 		wantError(t, "no Content-Type", a.do("POST", "/api/0/silences", "", body), 415, "the body must be JSON")
@@ -825,4 +907,13 @@ func TestAPIRateLimit(t *testing.T) {
 		t.Errorf("after the bucket refilled one: %s", r)
 	}
 	wantError(t, "and again", a.get("/api/0/hosts"), 429, "too many requests")
+}
+
+func mustLoad(t *testing.T, zone string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

@@ -137,6 +137,8 @@ func FuzzSilenceBody(f *testing.F) {
 		`{"host":"[","duration":"1h"}`, `{"host":"x","metric":"a..b","duration":"1h"}`, `{"host":"x","duration":"1h","until":5}`,
 		`{"host":"x","duration":"-1h"}`, `{"host":"x","duration":"1h","extra":1}`, `{"host":"x","duration":"1h"} trailing`,
 		`{"host":"` + strings.Repeat("a", 300) + `","duration":"1h"}`, `[]`, `null`, ``, `{"host":1}`,
+		`{"host":"db*","schedule":"Sat 02:00-04:00","timezone":"Europe/Berlin"}`, `{"host":"x","schedule":"0 2 * * 6","duration":"2h"}`,
+		`{"host":"x","schedule":"0 2 * * 6"}`, `{"host":"x","schedule":"Sat 02:00-04:00","timezone":"Mars/Olympus"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -144,7 +146,7 @@ func FuzzSilenceBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		now := time.Unix(1795510000, 0)
 		sil, err := parseSilence(body, now)
-		if err == nil && (sil.Origin != "api" || sil.Until.IsZero()) {
+		if err == nil && (sil.Origin != "api" || sil.Until.IsZero() == (sil.Schedule == nil)) {
 			t.Fatalf("parseSilence(%q) = %+v: no origin or expiry", body, sil)
 		}
 		ctx := s.serve(fasthttp.MethodPost, "/api/0/silences", body)

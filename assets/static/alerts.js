@@ -1,7 +1,8 @@
 // /alerts: active alerts across the fleet with their summary, a level
 // filter (kept in the URL as #critical / #warning), silencing, and the
-// list of active silences. Refreshes every 15 s; durations tick every
-// second between refreshes.
+// list of active silences and maintenance windows (with each window's
+// open or next occurrence in its own zone and the browser's). Refreshes
+// every 15 s; durations tick every second between refreshes.
 (function () {
   'use strict';
   var H = window.hbd, el = H.el;
@@ -127,22 +128,74 @@
   function renderSilences(sils) {
     H.clear(silList);
     var now = H.nowSec();
-    sils = sils.filter(function (s) { return s && !(s.until > 0 && s.until < now); });
+    // A window stays listed between its occurrences: until is only the
+    // end of the one shown.
+    sils = sils.filter(function (s) { return s && (s.schedule || !(s.until > 0 && s.until < now)); });
     sils.sort(function (a, b) { return (a.until || 0) - (b.until || 0); });
     sils.forEach(function (s) {
       var id = String(s.id);
-      silList.appendChild(el('tr', { data: { id: id, host: String(s.host || ''), metric: String(s.metric || '') } },
+      var fromConfig = s.origin === 'config';
+      var del = el('button', { type: 'button', className: 'small danger', text: 'Delete', data: { action: 'delete', id: id } });
+      if (fromConfig) {
+        // The API refuses it (409): it lives in the config file.
+        del.disabled = true;
+        del.title = 'a [[maintenance]] window of the config file: remove "' + String(s.name || '') + '" there and reload';
+      }
+      silList.appendChild(el('tr', { data: { id: id, host: String(s.host || ''), metric: String(s.metric || ''), window: s.schedule ? 'yes' : '' } },
         el('td', { className: 'mono host', text: String(s.host || '') }),
         el('td', { className: 'mono wrap', text: String(s.metric || '') }),
-        el('td', { className: 'until', data: { until: String(s.until), label: 'until' }, text: untilText(s.until, now) }),
-        el('td', { className: 'wrap', text: String(s.comment || '') }),
+        s.schedule ? windowCell(s, now) :
+          el('td', { className: 'until', data: { until: String(s.until), label: 'until' }, text: untilText(s.until, now) }),
+        el('td', { className: 'wrap', text: String(s.comment || '') + (fromConfig ? ' (config: ' + String(s.name || '') + ')' : '') }),
         el('td', { data: { label: 'created' }, text: s.created ? H.clock(s.created) : '—' }),
-        el('td', null, el('button', { type: 'button', className: 'small danger', text: 'Delete', data: { action: 'delete', id: id } }))));
+        el('td', null, del)));
     });
     $('silences-table').classList.toggle('hidden', sils.length === 0);
     silEmpty.textContent = 'No active silences';
     silEmpty.classList.toggle('hidden', sils.length > 0);
     $('silences-count').textContent = sils.length ? String(sils.length) : '';
+  }
+
+  // windowCell shows a maintenance window: its schedule and zone, whether
+  // it is open, and the occurrence open now or next, in the window's zone
+  // and (when it differs) the browser's.
+  function windowCell(s, now) {
+    var zone = String(s.timezone || 'UTC');
+    var open = s.active === true;
+    var when = el('div', { className: 'win-when', data: { start: String(s.next_start), end: String(s.next_end) },
+      text: windowWhen(s.next_start, s.next_end, open, now) });
+    return el('td', { className: 'window', data: { label: 'window' } },
+      el('div', null, H.badge(open ? 'open' : 'window', open ? 'silenced' : 'flag'), ' ',
+        el('span', { className: 'mono', text: String(s.schedule) }),
+        s.duration ? ' for ' + H.duration(s.duration) : '', ' ', el('span', { className: 'muted', text: zone })),
+      el('div', { className: 'win-zone', text: (open ? 'open ' : 'next ') + rangeIn(s.next_start, s.next_end, zone) + ' ' + zone }),
+      localZone() !== zone ? el('div', { className: 'win-local muted', text: 'your time: ' + rangeIn(s.next_start, s.next_end, undefined) }) : null,
+      when);
+  }
+
+  function windowWhen(start, end, open, now) {
+    if (!isFinite(start) || !isFinite(end) || end <= 0) return 'no window ahead';
+    if (open || start <= now) return end > now ? 'ends in ' + H.duration(end - now) : 'ended';
+    return 'opens in ' + H.duration(start - now);
+  }
+
+  function localZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return ''; }
+  }
+
+  // rangeIn formats start..end (unix seconds) in zone (undefined: the
+  // browser's), the end's date left out when it is the start's.
+  function rangeIn(start, end, zone) {
+    if (!isFinite(start) || !isFinite(end) || end <= 0) return '—';
+    var day = { weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit' };
+    var time = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+    var f = function (ts, opts) {
+      var o = Object.assign({}, opts);
+      if (zone) o.timeZone = zone;
+      try { return new Intl.DateTimeFormat(undefined, o).format(new Date(ts * 1000)); } catch (e) { return H.clock(ts); }
+    };
+    var d1 = f(start, day), d2 = f(end, day);
+    return d1 + ' ' + f(start, time) + '–' + (d2 !== d1 ? d2 + ' ' : '') + f(end, time);
   }
 
   function untilText(until, now) {
@@ -242,6 +295,10 @@
     });
     silList.querySelectorAll('td.until').forEach(function (td) {
       td.textContent = untilText(Number(td.dataset.until), now);
+    });
+    silList.querySelectorAll('div.win-when').forEach(function (div) {
+      var start = Number(div.dataset.start), end = Number(div.dataset.end);
+      div.textContent = windowWhen(start, end, start <= now && now < end, now);
     });
     $('alerts-updated').textContent = fetchedAt ? 'updated ' + H.ago(fetchedAt, now) : '';
   }

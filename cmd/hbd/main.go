@@ -138,6 +138,10 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	if err != nil {
 		return err
 	}
+	maintenance, err := cfg.MaintenanceSilences()
+	if err != nil {
+		return err
+	}
 	watch := watchSet(cfg)
 	sys := actors.New(actors.Config{
 		Listener: ingest.Config{
@@ -163,6 +167,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		Grouping:        grouping(cfg),
 		Journal:         journalConfig(cfg),
 		SilencesFile:    silencesFile(cfg),
+		Maintenance:     maintenance,
 		State:           stateConfig(cfg),
 		Limits:          cfg.Limits.Caps(),
 		// The coalescing window merges what arrives together, above all

@@ -152,6 +152,17 @@ func (d *daemon) apply() (ReloadResult, error) {
 		st := d.sys.Reconfigure(rc)
 		res.Hosts = st.Hosts
 	}
+	if changed("maintenance") {
+		// Validated with the config: the windows parse. One that was
+		// open and is gone ends now, and sends what it held back.
+		windows, err := next.MaintenanceSilences()
+		if err == nil {
+			err = d.sys.Silences.SetConfig(windows)
+		}
+		if err != nil {
+			d.log.Error("[[maintenance]] windows not reloaded", "err", err)
+		}
+	}
 	d.cfg = next
 	return res, nil
 }
@@ -237,6 +248,7 @@ var reloadKeys = map[string]reloadKey{
 	"alert_dynamic": {reload: true},
 	"threshold":     {reload: true},
 	"notify":        {reload: true},
+	"maintenance":   {reload: true},
 
 	"journal.enabled": {why: whyFiles}, "journal.dir": {why: whyFiles}, "journal.file": {why: whyFiles}, "journal.max_size": {why: whyFiles},
 	"journal.max_backups": {why: whyFiles}, "journal.fsync": {why: whyFiles}, "journal.keep": {why: "the size of the journal's memory, allocated at start"},
@@ -356,7 +368,7 @@ func describe(key string, a, b reflect.Value) string {
 	switch key {
 	case "threshold":
 		return countChanges(a, b, "Metric")
-	case "notify":
+	case "notify", "maintenance":
 		return countChanges(a, b, "Name")
 	case "watchhosts":
 		return countHosts(a.Interface().([]string), b.Interface().([]string))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -122,6 +123,22 @@ warning = 90.0
 	fewer := parse(t, strings.Replace(baseConfig, "[[threshold]]\nmetric = \"disk_monitor.*.percent\"\ncritical = 95.0\n", "", 1))
 	if d := diffConfig(old, fewer); len(d) != 1 || d[0].key != "threshold" || d[0].what != "1 removed" {
 		t.Errorf("removed rule: %+v", d)
+	}
+}
+
+// [[maintenance]] windows reload in place, counted by name like channels.
+func TestDiffConfigMaintenance(t *testing.T) {
+	const window = `
+[[maintenance]]
+name = "%s"
+hosts = "db*"
+schedule = "%s"
+`
+	old := parse(t, baseConfig+fmt.Sprintf(window, "patching", "Sat 02:00-04:00"))
+	next := parse(t, baseConfig+fmt.Sprintf(window, "patching", "Sun 02:00-04:00")+fmt.Sprintf(window, "backups", "* 03:00-03:30"))
+	d := diffConfig(old, next)
+	if len(d) != 1 || d[0].key != "maintenance" || d[0].restart || d[0].what != "1 added, 1 changed" {
+		t.Errorf("diff %+v, want maintenance reloadable: 1 added, 1 changed", d)
 	}
 }
 

@@ -136,13 +136,13 @@ var shapes = []shape{
 			{Time: t0.Add(-2 * time.Minute), Host: "web\"02", Msg: "line\nbreak"},
 		}))
 	}, []string{"[].time", "[].host", "[].msg"}},
-	{"silence.json", func(t *testing.T) []byte { return SilenceBody(sil()) },
+	{"silence.json", func(t *testing.T) []byte { return SilenceBody(sil(), t0) },
 		[]string{"id", "host", "metric", "comment", "origin", "until", "created"}},
 	{"silences.json", func(t *testing.T) []byte {
 		agent := silence.Silence{ID: "0123456789abcdef", Host: "db01", Metric: "**", Comment: "kernel update", Origin: "agent", Until: t0.Add(10 * time.Minute), Created: t0}
-		return SilencesBody([]silence.Silence{agent, *sil()})
+		return SilencesBody([]silence.Silence{agent, *sil()}, t0)
 	}, prefixed("silences[].", []string{"id", "host", "metric", "comment", "origin", "until", "created"})},
-	{"silences_empty.json", func(t *testing.T) []byte { return SilencesBody(nil) }, []string{"silences"}},
+	{"silences_empty.json", func(t *testing.T) []byte { return SilencesBody(nil, t0) }, []string{"silences"}},
 	{"silence_deleted.json", func(t *testing.T) []byte { return DeletedBody("5f0c1d2e3a4b5c6d") }, []string{"deleted"}},
 	{"cluster.json", func(t *testing.T) []byte {
 		return AppendCluster(nil, &Cluster{Name: "prod", Self: "10.0.0.12:50010", Provider: "static", HostsOwned: 9835,

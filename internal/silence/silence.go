@@ -1,10 +1,16 @@
 // Package silence is the store of silences: globs over host names and
-// metric paths that mute notifications until they expire.
+// metric paths that mute notifications until they expire, or, with a
+// Schedule, during recurring maintenance windows.
 //
 // Match is lock-free and may be called from any goroutine (HostActors and
 // the notifier call it on every alert change); Add and Delete serialize on
 // a mutex. The set is saved as JSON to one file by a background goroutine,
 // at most once a second; Close writes what is pending.
+//
+// A timer on the store's clock wakes it at the next edge of any silence
+// (an expiry, a window opening or closing), never by polling; the
+// silences that stopped muting then are handed to OnEnd's function, which
+// sends what they held back (see actors).
 package silence
 
 import (
@@ -38,8 +44,39 @@ type Silence struct {
 	Until   time.Time
 	Comment string
 	Created time.Time
-	Origin  string // "api" or "agent"
+	Origin  string // "api", "agent" or "config"
+
+	// Name is a [[maintenance]] window's name ("" for the others).
+	Name string
+	// Schedule makes the silence a recurring maintenance window (Until
+	// is then zero: it lasts until deleted, or removed from the config);
+	// nil for a one-shot silence.
+	Schedule *Schedule
+	// Window is a recurring silence's window open at the store's last
+	// edge, or the next one (see Store.settle).
+	Window Window
 }
+
+// Recurring reports whether the silence is a maintenance window.
+func (s *Silence) Recurring() bool { return s.Schedule != nil }
+
+// Label names the silence in the journal: its comment, or what it is.
+func (s *Silence) Label() string {
+	switch {
+	case s.Comment != "":
+		return s.Comment
+	case s.Name != "":
+		return "maintenance window " + s.Name
+	}
+	return "silence " + s.ID
+}
+
+// OriginConfig marks the silences a [[maintenance]] table makes: the API
+// cannot delete them; the config's next reload replaces them.
+const OriginConfig = "config"
+
+// ConfigID is the ID of the [[maintenance]] window named name.
+func ConfigID(name string) string { return "config:" + name }
 
 // fileRecord is a silence in the file, times as unix seconds. The file is
 // the store's own format, not the API's; it has the same names because
@@ -52,23 +89,40 @@ type fileRecord struct {
 	Origin  string  `json:"origin"`
 	Until   float64 `json:"until"`
 	Created float64 `json:"created"`
+	// A maintenance window's schedule: until is 0, duration in seconds.
+	Schedule string  `json:"schedule,omitempty"`
+	Duration float64 `json:"duration,omitempty"`
+	Timezone string  `json:"timezone,omitempty"`
 }
 
 func recordOf(s *Silence) fileRecord {
-	return fileRecord{ID: s.ID, Host: s.Host, Metric: s.Metric, Comment: s.Comment, Origin: s.Origin,
+	r := fileRecord{ID: s.ID, Host: s.Host, Metric: s.Metric, Comment: s.Comment, Origin: s.Origin,
 		Until: unixSeconds(s.Until), Created: unixSeconds(s.Created)}
+	if s.Schedule != nil {
+		r.Until = 0
+		r.Schedule, r.Duration, r.Timezone = s.Schedule.String(), s.Schedule.Duration().Seconds(), s.Schedule.Zone().String()
+	}
+	return r
 }
 
-func (r *fileRecord) silence() Silence {
-	return Silence{ID: r.ID, Host: r.Host, Metric: r.Metric, Comment: r.Comment, Origin: r.Origin,
+func (r *fileRecord) silence() (Silence, error) {
+	s := Silence{ID: r.ID, Host: r.Host, Metric: r.Metric, Comment: r.Comment, Origin: r.Origin,
 		Until: time.UnixMilli(int64(r.Until * 1e3)), Created: time.UnixMilli(int64(r.Created * 1e3))}
+	if r.Schedule != "" {
+		sched, err := ParseSchedule(r.Schedule, time.Duration(r.Duration*float64(time.Second)), r.Timezone)
+		if err != nil {
+			return Silence{}, err
+		}
+		s.Until, s.Schedule = time.Time{}, sched
+	}
+	return s, nil
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
 
 // matches reports whether the silence covers host's metric at now.
 func (s *Silence) matches(host, metric string, now time.Time) bool {
-	if !now.Before(s.Until) {
+	if !s.activeAt(now) {
 		return false
 	}
 	if ok, _ := path.Match(s.Host, host); !ok {
@@ -76,6 +130,47 @@ func (s *Silence) matches(host, metric string, now time.Time) bool {
 	}
 	return metricMatch(s.Metric, metric)
 }
+
+// activeAt reports whether the silence mutes at now: before its expiry,
+// or inside one of its windows. Window is refreshed at every edge, so it
+// almost always answers; between an edge and the timer that refreshes it
+// the schedule is asked.
+func (s *Silence) activeAt(now time.Time) bool {
+	if s.Schedule == nil {
+		return now.Before(s.Until)
+	}
+	if now.Before(s.Window.End) {
+		return !now.Before(s.Window.Start)
+	}
+	w, ok := s.Schedule.Occurrence(now)
+	return ok && w.Contains(now)
+}
+
+// expired reports whether the silence will never mute again.
+func (s *Silence) expired(now time.Time) bool {
+	if s.Schedule == nil {
+		return !now.Before(s.Until)
+	}
+	return s.refreshed(now).Window.End.IsZero()
+}
+
+// refreshed is the silence with Window set to the window open at now or
+// the next one (End zero: no more windows).
+func (s Silence) refreshed(now time.Time) Silence {
+	if s.Schedule == nil || now.Before(s.Window.End) {
+		return s
+	}
+	w, ok := s.Schedule.Occurrence(now)
+	if !ok {
+		w = Window{}
+	}
+	s.Window = w
+	return s
+}
+
+// MatchMetric reports whether metric matches the metric glob of a
+// silence (see Silence.Metric).
+func MatchMetric(pattern, metric string) bool { return metricMatch(pattern, metric) }
 
 // metricMatch matches a metric path against a glob: segments are separated
 // by dots and "*" stands for one segment ("disk_monitor.*.percent"). Unlike
@@ -141,6 +236,18 @@ type Store struct {
 	// are; nil: no caps (set by limit before the first Add).
 	caps   atomic.Pointer[capsOf]
 	writes atomic.Int64 // files written, for tests
+
+	// The edges (under mu): muting holds the silences that muted at the
+	// last settle, by ID, so the next one tells which stopped; edge is
+	// the timer to the next expiry or window edge; onEnd gets the
+	// silences that stopped muting.
+	muting map[string]Silence
+	edge   clock.Timer
+	edgeAt time.Time
+	onEnd  func([]Silence)
+	// unheard holds what ended before OnEnd was set (the daemon is
+	// starting), for OnEnd to get at once; bounded by the store's size.
+	unheard []Silence
 }
 
 // saveEvery paces the saver: at most one write of the file per this
@@ -157,6 +264,13 @@ var ErrTooMany = errors.New("too many silences")
 // glob_length.
 var errGlobTooLong = errors.New("glob too long")
 
+// ErrNotFound is returned (wrapped) by Remove for an ID no silence has.
+var ErrNotFound = errors.New("no such silence")
+
+// ErrFromConfig is returned (wrapped) by Remove for a [[maintenance]]
+// window, which only the config removes.
+var ErrFromConfig = errors.New("the silence is a [[maintenance]] window of the config file")
+
 // RefusedByCap reports whether Add's error comes from a [limits] cap, which
 // counted and logged it already.
 func RefusedByCap(err error) bool {
@@ -166,7 +280,10 @@ func RefusedByCap(err error) bool {
 // Open loads file (if it exists) and starts the saver. file "" keeps
 // silences in memory only.
 func Open(file string, clk clock.Clock, log *slog.Logger) (*Store, error) {
-	s := &Store{file: file, clock: clk, log: log, save: make(chan struct{}, 1), done: make(chan struct{})}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{file: file, clock: clk, log: log, save: make(chan struct{}, 1), done: make(chan struct{}), muting: map[string]Silence{}}
 	list := []Silence{}
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -181,17 +298,183 @@ func Open(file string, clk clock.Clock, log *slog.Logger) (*Store, error) {
 			}
 			now := clk.Now()
 			for i := range stored {
-				sil := stored[i].silence()
-				if now.Before(sil.Until) {
+				sil, err := stored[i].silence()
+				if err != nil {
+					// A zone the system's tzdata no longer knows: the
+					// rest of the silences still count.
+					log.Error("silence dropped: its schedule no longer parses", "file", file, "id", stored[i].ID, "err", err)
+					continue
+				}
+				if sil = sil.refreshed(now); !sil.expired(now) {
 					list = append(list, sil)
 				}
 			}
 		}
 	}
 	s.cur.Store(&list)
+	s.mu.Lock()
+	s.settle(s.clock.Now())
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go s.saver()
 	return s, nil
+}
+
+// maxUnheard bounds what is kept for OnEnd before it is set: a daemon sets
+// it while starting, so only a store without one (a test) gets near it.
+const maxUnheard = 4096
+
+// OnEnd sets the function the store calls, on its own goroutine, with
+// the silences that stopped muting: expired, deleted, removed from the
+// config, or whose window closed. Set it before the first of them ends;
+// it must not call back into the store's Add, Remove or SetConfig.
+func (s *Store) OnEnd(f func([]Silence)) {
+	s.mu.Lock()
+	s.onEnd = f
+	unheard := s.unheard
+	s.unheard = nil
+	s.mu.Unlock()
+	if f != nil && len(unheard) > 0 {
+		f(unheard)
+	}
+}
+
+// settle brings the set to now, with s.mu held: it drops what expired,
+// moves each window on to the one open now or next, publishes that, and
+// arms the timer for the next edge. It returns the silences that muted at
+// the last settle and no longer do, for the caller to hand to onEnd once
+// it has let go of s.mu.
+func (s *Store) settle(now time.Time) []Silence {
+	cur := *s.cur.Load()
+	next := make([]Silence, 0, len(cur))
+	changed := false
+	for _, x := range cur {
+		y := x.refreshed(now)
+		if y.expired(now) {
+			changed = true
+			continue
+		}
+		changed = changed || y.Window != x.Window
+		next = append(next, y)
+	}
+	if changed {
+		s.cur.Store(&next)
+	}
+	var ended []Silence
+	muting := make(map[string]Silence, len(s.muting))
+	for i := range next {
+		if next[i].activeAt(now) {
+			muting[next[i].ID] = next[i]
+		}
+	}
+	for id, x := range s.muting {
+		if _, still := muting[id]; !still {
+			ended = append(ended, x)
+		}
+	}
+	slices.SortFunc(ended, func(a, b Silence) int { return strings.Compare(a.ID, b.ID) })
+	s.muting = muting
+	s.arm(now, next)
+	return ended
+}
+
+// arm sets the edge timer to the soonest expiry or window edge of list
+// after now.
+func (s *Store) arm(now time.Time, list []Silence) {
+	var at time.Time
+	for i := range list {
+		if e := list[i].nextEdge(now); !e.IsZero() && (at.IsZero() || e.Before(at)) {
+			at = e
+		}
+	}
+	s.armAt(now, at)
+}
+
+// nextEdge is the silence's next expiry or window edge after now; zero if
+// none.
+func (s *Silence) nextEdge(now time.Time) time.Time {
+	e := s.Until
+	if s.Schedule != nil {
+		e = s.Window.End
+		if now.Before(s.Window.Start) {
+			e = s.Window.Start
+		}
+	}
+	if !e.After(now) {
+		return time.Time{}
+	}
+	return e
+}
+
+// added is settle for one silence just added, with s.mu held: nothing
+// else changed, so a flood of adds costs no walk over the whole set.
+func (s *Store) added(now time.Time, sil *Silence) {
+	if sil.activeAt(now) {
+		s.muting[sil.ID] = *sil
+	}
+	if e := sil.nextEdge(now); !e.IsZero() && (s.edge == nil || e.Before(s.edgeAt)) {
+		s.armAt(now, e)
+	}
+}
+
+// armAt sets the edge timer to at (zero: none).
+func (s *Store) armAt(now, at time.Time) {
+	if at.Equal(s.edgeAt) && s.edge != nil {
+		return
+	}
+	if s.edge != nil {
+		s.edge.Stop()
+		s.edge = nil
+	}
+	s.edgeAt = at
+	if at.IsZero() {
+		return
+	}
+	s.edge = s.clock.AfterFunc(min(at.Sub(now), maxEdgeWait), s.onEdge)
+}
+
+// maxEdgeWait caps the edge timer: it runs on the monotonic clock, which
+// neither a step of the wall clock (NTP) nor a suspended machine moves, so
+// a timer for an edge hours ahead could fire hours after it. Waking once
+// a minute to find nothing due costs one look over the set.
+const maxEdgeWait = time.Minute
+
+// onEdge runs when the edge timer fires.
+func (s *Store) onEdge() {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return
+	default:
+	}
+	s.edge, s.edgeAt = nil, time.Time{}
+	ended := s.settle(s.clock.Now())
+	s.mu.Unlock()
+	s.ended(ended)
+}
+
+// ended hands what stopped muting to onEnd.
+func (s *Store) ended(list []Silence) {
+	if len(list) == 0 {
+		return
+	}
+	s.mu.Lock()
+	f := s.onEnd
+	if f == nil {
+		for _, x := range list {
+			if len(s.unheard) < maxUnheard && !slices.ContainsFunc(s.unheard, func(y Silence) bool { return y.ID == x.ID }) {
+				s.unheard = append(s.unheard, x)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for i := range list {
+		s.log.Info("silence ended", "id", list[i].ID, "host", list[i].Host, "metric", list[i].Metric, "label", list[i].Label())
+	}
+	if f != nil {
+		f(list)
+	}
 }
 
 // Close saves pending changes and stops the saver. Safe to call twice.
@@ -201,6 +484,10 @@ func (s *Store) Close() {
 	case <-s.done:
 	default:
 		close(s.done)
+	}
+	if s.edge != nil {
+		s.edge.Stop()
+		s.edge = nil
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -217,7 +504,11 @@ func Validate(sil *Silence, now time.Time) error {
 	if strings.Contains(sil.Metric, "..") || strings.HasPrefix(sil.Metric, ".") || strings.HasSuffix(sil.Metric, ".") {
 		return fmt.Errorf("invalid metric glob %q: empty segment", sil.Metric)
 	}
-	if !sil.Until.After(now) {
+	if sil.Schedule != nil {
+		if !sil.Until.IsZero() {
+			return errors.New("a recurring window has no until: it lasts until deleted")
+		}
+	} else if !sil.Until.After(now) {
 		return errors.New("until must be in the future")
 	}
 	if len(sil.Comment) > 1024 {
@@ -261,34 +552,108 @@ func (s *Store) Add(sil Silence) (Silence, error) {
 		s.mu.Unlock()
 		return Silence{}, err
 	}
+	sil = sil.refreshed(now)
+	if sil.expired(now) {
+		s.mu.Unlock()
+		return Silence{}, errors.New("the schedule has no window ahead")
+	}
 	next = append(next, sil)
 	s.cur.Store(&next)
+	s.added(now, &sil)
 	s.mu.Unlock()
 	s.requestSave()
 	return sil, nil
 }
 
-// Delete removes a silence; false if there was none with that ID.
-func (s *Store) Delete(id string) bool {
+// Delete removes a silence; false if there was none with that ID, or it
+// is a [[maintenance]] window (see Remove).
+func (s *Store) Delete(id string) bool { return s.Remove(id) == nil }
+
+// Remove removes a silence. A [[maintenance]] window is refused (an error
+// wrapping ErrFromConfig): the config would bring it back at the next
+// reload, so it is removed there.
+func (s *Store) Remove(id string) error {
 	s.mu.Lock()
 	cur := *s.cur.Load()
 	i := slices.IndexFunc(cur, func(x Silence) bool { return x.ID == id })
 	if i < 0 {
 		s.mu.Unlock()
-		return false
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if cur[i].Origin == OriginConfig {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: remove [[maintenance]] %q from the config and reload", ErrFromConfig, cur[i].Name)
 	}
 	next := slices.Delete(slices.Clone(cur), i, i+1)
 	s.cur.Store(&next)
+	ended := s.settle(s.clock.Now())
 	s.mu.Unlock()
+	s.ended(ended)
 	s.requestSave()
-	return true
+	return nil
 }
 
-// List returns the silences that have not expired, soonest expiry first.
+// SetConfig replaces the [[maintenance]] windows with list (the config's,
+// at start and at each reload). Each needs a Name and a Schedule; its ID
+// is ConfigID(Name), so a window that stays keeps its ID and creation
+// time. They are not saved to the file: the config is their source. The
+// caps do not apply (the config's validation holds them to the caps).
+func (s *Store) SetConfig(list []Silence) error {
+	now := s.clock.Now()
+	for i := range list {
+		if list[i].Name == "" || list[i].Schedule == nil {
+			return fmt.Errorf("maintenance window %d has no name or no schedule", i)
+		}
+		if err := Validate(&list[i], now); err != nil {
+			return fmt.Errorf("maintenance window %q: %w", list[i].Name, err)
+		}
+	}
+	s.mu.Lock()
+	cur := *s.cur.Load()
+	created := map[string]time.Time{}
+	next := make([]Silence, 0, len(cur)+len(list))
+	for _, x := range cur {
+		if x.Origin == OriginConfig {
+			created[x.ID] = x.Created
+			continue
+		}
+		next = append(next, x)
+	}
+	for _, w := range list {
+		w.ID, w.Origin = ConfigID(w.Name), OriginConfig
+		w.Created = now
+		if at, ok := created[w.ID]; ok {
+			w.Created = at
+		}
+		if w = w.refreshed(now); !w.expired(now) {
+			next = append(next, w)
+		}
+	}
+	s.cur.Store(&next)
+	ended := s.settle(now)
+	s.mu.Unlock()
+	s.ended(ended)
+	return nil
+}
+
+// List returns the silences that have not expired, soonest expiry (or
+// window end) first.
 func (s *Store) List() []Silence {
-	out := s.active(s.clock.Now())
-	slices.SortFunc(out, func(a, b Silence) int { return a.Until.Compare(b.Until) })
+	now := s.clock.Now()
+	out := s.active(now)
+	for i := range out {
+		out[i] = out[i].refreshed(now)
+	}
+	slices.SortFunc(out, func(a, b Silence) int { return a.ends().Compare(b.ends()) })
 	return out
+}
+
+// ends is when a silence stops muting next.
+func (s *Silence) ends() time.Time {
+	if s.Schedule != nil {
+		return s.Window.End
+	}
+	return s.Until
 }
 
 // Match returns the first silence covering host's metric now, or nil.
@@ -310,7 +675,7 @@ func (s *Store) active(now time.Time) []Silence {
 	cur := *s.cur.Load()
 	out := make([]Silence, 0, len(cur)+1)
 	for _, x := range cur {
-		if now.Before(x.Until) {
+		if !x.expired(now) {
 			out = append(out, x)
 		}
 	}
@@ -423,9 +788,11 @@ func (s *Store) write() {
 	}
 	s.writes.Add(1)
 	cur := *s.cur.Load()
-	recs := make([]fileRecord, len(cur))
+	recs := make([]fileRecord, 0, len(cur))
 	for i := range cur {
-		recs[i] = recordOf(&cur[i])
+		if cur[i].Origin != OriginConfig { // the config is their source
+			recs = append(recs, recordOf(&cur[i]))
+		}
 	}
 	b, err := json.MarshalIndent(recs, "", "  ")
 	if err == nil {
