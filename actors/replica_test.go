@@ -259,6 +259,12 @@ func TestHandOverToJoiningMember(t *testing.T) {
 	staying.beat()
 	moving.sample("cpu", `{"pct":95}`)
 	eventually(t, "the page", func() bool { return hook.got() == "problem:cpu.pct:CRITICAL" })
+	// The notifier notes the delivery on the host after the receiver has
+	// the page: hand over after that, or the record says "never paged"
+	// and the new owner rightly pages again.
+	eventually(t, "its delivery noted", func() bool {
+		return strings.Contains(alertsOf(t, a, moving.name), `"notification_count":1`)
+	})
 	settle(a)
 
 	la.change(a, []string{memberA, memberB})
