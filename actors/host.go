@@ -40,6 +40,7 @@ type hostEnv struct {
 	clock     Clock
 	history   int
 	downAfter int
+	liveness  *Liveness     // how silent connections are detected; nil: the fixed rule alone
 	interval  time.Duration // assumed until the agent states its own
 	fleet     *actor.PID
 	journal   *actor.PID
@@ -174,12 +175,14 @@ type savedHost struct {
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
-	return &hostActor{
+	a := &hostActor{
 		env:      env,
 		st:       *newHostState(name, dyn, env.interval, env.downAfter), // inlined: no allocation of its own
 		dirty:    true,
 		needFull: true,
 	}
+	a.st.setDetection(env.liveness.forHost(name))
+	return a
 }
 
 func (a *hostActor) Receive(ctx actor.Context) {
