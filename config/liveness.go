@@ -78,7 +78,7 @@ type Detection struct {
 
 // For returns the settings of host, given the daemon's down_after.
 func (l *Liveness) For(host string, downAfter int) Detection {
-	d := l.base(downAfter)
+	d := l.Base(downAfter)
 	for i := range l.Hosts {
 		if ok, _ := path.Match(l.Hosts[i].Match, host); ok {
 			l.Hosts[i].apply(&d)
@@ -88,7 +88,16 @@ func (l *Liveness) For(host string, downAfter int) Detection {
 	return d
 }
 
-func (l *Liveness) base(downAfter int) Detection {
+// Override returns the settings of the hosts that the i-th
+// [[liveness.hosts]] table matches.
+func (l *Liveness) Override(i, downAfter int) Detection {
+	d := l.Base(downAfter)
+	l.Hosts[i].apply(&d)
+	return d
+}
+
+// Base returns [liveness]'s settings, without overrides.
+func (l *Liveness) Base(downAfter int) Detection {
 	return Detection{Adaptive: l.Detector != "fixed", DownAfter: downAfter, SuspectPhi: l.SuspectPhi, DownPhi: l.DownPhi,
 		Window: l.Window, MinSamples: l.MinSamples, MinStd: l.MinStd, AcceptablePause: l.AcceptablePause}
 }
@@ -116,7 +125,7 @@ func (l *Liveness) validate(r *report, p keyPath, downAfter int) {
 	if !slices.Contains(Detectors(), l.Detector) {
 		r.invalid(p.key("detector"), "must be one of %s, got %q", strings.Join(Detectors(), ", "), l.Detector)
 	}
-	l.base(downAfter).validate(r, p, func(string) bool { return true })
+	l.Base(downAfter).validate(r, p, func(string) bool { return true })
 	seen := map[string]int{}
 	for i := range l.Hosts {
 		hp := p.key("hosts").at(i)
@@ -140,7 +149,7 @@ func (l *Liveness) validate(r *report, p keyPath, downAfter int) {
 		}
 		// The merged settings must hold together; a key the table sets is
 		// blamed, one it inherits is [liveness]'s and checked there.
-		d := l.base(downAfter)
+		d := l.Base(downAfter)
 		h.apply(&d)
 		d.validate(r, hp, func(key string) bool { return r.isSet(hp.key(key)) })
 	}
