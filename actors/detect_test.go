@@ -50,6 +50,15 @@ func TestHostStateAdaptive(t *testing.T) {
 	if p, ok := h.suspicion(h.conns[famIPv4], sus); !ok || p < 3 {
 		t.Fatalf("suspicion at the SUSPECT deadline %.2f (%v), want >= 3", p, ok)
 	}
+	// The summary (the API's host object, the stream's frame, the fleet
+	// exposition) carries the state and the reading.
+	sc := h.summaryAt(sus).Conns[0]
+	if p, ok := sc.Suspicion.Phi(); sc.State() != "SUSPECT" || !ok || p < 3 {
+		t.Fatalf("summary: connection %s, suspicion %.2f (%v); want SUSPECT, >= 3", sc.State(), p, ok)
+	}
+	if _, ok := h.summary().Conns[0].Suspicion.Phi(); ok {
+		t.Fatal("a summary without a time has a reading")
+	}
 	down := h.nextDeadline()
 	if e := down.Sub(last); e <= sus.Sub(last) || e >= 3*interval {
 		t.Fatalf("DOWN %s after the last heartbeat, want after SUSPECT and before the fixed rule's %s", e, 3*interval)

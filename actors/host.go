@@ -481,7 +481,7 @@ func (a *hostActor) afterChange(ctx actor.Context) {
 // pushSummary sends the fleet index (and the WebSocket stream) the host's
 // current summary, with its active alerts.
 func (a *hostActor) pushSummary(ctx actor.Context) {
-	s := a.st.summary()
+	s := a.st.summaryAt(a.env.clock.Now())
 	s.src = a
 	if a.alertsDirty || a.lastAlerts != nil {
 		if a.alertsDirty {
