@@ -197,7 +197,7 @@ func (w *downWatch) follow(ctx context.Context, url string) {
 			continue
 		}
 		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-		sub := `{"subscribe":{"hosts":["bench-*"],"types":["message","error"]}}`
+		sub := `{"subscribe":{"hosts":["bench-*"],"types":["message"]}}`
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(sub)); err == nil {
 			w.read(conn)
 		}
@@ -230,12 +230,6 @@ func (w *downWatch) note(line []byte) {
 		} `json:"data"`
 	}
 	if json.Unmarshal(line, &f) != nil {
-		return
-	}
-	if f.Type == "error" {
-		w.mu.Lock()
-		w.dropped = true
-		w.mu.Unlock()
 		return
 	}
 	to := ""

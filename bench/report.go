@@ -261,8 +261,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if d.DetectMs != nil {
 			row("time to DOWN", fmt.Sprintf("p50 %.0f  p99 %.0f  max %.0f ms", d.DetectMs.P50, d.DetectMs.P99, d.MaxMs))
 		}
-		row("false DOWNs", fmt.Sprintf("%d (%.1f/hour: %d clean, %d lossy, on %d hosts) over %.2f h", d.FalseDown, d.FalseDownPerHour,
-			d.FalseDownClean, d.FalseDownLossy, d.FalseDownHosts, d.Hours))
+		row("false DOWNs", fmt.Sprintf("%d (%.1f/hour: %d clean, %d lossy, on %d hosts) over %s", d.FalseDown, d.FalseDownPerHour,
+			d.FalseDownClean, d.FalseDownLossy, d.FalseDownHosts, time.Duration(d.Hours*float64(time.Hour)).Round(time.Second)))
 		row("SUSPECT transitions", fmt.Sprintf("%.1f/hour", d.SuspectPerHour))
 	}
 	for _, w := range r.Warnings {

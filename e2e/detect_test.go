@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +182,48 @@ down_after = 8
 	}
 	if cs := d.conns(t, "fixed-lossy"); len(cs) != 1 || cs[0].Suspicion != nil {
 		t.Errorf("fixed-lossy connections %+v, want one without a suspicion reading", cs)
+	}
+}
+
+// hbd-bench detect against a real daemon: a small fleet with some hosts
+// on a lossy path, three clean hosts killed after the warm-up; the report
+// times each death's DOWN from the daemon's journal (over the stream)
+// (bounded generously: this checks the scenario, TestAdaptiveDetects...
+// the speed), and counts false DOWNs.
+func TestBenchDetect(t *testing.T) {
+	d := startDaemon(t, "down_after = 3\n")
+	report := filepath.Join(t.TempDir(), "detect.json")
+	cmd := exec.Command(bins.bench, "detect", "-addr", fmt.Sprintf("127.0.0.1:%d", d.udpPort), "-http", d.http, "-ws", d.ws,
+		"-key", d.keyPath, "-hosts", "20", "-hb-interval", "500ms", "-jitter", "0.2", "-lossy-frac", "0.2", "-lossy-loss", "10",
+		"-lossy-jitter", "normal:100ms", "-kill", "3", "-warmup", "7s", "-kill-spread", "1s", "-detect-wait", "4s",
+		"-duration", "13s", "-shutdown-rate", "0", "-quiet", "-json", report)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("hbd-bench detect: %v\n%s", err, out)
+	}
+	var rep struct {
+		Detect *struct {
+			Killed    int                         `json:"killed"`
+			Detected  int                         `json:"detected"`
+			Lossy     int                         `json:"lossy_hosts"`
+			DetectMs  *struct{ P50, P99 float64 } `json:"detect_ms"`
+			FalseDown *int                        `json:"false_down"`
+			PerHour   *float64                    `json:"false_down_per_hour"`
+		} `json:"detect"`
+	}
+	b, err := os.ReadFile(report)
+	if err != nil || json.Unmarshal(b, &rep) != nil || rep.Detect == nil {
+		t.Fatalf("no detect report (%v): %s", err, b)
+	}
+	r := rep.Detect
+	t.Logf("%s", out)
+	if r.Killed != 3 || r.Detected != 3 || r.Lossy != 4 {
+		t.Fatalf("killed %d, detected %d, lossy %d; want 3, 3, 4: %s", r.Killed, r.Detected, r.Lossy, b)
+	}
+	if r.DetectMs == nil || r.DetectMs.P50 <= 0 || r.DetectMs.P99 >= 5000 {
+		t.Errorf("time to DOWN %+v ms, want more than 0 and less than 10 intervals", r.DetectMs)
+	}
+	if r.FalseDown == nil || r.PerHour == nil {
+		t.Errorf("no false DOWN count: %s", b)
 	}
 }
