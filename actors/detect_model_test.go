@@ -161,32 +161,29 @@ func TestDetectionModel(t *testing.T) {
 	f := modelFleet{hosts: 120, lossyFrac: 0.05, interval: 2 * time.Second, lossPct: 10, delay: 500 * time.Millisecond,
 		warmup: 3 * time.Minute, observe: 15 * time.Minute, kills: 12, lossyKill: 2}
 	if *detectModel {
-		f.hosts, f.observe, f.kills, f.lossyKill = 10000, time.Hour, 500, 100
+		f.hosts, f.warmup, f.observe, f.kills, f.lossyKill = 10000, 5*time.Minute, time.Hour, 500, 100
 	}
 	def := adaptiveDefaults
 	with := func(mod func(d *Detection)) *Detection { d := def; mod(&d); return &d }
-	runs := []struct {
+	type run struct {
 		name      string
 		d         *Detection
 		downAfter int
-	}{
+	}
+	runs := []run{
 		{"fixed, down_after 3", nil, 3},
-		{"adaptive 3/8, pause 1, down_after 3 (defaults)", &def, 3},
-		{"adaptive 3/8, pause 1, down_after 6", with(func(d *Detection) { d.DownAfter = 6 }), 6},
+		{"adaptive 5/8, pause 1, down_after 3 (defaults)", &def, 3},
+		{"adaptive 5/8, pause 1, down_after 6", with(func(d *Detection) { d.DownAfter = 6 }), 6},
 		{"fixed, down_after 6", nil, 6},
 	}
 	if *detectModel {
-		runs = append(runs[:2], append([]struct {
-			name      string
-			d         *Detection
-			downAfter int
-		}{
+		runs = []run{runs[0], runs[1],
+			{"adaptive 3/8, pause 1, down_after 3", with(func(d *Detection) { d.SuspectPhi = 3 }), 3},
 			{"adaptive 2/5, pause 0.5, down_after 3", with(func(d *Detection) { d.SuspectPhi, d.DownPhi, d.AcceptablePause = 2, 5, 0.5 }), 3},
-			{"adaptive 3/8, pause 0.5, down_after 3", with(func(d *Detection) { d.AcceptablePause = 0.5 }), 3},
-			{"adaptive 5/12, pause 1, down_after 3", with(func(d *Detection) { d.SuspectPhi, d.DownPhi = 5, 12 }), 3},
-			{"adaptive 3/8, pause 1, down_after 4", with(func(d *Detection) { d.DownAfter = 4 }), 4},
-			{"adaptive 5/8, pause 1, down_after 6", with(func(d *Detection) { d.SuspectPhi, d.DownAfter = 5, 6 }), 6},
-		}, runs[2:]...)...)
+			{"adaptive 5/8, pause 0.5, down_after 3", with(func(d *Detection) { d.AcceptablePause = 0.5 }), 3},
+			{"adaptive 8/12, pause 1, down_after 3", with(func(d *Detection) { d.SuspectPhi, d.DownPhi = 8, 12 }), 3},
+			{"adaptive 5/8, pause 1, down_after 4", with(func(d *Detection) { d.DownAfter = 4 }), 4},
+			runs[2], runs[3]}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d hosts (%.0f %% lossy: %.0f %% loss, delay |N(0, %s)|), interval %s, %s observed after %s\n",
@@ -202,14 +199,29 @@ func TestDetectionModel(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 
-	fixed, adaptive := results[runs[0].name], results[runs[1].name]
-	if len(adaptive.detect) != f.kills || len(fixed.detect) != f.kills {
-		t.Fatalf("detected %d and %d of %d deaths", len(fixed.detect), len(adaptive.detect), f.kills)
+	// The claims docs/ALERTING.md makes of the table: with the same
+	// ceiling, the defaults find clean deaths sooner with (within 1 %) the
+	// fixed rule's false DOWNs, which are the lossy hosts' and which the
+	// ceiling decides; with a ceiling of 6 they find them as soon, with
+	// far fewer false DOWNs than the fixed rule at 3.
+	fixed, adaptive := results["fixed, down_after 3"], results["adaptive 5/8, pause 1, down_after 3 (defaults)"]
+	patient := results["adaptive 5/8, pause 1, down_after 6"]
+	falseDowns := func(r modelResult) int { return r.falseDownClean + r.falseDwL }
+	if len(adaptive.detect) != f.kills || len(fixed.detect) != f.kills || len(patient.detect) != f.kills {
+		t.Fatalf("detected %d, %d and %d of %d deaths", len(fixed.detect), len(adaptive.detect), len(patient.detect), f.kills)
 	}
-	if a, x := quantile(adaptive.detect, 0.5), quantile(fixed.detect, 0.5); a >= x {
-		t.Errorf("adaptive median detection %s is not faster than the fixed rule's %s", a, x)
+	for _, r := range []modelResult{adaptive, patient} {
+		if a, x := quantile(r.detect, 0.5), quantile(fixed.detect, 0.5); a >= x {
+			t.Errorf("%s: median detection %s is not faster than the fixed rule's %s", r.name, a, x)
+		}
 	}
-	if a, x := adaptive.falseDownClean+adaptive.falseDwL, fixed.falseDownClean+fixed.falseDwL; a > x {
-		t.Errorf("adaptive has %d false DOWNs, the fixed rule %d", a, x)
+	if a, x := falseDowns(adaptive), falseDowns(fixed); float64(a) > 1.01*float64(x) {
+		t.Errorf("the defaults have %d false DOWNs, the fixed rule %d", a, x)
+	}
+	if a, x := falseDowns(patient), falseDowns(fixed); a >= x {
+		t.Errorf("adaptive with down_after 6 has %d false DOWNs, the fixed rule at 3 %d", a, x)
+	}
+	if adaptive.falseDownClean != 0 || patient.falseDownClean != 0 {
+		t.Errorf("false DOWNs of clean hosts: %d, %d", adaptive.falseDownClean, patient.falseDownClean)
 	}
 }

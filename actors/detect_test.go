@@ -7,7 +7,7 @@ import (
 )
 
 // adaptiveDefaults are the daemon's defaults ([liveness] in config).
-var adaptiveDefaults = Detection{Adaptive: true, DownAfter: 3, SuspectPhi: 3, DownPhi: 8, Window: 32, MinSamples: 8, MinStd: 0.1, AcceptablePause: 1}
+var adaptiveDefaults = Detection{Adaptive: true, DownAfter: 3, SuspectPhi: 5, DownPhi: 8, Window: 32, MinSamples: 8, MinStd: 0.1, AcceptablePause: 1}
 
 // warm sends n heartbeats on v4 every interval ±jitter (a fixed
 // pattern), from t0, and returns the time of the last one and its seq.
@@ -68,7 +68,7 @@ func TestHostStateAdaptive(t *testing.T) {
 		t.Fatalf("at the DOWN deadline: %s, want DOWN", h.state)
 	}
 	ev := strings.Join(eventMsgs(h.drainEvents()), "\n")
-	for _, want := range []string{"state UP -> SUSPECT", "state SUSPECT -> DOWN", "suspect (no heartbeat for", ">= suspect_phi 3)", ">= down_phi 8 after a pause of 2s"} {
+	for _, want := range []string{"state UP -> SUSPECT", "state SUSPECT -> DOWN", "suspect (no heartbeat for", ">= suspect_phi 5)", ">= down_phi 8 after a pause of 2s"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("events lack %q:\n%s", want, ev)
 		}
@@ -98,7 +98,7 @@ func TestHostStateSuspectRecovers(t *testing.T) {
 	if h.state != StateUp {
 		t.Fatalf("after the late heartbeat: %s, want UP", h.state)
 	}
-	if ev := strings.Join(eventMsgs(h.drainEvents()), "\n"); !strings.Contains(ev, "no longer suspect (heartbeat after 1.5s)") || !strings.Contains(ev, "state SUSPECT -> UP") {
+	if ev := strings.Join(eventMsgs(h.drainEvents()), "\n"); strings.Contains(ev, "no longer suspect") || !strings.Contains(ev, "state SUSPECT -> UP") {
 		t.Fatalf("events:\n%s", ev)
 	}
 

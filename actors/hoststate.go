@@ -199,10 +199,11 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 	case !c.up:
 		h.emit("connection", "%s connection from %s up", f, addr)
 	}
-	if c.suspect {
-		c.suspect = false
-		h.emit("connection", "%s connection from %s no longer suspect (heartbeat after %s)", f, c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
-	}
+	// The end of SUSPECT is not journaled for the connection: the host's
+	// "state SUSPECT -> UP" says it, and a lossy host goes in and out of
+	// SUSPECT often enough that a fourth event per round would crowd the
+	// journal.
+	c.suspect = false
 	c.up = true
 	c.lastSeen = now
 	h.lastSeen = now

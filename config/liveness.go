@@ -25,7 +25,7 @@ import (
 // applies, keys it does not set come from [liveness].
 type Liveness struct {
 	Detector   string  `toml:"detector"`    // "adaptive" (default) or "fixed"
-	SuspectPhi float64 `toml:"suspect_phi"` // SUSPECT at this φ; default 3 (a live host is this late 1 time in 1,000); 0.5..50
+	SuspectPhi float64 `toml:"suspect_phi"` // SUSPECT at this φ; default 5 (a live host is this late 1 time in 100,000); 0.5..50
 	DownPhi    float64 `toml:"down_phi"`    // DOWN at this φ after acceptable_pause; default 8; suspect_phi..50
 	Window     int     `toml:"window"`      // inter-arrival times kept per connection; default 32; 2..32
 	MinSamples int     `toml:"min_samples"` // fewer: the fixed rule alone; default 8; 2..window
@@ -63,7 +63,7 @@ func Detectors() []string { return []string{"adaptive", "fixed"} }
 const MaxPhiWindow = 32
 
 func defaultLiveness() Liveness {
-	return Liveness{Detector: "adaptive", SuspectPhi: 3, DownPhi: 8, Window: MaxPhiWindow, MinSamples: 8, MinStd: 0.1, AcceptablePause: 1}
+	return Liveness{Detector: "adaptive", SuspectPhi: 5, DownPhi: 8, Window: MaxPhiWindow, MinSamples: 8, MinStd: 0.1, AcceptablePause: 1}
 }
 
 // Detection is one host's detector settings, [liveness] with the first

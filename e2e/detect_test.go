@@ -108,7 +108,7 @@ min_samples = 5
 	for _, m := range ms {
 		fmt.Fprintf(&text, "%.3f %s\n", m.Time, m.Msg)
 	}
-	for _, want := range []string{"state UP -> SUSPECT", ">= suspect_phi 3)", ">= down_phi 8 after a pause of 1s)"} {
+	for _, want := range []string{"state UP -> SUSPECT", ">= suspect_phi 5)", ">= down_phi 8 after a pause of 1s)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("journal lacks %q:\n%s", want, text.String())
 		}
