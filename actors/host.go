@@ -199,9 +199,18 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if a.frozen {
 			return
 		}
+		a.st.check(a.env.clock.Now())
+		if len(a.st.events) == 0 {
+			// Nothing turned overdue: a heartbeat came since the timer
+			// was set (every transition emits an event). With the
+			// adaptive detector that is most ticks, one per interval at
+			// each heartbeat's SUSPECT deadline, so they only set the
+			// timer again, without a summary, a frame or a checkpoint.
+			a.arm(ctx.Self())
+			return
+		}
 		a.dirty = true
 		a.rep |= repDirty
-		a.st.check(a.env.clock.Now())
 		a.afterChange(ctx)
 		a.replicate(ctx)
 	case *pluginsQuery:

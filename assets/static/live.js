@@ -230,7 +230,7 @@
     if (conn.rtt !== null) tip += ' · smoothed ' + ms(conn.rtt) + ' ms';
     if (conn.loss !== null) tip += ' · loss ' + H.num(conn.loss, 1) + '%';
     // phi: how unlikely this silence is by the connection's own recent
-    // heartbeats (as of its last heartbeat or liveness check).
+    // heartbeats (as of its last heartbeat or change of state).
     if (conn.phi !== null && conn.phi !== undefined) tip += ' · suspicion φ ' + H.num(conn.phi, 2);
     if (c.cell._tip !== tip) { c.cell._tip = tip; c.cell.title = tip; }
   }
