@@ -119,30 +119,34 @@ func (h *hostState) learn(c *conn, gap time.Duration, wasUp, advanced bool) {
 // downAt is when connection c turns DOWN if nothing arrives: the fixed
 // rule's deadline, or earlier where the detector's DOWN threshold is.
 func (h *hostState) downAt(c *conn) time.Time {
-	d := h.deadline(c)
-	if m, ok := h.model(c); ok {
-		if t := c.lastSeen.Add(m.Shift(h.intervals(h.det.AcceptablePause)).Crossing(h.det.DownPhi)); t.Before(d) {
-			return t
-		}
-	}
-	return d
+	_, down := h.deadlines(c)
+	return down
 }
 
 // suspectAt is when connection c turns SUSPECT if nothing arrives; the
 // zero time if it cannot (already SUSPECT, no model, or DOWN comes first).
 func (h *hostState) suspectAt(c *conn) time.Time {
-	if c.suspect {
-		return time.Time{}
-	}
+	sus, _ := h.deadlines(c)
+	return sus
+}
+
+// deadlines are suspectAt and downAt, from one reading of the window.
+func (h *hostState) deadlines(c *conn) (suspect, down time.Time) {
+	down = h.deadline(c)
 	m, ok := h.model(c)
 	if !ok {
-		return time.Time{}
+		return time.Time{}, down
 	}
-	t := c.lastSeen.Add(m.Crossing(h.det.SuspectPhi))
-	if !t.Before(h.downAt(c)) {
-		return time.Time{}
+	if t := c.lastSeen.Add(m.Shift(h.intervals(h.det.AcceptablePause)).Crossing(h.det.DownPhi)); t.Before(down) {
+		down = t
 	}
-	return t
+	if c.suspect {
+		return time.Time{}, down
+	}
+	if t := c.lastSeen.Add(m.Crossing(h.det.SuspectPhi)); t.Before(down) {
+		suspect = t
+	}
+	return suspect, down
 }
 
 // suspicion is c's φ at now, and false when there is no reading (fixed

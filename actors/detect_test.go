@@ -217,3 +217,34 @@ func TestHeartbeatAdaptiveDoesNotAllocate(t *testing.T) {
 		t.Fatalf("a heartbeat allocates %v times", n)
 	}
 }
+
+// BenchmarkHostStateHeartbeatAdaptive is BenchmarkHostStateHeartbeatRTT
+// with the adaptive detector: learning the gap, and the deadlines the
+// actor arms its timer with (nextDeadline, run after every heartbeat).
+func BenchmarkHostStateHeartbeatAdaptive(b *testing.B) {
+	d := adaptiveDefaults
+	h := newHostState("web01", true, 10*time.Second, 3)
+	h.setDetection(&d)
+	now := t0
+	b.ReportAllocs()
+	for i := range b.N {
+		now = now.Add(10*time.Second + time.Duration(i%7)*time.Millisecond)
+		h.heartbeat(now, v4, 10*time.Second, uint32(i+1), time.Duration(800+i%500)*time.Microsecond)
+		h.nextDeadline()
+		h.events = h.events[:0]
+	}
+}
+
+// BenchmarkHostStateHeartbeatFixed is the same on the fixed rule, for the
+// difference.
+func BenchmarkHostStateHeartbeatFixed(b *testing.B) {
+	h := newHostState("web01", true, 10*time.Second, 3)
+	now := t0
+	b.ReportAllocs()
+	for i := range b.N {
+		now = now.Add(10*time.Second + time.Duration(i%7)*time.Millisecond)
+		h.heartbeat(now, v4, 10*time.Second, uint32(i+1), time.Duration(800+i%500)*time.Microsecond)
+		h.nextDeadline()
+		h.events = h.events[:0]
+	}
+}

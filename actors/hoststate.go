@@ -318,7 +318,8 @@ func (h *hostState) check(now time.Time) {
 		if c == nil || !c.up {
 			continue
 		}
-		if !now.Before(h.downAt(c)) {
+		sus, down := h.deadlines(c)
+		if !now.Before(down) {
 			c.up, c.suspect = false, false
 			if p, ok := h.downPhi(c, now); ok && now.Before(h.deadline(c)) {
 				h.emit("connection", "%s connection from %s down (no heartbeat for %s; phi %.2f >= down_phi %g after a pause of %s)",
@@ -328,7 +329,7 @@ func (h *hostState) check(now time.Time) {
 			}
 			continue
 		}
-		if t := h.suspectAt(c); !t.IsZero() && !now.Before(t) {
+		if !sus.IsZero() && !now.Before(sus) {
 			c.suspect = true
 			p, _ := h.suspicion(c, now)
 			h.emit("connection", "%s connection from %s suspect (no heartbeat for %s; phi %.2f >= suspect_phi %g)",
@@ -361,11 +362,12 @@ func (h *hostState) nextDeadline() time.Time {
 		if c == nil || !c.up {
 			continue
 		}
-		if d := h.downAt(c); next.IsZero() || d.Before(next) {
-			next = d
+		sus, down := h.deadlines(c)
+		if next.IsZero() || down.Before(next) {
+			next = down
 		}
-		if d := h.suspectAt(c); !d.IsZero() && d.Before(next) {
-			next = d
+		if !sus.IsZero() && sus.Before(next) {
+			next = sus
 		}
 	}
 	return next
