@@ -96,7 +96,7 @@ func (h *hostState) model(c *conn) (phi.Model, bool) {
 		return phi.Model{}, false
 	}
 	return c.win.Model(phi.Params{Window: h.det.Window, MinSamples: h.det.MinSamples,
-		MinStd: h.intervals(h.det.MinStd), AcceptablePause: h.intervals(h.det.AcceptablePause)})
+		MinStd: h.intervals(h.det.MinStd), AcceptablePause: h.intervals(h.det.AcceptablePause)}, h.interval)
 }
 
 // learn records the time since c's previous heartbeat in its window: only
@@ -113,7 +113,7 @@ func (h *hostState) learn(c *conn, gap time.Duration, wasUp, advanced bool) {
 	if c.win == nil {
 		c.win = new(phi.Window)
 	}
-	c.win.Add(gap, h.det.Window)
+	c.win.Add(gap, h.interval, h.det.Window)
 }
 
 // downAt is when connection c turns DOWN if nothing arrives: the fixed

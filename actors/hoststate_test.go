@@ -248,7 +248,7 @@ func TestPerHostStructSizes(t *testing.T) {
 		size, max uintptr
 	}{
 		// 128 since the adaptive detector's window pointer (phi.Window,
-		// 160 bytes more once a connection has a sample, TestWindowBoundsAndStats).
+		// 80 bytes more once a connection has a sample, TestWindowBoundsAndStats).
 		{"conn", unsafe.Sizeof(conn{}), 128},
 		{"hostActor", unsafe.Sizeof(hostActor{}), 512},
 		{"lossWindow", unsafe.Sizeof(lossWindow{}), 24},

@@ -26,55 +26,66 @@ import (
 )
 
 // Size is the most inter-arrival times a window holds. A window is one
-// allocation of 160 bytes (a Go size class: 32 × 4 bytes of samples, two
-// 8-byte running sums, two 1-byte indexes), kept per connection of every
-// host, so the bound is fixed rather than configured: a configured window
-// (Params.Window) only uses fewer of the slots, to adapt faster.
+// allocation of 80 bytes (a Go size class: 32 × 2 bytes of samples, the
+// 8-byte sum of squares, the 4-byte sum and two 1-byte indexes), kept per
+// connection of every host, so the bound is fixed rather than configured:
+// a configured window (Params.Window) only uses fewer of the slots, to
+// adapt faster.
 const Size = 32
 
-// MaxSample is the longest inter-arrival time a window stores, in ms
-// (about 49 days): the agent's interval is at most an hour.
-const MaxSample = math.MaxUint32
+// PerInterval is the resolution of a stored sample: thousandths of the
+// heartbeat interval (2 ms at 2 s, 10 ms at 10 s), so a sample fits 16
+// bits. A window describes one interval; the caller empties it (Reset)
+// when the interval changes.
+const PerInterval = 1000
+
+// MaxSample is the longest inter-arrival time a window stores, in
+// thousandths of the interval (65.5 intervals): a longer gap is kept as
+// that long, which is past any threshold.
+const MaxSample = math.MaxUint16
 
 // Window is the inter-arrival times of a connection's last heartbeats, in
-// ms, with their running sum and sum of squares, so the mean and standard
-// deviation are read in constant time. The zero value is empty.
+// thousandths of the interval, with their running sum and sum of squares,
+// so the mean and standard deviation are read in constant time. The zero
+// value is empty.
 type Window struct {
-	ms    [Size]uint32 // ring of inter-arrival times, ms
-	sum   uint64       // Σ ms over the window
-	sumSq uint64       // Σ ms² over the window: at most 32 × (2³²)², which overflows only for gaps of days
+	v     [Size]uint16 // ring of inter-arrival times
+	sumSq uint64       // Σ v² over the window: at most 32 × 65535²
+	sum   uint32       // Σ v over the window: at most 32 × 65535
 	head  uint8        // index of the oldest sample
 	n     uint8        // samples in the window
 }
 
-// Add records one inter-arrival time, keeping at most window samples
-// (clamped to 1..Size): the oldest make room.
-func (w *Window) Add(d time.Duration, window int) {
+// Add records one inter-arrival time d of a sender heartbeating every
+// interval (> 0), keeping at most window samples (clamped to 1..Size):
+// the oldest make room.
+func (w *Window) Add(d, interval time.Duration, window int) {
 	window = min(max(window, 1), Size)
-	ms := uint64(min(max(d.Milliseconds(), 0), MaxSample))
+	u := min(max(math.Round(float64(d)/float64(interval)*PerInterval), 0), MaxSample)
 	for int(w.n) >= window {
-		old := uint64(w.ms[w.head])
-		w.sum -= old
-		w.sumSq -= old * old
+		old := w.v[w.head]
+		w.sum -= uint32(old)
+		w.sumSq -= uint64(old) * uint64(old)
 		w.head = (w.head + 1) % Size
 		w.n--
 	}
-	w.ms[(int(w.head)+int(w.n))%Size] = uint32(ms)
+	v := uint16(u)
+	w.v[(int(w.head)+int(w.n))%Size] = v
 	w.n++
-	w.sum += ms
-	w.sumSq += ms * ms
+	w.sum += uint32(v)
+	w.sumSq += uint64(v) * uint64(v)
 }
 
 // Len is how many samples the window holds.
 func (w *Window) Len() int { return int(w.n) }
 
 // Reset empties the window: the intervals it held no longer describe
-// the sender (it changed its interval, or restarted).
+// the sender (it changed its interval).
 func (w *Window) Reset() { *w = Window{} }
 
-// Stats are the mean and standard deviation of the window's samples; both
-// zero when it is empty.
-func (w *Window) Stats() (mean, std time.Duration) {
+// Stats are the mean and standard deviation of the window's samples, for
+// a sender heartbeating every interval; both zero when it is empty.
+func (w *Window) Stats(interval time.Duration) (mean, std time.Duration) {
 	if w.n == 0 {
 		return 0, 0
 	}
@@ -84,10 +95,9 @@ func (w *Window) Stats() (mean, std time.Duration) {
 	if v < 0 {
 		v = 0 // rounding
 	}
-	return msDur(m), msDur(math.Sqrt(v))
+	unit := float64(interval) / PerInterval
+	return time.Duration(m * unit), time.Duration(math.Sqrt(v) * unit)
 }
-
-func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
 // Params are a detector's settings for one connection, in time rather
 // than in heartbeat intervals: the caller scales them by the interval.
@@ -103,13 +113,14 @@ type Model struct {
 	Mean, Std time.Duration
 }
 
-// Model returns the window's distribution under p, and false when the
-// window holds fewer than p.MinSamples samples.
-func (w *Window) Model(p Params) (Model, bool) {
+// Model returns the window's distribution under p for a sender
+// heartbeating every interval, and false when the window holds fewer
+// than p.MinSamples samples.
+func (w *Window) Model(p Params, interval time.Duration) (Model, bool) {
 	if w.n == 0 || int(w.n) < p.MinSamples {
 		return Model{}, false
 	}
-	mean, std := w.Stats()
+	mean, std := w.Stats(interval)
 	return Model{Mean: mean, Std: max(std, p.MinStd, time.Millisecond)}, true
 }
 

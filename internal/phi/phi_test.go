@@ -40,7 +40,7 @@ func series(n int, seed uint64, jitter time.Duration, lossPct float64) []time.Du
 func fill(s []time.Duration) *Window {
 	w := new(Window)
 	for _, d := range s {
-		w.Add(d, params.Window)
+		w.Add(d, interval, params.Window)
 	}
 	return w
 }
@@ -63,7 +63,7 @@ func TestSeries(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := fill(c.s)
-			m, ok := w.Model(params)
+			m, ok := w.Model(params, interval)
 			if !ok {
 				t.Fatal("no model after 200 samples")
 			}
@@ -81,7 +81,7 @@ func TestSeries(t *testing.T) {
 			var win Window
 			suspected, downed := 0, 0
 			for _, d := range c.s {
-				if m, ok := win.Model(params); ok {
+				if m, ok := win.Model(params, interval); ok {
 					if m.Phi(d) >= 3 {
 						suspected++
 					}
@@ -89,7 +89,7 @@ func TestSeries(t *testing.T) {
 						downed++
 					}
 				}
-				win.Add(d, params.Window)
+				win.Add(d, interval, params.Window)
 			}
 			t.Logf("%d of %d gaps SUSPECT, %d DOWN", suspected, len(c.s), downed)
 			if downed != 0 {
@@ -104,7 +104,7 @@ func TestSeries(t *testing.T) {
 	t.Run("death", func(t *testing.T) {
 		// A clean host stops: φ rises with the silence, through every
 		// threshold, and does not stop rising.
-		m, _ := fill(series(40, 4, 0, 0)).Model(params)
+		m, _ := fill(series(40, 4, 0, 0)).Model(params, interval)
 		prev := -1.0
 		for e := time.Duration(0); e <= 3*interval; e += 100 * time.Millisecond {
 			p := m.Phi(e)
@@ -139,29 +139,29 @@ func TestCrossingInvertsPhi(t *testing.T) {
 
 func TestWindowBoundsAndStats(t *testing.T) {
 	var w Window
-	if _, ok := w.Model(params); ok {
+	if _, ok := w.Model(params, interval); ok {
 		t.Fatal("an empty window has a model")
 	}
 	for i := range 7 {
-		w.Add(time.Second, 32)
-		if _, ok := w.Model(params); ok {
+		w.Add(time.Second, interval, 32)
+		if _, ok := w.Model(params, interval); ok {
 			t.Fatalf("a model after %d samples, min is 8", i+1)
 		}
 	}
 	for range 100 {
-		w.Add(time.Second, 4)
-		w.Add(3*time.Second, 4)
+		w.Add(time.Second, interval, 4)
+		w.Add(3*time.Second, interval, 4)
 	}
 	if w.Len() != 4 {
 		t.Fatalf("window holds %d, want 4", w.Len())
 	}
-	mean, std := w.Stats()
+	mean, std := w.Stats(interval)
 	if mean != 2*time.Second || std != time.Second {
 		t.Fatalf("mean %s std %s, want 2s and 1s", mean, std)
 	}
-	w.Add(-time.Second, 4) // clamped, not wrapped
-	w.Add(time.Duration(1<<62), 4)
-	if mean, _ := w.Stats(); mean <= 0 {
+	w.Add(-time.Second, interval, 4) // clamped, not wrapped
+	w.Add(time.Duration(1<<62), interval, 4)
+	if mean, _ := w.Stats(interval); mean <= 0 || mean > 65536*interval/PerInterval {
 		t.Fatalf("mean %s after clamped samples", mean)
 	}
 	w.Reset()
@@ -170,13 +170,20 @@ func TestWindowBoundsAndStats(t *testing.T) {
 	}
 	// The floor on std: a perfectly regular sender.
 	for range 10 {
-		w.Add(time.Second, 32)
+		w.Add(time.Second, interval, 32)
 	}
-	if m, _ := w.Model(Params{MinSamples: 1, MinStd: 100 * time.Millisecond}); m.Std != 100*time.Millisecond {
+	if m, _ := w.Model(Params{MinSamples: 1, MinStd: 100 * time.Millisecond}, interval); m.Std != 100*time.Millisecond {
 		t.Fatalf("std %s, want the 100ms floor", m.Std)
 	}
-	if n := unsafe.Sizeof(Window{}); n > 160 {
-		t.Fatalf("Window is %d bytes, over its 160-byte size class", n)
+	// The resolution: a thousandth of the interval.
+	w.Reset()
+	w.Add(2*time.Second+900*time.Microsecond, interval, 32)
+	if mean, _ := w.Stats(interval); mean != 2*time.Second {
+		t.Fatalf("2.0009s at a 2s interval is stored as %s, want 2s (2 ms steps)", mean)
+	}
+	w.Add(time.Hour, 10*time.Second, 32) // 360 intervals: kept as 65.5
+	if n := unsafe.Sizeof(Window{}); n > 80 {
+		t.Fatalf("Window is %d bytes, over its 80-byte size class", n)
 	}
 }
 
@@ -191,9 +198,9 @@ func FuzzPhiMonotonic(f *testing.F) {
 		r := rand.New(rand.NewPCG(seed, 2))
 		var w Window
 		for range int(n%100) + 1 {
-			w.Add(time.Duration(r.Int64N(int64(time.Hour))), int(n%40))
+			w.Add(time.Duration(r.Int64N(int64(time.Hour))), time.Minute, int(n%40))
 		}
-		m, ok := w.Model(Params{MinSamples: 1, MinStd: time.Duration(r.Int64N(int64(time.Second)))})
+		m, ok := w.Model(Params{MinSamples: 1, MinStd: time.Duration(r.Int64N(int64(time.Second)))}, time.Minute)
 		if !ok {
 			t.Fatal("no model with MinSamples 1")
 		}
