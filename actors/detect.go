@@ -123,14 +123,9 @@ func (h *hostState) downAt(c *conn) time.Time {
 	return down
 }
 
-// suspectAt is when connection c turns SUSPECT if nothing arrives; the
-// zero time if it cannot (already SUSPECT, no model, or DOWN comes first).
-func (h *hostState) suspectAt(c *conn) time.Time {
-	sus, _ := h.deadlines(c)
-	return sus
-}
-
-// deadlines are suspectAt and downAt, from one reading of the window.
+// deadlines are when connection c turns SUSPECT (the zero time if it
+// cannot: already SUSPECT, no model, or DOWN comes first) and DOWN if
+// nothing arrives, from one reading of the window.
 func (h *hostState) deadlines(c *conn) (suspect, down time.Time) {
 	down = h.deadline(c)
 	m, ok := h.model(c)
