@@ -40,6 +40,7 @@ type hostEnv struct {
 	clock     Clock
 	history   int
 	downAfter int
+	liveness  *Liveness     // how silent connections are detected; nil: the fixed rule alone
 	interval  time.Duration // assumed until the agent states its own
 	fleet     *actor.PID
 	journal   *actor.PID
@@ -174,12 +175,14 @@ type savedHost struct {
 }
 
 func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
-	return &hostActor{
+	a := &hostActor{
 		env:      env,
 		st:       *newHostState(name, dyn, env.interval, env.downAfter), // inlined: no allocation of its own
 		dirty:    true,
 		needFull: true,
 	}
+	a.st.setDetection(env.liveness.forHost(name))
+	return a
 }
 
 func (a *hostActor) Receive(ctx actor.Context) {
@@ -196,9 +199,18 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if a.frozen {
 			return
 		}
+		a.st.check(a.env.clock.Now())
+		if len(a.st.events) == 0 {
+			// Nothing turned overdue: a heartbeat came since the timer
+			// was set (every transition emits an event). With the
+			// adaptive detector that is most ticks, one per interval at
+			// each heartbeat's SUSPECT deadline, so they only set the
+			// timer again, without a summary, a frame or a checkpoint.
+			a.arm(ctx.Self())
+			return
+		}
 		a.dirty = true
 		a.rep |= repDirty
-		a.st.check(a.env.clock.Now())
 		a.afterChange(ctx)
 		a.replicate(ctx)
 	case *pluginsQuery:
@@ -480,7 +492,7 @@ func (a *hostActor) afterChange(ctx actor.Context) {
 // pushSummary sends the fleet index (and the WebSocket stream) the host's
 // current summary, with its active alerts.
 func (a *hostActor) pushSummary(ctx actor.Context) {
-	s := a.st.summary()
+	s := a.st.summaryAt(a.env.clock.Now())
 	s.src = a
 	if a.alertsDirty || a.lastAlerts != nil {
 		if a.alertsDirty {

@@ -119,6 +119,11 @@ func isCheckStatusPath(path, plugin string) bool {
 // CRITICAL when DOWN or when a declared host never reported within its
 // grace, WARNING when DEGRADED or STOPPED for longer than stopped_after,
 // OK otherwise (a clean shutdown is OK: the host was stopped on purpose).
+// SUSPECT is OK too: the detector's early warning is in the host's state,
+// the API, /live and the stream, but a level change would be notified
+// (WARNING pages channels with min_level WARNING), and a SUSPECT that
+// clears at the next heartbeat is exactly the page an on-call engineer
+// woken by a flapping host does not want.
 func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 	level, why := alert.LevelOK, ""
 	switch a.st.state {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hbd-project/hbd/internal/phi"
 	"github.com/hbd-project/hbd/internal/rttwin"
 )
 
@@ -76,9 +77,16 @@ type conn struct {
 	// rtts are the RTTs of the last heartbeats, for quantiles and the
 	// history of /rtt; nil until the first RTT, so a host that never
 	// reports one (or only ever its first heartbeat) does not pay for it.
-	rtts   *rttwin.Window
-	up     bool
-	hasRTT bool
+	rtts *rttwin.Window
+	// win is the inter-arrival times of the last heartbeats, for the
+	// adaptive detector (detect.go); nil until its first sample, and for
+	// hosts on the fixed rule. The pointer moves conn from the 112-byte
+	// size class to 128 (16 bytes per connection), the window itself is
+	// 80 bytes once allocated: 96 bytes per connection in all.
+	win     *phi.Window
+	up      bool
+	hasRTT  bool
+	suspect bool // up, but the detector suspects it (SUSPECT)
 }
 
 // hostState is the liveness state machine of one host. It does no I/O and
@@ -86,11 +94,13 @@ type conn struct {
 // plain values. Transitions are described in events, which the HostActor
 // forwards to the journal. Owned by one HostActor; not safe for concurrent use.
 type hostState struct {
-	name      string
-	downAfter int           // missed intervals before a connection is down
-	interval  time.Duration // the agent's heartbeat interval, as it last told us
-	conns     [numFamilies]*conn
-	lastSeen  time.Time
+	name string
+	// det is how silent connections are detected (detect.go), shared by
+	// the hosts it applies to; nil: the fixed rule alone.
+	det      *Detection
+	interval time.Duration // the agent's heartbeat interval, as it last told us
+	conns    [numFamilies]*conn
+	lastSeen time.Time
 
 	agentVersion string
 	lastBoot     time.Time // when the last boot event was recorded, to report each boot once
@@ -120,6 +130,7 @@ type hostState struct {
 	stopped     bool
 	overdue     bool // declared, never heard from, and past its grace
 	stoppedLong bool
+	downAfter   uint16 // missed intervals before a connection is down (1..1000)
 }
 
 // stateEvent is one transition, with its journal kind.
@@ -129,7 +140,7 @@ type stateEvent struct {
 }
 
 func newHostState(name string, dyn bool, interval time.Duration, downAfter int) *hostState {
-	return &hostState{name: name, dyn: dyn, interval: interval, downAfter: downAfter}
+	return &hostState{name: name, dyn: dyn, interval: interval, downAfter: uint16(downAfter)}
 }
 
 func (h *hostState) emit(kind, format string, args ...any) {
@@ -155,8 +166,14 @@ func (h *hostState) deadline(c *conn) time.Time {
 
 // contact records that a valid datagram arrived from addr at now.
 func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Duration) *conn {
-	if interval > 0 {
+	if interval > 0 && interval != h.interval {
 		h.interval = interval
+		// Inter-arrival times at another interval say nothing of this one.
+		for _, c := range h.conns {
+			if c != nil && c.win != nil {
+				c.win.Reset()
+			}
+		}
 	}
 	f := familyOf(addr)
 	c := h.conns[f]
@@ -182,6 +199,11 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 	case !c.up:
 		h.emit("connection", "%s connection from %s up", f, addr)
 	}
+	// The end of SUSPECT is not journaled for the connection: the host's
+	// "state SUSPECT -> UP" says it, and a lossy host goes in and out of
+	// SUSPECT often enough that a fourth event per round would crowd the
+	// journal.
+	c.suspect = false
 	c.up = true
 	c.lastSeen = now
 	h.lastSeen = now
@@ -192,8 +214,14 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 
 // heartbeat applies a heartbeat: liveness, loss and the RTT the agent measured.
 func (h *hostState) heartbeat(now time.Time, addr netip.AddrPort, interval time.Duration, connSeq uint32, rtt time.Duration) {
+	var prev time.Time
+	wasUp := false
+	if c := h.conns[familyOf(addr)]; c != nil && (interval <= 0 || interval == h.interval) {
+		prev, wasUp = c.lastSeen, c.up
+	}
 	c := h.contact(now, addr, interval)
 	top, started := c.loss.top, c.loss.started()
+	h.learn(c, now.Sub(prev), wasUp, started && connSeq > top)
 	c.loss.observe(connSeq)
 	c.noteRTT(now, rtt, connSeq, top, started)
 	if rtt > 0 {
@@ -259,7 +287,7 @@ func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) 
 	h.emit("shutdown", "agent stopped cleanly (%s)", reason)
 	for _, c := range h.conns {
 		if c != nil {
-			c.up = false
+			c.up, c.suspect = false, false
 		}
 	}
 	h.recompute()
@@ -290,9 +318,22 @@ func (h *hostState) check(now time.Time) {
 		if c == nil || !c.up {
 			continue
 		}
-		if !now.Before(h.deadline(c)) {
-			c.up = false
-			h.emit("connection", "%s connection from %s down (no heartbeat for %s)", family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
+		sus, down := h.deadlines(c)
+		if !now.Before(down) {
+			c.up, c.suspect = false, false
+			if p, ok := h.downPhi(c, now); ok && now.Before(h.deadline(c)) {
+				h.emit("connection", "%s connection from %s down (no heartbeat for %s; phi %.2f >= down_phi %g after a pause of %s)",
+					family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond), p, h.det.DownPhi, h.intervals(h.det.AcceptablePause).Round(time.Millisecond))
+			} else {
+				h.emit("connection", "%s connection from %s down (no heartbeat for %s)", family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond))
+			}
+			continue
+		}
+		if !sus.IsZero() && !now.Before(sus) {
+			c.suspect = true
+			p, _ := h.suspicion(c, now)
+			h.emit("connection", "%s connection from %s suspect (no heartbeat for %s; phi %.2f >= suspect_phi %g)",
+				family(f), c.addr, now.Sub(c.lastSeen).Round(time.Millisecond), p, h.det.SuspectPhi)
 		}
 	}
 	h.recompute()
@@ -321,8 +362,12 @@ func (h *hostState) nextDeadline() time.Time {
 		if c == nil || !c.up {
 			continue
 		}
-		if d := h.deadline(c); next.IsZero() || d.Before(next) {
-			next = d
+		sus, down := h.deadlines(c)
+		if next.IsZero() || down.Before(next) {
+			next = down
+		}
+		if !sus.IsZero() && sus.Before(next) {
+			next = sus
 		}
 	}
 	return next
@@ -340,7 +385,7 @@ func (h *hostState) derive() HostState {
 	if h.stopped {
 		return StateStopped
 	}
-	var known, up int
+	var known, up, suspect int
 	for _, c := range h.conns {
 		if c == nil {
 			continue
@@ -349,10 +394,17 @@ func (h *hostState) derive() HostState {
 		if c.up {
 			up++
 		}
+		if c.suspect {
+			suspect++
+		}
 	}
 	switch {
 	case known == 0:
 		return StateUnknown
+	case up == known && suspect > 0:
+		// A suspect connection is up: it is SUSPECT only while no
+		// connection is down (DEGRADED says more).
+		return StateSuspect
 	case up == known:
 		return StateUp
 	case up == 0:

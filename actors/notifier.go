@@ -354,7 +354,9 @@ func (a *notifierActor) outage(k groupKey, g *pendingGroup) *notify.Outage {
 	switch {
 	case k.kind == notify.KindProblem && k.level == notify.LevelCritical:
 		// The group's hosts are DOWN now; they were UP (or DEGRADED) before.
-		wereUp := snap.CountByState(StateUp) + snap.CountByState(StateDegraded) + n
+		// SUSPECT hosts are still reporting as far as anyone knows: with
+		// adaptive detection the rest of a dying fleet is SUSPECT first.
+		wereUp := snap.CountByState(StateUp) + snap.CountByState(StateDegraded) + snap.CountByState(StateSuspect) + n
 		if float64(n) <= a.grouping.OutageFraction*float64(wereUp) {
 			return nil
 		}

@@ -304,6 +304,7 @@ func (s *System) startHosts() (func(), error) {
 		clock:     cfg.Clock,
 		history:   cfg.History,
 		downAfter: cfg.DownAfter,
+		liveness:  cfg.Liveness,
 		interval:  cfg.DefaultInterval,
 		fleet:     s.fleetPID,
 		journal:   s.journal,

@@ -50,7 +50,11 @@ type HostSummary struct {
 // and loss, so encoding the object on every one would be work thrown away
 // by the next; it is encoded when somebody reads it (JSON), or when the
 // stream needs it anyway (encodeFrame).
-func (h *hostState) summary() *HostSummary {
+func (h *hostState) summary() *HostSummary { return h.summaryAt(time.Time{}) }
+
+// summaryAt is summary with each connection's suspicion (the adaptive
+// detector's φ) as of now; the zero now reads none.
+func (h *hostState) summaryAt(now time.Time) *HostSummary {
 	s := &HostSummary{Name: h.name, State: h.state, LastSeen: h.lastSeen,
 		dyn: h.dyn, ver: h.ver, interval: h.interval, agentVersion: h.agentVersion}
 	n := 0
@@ -60,6 +64,12 @@ func (h *hostState) summary() *HostSummary {
 		}
 		s.conns[n] = contract.Conn{Family: family(f).String(), Address: c.addr, Up: c.up, LastSeen: c.lastSeen,
 			RTT: c.rtt, SmoothedRTT: c.srtt, HasRTT: c.hasRTT, LossPct: c.loss.lossPct()}
+		var p float64
+		ok := false
+		if !now.IsZero() {
+			p, ok = h.suspicion(c, now)
+		}
+		s.conns[n].Suspicion = contract.MakeSuspicion(p, ok, c.suspect)
 		if c.rtts != nil {
 			// Three lookups: the window keeps its RTTs sorted.
 			s.conns[n].RTTQuantiles = c.rtts.Quantiles()

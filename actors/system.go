@@ -23,9 +23,13 @@ import (
 
 // Config is what Start needs; the daemon's main fills it from config.Daemon.
 type Config struct {
-	Listener        ingest.Config
-	History         int           // samples kept per plugin per host
-	DownAfter       int           // missed heartbeat intervals before a connection is down
+	Listener  ingest.Config
+	History   int // samples kept per plugin per host
+	DownAfter int // missed heartbeat intervals before a connection is down
+	// Liveness is how silent connections are detected, per host glob
+	// (detect.go); nil: the fixed DownAfter rule for every host. Its
+	// DownAfter fields left 0 are DownAfter.
+	Liveness        *Liveness
 	DefaultInterval time.Duration // heartbeat interval assumed until an agent states its own
 	KeepEvents      int           // events kept in memory for /api/0/messages
 	PublishEvery    time.Duration // how often the fleet index publishes a snapshot when hosts changed
@@ -95,6 +99,7 @@ func (c *Config) setDefaults() {
 	if c.DownAfter <= 0 {
 		c.DownAfter = 3
 	}
+	c.Liveness = c.Liveness.withDefaults(c.DownAfter)
 	if c.DefaultInterval <= 0 {
 		c.DefaultInterval = 10 * time.Second
 	}

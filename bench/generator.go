@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -80,6 +81,16 @@ type GenConfig struct {
 	ReadAcks bool
 	// Seed makes the random walks and jitter reproducible.
 	Seed uint64
+
+	// Net is what the network does to every host's heartbeats (delay,
+	// loss, bursts), and Lossy what it does instead to the LossyFrac
+	// (0..1) of the hosts picked by Seed: a fleet with a few hosts on
+	// bad links.
+	Net       NetProfile
+	Lossy     NetProfile
+	LossyFrac float64
+	// Kills stop hosts at set times (the detection scenario).
+	Kills []Kill
 }
 
 func (c *GenConfig) validate() error {
@@ -123,6 +134,20 @@ func (c *GenConfig) validate() error {
 	if c.Jitter < 0 || c.Jitter > 1 {
 		errs = append(errs, fmt.Errorf("jitter %g out of range 0..1", c.Jitter))
 	}
+	if err := c.Net.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("network profile: %w", err))
+	}
+	if err := c.Lossy.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("lossy profile: %w", err))
+	}
+	if !(c.LossyFrac >= 0 && c.LossyFrac <= 1) {
+		errs = append(errs, fmt.Errorf("lossy fraction %g out of range 0..1", c.LossyFrac))
+	}
+	for _, k := range c.Kills {
+		if k.Host < 0 || k.Host >= c.Hosts || k.At <= 0 {
+			errs = append(errs, fmt.Errorf("kill of host %d at %s: need a host index below %d and a positive time", k.Host, k.At, c.Hosts))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -157,6 +182,8 @@ type GenStats struct {
 // Generator simulates hosts; see the package documentation.
 type Generator struct {
 	cfg     GenConfig
+	lossy   []bool // per host index: on the Lossy profile
+	kills   map[int]time.Duration
 	senders []*sender
 	job     atomic.Pointer[rateJob]
 	acks    atomic.Uint64
@@ -198,7 +225,10 @@ func NewGenerator(cfg GenConfig) (*Generator, error) {
 			cfg.RatePlugins = []Plugin{PluginCPU4}
 		}
 	}
-	g := &Generator{cfg: cfg}
+	g := &Generator{cfg: cfg, lossy: pickLossy(cfg.Hosts, cfg.LossyFrac, cfg.Seed), kills: map[int]time.Duration{}}
+	for _, k := range cfg.Kills {
+		g.kills[k.Host] = k.At
+	}
 	for i := range cfg.Senders {
 		s, err := newSender(g, i)
 		if err != nil {
@@ -280,6 +310,21 @@ func (g *Generator) Shutdown(ctx context.Context, perS float64) {
 	}
 	wg.Wait()
 }
+
+// pickLossy picks round(frac × hosts) hosts at random (by seed) for the
+// lossy profile.
+func pickLossy(hosts int, frac float64, seed uint64) []bool {
+	out := make([]bool, hosts)
+	n := int(math.Round(frac * float64(hosts)))
+	r := rand.New(rand.NewPCG(seed, 0x1055))
+	for _, i := range r.Perm(hosts)[:n] {
+		out[i] = true
+	}
+	return out
+}
+
+// Lossy reports whether host index i (from 0) is on the lossy profile.
+func (g *Generator) Lossy(i int) bool { return g.lossy[i] }
 
 // Stats returns the counters summed over the senders.
 func (g *Generator) Stats() GenStats {
@@ -416,6 +461,14 @@ type simHost struct {
 	// probing: the host came to member from one that had answered it, so
 	// member has the agent's probe time to answer (see agent/cluster.go).
 	probing bool
+	// The network's part (NetProfile): the heartbeat schedule without
+	// delays (ns after start), heartbeats so far, the burst phase, and
+	// when the host is killed (ns after start; 0 = never).
+	net    *NetProfile
+	hbBase int64
+	hbN    uint32
+	phase  uint32
+	killAt int64
 }
 
 // stamp returns the timestamp for the host's next message: now, but always
@@ -540,7 +593,14 @@ func newSender(g *Generator, idx int) (*sender, error) {
 	// Host i goes to sender i mod Senders, so every sender has hosts from
 	// the whole name range and equal shares within one.
 	for i := idx; i < cfg.Hosts; i += cfg.Senders {
-		h := simHost{name: HostName(cfg.FirstHost + i), seq: seq0, w: newWalk(s.rng), member: i % len(cfg.Targets), idx: len(s.hosts)}
+		h := simHost{name: HostName(cfg.FirstHost + i), seq: seq0, w: newWalk(s.rng), member: i % len(cfg.Targets), idx: len(s.hosts),
+			net: &cfg.Net, killAt: int64(g.kills[i])}
+		if g.lossy[i] {
+			h.net = &cfg.Lossy
+		}
+		if h.net.BurstEvery > 0 {
+			h.phase = uint32(s.rng.IntN(h.net.BurstEvery))
+		}
 		for t := range cfg.Targets {
 			h.rttUS[t] = uint32(150 + s.rng.IntN(850))
 		}
@@ -625,7 +685,7 @@ func (s *sender) run(ctx context.Context, start, end time.Time, paced bool) {
 			return
 		}
 		next := end
-		if paced && len(s.sched) > 0 {
+		if paced && len(s.sched) > 0 && s.sched[0].due != never {
 			next = minTime(next, start.Add(time.Duration(s.sched[0].due)))
 		}
 		if w, ok := s.rateWake(now); ok {
@@ -656,18 +716,59 @@ func (s *sender) runDue(start, now time.Time) {
 		if lag := off - ev.due; lag > s.maxLag.Load() {
 			s.maxLag.Store(lag)
 		}
-		interval := s.cfg.SampleInterval
 		if ev.kind < 0 {
-			interval = s.cfg.HeartbeatInterval
-			s.heartbeat(&s.hosts[ev.host], now)
-		} else {
-			s.sample(&s.hosts[ev.host], s.cfg.Plugins[ev.kind], now, interval.Seconds())
+			s.pacedHeartbeat(ev, off, now)
+			s.sched.fixTop()
+			continue
 		}
+		interval := s.cfg.SampleInterval
+		s.sample(&s.hosts[ev.host], s.cfg.Plugins[ev.kind], now, interval.Seconds())
 		ev.due += int64(interval)
 		if s.cfg.Jitter > 0 {
 			ev.due += int64((s.rng.Float64() - 0.5) * s.cfg.Jitter * float64(interval))
 		}
 		s.sched.fixTop()
+	}
+}
+
+// never is the due time of a killed host's heartbeat: it sinks to the
+// bottom of the heap and is never due.
+const never = math.MaxInt64
+
+// pacedHeartbeat sends (or loses, or for a killed host drops for good)
+// the heartbeat event ev due at off, and schedules the next: the
+// undelayed schedule moves on by the interval (with the timer's jitter),
+// and the network's delay is added to each heartbeat alone.
+func (s *sender) pacedHeartbeat(ev *event, off int64, now time.Time) {
+	h := &s.hosts[ev.host]
+	if h.killAt > 0 && off >= h.killAt {
+		ev.due = never
+		return
+	}
+	if h.hbN == 0 {
+		h.hbBase = ev.due
+	}
+	if h.net.lost(h.hbN, h.phase, s.rng) {
+		s.loseHeartbeat(h)
+	} else {
+		s.heartbeat(h, now)
+	}
+	h.hbN++
+	interval := int64(s.cfg.HeartbeatInterval)
+	h.hbBase += interval
+	if s.cfg.Jitter > 0 {
+		h.hbBase += int64((s.rng.Float64() - 0.5) * s.cfg.Jitter * float64(interval))
+	}
+	ev.due = h.hbBase + int64(h.net.Delay.draw(s.rng))
+}
+
+// loseHeartbeat takes the conn_seq and sequence numbers of a heartbeat
+// the network loses, without sending it.
+func (s *sender) loseHeartbeat(h *simHost) {
+	lo, hi := s.targets(h)
+	for t := lo; t < hi; t++ {
+		h.connSeq[t]++
+		h.nextSeq()
 	}
 }
 

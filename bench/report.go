@@ -92,7 +92,9 @@ type Report struct {
 	CheckpointWorkS *float64 `json:"checkpoint_work_s,omitempty"`
 	CheckpointBytes *float64 `json:"checkpoint_bytes,omitempty"`
 	Checkpoints     *float64 `json:"checkpoints,omitempty"`
-	Warnings        []string `json:"warnings"`
+	// detect: time to DOWN of killed hosts and false DOWNs per hour.
+	Detect   *DetectResult `json:"detect,omitempty"`
+	Warnings []string      `json:"warnings"`
 }
 
 // Counts are datagram totals over the measured window.
@@ -253,6 +255,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, s := range r.Steps {
 		row(fmt.Sprintf("step %.0f/s", s.TargetPerS), fmt.Sprintf("offered %.0f/s  accepted %.0f/s  loss %.3f%%  cpu %.2f s/M", s.OfferedPerS, s.AcceptedPerS, s.LossPct, s.CPUSPerMillion))
+	}
+	if d := r.Detect; d != nil {
+		row("killed", fmt.Sprintf("%d clean hosts, %d seen DOWN (%d hosts on the lossy profile)", d.Killed, d.Detected, d.Lossy))
+		if d.DetectMs != nil {
+			row("time to DOWN", fmt.Sprintf("p50 %.0f  p99 %.0f  max %.0f ms", d.DetectMs.P50, d.DetectMs.P99, d.MaxMs))
+		}
+		row("false DOWNs", fmt.Sprintf("%d (%.1f/hour: %d clean, %d lossy, on %d hosts) over %s", d.FalseDown, d.FalseDownPerHour,
+			d.FalseDownClean, d.FalseDownLossy, d.FalseDownHosts, time.Duration(d.Hours*float64(time.Hour)).Round(time.Second)))
+		row("SUSPECT transitions", fmt.Sprintf("%.1f/hour", d.SuspectPerHour))
 	}
 	for _, w := range r.Warnings {
 		row("warning", w)

@@ -245,6 +245,8 @@ func TestGoodDaemonConfigs(t *testing.T) {
 				Limits:  defaultLimits(),
 				Runtime: defaultRuntime(),
 				Cluster: defaultCluster(),
+				// Nor [liveness].
+				Liveness: defaultLiveness(),
 				Thresholds: []Threshold{
 					{
 						Metric: "cpu_monitor.cpu_percent", Warning: floatPtr(80), Critical: floatPtr(95.5), Operator: ">=",
@@ -302,6 +304,21 @@ func TestGoodDaemonConfigs(t *testing.T) {
 			d.Limits = Limits{PluginsPerHost: 8, KeysPerSample: 100, SampleBytes: 61440, HostsPerSource: 0, AlertsPerHost: 50,
 				SilencesPerHost: 3, SilencesTotal: 10, GlobLength: 64, MetricPathLength: 128, BytesPerHost: 1 << 20,
 				FleetLabelValues: 128, FleetFamilies: 1000, IngestBacklog: 5000}
+		}},
+		{"liveness.toml", func(d *Daemon) {
+			d.Liveness.SuspectPhi, d.Liveness.DownPhi, d.Liveness.MinStd = 2.5, 10, 0.2
+			six, two, fixed := 6, 2.0, "fixed"
+			d.Liveness.Hosts = []LivenessHosts{{Match: "branch-*", DownAfter: &six, AcceptablePause: &two}, {Match: "legacy-*", Detector: &fixed}}
+			if got := d.Liveness.For("branch-7", 3); got != (Detection{Adaptive: true, DownAfter: 6, SuspectPhi: 2.5, DownPhi: 10,
+				Window: 32, MinSamples: 8, MinStd: 0.2, AcceptablePause: 2}) {
+				t.Errorf("For(branch-7) = %+v", got)
+			}
+			if got := d.Liveness.For("legacy-1", 3); got.Adaptive || got.DownAfter != 3 {
+				t.Errorf("For(legacy-1) = %+v, want the fixed rule with down_after 3", got)
+			}
+			if got := d.Liveness.For("web1", 4); !got.Adaptive || got.DownAfter != 4 || got.AcceptablePause != 1 {
+				t.Errorf("For(web1) = %+v, want [liveness] with down_after 4", got)
+			}
 		}},
 		{"runtime.toml", func(d *Daemon) {
 			d.Runtime = Runtime{GOGC: 200, MemoryLimit: "3GiB"}

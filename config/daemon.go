@@ -60,6 +60,7 @@ type Daemon struct {
 	Deadman      Deadman     `toml:"deadman"`   // [deadman]: the daemon's own outbound heartbeat
 	Limits       Limits      `toml:"limits"`    // [limits]: caps on what one agent can make the daemon keep
 	Runtime      Runtime     `toml:"runtime"`   // [runtime]: the Go runtime's memory and GC settings
+	Liveness     Liveness    `toml:"liveness"`  // [liveness]: how a silent connection is detected (fixed or adaptive)
 
 	// CORSOrigins are the origins allowed to read the HTTP API from a
 	// browser: "*" or "scheme://host[:port]". Empty (the default) sends no
@@ -119,6 +120,7 @@ func DefaultDaemon() Daemon {
 		Limits:        defaultLimits(),
 		Runtime:       defaultRuntime(),
 		Cluster:       defaultCluster(),
+		Liveness:      defaultLiveness(),
 	}
 }
 
@@ -321,6 +323,7 @@ func (d *Daemon) validate(r *report) {
 	d.Limits.validate(r, top("limits"))
 	d.Runtime.validate(r, top("runtime"))
 	d.validateMetricLengths(r)
+	d.Liveness.validate(r, top("liveness"), d.DownAfter)
 	validateOrigins(r, top("cors_origins"), d.CORSOrigins)
 	validateOrigins(r, top("ws_origins"), d.WSOrigins)
 	d.WebSocket.validate(r, top("websocket"))

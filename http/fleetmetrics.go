@@ -245,6 +245,10 @@ var hostFamilies = []hostFamily{
 		func(s *fleetScrape, h *actors.HostSummary) {
 			s.conns(h, "hbd_host_loss_ratio", func(c *contract.Conn) (float64, bool) { return c.LossPct / 100, true })
 		}},
+	{"hbd_host_connection_suspicion", "The adaptive failure detector's suspicion (phi) of the host's path over an address family, as of the host's last heartbeat or change of state; absent on the fixed rule, with too little history, or while the path is down.",
+		func(s *fleetScrape, h *actors.HostSummary) {
+			s.conns(h, "hbd_host_connection_suspicion", func(c *contract.Conn) (float64, bool) { return c.Suspicion.Phi() })
+		}},
 	{"hbd_alert_level", "The level of each metric path the host's alerts track: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
 		func(s *fleetScrape, h *actors.HostSummary) {
 			for _, l := range h.AlertLevels() {

@@ -90,7 +90,10 @@ function conn(c) {
     // shows; p95 is left at the API, a record per host is kept for the
     // whole fleet); null until the daemon has one.
     p50: numOrNull(c.rtt_p50_ms), p99: numOrNull(c.rtt_p99_ms),
-    loss: typeof c.loss_pct === 'number' ? c.loss_pct : null, addr: typeof c.address === 'string' ? c.address : ''
+    loss: typeof c.loss_pct === 'number' ? c.loss_pct : null, addr: typeof c.address === 'string' ? c.address : '',
+    // The adaptive detector's phi; null on the fixed rule or without
+    // enough history.
+    phi: numOrNull(c.suspicion)
   };
 }
 

@@ -218,16 +218,20 @@
     setClass(c.label, '');
     // The RTT of a DOWN connection is from before it went down: not
     // shown. p50/p99 of the recent heartbeats once the daemon has them,
-    // else the smoothed RTT.
+    // else the smoothed RTT. A SUSPECT connection is up: its RTT stands.
     var text = '';
-    if (st === 'UP' && conn.p50 !== null) text = ms(conn.p50) + ' / ' + ms(conn.p99) + ' ms';
-    else if (st === 'UP' && conn.rtt !== null) text = ms(conn.rtt) + ' ms';
+    var live = st === 'UP' || st === 'SUSPECT';
+    if (live && conn.p50 !== null) text = ms(conn.p50) + ' / ' + ms(conn.p99) + ' ms';
+    else if (live && conn.rtt !== null) text = ms(conn.rtt) + ' ms';
     setText(c.rtt, text);
     setClass(c.rtt, flagTip ? 'rtt rtt-bad' : 'rtt');
     var tip = conn.addr;
     if (conn.p50 !== null) tip += ' · RTT p50 ' + ms(conn.p50) + ' · p99 ' + ms(conn.p99) + ' ms (recent heartbeats)';
     if (conn.rtt !== null) tip += ' · smoothed ' + ms(conn.rtt) + ' ms';
     if (conn.loss !== null) tip += ' · loss ' + H.num(conn.loss, 1) + '%';
+    // phi: how unlikely this silence is by the connection's own recent
+    // heartbeats (as of its last heartbeat or change of state).
+    if (conn.phi !== null && conn.phi !== undefined) tip += ' · suspicion φ ' + H.num(conn.phi, 2);
     if (c.cell._tip !== tip) { c.cell._tip = tip; c.cell.title = tip; }
   }
 

@@ -83,8 +83,14 @@ var flagsOf = map[string][]string{
 	"restart": {"http", "pid", "exec", "log", "duration", "json", "quiet", "allow-remote"},
 }
 
+// netFlags shape the simulated network of the heartbeats.
+var netFlags = []string{"net-jitter", "loss", "burst-loss", "lossy-frac", "lossy-loss", "lossy-jitter", "lossy-burst-loss"}
+
 func init() {
 	flagsOf["max"] = append(slices.Clone(flagsOf["ramp"]), "sink-duration", "sink-listen")
+	flagsOf["load"] = append(flagsOf["load"], netFlags...)
+	flagsOf["detect"] = append([]string{"addr", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed",
+		"quiet", "settle", "shutdown-rate", "hb-interval", "jitter", "read-acks", "warmup", "kill", "kill-spread", "detect-wait"}, netFlags...)
 }
 
 type listFlag []string
@@ -129,6 +135,11 @@ type options struct {
 	history     int
 	fillRate    float64
 	fillTimeout time.Duration
+
+	netJitter, burstLoss, lossyJitter, lossyBurstLoss string
+	loss, lossyFrac, lossyLoss                        float64
+	kill                                              int
+	killSpread, detectWait                            time.Duration
 
 	listen string
 	self   bool
@@ -182,6 +193,17 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fl.Float64Var(&o.fillRate, "fill-rate", 50000, "memory: datagrams/s while filling the rings")
 	fl.DurationVar(&o.fillTimeout, "fill-timeout", 40*time.Minute, "fleet-100k-full: cap on filling the rings before the load")
 
+	fl.StringVar(&o.netJitter, "net-jitter", "", "network delay of each heartbeat: normal:`DURATION` (|N(0,σ)|) or uniform:DURATION (0..max); default none")
+	fl.Float64Var(&o.loss, "loss", 0, "heartbeats lost at random, percent")
+	fl.StringVar(&o.burstLoss, "burst-loss", "", "`N/M`: N heartbeats lost in a row every M")
+	fl.Float64Var(&o.lossyFrac, "lossy-frac", 0, "fraction of the hosts (0..1, picked by -seed) on the lossy profile (-lossy-*) instead")
+	fl.Float64Var(&o.lossyLoss, "lossy-loss", 10, "lossy profile: heartbeats lost at random, percent")
+	fl.StringVar(&o.lossyJitter, "lossy-jitter", "normal:500ms", "lossy profile: network delay of each heartbeat (as -net-jitter)")
+	fl.StringVar(&o.lossyBurstLoss, "lossy-burst-loss", "", "lossy profile: `N/M` bursts (as -burst-loss)")
+	fl.IntVar(&o.kill, "kill", 10, "detect: clean hosts that stop sending after the warm-up")
+	fl.DurationVar(&o.killSpread, "kill-spread", time.Minute, "detect: the kills are spread evenly over this time")
+	fl.DurationVar(&o.detectWait, "detect-wait", 0, "detect: the run goes on at least this long after the last kill (0: 10 heartbeat intervals)")
+
 	fl.StringVar(&o.listen, "listen", "127.0.0.1:0", "sink: address to receive on")
 	fl.BoolVar(&o.self, "self", false, "sink: also run a sender to it")
 
@@ -196,7 +218,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 }
 
 func usage(w io.Writer, fl *flag.FlagSet) {
-	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink|restart [flags]
+	fmt.Fprintln(w, `usage: hbd-bench load|ramp|sink|restart|detect [flags]
        hbd-bench [load|ramp] -scenario max|memory|fleet-100k|fleet-100k-full [flags]
        hbd-bench -version | -help
 
@@ -211,6 +233,10 @@ ramp     raise the offered rate step by step until loss exceeds -max-loss
 sink     measure this machine's bare UDP receive rate
 restart  stop a running daemon (SIGTERM), start it again, and time the
          clean stop and the restore until the API lists every host
+detect   run a fleet (with -net-jitter, -loss, -burst-loss and a -lossy-frac
+         of hosts on a worse path), kill -kill clean hosts after -warmup, and
+         report the time to DOWN of each and the false DOWNs per hour of the
+         others, from the daemon's journal over the WebSocket (-ws)
 
 flags:`)
 	out := fl.Output()
@@ -283,9 +309,9 @@ func resolveMode(sub string, o *options, fl *flag.FlagSet) (string, error) {
 	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.set = set
 	switch sub {
-	case "", "load", "ramp", "sink", "restart":
+	case "", "load", "ramp", "sink", "restart", "detect":
 	default:
-		return "", fmt.Errorf("unknown subcommand %q: want load, ramp, sink or restart", sub)
+		return "", fmt.Errorf("unknown subcommand %q: want load, ramp, sink, restart or detect", sub)
 	}
 	mode := sub
 	if o.scenario != "" {
@@ -405,7 +431,16 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		Progress:     progress,
 		ShutdownRate: o.shutdownRate,
 	}
+	if err := netProfiles(o, &common.Gen); err != nil {
+		return nil, err
+	}
 	switch mode {
+	case "detect":
+		if o.wsURL == "" {
+			return nil, errors.New("detect needs the daemon's WebSocket URL: -ws")
+		}
+		return bench.RunDetect(ctx, bench.DetectConfig{Common: common, WSURL: o.wsURL, Warmup: o.warmup, Kill: o.kill,
+			KillSpread: o.killSpread, Duration: dur, DetectWait: o.detectWait})
 	case "load":
 		common.Gen.SampleInterval = o.sampleInterval
 		common.Gen.Plugins = plugins
@@ -444,4 +479,28 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		return bench.RunMax(ctx, bench.MaxConfig{Ramp: rc, Sink: bench.SinkConfig{Listen: listen, Duration: o.sinkDuration, Progress: progress}})
 	}
 	return nil, fmt.Errorf("unknown mode %q", mode)
+}
+
+// netProfiles fills the generator's network profiles from the flags; the
+// lossy profile only with -lossy-frac.
+func netProfiles(o *options, g *bench.GenConfig) error {
+	var errs []error
+	profile := func(jitter string, loss float64, burst string, what string) bench.NetProfile {
+		var p bench.NetProfile
+		var err error
+		if p.Delay, err = bench.ParseDist(jitter); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+		if p.BurstLen, p.BurstEvery, err = bench.ParseBurst(burst); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+		p.LossPct = loss
+		return p
+	}
+	g.Net = profile(o.netJitter, o.loss, o.burstLoss, "-net-jitter/-burst-loss")
+	if o.lossyFrac > 0 {
+		g.LossyFrac = o.lossyFrac
+		g.Lossy = profile(o.lossyJitter, o.lossyLoss, o.lossyBurstLoss, "-lossy-jitter/-lossy-burst-loss")
+	}
+	return errors.Join(errs...)
 }

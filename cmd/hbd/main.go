@@ -156,6 +156,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		},
 		History:         cfg.History,
 		DownAfter:       cfg.DownAfter,
+		Liveness:        liveness(cfg),
 		KeepEvents:      cfg.Journal.Keep,
 		Logger:          log,
 		Rules:           rules,
@@ -379,4 +380,18 @@ func displayAddr(a net.Addr) string {
 		return net.JoinHostPort("localhost", strconv.Itoa(ta.Port))
 	}
 	return ta.String()
+}
+
+// liveness is [liveness] as the actors take it: the default detection and
+// one per [[liveness.hosts]] table, in file order (the first match wins).
+func liveness(cfg *config.Daemon) *actors.Liveness {
+	conv := func(d config.Detection) actors.Detection {
+		return actors.Detection{Adaptive: d.Adaptive, DownAfter: d.DownAfter, SuspectPhi: d.SuspectPhi, DownPhi: d.DownPhi,
+			Window: d.Window, MinSamples: d.MinSamples, MinStd: d.MinStd, AcceptablePause: d.AcceptablePause}
+	}
+	l := &actors.Liveness{Default: conv(cfg.Liveness.Base(cfg.DownAfter))}
+	for i, h := range cfg.Liveness.Hosts {
+		l.Hosts = append(l.Hosts, actors.HostDetection{Match: h.Match, Detection: conv(cfg.Liveness.Override(i, cfg.DownAfter))})
+	}
+	return l
 }

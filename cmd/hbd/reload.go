@@ -271,6 +271,10 @@ var reloadKeys = map[string]reloadKey{
 
 	"runtime.gogc": {reload: true}, "runtime.memory_limit": {reload: true},
 
+	"liveness.detector": {why: whyHostData}, "liveness.suspect_phi": {why: whyHostData}, "liveness.down_phi": {why: whyHostData},
+	"liveness.window": {why: whyHostData}, "liveness.min_samples": {why: whyHostData}, "liveness.min_std": {why: whyHostData},
+	"liveness.acceptable_pause": {why: whyHostData}, "liveness.hosts": {why: whyHostData},
+
 	"cors_origins": {why: whyHTTP}, "ws_origins": {why: whyHTTP},
 	"websocket.message_rate": {why: whyHTTP}, "websocket.message_burst": {why: whyHTTP}, "websocket.max_message_size": {why: whyHTTP},
 	"websocket.max_globs": {why: whyHTTP}, "websocket.queue_bytes": {why: whyHTTP},

@@ -67,7 +67,7 @@ func TestHostSizeHint(t *testing.T) {
 	far := time.Unix(99999999999, 999_000_000)
 	wide := Conn{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8:1234:5678:9abc:def0:1234:5678]:65535"), LastSeen: far, Up: true,
 		RTT: 999 * time.Second, SmoothedRTT: 999 * time.Second, HasRTT: true, LossPct: 33.33,
-		RTTQuantiles: [3]uint32{999_999_999, 999_999_999, 999_999_999}}
+		RTTQuantiles: [3]uint32{999_999_999, 999_999_999, 999_999_999}, Suspicion: MakeSuspicion(327.123456, true, true)}
 	for n := range 3 {
 		h := &Host{Name: strings.Repeat("h", 64), Ver: 2, State: "DEGRADED", LastSeen: far, Interval: time.Hour + time.Millisecond,
 			AgentVersion: strings.Repeat("v", 255), Conns: slices.Repeat([]Conn{wide}, n)}

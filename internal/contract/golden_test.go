@@ -39,7 +39,7 @@ type shape struct {
 var hostFields = []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version",
 	"connections[].family", "connections[].address", "connections[].state", "connections[].last_seen",
 	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct",
-	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms"}
+	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms", "connections[].suspicion"}
 
 var alertFields = []string{"metric_path", "level", "since", "last_value", "last_check", "notification_count", "flapping", "silenced"}
 
@@ -59,7 +59,8 @@ func web01() *Host {
 	return &Host{Name: "web01", Ver: 2, State: "UP", LastSeen: t0, Interval: 10 * time.Second, AgentVersion: "1.4.0",
 		Conns: []Conn{
 			{Family: "ipv4", Address: netip.MustParseAddrPort("192.0.2.10:40123"), Up: true, LastSeen: t0,
-				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true, RTTQuantiles: [3]uint32{420, 900, 1200}},
+				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true, RTTQuantiles: [3]uint32{420, 900, 1200},
+				Suspicion: MakeSuspicion(0.4213, true, false)},
 			{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8::7]:41235"), LastSeen: t0.Add(-40 * time.Second), LossPct: 33.3333},
 		}}
 }
@@ -103,6 +104,15 @@ func sil() *silence.Silence {
 
 var shapes = []shape{
 	{"host.json", func(t *testing.T) []byte { return EncodeHost(web01()) }, hostFields},
+	{"host_suspect.json", func(t *testing.T) []byte {
+		// The adaptive detector suspects web01's IPv4 path (φ 4.27 is
+		// past suspect_phi); IPv6 is on the fixed rule (too few samples).
+		h := web01()
+		h.State = "SUSPECT"
+		h.Conns[0].Suspicion = MakeSuspicion(4.2666, true, true)
+		h.Conns[1].Up = true
+		return EncodeHost(h)
+	}, hostFields},
 	{"host_unreported.json", func(t *testing.T) []byte { return EncodeHost(db01()) }, []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version", "connections"}},
 	{"hosts.json", func(t *testing.T) []byte {
 		return AppendHosts(nil, slices.Values([][]byte{EncodeHost(db01()), EncodeHost(web01())}))

@@ -36,13 +36,66 @@ type Conn struct {
 	RTTQuantiles [3]uint32
 	Up           bool
 	HasRTT       bool
+	// Suspicion is the adaptive failure detector's reading: "state"
+	// SUSPECT and "suspicion".
+	Suspicion Suspicion
+}
+
+// Suspicion is a connection's failure-detector reading in 16 bits, so a
+// Conn stays in its 112 bytes (a host summary holds two): the top bit
+// says the detector suspects the connection (its "state" is SUSPECT),
+// the other 15 hold φ in hundredths plus one, 0 meaning no reading
+// ("suspicion": null: the fixed rule, too little history, or the
+// connection is down). φ is written to 2 decimals and saturates at
+// 327.66, far past any threshold (at most 50).
+type Suspicion uint16
+
+const (
+	suspectBit  Suspicion = 1 << 15
+	maxPhiValue           = 1<<15 - 2 // hundredths
+)
+
+// MakeSuspicion packs phi (ok: there is a reading) and suspect.
+func MakeSuspicion(phi float64, ok, suspect bool) Suspicion {
+	var s Suspicion
+	if ok {
+		s = Suspicion(min(max(phi*100+0.5, 0), maxPhiValue)) + 1
+	}
+	if suspect {
+		s |= suspectBit
+	}
+	return s
+}
+
+// Phi is the φ read, and false when there was no reading.
+func (s Suspicion) Phi() (float64, bool) {
+	v := s &^ suspectBit
+	if v == 0 {
+		return 0, false
+	}
+	return float64(v-1) / 100, true
+}
+
+// Suspect reports whether the detector suspects the connection.
+func (s Suspicion) Suspect() bool { return s&suspectBit != 0 }
+
+// State is the connection's "state": UP, SUSPECT or DOWN.
+func (c *Conn) State() string {
+	switch {
+	case !c.Up:
+		return "DOWN"
+	case c.Suspicion.Suspect():
+		return "SUSPECT"
+	default:
+		return "UP"
+	}
 }
 
 // hostSize is the buffer for h's host object: 136 bytes and the strings
-// for the host, 256 for a connection with every RTT field set and a
-// global IPv6 address (TestHostSizeHint), so that encoding allocates
-// once, and a host on one family does not pay for two.
-func hostSize(h *Host) int { return 136 + len(h.Name) + len(h.AgentVersion) + 256*len(h.Conns) }
+// for the host, 280 for a connection with every RTT field set, a global
+// IPv6 address and a suspicion (TestHostSizeHint), so that encoding
+// allocates once, and a host on one family does not pay for two.
+func hostSize(h *Host) int { return 136 + len(h.Name) + len(h.AgentVersion) + 280*len(h.Conns) }
 
 // AppendHost appends h as a host object.
 func AppendHost(b []byte, h *Host) []byte {
@@ -86,13 +139,9 @@ func appendConn(b []byte, c *Conn) []byte {
 	b = appendString(b, c.Family)
 	b = append(b, `,"address":`...)
 	b = appendAddrPort(b, c.Address)
-	b = append(b, `,"state":`...)
-	if c.Up {
-		b = append(b, `"UP"`...)
-	} else {
-		b = append(b, `"DOWN"`...)
-	}
-	b = append(b, `,"last_seen":`...)
+	b = append(b, `,"state":"`...)
+	b = append(b, c.State()...)
+	b = append(b, `","last_seen":`...)
 	b = appendUnixTime(b, c.LastSeen)
 	b = append(b, `,"rtt_ms":`...)
 	if c.HasRTT {
@@ -111,6 +160,12 @@ func appendConn(b []byte, c *Conn) []byte {
 	for i, name := range rttQuantileKeys {
 		b = append(b, name...)
 		b = appendMicros(b, c.RTTQuantiles[i])
+	}
+	b = append(b, `,"suspicion":`...)
+	if p, ok := c.Suspicion.Phi(); ok {
+		b = appendFloat(b, p)
+	} else {
+		b = append(b, "null"...)
 	}
 	return append(b, '}')
 }

@@ -35,6 +35,7 @@ var goldenSchemas = map[string][]string{
 	"frame_snapshot.json":       {"SnapshotFrame", "Frame"},
 	"frame_snapshot_empty.json": {"SnapshotFrame", "Frame"},
 	"host.json":                 {"Host"},
+	"host_suspect.json":         {"Host"},
 	"host_alerts.json":          {"HostAlerts"},
 	"host_unreported.json":      {"Host"},
 	"hosts.json":                {"Hosts"},
