@@ -80,6 +80,10 @@ type Daemon struct {
 	// Cluster is the [cluster] table: this daemon as a member of a
 	// cluster. Absent, the daemon runs alone.
 	Cluster Cluster `toml:"cluster"`
+
+	// Dependencies are the [[dependencies]] rules: which hosts depend on
+	// which (see Dependency), in file order.
+	Dependencies []Dependency `toml:"dependencies"`
 }
 
 // Default ports and sizes of the daemon.
@@ -186,6 +190,9 @@ func (d *Daemon) complete(r *report) {
 	}
 	for i := range d.Notify {
 		d.Notify[i].complete(r, top("notify").at(i), i)
+	}
+	for i := range d.Dependencies {
+		d.Dependencies[i].Line = r.lineOf(top("dependencies").at(i))
 	}
 	d.Deadman.complete(r, top("deadman"))
 }
@@ -319,6 +326,10 @@ func (d *Daemon) validate(r *report) {
 	d.WebSocket.validate(r, top("websocket"))
 	d.validateAPI(r)
 	d.Cluster.validate(r, top("cluster"))
+	for i := range d.Dependencies {
+		d.Dependencies[i].validate(r, top("dependencies").at(i))
+	}
+	d.validateDependencyLoops(r)
 }
 
 // validateMetricLengths checks that every threshold's metric fits

@@ -237,6 +237,7 @@ var reloadKeys = map[string]reloadKey{
 	"alert_dynamic": {reload: true},
 	"threshold":     {reload: true},
 	"notify":        {reload: true},
+	"dependencies":  {reload: true},
 
 	"journal.enabled": {why: whyFiles}, "journal.dir": {why: whyFiles}, "journal.file": {why: whyFiles}, "journal.max_size": {why: whyFiles},
 	"journal.max_backups": {why: whyFiles}, "journal.fsync": {why: whyFiles}, "journal.keep": {why: "the size of the journal's memory, allocated at start"},
