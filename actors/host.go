@@ -66,6 +66,13 @@ type hostEnv struct {
 	// see caps); nil in tests that build a hostEnv by hand: no caps.
 	limits   *limits.Config
 	refusals *limits.Refusals
+
+	// view is the fleet's snapshot, where a host reads its parents'
+	// states (deps.go); nil in tests that build a hostEnv by hand.
+	// fleetLag is how late other members' hosts' states can be in it
+	// (cluster mode: the fleet frames' period; 0 otherwise).
+	view     *Fleet
+	fleetLag time.Duration
 }
 
 // streaming reports whether frames should be built for the WebSocket stream.
@@ -164,6 +171,10 @@ type hostActor struct {
 	// rep holds the replication flags (cluster mode, replica_host.go) in
 	// the byte left in this word: the actor stays in its size class.
 	rep repFlags
+
+	// dep is the host's dependencies (deps.go); nil for a host that never
+	// had parents.
+	dep *depHost
 }
 
 // savedHost is a host as the state files had it: its records, and when
@@ -198,8 +209,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		}
 		a.dirty = true
 		a.rep |= repDirty
-		a.st.check(a.env.clock.Now())
+		now := a.env.clock.Now()
+		a.evalDeps(now)
+		a.st.check(now)
 		a.afterChange(ctx)
+		a.releaseHeld(ctx, now)
+		a.arm(ctx.Self())
 		a.replicate(ctx)
 	case *pluginsQuery:
 		m.reply <- a.answer(m)
@@ -247,9 +262,11 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if al.rules != nil {
 			a.rules = al.rules.ForHost(a.st.name, a.inDefault)
 		}
+		a.setParents(ctx, al.deps.ParentsOf(a.st.name), nil, false)
 		if a.restored {
 			a.restore(a.saved.recs, a.saved.openedAt)
 			a.saved = nil
+			a.st.unreachable = a.st.state == StateUnreachable
 			a.pushSummary(ctx)
 			return
 		}
@@ -506,6 +523,9 @@ func (a *hostActor) pushSummary(ctx actor.Context) {
 // That keeps heartbeats from resetting a timer each time.
 func (a *hostActor) arm(self *actor.PID) {
 	next := a.st.nextDeadline()
+	if d := a.depDeadline(a.env.clock.Now()); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+		next = d
+	}
 	if next.IsZero() || a.frozen {
 		return
 	}

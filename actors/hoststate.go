@@ -120,6 +120,9 @@ type hostState struct {
 	stopped     bool
 	overdue     bool // declared, never heard from, and past its grace
 	stoppedLong bool
+	// unreachable: a parent of the host is DOWN (or UNREACHABLE), so
+	// DOWN reads UNREACHABLE; set by the HostActor (deps.go).
+	unreachable bool
 }
 
 // stateEvent is one transition, with its journal kind.
@@ -355,6 +358,8 @@ func (h *hostState) derive() HostState {
 		return StateUnknown
 	case up == known:
 		return StateUp
+	case up == 0 && h.unreachable:
+		return StateUnreachable
 	case up == 0:
 		return StateDown
 	default:

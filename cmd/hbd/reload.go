@@ -137,8 +137,9 @@ func (d *daemon) apply() (ReloadResult, error) {
 		StoppedAfter: next.Alerting.StoppedAfter.Duration, UnreportedAfter: next.Alerting.UnreportedAfter.Duration,
 		Grouping:   grouping(next),
 		SwapRoutes: changed("notify"),
-		Alerting:   changed("threshold", "watchhosts", "alert_dynamic", "alerting"),
+		Alerting:   changed("threshold", "watchhosts", "alert_dynamic", "alerting", "dependencies"),
 	}
+	rc.Dependencies = next.DependencyRules()
 	if rc.SwapRoutes {
 		rc.Routes = routes
 	} else {
@@ -148,7 +149,7 @@ func (d *daemon) apply() (ReloadResult, error) {
 	if changed("limits") {
 		rc.SilencesPerHost, rc.SilencesTotal, rc.GlobLength = next.Limits.SilencesPerHost, next.Limits.SilencesTotal, next.Limits.GlobLength
 	}
-	if changed("threshold", "watchhosts", "alert_dynamic", "alerting", "notify", "limits") {
+	if changed("threshold", "watchhosts", "alert_dynamic", "alerting", "notify", "limits", "dependencies") {
 		st := d.sys.Reconfigure(rc)
 		res.Hosts = st.Hosts
 	}
