@@ -86,21 +86,31 @@ type heldPage struct {
 	msg string
 }
 
-// setParents updates the host's parents from the rules (config) or the
-// agent, and tells the fleet index when the merged list changed.
-func (a *hostActor) setParents(ctx actor.Context, config, agent []string, fromAgent bool) {
+// setConfigParents gives the host the parents of the [[dependencies]]
+// rules that match it (at its start and on a reload).
+func (a *hostActor) setConfigParents(ctx actor.Context, rules *deps.Rules) {
+	config := rules.ParentsOf(a.st.name)
+	if a.dep == nil && len(config) == 0 {
+		return
+	}
+	a.depState().config = config
+	a.declareParents(ctx)
+}
+
+// depState is a.dep, made on first use.
+func (a *hostActor) depState() *depHost {
+	if a.dep == nil {
+		a.dep = &depHost{}
+	}
+	return a.dep
+}
+
+// declareParents tells the fleet index the host's parents, the rules'
+// and the agent's merged, when they changed.
+func (a *hostActor) declareParents(ctx actor.Context) {
 	d := a.dep
 	if d == nil {
-		if len(config) == 0 && len(agent) == 0 {
-			return
-		}
-		d = &depHost{}
-		a.dep = d
-	}
-	if fromAgent {
-		d.agent = agent
-	} else {
-		d.config = config
+		return
 	}
 	merged := deps.Merge(a.st.name, d.config, d.agent)
 	if slices.Equal(merged, d.declared) {
@@ -388,4 +398,41 @@ func (a *fleetActor) depGraph(old *deps.Graph) *deps.Graph {
 			"host", e.Child, "parent", e.Parent, "loop", strings.Join(e.Cycle, " -> "))
 	}
 	return g
+}
+
+// agentParents applies the parents the host's agent declared (a parents
+// datagram, sent at its start and again now and then). The same list
+// again, via another daemon address or the next period, changes nothing.
+func (a *hostActor) agentParents(ctx actor.Context, names []string) {
+	if a.dep == nil && len(names) == 0 {
+		return
+	}
+	if a.dep != nil && slices.Equal(a.dep.agent, names) {
+		return
+	}
+	a.depState().agent = names
+	a.dirty = true
+	a.declareParents(ctx)
+	msg := "agent withdrew its parents"
+	if len(names) > 0 {
+		msg = "agent declared its parents: " + strings.Join(names, ", ")
+	}
+	a.journalf(ctx, a.env.clock.Now(), "state", "%s", msg)
+}
+
+// agentParentsOf is what the state files keep of the host's parents: the
+// agent's (the rules' come from the config).
+func (a *hostActor) agentParentsOf() []string {
+	if a.dep == nil {
+		return nil
+	}
+	return a.dep.agent
+}
+
+// restoreParents takes the agent's parents from a saved record; the
+// fleet index hears of them at declareParents.
+func (a *hostActor) restoreParents(agent []string) {
+	if len(agent) > 0 || a.dep != nil {
+		a.depState().agent = agent
+	}
 }

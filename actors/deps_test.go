@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/internal/deps"
+	"github.com/hbd-project/hbd/transport/wire"
 )
 
 // startDeps starts a System whose hosts depend on each other by rules,
@@ -187,4 +188,35 @@ func TestDependencyLoopBrokenAtRuntime(t *testing.T) {
 	}
 	b.beat()
 	eventually(t, "b's recovery", func() bool { return hook.got() == "problem:heartbeat:CRITICAL recovery:heartbeat:OK" })
+}
+
+// parentsOf is name's parents in the published graph.
+func parentsOf(s *System, name string) string {
+	return strings.Join(s.Fleet.Snapshot().Deps.Parents(name), ",")
+}
+
+// An agent's declared parents count like the rules' (merged after them),
+// survive a restart in the state files, and an empty declaration
+// withdraws them.
+func TestAgentParents(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	rules := deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"hv1"}}})
+	s := startPersist(t, clock, persistOpts{dir: dir, deps: rules})
+	c := newTestAgent(t, s, clock, "c")
+	c.instance = 7
+	c.beat()
+	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{Names: [][]byte{[]byte("sw")}}))
+	eventually(t, "the agent's parents in the graph", func() bool { settle(s); return parentsOf(s, "c") == "hv1,sw" })
+	if n := s.Stats.AcceptedKind(wire.KindParents); n != 1 {
+		t.Errorf("accepted parents datagrams: %d", n)
+	}
+	s.Stop()
+
+	// Without the rule now: the agent's parent is what was saved.
+	s = startPersist(t, clock, persistOpts{dir: dir})
+	eventually(t, "the agent's parents after the restart", func() bool { settle(s); return parentsOf(s, "c") == "sw" })
+	c.s = s
+	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{}))
+	eventually(t, "the parents withdrawn", func() bool { settle(s); return parentsOf(s, "c") == "" })
 }

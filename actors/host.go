@@ -196,7 +196,7 @@ func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 func (a *hostActor) Receive(ctx actor.Context) {
 	a.env.stats.hostMsgs.Add(1)
 	switch m := ctx.Message().(type) {
-	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence, *ingest.Parents:
 		a.env.stats.Taken()
 		if a.rep&handedOff != 0 {
 			return // the new owner has the host's state; this copy is going
@@ -262,11 +262,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if al.rules != nil {
 			a.rules = al.rules.ForHost(a.st.name, a.inDefault)
 		}
-		a.setParents(ctx, al.deps.ParentsOf(a.st.name), nil, false)
+		a.setConfigParents(ctx, al.deps)
 		if a.restored {
 			a.restore(a.saved.recs, a.saved.openedAt)
 			a.saved = nil
 			a.st.unreachable = a.st.state == StateUnreachable
+			a.declareParents(ctx)
 			a.pushSummary(ctx)
 			return
 		}
@@ -357,6 +358,9 @@ func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
 		return // otherwise samples do not change the host's summary
 	case *ingest.Silence:
 		a.requestSilence(ctx, m)
+		return
+	case *ingest.Parents:
+		a.agentParents(ctx, m.Names)
 		return
 	}
 	a.afterChange(ctx)

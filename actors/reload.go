@@ -86,11 +86,7 @@ func (a *hostActor) reconfigure(ctx actor.Context, al *alerting) {
 	for _, t := range gone {
 		a.dropAlert(ctx, t, now, "its rule "+t.RuleMetric+" was removed from the config or no longer applies to this host (reload)")
 	}
-	var agent []string
-	if a.dep != nil {
-		agent = a.dep.agent
-	}
-	a.setParents(ctx, al.deps.ParentsOf(a.st.name), agent, false)
+	a.setConfigParents(ctx, al.deps)
 	a.arm(ctx.Self())
 	if moved || a.alertsDirty {
 		a.pushSummary(ctx)

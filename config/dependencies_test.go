@@ -88,3 +88,28 @@ parents = ["hv1"]
 		t.Errorf("errors:\n%v\nwant:\n%s", err, want)
 	}
 }
+
+func TestAgentParents(t *testing.T) {
+	t.Parallel()
+	a, err := ParseAgent("a.toml", []byte("name = \"web1\"\nparents = [\"sw1\", \"hv2\"]\n"), nil)
+	if err != nil || !a.DeclareParents || !reflect.DeepEqual(a.Parents, []string{"sw1", "hv2"}) {
+		t.Fatalf("ParseAgent = %+v, %v", a, err)
+	}
+	if a, err := ParseAgent("a.toml", []byte("name = \"web1\"\n"), nil); err != nil || a.DeclareParents {
+		t.Fatalf("without parents: declares %v, %v", a.DeclareParents, err)
+	}
+	_, err = ParseAgent("a.toml", []byte("name = \"web1\"\nparents = [\"web1\", \"a b\", \"sw\", \"sw\"]\n"), nil)
+	want := strings.Join([]string{
+		`a.toml:2: parents[0]: "web1" is this host itself`,
+		`a.toml:2: parents[1]: invalid host name "a b": use 1-253 ASCII letters, digits, '-', '.' and '_', not starting with '.' or '-'`,
+		`a.toml:2: parents[3]: "sw" is listed twice`,
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Errorf("errors:\n%v\nwant:\n%s", err, want)
+	}
+	long := `name = "web1"` + "\nparents = [" + strings.Repeat(`"`+strings.Repeat("p", 200)+`",`, 1) + `"` + strings.Repeat("q", 200) + `", "` +
+		strings.Repeat("r", 200) + `", "` + strings.Repeat("s", 200) + `", "` + strings.Repeat("t", 200) + `", "` + strings.Repeat("u", 200) + "\"]\n"
+	if _, err := ParseAgent("a.toml", []byte(long), nil); err == nil || !strings.Contains(err.Error(), "too long for one datagram") {
+		t.Errorf("six 200-byte parents: %v", err)
+	}
+}

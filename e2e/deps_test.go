@@ -192,3 +192,44 @@ url = %q
 		t.Errorf("rack1-h00 is %s, want DOWN", st)
 	}
 }
+
+// A real hbd-agent declares its parent in its config; killed (-9) at the
+// same instant as the parent, it is UNREACHABLE and the parent's page is
+// the only one, counting it. The parent comes back, the agent does not:
+// after the settle it is DOWN and pages on its own.
+func TestAgentDeclaredParent(t *testing.T) {
+	hook := newHookServer(t)
+	d := startDaemon(t, fmt.Sprintf(`[alerting]
+group_wait = "1s"
+
+[[notify]]
+type = "webhook"
+url = %q
+`, hook.url))
+	b := startBeater(t, d, time.Second, "core-sw")
+	app := startAgent(t, d, "app1", `parents = ["core-sw"]`)
+	waitFor(t, 20*time.Second, "the agent's declaration in the journal", func() bool {
+		return strings.Contains(d.messages(t), "agent declared its parents: core-sw")
+	})
+	waitFor(t, 20*time.Second, "both UP", func() bool {
+		st := statesOf(t, d)
+		return st["app1"] == "UP" && st["core-sw"] == "UP"
+	})
+	_ = app.cmd.Process.Kill()
+	b.kill(0, 1)
+	waitFor(t, 30*time.Second, "app1 UNREACHABLE behind core-sw DOWN", func() bool {
+		st := statesOf(t, d)
+		return st["app1"] == "UNREACHABLE" && st["core-sw"] == "DOWN"
+	})
+	waitFor(t, 30*time.Second, "core-sw's page", func() bool { return len(hook.received()) > 0 })
+	b.revive(0, 1)
+	waitFor(t, 30*time.Second, "app1's own page", func() bool { return len(hook.received()) >= 3 })
+	got := hook.received()
+	if got[0]["host"] != "core-sw" || got[0]["dependents"] != float64(1) || got[1]["host"] != "core-sw" || got[1]["kind"] != "recovery" ||
+		got[2]["host"] != "app1" || got[2]["kind"] != "problem" || got[2]["level"] != "CRITICAL" {
+		t.Fatalf("notifications %v, want core-sw's page and recovery, then app1's page", got)
+	}
+	if st := statesOf(t, d)["app1"]; st != "DOWN" {
+		t.Errorf("app1 is %s, want DOWN", st)
+	}
+}

@@ -146,7 +146,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	counter(descReceived, st.Received.Load())
-	for _, k := range []wire.Kind{wire.KindHeartbeat, wire.KindSample, wire.KindBoot, wire.KindShutdown, wire.KindSilence} {
+	for _, k := range []wire.Kind{wire.KindHeartbeat, wire.KindSample, wire.KindBoot, wire.KindShutdown, wire.KindSilence, wire.KindParents} {
 		counter(descAccepted, st.AcceptedKind(k), k.String())
 	}
 	for _, r := range wire.AllReasons() {
