@@ -128,7 +128,7 @@ func (a *hostActor) pause() {
 	a.frozen = true
 	if a.timer != nil {
 		a.timer.Stop()
-		a.timer, a.timerAt = nil, time.Time{}
+		a.timer, a.timerAt = nil, 0
 	}
 }
 
