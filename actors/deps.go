@@ -117,6 +117,7 @@ func (a *hostActor) declareParents(ctx actor.Context) {
 		return
 	}
 	d.declared = merged
+	a.exp.parents.Store(&merged)
 	ctx.Send(a.env.fleet, &hostParents{name: a.st.name, parents: merged})
 }
 
@@ -413,6 +414,7 @@ func (a *hostActor) agentParents(ctx actor.Context, names []string) {
 	a.depState().agent = names
 	a.dirty = true
 	a.declareParents(ctx)
+	a.pushSummary(ctx) // its host object lists them
 	msg := "agent withdrew its parents"
 	if len(names) > 0 {
 		msg = "agent declared its parents: " + strings.Join(names, ", ")

@@ -220,3 +220,21 @@ func TestAgentParents(t *testing.T) {
 	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{}))
 	eventually(t, "the parents withdrawn", func() bool { settle(s); return parentsOf(s, "c") == "" })
 }
+
+// The host object lists a host's parents, the rules' and its agent's,
+// and the stream's host frame with it.
+func TestHostObjectParents(t *testing.T) {
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), deps: deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"hv1"}}})})
+	c := newTestAgent(t, s, clock, "c")
+	c.instance = 3
+	c.beat()
+	if got := hostJSON(s, "c"); !strings.HasSuffix(got, `,"parents":["hv1"]}`) {
+		t.Fatalf("host object %s", got)
+	}
+	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{Names: [][]byte{[]byte("sw")}}))
+	eventually(t, "the agent's parent in the host object", func() bool {
+		settle(s)
+		return strings.HasSuffix(hostJSON(s, "c"), `,"parents":["hv1","sw"]}`)
+	})
+}

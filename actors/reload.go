@@ -86,9 +86,10 @@ func (a *hostActor) reconfigure(ctx actor.Context, al *alerting) {
 	for _, t := range gone {
 		a.dropAlert(ctx, t, now, "its rule "+t.RuleMetric+" was removed from the config or no longer applies to this host (reload)")
 	}
+	parents := a.exp.parents.Load()
 	a.setConfigParents(ctx, al.deps)
 	a.arm(ctx.Self())
-	if moved || a.alertsDirty {
+	if moved || a.alertsDirty || a.exp.parents.Load() != parents {
 		a.pushSummary(ctx)
 	}
 }

@@ -39,7 +39,7 @@ type shape struct {
 var hostFields = []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version",
 	"connections[].family", "connections[].address", "connections[].state", "connections[].last_seen",
 	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct",
-	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms"}
+	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms", "parents[]"}
 
 var alertFields = []string{"metric_path", "level", "since", "last_value", "last_check", "notification_count", "flapping", "silenced"}
 
@@ -61,7 +61,8 @@ func web01() *Host {
 			{Family: "ipv4", Address: netip.MustParseAddrPort("192.0.2.10:40123"), Up: true, LastSeen: t0,
 				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true, RTTQuantiles: [3]uint32{420, 900, 1200}},
 			{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8::7]:41235"), LastSeen: t0.Add(-40 * time.Second), LossPct: 33.3333},
-		}}
+		},
+		Parents: []string{"rack1-sw"}}
 }
 
 // db01 is a declared host never heard from: version, times and agent
@@ -103,7 +104,7 @@ func sil() *silence.Silence {
 
 var shapes = []shape{
 	{"host.json", func(t *testing.T) []byte { return EncodeHost(web01()) }, hostFields},
-	{"host_unreported.json", func(t *testing.T) []byte { return EncodeHost(db01()) }, []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version", "connections"}},
+	{"host_unreported.json", func(t *testing.T) []byte { return EncodeHost(db01()) }, []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version", "connections", "parents"}},
 	{"hosts.json", func(t *testing.T) []byte {
 		return AppendHosts(nil, slices.Values([][]byte{EncodeHost(db01()), EncodeHost(web01())}))
 	}, prefixed("[].", []string{"name", "dyn", "ver", "state", "connections"})},
