@@ -365,8 +365,38 @@ func (a *fleetActor) noteParents(m *hostParents) {
 		a.declared[m.name] = m.parents
 		a.depsDirty = true
 	}
-	a.schedule()
+	a.scheduleDeps()
 }
+
+// depRebuildEvery bounds how often the fleet index rebuilds the
+// dependency graph, which costs a walk of every host with parents: when
+// 100,000 hosts start (or their agents boot) at once, their declarations
+// arrive over seconds and are built in a few graphs, not one per
+// publication.
+const depRebuildEvery = time.Second
+
+// depsDue reports whether the graph needs a rebuild and may have it now.
+func (a *fleetActor) depsDue() bool {
+	return a.depsDirty && time.Since(a.depsBuilt) >= depRebuildEvery
+}
+
+// scheduleDeps arranges the publication of the next graph: with the next
+// publication if it is due, else once depRebuildEvery has passed. Like
+// schedule, wall-clock pacing.
+func (a *fleetActor) scheduleDeps() {
+	if a.depsDue() {
+		a.schedule()
+		return
+	}
+	if a.depsTimer != nil || !a.depsDirty {
+		return
+	}
+	self, root := a.self, a.system.Root
+	a.depsTimer = time.AfterFunc(time.Until(a.depsBuilt.Add(depRebuildEvery)), func() { root.Send(self, &depsDue{}) })
+}
+
+// depsDue makes the fleet index publish the graph it deferred.
+type depsDue struct{}
 
 // forgetParents drops a host that left the view from the graph.
 func (a *fleetActor) forgetParents(name string) {
@@ -380,10 +410,11 @@ func (a *fleetActor) forgetParents(name string) {
 // parents changed. Each dependency left out to break a loop is counted
 // and logged once, however often the graph is rebuilt.
 func (a *fleetActor) depGraph(old *deps.Graph) *deps.Graph {
-	if !a.depsDirty {
+	if !a.depsDue() {
+		a.scheduleDeps()
 		return old
 	}
-	a.depsDirty = false
+	a.depsDirty, a.depsBuilt = false, time.Now()
 	g := deps.Build(a.declared)
 	for _, e := range g.Broken {
 		k := depEdge{e.Child, e.Parent}

@@ -102,6 +102,10 @@ type fleetActor struct {
 	declared  map[string][]string
 	depsDirty bool
 	loopsSeen map[depEdge]struct{}
+	// depsBuilt is when the graph was last built; depsTimer, when set,
+	// publishes the rebuild that depRebuildEvery deferred.
+	depsBuilt time.Time
+	depsTimer *time.Timer
 }
 
 func newFleetActor(f *Fleet, clock Clock, every time.Duration, system *actor.ActorSystem, stats *Stats) *fleetActor {
@@ -129,11 +133,15 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		a.handedAway(m.name)
 	case *hostParents:
 		a.noteParents(m)
+	case *depsDue:
+		a.depsTimer = nil
+		a.scheduleDeps()
 	case *flushTick:
 		a.scheduled = false
 		a.publish()
 	case *barrier:
 		// Publish now what has arrived, for a caller that must see it.
+		a.depsBuilt = time.Time{} // the dependency graph included
 		a.publish()
 		close(m.done)
 	case *actor.Started:
@@ -144,6 +152,9 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		}
 		if a.cl != nil && a.cl.timer != nil {
 			a.cl.timer.Stop()
+		}
+		if a.depsTimer != nil {
+			a.depsTimer.Stop()
 		}
 		a.publish()
 	default:
@@ -167,7 +178,7 @@ func (a *fleetActor) schedule() {
 }
 
 func (a *fleetActor) publish() {
-	if len(a.pending) == 0 && len(a.removed) == 0 && !a.force && !a.depsDirty {
+	if len(a.pending) == 0 && len(a.removed) == 0 && !a.force && !a.depsDue() {
 		return
 	}
 	a.force = false
