@@ -103,3 +103,21 @@ func TestBuildLongChain(t *testing.T) {
 		t.Fatalf("broke %d edges", len(g.Broken))
 	}
 }
+
+// BenchmarkBuild100k is the fleet index's rebuild of the graph of 100,000
+// hosts, each under one of 2,000 switches under 20 routers.
+func BenchmarkBuild100k(b *testing.B) {
+	decl := make(map[string][]string, 102_020)
+	for i := range 100_000 {
+		decl[fmt.Sprintf("h%06d", i)] = []string{fmt.Sprintf("sw%04d", i%2000)}
+	}
+	for i := range 2000 {
+		decl[fmt.Sprintf("sw%04d", i)] = []string{fmt.Sprintf("r%02d", i%20)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if g := Build(decl); g.Len() != 102_000 {
+			b.Fatal(g.Len())
+		}
+	}
+}
