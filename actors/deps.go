@@ -61,8 +61,10 @@ type depHost struct {
 	config   []string // from the [[dependencies]] rules that match the host
 	declared []string // deps.Merge of the two: what the fleet's graph has
 
-	// cause is the parent whose outage makes the host UNREACHABLE.
-	cause string
+	// cause is the parent whose outage makes the host UNREACHABLE, and
+	// causeState its state (DOWN, or UNREACHABLE itself).
+	cause      string
+	causeState HostState
 	// settleUntil: the parents are back and the host still silent; it
 	// stays UNREACHABLE until then.
 	settleUntil time.Time
@@ -156,12 +158,12 @@ func (a *hostActor) evalDeps(now time.Time) {
 		if a.st.state == StateDown || a.st.state == StateUnreachable && cause != d.cause {
 			a.st.emit("state", "parent %s is %s: the host is UNREACHABLE, its parent's page covers it", cause, st)
 		}
-		d.cause, d.settleUntil = cause, time.Time{}
+		d.cause, d.causeState, d.settleUntil = cause, st, time.Time{}
 		a.st.unreachable = true
 	case a.st.state == StateUnreachable:
 		if d.settleUntil.IsZero() {
 			d.settleUntil = now.Add(a.settle())
-			a.st.emit("state", "parent %s is back; the host stays UNREACHABLE for %s for its own heartbeats to return", d.cause, a.settle())
+			a.st.emit("state", "no parent is DOWN any more; the host stays UNREACHABLE for %s for its own heartbeats to return", a.settle())
 		}
 		if now.Before(d.settleUntil) {
 			return
@@ -338,8 +340,10 @@ func (a *hostActor) livenessWhy() string {
 	switch {
 	case d == nil:
 		return ""
+	case a.st.state == StateUnreachable && d.cause == "":
+		return "host UNREACHABLE: no heartbeat, and a parent is DOWN"
 	case a.st.state == StateUnreachable:
-		return fmt.Sprintf("host UNREACHABLE: no heartbeat, and its parent %s is DOWN", d.cause)
+		return fmt.Sprintf("host UNREACHABLE: no heartbeat, and its parent %s is %s", d.cause, d.causeState)
 	case a.st.state == StateDown && d.released:
 		return "host DOWN: no heartbeat on any address, and still none since its parents came back"
 	}
