@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hbd-project/hbd/internal/alert"
@@ -40,6 +41,9 @@ type exposed struct {
 	// levels are the tracked paths sorted by path; the slice is replaced,
 	// never modified.
 	levels []AlertLevel
+	// parents are the host's declared parents (deps.go), for its host
+	// object: replaced whole, read without mu.
+	parents atomic.Pointer[[]string]
 }
 
 // heartbeatOnly are the levels of a host whose alerts track only the

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/actors/broadcast"
+	"github.com/hbd-project/hbd/internal/deps"
 )
 
 // FleetSnapshot is an immutable view of every host, sorted by name. HTTP
@@ -26,6 +27,9 @@ type FleetSnapshot struct {
 	// or show out of date (their fleet frames stopped, or they left);
 	// sorted; nil in single-node mode and when the view is whole.
 	Partial []string
+	// Deps is the dependency graph (loops broken) of the hosts that
+	// declared parents; shared by the publications until one changes it.
+	Deps *deps.Graph
 
 	// stream is the WebSocket snapshot source of this publication, made
 	// when the first client asks for it (streamSnapshots) and shared by
@@ -91,6 +95,17 @@ type fleetActor struct {
 	removed map[string]struct{}
 	partial []string
 	force   bool
+
+	// The hosts' declared parents (hostParents), which the next
+	// publication builds a new graph of when depsDirty; loopsSeen are the
+	// dependencies left out to break a loop that were logged already.
+	declared  map[string][]string
+	depsDirty bool
+	loopsSeen map[depEdge]struct{}
+	// depsBuilt is when the graph was last built; depsTimer, when set,
+	// publishes the rebuild that depRebuildEvery deferred.
+	depsBuilt time.Time
+	depsTimer *time.Timer
 }
 
 func newFleetActor(f *Fleet, clock Clock, every time.Duration, system *actor.ActorSystem, stats *Stats) *fleetActor {
@@ -116,11 +131,17 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		a.schedule()
 	case *hostGone:
 		a.handedAway(m.name)
+	case *hostParents:
+		a.noteParents(m)
+	case *depsDue:
+		a.depsTimer = nil
+		a.scheduleDeps()
 	case *flushTick:
 		a.scheduled = false
 		a.publish()
 	case *barrier:
 		// Publish now what has arrived, for a caller that must see it.
+		a.depsBuilt = time.Time{} // the dependency graph included
 		a.publish()
 		close(m.done)
 	case *actor.Started:
@@ -131,6 +152,9 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		}
 		if a.cl != nil && a.cl.timer != nil {
 			a.cl.timer.Stop()
+		}
+		if a.depsTimer != nil {
+			a.depsTimer.Stop()
 		}
 		a.publish()
 	default:
@@ -154,7 +178,7 @@ func (a *fleetActor) schedule() {
 }
 
 func (a *fleetActor) publish() {
-	if len(a.pending) == 0 && len(a.removed) == 0 && !a.force {
+	if len(a.pending) == 0 && len(a.removed) == 0 && !a.force && !a.depsDue() {
 		return
 	}
 	a.force = false
@@ -170,6 +194,7 @@ func (a *fleetActor) publish() {
 			next.ByState[h.State]--
 			alertsChanged = alertsChanged || len(h.Alerts) > 0
 			delete(a.idx, h.Name)
+			a.forgetParents(h.Name)
 			return true
 		})
 		clear(a.removed)
@@ -200,6 +225,7 @@ func (a *fleetActor) publish() {
 		}
 	}
 	next.Hosts = hosts
+	next.Deps = a.depGraph(old.Deps)
 	next.Alerting = old.Alerting
 	if alertsChanged {
 		next.Alerting = nil

@@ -67,6 +67,13 @@ type hostEnv struct {
 	// see caps); nil in tests that build a hostEnv by hand: no caps.
 	limits   *limits.Config
 	refusals *limits.Refusals
+
+	// view is the fleet's snapshot, where a host reads its parents'
+	// states (deps.go); nil in tests that build a hostEnv by hand.
+	// fleetLag is how late other members' hosts' states can be in it
+	// (cluster mode: the fleet frames' period; 0 otherwise).
+	view     *Fleet
+	fleetLag time.Duration
 }
 
 // streaming reports whether frames should be built for the WebSocket stream.
@@ -122,8 +129,10 @@ type hostActor struct {
 	plugins map[string]*ring // nil until the first plugin; changed under exp.mu
 	exp     exposed          // what the fleet exposition reads without a message
 
-	timer   Timer
-	timerAt time.Time
+	timer Timer
+	// timerAt is when timer fires, in unix nanoseconds: a time.Time would
+	// take 16 bytes more of every host's actor (see dep).
+	timerAt int64
 
 	// Alerting: the rules that apply to this host (nil: none), one tracker
 	// per metric path; inDefault and alertsDirty (whether the fleet index
@@ -165,6 +174,11 @@ type hostActor struct {
 	// rep holds the replication flags (cluster mode, replica_host.go) in
 	// the byte left in this word: the actor stays in its size class.
 	rep repFlags
+
+	// dep is the host's dependencies (deps.go); nil for a host that never
+	// had parents. Its 8 bytes are paid for by timerAt's form: the actor
+	// stays in the 512-byte size class.
+	dep *depHost
 }
 
 // savedHost is a host as the state files had it: its records, and when
@@ -188,30 +202,36 @@ func newHostActor(env *hostEnv, name string, dyn bool) *hostActor {
 func (a *hostActor) Receive(ctx actor.Context) {
 	a.env.stats.hostMsgs.Add(1)
 	switch m := ctx.Message().(type) {
-	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence, *ingest.Parents:
 		a.env.stats.Taken()
 		if a.rep&handedOff != 0 {
 			return // the new owner has the host's state; this copy is going
 		}
 		a.apply(ctx, m.(ingest.Message))
 	case *livenessTick:
-		a.timer, a.timerAt = nil, time.Time{}
+		a.timer, a.timerAt = nil, 0
 		if a.frozen {
 			return
 		}
-		a.st.check(a.env.clock.Now())
-		if len(a.st.events) == 0 {
+		now := a.env.clock.Now()
+		a.evalDeps(now)
+		a.st.check(now)
+		if len(a.st.events) == 0 && a.dep == nil {
 			// Nothing turned overdue: a heartbeat came since the timer
 			// was set (every transition emits an event). With the
 			// adaptive detector that is most ticks, one per interval at
 			// each heartbeat's SUSPECT deadline, so they only set the
 			// timer again, without a summary, a frame or a checkpoint.
+			// A host with parents also ticks for a held page and for
+			// its parents' states (deps.go): it takes the whole path.
 			a.arm(ctx.Self())
 			return
 		}
 		a.dirty = true
 		a.rep |= repDirty
 		a.afterChange(ctx)
+		a.releaseHeldPage(ctx, now)
+		a.arm(ctx.Self())
 		a.replicate(ctx)
 	case *pluginsQuery:
 		m.reply <- a.answer(m)
@@ -261,9 +281,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if al.rules != nil {
 			a.rules = al.rules.ForHost(a.st.name, a.inDefault)
 		}
+		a.setConfigParents(ctx, al.deps)
 		if a.restored {
 			a.restore(a.saved.recs, a.saved.openedAt)
 			a.saved = nil
+			a.st.unreachable = a.st.state == StateUnreachable
+			a.declareParents(ctx)
 			a.pushSummary(ctx)
 			return
 		}
@@ -354,6 +377,9 @@ func (a *hostActor) apply(ctx actor.Context, msg ingest.Message) {
 		return // otherwise samples do not change the host's summary
 	case *ingest.Silence:
 		a.requestSilence(ctx, m)
+		return
+	case *ingest.Parents:
+		a.agentParents(ctx, m.Names)
 		return
 	}
 	a.afterChange(ctx)
@@ -520,17 +546,22 @@ func (a *hostActor) pushSummary(ctx actor.Context) {
 // That keeps heartbeats from resetting a timer each time.
 func (a *hostActor) arm(self *actor.PID) {
 	next := a.st.nextDeadline()
+	if a.dep != nil {
+		if d := a.depDeadline(a.env.clock.Now()); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
 	if next.IsZero() || a.frozen {
 		return
 	}
-	if a.timer != nil && !a.timerAt.After(next) {
+	if a.timer != nil && a.timerAt <= next.UnixNano() {
 		return
 	}
 	if a.timer != nil {
 		a.timer.Stop()
 	}
 	root := a.env.system.Root
-	a.timerAt = next
+	a.timerAt = next.UnixNano()
 	a.timer = a.env.clock.AfterFunc(next.Sub(a.env.clock.Now()), func() { root.Send(self, &livenessTick{}) })
 }
 

@@ -129,6 +129,12 @@ func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 	switch a.st.state {
 	case StateDown:
 		level, why = alert.LevelCritical, "host DOWN: no heartbeat on any address"
+		if w := a.livenessWhy(); w != "" {
+			why = w
+		}
+	case StateUnreachable:
+		// Seen, not paged: its parent's page covers it (deps.go).
+		level, why = alert.LevelWarning, a.livenessWhy()
 	case StateDegraded:
 		level, why = alert.LevelWarning, "host DEGRADED: some addresses stopped sending"
 	case StateStopped:
@@ -156,6 +162,9 @@ func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 		if ch.Kind == alert.ChangeRecovery || level == alert.LevelOK {
 			why = ""
 		}
+		if a.dep != nil {
+			ch = a.depGate(ctx, ch, noticeText(ch, why))
+		}
 		a.alertChangedWhy(ctx, t, ch, why)
 	}
 }
@@ -172,10 +181,7 @@ func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch aler
 	a.alertsDirty = true
 	a.rep |= repNow // the successor learns of it at once (replicate)
 	now := ch.At
-	msg := alertMessage(ch)
-	if why != "" {
-		msg += ": " + why
-	}
+	msg := noticeText(ch, why)
 	fields := map[string]any{"metric_path": ch.Path, "level": ch.To.String(), "prev_level": ch.From.String(), "change": ch.Kind.String()}
 	if ch.Value.OK {
 		fields["value"] = ch.Value.Num
@@ -188,6 +194,15 @@ func (a *hostActor) alertChangedWhy(ctx actor.Context, t *alert.Tracker, ch aler
 		return
 	}
 	a.sendNotice(ctx, t, ch, msg)
+}
+
+// noticeText is the message of change ch, with its reason if any.
+func noticeText(ch alert.Change, why string) string {
+	msg := alertMessage(ch)
+	if why != "" {
+		msg += ": " + why
+	}
+	return msg
 }
 
 // sendNotice asks the notifier to deliver change ch of tracker t.
@@ -216,6 +231,7 @@ func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Cha
 		v := ch.Value.Num
 		n.Value = &v
 	}
+	a.noteDependents(&n)
 	to := a.env.notifier
 	if a.env.replicator != nil && !a.frozen {
 		// In a cluster the transition reaches the host's successor
@@ -254,6 +270,8 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 			continue
 		}
 		switch {
+		case path == heartbeatMetric && a.st.state == StateUnreachable:
+			// Never paged on its own: its parent's page covers it.
 		case t.Unnotified():
 			from := alert.LevelOK
 			if !t.NotifiedAt.IsZero() {

@@ -131,6 +131,9 @@ type hostState struct {
 	overdue     bool // declared, never heard from, and past its grace
 	stoppedLong bool
 	downAfter   uint16 // missed intervals before a connection is down (1..1000)
+	// unreachable: a parent of the host is DOWN (or UNREACHABLE), so
+	// DOWN reads UNREACHABLE; set by the HostActor (deps.go).
+	unreachable bool
 }
 
 // stateEvent is one transition, with its journal kind.
@@ -407,6 +410,8 @@ func (h *hostState) derive() HostState {
 		return StateSuspect
 	case up == known:
 		return StateUp
+	case up == 0 && h.unreachable:
+		return StateUnreachable
 	case up == 0:
 		return StateDown
 	default:

@@ -60,6 +60,7 @@ func (a *hostActor) checkpoint(full bool) *statefile.Record {
 	h.Replay = exportReplay(a.replay.State())
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts.all())
+	h.Parents = a.agentParentsOf()
 	whole := rec.Type == statefile.RecordFull
 	// The rings' bytes go into one buffer, sized for them: a whole ring is
 	// about its size, a tail a few records.
@@ -200,6 +201,7 @@ func (a *hostActor) restore(recs []*statefile.Record, openedAt time.Time) {
 		a.st.restoreRTTs(h.RTTs)
 		a.replay = wire.RestoreReplayGuard(importReplay(h.Replay))
 		a.lastSent, a.lastRecv, a.lastSilence = h.LastSent, h.LastRecv, h.LastSilence
+		a.restoreParents(h.Parents)
 		a.alerts.reset()
 		for i := range h.Alerts {
 			a.alerts.put(restoreAlert(&h.Alerts[i]))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/deps"
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/notify"
 	"github.com/hbd-project/hbd/transport/ingest"
@@ -83,6 +84,7 @@ type persistOpts struct {
 	grouping       Grouping
 	limits         limits.Config
 	replica        *ReplicaConfig
+	deps           *deps.Rules
 }
 
 // startPersist starts a System with durable state in o.dir.
@@ -111,6 +113,8 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 		},
 		Limits:  o.limits,
 		Replica: o.replica,
+
+		Dependencies: o.deps,
 	}
 	if o.history > 0 {
 		cfg.History = o.history

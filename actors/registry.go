@@ -175,7 +175,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		a.adopt(ctx, m)
 	case *releaseHosts:
 		a.release(ctx, m)
-	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence:
+	case *ingest.Heartbeat, *ingest.Boot, *ingest.Shutdown, *ingest.Sample, *ingest.Silence, *ingest.Parents:
 		// Taken here; handed on to a HostActor, it waits again.
 		a.env.stats.Taken()
 		a.route(ctx, m.(ingest.Message))

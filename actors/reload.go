@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/deps"
 	"github.com/hbd-project/hbd/internal/notify"
 )
 
@@ -24,6 +25,7 @@ type alerting struct {
 	flap         alert.FlapPolicy
 	stoppedAfter time.Duration // 0: a STOPPED host never warns
 	unreported   time.Duration // a declared host's grace; 0: down_after intervals
+	deps         *deps.Rules   // the [[dependencies]] rules; nil: none
 }
 
 // noAlerting is what a hostEnv built by hand (tests) alerts with.
@@ -39,7 +41,7 @@ func (e *hostEnv) cur() *alerting {
 
 func alertingOf(c *Config) *alerting {
 	return &alerting{rules: c.Rules, watch: c.Listener.Watch, alertDynamic: c.AlertDynamic, flap: c.Flap,
-		stoppedAfter: c.StoppedAfter, unreported: c.UnreportedAfter}
+		stoppedAfter: c.StoppedAfter, unreported: c.UnreportedAfter, deps: c.Dependencies}
 }
 
 // reconfigure gives a HostActor the alert settings of a reload. It answers
@@ -84,8 +86,10 @@ func (a *hostActor) reconfigure(ctx actor.Context, al *alerting) {
 	for _, t := range gone {
 		a.dropAlert(ctx, t, now, "its rule "+t.RuleMetric+" was removed from the config or no longer applies to this host (reload)")
 	}
+	parents := a.exp.parents.Load()
+	a.setConfigParents(ctx, al.deps)
 	a.arm(ctx.Self())
-	if moved || a.alertsDirty {
+	if moved || a.alertsDirty || a.exp.parents.Load() != parents {
 		a.pushSummary(ctx)
 	}
 }
@@ -176,6 +180,8 @@ type Reconfig struct {
 	StoppedAfter    time.Duration
 	UnreportedAfter time.Duration
 	Grouping        Grouping
+	// Dependencies are the [[dependencies]] rules (nil: none).
+	Dependencies *deps.Rules
 
 	// SwapRoutes replaces the notification channels with Routes, which
 	// the System owns from then on.
@@ -235,7 +241,7 @@ func (s *System) Reconfigure(rc Reconfig) ReconfigStats {
 // how many there were.
 func (s *System) reconfigureHosts(rc Reconfig) int {
 	al := &alerting{rules: rc.Rules, watch: rc.Watch, alertDynamic: rc.AlertDynamic, flap: rc.Flap,
-		stoppedAfter: rc.StoppedAfter, unreported: rc.UnreportedAfter}
+		stoppedAfter: rc.StoppedAfter, unreported: rc.UnreportedAfter, deps: rc.Dependencies}
 	if al.watch == nil {
 		al.watch = map[string]bool{}
 	}

@@ -65,6 +65,7 @@ func (a *hostActor) replicaOf(rings bool) []byte {
 	h.Replay = exportReplay(a.replay.State())
 	h.LastSent, h.LastRecv, h.LastSilence = a.lastSent, a.lastRecv, a.lastSilence
 	h.Alerts = exportAlerts(a.alerts.all())
+	h.Parents = a.agentParentsOf()
 	if rings {
 		h.RTTs = a.st.allRTTs()
 		var buf []byte
@@ -127,7 +128,7 @@ func (a *hostActor) pause() {
 	a.frozen = true
 	if a.timer != nil {
 		a.timer.Stop()
-		a.timer, a.timerAt = nil, time.Time{}
+		a.timer, a.timerAt = nil, 0
 	}
 }
 
@@ -139,6 +140,7 @@ func (a *hostActor) adoptRecord(ctx actor.Context, m *adopt) {
 	a.env.stats.SamplesHeld.Add(-int64(a.samplesHeld()))
 	a.env.stats.SamplesBytes.Add(-a.samplesBytes())
 	a.restore([]*statefile.Record{m.rec}, m.at)
+	a.declareParents(ctx)
 	a.rep |= takenOver
 	a.restored, a.alertsResumed = true, false
 	a.resume(ctx, m.at)

@@ -319,6 +319,13 @@ func (s *System) startHosts() (func(), error) {
 		log:        log,
 		limits:     &cfg.Limits,
 		refusals:   s.Refusals,
+		view:       s.Fleet,
+	}
+	if s.Cluster != nil {
+		env.fleetLag = cfg.FleetEvery
+		if env.fleetLag <= 0 {
+			env.fleetLag = time.Second
+		}
 	}
 	env.alerting.Store(alertingOf(cfg))
 	env.spawner = newHostSpawner(actor.WithDispatcher(s.pool))

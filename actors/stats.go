@@ -55,6 +55,11 @@ type Stats struct {
 	NotifyFailed  atomic.Uint64 // notifications given up on after retries
 	NotifyDropped atomic.Uint64 // notifications not queued: a channel's queue was full
 
+	// DependencyLoops counts the dependencies left out of the dependency
+	// graph because they closed a loop (agents' declarations, alone or
+	// with the [[dependencies]] rules), each counted and logged once.
+	DependencyLoops atomic.Uint64
+
 	// Messages processed per actor kind.
 	hostMsgs, fleetMsgs, journalMsgs, registryMsgs atomic.Uint64
 }

@@ -83,7 +83,19 @@ func (h *hostState) summaryAt(now time.Time) *HostSummary {
 // host is s as the contract encodes it.
 func (s *HostSummary) host() contract.Host {
 	return contract.Host{Name: s.Name, Dyn: s.dyn, Ver: s.ver, State: s.State.String(), LastSeen: s.LastSeen,
-		Interval: s.interval, AgentVersion: s.agentVersion, Conns: s.Conns}
+		Interval: s.interval, AgentVersion: s.agentVersion, Conns: s.Conns, Parents: s.parents()}
+}
+
+// parents are the host's declared parents, as its HostActor publishes
+// them; none for a summary of another member's host or made by a test.
+func (s *HostSummary) parents() []string {
+	if s.src == nil {
+		return nil
+	}
+	if p := s.src.exp.parents.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // JSON returns the host's object in /api/0/hosts, the WebSocket snapshot

@@ -12,6 +12,7 @@ import (
 	"github.com/hbd-project/hbd/actors/broadcast"
 	"github.com/hbd-project/hbd/actors/member"
 	"github.com/hbd-project/hbd/internal/alert"
+	"github.com/hbd-project/hbd/internal/deps"
 	"github.com/hbd-project/hbd/internal/journal"
 	"github.com/hbd-project/hbd/internal/limits"
 	"github.com/hbd-project/hbd/internal/notify"
@@ -90,6 +91,9 @@ type Config struct {
 	// which runs in cluster mode; nil there takes the defaults, and its
 	// Link defaults to the cluster's member.
 	Replica *ReplicaConfig
+	// Dependencies are the [[dependencies]] rules (nil: none); agents
+	// declare more (deps.go).
+	Dependencies *deps.Rules
 }
 
 func (c *Config) setDefaults() {

@@ -62,7 +62,19 @@ type Options struct {
 	// warning and the heartbeat, plugin and resolve intervals; nil is the
 	// wall clock. Tests pass a fake, so intervals pass without waiting.
 	Clock clock.Clock
+	// Parents are the hosts this one depends on, declared to the daemons
+	// in a parents datagram at the start and every ParentsEvery when
+	// DeclareParents is set (an empty list then withdraws an earlier
+	// one); nothing is sent otherwise, so a daemon that predates the
+	// datagram kind never sees one.
+	Parents        []string
+	DeclareParents bool
 }
+
+// ParentsEvery is how often the agent declares its parents again: a
+// daemon that restarted without its state, or a cluster member that took
+// the host over, learns them within this time.
+const ParentsEvery = 10 * time.Minute
 
 // dest is one address of one server, and what we measured on it.
 type dest struct {
@@ -143,6 +155,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
 		return wire.AppendBoot(buf, s, e, wire.Boot{IntervalMS: uint32(a.opt.Interval.Milliseconds()), AgentVersion: []byte(Version)})
 	})
+	if a.opt.DeclareParents {
+		a.declareParents(ctx)
+	}
 	a.log.Info("agent started", "name", a.opt.Name, "servers", a.opt.Servers, "interval", a.opt.Interval, "plugins", len(a.opt.Plugins),
 		"instance", fmt.Sprintf("%016x", a.instance))
 	if len(a.clusters) > 0 {
@@ -154,6 +169,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	var loops sync.WaitGroup
+	if a.opt.DeclareParents && len(a.opt.Parents) > 0 {
+		loops.Add(1)
+		go func() { defer loops.Done(); a.every(ctx, ParentsEvery, false, a.declareParents) }()
+	}
 	loops.Add(2 + len(a.opt.Plugins))
 	go func() { defer loops.Done(); a.every(ctx, a.opt.Interval, true, a.heartbeat) }()
 	go func() { defer loops.Done(); a.every(ctx, a.opt.ResolveEvery, false, a.resolve) }()
@@ -175,6 +194,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	stopReaders()
 	return nil
+}
+
+// declareParents sends the parents datagram to every daemon it sends to.
+func (a *Agent) declareParents(context.Context) {
+	names := make([][]byte, len(a.opt.Parents))
+	for i, p := range a.opt.Parents {
+		names[i] = []byte(p)
+	}
+	a.sendAll(func(buf []byte, d *dest, e wire.Envelope, s *wire.Signer) ([]byte, error) {
+		return wire.AppendParents(buf, s, e, wire.Parents{Names: names})
+	})
 }
 
 // startReaders starts one ACK reader per socket. The function it returns

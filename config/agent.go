@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hbd-project/hbd/internal/deps"
 )
 
 // Agent is the configuration of hbd-agent (hbd-agent.toml).
@@ -48,6 +50,15 @@ type Agent struct {
 	Plugins  map[string]Plugin `toml:"plugins"`
 	Exec     []Exec            `toml:"exec"` // [[exec]] tables: external commands run as plugins
 	LogLevel string            `toml:"log_level"`
+
+	// Parents are the hosts this host depends on (the switch it hangs
+	// off, its hypervisor), at most 8: while one is DOWN, this host
+	// stopping is UNREACHABLE on the daemon and pages nobody. The daemon
+	// merges them after its own [[dependencies]] rules. DeclareParents
+	// says the key is in the file: an empty list then withdraws what an
+	// earlier run declared; absent, the agent declares nothing.
+	Parents        []string `toml:"parents"`
+	DeclareParents bool     `toml:"-"`
 }
 
 // Plugin configures one built-in plugin.
@@ -156,7 +167,9 @@ func ParseAgent(name string, data []byte, builtins []string) (*Agent, error) {
 	a.File = name
 	r := newReport(name)
 	if r.decodeFile(data, &a) {
+		a.DeclareParents = r.inFile(top("parents"))
 		a.validate(r)
+		a.validateParents(r)
 	}
 	if err := r.result(); err != nil {
 		return nil, err
@@ -414,3 +427,33 @@ func validateCommand(r *report, p keyPath, command []string) {
 		r.invalid(cp.at(0), "the program must not be empty")
 	}
 }
+
+// validateParents checks parents: host names, none twice, not the host
+// itself, and few and short enough for one datagram (wire.MaxSmall).
+func (a *Agent) validateParents(r *report) {
+	p := top("parents")
+	if len(a.Parents) > deps.MaxParents {
+		r.invalid(p, "at most %d parents, got %d", deps.MaxParents, len(a.Parents))
+		return
+	}
+	size := maxParentsDatagram - len(a.Name)
+	for i, name := range a.Parents {
+		switch {
+		case !ValidHostName(name):
+			r.invalid(p.at(i), "invalid host name %q: %s", name, hostNameRule)
+		case name == a.Name:
+			r.invalid(p.at(i), "%q is this host itself", name)
+		case slices.Index(a.Parents, name) < i:
+			r.invalid(p.at(i), "%q is listed twice", name)
+		}
+		size -= 1 + len(name)
+	}
+	if size < 0 {
+		r.invalid(p, "the names are %d bytes too long for one datagram: use fewer or shorter ones", -size)
+	}
+}
+
+// maxParentsDatagram is what a parents datagram's payload and host name
+// may take together: MaxSmall (1200) less the version-2 header without
+// the host name (32 bytes), the MAC (32) and the payload's count byte.
+const maxParentsDatagram = 1200 - 32 - 32 - 1

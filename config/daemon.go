@@ -85,6 +85,9 @@ type Daemon struct {
 	// Maintenance is the [[maintenance]] windows, in file order:
 	// recurring silences (see Maintenance).
 	Maintenance []Maintenance `toml:"maintenance"`
+	// Dependencies are the [[dependencies]] rules: which hosts depend on
+	// which (see Dependency), in file order.
+	Dependencies []Dependency `toml:"dependencies"`
 }
 
 // Default ports and sizes of the daemon.
@@ -195,6 +198,9 @@ func (d *Daemon) complete(r *report) {
 	}
 	for i := range d.Maintenance {
 		d.Maintenance[i].Line = r.lineOf(top("maintenance").at(i))
+	}
+	for i := range d.Dependencies {
+		d.Dependencies[i].Line = r.lineOf(top("dependencies").at(i))
 	}
 	d.Deadman.complete(r, top("deadman"))
 }
@@ -330,6 +336,10 @@ func (d *Daemon) validate(r *report) {
 	d.validateAPI(r)
 	d.Cluster.validate(r, top("cluster"))
 	d.validateMaintenance(r)
+	for i := range d.Dependencies {
+		d.Dependencies[i].validate(r, top("dependencies").at(i))
+	}
+	d.validateDependencyLoops(r)
 }
 
 // validateMetricLengths checks that every threshold's metric fits

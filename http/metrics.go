@@ -99,6 +99,8 @@ var (
 
 	// descChecksBad counts check results ([[exec]] format = "nagios") whose status was invalid.
 	descChecksBad = prometheus.NewDesc("hbd_check_results_invalid_total", "Check results (samples of [[exec]] format = \"nagios\") whose status was not 0..3 matching its status_text: forged or broken; each raised its <plugin>.status alert as UNKNOWN.", nil, nil)
+	// descDepLoops counts dependencies left out of the graph to break a loop.
+	descDepLoops = prometheus.NewDesc("hbd_dependency_loops_total", "Dependencies (host -> parent) left out of the dependency graph because they closed a loop, each counted once.", nil, nil)
 
 	descCkptFiles    = prometheus.NewDesc("hbd_state_checkpoints_total", "State checkpoint files written, by kind (snapshot: every host whole; delta: what changed).", []string{"kind"}, nil)
 	descCkptFailures = prometheus.NewDesc("hbd_state_checkpoint_failures_total", "State checkpoints that could not be written.", nil, nil)
@@ -135,6 +137,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- descSamplesBytes
 	ch <- descChecksBad
+	ch <- descDepLoops
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -143,7 +146,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	counter(descReceived, st.Received.Load())
-	for _, k := range []wire.Kind{wire.KindHeartbeat, wire.KindSample, wire.KindBoot, wire.KindShutdown, wire.KindSilence} {
+	for _, k := range []wire.Kind{wire.KindHeartbeat, wire.KindSample, wire.KindBoot, wire.KindShutdown, wire.KindSilence, wire.KindParents} {
 		counter(descAccepted, st.AcceptedKind(k), k.String())
 	}
 	for _, r := range wire.AllReasons() {
@@ -169,6 +172,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descEvDrop, st.EventsDropped.Load())
 	counter(descEvicted, st.ReplayEvictions.Load())
 	counter(descChecksBad, st.ChecksInvalid.Load())
+	counter(descDepLoops, st.DependencyLoops.Load())
 	for name, v := range st.ActorMessages() {
 		counter(descMsgs, v, name)
 	}

@@ -52,9 +52,11 @@ var loaded = false;
 // record kept per host, reusing rec when the host is known: the view holds
 // records, and an update in place keeps it valid without a re-sort.
 function record(h, rec) {
-  if (!rec) rec = { name: h.name, key: nameKey(h.name), state: '', dyn: false, seen: 0, v4: null, v6: null, loss: null, worse: '', vi: -1, sv: 0 };
+  if (!rec) rec = { name: h.name, key: nameKey(h.name), state: '', dyn: false, seen: 0, v4: null, v6: null, loss: null, worse: '', parents: '', vi: -1, sv: 0 };
   rec.state = typeof h.state === 'string' ? h.state : 'UNKNOWN';
   rec.dyn = !!h.dyn;
+  // The hosts it depends on, for the state badge's tooltip.
+  rec.parents = Array.isArray(h.parents) ? h.parents.filter(function (p) { return typeof p === 'string'; }).join(', ') : '';
   rec.seen = typeof h.last_seen === 'number' ? h.last_seen : 0;
   rec.v4 = rec.v6 = null;
   rec.loss = null;
@@ -236,7 +238,7 @@ var messages = [];           // journal messages not yet forwarded, oldest first
 var pending = {};            // mode, error, warnings not yet forwarded
 
 function row(r) {
-  return { name: r.name, state: r.state, dyn: r.dyn, seen: r.seen, v4: r.v4, v6: r.v6, loss: r.loss, worse: r.worse };
+  return { name: r.name, state: r.state, dyn: r.dyn, seen: r.seen, v4: r.v4, v6: r.v6, loss: r.loss, worse: r.worse, parents: r.parents };
 }
 
 // flush sends the page a frame when it has drawn the last one and

@@ -252,6 +252,8 @@
     setClass(r.dyn, h.dyn ? 'badge dyn' : 'hidden');
     setClass(r.state, 'badge st-' + h.state);
     setText(r.state, h.state || '?');
+    var stTip = h.parents ? 'depends on ' + h.parents : '';
+    if (r.state._tip !== stTip) { r.state._tip = stTip; r.state.title = stTip; }
     fillConn(r.conns[0], h.v4, h.v6, h.worse === 'ipv4');
     fillConn(r.conns[1], h.v6, h.v4, h.worse === 'ipv6');
     var worse = h.worse || '';

@@ -100,6 +100,9 @@ func run(args []string) int {
 		Key:           key,
 		Plugins:       ps,
 		Logger:        log,
+
+		Parents:        cfg.Parents,
+		DeclareParents: cfg.DeclareParents,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hbd-agent:", err)

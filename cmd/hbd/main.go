@@ -183,6 +183,8 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		Cluster:    clusterConfig(cfg),
 		FleetEvery: cfg.Cluster.FleetEvery.Duration,
 		Replica:    replicaConfig(cfg),
+
+		Dependencies: cfg.DependencyRules(),
 	})
 
 	// Every part is a start/stop pair: started in this order, stopped in

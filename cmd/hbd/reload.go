@@ -137,8 +137,9 @@ func (d *daemon) apply() (ReloadResult, error) {
 		StoppedAfter: next.Alerting.StoppedAfter.Duration, UnreportedAfter: next.Alerting.UnreportedAfter.Duration,
 		Grouping:   grouping(next),
 		SwapRoutes: changed("notify"),
-		Alerting:   changed("threshold", "watchhosts", "alert_dynamic", "alerting"),
+		Alerting:   changed("threshold", "watchhosts", "alert_dynamic", "alerting", "dependencies"),
 	}
+	rc.Dependencies = next.DependencyRules()
 	if rc.SwapRoutes {
 		rc.Routes = routes
 	} else {
@@ -148,7 +149,7 @@ func (d *daemon) apply() (ReloadResult, error) {
 	if changed("limits") {
 		rc.SilencesPerHost, rc.SilencesTotal, rc.GlobLength = next.Limits.SilencesPerHost, next.Limits.SilencesTotal, next.Limits.GlobLength
 	}
-	if changed("threshold", "watchhosts", "alert_dynamic", "alerting", "notify", "limits") {
+	if changed("threshold", "watchhosts", "alert_dynamic", "alerting", "notify", "limits", "dependencies") {
 		st := d.sys.Reconfigure(rc)
 		res.Hosts = st.Hosts
 	}
@@ -248,6 +249,7 @@ var reloadKeys = map[string]reloadKey{
 	"alert_dynamic": {reload: true},
 	"threshold":     {reload: true},
 	"notify":        {reload: true},
+	"dependencies":  {reload: true},
 	"maintenance":   {reload: true},
 
 	"journal.enabled": {why: whyFiles}, "journal.dir": {why: whyFiles}, "journal.file": {why: whyFiles}, "journal.max_size": {why: whyFiles},

@@ -39,7 +39,7 @@ type shape struct {
 var hostFields = []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version",
 	"connections[].family", "connections[].address", "connections[].state", "connections[].last_seen",
 	"connections[].rtt_ms", "connections[].rtt_smoothed_ms", "connections[].loss_pct",
-	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms", "connections[].suspicion"}
+	"connections[].rtt_p50_ms", "connections[].rtt_p95_ms", "connections[].rtt_p99_ms", "connections[].suspicion", "parents[]"}
 
 var alertFields = []string{"metric_path", "level", "since", "last_value", "last_check", "notification_count", "flapping", "silenced"}
 
@@ -62,7 +62,8 @@ func web01() *Host {
 				RTT: 420 * time.Microsecond, SmoothedRTT: 450 * time.Microsecond, HasRTT: true, RTTQuantiles: [3]uint32{420, 900, 1200},
 				Suspicion: MakeSuspicion(0.4213, true, false)},
 			{Family: "ipv6", Address: netip.MustParseAddrPort("[2001:db8::7]:41235"), LastSeen: t0.Add(-40 * time.Second), LossPct: 33.3333},
-		}}
+		},
+		Parents: []string{"rack1-sw"}}
 }
 
 // db01 is a declared host never heard from: version, times and agent
@@ -113,7 +114,7 @@ var shapes = []shape{
 		h.Conns[1].Up = true
 		return EncodeHost(h)
 	}, hostFields},
-	{"host_unreported.json", func(t *testing.T) []byte { return EncodeHost(db01()) }, []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version", "connections"}},
+	{"host_unreported.json", func(t *testing.T) []byte { return EncodeHost(db01()) }, []string{"name", "dyn", "ver", "state", "last_seen", "interval", "agent_version", "connections", "parents"}},
 	{"hosts.json", func(t *testing.T) []byte {
 		return AppendHosts(nil, slices.Values([][]byte{EncodeHost(db01()), EncodeHost(web01())}))
 	}, prefixed("[].", []string{"name", "dyn", "ver", "state", "connections"})},

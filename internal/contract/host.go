@@ -18,6 +18,9 @@ type Host struct {
 	Interval     time.Duration // the agent's heartbeat interval
 	AgentVersion string        // "": null
 	Conns        []Conn        // one per address family, IPv4 first
+	// Parents are the hosts it depends on ([[dependencies]] rules, then
+	// its agent's declaration): an empty array when none.
+	Parents []string
 }
 
 // Conn is one address family's path from a host: an entry of the host
@@ -91,11 +94,17 @@ func (c *Conn) State() string {
 	}
 }
 
-// hostSize is the buffer for h's host object: 136 bytes and the strings
-// for the host, 280 for a connection with every RTT field set, a global
-// IPv6 address and a suspicion (TestHostSizeHint), so that encoding
-// allocates once, and a host on one family does not pay for two.
-func hostSize(h *Host) int { return 136 + len(h.Name) + len(h.AgentVersion) + 280*len(h.Conns) }
+// hostSize is the buffer for h's host object: 150 bytes and the strings
+// for the host and its parents, 280 for a connection with every RTT field
+// set, a global IPv6 address and a suspicion (TestHostSizeHint), so that
+// encoding allocates once, and a host on one family does not pay for two.
+func hostSize(h *Host) int {
+	n := 150 + len(h.Name) + len(h.AgentVersion) + 280*len(h.Conns)
+	for _, p := range h.Parents {
+		n += len(p) + 3 // quotes and comma
+	}
+	return n
+}
 
 // AppendHost appends h as a host object.
 func AppendHost(b []byte, h *Host) []byte {
@@ -127,6 +136,13 @@ func AppendHost(b []byte, h *Host) []byte {
 			b = append(b, ',')
 		}
 		b = appendConn(b, &h.Conns[i])
+	}
+	b = append(b, `],"parents":[`...)
+	for i, p := range h.Parents {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, p)
 	}
 	return append(b, "]}"...)
 }

@@ -347,6 +347,7 @@ func emailBody(n Notification) []byte {
 	field("Since:", when(n.Since))
 	field("Time:", when(n.Time))
 	field("Sent before:", strconv.Itoa(n.NotificationCount))
+	field("Dependents:", n.DependentsText())
 	if n.GroupSize > 0 {
 		b.WriteString("\r\n")
 		for _, m := range n.Members[:min(len(n.Members), MaxListed)] {

@@ -26,11 +26,13 @@ type ExecConfig struct {
 //
 //	HBD_KIND HBD_HOST HBD_METRIC HBD_LEVEL HBD_PREV_LEVEL HBD_VALUE
 //	HBD_SINCE HBD_TIME HBD_MESSAGE HBD_NOTIFICATION_COUNT
-//	HBD_GROUP_SIZE HBD_HOSTS
+//	HBD_GROUP_SIZE HBD_HOSTS HBD_DEPENDENTS HBD_DEPENDENT_HOSTS
 //
 // HBD_GROUP_SIZE is 0 for one alert, else how many hosts a grouped
 // notification stands for; HBD_HOSTS lists them (at most MaxListed),
-// separated by spaces.
+// separated by spaces. HBD_DEPENDENTS is how many hosts depend on the
+// host of a heartbeat alert (0 for other alerts), HBD_DEPENDENT_HOSTS names
+// a few of them (at most MaxDependentsListed), separated by spaces.
 //
 // HBD_VALUE is empty when the value is unknown; HBD_SINCE and HBD_TIME are
 // unix seconds with millisecond precision. Control characters in the
@@ -100,6 +102,8 @@ func (e *Exec) Send(ctx context.Context, n Notification) error {
 		"HBD_NOTIFICATION_COUNT="+strconv.Itoa(n.NotificationCount),
 		"HBD_GROUP_SIZE="+strconv.Itoa(n.GroupSize),
 		"HBD_HOSTS="+cleanText(strings.Join(n.HostNames(), " ")),
+		"HBD_DEPENDENTS="+strconv.Itoa(n.Dependents),
+		"HBD_DEPENDENT_HOSTS="+cleanText(strings.Join(n.DependentHosts, " ")),
 	)
 	stderr := &limitedBuffer{max: maxStderr}
 	cmd.Stderr = stderr

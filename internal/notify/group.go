@@ -37,6 +37,12 @@ func Group(members []Notification, outage *Outage) Notification {
 		Host:    strconv.Itoa(len(members)) + " hosts",
 		Members: members, GroupSize: len(members), Outage: outage,
 	}
+	for _, m := range members {
+		n.Dependents += m.Dependents
+		if room := MaxDependentsListed - len(n.DependentHosts); room > 0 {
+			n.DependentHosts = append(n.DependentHosts, m.DependentHosts[:min(room, len(m.DependentHosts))]...)
+		}
+	}
 	for _, m := range members[1:] {
 		if m.Since.Before(n.Since) {
 			n.Since = m.Since

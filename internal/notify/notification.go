@@ -50,7 +50,20 @@ type Notification struct {
 	GroupSize int
 	Members   []Notification
 	Outage    *Outage // set for a mass outage (or mass recovery)
+
+	// Dependents is, on a host's heartbeat alert, how many hosts depend
+	// on it, directly or through others ([[dependencies]] rules, agents'
+	// parents): they are UNREACHABLE while it is DOWN and page nobody, so
+	// this notification speaks for them. DependentHosts names a few of
+	// them (at most MaxDependentsListed), its direct dependents first.
+	// Zero and nil for every other alert. A grouped notification adds up
+	// its members'.
+	Dependents     int
+	DependentHosts []string
 }
+
+// MaxDependentsListed bounds the dependents a notification names.
+const MaxDependentsListed = 5
 
 // MarshalJSON encodes n in the daemon's API style:
 //
@@ -91,7 +104,47 @@ func (n Notification) appendJSON(b []byte) []byte {
 	b = append(b, `,"message":`...)
 	b = appendJSONString(b, n.Message)
 	b = n.appendGroupJSON(b)
+	b = n.appendDependentsJSON(b)
 	return append(b, '}')
+}
+
+// appendDependentsJSON appends "dependents" and "dependent_hosts" when
+// hosts depend on n's host; nothing otherwise, so bodies of other alerts
+// are as they were.
+func (n Notification) appendDependentsJSON(b []byte) []byte {
+	if n.Dependents == 0 {
+		return b
+	}
+	b = append(b, `,"dependents":`...)
+	b = strconv.AppendInt(b, int64(n.Dependents), 10)
+	b = append(b, `,"dependent_hosts":[`...)
+	for i, h := range n.DependentHosts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, h)
+	}
+	return append(b, ']')
+}
+
+// DependentsText describes n's dependents for people: "20 hosts depend
+// on it: a, b, c, d, e and 15 more"; "" when none do.
+func (n Notification) DependentsText() string {
+	if n.Dependents == 0 {
+		return ""
+	}
+	what := "1 host depends"
+	if n.Dependents != 1 {
+		what = strconv.Itoa(n.Dependents) + " hosts depend"
+	}
+	list := strings.Join(n.DependentHosts, ", ")
+	if more := n.Dependents - len(n.DependentHosts); more > 0 && list != "" {
+		list += " and " + strconv.Itoa(more) + " more"
+	}
+	if list == "" {
+		return what + " on it"
+	}
+	return what + " on it: " + list
 }
 
 // ValueText is the value as text ("95.5"), or "" when it is unknown. Text

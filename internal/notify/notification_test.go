@@ -126,3 +126,29 @@ func TestTemplateFuncs(t *testing.T) {
 		t.Errorf("ValueText of unknown value = %q, want empty", got)
 	}
 }
+
+// A heartbeat page of a host others depend on says how many and names a
+// few, in the JSON, the text and a group; other bodies do not change.
+func TestNotificationDependents(t *testing.T) {
+	n := testNotification()
+	n.MetricPath, n.Value = "heartbeat", nil
+	n.Dependents, n.DependentHosts = 20, []string{"c01", "c02", "c03", "c04", "c05"}
+	got := string(n.appendJSON(nil))
+	if want := `,"dependents":20,"dependent_hosts":["c01","c02","c03","c04","c05"]}`; !strings.HasSuffix(got, want) {
+		t.Errorf("JSON %s\nwant it to end in %s", got, want)
+	}
+	if got, want := n.DependentsText(), "20 hosts depend on it: c01, c02, c03, c04, c05 and 15 more"; got != want {
+		t.Errorf("DependentsText() = %q, want %q", got, want)
+	}
+	if body := string(emailBody(n)); !strings.Contains(body, "Dependents:   20 hosts depend on it: c01") {
+		t.Errorf("mail body lacks the dependents:\n%s", body)
+	}
+	other := testNotification()
+	g := Group([]Notification{n, other}, nil)
+	if g.Dependents != 20 || len(g.DependentHosts) != MaxDependentsListed {
+		t.Errorf("group: %d dependents %q", g.Dependents, g.DependentHosts)
+	}
+	if strings.Contains(string(other.appendJSON(nil)), "dependents") || other.DependentsText() != "" {
+		t.Error("an alert without dependents mentions them")
+	}
+}

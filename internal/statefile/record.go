@@ -42,6 +42,10 @@ type Host struct {
 	// Plugins, a delta holds only the entries added since the host's
 	// previous record, unless Whole says they are the whole window.
 	RTTs []RTTWindow
+	// Parents are the hosts the host's agent declared it depends on (a
+	// parents datagram); the daemon's [[dependencies]] rules are not
+	// saved, they come from the config.
+	Parents []string
 }
 
 // RTTWindow is one connection's recent heartbeats, oldest first.
@@ -185,6 +189,9 @@ const (
 	sectionReplay = 1 // Replay: floor, count, then each window
 	sectionRings  = 2 // the Plugins with a Ring: count, then each name, Held and Ring
 	sectionRTT    = 3 // RTTs: count, then each window
+	// sectionParents: Parents: count, then each name. An earlier daemon
+	// skips it (and forgets the parents until the agent sends them again).
+	sectionParents = 4
 )
 
 // Conn flags.
@@ -334,6 +341,15 @@ func AppendHost(b []byte, h *Host) []byte {
 					b = binary.AppendUvarint(b, uint64(p.Held))
 					b = appendBytes(b, p.Ring)
 				}
+			}
+			return b
+		})
+	}
+	if len(h.Parents) > 0 {
+		b = appendSection(b, sectionParents, func(b []byte) []byte {
+			b = binary.AppendUvarint(b, uint64(len(h.Parents)))
+			for _, p := range h.Parents {
+				b = appendString(b, p)
 			}
 			return b
 		})
@@ -573,7 +589,7 @@ func (d *decoder) sections(h *Host) {
 		if d.err != nil {
 			return
 		}
-		if tag < 64 && seen&(1<<tag) != 0 && (tag == sectionReplay || tag == sectionRings || tag == sectionRTT) {
+		if tag < 64 && seen&(1<<tag) != 0 && (tag == sectionReplay || tag == sectionRings || tag == sectionRTT || tag == sectionParents) {
 			d.fail(fmt.Errorf("section %d twice", tag))
 			return
 		}
@@ -615,6 +631,19 @@ func (d *decoder) sections(h *Host) {
 			}
 			if sd.err != nil {
 				d.fail(fmt.Errorf("%s section: %w", name, sd.err))
+			}
+		case sectionParents:
+			seen |= 1 << tag
+			sd := decoder{b: body}
+			n := sd.count()
+			for i := 0; i < n && sd.err == nil; i++ {
+				h.Parents = append(h.Parents, sd.string())
+			}
+			if sd.err == nil && len(sd.b) != 0 {
+				sd.fail(fmt.Errorf("%d bytes after the parents section", len(sd.b)))
+			}
+			if sd.err != nil {
+				d.fail(fmt.Errorf("parents section: %w", sd.err))
 			}
 		default:
 			// A later version's addition: skipped, as promised above.

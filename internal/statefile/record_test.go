@@ -54,6 +54,7 @@ func fullHost() Host {
 			{Family: 1, Whole: true, Entries: []RTTEntry{{UnixMilli: 1795510700123, Micros: 212}, {UnixMilli: 1795510710100, Micros: 0}, {UnixMilli: 1795510705000, Micros: math.MaxUint32}}},
 			{Family: 0, Entries: []RTTEntry{{UnixMilli: -5, Micros: 1}}},
 		},
+		Parents: []string{"rack1-sw", "hv03.example.net"},
 	}
 }
 

@@ -40,7 +40,7 @@ func (h *Header) Ack() {
 }
 
 // Message is one verified, decoded datagram: a *Heartbeat, *Boot,
-// *Shutdown, *Sample or *Silence. Messages are pointers throughout.
+// *Shutdown, *Sample, *Silence or *Parents. Messages are pointers throughout.
 type Message interface {
 	Head() *Header
 	Kind() wire.Kind
@@ -82,6 +82,16 @@ type Silence struct {
 	For     time.Duration
 	Comment string
 }
+
+// Parents is an agent's declaration of the hosts its host depends on;
+// empty withdraws an earlier one.
+type Parents struct {
+	Header
+	Names []string // valid host names, none twice, at most wire.MaxParents
+}
+
+// Kind returns wire.KindParents.
+func (*Parents) Kind() wire.Kind { return wire.KindParents }
 
 // Kind returns wire.KindHeartbeat.
 func (*Heartbeat) Kind() wire.Kind { return wire.KindHeartbeat }
@@ -143,6 +153,16 @@ func decode(h *wire.Header, hd Header, scratch []byte) (m Message, keys int, _ [
 			return nil, 0, scratch, err
 		}
 		return &Silence{Header: hd, For: time.Duration(si.Seconds) * time.Second, Metric: string(si.Metric), Comment: string(si.Comment)}, 0, scratch, nil
+	case wire.KindParents:
+		ps, err := wire.DecodeParents(h)
+		if err != nil {
+			return nil, 0, scratch, err
+		}
+		names := make([]string, len(ps.Names))
+		for i, n := range ps.Names {
+			names[i] = string(n)
+		}
+		return &Parents{Header: hd, Names: names}, 0, scratch, nil
 	}
 	// ACKs flow from the daemon, never to it.
 	return nil, 0, scratch, &wire.Error{Reason: wire.ReasonKind, Msg: "datagram of kind " + h.Kind.String() + " is not accepted by the daemon"}

@@ -99,6 +99,13 @@ func checkReceive(t *testing.T, s *Signer, b []byte, signed bool) {
 		}
 		out, err = AppendSilence(nil, s, e, v)
 		mustEncode(t, err)
+	case KindParents:
+		v, err := DecodeParents(&h)
+		if !decoded(t, err) {
+			return
+		}
+		out, err = AppendParents(nil, s, e, v)
+		mustEncode(t, err)
 	case KindSample:
 		v, _, err := DecodeSample(&h, nil)
 		if !decoded(t, err) {

@@ -55,6 +55,17 @@ type Silence struct {
 // forgotten request cannot mute a host for ever.
 const MaxSilenceSeconds = 7 * 24 * 3600
 
+// Parents is the payload of a KindParents datagram: the hosts the sending
+// host depends on. An empty list withdraws the ones declared before.
+type Parents struct {
+	Names [][]byte // each a ValidName, none twice, at most MaxParents
+}
+
+// MaxParents bounds the parents one datagram declares; with the host
+// name limit, the largest parents datagram stays within MaxSmall only if
+// the names are short, which AppendParents checks and Parse enforces.
+const MaxParents = 8
+
 // Ack is the payload of a KindAck datagram, sent by the daemon to the
 // address a heartbeat came from.
 type Ack struct {
@@ -160,6 +171,53 @@ func DecodeSilence(h *Header) (Silence, error) {
 		return Silence{}, errorf(ReasonBadPayload, "%d trailing bytes after the silence payload", len(rest))
 	}
 	return Silence{Seconds: secs, Metric: metric, Comment: comment}, nil
+}
+
+// DecodeParents returns the payload of a parents datagram: a count byte,
+// then each name as a length byte and the name.
+func DecodeParents(h *Header) (Parents, error) {
+	if err := expect(h, KindParents); err != nil {
+		return Parents{}, err
+	}
+	p := h.Payload
+	if len(p) < 1 {
+		return Parents{}, errorf(ReasonBadPayload, "parents payload is empty, want at least its count")
+	}
+	n := int(p[0])
+	if n > MaxParents {
+		return Parents{}, errorf(ReasonBadPayload, "%d parents, limit %d", n, MaxParents)
+	}
+	rest := p[1:]
+	names := make([][]byte, 0, n)
+	for i := range n {
+		if len(rest) == 0 || len(rest) < 1+int(rest[0]) {
+			return Parents{}, errorf(ReasonBadPayload, "parent %d is truncated", i)
+		}
+		name := rest[1 : 1+int(rest[0]) : 1+int(rest[0])]
+		rest = rest[1+len(name):]
+		if err := checkParent(name, names); err != nil {
+			return Parents{}, err
+		}
+		names = append(names, name)
+	}
+	if len(rest) != 0 {
+		return Parents{}, errorf(ReasonBadPayload, "%d trailing bytes after the parents payload", len(rest))
+	}
+	return Parents{Names: names}, nil
+}
+
+// checkParent checks one parent name against the host-name rule and the
+// names before it.
+func checkParent(name []byte, before [][]byte) error {
+	if !ValidName(name) {
+		return errorf(ReasonBadPayload, "parent %q is not a valid host name", name)
+	}
+	for _, b := range before {
+		if string(b) == string(name) {
+			return errorf(ReasonBadPayload, "parent %q is listed twice", name)
+		}
+	}
+	return nil
 }
 
 // DecodeAck returns the payload of an ack datagram.
@@ -386,6 +444,30 @@ func AppendSilence(dst []byte, s *Signer, e Envelope, si Silence) ([]byte, error
 	dst = append(dst, byte(len(si.Comment)))
 	dst = append(dst, si.Comment...)
 	return finish(dst, start, s)
+}
+
+// AppendParents appends a signed parents datagram to dst. It fails if
+// the datagram would exceed MaxSmall (long names).
+func AppendParents(dst []byte, s *Signer, e Envelope, ps Parents) ([]byte, error) {
+	if len(ps.Names) > MaxParents {
+		return dst, errorf(ReasonBadPayload, "%d parents, limit %d", len(ps.Names), MaxParents)
+	}
+	for i, n := range ps.Names {
+		if err := checkParent(n, ps.Names[:i]); err != nil {
+			return dst, err
+		}
+	}
+	start := len(dst)
+	dst, err := begin(dst, KindParents, e)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, byte(len(ps.Names)))
+	for _, n := range ps.Names {
+		dst = append(dst, byte(len(n)))
+		dst = append(dst, n...)
+	}
+	return finish(dst, start, s) // which refuses one over MaxSmall
 }
 
 // AppendAck appends a signed ack datagram to dst. e.Host is the host name of

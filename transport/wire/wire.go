@@ -75,6 +75,11 @@ const (
 	// KindSilence is an agent asking the daemon not to notify about its own
 	// host for a while ("rebooting, expect 10 minutes of silence").
 	KindSilence Kind = 6
+	// KindParents is an agent declaring the hosts its host depends on
+	// (its parents: a switch, a hypervisor). Added after kind 6, like it:
+	// a daemon that predates it drops it as an unknown kind and nothing
+	// else changes.
+	KindParents Kind = 7
 )
 
 // String returns the lower-case kind name, e.g. "heartbeat".
@@ -92,12 +97,14 @@ func (k Kind) String() string {
 		return "ack"
 	case KindSilence:
 		return "silence"
+	case KindParents:
+		return "parents"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Valid reports whether k is a kind of this protocol version.
-func (k Kind) Valid() bool { return k >= KindHeartbeat && k <= KindSilence }
+func (k Kind) Valid() bool { return k >= KindHeartbeat && k <= KindParents }
 
 // small reports whether datagrams of kind k must stay within MaxSmall.
 func (k Kind) small() bool { return k != KindSample }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -196,6 +197,28 @@ func roundTrip(t *testing.T, testEnv Envelope, ver uint8) {
 			t.Fatal("AppendSilence accepted a silence of 0 s")
 		}
 	})
+	t.Run("parents", func(t *testing.T) {
+		want := Parents{Names: [][]byte{[]byte("rack1-sw"), []byte("hv03.example.net")}}
+		b, err := AppendParents(nil, s, testEnv, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := check(t, b, KindParents)
+		got, err := DecodeParents(&h)
+		if err != nil || len(got.Names) != 2 || string(got.Names[0]) != "rack1-sw" || string(got.Names[1]) != "hv03.example.net" {
+			t.Fatalf("DecodeParents = %q, %v", got.Names, err)
+		}
+		long := make([][]byte, MaxParents)
+		for i := range long {
+			long[i] = []byte(strings.Repeat("p", 200) + strconv.Itoa(i))
+		}
+		if _, err := AppendParents(nil, s, testEnv, Parents{Names: long}); ReasonOf(err) != ReasonOversize {
+			t.Fatalf("AppendParents of %d long names: %v, want oversize", len(long), err)
+		}
+		if _, err := AppendParents(nil, s, testEnv, Parents{Names: [][]byte{[]byte("a"), []byte("a")}}); err == nil {
+			t.Fatal("AppendParents accepted a parent twice")
+		}
+	})
 	t.Run("ack", func(t *testing.T) {
 		want := Ack{Seq: 1<<64 - 1, Time: -5, HoldNanos: 123456}
 		b, err := AppendAck(nil, s, testEnv, want)
@@ -317,7 +340,13 @@ func TestReasons(t *testing.T) {
 		{"version 1 bad host", buildVer(1, testKey, KindHeartbeat, 0, "a b", hbPayload), "parse", ReasonBadHost},
 		{"version 1 heartbeat 11 bytes", buildVer(1, testKey, KindHeartbeat, 0, "h1", hbPayload[:11]), "decode", ReasonBadPayload},
 		{"kind 0", mutate(hb, func(b []byte) { b[offKind] = 0 }), "parse", ReasonKind},
-		{"kind 7", mutate(hb, func(b []byte) { b[offKind] = 7 }), "parse", ReasonKind},
+		{"kind 8", mutate(hb, func(b []byte) { b[offKind] = 8 }), "parse", ReasonKind},
+		{"parents: 9", build(testKey, KindParents, 0, "h1", []byte{9}), "decode", ReasonBadPayload},
+		{"parents: bad name", build(testKey, KindParents, 0, "h1", []byte{1, 3, 'a', ' ', 'b'}), "decode", ReasonBadPayload},
+		{"parents: twice", build(testKey, KindParents, 0, "h1", []byte{2, 1, 'a', 1, 'a'}), "decode", ReasonBadPayload},
+		{"parents: truncated", build(testKey, KindParents, 0, "h1", []byte{2, 1, 'a', 3, 'b'}), "decode", ReasonBadPayload},
+		{"parents: trailing byte", build(testKey, KindParents, 0, "h1", []byte{1, 1, 'a', 0}), "decode", ReasonBadPayload},
+		{"parents: empty payload", build(testKey, KindParents, 0, "h1", nil), "decode", ReasonBadPayload},
 		{"silence of 0 s", build(testKey, KindSilence, 0, "h1", []byte{0, 0, 0, 0, 0, 0}), "decode", ReasonBadPayload},
 		{"silence over 7 days", build(testKey, KindSilence, 0, "h1", []byte{0, 0x09, 0x3a, 0x81, 0, 0}), "decode", ReasonBadPayload},
 		{"silence trailing byte", build(testKey, KindSilence, 0, "h1", []byte{0, 0, 0, 60, 0, 0, 9}), "decode", ReasonBadPayload},
@@ -419,6 +448,8 @@ func decode(h *Header) error {
 		_, err = DecodeAck(h)
 	case KindSilence:
 		_, err = DecodeSilence(h)
+	case KindParents:
+		_, err = DecodeParents(h)
 	case KindSample:
 		_, _, err = DecodeSample(h, nil)
 	}
@@ -427,7 +458,7 @@ func decode(h *Header) error {
 
 // TestDecoderKindMismatch: every decoder refuses the other kinds.
 func TestDecoderKindMismatch(t *testing.T) {
-	for k := KindHeartbeat; k <= KindSilence; k++ {
+	for k := KindHeartbeat; k <= KindParents; k++ {
 		h := Header{Version: Version, Kind: k, Host: []byte("h"), Payload: make([]byte, 20)}
 		errs := map[Kind]error{}
 		_, errs[KindHeartbeat] = DecodeHeartbeat(&h)
@@ -435,6 +466,7 @@ func TestDecoderKindMismatch(t *testing.T) {
 		_, errs[KindShutdown] = DecodeShutdown(&h)
 		_, errs[KindAck] = DecodeAck(&h)
 		_, errs[KindSilence] = DecodeSilence(&h)
+		_, errs[KindParents] = DecodeParents(&h)
 		_, _, errs[KindSample] = DecodeSample(&h, nil)
 		for dk, err := range errs {
 			if dk != k && ReasonOf(err) != ReasonKind {

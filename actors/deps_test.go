@@ -1,0 +1,240 @@
+package actors
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hbd-project/hbd/internal/deps"
+	"github.com/hbd-project/hbd/transport/wire"
+)
+
+// startDeps starts a System whose hosts depend on each other by rules,
+// with one webhook channel that does not group (each page is one post).
+func startDeps(t *testing.T, rules ...deps.Rule) (*System, *hookRecorder, *fakeClock) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	return startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL, deps: deps.NewRules(rules)}), hook, clock
+}
+
+// step moves the fake clock in steps of at most a second, letting every
+// actor finish what each step started (and the fleet publish) before the
+// next: the order of the hosts' timers within one step is not defined.
+func step(s *System, clock *fakeClock, d time.Duration) {
+	for d > 0 {
+		n := min(d, time.Second)
+		clock.Advance(n)
+		settle(s)
+		settle(s)
+		d -= n
+	}
+}
+
+func hostsIn(s *System, st HostState, names ...string) bool {
+	for _, n := range names {
+		if stateOf(s, n) != st {
+			return false
+		}
+	}
+	return true
+}
+
+// A switch and its hosts die together; the hosts cross their deadline 5 s
+// before the switch (their last heartbeats were earlier). One page, the
+// switch's, saying how many depend on it; the hosts are UNREACHABLE with
+// a WARNING heartbeat alert, and their held pages are dropped.
+func TestParentAndChildrenDieTogether(t *testing.T) {
+	s, hook, clock := startDeps(t, deps.Rule{Hosts: []string{"c*"}, Parents: []string{"sw"}})
+	sw := newTestAgent(t, s, clock, "sw")
+	var kids []*agent
+	var names []string
+	for i := range 5 {
+		a := newTestAgent(t, s, clock, fmt.Sprintf("c%d", i))
+		a.beat()
+		kids, names = append(kids, a), append(names, a.name)
+	}
+	step(s, clock, 5*time.Second)
+	sw.beat()
+	step(s, clock, 25*time.Second) // the children's deadline: DOWN, pages held
+	if !hostsIn(s, StateDown, names...) || stateOf(s, "sw") != StateUp {
+		t.Fatalf("children %v, sw %s", stateOf(s, "c0"), stateOf(s, "sw"))
+	}
+	step(s, clock, 5*time.Second) // the switch's
+	eventually(t, "the switch's page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	step(s, clock, 5*time.Second) // the children's next look at their parent, within their hold
+	eventually(t, "children UNREACHABLE", func() bool { return hostsIn(s, StateUnreachable, names...) })
+	hook.mu.Lock()
+	body := hook.bodies[0]
+	hook.mu.Unlock()
+	if body["host"] != "sw" || body["dependents"] != float64(5) || len(body["dependent_hosts"].([]any)) != 5 ||
+		!strings.Contains(body["message"].(string), "5 hosts depend on it: c0, c1, c2, c3, c4") {
+		t.Fatalf("page %v", body)
+	}
+	if got := alertsOf(t, s, "c0"); !strings.Contains(got, `"level":"WARNING"`) {
+		t.Errorf("an UNREACHABLE host's heartbeat alert: %s", got)
+	}
+	step(s, clock, 15*time.Second) // every hold is over
+	// The switch comes back, and so do its hosts: their recoveries are
+	// not sent (nobody was paged about them); the switch's is. It is the
+	// second post on the channel's one queue, so no child page came before.
+	sw.beat()
+	for _, k := range kids {
+		k.beat()
+	}
+	eventually(t, "the switch's recovery", func() bool { return strings.Count(hook.got(), "recovery") == 1 })
+	step(s, clock, 15*time.Second)
+	if got := hook.got(); got != "problem:heartbeat:CRITICAL recovery:heartbeat:OK" {
+		t.Fatalf("pages %q", got)
+	}
+}
+
+// A host with parents that dies alone pages, after the hold: one of its
+// parent's intervals and the slack.
+func TestChildDiesAlonePagesAfterHold(t *testing.T) {
+	s, hook, clock := startDeps(t, deps.Rule{Hosts: []string{"c*"}, Parents: []string{"sw"}})
+	sw, c := newTestAgent(t, s, clock, "sw"), newTestAgent(t, s, clock, "c")
+	sw.beat()
+	c.beat()
+	for range 3 {
+		step(s, clock, 10*time.Second)
+		sw.beat()
+	}
+	if stateOf(s, "c") != StateDown {
+		t.Fatalf("c is %s", stateOf(s, "c"))
+	}
+	step(s, clock, 10*time.Second) // within the hold (11 s)
+	sw.beat()
+	if got := hook.got(); got != "" {
+		t.Fatalf("paged within the hold: %q", got)
+	}
+	step(s, clock, time.Second)
+	eventually(t, "the child's page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	hook.mu.Lock()
+	body := hook.bodies[0]
+	hook.mu.Unlock()
+	if body["host"] != "c" || body["dependents"] != nil {
+		t.Errorf("page %v", body)
+	}
+	c.beat()
+	eventually(t, "its recovery", func() bool { return hook.got() == "problem:heartbeat:CRITICAL recovery:heartbeat:OK" })
+}
+
+// The parent comes back, its host does not: after the settle the host is
+// DOWN and pages at once. Transitive: core <- sw <- c.
+func TestChildStillSilentAfterParentReturns(t *testing.T) {
+	s, hook, clock := startDeps(t,
+		deps.Rule{Hosts: []string{"c"}, Parents: []string{"sw"}},
+		deps.Rule{Hosts: []string{"sw"}, Parents: []string{"core"}})
+	core, sw, c := newTestAgent(t, s, clock, "core"), newTestAgent(t, s, clock, "sw"), newTestAgent(t, s, clock, "c")
+	c.beat()
+	sw.beat()
+	core.beat()
+	step(s, clock, 30*time.Second)
+	eventually(t, "core's page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	step(s, clock, 5*time.Second) // their next look at their parents, within their hold
+	eventually(t, "sw and c UNREACHABLE", func() bool { return hostsIn(s, StateUnreachable, "sw", "c") })
+	hook.mu.Lock()
+	body := hook.bodies[0]
+	hook.mu.Unlock()
+	if body["host"] != "core" || body["dependents"] != float64(2) {
+		t.Fatalf("page %v", body)
+	}
+	step(s, clock, 10*time.Second)
+	core.beat()
+	sw.beat()
+	eventually(t, "core's recovery", func() bool { return strings.HasSuffix(hook.got(), "recovery:heartbeat:OK") })
+	// c stays UNREACHABLE while its heartbeats may still return (its
+	// interval and the slack after it sees sw back), then pages.
+	step(s, clock, 5*time.Second)
+	if stateOf(s, "c") != StateUnreachable {
+		t.Fatalf("c is %s within the settle", stateOf(s, "c"))
+	}
+	step(s, clock, 12*time.Second)
+	eventually(t, "c DOWN", func() bool { return stateOf(s, "c") == StateDown })
+	eventually(t, "c's page", func() bool {
+		return hook.got() == "problem:heartbeat:CRITICAL recovery:heartbeat:OK problem:heartbeat:CRITICAL"
+	})
+	hook.mu.Lock()
+	msg := hook.msgs[2]
+	hook.mu.Unlock()
+	if !strings.Contains(msg, "since its parents came back") {
+		t.Errorf("c's page: %q", msg)
+	}
+}
+
+// Rules that loop (agents can make loops the config check never sees;
+// here the rules are given to the actors unchecked) are broken at the
+// same dependency every time, counted and logged once: of two hosts that
+// depend on each other and die together, exactly one pages.
+func TestDependencyLoopBrokenAtRuntime(t *testing.T) {
+	s, hook, clock := startDeps(t,
+		deps.Rule{Hosts: []string{"a"}, Parents: []string{"b"}},
+		deps.Rule{Hosts: []string{"b"}, Parents: []string{"a"}})
+	a, b := newTestAgent(t, s, clock, "a"), newTestAgent(t, s, clock, "b")
+	a.beat()
+	b.beat()
+	step(s, clock, 30*time.Second)
+	eventually(t, "one page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	// Built in name order: a depends on b, and b's dependency on a closes
+	// the loop, so it is left out: b pages, a is UNREACHABLE behind it
+	// from its next look at b, within its hold.
+	step(s, clock, 15*time.Second)
+	if stateOf(s, "a") != StateUnreachable || stateOf(s, "b") != StateDown {
+		t.Fatalf("a %s, b %s", stateOf(s, "a"), stateOf(s, "b"))
+	}
+	if n := s.Stats.DependencyLoops.Load(); n != 1 {
+		t.Errorf("DependencyLoops = %d, want 1", n)
+	}
+	b.beat()
+	eventually(t, "b's recovery", func() bool { return hook.got() == "problem:heartbeat:CRITICAL recovery:heartbeat:OK" })
+}
+
+// parentsOf is name's parents in the published graph.
+func parentsOf(s *System, name string) string {
+	return strings.Join(s.Fleet.Snapshot().Deps.Parents(name), ",")
+}
+
+// An agent's declared parents count like the rules' (merged after them),
+// survive a restart in the state files, and an empty declaration
+// withdraws them.
+func TestAgentParents(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	rules := deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"hv1"}}})
+	s := startPersist(t, clock, persistOpts{dir: dir, deps: rules})
+	c := newTestAgent(t, s, clock, "c")
+	c.instance = 7
+	c.beat()
+	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{Names: [][]byte{[]byte("sw")}}))
+	eventually(t, "the agent's parents in the graph", func() bool { settle(s); return parentsOf(s, "c") == "hv1,sw" })
+	if n := s.Stats.AcceptedKind(wire.KindParents); n != 1 {
+		t.Errorf("accepted parents datagrams: %d", n)
+	}
+	s.Stop()
+
+	// Without the rule now: the agent's parent is what was saved.
+	s = startPersist(t, clock, persistOpts{dir: dir})
+	eventually(t, "the agent's parents after the restart", func() bool { settle(s); return parentsOf(s, "c") == "sw" })
+	c.s = s
+	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{}))
+	eventually(t, "the parents withdrawn", func() bool { settle(s); return parentsOf(s, "c") == "" })
+}
+
+// The host object lists a host's parents, the rules' and its agent's,
+// and the stream's host frame with it.
+func TestHostObjectParents(t *testing.T) {
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), deps: deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"hv1"}}})})
+	c := newTestAgent(t, s, clock, "c")
+	c.instance = 3
+	c.beat()
+	if got := hostJSON(s, "c"); !strings.HasSuffix(got, `,"parents":["hv1"]}`) {
+		t.Fatalf("host object %s", got)
+	}
+	c.send(wire.AppendParents(nil, wire.NewSigner(testKey), c.env(), wire.Parents{Names: [][]byte{[]byte("sw")}}))
+	eventually(t, "the agent's parent in the host object", func() bool {
+		settle(s)
+		return strings.HasSuffix(hostJSON(s, "c"), `,"parents":["hv1","sw"]}`)
+	})
+}
