@@ -159,7 +159,7 @@ func (a *hostActor) evalDeps(now time.Time) {
 			a.st.emit("state", "parent %s is %s: the host is UNREACHABLE, its parent's page covers it", cause, st)
 		}
 		d.cause, d.causeState, d.settleUntil = cause, st, time.Time{}
-		a.st.unreachable = true
+		a.st.flags.set(flagUnreachable, true)
 	case a.st.state == StateUnreachable:
 		if d.settleUntil.IsZero() {
 			d.settleUntil = now.Add(a.settle())
@@ -169,10 +169,10 @@ func (a *hostActor) evalDeps(now time.Time) {
 			return
 		}
 		d.settleUntil, d.cause, d.released = time.Time{}, "", true
-		a.st.unreachable = false
+		a.st.flags.set(flagUnreachable, false)
 	default:
 		d.cause, d.settleUntil = "", time.Time{}
-		a.st.unreachable = false
+		a.st.flags.set(flagUnreachable, false)
 	}
 }
 

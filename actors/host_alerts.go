@@ -138,11 +138,11 @@ func (a *hostActor) observeLiveness(ctx actor.Context, now time.Time) {
 	case StateDegraded:
 		level, why = alert.LevelWarning, "host DEGRADED: some addresses stopped sending"
 	case StateStopped:
-		if a.st.stoppedLong {
+		if a.st.flags.has(flagStoppedLong) {
 			level, why = alert.LevelWarning, fmt.Sprintf("host STOPPED for longer than %s", a.st.stoppedAfter)
 		}
 	case StateUnknown:
-		if !a.st.overdue {
+		if !a.st.flags.has(flagOverdue) {
 			return
 		}
 		level, why = alert.LevelCritical, "declared host never reported"

@@ -124,16 +124,34 @@ type hostState struct {
 	events []stateEvent // transitions since the caller last drained them
 
 	// The small fields, together so that they share a word.
-	state       HostState
-	ver         uint8
-	dyn         bool // registered on first contact rather than declared in watchhosts
-	stopped     bool
-	overdue     bool // declared, never heard from, and past its grace
-	stoppedLong bool
-	downAfter   uint16 // missed intervals before a connection is down (1..1000)
-	// unreachable: a parent of the host is DOWN (or UNREACHABLE), so
+	state     HostState
+	ver       uint8
+	dyn       bool // registered on first contact rather than declared in watchhosts
+	stopped   bool
+	flags     hostFlags
+	downAfter uint16 // missed intervals before a connection is down (1..1000)
+}
+
+// hostFlags are yes/no facts of a host's state, packed in one byte so
+// that the state (and the HostActor that holds it) keeps its size class.
+type hostFlags uint8
+
+const (
+	flagOverdue     hostFlags = 1 << iota // declared, never heard from, and past its grace
+	flagStoppedLong                       // STOPPED for longer than stopped_after
+	// flagUnreachable: a parent of the host is DOWN (or UNREACHABLE), so
 	// DOWN reads UNREACHABLE; set by the HostActor (deps.go).
-	unreachable bool
+	flagUnreachable
+)
+
+func (f hostFlags) has(x hostFlags) bool { return f&x != 0 }
+
+func (f *hostFlags) set(x hostFlags, on bool) {
+	if on {
+		*f |= x
+	} else {
+		*f &^= x
+	}
 }
 
 // stateEvent is one transition, with its journal kind.
@@ -210,7 +228,8 @@ func (h *hostState) contact(now time.Time, addr netip.AddrPort, interval time.Du
 	c.up = true
 	c.lastSeen = now
 	h.lastSeen = now
-	h.stopped, h.stoppedLong, h.overdue = false, false, false
+	h.stopped = false
+	h.flags.set(flagStoppedLong|flagOverdue, false)
 	h.recompute()
 	return c
 }
@@ -283,7 +302,8 @@ func (h *hostState) shutdown(now time.Time, addr netip.AddrPort, reason string) 
 	if h.stopped {
 		return
 	}
-	h.stopped, h.stoppedLong = true, false
+	h.stopped = true
+	h.flags.set(flagStoppedLong, false)
 	if reason == "" {
 		reason = "no reason given"
 	}
@@ -309,12 +329,12 @@ func (h *hostState) grace() time.Duration {
 // reported within its grace, and one STOPPED for longer than stoppedAfter.
 // Call it at nextDeadline().
 func (h *hostState) check(now time.Time) {
-	if h.neverHeard() && !h.overdue && !now.Before(h.expectSince.Add(h.grace())) {
-		h.overdue = true
+	if h.neverHeard() && !h.flags.has(flagOverdue) && !now.Before(h.expectSince.Add(h.grace())) {
+		h.flags.set(flagOverdue, true)
 		h.emit("state", "declared host has not reported in the %s since the daemon started expecting it", now.Sub(h.expectSince).Round(time.Second))
 	}
-	if h.stopped && h.stoppedAfter > 0 && !h.stoppedLong && !now.Before(h.lastSeen.Add(h.stoppedAfter)) {
-		h.stoppedLong = true
+	if h.stopped && h.stoppedAfter > 0 && !h.flags.has(flagStoppedLong) && !now.Before(h.lastSeen.Add(h.stoppedAfter)) {
+		h.flags.set(flagStoppedLong, true)
 		h.emit("state", "STOPPED for %s (stopped_after %s)", now.Sub(h.lastSeen).Round(time.Second), h.stoppedAfter)
 	}
 	for f, c := range h.conns {
@@ -353,10 +373,10 @@ func (h *hostState) neverHeard() bool {
 // tolerated STOPPED time. The zero time if nothing is pending.
 func (h *hostState) nextDeadline() time.Time {
 	var next time.Time
-	if h.neverHeard() && !h.overdue {
+	if h.neverHeard() && !h.flags.has(flagOverdue) {
 		next = h.expectSince.Add(h.grace())
 	}
-	if h.stopped && h.stoppedAfter > 0 && !h.stoppedLong {
+	if h.stopped && h.stoppedAfter > 0 && !h.flags.has(flagStoppedLong) {
 		if d := h.lastSeen.Add(h.stoppedAfter); next.IsZero() || d.Before(next) {
 			next = d
 		}
@@ -410,7 +430,7 @@ func (h *hostState) derive() HostState {
 		return StateSuspect
 	case up == known:
 		return StateUp
-	case up == 0 && h.unreachable:
+	case up == 0 && h.flags.has(flagUnreachable):
 		return StateUnreachable
 	case up == 0:
 		return StateDown

@@ -108,10 +108,10 @@ func (a *hostActor) redeclare(ctx actor.Context, now time.Time, declared bool, f
 		return
 	}
 	a.st.expectSince = time.Time{}
-	if !a.st.overdue {
+	if !a.st.flags.has(flagOverdue) {
 		return
 	}
-	a.st.overdue = false
+	a.st.flags.set(flagOverdue, false)
 	if t := a.alerts.get(heartbeatMetric); t != nil && t.Level != alert.LevelOK {
 		if ch, changed := t.Set(now, alert.LevelOK, alert.Value{}, flap); changed {
 			a.alertChangedWhy(ctx, t, ch, "the host left watchhosts")
