@@ -238,3 +238,41 @@ func TestHostObjectParents(t *testing.T) {
 		return strings.HasSuffix(hostJSON(s, "c"), `,"parents":["hv1","sw"]}`)
 	})
 }
+
+// UNREACHABLE hosts stay so across a restart and page nobody then: their
+// state comes back from the state files, and their heartbeat alerts,
+// never notified, are not sent as "not delivered before the restart".
+func TestUnreachableSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	rules := deps.NewRules([]deps.Rule{{Hosts: []string{"c*"}, Parents: []string{"sw"}}})
+	s := startPersist(t, clock, persistOpts{dir: dir, hook: hook.URL, deps: rules})
+	sw := newTestAgent(t, s, clock, "sw")
+	names := []string{"c0", "c1", "c2"}
+	for _, n := range names {
+		newTestAgent(t, s, clock, n).beat()
+	}
+	step(s, clock, 5*time.Second)
+	sw.beat()
+	step(s, clock, 45*time.Second)
+	eventually(t, "children UNREACHABLE", func() bool { return hostsIn(s, StateUnreachable, names...) })
+	eventually(t, "the switch's page noted", func() bool {
+		return hook.got() == "problem:heartbeat:CRITICAL" && strings.Contains(alertsOf(t, s, "sw"), `"notification_count":1`)
+	})
+	s.Stop()
+
+	s = startPersist(t, clock, persistOpts{dir: dir, hook: hook.URL, deps: rules})
+	step(s, clock, 30*time.Second)
+	if !hostsIn(s, StateUnreachable, names...) || stateOf(s, "sw") != StateDown {
+		t.Errorf("after the restart: c0 %s, sw %s; want UNREACHABLE and DOWN", stateOf(s, "c0"), stateOf(s, "sw"))
+	}
+	// The switch comes back: its recovery is the next post on the
+	// channel's one queue, so no child's page came before it.
+	sw.s = s
+	sw.beat()
+	eventually(t, "the switch's recovery", func() bool { return strings.Contains(hook.got(), "recovery") })
+	if got := hook.got(); got != "problem:heartbeat:CRITICAL recovery:heartbeat:OK" {
+		t.Errorf("pages %q, want the switch's page and recovery only", got)
+	}
+}

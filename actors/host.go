@@ -285,7 +285,6 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		if a.restored {
 			a.restore(a.saved.recs, a.saved.openedAt)
 			a.saved = nil
-			a.st.flags.set(flagUnreachable, a.st.state == StateUnreachable)
 			a.declareParents(ctx)
 			a.pushSummary(ctx)
 			return

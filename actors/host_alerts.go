@@ -206,6 +206,38 @@ func noticeText(ch alert.Change, why string) string {
 }
 
 // sendNotice asks the notifier to deliver change ch of tracker t.
+// unnotifiedChange is the change that brings whoever is notified about t
+// up to date: from the level last notified (OK if none) to t's level now.
+func unnotifiedChange(t *alert.Tracker, now time.Time) alert.Change {
+	from := alert.LevelOK
+	if !t.NotifiedAt.IsZero() {
+		from = t.NotifiedLevel
+	}
+	ch := alert.Change{Kind: alert.ChangeLevel, Path: t.Path, From: from, To: t.Level, Value: t.LastValue, At: now, Notify: true}
+	if t.Level == alert.LevelOK {
+		ch.Kind = alert.ChangeRecovery
+	}
+	return ch
+}
+
+// sendUnnotified sends a change that was not notified when it happened
+// (the daemon restarted, the host's cluster member left, a silence held
+// it): as any change, a heartbeat change of a host with parents goes
+// through the dependency gate (an UNREACHABLE host's is not sent, a DOWN
+// one's is held for its parents, a page already held is not sent twice),
+// and an UNREACHABLE host's heartbeat never pages on its own.
+func (a *hostActor) sendUnnotified(ctx actor.Context, t *alert.Tracker, ch alert.Change, msg string) {
+	if ch.Path == heartbeatMetric {
+		if a.st.state == StateUnreachable {
+			return
+		}
+		if ch = a.depGate(ctx, ch, msg); !ch.Notify {
+			return
+		}
+	}
+	a.sendNotice(ctx, t, ch, msg)
+}
+
 func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Change, msg string) {
 	kind := notify.KindProblem
 	switch ch.Kind {
@@ -273,19 +305,12 @@ func (a *hostActor) resumeAlerts(ctx actor.Context) {
 		case path == heartbeatMetric && a.st.state == StateUnreachable:
 			// Never paged on its own: its parent's page covers it.
 		case t.Unnotified():
-			from := alert.LevelOK
-			if !t.NotifiedAt.IsZero() {
-				from = t.NotifiedLevel
-			}
-			ch := alert.Change{Kind: alert.ChangeLevel, Path: path, From: from, To: t.Level, Value: t.LastValue, At: now, Notify: true}
-			if t.Level == alert.LevelOK {
-				ch.Kind = alert.ChangeRecovery
-			}
+			ch := unnotifiedChange(t, now)
 			msg := alertMessage(ch) + " (not delivered before the restart)"
 			if a.rep&takenOver != 0 {
 				msg = alertMessage(ch) + " (not delivered before its cluster member left)"
 			}
-			a.sendNotice(ctx, t, ch, msg)
+			a.sendUnnotified(ctx, t, ch, msg)
 		case t.Level != alert.LevelOK:
 			n := notify.Notification{
 				Kind: notify.KindProblem, Host: a.st.name, MetricPath: path, Level: t.Level.String(),

@@ -7,7 +7,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/hbd-project/hbd/internal/alert"
 	"github.com/hbd-project/hbd/internal/silence"
 )
 
@@ -126,18 +125,14 @@ func (a *hostActor) releaseHeld(ctx actor.Context, m *releaseHeld) {
 		if label == "" || a.silenced(t.Path) {
 			continue
 		}
-		from := alert.LevelOK
-		if !t.NotifiedAt.IsZero() {
-			from = t.NotifiedLevel
+		if t.Path == heartbeatMetric && a.st.state == StateUnreachable {
+			continue // never paged on its own: its parent's page covers it
 		}
-		ch := alert.Change{Kind: alert.ChangeLevel, Path: t.Path, From: from, To: t.Level, Value: t.LastValue, At: now, Notify: true}
-		if t.Level == alert.LevelOK {
-			ch.Kind = alert.ChangeRecovery
-		}
+		ch := unnotifiedChange(t, now)
 		msg := fmt.Sprintf("%s (held by %s, which ended)", alertMessage(ch), label)
 		ctx.Send(a.env.journal, &Event{Time: now, Host: a.st.name, Kind: "silence",
 			Msg:    fmt.Sprintf("%s %s held back by %s: sent now that it ended", t.Path, t.Level, label),
 			Fields: map[string]any{"metric_path": t.Path, "level": t.Level.String()}})
-		a.sendNotice(ctx, t, ch, msg)
+		a.sendUnnotified(ctx, t, ch, msg)
 	}
 }

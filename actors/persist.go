@@ -343,6 +343,10 @@ func (h *hostState) restore(in *statefile.Host) {
 			rtts: rtts[c.Family],
 		}
 	}
+	// UNREACHABLE is not derived from the connections: its flag comes
+	// back from the record (the HostActor re-evaluates the parents at
+	// its first tick).
+	h.flags.set(flagUnreachable, HostState(in.State) == StateUnreachable)
 	h.state = h.derive()
 	h.events = nil
 }
