@@ -279,14 +279,14 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 	a.sendNotice(ctx, t, h.ch, h.msg)
 }
 
-// parentSuspect reports whether one of name's parents is SUSPECT: it may
-// be about to turn DOWN.
+// parentSuspect reports whether one of name's parents is SUSPECT or
+// DEGRADED (an address family already down): it may be about to turn DOWN.
 func parentSuspect(snap *FleetSnapshot, name string) bool {
 	if snap == nil {
 		return false
 	}
 	for _, p := range snap.Deps.Parents(name) {
-		if s := snap.Find(p); s != nil && s.State == StateSuspect {
+		if s := snap.Find(p); s != nil && (s.State == StateSuspect || s.State == StateDegraded) {
 			return true
 		}
 	}

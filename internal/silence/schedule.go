@@ -126,6 +126,11 @@ func (s *Schedule) parseCron(duration time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("neither a weekday and time range (\"Sat 02:00-04:00\") nor a cron schedule: %v", err)
 	}
+	if _, ok := sched.(cron.ConstantDelaySchedule); ok {
+		// "@every D" counts from whenever it is asked, not from the
+		// clock: its windows would move with every look.
+		return errors.New(`"@every" is not a schedule of times: give a cron schedule ("0 2 * * sat") or a weekday and time range`)
+	}
 	switch {
 	case duration <= 0:
 		return errors.New(`a cron schedule needs a duration, the length of each window ("2h")`)

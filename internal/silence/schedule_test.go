@@ -149,6 +149,7 @@ func TestScheduleErrors(t *testing.T) {
 		{"", time.Hour, "", "empty"},
 		{"0 0 30 2 *", time.Hour, "", "never starts"},
 		{"* * * * * *", time.Hour, "", "never close"},
+		{"@every 2h", time.Hour, "", "not a schedule of times"},
 	} {
 		_, err := ParseSchedule(tc.spec, tc.d, tc.zone)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
