@@ -244,7 +244,11 @@ type Store struct {
 	muting map[string]Silence
 	edge   clock.Timer
 	edgeAt time.Time
-	onEnd  func([]Silence)
+	// edgeGen numbers the edge timers: a timer that fired while armAt
+	// replaced it (both wait for mu) finds another number and does
+	// nothing, rather than dropping the new timer unstopped.
+	edgeGen uint64
+	onEnd   func([]Silence)
 	// unheard holds what ended before OnEnd was set (the daemon is
 	// starting), for OnEnd to get at once; bounded by the store's size.
 	unheard []Silence
@@ -430,7 +434,9 @@ func (s *Store) armAt(now, at time.Time) {
 	if at.IsZero() {
 		return
 	}
-	s.edge = s.clock.AfterFunc(min(at.Sub(now), maxEdgeWait), s.onEdge)
+	s.edgeGen++
+	gen := s.edgeGen
+	s.edge = s.clock.AfterFunc(min(at.Sub(now), maxEdgeWait), func() { s.onEdge(gen) })
 }
 
 // maxEdgeWait caps the edge timer: it runs on the monotonic clock, which
@@ -440,13 +446,17 @@ func (s *Store) armAt(now, at time.Time) {
 const maxEdgeWait = time.Minute
 
 // onEdge runs when the edge timer fires.
-func (s *Store) onEdge() {
+func (s *Store) onEdge(gen uint64) {
 	s.mu.Lock()
 	select {
 	case <-s.done:
 		s.mu.Unlock()
 		return
 	default:
+	}
+	if gen != s.edgeGen {
+		s.mu.Unlock()
+		return // replaced after it fired: the new timer is armed
 	}
 	s.edge, s.edgeAt = nil, time.Time{}
 	ended := s.settle(s.clock.Now())
