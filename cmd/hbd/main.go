@@ -126,6 +126,11 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// SIGINT and SIGTERM too: one during start-up (the sockets may be
+	// open already) stops the daemon cleanly once it has started, instead
+	// of killing it with nothing saved.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return err
@@ -262,8 +267,6 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 	// HTTP and WebSocket ports accept.
 	sdNotify(log, sdReady)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	// A listener that stops serving is logged, never fatal: UDP ingest,
 	// alerting and the other listeners go on. (The listeners retry failed
 	// accepts themselves, so this is for what cannot be retried.)
