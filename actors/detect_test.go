@@ -223,22 +223,20 @@ func TestHeartbeatAdaptiveDoesNotAllocate(t *testing.T) {
 // actor arms its timer with (nextDeadline, run after every heartbeat).
 func BenchmarkHostStateHeartbeatAdaptive(b *testing.B) {
 	d := adaptiveDefaults
-	h := newHostState("web01", true, 10*time.Second, 3)
-	h.setDetection(&d)
-	now := t0
-	b.ReportAllocs()
-	for i := range b.N {
-		now = now.Add(10*time.Second + time.Duration(i%7)*time.Millisecond)
-		h.heartbeat(now, v4, 10*time.Second, uint32(i+1), time.Duration(800+i%500)*time.Microsecond)
-		h.nextDeadline()
-		h.events = h.events[:0]
-	}
+	benchHeartbeat(b, &d)
 }
 
 // BenchmarkHostStateHeartbeatFixed is the same on the fixed rule, for the
 // difference.
-func BenchmarkHostStateHeartbeatFixed(b *testing.B) {
+func BenchmarkHostStateHeartbeatFixed(b *testing.B) { benchHeartbeat(b, nil) }
+
+// benchHeartbeat times a heartbeat and the deadlines after it, with the
+// detection det (nil: the fixed rule).
+func benchHeartbeat(b *testing.B, det *Detection) {
 	h := newHostState("web01", true, 10*time.Second, 3)
+	if det != nil {
+		h.setDetection(det)
+	}
 	now := t0
 	b.ReportAllocs()
 	for i := range b.N {

@@ -103,17 +103,11 @@ func RunDetect(ctx context.Context, cfg DetectConfig) (*Report, error) {
 		cfg.Gen.Kills = append(cfg.Gen.Kills, Kill{Host: clean[k], At: at})
 	}
 
-	rep := newReport(cfg.Scenario, "detect", time.Now())
-	g, err := NewGenerator(cfg.Gen)
+	rep, g, mo, release, err := begin(ctx, &cfg.Common, "detect")
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
-	mo, err := newMonitor(ctx, &cfg.Common, g)
-	if err != nil {
-		return nil, err
-	}
-	defer mo.close()
+	defer release()
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -71,6 +71,20 @@ type monitor struct {
 	status   string // extra text for the progress line, e.g. the ramp step
 }
 
+// begin starts a run of mode: its report, its generator of c.Gen and the
+// monitor that follows it; release frees the generator and the monitor.
+func begin(ctx context.Context, c *Common, mode string) (rep *Report, g *Generator, mo *monitor, release func(), err error) {
+	rep = newReport(c.Scenario, mode, time.Now())
+	if g, err = NewGenerator(c.Gen); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if mo, err = newMonitor(ctx, c, g); err != nil {
+		g.Close()
+		return nil, nil, nil, nil, err
+	}
+	return rep, g, mo, func() { mo.close(); g.Close() }, nil
+}
+
 // newMonitor records the starting point. With an HTTP base it scrapes the
 // daemon once and fails if it cannot: a run whose counters cannot be read
 // measures nothing about the daemon.
@@ -330,17 +344,11 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
 	if cfg.HTTPRPS > 0 && cfg.HTTPBase == "" {
 		return nil, errors.New("load: HTTP load needs the daemon's HTTP base URL")
 	}
-	rep := newReport(cfg.Scenario, "load", time.Now())
-	g, err := NewGenerator(cfg.Gen)
+	rep, g, mo, release, err := begin(ctx, &cfg.Common, "load")
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
-	mo, err := newMonitor(ctx, &cfg.Common, g)
-	if err != nil {
-		return nil, err
-	}
-	defer mo.close()
+	defer release()
 	var httpLoad *HTTPLoad
 	if cfg.HTTPRPS > 0 {
 		httpLoad, err = NewHTTPLoad(HTTPLoadConfig{Base: cfg.HTTPBase, RPS: cfg.HTTPRPS, Hosts: cfg.Gen.Hosts, FirstHost: cfg.Gen.FirstHost, Seed: cfg.Gen.Seed})

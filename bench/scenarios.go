@@ -43,17 +43,11 @@ func RunRamp(ctx context.Context, cfg RampConfig) (*Report, error) {
 	if warmup == 0 && cfg.Gen.HeartbeatInterval > 0 {
 		warmup = cfg.Gen.HeartbeatInterval + time.Second
 	}
-	rep := newReport(cfg.Scenario, "ramp", time.Now())
-	g, err := NewGenerator(cfg.Gen)
+	rep, g, mo, release, err := begin(ctx, &cfg.Common, "ramp")
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
-	mo, err := newMonitor(ctx, &cfg.Common, g)
-	if err != nil {
-		return nil, err
-	}
-	defer mo.close()
+	defer release()
 	runCtx, cancel := context.WithCancel(ctx)
 	genDone := make(chan struct{})
 	go func() {
@@ -190,17 +184,11 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
 	if len(cfg.Gen.RatePlugins) == 0 {
 		return nil, errors.New("memory: need plugins to fill the rings with")
 	}
-	rep := newReport(cfg.Scenario, "memory", time.Now())
-	g, err := NewGenerator(cfg.Gen)
+	rep, g, mo, release, err := begin(ctx, &cfg.Common, "memory")
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
-	mo, err := newMonitor(ctx, &cfg.Common, g)
-	if err != nil {
-		return nil, err
-	}
-	defer mo.close()
+	defer release()
 	m0 := mo.m0
 	if m0.Hosts > 0 || m0.SamplesHeld > 0 {
 		rep.warn("the daemon already held %.0f hosts and %.0f samples: start a fresh daemon for this scenario", m0.Hosts, m0.SamplesHeld)
