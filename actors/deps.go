@@ -257,13 +257,27 @@ func (a *hostActor) depGate(ctx actor.Context, ch alert.Change, msg string) aler
 
 // releaseHeldPage sends a held page whose hold has ended, if the host is
 // still DOWN or DEGRADED and no parent is DOWN: the host failed on its own.
-// A parent still SUSPECT extends the hold once.
+// A parent still SUSPECT extends the hold once. A host that turned
+// UNREACHABLE during the hold drops the page: DEGRADED and UNREACHABLE are
+// both WARNING, so that turn is no level change and never passed depGate.
+// A DEGRADED host whose parent is DOWN keeps its page held while the
+// parent's page covers it, and sends it only if it is still DEGRADED a
+// hold after the parents came back.
 func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 	d := a.dep
 	if d == nil || d.held == nil || now.Before(d.holdUntil) {
 		return
 	}
+	if a.st.state == StateUnreachable {
+		a.journalf(ctx, now, "notify", "heartbeat %s not sent: the host is UNREACHABLE behind %s, whose page covers it", d.held.ch.To, d.cause)
+		d.held = nil
+		return
+	}
 	snap := a.view()
+	if p, _ := parentDown(snap, a.st.name); p != "" {
+		d.holdUntil = now.Add(a.holdFor(snap))
+		return
+	}
 	if !d.extended && parentSuspect(snap, a.st.name) {
 		d.extended = true
 		d.holdUntil = now.Add(a.holdFor(snap))

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -161,6 +162,64 @@ func TestChildStillSilentAfterParentReturns(t *testing.T) {
 	if !strings.Contains(msg, "since its parents came back") {
 		t.Errorf("c's page: %q", msg)
 	}
+}
+
+// beatTo sends a heartbeat with conn_seq seq to the daemon's i-th address
+// (the listener's addresses on "localhost": IPv4, then IPv6) and waits
+// until it is applied.
+func (a *agent) beatTo(i int, seq uint32) {
+	a.t.Helper()
+	before := a.s.Stats.AcceptedKind(wire.KindHeartbeat)
+	b, err := wire.AppendHeartbeat(nil, wire.NewSigner(testKey), a.env(), wire.Heartbeat{IntervalMS: 10000, ConnSeq: seq, RTTMicros: 250})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	sendUDP(a.t, a.s.UDPAddrs()[i], b)
+	eventually(a.t, "heartbeat accepted", func() bool { return a.s.Stats.AcceptedKind(wire.KindHeartbeat) > before })
+	settle(a.s)
+}
+
+// A dual-stack host and its switch die together, and the host's address
+// families cross their deadlines apart: one after the switch is DOWN
+// (DEGRADED, its WARNING page held), the other later (UNREACHABLE, also
+// WARNING, so no level change). The held DEGRADED page is dropped when the
+// hold ends, not sent: the switch's page covers the host. When the switch
+// comes back and the host does not, the host pages DOWN after the settle.
+func TestDegradedChildBehindDownParentIsNotPaged(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), listen: "localhost", hook: hook.URL,
+		deps: deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"sw"}}})})
+	if len(s.UDPAddrs()) != 2 || !s.UDPAddrs()[1].Addr().Is6() {
+		t.Skipf("needs IPv4 and IPv6 loopback, listening on %v", s.UDPAddrs())
+	}
+	sw, c := newTestAgent(t, s, clock, "sw"), newTestAgent(t, s, clock, "c")
+	sw.beat()
+	c.beatTo(0, 1)
+	c.beatTo(1, 1)
+	step(s, clock, 5*time.Second)
+	c.beatTo(1, 2) // IPv6's deadline: 35 s
+	step(s, clock, 3*time.Second)
+	c.beatTo(0, 2) // IPv4's: 38 s
+	step(s, clock, 23*time.Second)
+	eventually(t, "the switch's page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	step(s, clock, 5*time.Second)
+	if st := stateOf(s, "c"); st != StateDegraded {
+		t.Fatalf("c is %s with IPv6 overdue, want DEGRADED", st)
+	}
+	step(s, clock, 5*time.Second)
+	eventually(t, "c UNREACHABLE", func() bool { return stateOf(s, "c") == StateUnreachable })
+	step(s, clock, 20*time.Second) // well past the hold (11 s from 35 s)
+	eventually(t, "the held page dropped", func() bool {
+		b, _ := s.Messages(context.Background(), MessagesQuery{Limit: 100})
+		return strings.Contains(string(b), "heartbeat WARNING not sent: the host is UNREACHABLE behind sw")
+	})
+	sw.beat()
+	step(s, clock, 15*time.Second) // the settle: c's interval and the slack
+	// Exact: a DEGRADED page of c would be among them.
+	eventually(t, "c's own page", func() bool {
+		return hook.got() == "problem:heartbeat:CRITICAL recovery:heartbeat:OK problem:heartbeat:CRITICAL"
+	})
 }
 
 // Rules that loop (agents can make loops the config check never sees;

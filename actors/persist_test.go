@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -74,6 +75,7 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 type persistOpts struct {
 	dir     string
+	listen  string // the listener's host; "" = 127.0.0.1
 	hook    string // webhook URL; "" = no notifications
 	rules   []alert.Rule
 	history int
@@ -96,7 +98,7 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 	}
 	cfg := Config{
 		Listener: ingest.Config{
-			Host: "127.0.0.1", RecvBuffer: 1 << 20, Keys: ingest.NewKeys(testKey, nil), Watch: w,
+			Host: cmp.Or(o.listen, "127.0.0.1"), RecvBuffer: 1 << 20, Keys: ingest.NewKeys(testKey, nil), Watch: w,
 			AcceptDynamic: true, MaxClockSkew: time.Hour,
 		},
 		History:      max(o.history, 5),

@@ -72,7 +72,7 @@ func startTestSystem(t *testing.T, clock Clock, watch ...string) (*System, []byt
 
 func sendUDP(t *testing.T, to netip.AddrPort, b []byte) {
 	t.Helper()
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(to))
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(to))
 	if err != nil {
 		t.Fatal(err)
 	}
