@@ -290,8 +290,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			return
 		}
 		if !a.st.dyn {
-			// Declared: expected from now on, and overdue if it never reports.
-			a.st.expectSince = a.env.clock.Now()
+			// Declared: expected from when the registry spawned it (the
+			// sockets' opening, or the reload that declared it), or else
+			// from now; overdue if it never reports.
+			if a.st.expectSince.IsZero() {
+				a.st.expectSince = a.env.clock.Now()
+			}
 			a.arm(ctx.Self())
 		} else if a.env.replicator != nil {
 			// In a cluster a dynamic host is born of its first datagram,

@@ -152,9 +152,11 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		if elsewhere > 0 {
 			a.log.Info("cluster: hosts in the saved state owned by other members now; left to them", "hosts", elsewhere)
 		}
+		// Declared hosts are expected from when the sockets opened, not
+		// from whenever their actors happen to start.
 		for name := range a.watch {
 			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
-				a.publish(name, a.spawn(ctx, name, false))
+				a.publish(name, a.spawnDeclared(ctx, name, a.openedAt))
 			}
 		}
 		if a.restored != nil {
@@ -163,9 +165,10 @@ func (a *registryActor) Receive(ctx actor.Context) {
 	case *setWatch:
 		// A reload: hosts newly declared are expected from now on.
 		a.watch = m.watch
+		now := a.env.clock.Now()
 		for name := range a.watch {
 			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
-				a.publish(name, a.spawn(ctx, name, false))
+				a.publish(name, a.spawnDeclared(ctx, name, now))
 			}
 		}
 		close(m.done)
@@ -211,6 +214,16 @@ func (a *registryActor) route(ctx actor.Context, m ingest.Message) {
 
 func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {
 	pid := a.env.spawner.spawn(ctx, newHostActor(a.env, name, dyn))
+	a.env.stats.HostsRegistered.Add(1)
+	return pid
+}
+
+// spawnDeclared spawns the HostActor of a declared host that has not
+// reported, expected since since (zero: from its actor's start).
+func (a *registryActor) spawnDeclared(ctx actor.Context, name string, since time.Time) *actor.PID {
+	h := newHostActor(a.env, name, false)
+	h.st.expectSince = since
+	pid := a.env.spawner.spawn(ctx, h)
 	a.env.stats.HostsRegistered.Add(1)
 	return pid
 }

@@ -304,11 +304,17 @@ func fleet(t *testing.T, d *daemon, a *api) {
 	eventually(t, "5 samples held", func() bool { return d.sys.Stats.SamplesHeld.Load() == 5 })
 	d.clk.Advance(15 * time.Second) // down01 30 s silent, db01 30 s unreported
 	a.waitState("down01", "DOWN")
+	var last []byte
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the last alerts answer: %s", last)
+		}
+	})
 	eventually(t, "4 active alerts", func() bool {
 		var v struct {
 			Summary struct{ Total int } `json:"summary"`
 		}
-		a.getJSON("/api/0/alerts", &v)
+		last = a.getJSON("/api/0/alerts", &v).body
 		return v.Summary.Total == 4
 	})
 }
