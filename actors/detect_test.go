@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +246,48 @@ func benchHeartbeat(b *testing.B, det *Detection) {
 		h.heartbeat(now, v4, 10*time.Second, uint32(i+1), time.Duration(800+i%500)*time.Microsecond)
 		h.nextDeadline()
 		h.events = h.events[:0]
+	}
+}
+
+// The host object of GET /api/0/hosts/{h} (QueryHost) reads φ at the
+// request; the fleet's summary, which the lists and the stream share, at
+// the host's last heartbeat, when it is lowest.
+func TestQueryHostReadsSuspicionNow(t *testing.T) {
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), liveness: &Liveness{Default: adaptiveDefaults}})
+	a := newTestAgent(t, s, clock, "h")
+	for range 12 {
+		a.beat()
+		clock.Advance(10 * time.Second)
+	}
+	a.beat()
+	clock.Advance(12 * time.Second) // late, not yet SUSPECT
+	settle(s)
+	phiOf := func(b []byte) float64 {
+		t.Helper()
+		var h struct {
+			Connections []struct {
+				State     string   `json:"state"`
+				Suspicion *float64 `json:"suspicion"`
+			} `json:"connections"`
+		}
+		if err := json.Unmarshal(b, &h); err != nil || len(h.Connections) != 1 || h.Connections[0].Suspicion == nil {
+			t.Fatalf("host object %s: no suspicion reading (%v)", b, err)
+		}
+		if st := h.Connections[0].State; st != "UP" {
+			t.Fatalf("connection %s 12 s after its last heartbeat, want UP", st)
+		}
+		return *h.Connections[0].Suspicion
+	}
+	r, err := s.QueryHost(context.Background(), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, listed := phiOf(r.Body), phiOf(s.Fleet.Snapshot().Find("h").JSON())
+	if listed > 0.5 || now <= listed+0.5 {
+		t.Errorf("suspicion now %.2f, in the fleet's summary %.2f: want the summary's near 0 (at the heartbeat) and now's above it", now, listed)
+	}
+	if r, _ := s.QueryHost(context.Background(), "nobody"); r.Missing != MissingHost {
+		t.Errorf("QueryHost(nobody) = %+v, want MissingHost", r)
 	}
 }
