@@ -278,6 +278,10 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 		d.holdUntil = now.Add(a.holdFor(snap))
 		return
 	}
+	if until := a.parentCeiling(snap, now); now.Before(until) {
+		d.holdUntil = until
+		return
+	}
 	if !d.extended && parentSuspect(snap, a.st.name) {
 		d.extended = true
 		d.holdUntil = now.Add(a.holdFor(snap))
@@ -291,6 +295,36 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 	}
 	d.paged = true
 	a.sendNotice(ctx, t, h.ch, h.msg)
+}
+
+// parentCeiling is, when one of the host's parents is overdue (silent for
+// longer than its interval, and not DOWN yet), the latest moment its
+// fixed rule turns it DOWN if it stays silent, and some slack; zero if no
+// parent is overdue. A host's own detector may be quicker than its
+// parent's (adaptive under a parent on the fixed rule, or a parent with a
+// higher down_after), so a parent that died with it can cross its
+// deadline more than one interval after the host: the hold lasts until
+// then. A parent that is alive is not overdue, and delays nothing.
+func (a *hostActor) parentCeiling(snap *FleetSnapshot, now time.Time) time.Time {
+	var until time.Time
+	if snap == nil {
+		return until
+	}
+	for _, p := range snap.Deps.Parents(a.st.name) {
+		s := snap.Find(p)
+		if s == nil || s.LastSeen.IsZero() || s.interval <= 0 || s.State == StateDown || s.State == StateUnreachable || s.State == StateStopped ||
+			now.Sub(s.LastSeen) <= s.interval {
+			continue
+		}
+		downAfter := a.env.downAfter
+		if det := a.env.liveness.forHost(p); det != nil && det.DownAfter > 0 {
+			downAfter = det.DownAfter
+		}
+		if t := s.LastSeen.Add(time.Duration(downAfter)*s.interval + a.env.depSlack()); t.After(until) {
+			until = t
+		}
+	}
+	return until
 }
 
 // parentSuspect reports whether one of name's parents is SUSPECT or

@@ -164,6 +164,41 @@ func TestChildStillSilentAfterParentReturns(t *testing.T) {
 	}
 }
 
+// A parent whose rule gives it longer than its host's (down_after 6
+// against 3; adaptive hosts under fixed-rule parents are the usual case)
+// and that died with the host crosses its deadline 30 s after the host
+// does, far past the hold of one interval: the hold lasts while the
+// parent is overdue, until its own deadline, and the host is UNREACHABLE
+// then, not paged.
+func TestHoldLastsUntilAnOverdueParentsDeadline(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), hook: hook.URL,
+		deps:     deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"sw"}}}),
+		liveness: &Liveness{Hosts: []HostDetection{{Match: "sw", Detection: Detection{DownAfter: 6}}}}})
+	sw, c := newTestAgent(t, s, clock, "sw"), newTestAgent(t, s, clock, "c")
+	sw.beat()
+	c.beat()
+	step(s, clock, 30*time.Second)
+	eventually(t, "c DOWN", func() bool { return stateOf(s, "c") == StateDown })
+	step(s, clock, 25*time.Second) // past the hold of one interval (11 s); sw still UP, overdue
+	if st := stateOf(s, "sw"); st != StateUp {
+		t.Fatalf("sw is %s 55 s after its last heartbeat, want UP (down_after 6)", st)
+	}
+	step(s, clock, 10*time.Second) // sw's deadline (60 s), and c's next look at it
+	eventually(t, "c UNREACHABLE behind sw", func() bool { return stateOf(s, "c") == StateUnreachable && stateOf(s, "sw") == StateDown })
+	eventually(t, "sw's page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+	// Exact: c's page would be before sw's or after it.
+	sw.beat()
+	eventually(t, "sw's recovery", func() bool { return hook.got() == "problem:heartbeat:CRITICAL recovery:heartbeat:OK" })
+	hook.mu.Lock()
+	host := hook.bodies[0]["host"]
+	hook.mu.Unlock()
+	if host != "sw" {
+		t.Fatalf("the page is %v's, want sw's", host)
+	}
+}
+
 // beatTo sends a heartbeat with conn_seq seq to the daemon's i-th address
 // (the listener's addresses on "localhost": IPv4, then IPv6) and waits
 // until it is applied.

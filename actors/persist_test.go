@@ -87,6 +87,7 @@ type persistOpts struct {
 	limits         limits.Config
 	replica        *ReplicaConfig
 	deps           *deps.Rules
+	liveness       *Liveness
 }
 
 // startPersist starts a System with durable state in o.dir.
@@ -117,6 +118,7 @@ func startPersist(t *testing.T, clock *fakeClock, o persistOpts) *System {
 		Replica: o.replica,
 
 		Dependencies: o.deps,
+		Liveness:     o.liveness,
 	}
 	if o.history > 0 {
 		cfg.History = o.history
