@@ -235,10 +235,18 @@ func (a *hostActor) sendUnnotified(ctx actor.Context, t *alert.Tracker, ch alert
 			return
 		}
 	}
-	a.sendNotice(ctx, t, ch, msg)
+	a.sendNoticeAs(ctx, t, ch, msg, true)
 }
 
 func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Change, msg string) {
+	a.sendNoticeAs(ctx, t, ch, msg, false)
+}
+
+// sendNoticeAs sends a notification of t's change to the notifier (in a
+// cluster, through the replicator). late marks one sent after the change
+// (sendUnnotified): the notifier does not send it if the same level went
+// out meanwhile.
+func (a *hostActor) sendNoticeAs(ctx actor.Context, t *alert.Tracker, ch alert.Change, msg string, late bool) {
 	kind := notify.KindProblem
 	switch ch.Kind {
 	case alert.ChangeRecovery:
@@ -271,7 +279,7 @@ func (a *hostActor) sendNotice(ctx actor.Context, t *alert.Tracker, ch alert.Cha
 		// repeated after a takeover is the same event, with the same ID.
 		to = a.env.replicator
 	}
-	ctx.Send(to, &alertNotice{n: n, host: ctx.Self()})
+	ctx.Send(to, &alertNotice{n: n, host: ctx.Self(), late: late})
 }
 
 // resumeAlerts runs once for a host restored at start, when it resumes. It drops the alerts

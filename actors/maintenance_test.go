@@ -244,3 +244,58 @@ func TestSilenceEndSendsTheRecoveryOfAnAlertPagedBefore(t *testing.T) {
 		t.Errorf("recovery message %q", msg)
 	}
 }
+
+// An alert paged before a window that recovers and fails again inside it
+// ends the window at the level it was paged at: nothing is released, and
+// its repeats, held back inside the window, resume after it (the page was
+// never closed). Before, the silenced recovery or problem stopped them.
+func TestRepeatsResumeAfterAWindowWithSilencedChanges(t *testing.T) {
+	h := newHeldHarness(t, time.Date(2026, 1, 7, 12, 0, 0, 0, time.UTC))
+	sched, err := silence.ParseSchedule("Wed 12:01-12:03", 0, "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Silences.Add(silence.Silence{Host: "h", Origin: "api", Schedule: sched, Comment: "reboot"}); err != nil {
+		t.Fatal(err)
+	}
+	h.beat()
+	eventually(t, "h UP", func() bool { return stateOf(h.s, "h") == StateUp })
+	h.advance(40 * time.Second) // DOWN at 12:00:30, before the window
+	eventually(t, "the problem paged", func() bool { return h.sent() == "problem:CRITICAL" })
+	h.advance(30 * time.Second) // 12:01:10, inside
+	h.beat()
+	eventually(t, "journal: recovery held", func() bool { return h.journalHas("heartbeat recovery not sent: silenced (reboot)") })
+	h.advance(40 * time.Second) // DOWN again at 12:01:40
+	eventually(t, "journal: problem held", func() bool { return h.journalHas("heartbeat problem not sent: silenced (reboot)") })
+	h.advance(80 * time.Second) // 12:03:10: the window ended at 12:03
+	eventually(t, "the repeat", func() bool { return h.sent() == "problem:CRITICAL repeat:CRITICAL" })
+	h.beat()
+	eventually(t, "the recovery", func() bool { return h.sent() == "problem:CRITICAL repeat:CRITICAL recovery:OK" })
+}
+
+// A late notification (sent when a silence ends, for a level the host has
+// no delivery of on record) whose level the notifier sent last is not sent
+// again: at a window's end the host's change can go out at once and the
+// end ask for it again before its delivery is acknowledged (the window's
+// edge timer running late). One at another level goes out.
+func TestALateNotificationAlreadySentIsNotSentAgain(t *testing.T) {
+	h := newHeldHarness(t, time.Date(2026, 1, 7, 12, 0, 0, 0, time.UTC))
+	host, ok := h.s.Registry.Lookup("h")
+	if !ok {
+		t.Fatal("h is not registered")
+	}
+	notice := func(level string, late bool) {
+		n := notify.Notification{Kind: notify.KindProblem, Host: "h", MetricPath: "heartbeat", Level: level, PrevLevel: "OK",
+			Time: h.clock.Now(), Message: "heartbeat OK -> " + level}
+		h.s.actors.Root.Send(h.s.notifier, &alertNotice{n: n, host: host, late: late})
+	}
+	notice("CRITICAL", false)
+	eventually(t, "the page", func() bool { return h.sent() == "problem:CRITICAL" })
+	notice("CRITICAL", true)
+	eventually(t, "journal: not sent again", func() bool { return h.journalHas("heartbeat CRITICAL not sent again: it went out at") })
+	notice("WARNING", true)
+	eventually(t, "the late change of level", func() bool { return strings.HasSuffix(h.sent(), "problem:WARNING") })
+	if got := h.sent(); got != "problem:CRITICAL problem:WARNING" {
+		t.Fatalf("sent %q, want the page and the late change of level, once each", got)
+	}
+}

@@ -18,6 +18,13 @@ import (
 type alertNotice struct {
 	n    notify.Notification
 	host *actor.PID // the HostActor, told of each successful send
+	// late: sent after its change, when a silence ended or the daemon
+	// resumed, because the host had no delivery of its level on record.
+	// A delivery may be on its way: a change just after a window ended
+	// goes out at once, and the window's end asks for it again before
+	// the delivery is acknowledged. The notifier sends a late problem
+	// only if its level is not the one it last sent for the alert.
+	late bool
 }
 
 // notified tells a HostActor that a notification about path, at level,
@@ -97,9 +104,9 @@ type firing struct {
 	n        notify.Notification
 	host     *actor.PID
 	lastSent []time.Time // per route
-	// held: its latest transition was silenced, so nothing of it went
-	// out to repeat; the silence's end sends it (maintenance.go).
-	held bool
+	// pending: a silenced change left the alert at a level other than
+	// the one sent, which is not repeated while it is stale.
+	pending bool
 }
 
 // notifierActor decides what is sent: it drops silenced alerts, tracks
@@ -224,28 +231,38 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 	n := m.n
 	k := key(n.Host, n.MetricPath)
 	a.hostPIDs[n.Host] = m.host
-	switch n.Kind {
-	case notify.KindRecovery:
+	if f := a.firing[k]; m.late && f != nil && n.Kind == notify.KindProblem && f.n.Level == n.Level {
+		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent again: it went out at %s", n.MetricPath, n.Level, f.n.Time.UTC().Format(time.RFC3339)))
+		return
+	}
+	sil := a.silences.Match(n.Host, n.MetricPath)
+	switch {
+	case sil != nil:
+		// Nothing goes out, so the firing entry keeps what was sent.
+		// Its repeats wait while the alert is at another level (the
+		// silence's end sends that one, maintenance.go) and resume
+		// after the silence if it is back at the level sent; one first
+		// raised inside the silence is not repeated.
+		if f := a.firing[k]; f != nil {
+			f.pending = n.Level != f.n.Level
+		}
+	case n.Kind == notify.KindRecovery:
 		delete(a.firing, k)
-	case notify.KindProblem, notify.KindFlappingStart:
+	case n.Kind == notify.KindProblem || n.Kind == notify.KindFlappingStart:
 		f := a.firing[k]
 		if f == nil {
 			f = &firing{lastSent: make([]time.Time, len(a.routes))}
 			a.firing[k] = f
 		}
-		f.n, f.host = n, m.host
+		f.n, f.host, f.pending = n, m.host, false
 		now := a.clock.Now()
 		for i := range f.lastSent {
 			f.lastSent[i] = now
 		}
-	case notify.KindFlappingStop:
+	case n.Kind == notify.KindFlappingStop:
 		if n.Level == "OK" {
 			delete(a.firing, k)
 		}
-	}
-	sil := a.silences.Match(n.Host, n.MetricPath)
-	if f := a.firing[k]; f != nil {
-		f.held = sil != nil
 	}
 	if sil != nil {
 		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent: silenced (%s)", n.MetricPath, n.Kind, silenceLabel(sil)))
@@ -386,7 +403,7 @@ func silenceLabel(s *silence.Silence) string {
 func (a *notifierActor) repeat(ctx actor.Context) {
 	now := a.clock.Now()
 	for _, f := range a.firing {
-		if f.held || a.silences.Match(f.n.Host, f.n.MetricPath) != nil {
+		if f.pending || a.silences.Match(f.n.Host, f.n.MetricPath) != nil {
 			continue
 		}
 		for i, r := range a.routes {

@@ -372,7 +372,11 @@ func (s *Store) settle(now time.Time) []Silence {
 		}
 	}
 	for id, x := range s.muting {
-		if _, still := muting[id]; !still {
+		// One that still mutes but covers other hosts or metrics (a
+		// reload narrowed a window's globs) counts as ended too: what
+		// it held back for what it no longer covers is released, and
+		// what it still covers stays held (the HostActors check).
+		if y, still := muting[id]; !still || y.Host != x.Host || y.Metric != x.Metric {
 			ended = append(ended, x)
 		}
 	}

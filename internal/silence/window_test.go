@@ -148,6 +148,19 @@ func TestEveryWayASilenceEndsIsReported(t *testing.T) {
 	if got := ends.take(); len(got) != 0 {
 		t.Errorf("reload keeping the window: ended %v", got)
 	}
+	// A reload that narrows an open window's hosts ends it for what it
+	// no longer covers: reported as ended (the HostActors still covered
+	// keep what they hold), and it mutes only the narrower set.
+	narrow := []Silence{{Name: "nightly", Host: "d1*", Schedule: cfg[0].Schedule}}
+	if err := s.SetConfig(narrow); err != nil {
+		t.Fatal(err)
+	}
+	if got := ends.take(); !slices.Equal(got, []string{ConfigID("nightly")}) {
+		t.Errorf("reload narrowing the window: ended %v", got)
+	}
+	if s.Match("d2", "x") != nil || s.Match("d1", "x") == nil {
+		t.Error("the narrowed window mutes the wrong hosts")
+	}
 	if err := s.SetConfig(nil); err != nil {
 		t.Fatal(err)
 	}
