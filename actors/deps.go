@@ -74,6 +74,9 @@ type depHost struct {
 	held      *heldPage
 	holdUntil time.Time
 	extended  bool
+	// waited: the hold of a DEGRADED host behind a DOWN parent was
+	// extended, once, to when its other addresses are due.
+	waited bool
 	// released: the host turned DOWN after its parents came back; that
 	// page goes out at once.
 	released bool
@@ -248,7 +251,7 @@ func (a *hostActor) depGate(ctx actor.Context, ch alert.Change, msg string) aler
 			return ch
 		}
 		hold := a.holdFor(snap)
-		d.held, d.holdUntil, d.extended = &heldPage{ch: ch, msg: msg}, now.Add(hold), false
+		d.held, d.holdUntil, d.extended, d.waited = &heldPage{ch: ch, msg: msg}, now.Add(hold), false, false
 		a.journalf(ctx, now, "notify", "heartbeat %s held for up to %s until the state of its parents (%s) is known", ch.To, hold.Round(time.Millisecond), strings.Join(d.declared, ", "))
 		ch.Notify = false
 	}
@@ -257,12 +260,14 @@ func (a *hostActor) depGate(ctx actor.Context, ch alert.Change, msg string) aler
 
 // releaseHeldPage sends a held page whose hold has ended, if the host is
 // still DOWN or DEGRADED and no parent is DOWN: the host failed on its own.
-// A parent still SUSPECT extends the hold once. A host that turned
+// A parent still SUSPECT extends the hold once; one that is overdue
+// extends it up to its own deadline (parentCeiling). A host that turned
 // UNREACHABLE during the hold drops the page: DEGRADED and UNREACHABLE are
 // both WARNING, so that turn is no level change and never passed depGate.
-// A DEGRADED host whose parent is DOWN keeps its page held while the
-// parent's page covers it, and sends it only if it is still DEGRADED a
-// hold after the parents came back.
+// A DEGRADED host whose parent is DOWN waits, once, until its addresses
+// still up are due: the parent's outage may take them too (then it is
+// UNREACHABLE and the page is dropped); if one is still heartbeating the
+// host is DEGRADED on its own, and the page goes.
 func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 	d := a.dep
 	if d == nil || d.held == nil || now.Before(d.holdUntil) {
@@ -274,12 +279,19 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 		return
 	}
 	snap := a.view()
-	if p, _ := parentDown(snap, a.st.name); p != "" {
-		d.holdUntil = now.Add(a.holdFor(snap))
-		return
+	if p, _ := parentDown(snap, a.st.name); p != "" && a.st.state == StateDegraded && !d.waited {
+		if t := a.st.lastDownAt().Add(a.env.depSlack()); now.Before(t) {
+			d.waited, d.holdUntil = true, t
+			return
+		}
 	}
 	if until := a.parentCeiling(snap, now); now.Before(until) {
+		// Looked at again every parent interval: a parent that only
+		// missed a heartbeat is not overdue at the next look.
 		d.holdUntil = until
+		if next := now.Add(a.holdFor(snap)); next.Before(until) {
+			d.holdUntil = next
+		}
 		return
 	}
 	if !d.extended && parentSuspect(snap, a.st.name) {
@@ -320,7 +332,14 @@ func (a *hostActor) parentCeiling(snap *FleetSnapshot, now time.Time) time.Time 
 		if det := a.env.liveness.forHost(p); det != nil && det.DownAfter > 0 {
 			downAfter = det.DownAfter
 		}
-		if t := s.LastSeen.Add(time.Duration(downAfter)*s.interval + a.env.depSlack()); t.After(until) {
+		// Its deadline counts from the daemon's resume when that is
+		// later (hostState.deadline): the parent's own member resumed it,
+		// which for a parent on this member is when this host resumed.
+		base := s.LastSeen
+		if a.st.resumedAt.After(base) {
+			base = a.st.resumedAt
+		}
+		if t := base.Add(time.Duration(downAfter)*s.interval + a.env.depSlack()); t.After(until) {
 			until = t
 		}
 	}

@@ -257,6 +257,41 @@ func TestDegradedChildBehindDownParentIsNotPaged(t *testing.T) {
 	})
 }
 
+// A dual-stack host loses IPv6 after its switch died, and IPv4 keeps
+// heartbeating: DEGRADED on its own, not behind the switch. Its page is
+// held past the usual hold, once, until its IPv4 address would be due
+// (the switch's outage could still take it), then sent: it is not held
+// for as long as the switch stays DOWN.
+func TestDegradedChildBehindDownParentPagesOnceItsOtherAddressLives(t *testing.T) {
+	hook := newHookRecorder(t)
+	clock := newFakeClock(time.Unix(1795510000, 0))
+	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), listen: "localhost", hook: hook.URL,
+		deps: deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"sw"}}})})
+	if len(s.UDPAddrs()) != 2 || !s.UDPAddrs()[1].Addr().Is6() {
+		t.Skipf("needs IPv4 and IPv6 loopback, listening on %v", s.UDPAddrs())
+	}
+	sw, c := newTestAgent(t, s, clock, "sw"), newTestAgent(t, s, clock, "c")
+	sw.beat()
+	c.beatTo(0, 1)
+	c.beatTo(1, 1)
+	step(s, clock, 5*time.Second)
+	c.beatTo(1, 2) // IPv6's last: due at 35 s
+	for seq := uint32(2); seq <= 9; seq++ {
+		step(s, clock, 10*time.Second)
+		c.beatTo(0, seq) // IPv4 every 10 s from 15 s to 85 s
+		if seq == 4 {
+			eventually(t, "the switch's page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL" })
+		}
+	}
+	// DEGRADED at 35 s behind a DOWN switch: held to 46 s, then once more
+	// to IPv4's deadline as it stood then (its beat at 45 s: 75 s, and
+	// the slack), and sent at 76 s although the switch is still DOWN.
+	eventually(t, "c's own WARNING page", func() bool { return hook.got() == "problem:heartbeat:CRITICAL problem:heartbeat:WARNING" })
+	if st := stateOf(s, "c"); st != StateDegraded {
+		t.Errorf("c is %s, want DEGRADED", st)
+	}
+}
+
 // Rules that loop (agents can make loops the config check never sees;
 // here the rules are given to the actors unchecked) are broken at the
 // same dependency every time, counted and logged once: of two hosts that

@@ -123,6 +123,20 @@ func (h *hostState) downAt(c *conn) time.Time {
 	return down
 }
 
+// lastDownAt is when the last of the host's connections still up turns
+// DOWN if nothing arrives; zero when none is up.
+func (h *hostState) lastDownAt() time.Time {
+	var t time.Time
+	for _, c := range h.conns {
+		if c != nil && c.up {
+			if d := h.downAt(c); d.After(t) {
+				t = d
+			}
+		}
+	}
+	return t
+}
+
 // deadlines are when connection c turns SUSPECT (the zero time if it
 // cannot: already SUSPECT, no model, or DOWN comes first) and DOWN if
 // nothing arrives, from one reading of the window.

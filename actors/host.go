@@ -291,10 +291,12 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.pushSummary(ctx)
 			return
 		}
-		if !a.st.dyn {
-			// Declared: expected from when the registry spawned it (the
-			// sockets' opening, or the reload that declared it), or else
-			// from now; overdue if it never reports.
+		if !a.st.dyn && a.frozen {
+			// Declared at start: expected from the resume step (resume),
+			// its liveness paused until then.
+		} else if !a.st.dyn {
+			// Declared by a reload (the registry set when) or on its
+			// first datagram: overdue if it never reports.
 			if a.st.expectSince.IsZero() {
 				a.st.expectSince = a.env.clock.Now()
 			}

@@ -29,6 +29,7 @@ type heldHarness struct {
 	mu   sync.Mutex
 	got  []string // kind:level of each notification
 	msgs []string // their messages
+	fail bool     // answer 500 (and record nothing)
 }
 
 func newHeldHarness(t *testing.T, start time.Time) *heldHarness {
@@ -38,6 +39,11 @@ func newHeldHarness(t *testing.T, start time.Time) *heldHarness {
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &n)
 		h.mu.Lock()
+		if h.fail {
+			h.mu.Unlock()
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		h.got = append(h.got, n["kind"].(string)+":"+n["level"].(string))
 		msg, _ := n["message"].(string)
 		h.msgs = append(h.msgs, msg)
@@ -50,10 +56,11 @@ func newHeldHarness(t *testing.T, start time.Time) *heldHarness {
 	}
 	key := []byte("0123456789abcdef0123456789abcdef")
 	s, err := Start(Config{
-		Listener:    ingest.Config{Host: "127.0.0.1", Keys: ingest.NewKeys(key, nil), Watch: map[string]bool{"h": true}, MaxClockSkew: 24 * time.Hour, RecvBuffer: 1 << 20},
-		Clock:       h.clock,
-		Routes:      []notify.Route{{Channel: hook, MinLevel: "WARNING", Repeat: time.Minute}},
-		RepeatCheck: 10 * time.Second,
+		Listener:      ingest.Config{Host: "127.0.0.1", Keys: ingest.NewKeys(key, nil), Watch: map[string]bool{"h": true}, MaxClockSkew: 24 * time.Hour, RecvBuffer: 1 << 20},
+		Clock:         h.clock,
+		Routes:        []notify.Route{{Channel: hook, MinLevel: "WARNING", Repeat: time.Minute}},
+		RepeatCheck:   10 * time.Second,
+		NotifyOptions: notify.DispatcherOptions{MaxAttempts: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -284,18 +291,37 @@ func TestALateNotificationAlreadySentIsNotSentAgain(t *testing.T) {
 	if !ok {
 		t.Fatal("h is not registered")
 	}
-	notice := func(level string, late bool) {
-		n := notify.Notification{Kind: notify.KindProblem, Host: "h", MetricPath: "heartbeat", Level: level, PrevLevel: "OK",
-			Time: h.clock.Now(), Message: "heartbeat OK -> " + level}
+	notice := func(kind, level string, late bool) {
+		prev := "OK"
+		if kind == notify.KindRecovery {
+			prev = "WARNING"
+		}
+		n := notify.Notification{Kind: kind, Host: "h", MetricPath: "heartbeat", Level: level, PrevLevel: prev,
+			Time: h.clock.Now(), Message: "heartbeat " + prev + " -> " + level}
 		h.s.actors.Root.Send(h.s.notifier, &alertNotice{n: n, host: host, late: late})
 	}
-	notice("CRITICAL", false)
+	notice(notify.KindProblem, "CRITICAL", false)
 	eventually(t, "the page", func() bool { return h.sent() == "problem:CRITICAL" })
-	notice("CRITICAL", true)
+	notice(notify.KindProblem, "CRITICAL", true)
 	eventually(t, "journal: not sent again", func() bool { return h.journalHas("heartbeat CRITICAL not sent again: it went out at") })
-	notice("WARNING", true)
-	eventually(t, "the late change of level", func() bool { return strings.HasSuffix(h.sent(), "problem:WARNING") })
-	if got := h.sent(); got != "problem:CRITICAL problem:WARNING" {
-		t.Fatalf("sent %q, want the page and the late change of level, once each", got)
-	}
+	notice(notify.KindProblem, "WARNING", true)
+	eventually(t, "the late change of level", func() bool { return h.sent() == "problem:CRITICAL problem:WARNING" })
+	// A recovery, then the same recovery late: once.
+	notice(notify.KindRecovery, "OK", false)
+	eventually(t, "the recovery", func() bool { return h.sent() == "problem:CRITICAL problem:WARNING recovery:OK" })
+	notice(notify.KindRecovery, "OK", true)
+	eventually(t, "journal: recovery not sent again", func() bool { return h.journalHas("heartbeat recovery not sent again: it went out at") })
+	// A page whose delivery failed is sent when it comes late.
+	h.mu.Lock()
+	h.fail = true
+	h.mu.Unlock()
+	notice(notify.KindProblem, "CRITICAL", false)
+	eventually(t, "journal: the failed delivery", func() bool { return h.journalHas("heartbeat problem via hook failed") })
+	h.mu.Lock()
+	h.fail = false
+	h.mu.Unlock()
+	notice(notify.KindProblem, "CRITICAL", true)
+	eventually(t, "the late page after the failure", func() bool {
+		return h.sent() == "problem:CRITICAL problem:WARNING recovery:OK problem:CRITICAL"
+	})
 }

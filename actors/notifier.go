@@ -107,7 +107,15 @@ type firing struct {
 	// pending: a silenced change left the alert at a level other than
 	// the one sent, which is not repeated while it is stale.
 	pending bool
+	// lost: the level sent failed on a route (every attempt, or a full
+	// queue), so a late notification of it is sent after all.
+	lost bool
 }
+
+// recentRecoveryFor is how long the notifier remembers that it sent an
+// alert's recovery, so that a late one (a silence's end asking for it
+// before the delivery was acknowledged) is not sent twice.
+const recentRecoveryFor = time.Minute
 
 // notifierActor decides what is sent: it drops silenced alerts, tracks
 // firing ones for repeats, and hands sends to the dispatcher's workers, so
@@ -122,9 +130,12 @@ type notifierActor struct {
 	system   *actor.ActorSystem
 	stats    *Stats
 	firing   map[string]*firing // host + "\x00" + metric path
-	hostPIDs map[string]*actor.PID
-	tick     time.Duration
-	timer    Timer
+	// recovered: when each alert's recovery was last sent, for
+	// recentRecoveryFor (see notice).
+	recovered map[string]time.Time
+	hostPIDs  map[string]*actor.PID
+	tick      time.Duration
+	timer     Timer
 
 	grouping Grouping
 	fleet    *Fleet // host counts, to tell a mass outage
@@ -192,8 +203,8 @@ func (a *notifierActor) armRepeat(self *actor.PID) {
 	for _, r := range a.routes {
 		hasRepeat = hasRepeat || r.Repeat > 0
 	}
-	if !hasRepeat {
-		return
+	if !hasRepeat && len(a.recovered) == 0 {
+		return // the tick also forgets old recoveries (repeat)
 	}
 	root := a.system.Root
 	a.timer = a.clock.AfterFunc(a.tick, func() { root.Send(self, &repeatTick{}) })
@@ -231,9 +242,15 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 	n := m.n
 	k := key(n.Host, n.MetricPath)
 	a.hostPIDs[n.Host] = m.host
-	if f := a.firing[k]; m.late && f != nil && n.Kind == notify.KindProblem && f.n.Level == n.Level {
-		a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent again: it went out at %s", n.MetricPath, n.Level, f.n.Time.UTC().Format(time.RFC3339)))
-		return
+	if m.late {
+		if f := a.firing[k]; f != nil && n.Kind == notify.KindProblem && f.n.Level == n.Level && !f.lost {
+			a.record(ctx, n.Host, "notify", fmt.Sprintf("%s %s not sent again: it went out at %s", n.MetricPath, n.Level, f.n.Time.UTC().Format(time.RFC3339)))
+			return
+		}
+		if at, ok := a.recovered[k]; ok && n.Kind == notify.KindRecovery {
+			a.record(ctx, n.Host, "notify", fmt.Sprintf("%s recovery not sent again: it went out at %s", n.MetricPath, at.UTC().Format(time.RFC3339)))
+			return
+		}
 	}
 	sil := a.silences.Match(n.Host, n.MetricPath)
 	switch {
@@ -248,13 +265,17 @@ func (a *notifierActor) notice(ctx actor.Context, m *alertNotice) {
 		}
 	case n.Kind == notify.KindRecovery:
 		delete(a.firing, k)
+		a.recovered[k] = a.clock.Now()
+		if a.timer == nil {
+			a.armRepeat(ctx.Self())
+		}
 	case n.Kind == notify.KindProblem || n.Kind == notify.KindFlappingStart:
 		f := a.firing[k]
 		if f == nil {
 			f = &firing{lastSent: make([]time.Time, len(a.routes))}
 			a.firing[k] = f
 		}
-		f.n, f.host, f.pending = n, m.host, false
+		f.n, f.host, f.pending, f.lost = n, m.host, false, false
 		now := a.clock.Now()
 		for i := range f.lastSent {
 			f.lastSent[i] = now
@@ -392,6 +413,7 @@ func (a *notifierActor) outage(k groupKey, g *pendingGroup) *notify.Outage {
 func (a *notifierActor) submit(ctx actor.Context, i int, n notify.Notification) {
 	if _, dropped := a.d.SubmitRoute(i, n); dropped {
 		a.stats.NotifyDropped.Add(1)
+		a.noteLost(n)
 		a.noteDrops(ctx)
 	}
 }
@@ -402,6 +424,11 @@ func silenceLabel(s *silence.Silence) string {
 
 func (a *notifierActor) repeat(ctx actor.Context) {
 	now := a.clock.Now()
+	for k, at := range a.recovered {
+		if now.Sub(at) >= recentRecoveryFor {
+			delete(a.recovered, k)
+		}
+	}
 	for _, f := range a.firing {
 		if f.pending || a.silences.Match(f.n.Host, f.n.MetricPath) != nil {
 			continue
@@ -431,6 +458,7 @@ func (a *notifierActor) result(ctx actor.Context, r notify.Result) {
 	}
 	if r.Err != nil {
 		a.stats.NotifyFailed.Add(1)
+		a.noteLost(n)
 		a.record(ctx, host, "notify_failed", fmt.Sprintf("%s %s via %s failed after %d attempt(s): %v", what, n.Kind, r.Route, r.Attempts, r.Err))
 		return
 	}
@@ -448,6 +476,20 @@ func (a *notifierActor) result(ctx actor.Context, r notify.Result) {
 		if pid := a.hostPIDs[m.Host]; pid != nil {
 			level, _ := alert.ParseLevel(m.Level)
 			ctx.Send(pid, &notified{path: m.MetricPath, route: r.Route, level: level, at: now})
+		}
+	}
+}
+
+// noteLost marks the firing alerts of a notification (or of a group's
+// members) whose level sent did not get through.
+func (a *notifierActor) noteLost(n notify.Notification) {
+	members := n.Members
+	if n.GroupSize == 0 {
+		members = []notify.Notification{n}
+	}
+	for _, m := range members {
+		if f := a.firing[key(m.Host, m.MetricPath)]; f != nil && f.n.Level == m.Level {
+			f.lost = true
 		}
 	}
 }

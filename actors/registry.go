@@ -99,8 +99,8 @@ type registryActor struct {
 	// first; openedAt is when the UDP sockets opened (see hostActor.restore).
 	restore  []statefile.HostRecords
 	openedAt time.Time
-	// restored receives the restored HostActors once they are spawned.
-	restored chan<- []*actor.PID
+	// restored receives the HostActors spawned at start once they are.
+	restored chan<- spawnedAtStart
 	// perSource counts the dynamic hosts each source address registered
 	// (see admitHost); nil until the first.
 	perSource map[netip.Addr]int
@@ -113,6 +113,13 @@ type registryActor struct {
 // declared reports whether the registry spawns a declared host itself.
 func (a *registryActor) declared(name string) bool {
 	return a.owns == nil || a.owns(name)
+}
+
+// spawnedAtStart are the HostActors the registry spawns as it starts, all
+// with their liveness paused until the resume step: the restored hosts,
+// and the declared hosts not in the saved state.
+type spawnedAtStart struct {
+	restored, declared []*actor.PID
 }
 
 func (a *registryActor) Receive(ctx actor.Context) {
@@ -152,15 +159,20 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		if elsewhere > 0 {
 			a.log.Info("cluster: hosts in the saved state owned by other members now; left to them", "hosts", elsewhere)
 		}
-		// Declared hosts are expected from when the sockets opened, not
-		// from whenever their actors happen to start.
+		// Declared hosts never heard from wait, like the restored ones,
+		// for the resume step: they are expected from then (ingest
+		// starts right after it), not from whenever their actors happen
+		// to start, nor while a long restore runs.
+		var declared []*actor.PID
 		for name := range a.watch {
 			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
-				a.publish(name, a.spawnDeclared(ctx, name, a.openedAt))
+				pid := a.spawnDeclared(ctx, name, true, time.Time{})
+				a.publish(name, pid)
+				declared = append(declared, pid)
 			}
 		}
 		if a.restored != nil {
-			a.restored <- restored
+			a.restored <- spawnedAtStart{restored: restored, declared: declared}
 		}
 	case *setWatch:
 		// A reload: hosts newly declared are expected from now on.
@@ -168,7 +180,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		now := a.env.clock.Now()
 		for name := range a.watch {
 			if _, ok := a.reg.Lookup(name); !ok && a.declared(name) {
-				a.publish(name, a.spawnDeclared(ctx, name, now))
+				a.publish(name, a.spawnDeclared(ctx, name, false, now))
 			}
 		}
 		close(m.done)
@@ -219,10 +231,10 @@ func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.P
 }
 
 // spawnDeclared spawns the HostActor of a declared host that has not
-// reported, expected since since (zero: from its actor's start).
-func (a *registryActor) spawnDeclared(ctx actor.Context, name string, since time.Time) *actor.PID {
+// reported: expected since since, or, frozen, from its resume.
+func (a *registryActor) spawnDeclared(ctx actor.Context, name string, frozen bool, since time.Time) *actor.PID {
 	h := newHostActor(a.env, name, false)
-	h.st.expectSince = since
+	h.st.expectSince, h.frozen = since, frozen
 	pid := a.env.spawner.spawn(ctx, h)
 	a.env.stats.HostsRegistered.Add(1)
 	return pid

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -295,8 +296,8 @@ func (s *System) startFleet() (func(), error) {
 }
 
 // startHosts reads the saved state and spawns the registry, which spawns
-// a HostActor for every saved host (restored, liveness paused until the
-// "resume" step) and for every declared one.
+// a HostActor for every saved host and for every declared one, their
+// liveness paused until the "resume" step.
 func (s *System) startHosts() (func(), error) {
 	cfg, log, root := &s.cfg, s.log, s.actors.Root
 	env := &hostEnv{
@@ -345,7 +346,7 @@ func (s *System) startHosts() (func(), error) {
 		}
 	}
 	s.loaded = loaded
-	restored := make(chan []*actor.PID, 1)
+	restored := make(chan spawnedAtStart, 1)
 	s.Registry.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		a := &registryActor{reg: s.Registry, env: env, watch: cfg.Listener.Watch, dynamic: cfg.Listener.AcceptDynamic, log: log,
 			restore: loaded.Hosts, openedAt: s.openedAt, restored: restored}
@@ -357,7 +358,8 @@ func (s *System) startHosts() (func(), error) {
 		}
 		return a
 	}, actor.WithSupervisor(resumeHosts(log)), actor.WithDispatcher(s.pool)))
-	s.restored = <-restored
+	sp := <-restored
+	s.restored, s.declaredNew = sp.restored, sp.declared
 	return func() { s.poison(s.Registry.pid) }, nil
 }
 
@@ -392,7 +394,7 @@ func (s *System) startNotifier() (func(), error) {
 	_, err := root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &notifierActor{
 			d: s.dispatch, routes: cfg.Routes, silences: s.Silences, journal: s.journal, clock: cfg.Clock,
-			system: s.actors, stats: s.Stats, firing: make(map[string]*firing), hostPIDs: make(map[string]*actor.PID),
+			system: s.actors, stats: s.Stats, firing: make(map[string]*firing), recovered: make(map[string]time.Time), hostPIDs: make(map[string]*actor.PID),
 			tick: cfg.RepeatCheck, grouping: cfg.Grouping, fleet: s.Fleet, log: s.log,
 			groups: make(map[groupKey]*pendingGroup),
 		}
@@ -420,13 +422,15 @@ func (s *System) startNotifier() (func(), error) {
 
 // resumeHosts starts the restored hosts' liveness: it counts from now, so
 // a host that sent nothing while the daemon was down turns DOWN
-// down_after intervals from here, not at once. It returns once the fleet
+// down_after intervals from here, not at once; so does the grace of a
+// declared host never heard from, however long the restore took. It returns once the fleet
 // index lists every host, so the API's first answer lists the whole
 // fleet. Its stop pauses every host's liveness: ingest has stopped by
 // then, and a deadline passing now would page for a host that is fine.
 func (s *System) resumeHosts() (func(), error) {
 	now := s.clock.Now()
-	s.inBatches(s.restored, "resume", func(done chan<- struct{}) any { return &resume{at: now, done: done} })
+	s.inBatches(slices.Concat(s.restored, s.declaredNew), "resume", func(done chan<- struct{}) any { return &resume{at: now, done: done} })
+	s.declaredNew = nil
 	s.wait(s.fleetPID)
 	if n := len(s.loaded.Hosts); n > 0 {
 		s.State.RestoreNanos.Store(int64(time.Since(s.began)))

@@ -199,8 +199,11 @@ type System struct {
 	// are the HostActors spawned from it, resumed by the "resume" step.
 	loaded   *statefile.State
 	restored []*actor.PID
-	began    time.Time     // when reading the saved state began
-	ckpt     *checkpointer // nil without durable state
+	// declaredNew are the declared hosts spawned at start that were not
+	// in the saved state: resumed with the restored ones.
+	declaredNew []*actor.PID
+	began       time.Time     // when reading the saved state began
+	ckpt        *checkpointer // nil without durable state
 
 	// publish hands a WebSocket frame to the hub and listening says
 	// whether anybody is connected; nil without WebSocket.
