@@ -291,3 +291,47 @@ func TestQueryHostReadsSuspicionNow(t *testing.T) {
 		t.Errorf("QueryHost(nobody) = %+v, want MissingHost", r)
 	}
 }
+
+// TestJSONAtWithoutModel: a summary with no detector model (the fixed
+// rule, or another cluster member's host) answers its cached object.
+func TestJSONAtWithoutModel(t *testing.T) {
+	h := newHostState("web01", true, 10*time.Second, 3)
+	last, _ := warm(h, 10*time.Second, 20, []time.Duration{0})
+	s := h.summaryAt(last)
+	if a, b := s.JSONAt(last.Add(25*time.Second)), s.JSON(); &a[0] != &b[0] {
+		t.Errorf("JSONAt of a fixed-rule host encoded %s anew, want JSON's bytes", a)
+	}
+}
+
+// BenchmarkHostJSONAt is GET /api/0/hosts/{h}'s encoding for a host with
+// two adaptive connections: JSONAt, which encodes the object with φ read
+// now, against the cached object (JSON) that a fixed-rule host answers.
+func BenchmarkHostJSONAt(b *testing.B) {
+	const interval = 10 * time.Second
+	d := adaptiveDefaults
+	h := newHostState("web01.example.com", true, interval, 3)
+	h.setDetection(&d)
+	at := t0
+	for i := range 20 {
+		at = at.Add(interval + time.Duration(i%3)*50*time.Millisecond)
+		h.heartbeat(at, v4, interval, uint32(i+1), 800*time.Microsecond)
+		h.heartbeat(at, v6, interval, uint32(i+1), 900*time.Microsecond)
+	}
+	s := h.summaryAt(at)
+	if s.models[0] == (connModel{}) || s.models[1] == (connModel{}) {
+		b.Fatal("a connection without a model")
+	}
+	now := at.Add(4 * time.Second)
+	b.Run("JSONAt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.JSONAt(now)
+		}
+	})
+	b.Run("JSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.JSON()
+		}
+	})
+}
