@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -249,10 +248,10 @@ func benchHeartbeat(b *testing.B, det *Detection) {
 	}
 }
 
-// The host object of GET /api/0/hosts/{h} (QueryHost) reads φ at the
-// request; the fleet's summary, which the lists and the stream share, at
-// the host's last heartbeat, when it is lowest.
-func TestQueryHostReadsSuspicionNow(t *testing.T) {
+// The host object of GET /api/0/hosts/{h} (the fleet summary's JSONAt)
+// reads φ at the request; the summary's cached object, which the lists
+// and the stream share, at the host's last heartbeat, when it is lowest.
+func TestJSONAtReadsSuspicionNow(t *testing.T) {
 	clock := newFakeClock(time.Unix(1795510000, 0))
 	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), liveness: &Liveness{Default: adaptiveDefaults}})
 	a := newTestAgent(t, s, clock, "h")
@@ -279,16 +278,18 @@ func TestQueryHostReadsSuspicionNow(t *testing.T) {
 		}
 		return *h.Connections[0].Suspicion
 	}
-	r, err := s.QueryHost(context.Background(), "h")
-	if err != nil {
-		t.Fatal(err)
+	sum := s.Fleet.Snapshot().Find("h")
+	if sum == nil {
+		t.Fatal("h is not in the fleet snapshot")
 	}
-	now, listed := phiOf(r.Body), phiOf(s.Fleet.Snapshot().Find("h").JSON())
+	now, listed := phiOf(sum.JSONAt(s.Now())), phiOf(sum.JSON())
 	if listed > 0.5 || now <= listed+0.5 {
 		t.Errorf("suspicion now %.2f, in the fleet's summary %.2f: want the summary's near 0 (at the heartbeat) and now's above it", now, listed)
 	}
-	if r, _ := s.QueryHost(context.Background(), "nobody"); r.Missing != MissingHost {
-		t.Errorf("QueryHost(nobody) = %+v, want MissingHost", r)
+	// At the summary's own time (the last heartbeat) it reads what the
+	// summary published, from the model it kept.
+	if at := phiOf(sum.JSONAt(sum.LastSeen)); at != listed {
+		t.Errorf("suspicion at the last heartbeat %.2f, published %.2f", at, listed)
 	}
 }
 
