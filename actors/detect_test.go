@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -249,10 +248,10 @@ func benchHeartbeat(b *testing.B, det *Detection) {
 	}
 }
 
-// The host object of GET /api/0/hosts/{h} (QueryHost) reads φ at the
-// request; the fleet's summary, which the lists and the stream share, at
-// the host's last heartbeat, when it is lowest.
-func TestQueryHostReadsSuspicionNow(t *testing.T) {
+// The host object of GET /api/0/hosts/{h} (the fleet summary's JSONAt)
+// reads φ at the request; the summary's cached object, which the lists
+// and the stream share, at the host's last heartbeat, when it is lowest.
+func TestJSONAtReadsSuspicionNow(t *testing.T) {
 	clock := newFakeClock(time.Unix(1795510000, 0))
 	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), liveness: &Liveness{Default: adaptiveDefaults}})
 	a := newTestAgent(t, s, clock, "h")
@@ -279,15 +278,61 @@ func TestQueryHostReadsSuspicionNow(t *testing.T) {
 		}
 		return *h.Connections[0].Suspicion
 	}
-	r, err := s.QueryHost(context.Background(), "h")
-	if err != nil {
-		t.Fatal(err)
+	sum := s.Fleet.Snapshot().Find("h")
+	if sum == nil {
+		t.Fatal("h is not in the fleet snapshot")
 	}
-	now, listed := phiOf(r.Body), phiOf(s.Fleet.Snapshot().Find("h").JSON())
+	now, listed := phiOf(sum.JSONAt(s.Now())), phiOf(sum.JSON())
 	if listed > 0.5 || now <= listed+0.5 {
 		t.Errorf("suspicion now %.2f, in the fleet's summary %.2f: want the summary's near 0 (at the heartbeat) and now's above it", now, listed)
 	}
-	if r, _ := s.QueryHost(context.Background(), "nobody"); r.Missing != MissingHost {
-		t.Errorf("QueryHost(nobody) = %+v, want MissingHost", r)
+	// At the summary's own time (the last heartbeat) it reads what the
+	// summary published, from the model it kept.
+	if at := phiOf(sum.JSONAt(sum.LastSeen)); at != listed {
+		t.Errorf("suspicion at the last heartbeat %.2f, published %.2f", at, listed)
 	}
+}
+
+// TestJSONAtWithoutModel: a summary with no detector model (the fixed
+// rule, or another cluster member's host) answers its cached object.
+func TestJSONAtWithoutModel(t *testing.T) {
+	h := newHostState("web01", true, 10*time.Second, 3)
+	last, _ := warm(h, 10*time.Second, 20, []time.Duration{0})
+	s := h.summaryAt(last)
+	if a, b := s.JSONAt(last.Add(25*time.Second)), s.JSON(); &a[0] != &b[0] {
+		t.Errorf("JSONAt of a fixed-rule host encoded %s anew, want JSON's bytes", a)
+	}
+}
+
+// BenchmarkHostJSONAt is GET /api/0/hosts/{h}'s encoding for a host with
+// two adaptive connections: JSONAt, which encodes the object with φ read
+// now, against the cached object (JSON) that a fixed-rule host answers.
+func BenchmarkHostJSONAt(b *testing.B) {
+	const interval = 10 * time.Second
+	d := adaptiveDefaults
+	h := newHostState("web01.example.com", true, interval, 3)
+	h.setDetection(&d)
+	at := t0
+	for i := range 20 {
+		at = at.Add(interval + time.Duration(i%3)*50*time.Millisecond)
+		h.heartbeat(at, v4, interval, uint32(i+1), 800*time.Microsecond)
+		h.heartbeat(at, v6, interval, uint32(i+1), 900*time.Microsecond)
+	}
+	s := h.summaryAt(at)
+	if s.models[0] == (connModel{}) || s.models[1] == (connModel{}) {
+		b.Fatal("a connection without a model")
+	}
+	now := at.Add(4 * time.Second)
+	b.Run("JSONAt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.JSONAt(now)
+		}
+	})
+	b.Run("JSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.JSON()
+		}
+	})
 }

@@ -239,8 +239,6 @@ func (a *hostActor) Receive(ctx actor.Context) {
 		m.reply <- Answer{Body: a.answerAlerts()}
 	case *rttQuery:
 		m.reply <- a.answerRTT()
-	case *hostQuery:
-		m.reply <- a.answerHost()
 	case *notified:
 		if t := a.alerts.get(m.path); t != nil {
 			t.NoteNotified(m.route, m.level, m.at)

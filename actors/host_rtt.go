@@ -5,22 +5,6 @@ import (
 	"github.com/hbd-project/hbd/internal/rttwin"
 )
 
-// hostQuery asks a HostActor for /api/0/hosts/{h}: the host object with
-// each connection's suspicion as of now. The summary the fleet index
-// publishes reads it at the host's last heartbeat or change of state,
-// when φ is lowest; between heartbeats it grows, and the one host's page
-// is where an operator looks to see by how much.
-type hostQuery struct {
-	reply chan<- Answer
-}
-
-func (a *hostActor) answerHost() Answer {
-	s := a.st.summaryAt(a.env.clock.Now())
-	s.src = a
-	h := s.host()
-	return Answer{Body: contract.EncodeHost(&h)}
-}
-
 // rttQuery asks a HostActor for /api/0/hosts/{h}/rtt. The actor answers
 // on reply, which must have room for one value.
 type rttQuery struct {

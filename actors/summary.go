@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hbd-project/hbd/internal/contract"
+	"github.com/hbd-project/hbd/internal/phi"
 )
 
 // HostSummary is one host's entry in the fleet view. It is immutable once
@@ -32,13 +33,18 @@ type HostSummary struct {
 	jsonOnce sync.Once
 
 	// State is with the other small fields, after jsonOnce's 12 bytes,
-	// so that they share a word: that keeps a summary in the 384-byte
-	// size class, and one is kept per host.
+	// so that they share a word: one summary is kept per host.
 	State HostState
 	dyn   bool
 	ver   uint8
 
 	conns [numFamilies]contract.Conn // Conns' storage: one allocation per summary
+	// models are Conns' detector models (models[i] is Conns[i]'s), so
+	// JSONAt reads φ at any time after the summary was built; the zero
+	// value is none (fixed rule, too little history, connection down, or
+	// another member's host). 16 bytes: a summary is 400 bytes, in the
+	// 416-byte size class.
+	models [numFamilies]connModel
 
 	// src is the HostActor, for what it exposes to readers on other
 	// goroutines (exposed); nil in summaries made by tests.
@@ -64,10 +70,16 @@ func (h *hostState) summaryAt(now time.Time) *HostSummary {
 		}
 		s.conns[n] = contract.Conn{Family: family(f).String(), Address: c.addr, Up: c.up, LastSeen: c.lastSeen,
 			RTT: c.rtt, SmoothedRTT: c.srtt, HasRTT: c.hasRTT, LossPct: c.loss.lossPct()}
+		// h.suspicion, with the model it reads kept for JSONAt.
 		var p float64
 		ok := false
-		if !now.IsZero() {
-			p, ok = h.suspicion(c, now)
+		if c.up {
+			if m, has := h.model(c); has {
+				s.models[n] = makeConnModel(m)
+				if !now.IsZero() {
+					p, ok = m.Phi(now.Sub(c.lastSeen)), true
+				}
+			}
 		}
 		s.conns[n].Suspicion = contract.MakeSuspicion(p, ok, c.suspect)
 		if c.rtts != nil {
@@ -108,6 +120,60 @@ func (s *HostSummary) JSON() []byte {
 		s.json = contract.EncodeHost(&h)
 	})
 	return s.json
+}
+
+// JSONAt is JSON with each connection's suspicion read at now rather
+// than when the summary was built (the host's last heartbeat or change of
+// state, when φ is lowest): φ of the connection's detector model, as its
+// HostActor published it with the summary, after the silence since the
+// connection's last_seen. The "state" of the connection and the host stay
+// as published (a connection turns SUSPECT when its actor says so). For
+// GET /api/0/hosts/{hostname}, which reads the fleet snapshot like the
+// lists and needs no round trip to the actor.
+//
+// Without a model on any connection (the fixed rule, too little history,
+// every connection down) it returns JSON itself: no work. A summary of a
+// host another cluster member owns has no model either (the fleet frames
+// do not carry it), so it keeps what it was decoded with: the frames do
+// not carry the reading either (remoteSummary), so that is no suspicion
+// (null) and no SUSPECT connection.
+// Safe for concurrent use; each call with a model encodes the object anew.
+func (s *HostSummary) JSONAt(now time.Time) []byte {
+	if s.models == [numFamilies]connModel{} {
+		return s.JSON()
+	}
+	var conns [numFamilies]contract.Conn
+	n := copy(conns[:], s.Conns)
+	for i := range n {
+		if m, ok := s.models[i].model(); ok {
+			c := &conns[i]
+			c.Suspicion = contract.MakeSuspicion(m.Phi(now.Sub(c.LastSeen)), true, c.Suspicion.Suspect())
+		}
+	}
+	h := s.host()
+	h.Conns = conns[:n]
+	return contract.EncodeHost(&h)
+}
+
+// connModel is a connection's phi.Model as a summary keeps it: mean and
+// standard deviation in seconds as float32 (7 significant digits, and
+// no bound to overflow at a long interval); a zero std is no model (a
+// model's is at least 1 ms).
+type connModel struct {
+	mean, std float32
+}
+
+func makeConnModel(m phi.Model) connModel {
+	return connModel{mean: float32(m.Mean.Seconds()), std: float32(m.Std.Seconds())}
+}
+
+// model is the phi.Model c holds, and false for none.
+func (c connModel) model() (phi.Model, bool) {
+	if c.std <= 0 {
+		return phi.Model{}, false
+	}
+	return phi.Model{Mean: time.Duration(float64(c.mean) * float64(time.Second)),
+		Std: time.Duration(float64(c.std) * float64(time.Second))}, true
 }
 
 // encodeFrame encodes the host frame for the stream and keeps its "data"

@@ -332,12 +332,6 @@ func (s *System) QueryRTT(ctx context.Context, host string) (Answer, error) {
 	return s.askHost(ctx, host, func(ch chan<- Answer) any { return &rttQuery{reply: ch} })
 }
 
-// QueryHost answers /api/0/hosts/{h} from the host's actor: the host
-// object with its connections' suspicion as of now.
-func (s *System) QueryHost(ctx context.Context, host string) (Answer, error) {
-	return s.askHost(ctx, host, func(ch chan<- Answer) any { return &hostQuery{reply: ch} })
-}
-
 // askHost sends a host's actor the query that query makes with the reply
 // channel, and waits for the answer (see await); an unknown host is
 // answered MissingHost without asking.

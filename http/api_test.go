@@ -71,6 +71,13 @@ type daemon struct {
 // cpu_monitor.cpu_percent > 80 (warning) / > 90 (critical).
 func startDaemon(t *testing.T) *daemon {
 	t.Helper()
+	return startDaemonWith(t, nil)
+}
+
+// startDaemonWith is startDaemon with the detection settings l (nil: the
+// fixed rule).
+func startDaemonWith(t *testing.T, l *actors.Liveness) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	rules, err := alert.Compile([]alert.Rule{{Metric: "cpu_monitor.cpu_percent", Op: alert.OpGT, Warning: ptr(80), Critical: ptr(90)}})
 	if err != nil {
@@ -82,6 +89,7 @@ func startDaemon(t *testing.T) *daemon {
 			Watch: map[string]bool{"db01": true}, AcceptDynamic: true, MaxClockSkew: time.Hour},
 		History:      5,
 		DownAfter:    3,
+		Liveness:     l,
 		PublishEvery: time.Millisecond,
 		Clock:        clk,
 		Logger:       quiet(),

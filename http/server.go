@@ -130,7 +130,7 @@ func New(sys *actors.System, opt Options) *Server {
 		r.GET("/debug/pprof/{profile:*}", opt.Guard.gate.wrap(pprof()))
 	}
 	r.GET("/api/0/hosts", s.hosts)
-	r.GET("/api/0/hosts/{hostname}", s.byOwner(s.host))
+	r.GET("/api/0/hosts/{hostname}", s.host)
 	r.GET("/api/0/hosts/{hostname}/plugins", s.byOwner(s.plugins))
 	r.GET("/api/0/hosts/{hostname}/plugins/{plugin_name}", s.byOwner(s.plugin))
 	r.GET("/api/0/hosts/{hostname}/alerts", s.byOwner(s.hostAlerts))
@@ -283,15 +283,21 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, b)
 }
 
-// host answers /api/0/hosts/{hostname} from the host's actor (in a
-// cluster, its owner's), not from the fleet snapshot the lists read: the
-// connections' "suspicion" is then φ as of the request.
+// host answers /api/0/hosts/{hostname} from the fleet snapshot, like the
+// lists (in a cluster, any member's view of any host), with each
+// connection's "suspicion" read at the request from the model its summary
+// carries (HostSummary.JSONAt).
 func (s *Server) host(ctx *fasthttp.RequestCtx) {
 	name, ok := hostParam(ctx)
 	if !ok {
 		return
 	}
-	s.ask(ctx, name, "", func(qctx context.Context) (actors.Answer, error) { return s.sys.QueryHost(qctx, name) })
+	h := s.sys.Fleet.Snapshot().Find(name)
+	if h == nil {
+		hostNotFound(ctx, name)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, h.JSONAt(s.sys.Now()))
 }
 
 func (s *Server) plugins(ctx *fasthttp.RequestCtx) {
