@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hbd-project/hbd/internal/clusterwire"
 )
 
 // adaptiveDefaults are the daemon's defaults ([liveness] in config).
@@ -290,6 +292,27 @@ func TestJSONAtReadsSuspicionNow(t *testing.T) {
 	// summary published, from the model it kept.
 	if at := phiOf(sum.JSONAt(sum.LastSeen)); at != listed {
 		t.Errorf("suspicion at the last heartbeat %.2f, published %.2f", at, listed)
+	}
+	// Another cluster member's copy (through the fleet exchange's wire
+	// format) reads the same, then and now.
+	fh := fleetHost(sum)
+	_, body, err := clusterwire.ParseHeader(clusterwire.AppendFleet(nil, &clusterwire.Fleet{Origin: "a:1", Hosts: []clusterwire.FleetHost{fh}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := clusterwire.DecodeFleet(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := remoteSummary(&f.Hosts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := phiOf(remote.JSON()); r != listed {
+		t.Errorf("another member's copy: suspicion %.2f, published %.2f", r, listed)
+	}
+	if r := phiOf(remote.JSONAt(s.Now())); r != now {
+		t.Errorf("another member's copy now: suspicion %.2f, the owner's %.2f", r, now)
 	}
 }
 

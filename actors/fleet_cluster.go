@@ -498,13 +498,14 @@ func fleetHost(s *HostSummary) clusterwire.FleetHost {
 	if !s.LastSeen.IsZero() {
 		h.LastSeen = s.LastSeen.UnixNano()
 	}
-	for _, c := range s.Conns {
+	for i, c := range s.Conns {
 		fam := uint8(0)
 		if c.Family != family(0).String() {
 			fam = 1
 		}
 		h.Conns = append(h.Conns, clusterwire.FleetConn{Family: fam, Addr: c.Address, Up: c.Up, HasRTT: c.HasRTT,
-			LastSeen: unixNano(c.LastSeen), RTT: int64(c.RTT), SRTT: int64(c.SmoothedRTT), LossPct: c.LossPct, RTTQuantiles: c.RTTQuantiles})
+			LastSeen: unixNano(c.LastSeen), RTT: int64(c.RTT), SRTT: int64(c.SmoothedRTT), LossPct: c.LossPct, RTTQuantiles: c.RTTQuantiles,
+			Suspicion: uint16(c.Suspicion), PhiMean: s.models[i].mean, PhiStd: s.models[i].std})
 	}
 	for _, al := range s.Alerts {
 		h.Alerts = append(h.Alerts, clusterwire.FleetAlert{Path: al.Path, Level: uint8(al.Level), Since: unixNano(al.Since), JSONOpen: al.JSONOpen})
@@ -523,7 +524,8 @@ func remoteSummary(h *clusterwire.FleetHost) (*HostSummary, error) {
 	for i, c := range h.Conns {
 		s.conns[i] = contract.Conn{Family: family(c.Family).String(), Address: c.Addr, Up: c.Up, HasRTT: c.HasRTT,
 			LastSeen: fromUnixNano(c.LastSeen), RTT: time.Duration(c.RTT), SmoothedRTT: time.Duration(c.SRTT), LossPct: c.LossPct,
-			RTTQuantiles: c.RTTQuantiles}
+			RTTQuantiles: c.RTTQuantiles, Suspicion: contract.Suspicion(c.Suspicion)}
+		s.models[i] = connModel{mean: c.PhiMean, std: c.PhiStd}
 	}
 	s.Conns = s.conns[:len(h.Conns):len(h.Conns)]
 	for _, al := range h.Alerts {

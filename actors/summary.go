@@ -133,10 +133,8 @@ func (s *HostSummary) JSON() []byte {
 //
 // Without a model on any connection (the fixed rule, too little history,
 // every connection down) it returns JSON itself: no work. A summary of a
-// host another cluster member owns has no model either (the fleet frames
-// do not carry it), so it keeps what it was decoded with: the frames do
-// not carry the reading either (remoteSummary), so that is no suspicion
-// (null) and no SUSPECT connection.
+// host another cluster member owns carries the reading and the model its
+// owner sent in the fleet exchange (remoteSummary), so it reads the same.
 // Safe for concurrent use; each call with a model encodes the object anew.
 func (s *HostSummary) JSONAt(now time.Time) []byte {
 	if s.models == [numFamilies]connModel{} {

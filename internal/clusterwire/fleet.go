@@ -41,7 +41,17 @@ type FleetConn struct {
 	RTT, SRTT    int64 // ns
 	LossPct      float64
 	RTTQuantiles [3]uint32
+	// Suspicion is the adaptive detector's reading, packed as
+	// contract.Suspicion (0: none, not suspected); PhiMean and PhiStd its
+	// model in seconds (PhiStd 0: none), so a member computes phi at a
+	// request for a host another member owns. Sent only when one is set.
+	Suspicion       uint16
+	PhiMean, PhiStd float32
 }
+
+// connDetector is the connection flag saying the detector's reading and
+// model follow.
+const connDetector = 4
 
 // FleetAlert is one non-OK alert of a FleetHost.
 type FleetAlert struct {
@@ -96,6 +106,10 @@ func appendFleetHost(b []byte, h *FleetHost) []byte {
 		if c.HasRTT {
 			flags |= 2
 		}
+		detector := c.Suspicion != 0 || c.PhiStd != 0
+		if detector {
+			flags |= connDetector
+		}
 		b = append(b, c.Family, flags)
 		b = appendAddrPort(b, c.Addr)
 		b = binary.AppendVarint(b, c.LastSeen)
@@ -104,6 +118,11 @@ func appendFleetHost(b []byte, h *FleetHost) []byte {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(c.LossPct))
 		for _, q := range c.RTTQuantiles {
 			b = binary.AppendUvarint(b, uint64(q))
+		}
+		if detector {
+			b = binary.BigEndian.AppendUint16(b, c.Suspicion)
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(c.PhiMean))
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(c.PhiStd))
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(h.Alerts)))
@@ -161,7 +180,7 @@ func (d *decoder) fleetHost() FleetHost {
 			d.fail(fmt.Errorf("family %d", c.Family))
 		}
 		flags := d.byte("connection flags")
-		if flags&^3 != 0 {
+		if flags&^(3|connDetector) != 0 {
 			d.fail(fmt.Errorf("connection flags %#x", flags))
 		}
 		c.Up, c.HasRTT = flags&1 != 0, flags&2 != 0
@@ -178,6 +197,16 @@ func (d *decoder) fleetHost() FleetHost {
 				d.fail(fmt.Errorf("rtt quantile %d", v))
 			}
 			c.RTTQuantiles[q] = uint32(v)
+		}
+		if flags&connDetector != 0 {
+			if raw := d.fixed("suspicion", 10); raw != nil {
+				c.Suspicion = binary.BigEndian.Uint16(raw)
+				c.PhiMean = math.Float32frombits(binary.BigEndian.Uint32(raw[2:]))
+				c.PhiStd = math.Float32frombits(binary.BigEndian.Uint32(raw[6:]))
+				if !(c.PhiStd >= 0) || math.IsInf(float64(c.PhiStd), 0) || math.IsNaN(float64(c.PhiMean)) || math.IsInf(float64(c.PhiMean), 0) {
+					d.fail(fmt.Errorf("detector model %g / %g", c.PhiMean, c.PhiStd))
+				}
+			}
 		}
 		h.Conns = append(h.Conns, c)
 	}

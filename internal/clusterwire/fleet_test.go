@@ -2,6 +2,7 @@ package clusterwire
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -15,7 +16,8 @@ func sampleFleet() Fleet {
 			{Name: "web1", State: 1, Dyn: true, Ver: 2, LastSeen: 1_800_000_000_123_456_789, Interval: 10e9, AgentVersion: "0.1.0",
 				Conns: []FleetConn{
 					{Family: 0, Addr: netip.MustParseAddrPort("127.0.0.1:40000"), Up: true, HasRTT: true, LastSeen: 1_800_000_000e9,
-						RTT: 420e3, SRTT: 450e3, LossPct: 1.25, RTTQuantiles: [3]uint32{420, 900, 1200}},
+						RTT: 420e3, SRTT: 450e3, LossPct: 1.25, RTTQuantiles: [3]uint32{420, 900, 1200},
+						Suspicion: 1<<15 | 613, PhiMean: 10.02, PhiStd: 1.5},
 					{Family: 1, Addr: netip.MustParseAddrPort("[::1]:40001"), LastSeen: 1},
 				},
 				Alerts: []FleetAlert{{Path: "heartbeat", Level: 2, Since: 1_799_999_000e9, JSONOpen: []byte(`{"host":"web1","path":"heartbeat"`)}}},
@@ -174,3 +176,16 @@ func FuzzQuery(f *testing.F) {
 		}
 	})
 }
+
+// A detector model that is not a number, or a negative deviation, is a
+// bad frame.
+func TestFleetBadDetectorModel(t *testing.T) {
+	for _, c := range []FleetConn{{Suspicion: 1, PhiStd: -1}, {PhiMean: float32(nan()), PhiStd: 1}} {
+		in := Fleet{Origin: "a:1", Hosts: []FleetHost{{Name: "h", Conns: []FleetConn{c}}}}
+		if f, err := DecodeFleet(AppendFleet(nil, &in)[headerLen:]); err == nil || len(f.Hosts) != 0 {
+			t.Errorf("model %g / %g: decoded %+v, %v", c.PhiMean, c.PhiStd, f, err)
+		}
+	}
+}
+
+func nan() float64 { return math.NaN() }
