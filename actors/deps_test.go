@@ -214,13 +214,11 @@ func (a *agent) beatTo(i int, seq uint32) {
 	settle(a.s)
 }
 
-// A dual-stack host and its switch die together, and the host's address
-// families cross their deadlines apart: one after the switch is DOWN
-// (DEGRADED, its WARNING page held), the other later (UNREACHABLE, also
-// WARNING, so no level change). The held DEGRADED page is dropped when the
-// hold ends, not sent: the switch's page covers the host. When the switch
-// comes back and the host does not, the host pages DOWN after the settle.
-func TestDegradedChildBehindDownParentIsNotPaged(t *testing.T) {
+// dualStackUnderSwitch starts a daemon on IPv4 and IPv6 loopback where
+// host c depends on sw; both heartbeat at 0 s (c on both families), and
+// the clock is at 5 s.
+func dualStackUnderSwitch(t *testing.T) (*System, *hookRecorder, *fakeClock, *agent, *agent) {
+	t.Helper()
 	hook := newHookRecorder(t)
 	clock := newFakeClock(time.Unix(1795510000, 0))
 	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), listen: "localhost", hook: hook.URL,
@@ -233,6 +231,17 @@ func TestDegradedChildBehindDownParentIsNotPaged(t *testing.T) {
 	c.beatTo(0, 1)
 	c.beatTo(1, 1)
 	step(s, clock, 5*time.Second)
+	return s, hook, clock, sw, c
+}
+
+// A dual-stack host and its switch die together, and the host's address
+// families cross their deadlines apart: one after the switch is DOWN
+// (DEGRADED, its WARNING page held), the other later (UNREACHABLE, also
+// WARNING, so no level change). The held DEGRADED page is dropped when the
+// hold ends, not sent: the switch's page covers the host. When the switch
+// comes back and the host does not, the host pages DOWN after the settle.
+func TestDegradedChildBehindDownParentIsNotPaged(t *testing.T) {
+	s, hook, clock, sw, c := dualStackUnderSwitch(t)
 	c.beatTo(1, 2) // IPv6's deadline: 35 s
 	step(s, clock, 3*time.Second)
 	c.beatTo(0, 2) // IPv4's: 38 s
@@ -263,18 +272,7 @@ func TestDegradedChildBehindDownParentIsNotPaged(t *testing.T) {
 // (the switch's outage could still take it), then sent: it is not held
 // for as long as the switch stays DOWN.
 func TestDegradedChildBehindDownParentPagesOnceItsOtherAddressLives(t *testing.T) {
-	hook := newHookRecorder(t)
-	clock := newFakeClock(time.Unix(1795510000, 0))
-	s := startPersist(t, clock, persistOpts{dir: t.TempDir(), listen: "localhost", hook: hook.URL,
-		deps: deps.NewRules([]deps.Rule{{Hosts: []string{"c"}, Parents: []string{"sw"}}})})
-	if len(s.UDPAddrs()) != 2 || !s.UDPAddrs()[1].Addr().Is6() {
-		t.Skipf("needs IPv4 and IPv6 loopback, listening on %v", s.UDPAddrs())
-	}
-	sw, c := newTestAgent(t, s, clock, "sw"), newTestAgent(t, s, clock, "c")
-	sw.beat()
-	c.beatTo(0, 1)
-	c.beatTo(1, 1)
-	step(s, clock, 5*time.Second)
+	s, hook, clock, _, c := dualStackUnderSwitch(t)
 	c.beatTo(1, 2) // IPv6's last: due at 35 s
 	for seq := uint32(2); seq <= 9; seq++ {
 		step(s, clock, 10*time.Second)

@@ -223,15 +223,17 @@ func TestSilenceEndSendsNothingForAnAlertThatRecoveredInside(t *testing.T) {
 	}
 }
 
-// An alert paged before the window that recovers inside it sends its
-// recovery when the window ends: the page gets closed.
-func TestSilenceEndSendsTheRecoveryOfAnAlertPagedBefore(t *testing.T) {
+// pagedThenBackInWindow is a harness whose host h goes DOWN and is paged
+// at 12:00:30, before a window (comment) from 12:01 to 12:03, and
+// heartbeats again at 12:01:10, inside it.
+func pagedThenBackInWindow(t *testing.T, comment string) *heldHarness {
+	t.Helper()
 	h := newHeldHarness(t, time.Date(2026, 1, 7, 12, 0, 0, 0, time.UTC))
 	sched, err := silence.ParseSchedule("Wed 12:01-12:03", 0, "UTC")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.Silences.Add(silence.Silence{Host: "h", Origin: "api", Schedule: sched, Comment: "switch swap"}); err != nil {
+	if _, err := h.s.Silences.Add(silence.Silence{Host: "h", Origin: "api", Schedule: sched, Comment: comment}); err != nil {
 		t.Fatal(err)
 	}
 	h.beat()
@@ -240,6 +242,13 @@ func TestSilenceEndSendsTheRecoveryOfAnAlertPagedBefore(t *testing.T) {
 	eventually(t, "the problem paged", func() bool { return h.sent() == "problem:CRITICAL" })
 	h.advance(30 * time.Second) // 12:01:10, inside
 	h.beat()
+	return h
+}
+
+// An alert paged before the window that recovers inside it sends its
+// recovery when the window ends: the page gets closed.
+func TestSilenceEndSendsTheRecoveryOfAnAlertPagedBefore(t *testing.T) {
+	h := pagedThenBackInWindow(t, "switch swap")
 	eventually(t, "h OK", func() bool { l, _ := h.heartbeatAlert(); return l == "OK" })
 	eventually(t, "journal: recovery held", func() bool { return h.journalHas("heartbeat recovery not sent: silenced (switch swap)") })
 	h.advanceBeating(110 * time.Second) // 12:03:00: the end
@@ -257,20 +266,7 @@ func TestSilenceEndSendsTheRecoveryOfAnAlertPagedBefore(t *testing.T) {
 // its repeats, held back inside the window, resume after it (the page was
 // never closed). Before, the silenced recovery or problem stopped them.
 func TestRepeatsResumeAfterAWindowWithSilencedChanges(t *testing.T) {
-	h := newHeldHarness(t, time.Date(2026, 1, 7, 12, 0, 0, 0, time.UTC))
-	sched, err := silence.ParseSchedule("Wed 12:01-12:03", 0, "UTC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.s.Silences.Add(silence.Silence{Host: "h", Origin: "api", Schedule: sched, Comment: "reboot"}); err != nil {
-		t.Fatal(err)
-	}
-	h.beat()
-	eventually(t, "h UP", func() bool { return stateOf(h.s, "h") == StateUp })
-	h.advance(40 * time.Second) // DOWN at 12:00:30, before the window
-	eventually(t, "the problem paged", func() bool { return h.sent() == "problem:CRITICAL" })
-	h.advance(30 * time.Second) // 12:01:10, inside
-	h.beat()
+	h := pagedThenBackInWindow(t, "reboot")
 	eventually(t, "journal: recovery held", func() bool { return h.journalHas("heartbeat recovery not sent: silenced (reboot)") })
 	h.advance(40 * time.Second) // DOWN again at 12:01:40
 	eventually(t, "journal: problem held", func() bool { return h.journalHas("heartbeat problem not sent: silenced (reboot)") })
