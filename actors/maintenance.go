@@ -64,7 +64,11 @@ func (s *System) releaseEnded(ended []silence.Silence) {
 		if ended[i].Recurring() {
 			what = "maintenance window " + ended[i].ID
 		}
-		s.Journal(Event{Time: s.clock.Now(), Kind: "silence", Msg: fmt.Sprintf("%s (%s) ended: host %q metric %q", what, ended[i].Label(), ended[i].Host, ended[i].Metric),
+		how := "ended"
+		if ended[i].Narrowed {
+			how = "changed while open, released for what it no longer covers"
+		}
+		s.Journal(Event{Time: s.clock.Now(), Kind: "silence", Msg: fmt.Sprintf("%s (%s) %s: host %q metric %q", what, ended[i].Label(), how, ended[i].Host, ended[i].Metric),
 			Fields: map[string]any{"id": ended[i].ID, "host": ended[i].Host, "metric": ended[i].Metric}})
 	}
 	if s.env == nil || s.env.notifier == nil {

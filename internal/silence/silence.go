@@ -55,6 +55,10 @@ type Silence struct {
 	// Window is a recurring silence's window open at the store's last
 	// edge, or the next one (see Store.settle).
 	Window Window
+	// Narrowed marks, in what OnEnd reports, a silence that still mutes
+	// but whose host or metric glob changed (a reload): it ended for
+	// what it no longer covers. The copy reported has the old globs.
+	Narrowed bool
 }
 
 // Recurring reports whether the silence is a maintenance window.
@@ -376,7 +380,10 @@ func (s *Store) settle(now time.Time) []Silence {
 		// reload narrowed a window's globs) counts as ended too: what
 		// it held back for what it no longer covers is released, and
 		// what it still covers stays held (the HostActors check).
-		if y, still := muting[id]; !still || y.Host != x.Host || y.Metric != x.Metric {
+		if y, still := muting[id]; !still {
+			ended = append(ended, x)
+		} else if y.Host != x.Host || y.Metric != x.Metric {
+			x.Narrowed = true
 			ended = append(ended, x)
 		}
 	}
@@ -484,7 +491,11 @@ func (s *Store) ended(list []Silence) {
 	}
 	s.mu.Unlock()
 	for i := range list {
-		s.log.Info("silence ended", "id", list[i].ID, "host", list[i].Host, "metric", list[i].Metric, "label", list[i].Label())
+		msg := "silence ended"
+		if list[i].Narrowed {
+			msg = "silence changed while open: ended for what it no longer covers"
+		}
+		s.log.Info(msg, "id", list[i].ID, "host", list[i].Host, "metric", list[i].Metric, "label", list[i].Label())
 	}
 	if f != nil {
 		f(list)
