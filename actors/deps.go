@@ -77,6 +77,10 @@ type depHost struct {
 	// waited: the hold of a DEGRADED host behind a DOWN parent was
 	// extended, once, to when its other addresses are due.
 	waited bool
+	// ceiling: the deadline of the parents that were overdue when the
+	// hold first ended (parentCeiling), fixed then, so that a parent
+	// whose heartbeats come late but come cannot hold the page for ever.
+	ceiling time.Time
 	// released: the host turned DOWN after its parents came back; that
 	// page goes out at once.
 	released bool
@@ -251,7 +255,7 @@ func (a *hostActor) depGate(ctx actor.Context, ch alert.Change, msg string) aler
 			return ch
 		}
 		hold := a.holdFor(snap)
-		d.held, d.holdUntil, d.extended, d.waited = &heldPage{ch: ch, msg: msg}, now.Add(hold), false, false
+		d.held, d.holdUntil, d.extended, d.waited, d.ceiling = &heldPage{ch: ch, msg: msg}, now.Add(hold), false, false, time.Time{}
 		a.journalf(ctx, now, "notify", "heartbeat %s held for up to %s until the state of its parents (%s) is known", ch.To, hold.Round(time.Millisecond), strings.Join(d.declared, ", "))
 		ch.Notify = false
 	}
@@ -285,14 +289,19 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 			return
 		}
 	}
-	if until := a.parentCeiling(snap, now); now.Before(until) {
-		// Looked at again every parent interval: a parent that only
-		// missed a heartbeat is not overdue at the next look.
-		d.holdUntil = until
-		if next := now.Add(a.holdFor(snap)); next.Before(until) {
-			d.holdUntil = next
+	if until := a.parentCeiling(snap, now); !until.IsZero() {
+		if d.ceiling.IsZero() {
+			d.ceiling = until
 		}
-		return
+		if now.Before(d.ceiling) {
+			// Looked at again every parent interval: a parent that
+			// only missed a heartbeat is not overdue at the next look.
+			d.holdUntil = d.ceiling
+			if next := now.Add(a.holdFor(snap)); next.Before(d.ceiling) {
+				d.holdUntil = next
+			}
+			return
+		}
 	}
 	if !d.extended && parentSuspect(snap, a.st.name) {
 		d.extended = true
@@ -310,7 +319,7 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 }
 
 // parentCeiling is, when one of the host's parents is overdue (silent for
-// longer than its interval, and not DOWN yet), the latest moment its
+// longer than its interval and the slack, and not DOWN yet), the latest moment its
 // fixed rule turns it DOWN if it stays silent, and some slack; zero if no
 // parent is overdue. A host's own detector may be quicker than its
 // parent's (adaptive under a parent on the fixed rule, or a parent with a
@@ -325,7 +334,7 @@ func (a *hostActor) parentCeiling(snap *FleetSnapshot, now time.Time) time.Time 
 	for _, p := range snap.Deps.Parents(a.st.name) {
 		s := snap.Find(p)
 		if s == nil || s.LastSeen.IsZero() || s.interval <= 0 || s.State == StateDown || s.State == StateUnreachable || s.State == StateStopped ||
-			now.Sub(s.LastSeen) <= s.interval {
+			now.Sub(s.LastSeen) <= s.interval+a.env.depSlack() {
 			continue
 		}
 		downAfter := a.env.downAfter
