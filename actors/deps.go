@@ -319,9 +319,9 @@ func (a *hostActor) releaseHeldPage(ctx actor.Context, now time.Time) {
 }
 
 // parentCeiling is, when one of the host's parents is overdue (silent for
-// longer than its interval and the slack, and not DOWN yet), the latest moment its
-// fixed rule turns it DOWN if it stays silent, and some slack; zero if no
-// parent is overdue. A host's own detector may be quicker than its
+// longer than its interval and the slack, and not DOWN yet), the latest
+// moment its fixed rule turns it DOWN if it stays silent, and some slack;
+// zero if no parent is overdue. A host's own detector may be quicker than its
 // parent's (adaptive under a parent on the fixed rule, or a parent with a
 // higher down_after), so a parent that died with it can cross its
 // deadline more than one interval after the host: the hold lasts until

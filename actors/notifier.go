@@ -23,7 +23,9 @@ type alertNotice struct {
 	// A delivery may be on its way: a change just after a window ended
 	// goes out at once, and the window's end asks for it again before
 	// the delivery is acknowledged. The notifier sends a late problem
-	// only if its level is not the one it last sent for the alert.
+	// only if its level is not the one it last sent for the alert (or
+	// that one was lost), and a late recovery only if it sent none in
+	// the last recentRecoveryFor.
 	late bool
 }
 
