@@ -289,16 +289,16 @@ func (a *hostActor) Receive(ctx actor.Context) {
 			a.pushSummary(ctx)
 			return
 		}
-		if !a.st.dyn && a.frozen {
-			// Declared at start: expected from the resume step (resume),
-			// its liveness paused until then.
-		} else if !a.st.dyn {
+		if !a.st.dyn {
 			// Declared by a reload (the registry set when) or on its
-			// first datagram: overdue if it never reports.
-			if a.st.expectSince.IsZero() {
-				a.st.expectSince = a.env.clock.Now()
+			// first datagram: overdue if it never reports. One declared
+			// at start is frozen: expected from the resume step (resume).
+			if !a.frozen {
+				if a.st.expectSince.IsZero() {
+					a.st.expectSince = a.env.clock.Now()
+				}
+				a.arm(ctx.Self())
 			}
-			a.arm(ctx.Self())
 		} else if a.env.replicator != nil {
 			// In a cluster a dynamic host is born of its first datagram,
 			// which publishes it: its UNKNOWN summary before that datagram

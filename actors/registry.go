@@ -225,7 +225,12 @@ func (a *registryActor) route(ctx actor.Context, m ingest.Message) {
 }
 
 func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.PID {
-	pid := a.env.spawner.spawn(ctx, newHostActor(a.env, name, dyn))
+	return a.spawnActor(ctx, newHostActor(a.env, name, dyn))
+}
+
+// spawnActor spawns h and counts it.
+func (a *registryActor) spawnActor(ctx actor.Context, h *hostActor) *actor.PID {
+	pid := a.env.spawner.spawn(ctx, h)
 	a.env.stats.HostsRegistered.Add(1)
 	return pid
 }
@@ -235,9 +240,7 @@ func (a *registryActor) spawn(ctx actor.Context, name string, dyn bool) *actor.P
 func (a *registryActor) spawnDeclared(ctx actor.Context, name string, frozen bool, since time.Time) *actor.PID {
 	h := newHostActor(a.env, name, false)
 	h.st.expectSince, h.frozen = since, frozen
-	pid := a.env.spawner.spawn(ctx, h)
-	a.env.stats.HostsRegistered.Add(1)
-	return pid
+	return a.spawnActor(ctx, h)
 }
 
 func (a *registryActor) publish(name string, pid *actor.PID) {

@@ -21,7 +21,11 @@ func (l *endLog) add(list []Silence) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range list {
-		l.ids = append(l.ids, s.ID)
+		id := s.ID
+		if s.Narrowed {
+			id += " narrowed"
+		}
+		l.ids = append(l.ids, id)
 	}
 }
 
@@ -155,8 +159,8 @@ func TestEveryWayASilenceEndsIsReported(t *testing.T) {
 	if err := s.SetConfig(narrow); err != nil {
 		t.Fatal(err)
 	}
-	if got := ends.take(); !slices.Equal(got, []string{ConfigID("nightly")}) {
-		t.Errorf("reload narrowing the window: ended %v", got)
+	if got := ends.take(); !slices.Equal(got, []string{ConfigID("nightly") + " narrowed"}) {
+		t.Errorf("reload narrowing the window: ended %v, want it reported narrowed", got)
 	}
 	if s.Match("d2", "x") != nil || s.Match("d1", "x") == nil {
 		t.Error("the narrowed window mutes the wrong hosts")
