@@ -124,6 +124,12 @@ func jsString(t *testing.T, ctx context.Context, expr string) string {
 // show what was sent, update live, sort and filter.
 func TestPagesInBrowser(t *testing.T) {
 	ctx, errs := browser(t)
+	// The maintenance window opens in Tokyo three days from now, so the
+	// page always shows it closed ("opens in"), whatever the day CI runs.
+	tokyo, berlinZone := mustZone(t, "Asia/Tokyo"), mustZone(t, "Europe/Berlin")
+	nowTokyo := time.Now().In(tokyo)
+	opens := time.Date(nowTokyo.Year(), nowTokyo.Month(), nowTokyo.Day()+3, 2, 0, 0, 0, tokyo)
+	schedule := opens.Format("Mon") + " 02:00-04:00"
 	d := startDaemon(t, `watchhosts = ["web01", "db01"]
 
 [[threshold]]
@@ -135,7 +141,7 @@ hosts = ["db*"]  # web01's real CPU must not make the count flaky
 [[maintenance]]
 name = "nas-backups"
 hosts = "nas*"
-schedule = "Sat 02:00-04:00"
+schedule = "`+schedule+`"
 timezone = "Asia/Tokyo"
 `)
 	startAgent(t, d, "web01", `
@@ -211,13 +217,10 @@ interval = "2s"
 	}
 	waitJS(t, ctx, "the maintenance window listed", `!!document.querySelector('#silences-list tr[data-window="yes"][data-host="nas*"] td.window')`)
 	win := jsString(t, ctx, `document.querySelector('#silences-list tr[data-window="yes"] td.window').innerText`)
-	// Saturday 02:00-04:00 in Tokyo (UTC+9, no DST) is Friday 18:00-20:00
-	// in Berlin in winter, 19:00-21:00 in summer.
-	berlin := "18:00–20:00"
-	if _, off := time.Now().In(mustZone(t, "Europe/Berlin")).Zone(); off == 2*3600 {
-		berlin = "19:00–21:00"
-	}
-	for _, want := range []string{"Sat 02:00-04:00", "Asia/Tokyo", "02:00–04:00", "your time", berlin, "opens in"} {
+	// 02:00-04:00 in Tokyo (UTC+9, no DST) is the evening before in
+	// Berlin: 18:00-20:00 in winter, 19:00-21:00 in summer.
+	berlin := opens.In(berlinZone).Format("15:04") + "–" + opens.Add(2*time.Hour).In(berlinZone).Format("15:04")
+	for _, want := range []string{schedule, "Asia/Tokyo", "02:00–04:00", "your time", berlin, "opens in"} {
 		if !strings.Contains(win, want) {
 			t.Errorf("window cell %q lacks %q", win, want)
 		}
