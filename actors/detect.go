@@ -3,6 +3,7 @@ package actors
 import (
 	"path"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hbd-project/hbd/internal/phi"
@@ -24,6 +25,11 @@ type Detection struct {
 	// MinStd and AcceptablePause are in heartbeat intervals, so one
 	// setting fits hosts with any interval.
 	MinStd, AcceptablePause float64
+
+	// overloaded, when set, is the daemon's load watch (load.go): while
+	// it is true the detector stands aside (the fixed rule applies) and
+	// learns nothing. Nil: never (tests that build a host by hand).
+	overloaded *atomic.Bool
 }
 
 // HostDetection is a Detection for the hosts whose name matches Match
@@ -72,8 +78,28 @@ func (l *Liveness) withDefaults(downAfter int) *Liveness {
 	return c
 }
 
+// watching is a copy of l whose detections stand aside while overloaded
+// is true (see loadWatch); nil for nil.
+func (l *Liveness) watching(overloaded *atomic.Bool) *Liveness {
+	if l == nil {
+		return nil
+	}
+	c := &Liveness{Default: l.Default, Hosts: slices.Clone(l.Hosts)}
+	c.Default.overloaded = overloaded
+	for i := range c.Hosts {
+		c.Hosts[i].overloaded = overloaded
+	}
+	return c
+}
+
 // adaptive reports whether the host's connections use the phi detector.
 func (h *hostState) adaptive() bool { return h.det != nil && h.det.Adaptive }
+
+// standingAside reports whether the adaptive detector is off for now
+// because the daemon is behind on ingest (loadWatch).
+func (h *hostState) standingAside() bool {
+	return h.det != nil && h.det.overloaded != nil && h.det.overloaded.Load()
+}
 
 // setDetection applies d (nil: the fixed rule with the hostEnv's
 // down_after, already in h.downAfter) to the host.
@@ -90,9 +116,10 @@ func (h *hostState) intervals(x float64) time.Duration {
 }
 
 // model is connection c's inter-arrival distribution, or false while the
-// fixed rule alone applies (fixed detection, too little history).
+// fixed rule alone applies (fixed detection, too little history, or the
+// daemon behind on ingest).
 func (h *hostState) model(c *conn) (phi.Model, bool) {
-	if !h.adaptive() || c.win == nil {
+	if !h.adaptive() || c.win == nil || h.standingAside() {
 		return phi.Model{}, false
 	}
 	return c.win.Model(phi.Params{Window: h.det.Window, MinSamples: h.det.MinSamples,
@@ -103,11 +130,12 @@ func (h *hostState) model(c *conn) (phi.Model, bool) {
 // for a newer heartbeat (advanced: not a copy via another daemon address,
 // not the first after the agent restarted) of a connection that was up,
 // and not after a silence longer than the fixed rule allows, which is an
-// outage (or the daemon's restart), not a sample of the host's timing.
+// outage (or the daemon's restart), not a sample of the host's timing;
+// nor while the daemon is behind on ingest, when the gap is its own delay.
 // The window is allocated with the first sample, so a fixed-rule host, or
 // one that sent a single heartbeat, does not pay for it.
 func (h *hostState) learn(c *conn, gap time.Duration, wasUp, advanced bool) {
-	if !h.adaptive() || !wasUp || !advanced || gap <= 0 || gap > time.Duration(h.downAfter)*h.interval {
+	if !h.adaptive() || !wasUp || !advanced || gap <= 0 || gap > time.Duration(h.downAfter)*h.interval || h.standingAside() {
 		return
 	}
 	if c.win == nil {

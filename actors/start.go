@@ -46,6 +46,7 @@ func New(cfg Config) *System {
 	s := &System{Registry: &Registry{}, Fleet: &Fleet{}, Stats: NewStats(), State: &StateStats{}, Replica: &ReplicaStats{},
 		Refusals: limits.NewRefusals(limits.Options{Logger: log}),
 		cfg:      cfg, actors: as, pool: newPoolDispatcher(0, 300), clock: cfg.Clock, log: log}
+	s.load = newLoadWatch(s.Stats, cfg.Clock, log)
 	// Named before it exists: the HostActors are spawned (restored)
 	// before the notifier, which must stop before them, and the
 	// dispatcher's workers report to it. Nothing is sent to it before
@@ -100,6 +101,7 @@ const notifierName = "notifier"
 func (s *System) Steps() []Step {
 	steps := []Step{
 		{"udp", s.bindUDP},
+		{"load watch", s.startLoadWatch},
 		{"silences", s.startSilences},
 		{"websocket hub", s.startBroadcaster},
 		{"journal", s.startJournal},
@@ -192,6 +194,12 @@ func (s *System) bindUDP() (func(), error) {
 	return in.Close, nil
 }
 
+// startLoadWatch starts watching whether ingest is behind (load.go).
+func (s *System) startLoadWatch() (func(), error) {
+	s.load.start()
+	return s.load.stop, nil
+}
+
 func (s *System) startSilences() (func(), error) {
 	sil, err := silence.Open(s.cfg.SilencesFile, s.clock, s.log)
 	if err != nil {
@@ -219,20 +227,10 @@ func (s *System) startBroadcaster() (func(), error) {
 		opt.Logger = s.log
 	}
 	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
-	stats := s.Stats
-	// Ingest is behind when its actors have more than ingestBehind
-	// datagrams waiting, or when most of the readers' reads since the hub
-	// last asked, and at least fullReadsBehind of them, found a whole
-	// batch waiting in the socket (the readers themselves short of CPU; a
-	// full read now and then is a burst). Only the hub calls it, so the
-	// last counts need no lock.
-	var lastReads, lastFull uint64
-	opt.Behind = func() bool {
-		reads, full := stats.Reads.Load(), stats.FullBatches.Load()
-		dr, df := reads-lastReads, full-lastFull
-		lastReads, lastFull = reads, full
-		return df >= fullReadsBehind && 2*df > dr || stats.Backlog.Load() > ingestBehind
-	}
+	// The hub asks at each of its windows, finer than the load watch's
+	// tick; only the hub calls it, so the rule needs no lock.
+	stats, rule := s.Stats, &behindRule{}
+	opt.Behind = func() bool { return rule.behind(stats) }
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b
 	s.publish = func(_ actor.Context, typ, host, key string, frame []byte) {
@@ -305,7 +303,7 @@ func (s *System) startHosts() (func(), error) {
 		clock:     cfg.Clock,
 		history:   cfg.History,
 		downAfter: cfg.DownAfter,
-		liveness:  cfg.Liveness,
+		liveness:  cfg.Liveness.watching(&s.load.overloaded),
 		interval:  cfg.DefaultInterval,
 		fleet:     s.fleetPID,
 		journal:   s.journal,

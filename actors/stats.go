@@ -55,6 +55,12 @@ type Stats struct {
 	NotifyFailed  atomic.Uint64 // notifications given up on after retries
 	NotifyDropped atomic.Uint64 // notifications not queued: a channel's queue was full
 
+	// IngestBehind is whether the daemon is behind on ingest, as the
+	// load watch last saw it (load.go): the adaptive detector stands
+	// aside meanwhile. IngestBehindNanos is the time it has been so.
+	IngestBehind      atomic.Bool
+	IngestBehindNanos atomic.Int64
+
 	// DependencyLoops counts the dependencies left out of the dependency
 	// graph because they closed a loop (agents' declarations, alone or
 	// with the [[dependencies]] rules), each counted and logged once.

@@ -204,6 +204,7 @@ type System struct {
 	declaredNew []*actor.PID
 	began       time.Time     // when reading the saved state began
 	ckpt        *checkpointer // nil without durable state
+	load        *loadWatch    // whether ingest is behind (load.go)
 
 	// publish hands a WebSocket frame to the hub and listening says
 	// whether anybody is connected; nil without WebSocket.

@@ -1,0 +1,117 @@
+package actors
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// How often the load watch looks, and how long ingest must keep up before
+// the watch says so: long enough for the datagrams that waited in the
+// socket while it was behind to be read and applied.
+const (
+	loadTick   = 250 * time.Millisecond
+	loadSettle = 2 * time.Second
+)
+
+// behindRule tells whether ingest is behind, from the counters since the
+// previous call: its actors have more than ingestBehind datagrams waiting,
+// or most of the readers' reads, and at least fullReadsBehind of them,
+// found a whole batch waiting in the socket (the readers short of CPU; a
+// full read now and then is a burst). One caller owns a rule.
+type behindRule struct{ lastReads, lastFull uint64 }
+
+func (r *behindRule) behind(s *Stats) bool {
+	reads, full := s.Reads.Load(), s.FullBatches.Load()
+	dr, df := reads-r.lastReads, full-r.lastFull
+	r.lastReads, r.lastFull = reads, full
+	return df >= fullReadsBehind && 2*df > dr || s.Backlog.Load() > ingestBehind
+}
+
+// loadWatch says whether the daemon itself is behind on ingest, for the
+// adaptive detector: while datagrams wait in the socket or in the actors'
+// mailboxes, the time between a host's heartbeats as the daemon applies
+// them is the daemon's queueing delay as much as the host's timing, and a
+// detector that reads it as silence marks half a fleet SUSPECT exactly
+// when the daemon is busiest (measured: 48,694 of 100,000 hosts in a
+// fleet-100k-full load phase). While overloaded, and for loadSettle after
+// it caught up, every host is on the fixed rule, which allows down_after
+// whole intervals, and learns nothing. The spell is counted
+// (Stats.IngestBehindNanos, the gauge Stats.IngestBehind) and logged when
+// it starts (at most once a minute) and when it ends.
+type loadWatch struct {
+	stats *Stats
+	clock Clock
+	log   *slog.Logger
+
+	// overloaded is what the detectors read (Detection.overloaded).
+	overloaded atomic.Bool
+
+	mu      sync.Mutex
+	rule    behindRule
+	calm    time.Time // when ingest was last seen behind
+	since   time.Time // when the current spell began
+	logged  time.Time // when a spell's start was last logged
+	timer   Timer
+	stopped bool
+}
+
+func newLoadWatch(stats *Stats, clock Clock, log *slog.Logger) *loadWatch {
+	return &loadWatch{stats: stats, clock: clock, log: log}
+}
+
+// start looks every loadTick until stop.
+func (w *loadWatch) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.arm()
+}
+
+func (w *loadWatch) arm() {
+	if !w.stopped {
+		w.timer = w.clock.AfterFunc(loadTick, w.tick)
+	}
+}
+
+func (w *loadWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *loadWatch) tick() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.look(w.clock.Now())
+	w.arm()
+}
+
+// look updates the state from the counters at now.
+func (w *loadWatch) look(now time.Time) {
+	behind := w.rule.behind(w.stats)
+	if behind {
+		w.calm = now
+	}
+	switch was := w.overloaded.Load(); {
+	case behind && !was:
+		w.since = now
+		w.overloaded.Store(true)
+		w.stats.IngestBehind.Store(true)
+		if w.logged.IsZero() || now.Sub(w.logged) >= time.Minute {
+			w.logged = now
+			w.log.Warn("ingest is behind: until it catches up, the adaptive detector steps back to the fixed rule (down_after intervals) and learns nothing, since the gaps it sees are the daemon's own delays (hbd_ingest_behind, hbd_ingest_behind_seconds_total)",
+				"backlog", w.stats.Backlog.Load())
+		}
+	case was:
+		w.stats.IngestBehindNanos.Add(int64(loadTick))
+		if !behind && now.Sub(w.calm) >= loadSettle {
+			w.overloaded.Store(false)
+			w.stats.IngestBehind.Store(false)
+			w.log.Info("ingest caught up: the adaptive detector applies again", "behind_for", now.Sub(w.since).Round(time.Millisecond))
+		}
+	}
+}
