@@ -18,11 +18,11 @@ import (
 // HostActors, so listing the fleet costs the same with 100,000 hosts busy.
 type FleetSnapshot struct {
 	Hosts []*HostSummary // sorted by Name; never modified after publication
-	// Alerting are the hosts with at least one non-OK alert, sorted by
-	// name, so /api/0/alerts does not walk the whole fleet per request.
-	Alerting []*HostSummary
-	ByState  [numStates]int
-	Built    time.Time
+	// Alerts are the fleet's non-OK alerts in /api/0/alerts' order, so
+	// a request neither walks the fleet nor sorts; nil: none yet.
+	Alerts  *AlertIndex
+	ByState [numStates]int
+	Built   time.Time
 	// Partial names the cluster members whose hosts this view may miss
 	// or show out of date (their fleet frames stopped, or they left);
 	// sorted; nil in single-node mode and when the view is whole.
@@ -185,14 +185,24 @@ func (a *fleetActor) publish() {
 	old := a.fleet.Snapshot()
 	next := &FleetSnapshot{ByState: old.ByState, Built: a.clock.Now(), Partial: a.partial}
 	hosts := slices.Clone(old.Hosts)
+	// The alerts of the hosts whose alerts changed, before and after:
+	// the alert index is updated with them (fleet_alerts.go).
+	var oldAlerts, newAlerts []*AlertEntry
 	alertsChanged := false
+	markAlerts := func(before, after []*AlertEntry) {
+		if !sameAlerts(before, after) {
+			alertsChanged = true
+			oldAlerts = append(oldAlerts, before...)
+			newAlerts = append(newAlerts, after...)
+		}
+	}
 	if len(a.removed) > 0 {
 		hosts = slices.DeleteFunc(hosts, func(h *HostSummary) bool {
 			if _, gone := a.removed[h.Name]; !gone {
 				return false
 			}
 			next.ByState[h.State]--
-			alertsChanged = alertsChanged || len(h.Alerts) > 0
+			markAlerts(h.Alerts, nil)
 			delete(a.idx, h.Name)
 			a.forgetParents(h.Name)
 			return true
@@ -204,14 +214,14 @@ func (a *fleetActor) publish() {
 	}
 	var added []*HostSummary
 	for name, s := range a.pending {
-		alertsChanged = alertsChanged || len(s.Alerts) > 0
 		i, ok := a.idx[name]
 		if !ok {
+			markAlerts(nil, s.Alerts)
 			added = append(added, s)
 			next.ByState[s.State]++
 			continue
 		}
-		alertsChanged = alertsChanged || len(hosts[i].Alerts) > 0
+		markAlerts(hosts[i].Alerts, s.Alerts)
 		next.ByState[hosts[i].State]--
 		next.ByState[s.State]++
 		hosts[i] = s
@@ -226,14 +236,9 @@ func (a *fleetActor) publish() {
 	}
 	next.Hosts = hosts
 	next.Deps = a.depGraph(old.Deps)
-	next.Alerting = old.Alerting
+	next.Alerts = old.Alerts
 	if alertsChanged {
-		next.Alerting = nil
-		for _, h := range hosts {
-			if len(h.Alerts) > 0 {
-				next.Alerting = append(next.Alerting, h)
-			}
-		}
+		next.Alerts = updateAlerts(old.Alerts, oldAlerts, newAlerts)
 	}
 	a.fleet.snap.Store(next)
 }

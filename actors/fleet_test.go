@@ -1,9 +1,24 @@
 package actors
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/hbd-project/hbd/internal/alert"
 )
+
+// alertHosts are the names of the hosts in s's alert index, sorted.
+func alertHosts(s *FleetSnapshot) []string {
+	var out []string
+	if s.Alerts != nil {
+		for _, e := range s.Alerts.Sorted {
+			out = append(out, e.Host)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // The snapshot keeps hosts sorted, counts states, and lists exactly the
 // hosts with active alerts, following every change.
@@ -11,16 +26,9 @@ func TestFleetPublish(t *testing.T) {
 	f := &Fleet{}
 	a := newFleetActor(f, RealClock{}, time.Hour, nil, NewStats())
 	put := func(s *HostSummary) { a.pending[s.Name] = s }
-	alerting := func() []string {
-		var out []string
-		for _, h := range f.Snapshot().Alerting {
-			out = append(out, h.Name)
-		}
-		return out
-	}
-	active := []*AlertEntry{{Host: "x", Path: "heartbeat"}}
+	alerting := func() []string { return alertHosts(f.Snapshot()) }
 	put(&HostSummary{Name: "web02", State: StateUp})
-	put(&HostSummary{Name: "db01", State: StateDown, Alerts: active})
+	put(&HostSummary{Name: "db01", State: StateDown, Alerts: []*AlertEntry{{Host: "db01", Path: "heartbeat", Level: alert.LevelCritical}}})
 	put(&HostSummary{Name: "web01", State: StateUp})
 	a.publish()
 	s := f.Snapshot()
@@ -38,7 +46,7 @@ func TestFleetPublish(t *testing.T) {
 	}
 
 	// web01 starts alerting, db01 recovers.
-	put(&HostSummary{Name: "web01", State: StateDegraded, Alerts: active})
+	put(&HostSummary{Name: "web01", State: StateDegraded, Alerts: []*AlertEntry{{Host: "web01", Path: "heartbeat", Level: alert.LevelWarning}}})
 	put(&HostSummary{Name: "db01", State: StateUp})
 	a.publish()
 	if got := alerting(); len(got) != 1 || got[0] != "web01" {

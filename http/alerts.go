@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -60,41 +58,42 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 	}
 
 	snap := s.sys.Fleet.Snapshot()
-	var list []*actors.AlertEntry
-	var critical, warning, unknown int
-	for _, h := range snap.Alerting {
-		if hostGlob != "" {
-			if ok, _ := path.Match(hostGlob, h.Name); !ok {
-				continue
+	ix := snap.Alerts
+	if ix == nil {
+		ix = &actors.AlertIndex{}
+	}
+	// The index is in the order of the answer: unfiltered, a page is a
+	// slice of it; filtered, the matches are taken in its order.
+	list := ix.Sorted
+	sum := contract.FleetSummary{Critical: ix.Critical, Warning: ix.Warning, Unknown: ix.Unknown}
+	if hostGlob != "" || byLevel {
+		var matched actors.AlertIndex
+		list = nil
+		lastHost, hostOK := "", false
+		for _, a := range ix.Sorted {
+			if hostGlob != "" {
+				if a.Host != lastHost {
+					lastHost = a.Host
+					hostOK, _ = path.Match(hostGlob, a.Host)
+				}
+				if !hostOK {
+					continue
+				}
 			}
-		}
-		for _, a := range h.Alerts {
 			switch a.Level {
 			case alert.LevelCritical:
-				critical++
+				matched.Critical++
 			case alert.LevelWarning:
-				warning++
+				matched.Warning++
 			case alert.LevelUnknown:
-				unknown++
+				matched.Unknown++
 			}
 			if !byLevel || a.Level == level {
 				list = append(list, a)
 			}
 		}
+		sum = contract.FleetSummary{Critical: matched.Critical, Warning: matched.Warning, Unknown: matched.Unknown}
 	}
-	// Most severe first, then the longest-standing, then by name.
-	slices.SortStableFunc(list, func(x, y *actors.AlertEntry) int {
-		if d := y.Level.Severity() - x.Level.Severity(); d != 0 {
-			return d
-		}
-		if c := x.Since.Compare(y.Since); c != 0 {
-			return c
-		}
-		if c := strings.Compare(x.Host, y.Host); c != 0 {
-			return c
-		}
-		return strings.Compare(x.Path, y.Path)
-	})
 	ctx.Response.Header.Set("X-Total-Count", strconv.Itoa(len(list)))
 	if offset > len(list) {
 		offset = len(list)
@@ -105,7 +104,6 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 	for i, a := range list {
 		page[i] = contract.FleetAlert{Open: a.JSONOpen, Silenced: s.sys.Silences.Match(a.Host, a.Path) != nil}
 	}
-	sum := contract.FleetSummary{Critical: critical, Warning: warning, Unknown: unknown}
 	setPartial(ctx, snap)
 	writeJSON(ctx, fasthttp.StatusOK, appendPartial(contract.AppendFleetAlerts(nil, page, sum, len(snap.Hosts)), snap))
 }
