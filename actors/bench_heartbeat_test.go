@@ -19,6 +19,7 @@ type discardConn struct{}
 func (discardConn) Enqueue([]byte, int) bool                      { return true }
 func (discardConn) EnqueueReply([]byte, int) bool                 { return true }
 func (discardConn) EnqueueSnapshot(*broadcast.Snapshot, int) bool { return true }
+func (discardConn) EnqueueBatch(*broadcast.Batch, int) bool       { return true }
 func (discardConn) CutOff()                                       {}
 
 // BenchmarkHeartbeatUnchanged is the whole daemon-side cost of one

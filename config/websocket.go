@@ -26,7 +26,9 @@ type WebSocket struct {
 	// 8 MiB, between 64 KiB and 1 GiB.
 	QueueBytes int `toml:"queue_bytes"`
 	// FanoutRate is the stream's CPU budget: frames a second queued for
-	// all clients together (one frame to 20 clients counts 20). Host and
+	// all clients together (one frame to 20 filtered clients counts 20;
+	// the clients that take everything share one batch, where it counts
+	// 1). Host and
 	// plugin changes past it wait, the newest of each host and plugin in
 	// place of the older, so clients get every host's latest state later
 	// rather than the stream taking the cores ingest needs. Default

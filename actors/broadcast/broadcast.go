@@ -53,7 +53,8 @@ type Options struct {
 	InboxBytes int
 	// FanoutRate is the stream's CPU budget: how many frames a second the
 	// hub may queue for all its clients together (a frame queued for 20
-	// clients counts 20). Host and plugin frames past it wait, one per
+	// filtered clients counts 20; in the batch that the clients taking
+	// everything share, 1: see hub.deliverTo). Host and plugin frames past it wait, one per
 	// host and plugin, the newest replacing the older in its place (see
 	// hub.flush); alert and message frames wait too, never replaced, in
 	// order, ahead of the others. 0 = no budget: every frame goes at the
@@ -128,6 +129,7 @@ type Broadcaster struct {
 
 	clients   atomic.Int64
 	snapshots atomic.Uint64 // snapshots queued, one per (re)subscription
+	batches   atomic.Uint64 // shared batches queued (one per flush with a client that takes everything)
 	stopped   atomic.Bool   // read by Publish and the coalescing timer
 	stopOnce  sync.Once
 	actorDone chan struct{} // closed when the actor has stopped
@@ -210,6 +212,10 @@ func (b *Broadcaster) Pending() int { return int(b.pendingFrames.Load()) }
 // Snapshots returns how many snapshots the hub has queued: one per
 // registration and subscription.
 func (b *Broadcaster) Snapshots() uint64 { return b.snapshots.Load() }
+
+// Batches returns how many flushes handed their frames as one shared
+// Batch to the clients that take everything.
+func (b *Broadcaster) Batches() uint64 { return b.batches.Load() }
 
 // Clients returns the number of connections registered and not yet
 // unregistered.

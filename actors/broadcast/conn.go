@@ -1,6 +1,10 @@
 package broadcast
 
-import "github.com/hbd-project/hbd/internal/contract"
+import (
+	"sync"
+
+	"github.com/hbd-project/hbd/internal/contract"
+)
 
 // Conn is one client's connection as the hub sees it: a bounded queue that
 // the hub appends to and that someone else (http/ws) writes out. The hub
@@ -26,6 +30,11 @@ type Conn interface {
 	// connection holds at most one, however often it subscribes. s counts
 	// s.Size bytes against the bound.
 	EnqueueSnapshot(s *Snapshot, allowance int) bool
+	// EnqueueBatch queues every frame of b, in order: the frames of one
+	// flush for every connection that takes all of them, shared by those
+	// connections and framed once (Batch.Framed). b counts b.Size()
+	// bytes against the bound.
+	EnqueueBatch(b *Batch, allowance int) bool
 	// CutOff is called when an Enqueue method returned false: the
 	// connection fell too far behind. It must count the cut-off, drop the
 	// queue and have the connection closed, all without blocking.
@@ -57,4 +66,47 @@ func (s *Snapshot) Frame() []byte {
 		return s.Hosts.Frame()
 	}
 	return s.Hosts.filtered(s.Filter)
+}
+
+// Batch is the frames one flush hands every client whose filter takes
+// everything, in order: one queue entry per client instead of one per
+// frame and client, and the frames encoded for the wire once, by the
+// first writer that sends them (Framed), for all of them. Immutable once
+// the hub has queued it.
+type Batch struct {
+	frames [][]byte
+	bytes  int
+
+	once   sync.Once
+	framed []byte
+}
+
+// Len is the number of frames in b.
+func (b *Batch) Len() int { return len(b.frames) }
+
+// Size is the bytes of b's frames, without any transport's framing.
+func (b *Batch) Size() int { return b.bytes }
+
+// Frames are b's frames; not to be modified.
+func (b *Batch) Frames() [][]byte { return b.frames }
+
+// Framed is b's frames encoded by frame (which appends one frame's
+// transport encoding to dst), built by the first caller and shared with
+// every other; every caller must pass the same encoding. Safe to call
+// from any goroutine; the result must not be modified.
+func (b *Batch) Framed(frame func(dst, payload []byte) []byte) []byte {
+	b.once.Do(func() {
+		n := b.bytes + 10*len(b.frames)
+		out := make([]byte, 0, n)
+		for _, f := range b.frames {
+			out = frame(out, f)
+		}
+		b.framed = out
+	})
+	return b.framed
+}
+
+func (b *Batch) add(frame []byte) {
+	b.frames = append(b.frames, frame)
+	b.bytes += len(frame)
 }

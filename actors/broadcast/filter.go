@@ -55,6 +55,9 @@ func (f *Filter) Wants(typ, host string) bool {
 	return f.wantsHost(host)
 }
 
+// All reports whether the filter takes every event (no globs, no types).
+func (f *Filter) All() bool { return len(f.hosts) == 0 && f.types == 0 }
+
 // wantsHost reports whether host matches one of the globs. An event without
 // a host (a daemon-wide message) reaches only clients without host globs.
 func (f *Filter) wantsHost(host string) bool {

@@ -198,10 +198,12 @@ func (h *hub) arm() {
 // host's latest state, later, instead of taking the cores that ingest
 // needs. Without a FanoutRate everything waiting goes at once.
 func (h *hub) flush() {
+	batch := h.batchFor()
 	if h.b.opt.FanoutRate <= 0 {
 		for e := h.pending.pop(); e != nil; e = h.pending.pop() {
-			h.deliver(e)
+			h.deliverTo(e, batch)
 		}
+		h.sendBatch(batch)
 		h.b.pendingFrames.Store(0)
 		return
 	}
@@ -217,8 +219,9 @@ func (h *hub) flush() {
 		if e == nil {
 			break
 		}
-		h.tokens -= h.deliver(e)
+		h.tokens -= h.deliverTo(e, batch)
 	}
+	h.sendBatch(batch)
 	n := h.pending.len() + h.events.len()
 	h.b.pendingFrames.Store(int64(n))
 	if n > 0 && !h.armed {
@@ -241,9 +244,24 @@ func (h *hub) grant() int {
 
 // deliver queues e for every client whose filter wants it and returns
 // how many that was.
-func (h *hub) deliver(e *Event) int {
+func (h *hub) deliver(e *Event) int { return h.deliverTo(e, nil) }
+
+// deliverTo is deliver where the clients that take everything get e in
+// batch (sent to them by sendBatch at the end of the flush) rather than
+// one by one; nil batch: one by one. It returns what e cost the budget:
+// one queue entry per filtered client that wants it, and one for the
+// whole batch's share (an encoding shared by every client that takes
+// everything, whatever their number).
+func (h *hub) deliverTo(e *Event, batch *Batch) int {
 	n := 0
+	if batch != nil {
+		batch.add(e.Frame)
+		n++
+	}
 	for c, f := range h.clients {
+		if batch != nil && f.All() {
+			continue
+		}
 		if !f.Wants(e.Type, e.Host) {
 			continue
 		}
@@ -253,6 +271,31 @@ func (h *hub) deliver(e *Event) int {
 		}
 	}
 	return n
+}
+
+// batchFor is a batch for the flush about to run when a client takes
+// every frame; nil otherwise.
+func (h *hub) batchFor() *Batch {
+	for _, f := range h.clients {
+		if f.All() {
+			return &Batch{}
+		}
+	}
+	return nil
+}
+
+// sendBatch queues batch, if it holds anything, for every client that
+// takes everything.
+func (h *hub) sendBatch(batch *Batch) {
+	if batch == nil || batch.Len() == 0 {
+		return
+	}
+	for c, f := range h.clients {
+		if f.All() && !c.EnqueueBatch(batch, h.allowance()) {
+			h.cutOff(c)
+		}
+	}
+	h.b.batches.Add(1)
 }
 
 // allowance is what a client's queue may hold beyond QueueBytes: one

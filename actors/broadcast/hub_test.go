@@ -97,6 +97,21 @@ func (c *recordingConn) EnqueueSnapshot(s *Snapshot, _ int) bool {
 	return c.add("snapshot:" + string(s.Frame()))
 }
 
+// EnqueueBatch records each of the batch's frames as an entry; a batch
+// that does not fit whole is refused whole.
+func (c *recordingConn) EnqueueBatch(b *Batch, _ int) bool {
+	c.mu.Lock()
+	fits := len(c.entries)+b.Len() <= c.limit
+	c.mu.Unlock()
+	if !fits {
+		return false
+	}
+	for _, f := range b.Frames() {
+		c.add(string(f))
+	}
+	return true
+}
+
 func (c *recordingConn) CutOff() {
 	c.mu.Lock()
 	c.cuts++

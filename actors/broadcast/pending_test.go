@@ -77,12 +77,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // grant of 3,600 client frames per window at full share.
 func budgetHub(t *testing.T, clients int, behind func() bool) (*Broadcaster, []*recordingConn) {
 	t.Helper()
+	return budgetHubFiltered(t, clients, nil, behind)
+}
+
+// budgetHubFiltered is budgetHub with every client subscribed with f.
+func budgetHubFiltered(t *testing.T, clients int, f *Filter, behind func() bool) (*Broadcaster, []*recordingConn) {
+	t.Helper()
 	_, b := startHub(t, Options{Coalesce: time.Hour, FanoutRate: 1, Behind: behind})
 	conns := make([]*recordingConn, clients)
 	for i := range conns {
 		conns[i] = newRecordingConn(1 << 20)
 		conns[i].events = make(chan string, 1<<16)
-		b.Register(conns[i], nil)
+		b.Register(conns[i], f)
 		recv(t, conns[i].events, "the snapshot")
 	}
 	return b, conns
@@ -104,15 +110,23 @@ func expect(t *testing.T, conns []*recordingConn, want ...string) {
 // client frames: alert and message frames first, in order, then host and
 // plugin frames, oldest key first; the rest waits, a newer frame of a
 // waiting host taking its place, and goes out with the next flushes. A
-// frame for two clients costs two. An alert published after a flush comes
-// first in the next one, so it also shows that the flush before sent no
-// more than its grant.
+// frame for two filtered clients costs two; for any number of clients
+// that take everything, one (they share the flush's batch). An alert
+// published after a flush comes first in the next one, so it also shows
+// that the flush before sent no more than its grant.
 func TestFanoutBudgetPacesFrames(t *testing.T) {
 	const grant, hosts = 3600, 5000
-	for _, clients := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d clients", clients), func(t *testing.T) {
-			b, conns := budgetHub(t, clients, nil)
-			perFlush := grant / clients
+	filtered, err := NewFilter(nil, []string{"host", "alert"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		clients, perFlush int
+		f                 *Filter
+	}{{1, grant, nil}, {2, grant, nil}, {3, grant, nil}, {2, grant / 2, filtered}} {
+		t.Run(fmt.Sprintf("%d clients, filtered %v", tc.clients, tc.f != nil), func(t *testing.T) {
+			b, conns := budgetHubFiltered(t, tc.clients, tc.f, nil)
+			perFlush := tc.perFlush
 			name := func(i int) string { return fmt.Sprintf("h%04d", i) }
 			for i := range hosts {
 				b.Publish(&Event{Type: "host", Host: name(i), Frame: []byte(name(i))})
@@ -200,4 +214,41 @@ func TestFanoutShareYieldsToIngest(t *testing.T) {
 	b.Publish(&Event{Type: "alert", Host: "x", Frame: []byte("end")})
 	b.Flush()
 	expect(t, conns, "end", fmt.Sprintf("h%04d", next))
+}
+
+// One flush hands the clients that take everything one shared batch, in
+// the order the frames went out, framed once for all of them; a filtered
+// client gets its frames one by one, as before.
+func TestFlushSharesOneBatch(t *testing.T) {
+	_, b := startHub(t, Options{Coalesce: time.Hour, FanoutRate: 1})
+	a1, a2, db := newRecordingConn(100), newRecordingConn(100), newRecordingConn(100)
+	for _, c := range []*recordingConn{a1, a2} {
+		b.Register(c, nil)
+		recv(t, c.events, "the snapshot")
+	}
+	dbOnly, err := NewFilter([]string{"db*"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Register(db, dbOnly)
+	recv(t, db.events, "the snapshot")
+
+	b.Publish(&Event{Type: "alert", Host: "web01", Frame: []byte("alert web01")})
+	b.Publish(&Event{Type: "host", Host: "web01", Frame: []byte("web01")})
+	b.Publish(&Event{Type: "host", Host: "db01", Frame: []byte("db01")})
+	b.Flush()
+	expect(t, []*recordingConn{a1, a2}, "alert web01", "web01", "db01")
+	expect(t, []*recordingConn{db}, "db01")
+	eventually(t, "one batch", func() bool { return b.Batches() == 1 })
+
+	// Framed builds once, whoever asks first, and hands everyone the same.
+	batch := &Batch{}
+	batch.add([]byte("a"))
+	batch.add([]byte("bc"))
+	calls := 0
+	frame := func(dst, p []byte) []byte { calls++; return append(append(dst, '|'), p...) }
+	x, y := batch.Framed(frame), batch.Framed(frame)
+	if string(x) != "|a|bc" || &x[0] != &y[0] || calls != 2 || batch.Len() != 2 || batch.Size() != 3 {
+		t.Fatalf("framed %q (shared %v), %d frame calls, len %d, size %d; want |a|bc built once", x, &x[0] == &y[0], calls, batch.Len(), batch.Size())
+	}
 }

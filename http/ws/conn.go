@@ -31,12 +31,14 @@ const (
 	itemError                    // an error frame answering this client
 	itemSnapshot                 // a snapshot, built when its turn comes
 	itemHole                     // a snapshot that a newer one replaced
+	itemBatch                    // a flush's frames, shared with every client that takes everything
 )
 
 // queued is one entry waiting for the writer.
 type queued struct {
 	frame []byte              // itemFrame, itemError
 	snap  *broadcast.Snapshot // itemSnapshot; built by the writer when its turn comes
+	batch *broadcast.Batch    // itemBatch; framed once, by the first writer to send it
 	size  int                 // bytes it counts against the bound
 	kind  itemKind
 }
@@ -144,6 +146,24 @@ func (c *client) enqueue(frame []byte, kind itemKind, allowance int) bool {
 	return true
 }
 
+// EnqueueBatch queues a flush's frames, shared with other clients; see
+// broadcast.Conn. It counts as one entry and b.Size() bytes.
+func (c *client) EnqueueBatch(b *broadcast.Batch, allowance int) bool {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return true
+	}
+	if !c.fits(b.Size(), allowance) {
+		c.mu.Unlock()
+		return false
+	}
+	c.push(queued{batch: b, size: b.Size(), kind: itemBatch})
+	c.mu.Unlock()
+	c.signal()
+	return true
+}
+
 // EnqueueSnapshot queues a snapshot of r.Size bytes (its size if nothing
 // is filtered out). A snapshot still waiting is replaced, not joined: a client
 // that subscribes a thousand times a second still has one snapshot
@@ -241,7 +261,7 @@ func (c *client) pop(room int) (queued, bool) {
 		return queued{}, false
 	}
 	q := c.queue[c.head]
-	if room >= 0 && (q.kind == itemSnapshot || len(q.frame)+10 > room) {
+	if room >= 0 && (q.kind == itemSnapshot || q.kind == itemBatch || len(q.frame)+10 > room) {
 		return queued{}, false
 	}
 	c.queue[c.head] = queued{}
@@ -367,11 +387,16 @@ func (c *client) writeLoop(opt *Options, sent *atomic.Uint64, closeGrace time.Du
 			if !ok {
 				break
 			}
-			frame := q.frame
-			if q.kind == itemSnapshot {
-				frame = q.snap.Frame()
+			var n int
+			var err error
+			switch q.kind {
+			case itemBatch:
+				n, err = c.writeFramed(q.batch, opt.WriteTimeout)
+			case itemSnapshot:
+				n, err = c.writeBatch(q.snap.Frame(), opt.WriteTimeout)
+			default:
+				n, err = c.writeBatch(q.frame, opt.WriteTimeout)
 			}
-			n, err := c.writeBatch(frame, opt.WriteTimeout)
 			sent.Add(uint64(n))
 			if err != nil {
 				c.fail("write", err)
@@ -428,6 +453,19 @@ func (c *client) writeBatch(first []byte, timeout time.Duration) (int, error) {
 		c.batch = b[:0]
 	}
 	return n, err
+}
+
+// writeFramed writes a shared batch, framed once for every client that
+// sends it, in one write, and returns how many frames it held.
+func (c *client) writeFramed(b *broadcast.Batch, timeout time.Duration) (int, error) {
+	_ = c.raw.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := c.raw.Write(b.Framed(appendFrame))
+	return b.Len(), err
+}
+
+// appendFrame appends payload as an unmasked, final text frame.
+func appendFrame(dst, payload []byte) []byte {
+	return append(appendFrameHeader(dst, len(payload)), payload...)
 }
 
 // popSmall pops the oldest entry if it is a frame that fits in room bytes
