@@ -15,18 +15,36 @@ const (
 	loadSettle = 2 * time.Second
 )
 
+// waitBehind is how long a datagram may wait in a socket before ingest
+// counts as behind. A socket holds seconds of a large fleet's datagrams
+// (a 16 MiB buffer, 2 s at 50,000 a second), so waits well below this
+// lose nothing; a detector that reads intervals of seconds is not misled
+// by them either.
+const waitBehind = 200 * time.Millisecond
+
 // behindRule tells whether ingest is behind, from the counters since the
 // previous call: its actors have more than ingestBehind datagrams waiting,
-// or most of the readers' reads, and at least fullReadsBehind of them,
-// found a whole batch waiting in the socket (the readers short of CPU; a
-// full read now and then is a burst). One caller owns a rule.
+// or a datagram waited in a socket longer than waitBehind. Where the
+// sockets do not tell how long datagrams waited (no receive timestamps),
+// the readers finding most of their reads, and at least fullReadsBehind,
+// with a whole batch waiting stands for it; that is a coarse sign (a
+// standing queue of a batch is a millisecond at 50,000 datagrams a second),
+// kept only as the fallback. One caller owns a rule.
 type behindRule struct{ lastReads, lastFull uint64 }
 
 func (r *behindRule) behind(s *Stats) bool {
 	reads, full := s.Reads.Load(), s.FullBatches.Load()
 	dr, df := reads-r.lastReads, full-r.lastFull
 	r.lastReads, r.lastFull = reads, full
-	return df >= fullReadsBehind && 2*df > dr || s.Backlog.Load() > ingestBehind
+	wait, known := s.TakeWait()
+	s.IngestWait.Store(int64(wait))
+	if s.Backlog.Load() > ingestBehind {
+		return true
+	}
+	if known {
+		return wait > waitBehind
+	}
+	return df >= fullReadsBehind && 2*df > dr
 }
 
 // loadWatch says whether the daemon itself is behind on ingest, for the
@@ -93,6 +111,7 @@ func (w *loadWatch) tick() {
 // look updates the state from the counters at now.
 func (w *loadWatch) look(now time.Time) {
 	behind := w.rule.behind(w.stats)
+	w.stats.IngestBehindNow.Store(behind)
 	if behind {
 		w.calm = now
 	}

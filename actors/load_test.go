@@ -85,12 +85,38 @@ func TestLoadWatch(t *testing.T) {
 	if w.overloaded.Load() {
 		t.Fatal("still overloaded after the settle")
 	}
+	// Where the sockets tell how long datagrams waited, that decides:
+	// full reads with short waits are keeping up, a long wait is behind.
+	st.NoteWait(waitBehind / 4)
+	st.Reads.Add(2 * fullReadsBehind)
+	st.FullBatches.Add(2 * fullReadsBehind)
+	step(1)
+	if w.overloaded.Load() || st.IngestBehindNow.Load() {
+		t.Fatal("behind with full reads but short waits in the socket")
+	}
+	if got := time.Duration(st.IngestWait.Load()); got != waitBehind/4 {
+		t.Errorf("IngestWait %s, want %s", got, waitBehind/4)
+	}
+	st.NoteWait(waitBehind + time.Millisecond)
+	st.NoteWait(time.Millisecond) // the longest counts
+	step(1)
+	if !w.overloaded.Load() || !st.IngestBehindNow.Load() {
+		t.Fatal("not behind after a datagram waited past waitBehind")
+	}
+	step(1)
+	if !w.overloaded.Load() || st.IngestBehindNow.Load() {
+		t.Fatalf("the next look: overloaded %v (want true: the settle), behind now %v (want false)", w.overloaded.Load(), st.IngestBehindNow.Load())
+	}
+	step(int(loadSettle / loadTick))
+	if w.overloaded.Load() {
+		t.Fatal("still overloaded after the settle")
+	}
 	out := logs.String()
 	if n := strings.Count(out, "ingest is behind"); n != 1 {
 		t.Errorf("the start logged %d times within a minute, want once:\n%s", n, out)
 	}
-	if n := strings.Count(out, "ingest caught up"); n != 2 {
-		t.Errorf("the end logged %d times, want 2:\n%s", n, out)
+	if n := strings.Count(out, "ingest caught up"); n != 3 {
+		t.Errorf("the end logged %d times, want 3:\n%s", n, out)
 	}
 
 	// After stop, nothing more is looked at.

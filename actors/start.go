@@ -76,13 +76,13 @@ func New(cfg Config) *System {
 	return s
 }
 
-// ingestBehind is the ingest backlog past which the WebSocket hub lowers
-// its share of the fan-out budget: at 40,000 datagrams a second, 0.4 s of
-// the actors' work waiting. fullReadsBehind full reads within one of the
-// hub's windows (20 ms: 512 datagrams queued, 25,000 a second) say the
-// same of the readers. Lower, a burst of a daemon that keeps up throttled
-// its stream, whose catch-up then outran a client reading at the rate the
-// changes came.
+// ingestBehind is the ingest backlog past which ingest is behind (the
+// load watch, load.go): at 40,000 datagrams a second, 0.4 s of the
+// actors' work waiting. fullReadsBehind full reads within one look say
+// the same of the readers where the sockets cannot tell how long
+// datagrams waited (see behindRule). Lower, a burst of a daemon that
+// keeps up throttled its stream, whose catch-up then outran a client
+// reading at the rate the changes came.
 const (
 	ingestBehind    = 16384
 	fullReadsBehind = 8
@@ -227,10 +227,10 @@ func (s *System) startBroadcaster() (func(), error) {
 		opt.Logger = s.log
 	}
 	opt.Unexpected = func(msg any) { unexpected("broadcast", msg) }
-	// The hub asks at each of its windows, finer than the load watch's
-	// tick; only the hub calls it, so the rule needs no lock.
-	stats, rule := s.Stats, &behindRule{}
-	opt.Behind = func() bool { return rule.behind(stats) }
+	// The hub asks at each of its windows whether the load watch's last
+	// look found ingest behind (load.go).
+	stats := s.Stats
+	opt.Behind = stats.IngestBehindNow.Load
 	b := broadcast.Start(s.actors, opt)
 	s.Broadcaster = b
 	s.publish = func(_ actor.Context, typ, host, key string, frame []byte) {

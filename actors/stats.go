@@ -60,6 +60,11 @@ type Stats struct {
 	// aside meanwhile. IngestBehindNanos is the time it has been so.
 	IngestBehind      atomic.Bool
 	IngestBehindNanos atomic.Int64
+	// IngestBehindNow is the load watch's last look alone, without the
+	// settle (the stream's hub yields to it); IngestWait is the longest
+	// a datagram waited in a socket within that look, in nanoseconds.
+	IngestBehindNow atomic.Bool
+	IngestWait      atomic.Int64
 
 	// DependencyLoops counts the dependencies left out of the dependency
 	// graph because they closed a loop (agents' declarations, alone or

@@ -91,7 +91,8 @@ var (
 	descPauses   = prometheus.NewDesc("hbd_ingest_pauses_total", "Times a UDP reader stopped reading because the hosts' actors had [limits] ingest_backlog datagrams waiting.", nil, nil)
 	descPaused   = prometheus.NewDesc("hbd_ingest_paused_seconds_total", "Time the UDP readers spent stopped at [limits] ingest_backlog, summed over the readers.", nil, nil)
 	descBacklog  = prometheus.NewDesc("hbd_ingest_backlog", "Datagrams read and handed to the hosts' actors that they have not applied yet; at [limits] ingest_backlog the readers stop reading until it falls.", nil, nil)
-	descBehind   = prometheus.NewDesc("hbd_ingest_behind", "1 while the daemon is behind on ingest (datagrams waiting in the actors' mailboxes or the readers finding whole batches in the socket), until it has kept up for 2 s; the adaptive detector stands aside meanwhile.", nil, nil)
+	descBehind   = prometheus.NewDesc("hbd_ingest_behind", "1 while the daemon is behind on ingest (more than 16,384 datagrams waiting in the actors' mailboxes, or one that waited over 200 ms in a socket), until it has kept up for 2 s; the adaptive detector stands aside and the stream yields meanwhile.", nil, nil)
+	descWait     = prometheus.NewDesc("hbd_ingest_socket_wait_seconds", "The longest a datagram waited in a UDP socket's buffer before a reader took it, within the last quarter of a second (kernel receive timestamps; absent where the platform has none).", nil, nil)
 	descBehindS  = prometheus.NewDesc("hbd_ingest_behind_seconds_total", "Time the daemon has been behind on ingest (see hbd_ingest_behind).", nil, nil)
 	descEvDrop   = prometheus.NewDesc("hbd_journal_events_dropped_total", "Events the journal could not keep.", nil, nil)
 	descMsgs     = prometheus.NewDesc("hbd_actor_messages_total", "Messages processed, by actor kind.", []string{"actor"}, nil)
@@ -132,7 +133,7 @@ var descSamplesBytes = prometheus.NewDesc("hbd_samples_bytes", "Memory held by a
 type statsCollector struct{ sys *actors.System }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descBacklog, descBehind, descBehindS, descPauses, descPaused, descKernDrop, descEvDrop, descMsgs, descUnexp, descFleetAge, descEvicted,
+	for _, d := range []*prometheus.Desc{descReceived, descAccepted, descDropped, descHosts, descHeld, descSamples, descDup, descRegs, descAcks, descAckDrop, descBacklog, descBehind, descBehindS, descWait, descPauses, descPaused, descKernDrop, descEvDrop, descMsgs, descUnexp, descFleetAge, descEvicted,
 		descCkptFiles, descCkptFailures, descCkptLast, descCkptSeconds, descCkptWork, descCkptBytes, descCkptWritten, descCkptSuccess, descStateDisk, descRestoreTime, descRestored, descRingsLost,
 		descRejSource, descRejSources, descRejEvicted} {
 		ch <- d
@@ -174,6 +175,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descBehind, prometheus.GaugeValue, behind)
 	ch <- prometheus.MustNewConstMetric(descBehindS, prometheus.CounterValue, float64(st.IngestBehindNanos.Load())/1e9)
+	if st.WaitKnown.Load() {
+		ch <- prometheus.MustNewConstMetric(descWait, prometheus.GaugeValue, float64(st.IngestWait.Load())/1e9)
+	}
 	if n, ok := c.sys.KernelDrops(); ok {
 		counter(descKernDrop, n)
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/hbd-project/hbd/transport/wire"
 )
@@ -32,7 +33,30 @@ type Counters struct {
 	// full means the readers are behind the senders.
 	Reads       atomic.Uint64
 	FullBatches atomic.Uint64
-	dropped     [maxReasons]atomic.Uint64
+	// WaitMax is the longest a datagram waited in a socket's buffer
+	// before a reader took it, in nanoseconds, since the last TakeWait
+	// (the kernel's receive time against the read's; see
+	// udp.Batch.Arrived); WaitKnown says the sockets tell it.
+	WaitMax   atomic.Int64
+	WaitKnown atomic.Bool
+	dropped   [maxReasons]atomic.Uint64
+}
+
+// NoteWait records that a datagram waited d in a socket.
+func (c *Counters) NoteWait(d time.Duration) {
+	c.WaitKnown.Store(true)
+	for {
+		m := c.WaitMax.Load()
+		if int64(d) <= m || c.WaitMax.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+// TakeWait returns the longest wait in a socket since the last call, and
+// starts over; ok is false where the sockets cannot tell.
+func (c *Counters) TakeWait() (time.Duration, bool) {
+	return time.Duration(c.WaitMax.Swap(0)), c.WaitKnown.Load()
 }
 
 // Taken tells the counters that a receiver took one message the readers

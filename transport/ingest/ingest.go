@@ -280,6 +280,11 @@ func (r *reader) run(c *udp.Conn) {
 		if n == batch.Cap() {
 			r.d.Stats.FullBatches.Add(1)
 		}
+		if at, ok := batch.Arrived(); ok {
+			// Real time, not the injected clock: the kernel's stamp is
+			// the wall clock's, and this measures the socket, not logic.
+			r.d.Stats.NoteWait(time.Since(at))
+		}
 		r.handle(batch)
 	}
 }

@@ -3,6 +3,7 @@ package udp
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Batch is a reusable set of receive buffers for [Conn.ReadBatch], allocated
@@ -15,6 +16,9 @@ type Batch struct {
 	addrs []netip.AddrPort
 	trunc []bool
 	n     int // datagrams filled by the last ReadBatch
+	// arrived is when the kernel received the first datagram of the last
+	// ReadBatch, in Unix nanoseconds; 0: unknown.
+	arrived int64
 
 	// recv is the platform's recvmmsg state (empty where there is none).
 	recv mmsgRecv
@@ -56,6 +60,18 @@ func (b *Batch) Cap() int { return len(b.bufs) }
 // Payload returns datagram i (0 <= i < Len()). The slice aliases b's buffer
 // and is valid until the next ReadBatch on b; copy it to keep it.
 func (b *Batch) Payload(i int) []byte { return b.bufs[i][:b.lens[i]] }
+
+// Arrived returns when the kernel received the first (oldest) datagram of
+// the last ReadBatch, and false where that is unknown (platforms without
+// recvmmsg, or a kernel that gave no timestamp). The time since says how
+// long datagrams waited in the socket's buffer before the reader took
+// them.
+func (b *Batch) Arrived() (time.Time, bool) {
+	if b.arrived == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, b.arrived), true
+}
 
 // Addr returns the source address of datagram i. On an IPv4 socket it is an
 // IPv4 address (never IPv4-mapped). An IPv6 link-local source carries its

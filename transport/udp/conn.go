@@ -152,6 +152,11 @@ func (c *Conn) setup(opt Options) error {
 			return fmt.Errorf("cannot set send buffer to %d bytes: %w", opt.SendBuffer, err)
 		}
 	}
+	if c.batched {
+		if err := enableTimestamps(raw); err != nil {
+			return fmt.Errorf("cannot enable receive timestamps: %w", err)
+		}
+	}
 	granted, err := recvBufferGranted(raw)
 	if err != nil {
 		return fmt.Errorf("cannot read back receive buffer size: %w", err)
@@ -205,7 +210,7 @@ func (c *Conn) Close() error {
 // After Close it returns an error matching net.ErrClosed; after the read
 // deadline, one matching os.ErrDeadlineExceeded.
 func (c *Conn) ReadBatch(b *Batch) (int, error) {
-	b.n = 0
+	b.n, b.arrived = 0, 0
 	var n int
 	var err error
 	if c.batched {

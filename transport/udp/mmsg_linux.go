@@ -33,6 +33,10 @@ type mmsgRecv struct {
 	// zones caches the zone string of each IPv6 scope ID seen, so a
 	// link-local source does not allocate a string per datagram.
 	zones map[uint32]string
+	// ctrl receives the first datagram's control message: its kernel
+	// receive time (SO_TIMESTAMPNS, enabled by enableTimestamps). The
+	// other datagrams get none: the first of a batch waited longest.
+	ctrl [64]byte
 
 	// Results of the last call of fn.
 	n     int
@@ -55,6 +59,7 @@ func (r *mmsgRecv) init(bufs [][]byte) {
 		h.SetIovlen(1)
 		h.Name = &r.names[i][0]
 	}
+	r.hdrs[0].Hdr.Control = &r.ctrl[0]
 	r.fn = r.recv
 }
 
@@ -68,6 +73,7 @@ func (r *mmsgRecv) recv(fd uintptr) bool {
 		r.hdrs[i].Hdr.Flags = 0
 		r.hdrs[i].Len = 0
 	}
+	r.hdrs[0].Hdr.SetControllen(len(r.ctrl))
 	for {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd,
 			uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
@@ -103,7 +109,42 @@ func (c *Conn) readMmsg(b *Batch) (int, error) {
 		b.trunc[i] = h.Hdr.Flags&unix.MSG_TRUNC != 0
 		b.addrs[i] = r.source(i)
 	}
+	b.arrived = 0
+	if r.n > 0 {
+		b.arrived = r.stamp()
+	}
 	return r.n, nil
+}
+
+// stamp is the first datagram's kernel receive time in Unix nanoseconds
+// (SCM_TIMESTAMPNS), or 0 when the kernel gave none. Parsed in place: a
+// read allocates nothing.
+func (r *mmsgRecv) stamp() int64 {
+	n := int(r.hdrs[0].Hdr.Controllen)
+	off := unix.CmsgLen(0) // the header, aligned: where the data starts
+	if n < off+int(unsafe.Sizeof(unix.Timespec{})) {
+		return 0
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&r.ctrl[0]))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_TIMESTAMPNS {
+		return 0
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&r.ctrl[off]))
+	return ts.Nano()
+}
+
+// enableTimestamps asks the kernel to stamp each datagram with its
+// receive time (socket(7), SO_TIMESTAMPNS): how long datagrams wait in
+// the socket is then known (Batch.Arrived).
+func enableTimestamps(raw syscall.RawConn) error {
+	var serr error
+	err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // source decodes the struct sockaddr_in or sockaddr_in6 of datagram i.

@@ -660,3 +660,34 @@ func procInt(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// A batched read knows when the kernel received its first datagram: after
+// the send began and before the read returned, so the time since is how
+// long it waited in the socket. The portable read does not know.
+func TestBatchArrived(t *testing.T) {
+	for _, batched := range []bool{true, false} {
+		rx := mustListen(t, "udp4", "127.0.0.1:0", Options{}, batched)
+		tx := mustListen(t, "udp4", "127.0.0.1:0", Options{}, batched)
+		b := NewBatch(4, 2048)
+		before := time.Now()
+		for i := range 3 {
+			if err := tx.WriteTo([]byte{byte(i)}, rx.LocalAddr().AddrPort()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rx.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rx.ReadBatch(b); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		at, ok := b.Arrived()
+		switch {
+		case batched && haveMmsg && (!ok || at.Before(before.Add(-time.Millisecond)) || at.After(after)):
+			t.Errorf("batched: arrived %v (known %v), want between %v and %v", at, ok, before, after)
+		case (!batched || !haveMmsg) && ok:
+			t.Errorf("one at a time: arrived %v, want unknown", at)
+		}
+	}
+}
