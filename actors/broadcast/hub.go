@@ -242,9 +242,8 @@ func (h *hub) grant() int {
 	return max(1, int(float64(h.b.opt.FanoutRate)*h.b.opt.Coalesce.Seconds()*h.share))
 }
 
-// deliver queues e for every client whose filter wants it and returns
-// how many that was.
-func (h *hub) deliver(e *Event) int { return h.deliverTo(e, nil) }
+// deliver queues e for every client whose filter wants it, one by one.
+func (h *hub) deliver(e *Event) { h.deliverTo(e, nil) }
 
 // deliverTo is deliver where the clients that take everything get e in
 // batch (sent to them by sendBatch at the end of the flush) rather than
