@@ -223,28 +223,38 @@ func TestWriteTimeoutIsCounted(t *testing.T) {
 	}
 }
 
-// liveClient returns the server side of the harness's only client.
+// liveClient returns the server side of the harness's only client, once
+// the endpoint has registered it (a dial returns when the handshake is
+// done, which can be before the server's handler has run).
 func liveClient(t *testing.T, h *harness) *client {
 	t.Helper()
-	h.b.mu.Lock()
-	defer h.b.mu.Unlock()
-	if len(h.b.live) != 1 {
-		t.Fatalf("%d clients, want 1", len(h.b.live))
-	}
-	for c := range h.b.live {
-		return c
-	}
-	return nil
+	var c *client
+	eventually(t, "the client to be registered", func() bool {
+		h.b.mu.Lock()
+		defer h.b.mu.Unlock()
+		if len(h.b.live) > 1 {
+			t.Fatalf("%d clients, want 1", len(h.b.live))
+		}
+		for x := range h.b.live {
+			c = x
+		}
+		return c != nil
+	})
+	return c
 }
 
 func TestSubscribeFloodKeepsOneSnapshot(t *testing.T) {
 	const subscribes = 300
-	// 4 MiB snapshots and a client that does not read: after one or two
-	// the writer is stuck, and every further subscription must replace the
-	// snapshot waiting instead of adding 4 MiB. The rate limit is off to
-	// test this bound on its own.
+	// 16 MiB snapshots and a client that does not read: the writer is
+	// stuck in the first, which the sockets' buffers cannot hold (the
+	// kernel autotunes a loopback connection's send buffer up to
+	// tcp_wmem's 4 MiB: with 4 MiB snapshots the writer was often free
+	// again and took the last snapshot and the error frame before the
+	// check), and every further subscription must replace the snapshot
+	// waiting instead of adding 16 MiB. The rate limit is off to test
+	// this bound on its own.
 	h := newHarness(t, Options{MessageRate: rate.Inf, WriteTimeout: time.Minute, QueueBytes: 64 << 10})
-	hosts := bigHosts(1024, 4096)
+	hosts := bigHosts(1024, 16384)
 	h.hosts.Store(broadcast.HostsOf(hosts))
 	c := dialSmallBuffer(t, h)
 	for i := range subscribes {
