@@ -1,32 +1,12 @@
 package actors
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The load watch turns on at the first tick that finds ingest behind (a
 // backlog, or the readers finding full batches), stays on until ingest
@@ -34,7 +14,7 @@ func (s *syncBuffer) String() string {
 func TestLoadWatch(t *testing.T) {
 	clk := newFakeClock(t0)
 	st := NewStats()
-	var logs syncBuffer
+	var logs lockedBuffer
 	w := newLoadWatch(st, clk, slog.New(slog.NewTextHandler(&logs, nil)))
 	w.start()
 	defer w.stop()
