@@ -3,7 +3,6 @@ package actors
 import (
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -55,16 +54,14 @@ func (r *behindRule) behind(s *Stats) bool {
 // when the daemon is busiest (measured: 48,694 of 100,000 hosts in a
 // fleet-100k-full load phase). While overloaded, and for loadSettle after
 // it caught up, every host is on the fixed rule, which allows down_after
-// whole intervals, and learns nothing. The spell is counted
-// (Stats.IngestBehindNanos, the gauge Stats.IngestBehind) and logged when
-// it starts (at most once a minute) and when it ends.
+// whole intervals, and learns nothing. Its verdict is Stats.IngestBehind,
+// which the detectors read (Detection.overloaded); the spell is counted
+// (Stats.IngestBehindNanos) and logged when it starts (at most once a
+// minute) and when it ends.
 type loadWatch struct {
 	stats *Stats
 	clock Clock
 	log   *slog.Logger
-
-	// overloaded is what the detectors read (Detection.overloaded).
-	overloaded atomic.Bool
 
 	mu      sync.Mutex
 	rule    behindRule
@@ -115,10 +112,9 @@ func (w *loadWatch) look(now time.Time) {
 	if behind {
 		w.calm = now
 	}
-	switch was := w.overloaded.Load(); {
+	switch was := w.stats.IngestBehind.Load(); {
 	case behind && !was:
 		w.since = now
-		w.overloaded.Store(true)
 		w.stats.IngestBehind.Store(true)
 		if w.logged.IsZero() || now.Sub(w.logged) >= time.Minute {
 			w.logged = now
@@ -128,7 +124,6 @@ func (w *loadWatch) look(now time.Time) {
 	case was:
 		w.stats.IngestBehindNanos.Add(int64(loadTick))
 		if !behind && now.Sub(w.calm) >= loadSettle {
-			w.overloaded.Store(false)
 			w.stats.IngestBehind.Store(false)
 			w.log.Info("ingest caught up: the adaptive detector applies again", "behind_for", now.Sub(w.since).Round(time.Millisecond))
 		}

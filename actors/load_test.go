@@ -30,24 +30,24 @@ func TestLoadWatch(t *testing.T) {
 	st.Reads.Add(100)
 	st.FullBatches.Add(fullReadsBehind)
 	step(4)
-	if w.overloaded.Load() || st.IngestBehind.Load() {
+	if st.IngestBehind.Load() {
 		t.Fatal("overloaded while keeping up")
 	}
 
 	// The backlog past the bound: on at the next tick.
 	st.Backlog.Store(ingestBehind + 1)
 	step(1)
-	if !w.overloaded.Load() || !st.IngestBehind.Load() {
+	if !st.IngestBehind.Load() {
 		t.Fatal("not overloaded with the backlog past the bound")
 	}
 	// Caught up: still on for the settle, then off.
 	st.Backlog.Store(0)
 	step(int(loadSettle/loadTick) - 1)
-	if !w.overloaded.Load() {
+	if !st.IngestBehind.Load() {
 		t.Fatal("off before ingest kept up for the settle")
 	}
 	step(1)
-	if w.overloaded.Load() || st.IngestBehind.Load() {
+	if st.IngestBehind.Load() {
 		t.Fatal("still overloaded after the settle")
 	}
 	if got := time.Duration(st.IngestBehindNanos.Load()); got != loadSettle {
@@ -58,11 +58,11 @@ func TestLoadWatch(t *testing.T) {
 	st.Reads.Add(2 * fullReadsBehind)
 	st.FullBatches.Add(fullReadsBehind + 1)
 	step(1)
-	if !w.overloaded.Load() {
+	if !st.IngestBehind.Load() {
 		t.Fatal("not overloaded with the readers finding full batches")
 	}
 	step(int(loadSettle / loadTick))
-	if w.overloaded.Load() {
+	if st.IngestBehind.Load() {
 		t.Fatal("still overloaded after the settle")
 	}
 	// Where the sockets tell how long datagrams waited, that decides:
@@ -71,7 +71,7 @@ func TestLoadWatch(t *testing.T) {
 	st.Reads.Add(2 * fullReadsBehind)
 	st.FullBatches.Add(2 * fullReadsBehind)
 	step(1)
-	if w.overloaded.Load() || st.IngestBehindNow.Load() {
+	if st.IngestBehind.Load() || st.IngestBehindNow.Load() {
 		t.Fatal("behind with full reads but short waits in the socket")
 	}
 	if got := time.Duration(st.IngestWait.Load()); got != waitBehind/4 {
@@ -80,15 +80,15 @@ func TestLoadWatch(t *testing.T) {
 	st.NoteWait(waitBehind + time.Millisecond)
 	st.NoteWait(time.Millisecond) // the longest counts
 	step(1)
-	if !w.overloaded.Load() || !st.IngestBehindNow.Load() {
+	if !st.IngestBehind.Load() || !st.IngestBehindNow.Load() {
 		t.Fatal("not behind after a datagram waited past waitBehind")
 	}
 	step(1)
-	if !w.overloaded.Load() || st.IngestBehindNow.Load() {
-		t.Fatalf("the next look: overloaded %v (want true: the settle), behind now %v (want false)", w.overloaded.Load(), st.IngestBehindNow.Load())
+	if !st.IngestBehind.Load() || st.IngestBehindNow.Load() {
+		t.Fatalf("the next look: overloaded %v (want true: the settle), behind now %v (want false)", st.IngestBehind.Load(), st.IngestBehindNow.Load())
 	}
 	step(int(loadSettle / loadTick))
-	if w.overloaded.Load() {
+	if st.IngestBehind.Load() {
 		t.Fatal("still overloaded after the settle")
 	}
 	out := logs.String()
@@ -103,7 +103,7 @@ func TestLoadWatch(t *testing.T) {
 	w.stop()
 	st.Backlog.Store(ingestBehind + 1)
 	step(2)
-	if w.overloaded.Load() {
+	if st.IngestBehind.Load() {
 		t.Error("a stopped watch still looks")
 	}
 }

@@ -303,7 +303,7 @@ func (s *System) startHosts() (func(), error) {
 		clock:     cfg.Clock,
 		history:   cfg.History,
 		downAfter: cfg.DownAfter,
-		liveness:  cfg.Liveness.watching(&s.load.overloaded),
+		liveness:  cfg.Liveness.watching(&s.Stats.IngestBehind),
 		interval:  cfg.DefaultInterval,
 		fleet:     s.fleetPID,
 		journal:   s.journal,

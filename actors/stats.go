@@ -56,8 +56,8 @@ type Stats struct {
 	NotifyDropped atomic.Uint64 // notifications not queued: a channel's queue was full
 
 	// IngestBehind is whether the daemon is behind on ingest, as the
-	// load watch last saw it (load.go): the adaptive detector stands
-	// aside meanwhile. IngestBehindNanos is the time it has been so.
+	// load watch says it (load.go, settle included): the adaptive
+	// detectors read it and stand aside meanwhile. IngestBehindNanos is the time it has been so.
 	IngestBehind      atomic.Bool
 	IngestBehindNanos atomic.Int64
 	// IngestBehindNow is the load watch's last look alone, without the
