@@ -47,6 +47,31 @@ func (ix *AlertIndex) count(e *AlertEntry, n int) {
 	}
 }
 
+// Select is the alerts of the hosts match takes (nil: every host) that
+// keep takes (nil: all of them), in the index's order, counted by level
+// over every alert of those hosts (keep aside): the answer of
+// /api/0/alerts?host=GLOB&level=L. match is asked once per run of a
+// host's alerts.
+func (ix *AlertIndex) Select(match func(host string) bool, keep func(*AlertEntry) bool) *AlertIndex {
+	sel := &AlertIndex{}
+	last, ok := "", true
+	for _, e := range ix.Sorted {
+		if match != nil {
+			if e.Host != last {
+				last, ok = e.Host, match(e.Host)
+			}
+			if !ok {
+				continue
+			}
+		}
+		sel.count(e, 1)
+		if keep == nil || keep(e) {
+			sel.Sorted = append(sel.Sorted, e)
+		}
+	}
+	return sel
+}
+
 // sameAlerts reports whether two of a host's alert lists are the same
 // publication: a HostActor reuses its list while its alerts do not change.
 func sameAlerts(a, b []*AlertEntry) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +115,44 @@ func BenchmarkAlertIndex(b *testing.B) {
 			sortedAlerts(hosts)
 		}
 	})
+}
+
+// Select takes the alerts of the matching hosts that keep takes, in the
+// index's order, and counts every alert of those hosts by level (what
+// /api/0/alerts?host=GLOB&level=L answers): against a plain filter of
+// the index, for every combination.
+func TestAlertIndexSelect(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var hosts []*HostSummary
+	for i := range 60 {
+		name := fmt.Sprintf("%s%02d", []string{"web", "db"}[i%2], i)
+		hosts = append(hosts, &HostSummary{Name: name, Alerts: randomAlerts(r, name)})
+	}
+	ix := sortedAlerts(hosts)
+	isDB := func(h string) bool { return strings.HasPrefix(h, "db") }
+	critical := func(e *AlertEntry) bool { return e.Level == alert.LevelCritical }
+	for _, tc := range []struct {
+		name  string
+		match func(string) bool
+		keep  func(*AlertEntry) bool
+	}{{"all", nil, nil}, {"db*", isDB, nil}, {"CRITICAL", nil, critical}, {"db* CRITICAL", isDB, critical}} {
+		want := &AlertIndex{}
+		for _, e := range ix.Sorted {
+			if tc.match != nil && !tc.match(e.Host) {
+				continue
+			}
+			want.count(e, 1)
+			if tc.keep == nil || tc.keep(e) {
+				want.Sorted = append(want.Sorted, e)
+			}
+		}
+		got := ix.Select(tc.match, tc.keep)
+		if !slices.Equal(got.Sorted, want.Sorted) || got.Critical != want.Critical || got.Warning != want.Warning || got.Unknown != want.Unknown {
+			t.Errorf("%s: %d alerts (%d/%d/%d), want %d (%d/%d/%d)", tc.name, len(got.Sorted), got.Critical, got.Warning, got.Unknown,
+				len(want.Sorted), want.Critical, want.Warning, want.Unknown)
+		}
+		if tc.match != nil && len(got.Sorted) == len(ix.Sorted) {
+			t.Errorf("%s: the filter took every alert; the test's fleet should have others", tc.name)
+		}
+	}
 }

@@ -14,37 +14,21 @@ const (
 	loadSettle = 2 * time.Second
 )
 
-// waitBehind is how long a datagram may wait in a socket before ingest
-// counts as behind. A socket holds seconds of a large fleet's datagrams
-// (a 16 MiB buffer, 2 s at 50,000 a second), so waits well below this
-// lose nothing; a detector that reads intervals of seconds is not misled
-// by them either.
-const waitBehind = 200 * time.Millisecond
-
-// behindRule tells whether ingest is behind, from the counters since the
-// previous call: its actors have more than ingestBehind datagrams waiting,
-// or a datagram waited in a socket longer than waitBehind. Where the
-// sockets do not tell how long datagrams waited (no receive timestamps),
-// the readers finding most of their reads, and at least fullReadsBehind,
-// with a whole batch waiting stands for it; that is a coarse sign (a
-// standing queue of a batch is a millisecond at 50,000 datagrams a second),
-// kept only as the fallback. One caller owns a rule.
-type behindRule struct{ lastReads, lastFull uint64 }
-
-func (r *behindRule) behind(s *Stats) bool {
-	reads, full := s.Reads.Load(), s.FullBatches.Load()
-	dr, df := reads-r.lastReads, full-r.lastFull
-	r.lastReads, r.lastFull = reads, full
-	wait, known := s.TakeWait()
-	s.IngestWait.Store(int64(wait))
-	if s.Backlog.Load() > ingestBehind {
-		return true
-	}
-	if known {
-		return wait > waitBehind
-	}
-	return df >= fullReadsBehind && 2*df > dr
-}
+// When ingest is behind (loadWatch.behind):
+//   - ingestBehind: the actors' backlog past which it is, at 40,000
+//     datagrams a second 0.4 s of their work waiting;
+//   - waitBehind: how long a datagram may wait in a socket. A socket
+//     holds seconds of a large fleet's datagrams (a 16 MiB buffer, 2 s
+//     at 50,000 a second), so waits well below this lose nothing, and a
+//     detector that reads intervals of seconds is not misled by them;
+//   - fullReadsBehind: where the sockets give no receive timestamps, the
+//     readers finding a whole batch waiting in most of their reads, and
+//     in at least this many, within one look.
+const (
+	ingestBehind    = 16384
+	waitBehind      = 200 * time.Millisecond
+	fullReadsBehind = 8
+)
 
 // loadWatch says whether the daemon itself is behind on ingest, for the
 // adaptive detector: while datagrams wait in the socket or in the actors'
@@ -63,13 +47,14 @@ type loadWatch struct {
 	clock Clock
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	rule    behindRule
-	calm    time.Time // when ingest was last seen behind
-	since   time.Time // when the current spell began
-	logged  time.Time // when a spell's start was last logged
-	timer   Timer
-	stopped bool
+	mu         sync.Mutex
+	lastReads  uint64    // the readers' reads at the previous look
+	lastFull   uint64    // and their full reads
+	lastBehind time.Time // when ingest was last seen behind
+	since      time.Time // when the current spell began
+	logged     time.Time // when a spell's start was last logged
+	timer      Timer
+	stopped    bool
 }
 
 func newLoadWatch(stats *Stats, clock Clock, log *slog.Logger) *loadWatch {
@@ -105,12 +90,34 @@ func (w *loadWatch) tick() {
 	w.arm()
 }
 
+// behind tells whether ingest is behind, from the counters since the
+// previous look: the actors have more than ingestBehind datagrams
+// waiting, or a datagram waited in a socket longer than waitBehind. Where
+// the sockets do not tell how long datagrams waited, full reads stand for
+// it: a coarse sign (a standing queue of a batch is a millisecond at
+// 50,000 datagrams a second), kept only as the fallback.
+func (w *loadWatch) behind() bool {
+	s := w.stats
+	reads, full := s.Reads.Load(), s.FullBatches.Load()
+	dr, df := reads-w.lastReads, full-w.lastFull
+	w.lastReads, w.lastFull = reads, full
+	wait, known := s.TakeWait()
+	s.IngestWait.Store(int64(wait))
+	if s.Backlog.Load() > ingestBehind {
+		return true
+	}
+	if known {
+		return wait > waitBehind
+	}
+	return df >= fullReadsBehind && 2*df > dr
+}
+
 // look updates the state from the counters at now.
 func (w *loadWatch) look(now time.Time) {
-	behind := w.rule.behind(w.stats)
+	behind := w.behind()
 	w.stats.IngestBehindNow.Store(behind)
 	if behind {
-		w.calm = now
+		w.lastBehind = now
 	}
 	switch was := w.stats.IngestBehind.Load(); {
 	case behind && !was:
@@ -123,7 +130,7 @@ func (w *loadWatch) look(now time.Time) {
 		}
 	case was:
 		w.stats.IngestBehindNanos.Add(int64(loadTick))
-		if !behind && now.Sub(w.calm) >= loadSettle {
+		if !behind && now.Sub(w.lastBehind) >= loadSettle {
 			w.stats.IngestBehind.Store(false)
 			w.log.Info("ingest caught up: the adaptive detector applies again", "behind_for", now.Sub(w.since).Round(time.Millisecond))
 		}

@@ -153,3 +153,16 @@ func TestDetectorStandsAsideWhileOverloaded(t *testing.T) {
 		t.Errorf("caught up: window %d, want %d", c.win.Len(), n+1)
 	}
 }
+
+// The daemon's hosts read the load watch's verdict: a started System's
+// detections stand aside on Stats.IngestBehind.
+func TestSystemDetectionsFollowTheLoadWatch(t *testing.T) {
+	d := adaptiveDefaults
+	s := startPersist(t, newFakeClock(t0), persistOpts{dir: t.TempDir(),
+		liveness: &Liveness{Default: d, Hosts: []HostDetection{{Match: "db*", Detection: d}}}})
+	for _, host := range []string{"web01", "db01"} {
+		if got := s.env.liveness.forHost(host).overloaded; got != &s.Stats.IngestBehind {
+			t.Errorf("%s's detection reads %p, want Stats.IngestBehind (%p)", host, got, &s.Stats.IngestBehind)
+		}
+	}
+}

@@ -76,18 +76,6 @@ func New(cfg Config) *System {
 	return s
 }
 
-// ingestBehind is the ingest backlog past which ingest is behind (the
-// load watch, load.go): at 40,000 datagrams a second, 0.4 s of the
-// actors' work waiting. fullReadsBehind full reads within one look say
-// the same of the readers where the sockets cannot tell how long
-// datagrams waited (see behindRule). Lower, a burst of a daemon that
-// keeps up throttled its stream, whose catch-up then outran a client
-// reading at the rate the changes came.
-const (
-	ingestBehind    = 16384
-	fullReadsBehind = 8
-)
-
 // notifierName is the notifier actor's name in the actor system.
 const notifierName = "notifier"
 

@@ -63,37 +63,20 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 		ix = &actors.AlertIndex{}
 	}
 	// The index is in the order of the answer: unfiltered, a page is a
-	// slice of it; filtered, the matches are taken in its order.
+	// slice of it; filtered, of the matches taken in its order.
+	if hostGlob != "" || byLevel {
+		var match func(string) bool
+		if hostGlob != "" {
+			match = func(h string) bool { ok, _ := path.Match(hostGlob, h); return ok }
+		}
+		var keep func(*actors.AlertEntry) bool
+		if byLevel {
+			keep = func(a *actors.AlertEntry) bool { return a.Level == level }
+		}
+		ix = ix.Select(match, keep)
+	}
 	list := ix.Sorted
 	sum := contract.FleetSummary{Critical: ix.Critical, Warning: ix.Warning, Unknown: ix.Unknown}
-	if hostGlob != "" || byLevel {
-		var matched actors.AlertIndex
-		list = nil
-		lastHost, hostOK := "", false
-		for _, a := range ix.Sorted {
-			if hostGlob != "" {
-				if a.Host != lastHost {
-					lastHost = a.Host
-					hostOK, _ = path.Match(hostGlob, a.Host)
-				}
-				if !hostOK {
-					continue
-				}
-			}
-			switch a.Level {
-			case alert.LevelCritical:
-				matched.Critical++
-			case alert.LevelWarning:
-				matched.Warning++
-			case alert.LevelUnknown:
-				matched.Unknown++
-			}
-			if !byLevel || a.Level == level {
-				list = append(list, a)
-			}
-		}
-		sum = contract.FleetSummary{Critical: matched.Critical, Warning: matched.Warning, Unknown: matched.Unknown}
-	}
 	ctx.Response.Header.Set("X-Total-Count", strconv.Itoa(len(list)))
 	if offset > len(list) {
 		offset = len(list)
