@@ -95,6 +95,9 @@ func RunDetect(ctx context.Context, cfg DetectConfig) (*Report, error) {
 	r := rand.New(rand.NewPCG(cfg.Gen.Seed, 0xdead))
 	r.Shuffle(len(clean), func(i, j int) { clean[i], clean[j] = clean[j], clean[i] })
 	cfg.Gen.Kills = nil
+	// Deaths and DOWNs are timed by the wall clock, and a pause would be
+	// read as deaths: a stalled harness catches up here (and says so).
+	cfg.Gen.MaxCatchUp = -1
 	for k := range cfg.Kill {
 		at := warmup
 		if cfg.Kill > 1 {

@@ -91,7 +91,22 @@ type GenConfig struct {
 	LossyFrac float64
 	// Kills stop hosts at set times (the detection scenario).
 	Kills []Kill
+	// MaxCatchUp is how far a sender that fell behind its schedule (the
+	// harness starved of CPU) catches up by sending what is overdue at
+	// once. Past it, the sender moves its schedule on by its lag instead,
+	// as if its share of the fleet had paused, and sends at the fleet's
+	// rate from there: a fleet's agents do not compress their sends
+	// because the harness was busy, and a catch-up burst at several times
+	// the fleet's rate measures the harness's stall, not the daemon. 0
+	// means DefaultMaxCatchUp; negative means catch up however far behind
+	// (the detection scenario, whose kills and deaths are timed by the
+	// wall clock). Slipped (GenStats) says how far the schedules moved.
+	MaxCatchUp time.Duration
 }
+
+// DefaultMaxCatchUp is GenConfig.MaxCatchUp's default: one second of
+// lateness is caught up (a short stall, a collection), more is a pause.
+const DefaultMaxCatchUp = time.Second
 
 func (c *GenConfig) validate() error {
 	var errs []error
@@ -176,7 +191,11 @@ type GenStats struct {
 	Acks       uint64        // ACK datagrams read (with ReadAcks)
 	Failovers  uint64        // hosts moved to the next cluster member (Cluster)
 	MaxLag     time.Duration // worst delay of a paced event behind its schedule
-	LastError  error         // the latest send error, if any
+	// Slipped is how far the paced schedule moved on (the worst sender's
+	// sum) because a sender fell more than MaxCatchUp behind it: for that
+	// long, that sender's hosts were silent.
+	Slipped   time.Duration
+	LastError error // the latest send error, if any
 }
 
 // Generator simulates hosts; see the package documentation.
@@ -337,6 +356,7 @@ func (g *Generator) Stats() GenStats {
 		st.Boots += s.kinds[wire.KindBoot].Load()
 		st.Shutdowns += s.kinds[wire.KindShutdown].Load()
 		st.MaxLag = max(st.MaxLag, time.Duration(s.maxLag.Load()))
+		st.Slipped = max(st.Slipped, time.Duration(s.slipped.Load()))
 		st.Failovers += s.failovers.Load()
 		if e := s.lastErr.Load(); e != nil {
 			st.LastError = *e
@@ -564,6 +584,7 @@ type sender struct {
 	errs    atomic.Uint64
 	kinds   [wire.KindAck + 1]atomic.Uint64
 	maxLag  atomic.Int64
+	slipped atomic.Int64 // ns the paced schedule moved on; see GenConfig.MaxCatchUp
 	lastErr atomic.Pointer[error]
 
 	// In a cluster: per host, the last ACK's time with its member in the
@@ -686,7 +707,7 @@ func (s *sender) run(ctx context.Context, start, end time.Time, paced bool) {
 		}
 		next := end
 		if paced && len(s.sched) > 0 && s.sched[0].due != never {
-			next = minTime(next, start.Add(time.Duration(s.sched[0].due)))
+			next = minTime(next, start.Add(time.Duration(s.sched[0].due+s.slipped.Load())))
 		}
 		if w, ok := s.rateWake(now); ok {
 			next = minTime(next, w)
@@ -709,15 +730,30 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // runDue sends every paced event due by now and schedules its next one.
+// Schedules are offsets from start, moved on by the sender's slip (see
+// GenConfig.MaxCatchUp); kills stay on the wall clock.
 func (s *sender) runDue(start, now time.Time) {
-	off := int64(now.Sub(start))
+	real := int64(now.Sub(start))
+	slip := s.slipped.Load()
+	off := real - slip
+	if len(s.sched) > 0 && s.sched[0].due != never {
+		lag := off - s.sched[0].due
+		if lag > s.maxLag.Load() {
+			s.maxLag.Store(lag)
+		}
+		if limit := s.maxCatchUp(); limit >= 0 && lag > int64(limit) {
+			slip += lag
+			off -= lag
+			s.slipped.Store(slip)
+		}
+	}
 	for len(s.sched) > 0 && s.sched[0].due <= off {
 		ev := &s.sched[0]
 		if lag := off - ev.due; lag > s.maxLag.Load() {
 			s.maxLag.Store(lag)
 		}
 		if ev.kind < 0 {
-			s.pacedHeartbeat(ev, off, now)
+			s.pacedHeartbeat(ev, off, real, now)
 			s.sched.fixTop()
 			continue
 		}
@@ -731,6 +767,14 @@ func (s *sender) runDue(start, now time.Time) {
 	}
 }
 
+// maxCatchUp is the configured MaxCatchUp with its default applied.
+func (s *sender) maxCatchUp() time.Duration {
+	if s.cfg.MaxCatchUp == 0 {
+		return DefaultMaxCatchUp
+	}
+	return s.cfg.MaxCatchUp
+}
+
 // never is the due time of a killed host's heartbeat: it sinks to the
 // bottom of the heap and is never due.
 const never = math.MaxInt64
@@ -739,9 +783,9 @@ const never = math.MaxInt64
 // the heartbeat event ev due at off, and schedules the next: the
 // undelayed schedule moves on by the interval (with the timer's jitter),
 // and the network's delay is added to each heartbeat alone.
-func (s *sender) pacedHeartbeat(ev *event, off int64, now time.Time) {
+func (s *sender) pacedHeartbeat(ev *event, off, real int64, now time.Time) {
 	h := &s.hosts[ev.host]
-	if h.killAt > 0 && off >= h.killAt {
+	if h.killAt > 0 && real >= h.killAt {
 		ev.due = never
 		return
 	}

@@ -546,3 +546,53 @@ func BenchmarkBuildDatagram(b *testing.B) {
 		})
 	}
 }
+
+// A sender that falls far behind its schedule (the harness starved of
+// CPU) moves the schedule on instead of bursting what is overdue, so the
+// daemon sees the fleet pause and resume at its rate; with MaxCatchUp
+// negative it catches up as before. The stall is made by calling the
+// sender's loop step with a clock 10 s past the start.
+func TestGeneratorSlipsRatherThanBurst(t *testing.T) {
+	const hosts = 20
+	for _, tc := range []struct {
+		name        string
+		catchUp     time.Duration
+		first, then uint64 // heartbeats sent at +10 s, then at +10.5 s
+		slipped     time.Duration
+	}{
+		// Host i is due at i × 50 ms. Slipping by the lag of host 0 (10 s)
+		// sends host 0 alone; half a second later hosts 1..10.
+		{"slip", 0, 1, 10, 10 * time.Second},
+		// Catching up sends every heartbeat due by 10 s (hosts 0..19 at
+		// 0..9.95 s: 10 each, and host 0's eleventh at 10 s), then those
+		// due in the next half second.
+		{"catch up", -1, hosts*10 + 1, 10, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rx := newReceiver(t, "udp4", "127.0.0.1:0")
+			g, err := NewGenerator(GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: hosts, Senders: 1,
+				HeartbeatInterval: time.Second, MaxCatchUp: tc.catchUp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			s := g.senders[0]
+			s.schedule()
+			start := time.Now()
+			s.runDue(start, start.Add(10*time.Second))
+			s.flush()
+			if st := g.Stats(); st.Heartbeats != tc.first || st.Slipped != tc.slipped || st.MaxLag != 10*time.Second {
+				t.Fatalf("after the stall: %d heartbeats, slipped %v, max lag %v; want %d, %v, 10s", st.Heartbeats, st.Slipped, st.MaxLag, tc.first, tc.slipped)
+			}
+			s.runDue(start, start.Add(10500*time.Millisecond))
+			s.flush()
+			if st := g.Stats(); st.Heartbeats != tc.first+tc.then || st.Slipped != tc.slipped {
+				t.Fatalf("half a second later: %d heartbeats, slipped %v; want %d, %v", st.Heartbeats, st.Slipped, tc.first+tc.then, tc.slipped)
+			}
+			got := verifyAll(t, rx.read(t, int(tc.first+tc.then)))
+			if len(got) != int(tc.first+tc.then) {
+				t.Fatalf("received %d datagrams", len(got))
+			}
+		})
+	}
+}

@@ -46,34 +46,35 @@ type Report struct {
 	PausedS     *float64 `json:"ingest_paused_s,omitempty"`
 	SinkPerS    *float64 `json:"sink_per_s"` // bare receive rate of this machine
 
-	Mode            string                    `json:"mode"` // load, ramp, memory, max, sink
-	StartedAt       time.Time                 `json:"started_at"`
-	DurationS       float64                   `json:"duration_s"`
-	GoVersion       string                    `json:"go_version"`
-	Machine         string                    `json:"machine"`
-	Hosts           int                       `json:"hosts"`
-	Targets         []string                  `json:"targets"`
-	Cluster         bool                      `json:"cluster,omitempty"`   // targets are one cluster's members (-cluster)
-	Failovers       *uint64                   `json:"failovers,omitempty"` // hosts moved to the next member
-	Datagrams       *Counts                   `json:"datagrams"`
-	DroppedByReason map[string]float64        `json:"dropped_by_reason"`
-	NominalPerS     *float64                  `json:"nominal_per_s"` // what the paced schedule asks for
-	HarnessSendPerS *float64                  `json:"harness_send_per_s"`
-	HarnessCPUPct   *float64                  `json:"harness_cpu_pct"` // percent of one core
-	HarnessMaxLagMs *float64                  `json:"harness_max_lag_ms"`
-	AckRTTMs        *Quantiles                `json:"ack_rtt_ms"`
-	APICodes        map[string]map[string]int `json:"api_codes"` // route -> status -> responses
-	APISkipped      *uint64                   `json:"api_skipped"`
-	WSFrames        *uint64                   `json:"ws_frames"`
-	WSDisconnects   *uint64                   `json:"ws_disconnects"`
-	SinkLossPct     *float64                  `json:"sink_loss_pct"`
-	SinkTrials      []SinkTrial               `json:"sink_trials"`
-	MaxVsSink       *float64                  `json:"max_vs_sink"` // highest lossless rate / sink rate
-	MaxLosslessPerS *float64                  `json:"max_lossless_per_s"`
-	Steps           []StepResult              `json:"steps"`
-	StopReason      string                    `json:"stop_reason"`
-	SamplesHeld     *float64                  `json:"samples_held"`
-	HeapBytes       *float64                  `json:"heap_bytes,omitempty"` // daemon's Go heap at the end
+	Mode             string                    `json:"mode"` // load, ramp, memory, max, sink
+	StartedAt        time.Time                 `json:"started_at"`
+	DurationS        float64                   `json:"duration_s"`
+	GoVersion        string                    `json:"go_version"`
+	Machine          string                    `json:"machine"`
+	Hosts            int                       `json:"hosts"`
+	Targets          []string                  `json:"targets"`
+	Cluster          bool                      `json:"cluster,omitempty"`   // targets are one cluster's members (-cluster)
+	Failovers        *uint64                   `json:"failovers,omitempty"` // hosts moved to the next member
+	Datagrams        *Counts                   `json:"datagrams"`
+	DroppedByReason  map[string]float64        `json:"dropped_by_reason"`
+	NominalPerS      *float64                  `json:"nominal_per_s"` // what the paced schedule asks for
+	HarnessSendPerS  *float64                  `json:"harness_send_per_s"`
+	HarnessCPUPct    *float64                  `json:"harness_cpu_pct"` // percent of one core
+	HarnessMaxLagMs  *float64                  `json:"harness_max_lag_ms"`
+	HarnessSlippedMs *float64                  `json:"harness_slipped_ms,omitempty"`
+	AckRTTMs         *Quantiles                `json:"ack_rtt_ms"`
+	APICodes         map[string]map[string]int `json:"api_codes"` // route -> status -> responses
+	APISkipped       *uint64                   `json:"api_skipped"`
+	WSFrames         *uint64                   `json:"ws_frames"`
+	WSDisconnects    *uint64                   `json:"ws_disconnects"`
+	SinkLossPct      *float64                  `json:"sink_loss_pct"`
+	SinkTrials       []SinkTrial               `json:"sink_trials"`
+	MaxVsSink        *float64                  `json:"max_vs_sink"` // highest lossless rate / sink rate
+	MaxLosslessPerS  *float64                  `json:"max_lossless_per_s"`
+	Steps            []StepResult              `json:"steps"`
+	StopReason       string                    `json:"stop_reason"`
+	SamplesHeld      *float64                  `json:"samples_held"`
+	HeapBytes        *float64                  `json:"heap_bytes,omitempty"` // daemon's Go heap at the end
 	// fleet-100k-full: the fill that came before the load.
 	FillS       *float64 `json:"fill_s,omitempty"`
 	FillLossPct *float64 `json:"fill_loss_pct,omitempty"`
@@ -250,6 +251,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	num("harness send", r.HarnessSendPerS, "datagrams/s", 0)
 	num("harness CPU", r.HarnessCPUPct, "% of one core", 1)
 	num("harness max lag", r.HarnessMaxLagMs, "ms", 1)
+	num("harness schedule slipped", r.HarnessSlippedMs, "ms", 1)
 	if r.StopReason != "" {
 		row("stopped", r.StopReason)
 	}

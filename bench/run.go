@@ -234,6 +234,10 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 		if lag := st.MaxLag; lag > time.Second {
 			rep.warn("the harness fell %v behind its schedule at worst: it may have been a bottleneck", lag.Round(time.Millisecond))
 		}
+		if st.Slipped > 0 {
+			rep.HarnessSlippedMs = ptr(float64(st.Slipped) / 1e6)
+			rep.warn("a sender's schedule moved on by %v rather than catch up in a burst: its hosts were silent that long", st.Slipped.Round(time.Millisecond))
+		}
 	}
 	if mo.scraper == nil {
 		return Metrics{}, nil

@@ -72,11 +72,11 @@ var scenarios = map[string]scenario{
 // so a typo or a flag meant for another subcommand does not pass silently.
 var flagsOf = map[string][]string{
 	"load": {"addr", "cluster", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
-		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks"},
+		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks", "max-catch-up"},
 	"memory": {"addr", "cluster", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "plugins", "jitter", "history", "fill-rate", "read-acks"},
 	"full": {"addr", "cluster", "http", "ws", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
-		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks", "history", "fill-rate", "fill-timeout"},
+		"hb-interval", "sample-interval", "plugins", "jitter", "ws-clients", "http-rps", "read-acks", "history", "fill-rate", "fill-timeout", "max-catch-up"},
 	"ramp": {"addr", "cluster", "http", "key", "hosts", "first-host", "duration", "scenario", "json", "allow-remote", "senders", "seed", "quiet", "settle", "shutdown-rate",
 		"hb-interval", "jitter", "start", "step", "step-duration", "warmup", "max-loss", "read-acks"},
 	"sink":    {"listen", "self", "senders", "duration", "json", "quiet"},
@@ -123,6 +123,7 @@ type options struct {
 	jitter         float64
 	wsClients      int
 	httpRPS        float64
+	maxCatchUp     time.Duration
 
 	start        float64
 	step         float64
@@ -180,6 +181,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fl.Float64Var(&o.jitter, "jitter", 0.1, "timer jitter as a fraction of the interval (0..1)")
 	fl.IntVar(&o.wsClients, "ws-clients", 0, "WebSocket clients measuring end-to-end latency (needs -ws)")
 	fl.Float64Var(&o.httpRPS, "http-rps", 0, "HTTP API requests per second (needs -http)")
+	fl.DurationVar(&o.maxCatchUp, "max-catch-up", bench.DefaultMaxCatchUp, "load, full: a sender this far behind its schedule (the harness short of CPU) moves the schedule on, as a pause of its hosts, instead of sending what is overdue in a burst; the report's harness_slipped_ms says how far (negative: always catch up)")
 
 	fl.Float64Var(&o.start, "start", 50000, "ramp: first step's offered rate, datagrams/s")
 	fl.Float64Var(&o.step, "step", 25000, "ramp: increase per step, datagrams/s")
@@ -444,6 +446,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	case "load":
 		common.Gen.SampleInterval = o.sampleInterval
 		common.Gen.Plugins = plugins
+		common.Gen.MaxCatchUp = o.maxCatchUp
 		if len(plugins) == 0 {
 			common.Gen.SampleInterval = 0
 		}
@@ -458,6 +461,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		load := common
 		load.Gen.SampleInterval = o.sampleInterval
 		load.Gen.Plugins = plugins
+		load.Gen.MaxCatchUp = o.maxCatchUp
 		return bench.RunFull(ctx, bench.FullConfig{
 			Fill: bench.MemoryConfig{Common: fill, History: o.history, FillRate: o.fillRate, Timeout: o.fillTimeout},
 			Load: bench.LoadConfig{Common: load, Duration: dur, WSURL: o.wsURL, WSClients: o.wsClients, HTTPRPS: o.httpRPS},
