@@ -27,6 +27,11 @@ type Report struct {
 	BytesPerHost         *float64             `json:"bytes_per_host"`           // memory scenario
 	BytesPerSample       *float64             `json:"bytes_per_sample"`         // memory scenario
 	E2EMs                *Quantiles           `json:"e2e_ms"`                   // sample sent -> WebSocket frame received
+	// E2ESteadyMs is E2EMs over the frames received E2ESteadyAfterS
+	// seconds or more into the run: the fleet past its start-up, when
+	// every host's first contact (boot, new alerts) has been streamed.
+	E2ESteadyMs     *Quantiles `json:"e2e_steady_ms,omitempty"`
+	E2ESteadyAfterS *float64   `json:"e2e_steady_after_s,omitempty"`
 	APIMs                map[string]Quantiles `json:"api_ms"`                   // per route
 	// DaemonAPIMs is the same routes' latency inside the daemon, from its
 	// own histogram (hbd_http_request_duration_seconds, buckets from
@@ -217,6 +222,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("checkpoint bytes", fmt.Sprintf("%.1f MiB", *r.CheckpointBytes/(1<<20)))
 	}
 	q("e2e latency", r.E2EMs)
+	if r.E2ESteadyAfterS != nil {
+		q(fmt.Sprintf("e2e latency from %.0fs on", *r.E2ESteadyAfterS), r.E2ESteadyMs)
+	}
 	routes := make([]string, 0, len(r.APIMs))
 	for k := range r.APIMs {
 		routes = append(routes, k)

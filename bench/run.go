@@ -335,6 +335,12 @@ type LoadConfig struct {
 	HTTPRPS   float64 // HTTP API requests per second; 0 = none
 }
 
+// steadyAfter is when a load run's fleet is past its start: every host
+// has sent its first heartbeat and a sample of every plugin.
+func steadyAfter(g *GenConfig) time.Duration {
+	return max(g.HeartbeatInterval, g.SampleInterval)
+}
+
 // RunLoad runs a simulated fleet for cfg.Duration with optional WebSocket
 // and HTTP load and reports throughput, loss, daemon CPU and memory, and
 // latencies.
@@ -364,12 +370,14 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var side sync.WaitGroup
-	var e2e Histogram
+	var e2e, steady Histogram
 	var ws WSStats
+	steadyAfter := steadyAfter(&cfg.Gen)
 	if cfg.WSClients > 0 {
 		mo.e2e = &e2e
+		from := time.Now().Add(steadyAfter)
 		side.Go(func() {
-			RunWS(runCtx, WSConfig{URL: cfg.WSURL, Clients: cfg.WSClients, HostPrefix: "bench-"}, &e2e, &ws)
+			RunWS(runCtx, WSConfig{URL: cfg.WSURL, Clients: cfg.WSClients, HostPrefix: "bench-", Steady: &steady, SteadyFrom: from}, &e2e, &ws)
 		})
 	}
 	if httpLoad != nil {
@@ -393,6 +401,9 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
 	}
 	if cfg.WSClients > 0 {
 		rep.E2EMs = e2e.Summary()
+		if steadyAfter < cfg.Duration {
+			rep.E2ESteadyMs, rep.E2ESteadyAfterS = steady.Summary(), ptr(steadyAfter.Seconds())
+		}
 		rep.WSFrames = ptr(ws.Frames.Load())
 		rep.WSDisconnects = ptr(ws.Disconnects.Load())
 		if ws.Connects.Load() == 0 {

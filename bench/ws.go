@@ -27,6 +27,11 @@ type WSConfig struct {
 	Now func() time.Time
 	// Retry is the pause before reconnecting; 0 means 1 s.
 	Retry time.Duration
+	// Steady, when not nil, also gets the latencies of the frames
+	// received from SteadyFrom on: the fleet past its start, when every
+	// host's first contact (its boot, its new alerts) has been streamed.
+	Steady     *Histogram
+	SteadyFrom time.Time
 }
 
 // WSStats are the WebSocket clients' counters; safe for concurrent use.
@@ -86,7 +91,12 @@ func wsClient(ctx context.Context, cfg WSConfig, e2e *Histogram, st *WSStats) {
 				break
 			}
 			st.Frames.Add(1)
-			st.Measured.Add(uint64(measureFrame(buf, cfg.HostPrefix, cfg.Now(), e2e)))
+			now := cfg.Now()
+			steady := cfg.Steady
+			if now.Before(cfg.SteadyFrom) {
+				steady = nil
+			}
+			st.Measured.Add(uint64(measureFrame(buf, cfg.HostPrefix, now, e2e, steady)))
 		}
 		if stop() {
 			_ = conn.Close()
@@ -126,9 +136,10 @@ func waitCtx(ctx context.Context, d time.Duration) {
 }
 
 // measureFrame records the latency of every bench plugin message in one
-// WebSocket frame and returns how many it recorded. A frame is one JSON
-// message, several separated by newlines, or a JSON array of messages.
-func measureFrame(frame []byte, prefix string, now time.Time, h *Histogram) int {
+// WebSocket frame into h, and into h2 unless it is nil, and returns how
+// many it recorded. A frame is one JSON message, several separated by
+// newlines, or a JSON array of messages.
+func measureFrame(frame []byte, prefix string, now time.Time, h, h2 *Histogram) int {
 	frame = bytes.TrimSpace(frame)
 	n := 0
 	if len(frame) > 0 && frame[0] == '[' {
@@ -138,7 +149,7 @@ func measureFrame(frame []byte, prefix string, now time.Time, h *Histogram) int 
 		}
 		for _, m := range msgs {
 			if d, ok := pluginLatency(m, prefix, now); ok {
-				h.Record(d)
+				record(d, h, h2)
 				n++
 			}
 		}
@@ -152,11 +163,18 @@ func measureFrame(frame []byte, prefix string, now time.Time, h *Histogram) int 
 			frame = nil
 		}
 		if d, ok := pluginLatency(msg, prefix, now); ok {
-			h.Record(d)
+			record(d, h, h2)
 			n++
 		}
 	}
 	return n
+}
+
+func record(d time.Duration, h, h2 *Histogram) {
+	h.Record(d)
+	if h2 != nil {
+		h2.Record(d)
+	}
 }
 
 // pluginLatency returns now - the sample timestamp of msg when msg is a

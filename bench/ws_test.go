@@ -63,7 +63,7 @@ func TestMeasureFrame(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var h Histogram
-			if n := measureFrame([]byte(tt.frame), "bench-", now, &h); n != tt.n || h.Count() != uint64(tt.n) {
+			if n := measureFrame([]byte(tt.frame), "bench-", now, &h, nil); n != tt.n || h.Count() != uint64(tt.n) {
 				t.Errorf("measured %d (histogram %d), want %d", n, h.Count(), tt.n)
 			}
 		})
@@ -121,14 +121,23 @@ func TestRunWS(t *testing.T) {
 	defer srv.Close()
 
 	ctx, cancel := context.WithCancel(t.Context())
-	var h Histogram
+	var h, steady Histogram
 	var st WSStats
 	done := make(chan struct{})
+	// The first connection's four frames arrive 7 ms after their samples,
+	// before the steady state; the second's one 9 ms after, in it.
+	var reads atomic.Int32
+	now := func() time.Time {
+		if reads.Add(1) <= 4 {
+			return time.UnixMilli(baseMS + 7)
+		}
+		return time.UnixMilli(baseMS + 9)
+	}
 	go func() {
 		defer close(done)
 		RunWS(ctx, WSConfig{
 			URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/hbd", Clients: 1, HostPrefix: "bench-",
-			Now: func() time.Time { return time.UnixMilli(baseMS + 7) }, Retry: 10 * time.Millisecond,
+			Now: now, Retry: 10 * time.Millisecond, Steady: &steady, SteadyFrom: time.UnixMilli(baseMS + 8),
 		}, &h, &st)
 	}()
 	// Three bench messages on the first connection, one on the second.
@@ -141,12 +150,19 @@ func TestRunWS(t *testing.T) {
 	if st.Frames.Load() != 5 || st.Connects.Load() != 2 || st.Disconnects.Load() != 1 {
 		t.Fatalf("frames %d, connects %d, disconnects %d; want 5, 2, 1", st.Frames.Load(), st.Connects.Load(), st.Disconnects.Load())
 	}
-	// Every latency is 7 ms; the histogram reports it within its bucket
-	// width (1/128).
-	for _, q := range []float64{0.01, 1} {
-		if got := h.Quantile(q); got < 7*time.Millisecond*127/128 || got > 7*time.Millisecond {
-			t.Fatalf("Quantile(%g) = %v, want 7 ms", q, got)
-		}
+	// The histograms report latencies within their bucket width (1/128).
+	near := func(got, want time.Duration) bool { return got >= want*127/128 && got <= want }
+	if got := h.Quantile(0.01); !near(got, 7*time.Millisecond) {
+		t.Fatalf("Quantile(0.01) = %v, want 7 ms", got)
+	}
+	if got := h.Quantile(1); !near(got, 9*time.Millisecond) {
+		t.Fatalf("Quantile(1) = %v, want 9 ms", got)
+	}
+	if got := steady.Count(); got != 1 {
+		t.Fatalf("steady state: %d latencies, want the second connection's 1", got)
+	}
+	if got := steady.Quantile(0.01); !near(got, 9*time.Millisecond) {
+		t.Fatalf("steady state: Quantile(0.01) = %v, want 9 ms", got)
 	}
 }
 

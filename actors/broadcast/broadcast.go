@@ -26,10 +26,9 @@ type Event struct {
 // shape), so that a bound in bytes bounds the heap.
 func (e *Event) size() int { return cap(e.Frame) }
 
-// DefaultCoalesce is the coalescing window the daemon uses unless its
-// config says otherwise. Options.Coalesce has no implicit default because
-// its zero value means "off".
-const DefaultCoalesce = 250 * time.Millisecond
+// DefaultCoalesce is the coalescing window the daemon uses. Options.Coalesce
+// has no implicit default because its zero value means "off".
+const DefaultCoalesce = 20 * time.Millisecond
 
 // Options configure a Broadcaster. The limits on what one connection may
 // queue or send belong to the connections (http/ws), not to the hub.

@@ -184,7 +184,7 @@ func serve(cfg *config.Daemon, log *slog.Logger, level *slog.LevelVar) error {
 		// (below) is what cuts a slow client off; the frame bound holds a
 		// flush. The fan-out budget bounds the stream's CPU (see
 		// [websocket] fanout_rate).
-		WebSocket:  &broadcast.Options{Coalesce: 20 * time.Millisecond, FanoutRate: cfg.WebSocket.FanoutRate},
+		WebSocket:  &broadcast.Options{Coalesce: broadcast.DefaultCoalesce, FanoutRate: cfg.WebSocket.FanoutRate},
 		Cluster:    clusterConfig(cfg),
 		FleetEvery: cfg.Cluster.FleetEvery.Duration,
 		Replica:    replicaConfig(cfg),
