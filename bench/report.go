@@ -18,21 +18,21 @@ import (
 // rest add context. Rates are per second, sizes in bytes, latencies in
 // milliseconds.
 type Report struct {
-	Scenario             string               `json:"scenario"`
-	OfferedPerS          *float64             `json:"offered_per_s"`            // datagrams the harness sent
-	AcceptedPerS         *float64             `json:"accepted_per_s"`           // daemon's accepted counter
-	LossPct              *float64             `json:"loss_pct"`                 // 1 - accepted/offered, percent
-	DaemonCPUSPerMillion *float64             `json:"daemon_cpu_s_per_million"` // daemon CPU-seconds per million accepted datagrams
-	RSSBytes             *float64             `json:"rss_bytes"`                // daemon RSS at the end
-	BytesPerHost         *float64             `json:"bytes_per_host"`           // memory scenario
-	BytesPerSample       *float64             `json:"bytes_per_sample"`         // memory scenario
-	E2EMs                *Quantiles           `json:"e2e_ms"`                   // sample sent -> WebSocket frame received
+	Scenario             string     `json:"scenario"`
+	OfferedPerS          *float64   `json:"offered_per_s"`            // datagrams the harness sent
+	AcceptedPerS         *float64   `json:"accepted_per_s"`           // daemon's accepted counter
+	LossPct              *float64   `json:"loss_pct"`                 // 1 - accepted/offered, percent
+	DaemonCPUSPerMillion *float64   `json:"daemon_cpu_s_per_million"` // daemon CPU-seconds per million accepted datagrams
+	RSSBytes             *float64   `json:"rss_bytes"`                // daemon RSS at the end
+	BytesPerHost         *float64   `json:"bytes_per_host"`           // memory scenario
+	BytesPerSample       *float64   `json:"bytes_per_sample"`         // memory scenario
+	E2EMs                *Quantiles `json:"e2e_ms"`                   // sample sent -> WebSocket frame received
 	// E2ESteadyMs is E2EMs over the frames received E2ESteadyAfterS
 	// seconds or more into the run: the fleet past its start-up, when
 	// every host's first contact (boot, new alerts) has been streamed.
-	E2ESteadyMs     *Quantiles `json:"e2e_steady_ms,omitempty"`
-	E2ESteadyAfterS *float64   `json:"e2e_steady_after_s,omitempty"`
-	APIMs                map[string]Quantiles `json:"api_ms"`                   // per route
+	E2ESteadyMs     *Quantiles           `json:"e2e_steady_ms,omitempty"`
+	E2ESteadyAfterS *float64             `json:"e2e_steady_after_s,omitempty"`
+	APIMs           map[string]Quantiles `json:"api_ms"` // per route
 	// DaemonAPIMs is the same routes' latency inside the daemon, from its
 	// own histogram (hbd_http_request_duration_seconds, buckets from
 	// 0.1 ms to 2.5 s): the rest of api_ms is queueing and the harness.
