@@ -104,9 +104,11 @@ type GenConfig struct {
 	MaxCatchUp time.Duration
 }
 
-// DefaultMaxCatchUp is GenConfig.MaxCatchUp's default: one second of
-// lateness is caught up (a short stall, a collection), more is a pause.
-const DefaultMaxCatchUp = time.Second
+// DefaultMaxCatchUp is GenConfig.MaxCatchUp's default: a sender woken a
+// little late (the scheduler, a collection) catches up; one that stalled
+// longer pauses. 100 ms of the fleet-100k's traffic is about 5,000
+// datagrams, a burst the daemon's socket buffers hold.
+const DefaultMaxCatchUp = 100 * time.Millisecond
 
 func (c *GenConfig) validate() error {
 	var errs []error
@@ -205,12 +207,19 @@ type Generator struct {
 	kills   map[int]time.Duration
 	senders []*sender
 	job     atomic.Pointer[rateJob]
+	pace    atomic.Pointer[pacedSamples] // set once by PaceSamples
 	acks    atomic.Uint64
 	ackRTT  Histogram
 	readers sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// pacedSamples is what PaceSamples asks for.
+type pacedSamples struct {
+	every   time.Duration
+	plugins []Plugin
 }
 
 // rateJob is a request for a stream of datagrams at a fixed aggregate rate.
@@ -279,6 +288,33 @@ func (g *Generator) Run(ctx context.Context, d time.Duration) {
 		wg.Go(func() { s.run(ctx, start, end, true) })
 	}
 	wg.Wait()
+}
+
+// PaceSamples starts paced samples of plugins, one of each per host every
+// interval, on a generator made without them (GenConfig.SampleInterval
+// 0), while Run goes on: the fleet keeps its heartbeats, its sender
+// instances and its sequence numbers, as a fleet whose agents were told to
+// sample more does. The first samples are spread over one interval from
+// when each sender takes the request (within a millisecond while Run is
+// running, else when it starts).
+func (g *Generator) PaceSamples(interval time.Duration, plugins []Plugin) error {
+	if g.cfg.SampleInterval > 0 || g.pace.Load() != nil {
+		return errors.New("the generator already sends paced samples")
+	}
+	if interval <= 0 || len(plugins) == 0 {
+		return fmt.Errorf("paced samples need an interval and plugins (have %s, %d plugins)", interval, len(plugins))
+	}
+	if len(plugins) > math.MaxInt16 {
+		return fmt.Errorf("too many plugins: %d", len(plugins))
+	}
+	g.pace.Store(&pacedSamples{every: interval, plugins: plugins})
+	for _, s := range g.senders {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 // SetRate starts (or changes, or with 0 stops) a stream of samples of
@@ -585,7 +621,11 @@ type sender struct {
 	kinds   [wire.KindAck + 1]atomic.Uint64
 	maxLag  atomic.Int64
 	slipped atomic.Int64 // ns the paced schedule moved on; see GenConfig.MaxCatchUp
-	lastErr atomic.Pointer[error]
+	// The paced samples: GenConfig's, or PaceSamples' once taken.
+	sampleEvery time.Duration
+	plugins     []Plugin
+	paceTaken   bool
+	lastErr     atomic.Pointer[error]
 
 	// In a cluster: per host, the last ACK's time with its member in the
 	// low bits (see clusterAck); and the fail-overs.
@@ -604,6 +644,9 @@ func newSender(g *Generator, idx int) (*sender, error) {
 		buf:    make([]byte, 0, 4096),
 		data:   make([]byte, 0, 2048),
 		wake:   make(chan struct{}, 1),
+
+		sampleEvery: cfg.SampleInterval,
+		plugins:     cfg.Plugins,
 	}
 	// Each sender is a sender instance of its own for its hosts, as an
 	// agent process is, so a later run never shares a replay window with
@@ -665,7 +708,7 @@ func (s *sender) close() {
 func (s *sender) schedule() {
 	s.scheduled = true
 	cfg := s.cfg
-	kinds := len(cfg.Plugins) + 1
+	kinds := len(s.plugins) + 1
 	slots := int64(cfg.Hosts) * int64(kinds)
 	for li := range s.hosts {
 		gi := int64(li*cfg.Senders + s.idx)
@@ -673,13 +716,42 @@ func (s *sender) schedule() {
 			slot := gi * int64(kinds)
 			s.sched.push(event{due: int64(cfg.HeartbeatInterval) * slot / slots, host: int32(li), kind: -1})
 		}
-		if cfg.SampleInterval > 0 {
-			for k := range cfg.Plugins {
-				slot := gi*int64(kinds) + int64(k) + 1
-				s.sched.push(event{due: int64(cfg.SampleInterval) * slot / slots, host: int32(li), kind: int16(k)})
-			}
+	}
+	s.scheduleSamples(0)
+}
+
+// scheduleSamples puts every host's first paced sample of each plugin on
+// the heap, spread over one sample interval from the offset from on, in
+// the slots schedule gives them.
+func (s *sender) scheduleSamples(from int64) {
+	if s.sampleEvery <= 0 {
+		return
+	}
+	cfg := s.cfg
+	kinds := len(s.plugins) + 1
+	slots := int64(cfg.Hosts) * int64(kinds)
+	for li := range s.hosts {
+		gi := int64(li*cfg.Senders + s.idx)
+		for k := range s.plugins {
+			slot := gi*int64(kinds) + int64(k) + 1
+			s.sched.push(event{due: from + int64(s.sampleEvery)*slot/slots, host: int32(li), kind: int16(k)})
 		}
 	}
+}
+
+// takePace starts the paced samples PaceSamples asked for, once, from the
+// schedule's offset off.
+func (s *sender) takePace(off int64) {
+	if s.paceTaken {
+		return
+	}
+	p := s.g.pace.Load()
+	if p == nil {
+		return
+	}
+	s.paceTaken = true
+	s.sampleEvery, s.plugins = p.every, p.plugins
+	s.scheduleSamples(off)
 }
 
 // run is the sender loop: send what is due, flush, sleep until the next
@@ -698,6 +770,7 @@ func (s *sender) run(ctx context.Context, start, end time.Time, paced bool) {
 			return
 		}
 		if paced {
+			s.takePace(int64(now.Sub(start)) - s.slipped.Load())
 			s.runDue(start, now)
 		}
 		s.runRate(now)
@@ -757,8 +830,8 @@ func (s *sender) runDue(start, now time.Time) {
 			s.sched.fixTop()
 			continue
 		}
-		interval := s.cfg.SampleInterval
-		s.sample(&s.hosts[ev.host], s.cfg.Plugins[ev.kind], now, interval.Seconds())
+		interval := s.sampleEvery
+		s.sample(&s.hosts[ev.host], s.plugins[ev.kind], now, interval.Seconds())
 		ev.due += int64(interval)
 		if s.cfg.Jitter > 0 {
 			ev.due += int64((s.rng.Float64() - 0.5) * s.cfg.Jitter * float64(interval))

@@ -555,18 +555,22 @@ func BenchmarkBuildDatagram(b *testing.B) {
 func TestGeneratorSlipsRatherThanBurst(t *testing.T) {
 	const hosts = 20
 	for _, tc := range []struct {
-		name        string
-		catchUp     time.Duration
-		first, then uint64 // heartbeats sent at +10 s, then at +10.5 s
-		slipped     time.Duration
+		name          string
+		catchUp       time.Duration
+		first, then   uint64        // heartbeats sent at +10 s, then at +10.5 s
+		slipped, more time.Duration // the slip after the stall, and after the second step
 	}{
 		// Host i is due at i × 50 ms. Slipping by the lag of host 0 (10 s)
-		// sends host 0 alone; half a second later hosts 1..10.
-		{"slip", 0, 1, 10, 10 * time.Second},
+		// sends host 0 alone; half a second later hosts 1..10 (0.45 s
+		// late at most, under the 1 s limit).
+		{"slip", time.Second, 1, 10, 10 * time.Second, 0},
+		// The default limit, 100 ms: half a second later the schedule
+		// slips again, by host 1's lag (0.45 s), and sends host 1 alone.
+		{"default", 0, 1, 1, 10 * time.Second, 450 * time.Millisecond},
 		// Catching up sends every heartbeat due by 10 s (hosts 0..19 at
 		// 0..9.95 s: 10 each, and host 0's eleventh at 10 s), then those
 		// due in the next half second.
-		{"catch up", -1, hosts*10 + 1, 10, 0},
+		{"catch up", -1, hosts*10 + 1, 10, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rx := newReceiver(t, "udp4", "127.0.0.1:0")
@@ -586,13 +590,68 @@ func TestGeneratorSlipsRatherThanBurst(t *testing.T) {
 			}
 			s.runDue(start, start.Add(10500*time.Millisecond))
 			s.flush()
-			if st := g.Stats(); st.Heartbeats != tc.first+tc.then || st.Slipped != tc.slipped {
-				t.Fatalf("half a second later: %d heartbeats, slipped %v; want %d, %v", st.Heartbeats, st.Slipped, tc.first+tc.then, tc.slipped)
+			if st := g.Stats(); st.Heartbeats != tc.first+tc.then || st.Slipped != tc.slipped+tc.more {
+				t.Fatalf("half a second later: %d heartbeats, slipped %v; want %d, %v", st.Heartbeats, st.Slipped, tc.first+tc.then, tc.slipped+tc.more)
 			}
 			got := verifyAll(t, rx.read(t, int(tc.first+tc.then)))
 			if len(got) != int(tc.first+tc.then) {
 				t.Fatalf("received %d datagrams", len(got))
 			}
 		})
+	}
+}
+
+// PaceSamples adds paced samples to a running generator that had none (the
+// fill of fleet-100k-full going on into its load): the heartbeats keep
+// their schedule, no host boots again, and each host sends a sample of
+// each plugin per interval from the request on.
+func TestGeneratorPaceSamples(t *testing.T) {
+	rx := newReceiver(t, "udp4", "127.0.0.1:0")
+	const hosts = 10
+	plugins, _ := StandardPlugins(2)
+	var st GenStats
+	var errTwice error
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGenerator(GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: hosts, Senders: 2,
+			HeartbeatInterval: time.Second, Boot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			g.Run(t.Context(), 4*time.Second)
+		}()
+		time.Sleep(2 * time.Second)
+		if err := g.PaceSamples(time.Second, plugins); err != nil {
+			t.Fatal(err)
+		}
+		errTwice = g.PaceSamples(time.Second, plugins)
+		<-done
+		g.Close()
+		st = g.Stats()
+	})
+	if errTwice == nil {
+		t.Error("a second PaceSamples was accepted")
+	}
+	// Per host: 1 boot, 4 heartbeats (0..3 s), 2 samples of each plugin
+	// (the request at 2 s spreads the first ones over [2 s, 3 s)).
+	if st.Boots != hosts || st.Heartbeats != 4*hosts || st.Samples != 2*hosts*uint64(len(plugins)) {
+		t.Fatalf("stats %+v; want %d boots, %d heartbeats, %d samples", st, hosts, 4*hosts, 2*hosts*len(plugins))
+	}
+	got := verifyAll(t, rx.read(t, int(st.Sent)))
+	lastSeq := map[string]uint64{}
+	samples := map[string]int{}
+	for _, d := range got {
+		if d.seq <= lastSeq[d.host] {
+			t.Fatalf("%s: seq %d after %d: the host's sequence did not go on", d.host, d.seq, lastSeq[d.host])
+		}
+		lastSeq[d.host] = d.seq
+		if d.kind == wire.KindSample {
+			samples[d.host+" "+d.plugin]++
+		}
+	}
+	if len(samples) != hosts*len(plugins) {
+		t.Fatalf("samples from %d (host, plugin) pairs, want %d", len(samples), hosts*len(plugins))
 	}
 }

@@ -74,7 +74,19 @@ type monitor struct {
 // begin starts a run of mode: its report, its generator of c.Gen and the
 // monitor that follows it; release frees the generator and the monitor.
 func begin(ctx context.Context, c *Common, mode string) (rep *Report, g *Generator, mo *monitor, release func(), err error) {
+	return beginWith(ctx, c, mode, nil)
+}
+
+// beginWith is begin with the generator shared when not nil: release then
+// frees the monitor alone.
+func beginWith(ctx context.Context, c *Common, mode string, shared *Generator) (rep *Report, g *Generator, mo *monitor, release func(), err error) {
 	rep = newReport(c.Scenario, mode, time.Now())
+	if shared != nil {
+		if mo, err = newMonitor(ctx, c, shared); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		return rep, shared, mo, mo.close, nil
+	}
 	if g, err = NewGenerator(c.Gen); err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -345,6 +357,13 @@ func steadyAfter(g *GenConfig) time.Duration {
 // and HTTP load and reports throughput, loss, daemon CPU and memory, and
 // latencies.
 func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
+	return runLoad(ctx, cfg, nil, nil)
+}
+
+// runLoad is RunLoad; with a shared generator (RunFull's, already running)
+// it measures cfg.Duration of it and then calls stop, which ends the
+// generator's Run, before the final scrape.
+func runLoad(ctx context.Context, cfg LoadConfig, shared *Generator, stop func()) (*Report, error) {
 	if cfg.Duration <= 0 {
 		return nil, errors.New("load: need a positive duration")
 	}
@@ -354,7 +373,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
 	if cfg.HTTPRPS > 0 && cfg.HTTPBase == "" {
 		return nil, errors.New("load: HTTP load needs the daemon's HTTP base URL")
 	}
-	rep, g, mo, release, err := begin(ctx, &cfg.Common, "load")
+	rep, g, mo, release, err := beginWith(ctx, &cfg.Common, "load", shared)
 	if err != nil {
 		return nil, err
 	}
@@ -384,13 +403,18 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*Report, error) {
 		side.Go(func() { httpLoad.Run(runCtx) })
 	}
 	start := time.Now()
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		g.Run(runCtx, cfg.Duration)
-	}()
-	mo.runFor(ctx, cfg.Duration+time.Minute, genDone, nil)
-	<-genDone
+	if shared == nil {
+		genDone := make(chan struct{})
+		go func() {
+			defer close(genDone)
+			g.Run(runCtx, cfg.Duration)
+		}()
+		mo.runFor(ctx, cfg.Duration+time.Minute, genDone, nil)
+		<-genDone
+	} else {
+		mo.runFor(ctx, cfg.Duration, nil, nil)
+		stop()
+	}
 	window := time.Since(start)
 	cancel()
 	side.Wait()

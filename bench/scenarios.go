@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -168,6 +169,13 @@ type MemoryConfig struct {
 // ΔRSS(fill) / Δhbd_samples_held, so samples lost in transit do not
 // distort the figure.
 func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
+	return runMemory(ctx, cfg, nil)
+}
+
+// runMemory is RunMemory; with a shared generator (RunFull's) it neither
+// starts nor stops the generator's Run, which its caller runs through
+// this run and the next, so the fleet never falls silent between them.
+func runMemory(ctx context.Context, cfg MemoryConfig, shared *Generator) (*Report, error) {
 	if cfg.HTTPBase == "" {
 		return nil, errors.New("memory: needs the daemon's HTTP base URL (-http) to read its RSS")
 	}
@@ -184,7 +192,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
 	if len(cfg.Gen.RatePlugins) == 0 {
 		return nil, errors.New("memory: need plugins to fill the rings with")
 	}
-	rep, g, mo, release, err := begin(ctx, &cfg.Common, "memory")
+	rep, g, mo, release, err := beginWith(ctx, &cfg.Common, "memory", shared)
 	if err != nil {
 		return nil, err
 	}
@@ -193,17 +201,21 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
 	if m0.Hosts > 0 || m0.SamplesHeld > 0 {
 		rep.warn("the daemon already held %.0f hosts and %.0f samples: start a fresh daemon for this scenario", m0.Hosts, m0.SamplesHeld)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	genDone := make(chan struct{})
+	genDone := make(chan struct{}) // never closed for a shared generator
 	start := time.Now()
-	go func() {
-		defer close(genDone)
-		g.Run(runCtx, cfg.Timeout)
-	}()
-	defer func() {
-		cancel()
-		<-genDone
-	}()
+	stop := func() {}
+	if shared == nil {
+		runCtx, cancel := context.WithCancel(ctx)
+		go func() {
+			defer close(genDone)
+			g.Run(runCtx, cfg.Timeout)
+		}()
+		stop = sync.OnceFunc(func() {
+			cancel()
+			<-genDone
+		})
+		defer stop()
+	}
 
 	// Phase 1: hosts with empty rings.
 	n := float64(cfg.Gen.Hosts)
@@ -260,8 +272,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
 	}
 	waitCtx(ctx, 3*cfg.settle())
 	window := time.Since(start)
-	cancel()
-	<-genDone
+	stop()
 	m2, err := mo.finish(ctx, rep, window)
 	if err != nil {
 		return rep, err
@@ -273,7 +284,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
 	if held > 0 {
 		rep.BytesPerSample = ptr((m2.RSSBytes - m1.RSSBytes) / held)
 	}
-	if cfg.ShutdownRate > 0 {
+	if cfg.ShutdownRate > 0 && shared == nil {
 		g.Shutdown(ctx, cfg.ShutdownRate)
 	}
 	return rep, ctx.Err()
@@ -288,15 +299,50 @@ type FullConfig struct {
 
 // RunFull is the fleet at its steady state: it fills every host's rings
 // (RunMemory), then runs the load (RunLoad) on that daemon, and reports
-// the load's figures with the fill's bytes per host and per sample. The
-// hosts keep their names, so the load's heartbeats find them registered
-// (they reboot: the fill's generator is gone).
+// the load's figures with the fill's bytes per host and per sample. One
+// generator, made from the fill's GenConfig, runs through both: the hosts
+// keep their heartbeats, sender instances and sequence numbers from the
+// fill into the load, which adds paced samples of the load's Plugins at
+// its SampleInterval (PaceSamples) and its WebSocket and API readers. A
+// fleet in its steady state neither reboots nor falls silent because its
+// monitoring host's rings filled up, and a harness that restarted every
+// agent between the phases measured its own gap (hosts SUSPECT, DOWN and
+// paged) and the boot of 100,000 agents, not the steady state.
 func RunFull(ctx context.Context, cfg FullConfig) (*Report, error) {
-	fill, err := RunMemory(ctx, cfg.Fill)
+	if cfg.Load.Gen.SampleInterval <= 0 || len(cfg.Load.Gen.Plugins) == 0 {
+		return nil, errors.New("full: the load needs paced samples (a sample interval and plugins)")
+	}
+	gen := cfg.Fill.Gen
+	gen.SampleInterval = 0 // the load's samples come with PaceSamples
+	if len(gen.RatePlugins) == 0 {
+		gen.RatePlugins = gen.Plugins
+	}
+	gen.Plugins = nil
+	g, err := NewGenerator(gen)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		g.Run(runCtx, cfg.Fill.Timeout+cfg.Load.Duration+time.Hour)
+	}()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		<-genDone
+	})
+	defer stop()
+
+	fill, err := runMemory(ctx, cfg.Fill, g)
 	if err != nil {
 		return fill, fmt.Errorf("fill: %w", err)
 	}
-	rep, err := RunLoad(ctx, cfg.Load)
+	if err := g.PaceSamples(cfg.Load.Gen.SampleInterval, cfg.Load.Gen.Plugins); err != nil {
+		return fill, err
+	}
+	rep, err := runLoad(ctx, cfg.Load, g, stop)
 	if rep == nil {
 		return fill, err
 	}

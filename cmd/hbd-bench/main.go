@@ -458,6 +458,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 		fill := common
 		fill.Gen.RatePlugins = plugins
 		fill.ShutdownRate = 0 // the load comes next
+		fill.Gen.MaxCatchUp = o.maxCatchUp // the fill's generator runs on into the load
 		load := common
 		load.Gen.SampleInterval = o.sampleInterval
 		load.Gen.Plugins = plugins
