@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,6 +18,12 @@ func TestAPIRTT(t *testing.T) {
 	a := client(t, ln, "127.0.0.1:40000", nil)
 
 	// conn_seq 1..6 with 4 and 5 lost; RTTs 1, 2, 3, 10 ms.
+	deref := func(p *float64) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
 	for i, hb := range []struct {
 		connSeq uint32
 		rttUS   uint32
@@ -76,12 +83,24 @@ func TestAPIRTT(t *testing.T) {
 			P99 *float64 `json:"rtt_p99_ms"`
 		} `json:"connections"`
 	}
-	a.getJSON("/api/0/hosts", &hosts)
-	if len(hosts) < 1 || len(hosts[len(hosts)-1].Conns) != 1 {
-		t.Fatalf("hosts %+v", hosts)
+	// The list is the fleet snapshot's, published after the actor took
+	// the heartbeat: wait for the fourth one's quantiles, then check all.
+	var got string
+	ok := func() bool {
+		hosts = nil
+		a.getJSON("/api/0/hosts", &hosts)
+		if len(hosts) < 1 || len(hosts[len(hosts)-1].Conns) != 1 {
+			got = fmt.Sprintf("hosts %+v", hosts)
+			return false
+		}
+		c := hosts[len(hosts)-1].Conns[0]
+		got = fmt.Sprintf("%s: p50 %v p95 %v p99 %v", hosts[len(hosts)-1].Name, deref(c.P50), deref(c.P95), deref(c.P99))
+		return hosts[len(hosts)-1].Name == "rtt01" && c.P50 != nil && *c.P50 == 2 && c.P95 != nil && *c.P95 == 10 && c.P99 != nil && *c.P99 == 10
 	}
-	if c := hosts[len(hosts)-1].Conns[0]; hosts[len(hosts)-1].Name != "rtt01" || c.P50 == nil || *c.P50 != 2 || *c.P95 != 10 || *c.P99 != 10 {
-		t.Fatalf("host entry quantiles %+v", c)
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("host entry %s; want rtt01 with p50 2, p95 10, p99 10", got)
+		}
 	}
 
 	// A host that never sent an RTT has its connection with no history.
