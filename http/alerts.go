@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -83,13 +84,31 @@ func (s *Server) alerts(ctx *fasthttp.RequestCtx) {
 	}
 	list = list[offset:min(len(list), offset+limit)]
 
-	page := make([]contract.FleetAlert, len(list))
-	for i, a := range list {
-		page[i] = contract.FleetAlert{Open: a.JSONOpen, Silenced: s.sys.Silences.Match(a.Host, a.Path) != nil}
+	pp := alertPages.Get().(*[]contract.FleetAlert)
+	page := (*pp)[:0]
+	for _, a := range list {
+		page = append(page, contract.FleetAlert{Open: a.JSONOpen, Silenced: s.sys.Silences.Match(a.Host, a.Path) != nil})
 	}
 	setPartial(ctx, snap)
-	writeJSON(ctx, fasthttp.StatusOK, appendPartial(contract.AppendFleetAlerts(nil, page, sum, len(snap.Hosts)), snap))
+	// As /api/0/hosts' pages, in a pooled buffer: a fleet in trouble has
+	// thousands of alerts, a megabyte an answer, which pollers ask for
+	// many times a second.
+	bp := pageBufs.Get().(*[]byte)
+	b := appendPartial(contract.AppendFleetAlerts((*bp)[:0], page, sum, len(snap.Hosts)), snap)
+	writeJSON(ctx, fasthttp.StatusOK, b)
+	putPage(bp, b)
+	if cap(page) <= maxPooledAlerts {
+		clear(page) // the pool must not keep the snapshot's JSON alive
+		*pp = page[:0]
+		alertPages.Put(pp)
+	}
 }
+
+// alertPages holds the lists /api/0/alerts builds its answer from, up to
+// maxPooledAlerts entries each.
+var alertPages = sync.Pool{New: func() any { p := make([]contract.FleetAlert, 0, 256); return &p }}
+
+const maxPooledAlerts = 1 << 16
 
 func (s *Server) addSilence(ctx *fasthttp.RequestCtx) {
 	req, err := parseSilence(ctx.PostBody(), s.sys.Now())

@@ -284,18 +284,25 @@ func (s *Server) hosts(ctx *fasthttp.RequestCtx) {
 		}
 	})
 	writeJSON(ctx, fasthttp.StatusOK, b)
+	putPage(bp, b)
+}
+
+// pageBufs holds the buffers list pages are built in (/api/0/hosts,
+// /api/0/alerts); a page larger than maxPooledPage (thousands of hosts or
+// alerts) is left to the collector instead of pinning its memory in the
+// pool.
+var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+const maxPooledPage = 4 << 20
+
+// putPage gives the buffer of bp, grown to b, back to pageBufs once its
+// page was copied into the response.
+func putPage(bp *[]byte, b []byte) {
 	if cap(b) <= maxPooledPage {
 		*bp = b
 		pageBufs.Put(bp)
 	}
 }
-
-// pageBufs holds the buffers list pages are built in; a page larger than
-// maxPooledPage (thousands of hosts) is left to the collector instead of
-// pinning its memory in the pool.
-var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-const maxPooledPage = 1 << 20
 
 // host answers /api/0/hosts/{hostname} from the fleet snapshot, like the
 // lists (in a cluster, any member's view of any host), with each
