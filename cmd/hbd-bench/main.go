@@ -457,7 +457,7 @@ func execute(ctx context.Context, mode string, o *options, stderr io.Writer) (*b
 	case "full":
 		fill := common
 		fill.Gen.RatePlugins = plugins
-		fill.ShutdownRate = 0 // the load comes next
+		fill.ShutdownRate = 0              // the load comes next
 		fill.Gen.MaxCatchUp = o.maxCatchUp // the fill's generator runs on into the load
 		load := common
 		load.Gen.SampleInterval = o.sampleInterval
