@@ -806,9 +806,9 @@ func minTime(a, b time.Time) time.Time {
 // Schedules are offsets from start, moved on by the sender's slip (see
 // GenConfig.MaxCatchUp); kills stay on the wall clock.
 func (s *sender) runDue(start, now time.Time) {
-	real := int64(now.Sub(start))
+	wall := int64(now.Sub(start))
 	slip := s.slipped.Load()
-	off := real - slip
+	off := wall - slip
 	if len(s.sched) > 0 && s.sched[0].due != never {
 		lag := off - s.sched[0].due
 		if lag > s.maxLag.Load() {
@@ -826,7 +826,7 @@ func (s *sender) runDue(start, now time.Time) {
 			s.maxLag.Store(lag)
 		}
 		if ev.kind < 0 {
-			s.pacedHeartbeat(ev, off, real, now)
+			s.pacedHeartbeat(ev, off, wall, now)
 			s.sched.fixTop()
 			continue
 		}
@@ -855,10 +855,11 @@ const never = math.MaxInt64
 // pacedHeartbeat sends (or loses, or for a killed host drops for good)
 // the heartbeat event ev due at off, and schedules the next: the
 // undelayed schedule moves on by the interval (with the timer's jitter),
-// and the network's delay is added to each heartbeat alone.
-func (s *sender) pacedHeartbeat(ev *event, off, real int64, now time.Time) {
+// and the network's delay is added to each heartbeat alone. wall is the
+// offset without the sender's slip, which kills are timed by.
+func (s *sender) pacedHeartbeat(ev *event, off, wall int64, now time.Time) {
 	h := &s.hosts[ev.host]
-	if h.killAt > 0 && real >= h.killAt {
+	if h.killAt > 0 && wall >= h.killAt {
 		ev.due = never
 		return
 	}

@@ -201,19 +201,11 @@ func runMemory(ctx context.Context, cfg MemoryConfig, shared *Generator) (*Repor
 	if m0.Hosts > 0 || m0.SamplesHeld > 0 {
 		rep.warn("the daemon already held %.0f hosts and %.0f samples: start a fresh daemon for this scenario", m0.Hosts, m0.SamplesHeld)
 	}
-	genDone := make(chan struct{}) // never closed for a shared generator
 	start := time.Now()
+	var genDone <-chan struct{} // nil, never done, for a shared generator
 	stop := func() {}
 	if shared == nil {
-		runCtx, cancel := context.WithCancel(ctx)
-		go func() {
-			defer close(genDone)
-			g.Run(runCtx, cfg.Timeout)
-		}()
-		stop = sync.OnceFunc(func() {
-			cancel()
-			<-genDone
-		})
+		genDone, stop = runGenerator(ctx, g, cfg.Timeout)
 		defer stop()
 	}
 
@@ -290,6 +282,21 @@ func runMemory(ctx context.Context, cfg MemoryConfig, shared *Generator) (*Repor
 	return rep, ctx.Err()
 }
 
+// runGenerator runs g for d in the background: done is closed when its
+// Run returns, and stop ends it and waits for that (safe to call twice).
+func runGenerator(ctx context.Context, g *Generator, d time.Duration) (done <-chan struct{}, stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		g.Run(runCtx, d)
+	}()
+	return ch, sync.OnceFunc(func() {
+		cancel()
+		<-ch
+	})
+}
+
 // FullConfig configures RunFull: a memory fill, then a load run against
 // the daemon the fill left with full rings.
 type FullConfig struct {
@@ -323,16 +330,7 @@ func RunFull(ctx context.Context, cfg FullConfig) (*Report, error) {
 		return nil, err
 	}
 	defer g.Close()
-	runCtx, cancel := context.WithCancel(ctx)
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		g.Run(runCtx, cfg.Fill.Timeout+cfg.Load.Duration+time.Hour)
-	}()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		<-genDone
-	})
+	_, stop := runGenerator(ctx, g, cfg.Fill.Timeout+cfg.Load.Duration+time.Hour)
 	defer stop()
 
 	fill, err := runMemory(ctx, cfg.Fill, g)
