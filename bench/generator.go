@@ -826,7 +826,7 @@ func (s *sender) runDue(start, now time.Time) {
 			s.maxLag.Store(lag)
 		}
 		if ev.kind < 0 {
-			s.pacedHeartbeat(ev, off, wall, now)
+			s.pacedHeartbeat(ev, wall, now)
 			s.sched.fixTop()
 			continue
 		}
@@ -853,11 +853,11 @@ func (s *sender) maxCatchUp() time.Duration {
 const never = math.MaxInt64
 
 // pacedHeartbeat sends (or loses, or for a killed host drops for good)
-// the heartbeat event ev due at off, and schedules the next: the
-// undelayed schedule moves on by the interval (with the timer's jitter),
-// and the network's delay is added to each heartbeat alone. wall is the
-// offset without the sender's slip, which kills are timed by.
-func (s *sender) pacedHeartbeat(ev *event, off, wall int64, now time.Time) {
+// the heartbeat event ev, and schedules the next: the undelayed schedule
+// moves on by the interval (with the timer's jitter), and the network's
+// delay is added to each heartbeat alone. wall is now's offset from the
+// start without the sender's slip, which kills are timed by.
+func (s *sender) pacedHeartbeat(ev *event, wall int64, now time.Time) {
 	h := &s.hosts[ev.host]
 	if h.killAt > 0 && wall >= h.killAt {
 		ev.due = never
