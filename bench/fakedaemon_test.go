@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -336,6 +337,13 @@ func TestRunFull(t *testing.T) {
 	// (the fill's schedule goes on, so the edges can meet one).
 	if rep.Datagrams == nil || rep.Datagrams.Offered < 200+200-20 || rep.Datagrams.Offered > 200+200+20 || *rep.LossPct != 0 {
 		t.Errorf("load datagrams %+v", rep.Datagrams)
+	}
+	// The generator starts once the fill has read the fresh daemon's
+	// counters, so the fill finds no host there before it.
+	for _, w := range rep.Warnings {
+		if strings.HasPrefix(w, "fill:") {
+			t.Errorf("warning %q", w)
+		}
 	}
 	// No host booted again: the fill's hosts went on into the load.
 	f.mu.Lock()

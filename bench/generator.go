@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,7 +210,7 @@ type Generator struct {
 	job     atomic.Pointer[rateJob]
 	pace    atomic.Pointer[pacedSamples] // set once by PaceSamples
 	acks    atomic.Uint64
-	ackRTT  Histogram
+	ackRTT  atomic.Pointer[Histogram] // this phase's; see NewPhase
 	readers sync.WaitGroup
 
 	closeOnce sync.Once
@@ -254,6 +255,7 @@ func NewGenerator(cfg GenConfig) (*Generator, error) {
 		}
 	}
 	g := &Generator{cfg: cfg, lossy: pickLossy(cfg.Hosts, cfg.LossyFrac, cfg.Seed), kills: map[int]time.Duration{}}
+	g.ackRTT.Store(new(Histogram))
 	for _, k := range cfg.Kills {
 		g.kills[k.Host] = k.At
 	}
@@ -298,16 +300,15 @@ func (g *Generator) Run(ctx context.Context, d time.Duration) {
 // when each sender takes the request (within a millisecond while Run is
 // running, else when it starts).
 func (g *Generator) PaceSamples(interval time.Duration, plugins []Plugin) error {
-	if g.cfg.SampleInterval > 0 || g.pace.Load() != nil {
-		return errors.New("the generator already sends paced samples")
-	}
 	if interval <= 0 || len(plugins) == 0 {
 		return fmt.Errorf("paced samples need an interval and plugins (have %s, %d plugins)", interval, len(plugins))
 	}
 	if len(plugins) > math.MaxInt16 {
 		return fmt.Errorf("too many plugins: %d", len(plugins))
 	}
-	g.pace.Store(&pacedSamples{every: interval, plugins: plugins})
+	if g.cfg.SampleInterval > 0 || !g.pace.CompareAndSwap(nil, &pacedSamples{every: interval, plugins: slices.Clone(plugins)}) {
+		return errors.New("the generator already sends paced samples")
+	}
 	for _, s := range g.senders {
 		select {
 		case s.wake <- struct{}{}:
@@ -392,7 +393,7 @@ func (g *Generator) Stats() GenStats {
 		st.Boots += s.kinds[wire.KindBoot].Load()
 		st.Shutdowns += s.kinds[wire.KindShutdown].Load()
 		st.MaxLag = max(st.MaxLag, time.Duration(s.maxLag.Load()))
-		st.Slipped = max(st.Slipped, time.Duration(s.slipped.Load()))
+		st.Slipped = max(st.Slipped, time.Duration(s.slipped.Load()-s.slip0.Load()))
 		st.Failovers += s.failovers.Load()
 		if e := s.lastErr.Load(); e != nil {
 			st.LastError = *e
@@ -403,7 +404,20 @@ func (g *Generator) Stats() GenStats {
 }
 
 // AckRTT is the histogram of ACK round trips (with ReadAcks).
-func (g *Generator) AckRTT() *Histogram { return &g.ackRTT }
+func (g *Generator) AckRTT() *Histogram { return g.ackRTT.Load() }
+
+// NewPhase starts a new measured phase on a generator that goes on
+// running (RunFull's load after its fill): the peaks (MaxLag, Slipped)
+// and the ACK round-trip histogram start again from here. Counters (Sent,
+// SendErrors, Failovers ...) stay totals, which a phase reads as
+// differences.
+func (g *Generator) NewPhase() {
+	for _, s := range g.senders {
+		s.maxLag.Store(0)
+		s.slip0.Store(s.slipped.Load())
+	}
+	g.ackRTT.Store(new(Histogram))
+}
 
 // Close stops reading ACKs (after a short grace for the last ones) and
 // closes the sockets. It is safe to call more than once; Run and Shutdown
@@ -453,7 +467,7 @@ func (g *Generator) readAcks(c *udp.Conn) {
 				continue
 			}
 			g.acks.Add(1)
-			g.ackRTT.Record(time.Duration(now - a.Time - int64(a.HoldNanos)))
+			g.ackRTT.Load().Record(time.Duration(now - a.Time - int64(a.HoldNanos)))
 			if g.cfg.Cluster {
 				g.clusterAck(h.Host, b.Addr(i), now)
 			}
@@ -621,6 +635,7 @@ type sender struct {
 	kinds   [wire.KindAck + 1]atomic.Uint64
 	maxLag  atomic.Int64
 	slipped atomic.Int64 // ns the paced schedule moved on; see GenConfig.MaxCatchUp
+	slip0   atomic.Int64 // slipped at the start of the phase (NewPhase)
 	// The paced samples: GenConfig's, or PaceSamples' once taken.
 	sampleEvery time.Duration
 	plugins     []Plugin

@@ -655,3 +655,38 @@ func TestGeneratorPaceSamples(t *testing.T) {
 		t.Fatalf("samples from %d (host, plugin) pairs, want %d", len(samples), hosts*len(plugins))
 	}
 }
+
+// A slip moves the schedule, not the wall clock: a host killed at 5 s is
+// dead after a stall to 10 s, though its schedule was moved back to its
+// first heartbeat. NewPhase then starts the peaks and the ACK histogram
+// again (RunFull's load after its fill), keeping the counters.
+func TestGeneratorSlipKeepsKillsAndNewPhase(t *testing.T) {
+	rx := newReceiver(t, "udp4", "127.0.0.1:0")
+	g, err := NewGenerator(GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: 20, Senders: 1,
+		HeartbeatInterval: time.Second, Kills: []Kill{{Host: 0, At: 5 * time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	s := g.senders[0]
+	s.schedule()
+	start := time.Now()
+	s.runDue(start, start.Add(10*time.Second))
+	s.flush()
+	st := g.Stats()
+	if st.Heartbeats != 0 || st.Slipped != 10*time.Second || st.MaxLag != 10*time.Second {
+		t.Fatalf("after the stall: %d heartbeats, slipped %v, max lag %v; want 0 (host 0 is dead), 10s, 10s", st.Heartbeats, st.Slipped, st.MaxLag)
+	}
+	g.AckRTT().Record(time.Millisecond)
+	g.NewPhase()
+	if st := g.Stats(); st.Slipped != 0 || st.MaxLag != 0 || g.AckRTT().Count() != 0 {
+		t.Fatalf("after NewPhase: slipped %v, max lag %v, %d ACK round trips; want none", st.Slipped, st.MaxLag, g.AckRTT().Count())
+	}
+	// Host 1 is due at 50 ms on the moved schedule: 10.05 s.
+	s.runDue(start, start.Add(10050*time.Millisecond))
+	s.flush()
+	if st := g.Stats(); st.Heartbeats != 1 || st.Slipped != 0 {
+		t.Fatalf("50 ms later: %d heartbeats, slipped %v; want host 1's, no slip", st.Heartbeats, st.Slipped)
+	}
+	rx.read(t, 1)
+}

@@ -63,6 +63,9 @@ type monitor struct {
 	cpu0  time.Duration
 	m0    Metrics
 	sent0 uint64
+	// st0 is the generator's counters at the start, for a generator that
+	// ran before this monitor (RunFull's): the report counts differences.
+	st0 GenStats
 
 	lastT    time.Time
 	lastSent uint64
@@ -82,6 +85,7 @@ func begin(ctx context.Context, c *Common, mode string) (rep *Report, g *Generat
 func beginWith(ctx context.Context, c *Common, mode string, shared *Generator) (rep *Report, g *Generator, mo *monitor, release func(), err error) {
 	rep = newReport(c.Scenario, mode, time.Now())
 	if shared != nil {
+		shared.NewPhase()
 		if mo, err = newMonitor(ctx, c, shared); err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -102,6 +106,13 @@ func beginWith(ctx context.Context, c *Common, mode string, shared *Generator) (
 // measures nothing about the daemon.
 func newMonitor(ctx context.Context, c *Common, g *Generator) (*monitor, error) {
 	mo := &monitor{c: c, g: g, start: time.Now(), cpu0: processCPU()}
+	if g != nil {
+		// Before the scrape: a generator already sending (RunFull's) then
+		// counts what it sends during the scrape as offered, never what
+		// the daemon counted before it as accepted but not offered.
+		mo.st0 = g.Stats()
+		mo.sent0 = mo.st0.Sent
+	}
 	if c.HTTPBase != "" {
 		s, err := NewScraper(c.HTTPBase)
 		if err != nil {
@@ -120,9 +131,6 @@ func newMonitor(ctx context.Context, c *Common, g *Generator) (*monitor, error) 
 		mo.m0 = m
 		mo.lastAcc = m.Accepted
 		mo.rssPeak = m.RSSBytes
-	}
-	if g != nil {
-		mo.sent0 = g.Stats().Sent
 	}
 	mo.lastT, mo.lastSent = mo.start, mo.sent0
 	return mo, nil
@@ -235,6 +243,8 @@ func (mo *monitor) finish(ctx context.Context, rep *Report, window time.Duration
 		rep.OfferedPerS = ptr(float64(offered) / window.Seconds())
 		rep.HarnessSendPerS = ptr(float64(offered) / window.Seconds())
 		rep.HarnessMaxLagMs = ptr(float64(st.MaxLag) / 1e6)
+		st.SendErrors -= mo.st0.SendErrors
+		st.Failovers -= mo.st0.Failovers
 		rep.Datagrams = &Counts{Offered: offered, SendErrs: st.SendErrors}
 		rep.AckRTTMs = mo.g.AckRTT().Summary()
 		if g.Cluster {

@@ -169,13 +169,15 @@ type MemoryConfig struct {
 // ΔRSS(fill) / Δhbd_samples_held, so samples lost in transit do not
 // distort the figure.
 func RunMemory(ctx context.Context, cfg MemoryConfig) (*Report, error) {
-	return runMemory(ctx, cfg, nil)
+	return runMemory(ctx, cfg, nil, nil)
 }
 
-// runMemory is RunMemory; with a shared generator (RunFull's) it neither
-// starts nor stops the generator's Run, which its caller runs through
-// this run and the next, so the fleet never falls silent between them.
-func runMemory(ctx context.Context, cfg MemoryConfig, shared *Generator) (*Report, error) {
+// runMemory is RunMemory; with a shared generator (RunFull's) it calls
+// startShared once it has read the daemon's counters, where it would
+// start a generator of its own, and never stops it: its caller runs it
+// through this run and the next, so the fleet never falls silent between
+// them.
+func runMemory(ctx context.Context, cfg MemoryConfig, shared *Generator, startShared func()) (*Report, error) {
 	if cfg.HTTPBase == "" {
 		return nil, errors.New("memory: needs the daemon's HTTP base URL (-http) to read its RSS")
 	}
@@ -207,6 +209,8 @@ func runMemory(ctx context.Context, cfg MemoryConfig, shared *Generator) (*Repor
 	if shared == nil {
 		genDone, stop = runGenerator(ctx, g, cfg.Timeout)
 		defer stop()
+	} else {
+		startShared()
 	}
 
 	// Phase 1: hosts with empty rings.
@@ -330,17 +334,20 @@ func RunFull(ctx context.Context, cfg FullConfig) (*Report, error) {
 		return nil, err
 	}
 	defer g.Close()
-	_, stop := runGenerator(ctx, g, cfg.Fill.Timeout+cfg.Load.Duration+time.Hour)
-	defer stop()
+	// The fill starts it once it has read the fresh daemon's counters; it
+	// runs until stop, however long the fill's top-ups take.
+	stop := func() {}
+	start := func() { _, stop = runGenerator(ctx, g, 365*24*time.Hour) }
+	defer func() { stop() }()
 
-	fill, err := runMemory(ctx, cfg.Fill, g)
+	fill, err := runMemory(ctx, cfg.Fill, g, start)
 	if err != nil {
 		return fill, fmt.Errorf("fill: %w", err)
 	}
 	if err := g.PaceSamples(cfg.Load.Gen.SampleInterval, cfg.Load.Gen.Plugins); err != nil {
 		return fill, err
 	}
-	rep, err := runLoad(ctx, cfg.Load, g, stop)
+	rep, err := runLoad(ctx, cfg.Load, g, func() { stop() })
 	if rep == nil {
 		return fill, err
 	}
