@@ -574,17 +574,8 @@ func TestGeneratorSlipsRatherThanBurst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rx := newReceiver(t, "udp4", "127.0.0.1:0")
-			g, err := NewGenerator(GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: hosts, Senders: 1,
+			g, s, start := stalledSender(t, GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: hosts, Senders: 1,
 				HeartbeatInterval: time.Second, MaxCatchUp: tc.catchUp})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			s := g.senders[0]
-			s.schedule()
-			start := time.Now()
-			s.runDue(start, start.Add(10*time.Second))
-			s.flush()
 			if st := g.Stats(); st.Heartbeats != tc.first || st.Slipped != tc.slipped || st.MaxLag != 10*time.Second {
 				t.Fatalf("after the stall: %d heartbeats, slipped %v, max lag %v; want %d, %v, 10s", st.Heartbeats, st.Slipped, st.MaxLag, tc.first, tc.slipped)
 			}
@@ -662,17 +653,8 @@ func TestGeneratorPaceSamples(t *testing.T) {
 // again (RunFull's load after its fill), keeping the counters.
 func TestGeneratorSlipKeepsKillsAndNewPhase(t *testing.T) {
 	rx := newReceiver(t, "udp4", "127.0.0.1:0")
-	g, err := NewGenerator(GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: 20, Senders: 1,
+	g, s, start := stalledSender(t, GenConfig{Targets: []netip.AddrPort{rx.addr()}, Key: testKey, Hosts: 20, Senders: 1,
 		HeartbeatInterval: time.Second, Kills: []Kill{{Host: 0, At: 5 * time.Second}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	s := g.senders[0]
-	s.schedule()
-	start := time.Now()
-	s.runDue(start, start.Add(10*time.Second))
-	s.flush()
 	st := g.Stats()
 	if st.Heartbeats != 0 || st.Slipped != 10*time.Second || st.MaxLag != 10*time.Second {
 		t.Fatalf("after the stall: %d heartbeats, slipped %v, max lag %v; want 0 (host 0 is dead), 10s, 10s", st.Heartbeats, st.Slipped, st.MaxLag)
@@ -689,4 +671,22 @@ func TestGeneratorSlipKeepsKillsAndNewPhase(t *testing.T) {
 		t.Fatalf("50 ms later: %d heartbeats, slipped %v; want host 1's, no slip", st.Heartbeats, st.Slipped)
 	}
 	rx.read(t, 1)
+}
+
+// stalledSender makes a generator of cfg (one sender) and runs its
+// sender's loop step once with a clock 10 s past the start, as after a
+// stall of the harness: the generator, its sender and the start.
+func stalledSender(t *testing.T, cfg GenConfig) (*Generator, *sender, time.Time) {
+	t.Helper()
+	g, err := NewGenerator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	s := g.senders[0]
+	s.schedule()
+	start := time.Now()
+	s.runDue(start, start.Add(10*time.Second))
+	s.flush()
+	return g, s, start
 }
