@@ -309,12 +309,7 @@ func (g *Generator) PaceSamples(interval time.Duration, plugins []Plugin) error 
 	if g.cfg.SampleInterval > 0 || !g.pace.CompareAndSwap(nil, &pacedSamples{every: interval, plugins: slices.Clone(plugins)}) {
 		return errors.New("the generator already sends paced samples")
 	}
-	for _, s := range g.senders {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
+	g.wakeAll()
 	return nil
 }
 
@@ -334,14 +329,20 @@ func (g *Generator) StartRounds(rounds int, perS float64) <-chan struct{} {
 	return j.done
 }
 
-func (g *Generator) setJob(j *rateJob) {
-	g.job.Store(j)
+// wakeAll tells every sender to look at the generator's requests now
+// rather than at its next event.
+func (g *Generator) wakeAll() {
 	for _, s := range g.senders {
 		select {
 		case s.wake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+func (g *Generator) setJob(j *rateJob) {
+	g.job.Store(j)
+	g.wakeAll()
 }
 
 // Shutdown sends every host's shutdown message to every target, at perS
@@ -835,11 +836,10 @@ func (s *sender) runDue(start, now time.Time) {
 			s.slipped.Store(slip)
 		}
 	}
+	// The top of the heap is the earliest event: its lag, taken above, is
+	// the worst of this call.
 	for len(s.sched) > 0 && s.sched[0].due <= off {
 		ev := &s.sched[0]
-		if lag := off - ev.due; lag > s.maxLag.Load() {
-			s.maxLag.Store(lag)
-		}
 		if ev.kind < 0 {
 			s.pacedHeartbeat(ev, wall, now)
 			s.sched.fixTop()

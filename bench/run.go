@@ -414,13 +414,9 @@ func runLoad(ctx context.Context, cfg LoadConfig, shared *Generator, stop func()
 	}
 	start := time.Now()
 	if shared == nil {
-		genDone := make(chan struct{})
-		go func() {
-			defer close(genDone)
-			g.Run(runCtx, cfg.Duration)
-		}()
+		genDone, stopGen := runGenerator(runCtx, g, cfg.Duration)
 		mo.runFor(ctx, cfg.Duration+time.Minute, genDone, nil)
-		<-genDone
+		stopGen()
 	} else {
 		mo.runFor(ctx, cfg.Duration, nil, nil)
 		stop()
